@@ -1,0 +1,46 @@
+import { benchCommand, BENCH_USAGE } from './commands/bench.js';
+import { cleanupCommand } from './commands/cleanup.js';
+import { doctorCommand } from './commands/doctor.js';
+import { resultsCommand, RESULTS_USAGE } from './commands/results.js';
+import { UsageError } from './errors.js';
+import { setupForTests } from './setup.js';
+import { ResultsFormatError } from '../results/schema.js';
+
+const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
+  bench: benchCommand,
+  doctor: () => doctorCommand(),
+  results: resultsCommand,
+  cleanup: () => cleanupCommand(),
+  'setup-tests': async () => {
+    await setupForTests((line) => console.error(line));
+    return 0;
+  },
+};
+
+const USAGE = `isobench: what does isolation cost?
+  npm run bench -- --help     ${BENCH_USAGE.split('\n')[0]!.replace('usage: ', '')}
+  npm run doctor              what this host can do and what is missing
+  ${RESULTS_USAGE.replace('usage: ', '')}
+  npm run cleanup             remove what a crashed run left behind`;
+
+async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  const command = name ? COMMANDS[name] : undefined;
+  if (!command) {
+    console.error(name ? `unknown command "${name}"\n${USAGE}` : USAGE);
+    return 2;
+  }
+  return command(rest);
+}
+
+try {
+  process.exitCode = await main(process.argv.slice(2));
+} catch (error) {
+  if (error instanceof UsageError || error instanceof ResultsFormatError) {
+    console.error(`isobench: ${error.message}`);
+    process.exitCode = 2;
+  } else {
+    console.error(`isobench: ${(error as Error).stack ?? String(error)}`);
+    process.exitCode = 1;
+  }
+}

@@ -1,0 +1,50 @@
+import { LEFTOVER_SCANNERS } from '../../provisioning/leftovers.js';
+import { UsageError } from '../errors.js';
+import { acquireRunLock } from '../lock.js';
+import { cleanupStaleLedger, findStaleLedgers, undoResource } from '../resources.js';
+
+export interface CleanupReport {
+  removed: string[];
+  failed: string[];
+}
+
+/**
+ * Removes what crashed runs left: first by their ledgers (exactly what they created), then by
+ * isobench's name prefixes and labels. Refuses while a live run holds the lock.
+ */
+export async function cleanupLeftovers(log: (line: string) => void): Promise<CleanupReport> {
+  const release = await acquireRunLock().catch((error: unknown) => {
+    if (error instanceof UsageError) throw new UsageError(`${error.message}; cleanup would break it`);
+    throw error;
+  });
+  const report: CleanupReport = { removed: [], failed: [] };
+  try {
+    for (const ledger of await findStaleLedgers()) {
+      log(`run ${ledger.runId} (pid ${ledger.pid}, gone) left ${ledger.resources.length} resource(s)`);
+      const result = await cleanupStaleLedger(ledger);
+      report.removed.push(...result.removed);
+      report.failed.push(...result.failed.map((failure) => `${failure.description}: ${failure.error}`));
+    }
+    for (const scanner of LEFTOVER_SCANNERS) {
+      for (const leftover of await scanner.find()) {
+        try {
+          await undoResource(leftover.undo);
+          report.removed.push(leftover.description);
+        } catch (error) {
+          report.failed.push(`${leftover.description}: ${(error as Error).message}`);
+        }
+      }
+    }
+  } finally {
+    await release();
+  }
+  return report;
+}
+
+export async function cleanupCommand(): Promise<number> {
+  const report = await cleanupLeftovers((line) => console.log(line));
+  for (const item of report.removed) console.log(`removed ${item}`);
+  for (const item of report.failed) console.error(`could not remove ${item}`);
+  if (report.removed.length === 0 && report.failed.length === 0) console.log('nothing to clean up: no isobench resources are left on this host');
+  return report.failed.length === 0 ? 0 : 1;
+}

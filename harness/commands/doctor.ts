@@ -1,0 +1,64 @@
+import { freeDiskBytes, probeHost } from '../../provisioning/host-probe.js';
+import { driverFor, TARGET_NAMES } from '../../provisioning/targets/index.js';
+import { suiteByName, SUITE_NAMES } from '../../suites/index.js';
+import { missingTools } from '../tools.js';
+
+interface Row {
+  check: string;
+  value: string;
+  note: string;
+}
+
+const GiB = 1024 ** 3;
+
+/** What this host can do and what is missing, with the fix for each gap. */
+export async function doctorCommand(): Promise<number> {
+  const host = await probeHost();
+  const rows: Row[] = [
+    { check: 'cpu', value: `${host.cpuModel} (${host.cores} cores${host.cpuMHz ? `, ${host.cpuMHz} MHz` : ''})`, note: '' },
+    { check: 'memory', value: `${(host.memoryBytes / GiB).toFixed(1)} GiB`, note: '' },
+    { check: 'kernel / distro', value: `${host.kernel} / ${host.distro}`, note: '' },
+  ];
+  const free = await freeDiskBytes('/var/tmp');
+  rows.push({ check: 'free disk (/var/tmp)', value: free === null ? 'unknown' : `${(free / GiB).toFixed(1)} GiB`, note: 'the fio file and images live here' });
+  rows.push({
+    check: 'hardware perf counters',
+    value: host.perfCounters ? 'yes' : 'no',
+    note: host.perfCounters ? 'CPU cost also in cycles' : 'CPU cost from /proc/stat CPU time (cycles estimated from the nominal clock)',
+  });
+  rows.push({ check: '/dev/kvm', value: host.kvmDevice ? 'present' : 'absent', note: '' });
+  rows.push({ check: 'KVM guest really runs', value: host.kvmUsable === null ? 'not probed' : host.kvmUsable ? 'yes' : 'no', note: 'the kvm target probes by booting a guest' });
+  rows.push({ check: '/dev/vhost-net', value: host.vhostNet ? 'present' : 'absent', note: host.vhostNet ? '' : 'guests use userspace virtio-net (recorded in results)' });
+  rows.push({
+    check: 'docker daemon',
+    value: host.docker ? `${host.docker.version} (${host.docker.storageDriver}, cgroup v${host.docker.cgroupVersion})` : 'not answering',
+    note: host.docker ? '' : 'the Docker targets start it when they run',
+  });
+  for (const tool of host.tools) rows.push({ check: tool.tool, value: tool.version ?? 'missing', note: '' });
+  for (const name of TARGET_NAMES) {
+    const driver = driverFor(name);
+    if (!driver) {
+      rows.push({ check: `target ${name}`, value: 'not implemented', note: '' });
+      continue;
+    }
+    const missing = await missingTools(driver.hostTools);
+    const reason = await driver.defaultAvailability(host);
+    rows.push({
+      check: `target ${name}`,
+      value: missing.length > 0 ? 'missing tools' : reason === null ? 'ready' : 'unavailable',
+      note: missing.length > 0 ? `apt-get install ${[...new Set(missing.map((tool) => tool.debianPackage))].join(' ')}` : reason ?? '',
+    });
+  }
+  for (const name of SUITE_NAMES) {
+    const missing = await missingTools(suiteByName(name).hostTools);
+    rows.push({
+      check: `suite ${name}`,
+      value: missing.length === 0 ? 'ready' : 'missing tools',
+      note: missing.length === 0 ? '' : `apt-get install ${missing.map((tool) => tool.debianPackage).join(' ')}`,
+    });
+  }
+  const width = Math.max(...rows.map((row) => row.check.length));
+  const valueWidth = Math.min(60, Math.max(...rows.map((row) => row.value.length)));
+  for (const row of rows) console.log(`${row.check.padEnd(width)}  ${row.value.padEnd(valueWidth)}  ${row.note}`.trimEnd());
+  return 0;
+}

@@ -1,0 +1,70 @@
+import { readFile } from 'node:fs/promises';
+import type { CpuCounter } from '../provisioning/types.js';
+
+/** USER_HZ: the unit of /proc/stat. Linux fixes it at 100 on every architecture isobench runs on. */
+export const CLOCK_TICKS_PER_SECOND = 100;
+
+export interface HostCpuTimes {
+  /** Cumulative seconds all cores spent busy (user, nice, system, irq, softirq, steal). */
+  busySeconds: number;
+  /** Cumulative seconds of all cores, busy or idle. */
+  totalSeconds: number;
+}
+
+export function parseProcStat(text: string): HostCpuTimes {
+  const line = text.split('\n').find((candidate) => candidate.startsWith('cpu '));
+  if (!line) throw new Error('/proc/stat has no aggregate "cpu" line');
+  const fields = line.trim().split(/\s+/).slice(1).map(Number);
+  if (fields.length < 8 || fields.some((value) => !Number.isFinite(value))) {
+    throw new Error(`/proc/stat's cpu line has an unexpected shape: ${line}`);
+  }
+  const [user, nice, system, idle, iowait, irq, softirq, steal] = fields as [number, number, number, number, number, number, number, number];
+  // guest and guest_nice are already counted inside user and nice.
+  const busy = user + nice + system + irq + softirq + steal;
+  return { busySeconds: busy / CLOCK_TICKS_PER_SECOND, totalSeconds: (busy + idle + iowait) / CLOCK_TICKS_PER_SECOND };
+}
+
+export async function readHostCpuTimes(): Promise<HostCpuTimes> {
+  return parseProcStat(await readFile('/proc/stat', 'utf8'));
+}
+
+export interface CpuWindow {
+  elapsedSeconds: number;
+  /** Busy CPU-seconds of the whole host during the window (both ends of the link, on one host). */
+  hostBusySeconds: number;
+  hostBusyFraction: number;
+  /** CPU-seconds of each of the target's own accounting sources (cgroup, QEMU process, guest). */
+  sources: CpuCounter[];
+  /** CPU-seconds isobench's own process spent in the window. */
+  harnessSeconds: number;
+}
+
+export type CounterSource = () => Promise<CpuCounter[]>;
+
+/** Measures CPU time over a window with /proc/stat, the one method every Linux host has. */
+export class CpuMeter {
+  async start(targetCounters: CounterSource = async () => []): Promise<() => Promise<CpuWindow>> {
+    const counters0 = await targetCounters();
+    const host0 = await readHostCpuTimes();
+    const harness0 = process.cpuUsage();
+    const wall0 = performance.now();
+    return async () => {
+      const host1 = await readHostCpuTimes();
+      const harness = process.cpuUsage(harness0);
+      const wall1 = performance.now();
+      const counters1 = await targetCounters();
+      const totalDelta = host1.totalSeconds - host0.totalSeconds;
+      const busyDelta = host1.busySeconds - host0.busySeconds;
+      return {
+        elapsedSeconds: (wall1 - wall0) / 1000,
+        hostBusySeconds: busyDelta,
+        hostBusyFraction: totalDelta > 0 ? busyDelta / totalDelta : 0,
+        sources: counters1.map((after) => ({
+          source: after.source,
+          seconds: after.seconds - (counters0.find((before) => before.source === after.source)?.seconds ?? after.seconds),
+        })),
+        harnessSeconds: (harness.user + harness.system) / 1e6,
+      };
+    };
+  }
+}

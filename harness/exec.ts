@@ -1,0 +1,129 @@
+import { execa, type ResultPromise } from 'execa';
+
+/** Every external step has a timeout; this is the one used when a caller names none. */
+export const DEFAULT_COMMAND_TIMEOUT_MS = 120_000;
+
+export interface CommandOptions {
+  timeoutMs?: number;
+  /** Text fed to the program's standard input. */
+  input?: string;
+  cwd?: string;
+  env?: Record<string, string>;
+}
+
+/** One shape for success and failure, like execa's: a failure carries the whole outcome. */
+export interface CommandOutcome {
+  command: readonly string[];
+  ok: boolean;
+  exitCode: number | null;
+  signal: string | null;
+  timedOut: boolean;
+  stdout: string;
+  stderr: string;
+  durationMs: number;
+}
+
+export class CommandFailedError extends Error {
+  constructor(readonly outcome: CommandOutcome) {
+    super(describeFailure(outcome));
+    this.name = 'CommandFailedError';
+  }
+}
+
+export function describeFailure(outcome: CommandOutcome): string {
+  const what = outcome.timedOut
+    ? 'timed out'
+    : outcome.signal
+      ? `was killed by ${outcome.signal}`
+      : `exited with code ${outcome.exitCode ?? 'unknown'}`;
+  const detail = lastLines(outcome.stderr || outcome.stdout, 3);
+  return `\`${outcome.command.join(' ')}\` ${what}${detail ? `: ${detail}` : ''}`;
+}
+
+function lastLines(text: string, count: number): string {
+  return text.trim().split('\n').slice(-count).join(' | ').slice(0, 500);
+}
+
+/** Runs a program (never through a shell) and returns its outcome whether it succeeded or not. */
+export async function runCommand(command: readonly string[], options: CommandOptions = {}): Promise<CommandOutcome> {
+  const [file, ...args] = command;
+  if (!file) throw new Error('runCommand needs a program to run');
+  const started = performance.now();
+  const result = await execa(file, args, {
+    reject: false,
+    timeout: options.timeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS,
+    input: options.input,
+    cwd: options.cwd,
+    env: options.env,
+    stripFinalNewline: false,
+    killSignal: 'SIGKILL',
+  });
+  return toOutcome(command, result, started);
+}
+
+interface FinishedProcess {
+  exitCode?: number | undefined;
+  signal?: string | undefined;
+  timedOut: boolean;
+  stdout?: unknown;
+  stderr?: unknown;
+}
+
+function toOutcome(command: readonly string[], result: FinishedProcess, started: number): CommandOutcome {
+  return {
+    command: [...command],
+    ok: result.exitCode === 0 && !result.timedOut,
+    exitCode: result.exitCode ?? null,
+    signal: result.signal ?? null,
+    timedOut: result.timedOut,
+    stdout: String(result.stdout ?? ''),
+    stderr: String(result.stderr ?? ''),
+    durationMs: performance.now() - started,
+  };
+}
+
+/** Like runCommand, but a failure throws a CommandFailedError that carries the outcome. */
+export async function runChecked(command: readonly string[], options: CommandOptions = {}): Promise<CommandOutcome> {
+  const outcome = await runCommand(command, options);
+  if (!outcome.ok) throw new CommandFailedError(outcome);
+  return outcome;
+}
+
+export interface BackgroundProcess {
+  command: readonly string[];
+  pid: number | undefined;
+  /** Stops the process (SIGTERM, then SIGKILL after the grace period) and waits for it. */
+  stop(graceMs?: number): Promise<CommandOutcome>;
+  /** Resolves when the process ends by itself. */
+  readonly exited: Promise<CommandOutcome>;
+}
+
+/** Starts a long-running program (a server). Its lifetime is bounded by `timeoutMs` all the same. */
+export function startBackground(command: readonly string[], options: CommandOptions = {}): BackgroundProcess {
+  const [file, ...args] = command;
+  if (!file) throw new Error('startBackground needs a program to run');
+  const started = performance.now();
+  const child: ResultPromise = execa(file, args, {
+    reject: false,
+    timeout: options.timeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS,
+    cwd: options.cwd,
+    env: options.env,
+    stripFinalNewline: false,
+    forceKillAfterDelay: 2_000,
+  });
+  const exited: Promise<CommandOutcome> = child.then((result) => toOutcome(command, result, started));
+  return {
+    command: [...command],
+    pid: child.pid,
+    exited,
+    async stop(graceMs = 2_000) {
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+      try {
+        return await exited;
+      } finally {
+        clearTimeout(timer);
+      }
+    },
+  };
+}

@@ -1,0 +1,36 @@
+/** A one-line status on a terminal (target, suite, trial, time left); silent when not a TTY. */
+export class Progress {
+  private readonly enabled: boolean;
+  private lastLength = 0;
+
+  constructor(private readonly stream: NodeJS.WriteStream = process.stderr) {
+    this.enabled = stream.isTTY === true && process.env.CI !== 'true';
+  }
+
+  update(text: string): void {
+    if (!this.enabled) return;
+    const line = text.slice(0, (this.stream.columns ?? 120) - 1);
+    this.stream.write(`\r${line}${' '.repeat(Math.max(0, this.lastLength - line.length))}`);
+    this.lastLength = line.length;
+  }
+
+  /** Prints a lasting line, keeping the status line below it. */
+  log(text: string): void {
+    this.clear();
+    this.stream.write(`${text}\n`);
+  }
+
+  clear(): void {
+    if (!this.enabled || this.lastLength === 0) return;
+    this.stream.write(`\r${' '.repeat(this.lastLength)}\r`);
+    this.lastLength = 0;
+  }
+}
+
+export function formatDuration(milliseconds: number): string {
+  const seconds = Math.max(0, Math.round(milliseconds / 1000));
+  if (seconds < 60) return `${seconds}s`;
+  const minutes = Math.floor(seconds / 60);
+  if (minutes < 60) return `${minutes}m${String(seconds % 60).padStart(2, '0')}s`;
+  return `${Math.floor(minutes / 60)}h${String(minutes % 60).padStart(2, '0')}m`;
+}

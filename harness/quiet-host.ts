@@ -1,0 +1,36 @@
+import type { QuietHostCheck } from '../results/schema.js';
+import { readHostCpuTimes } from './cpu-meter.js';
+
+/** On 2 cores, one core half busy is already 25 %: anything above that would show in the numbers. */
+export const DEFAULT_BUSY_THRESHOLD = 0.25;
+export const DEFAULT_SAMPLE_MS = 1_000;
+export const DEFAULT_MAX_WAIT_MS = 20_000;
+
+export interface QuietHostOptions {
+  busyThreshold?: number;
+  sampleMs?: number;
+  maxWaitMs?: number;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Samples whole-host CPU busy over ~1 s before a trial. A busy host is waited for; if it stays busy,
+ * the trial runs anyway and is flagged, with the figure kept in the results.
+ */
+export async function waitForQuietHost(options: QuietHostOptions = {}): Promise<QuietHostCheck> {
+  const threshold = options.busyThreshold ?? DEFAULT_BUSY_THRESHOLD;
+  const sampleMs = options.sampleMs ?? DEFAULT_SAMPLE_MS;
+  const maxWaitMs = options.maxWaitMs ?? DEFAULT_MAX_WAIT_MS;
+  const started = performance.now();
+  for (;;) {
+    const before = await readHostCpuTimes();
+    await sleep(sampleMs);
+    const after = await readHostCpuTimes();
+    const total = after.totalSeconds - before.totalSeconds;
+    const busyFraction = total > 0 ? (after.busySeconds - before.busySeconds) / total : 0;
+    const waitedMs = performance.now() - started - sampleMs;
+    if (busyFraction <= threshold) return { busyFraction, waitedMs: Math.max(0, waitedMs), flagged: false };
+    if (waitedMs + sampleMs >= maxWaitMs) return { busyFraction, waitedMs, flagged: true };
+  }
+}

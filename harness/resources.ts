@@ -1,0 +1,236 @@
+import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { runCommand } from './exec.js';
+
+/** Where ledgers of live runs are kept; a ledger whose owner is dead marks a crashed run's leftovers. */
+export const DEFAULT_STATE_DIRECTORY = '/var/tmp/isobench';
+export const UNDO_TIMEOUT_MS = 30_000;
+
+export function stateDirectory(): string {
+  return process.env.ISOBENCH_STATE_DIR ?? DEFAULT_STATE_DIRECTORY;
+}
+
+/**
+ * How to remove one resource, in a form that survives a crash: a ledger written to disk is all a
+ * later `cleanup` has to go on.
+ */
+export type Undo =
+  | { kind: 'command'; command: string[]; ignoreFailure?: RegExp | string }
+  | { kind: 'process'; pid: number; startTicks: string | null }
+  | { kind: 'path'; path: string };
+
+export interface ResourceEntry {
+  id: number;
+  description: string;
+  undo: Undo;
+}
+
+interface Ledger {
+  runId: string;
+  pid: number;
+  startedAt: string;
+  resources: Array<Omit<ResourceEntry, 'undo'> & { undo: SerializedUndo }>;
+}
+
+type SerializedUndo =
+  | { kind: 'command'; command: string[]; ignoreFailure?: string }
+  | { kind: 'process'; pid: number; startTicks: string | null }
+  | { kind: 'path'; path: string };
+
+export interface TeardownReport {
+  removed: string[];
+  failed: Array<{ description: string; error: string }>;
+}
+
+/**
+ * Every resource isobench creates is registered here the moment it exists, and removed in reverse
+ * order on success, failure and Ctrl-C. The ledger on disk lets `cleanup` finish the job after a crash.
+ */
+export class ResourceRegistry {
+  private entries: ResourceEntry[] = [];
+  private nextId = 1;
+  private writing: Promise<void> = Promise.resolve();
+  private readonly ledgerPath: string;
+  private readonly startedAt = new Date().toISOString();
+
+  constructor(
+    readonly runId: string,
+    private readonly directory: string = stateDirectory(),
+  ) {
+    this.ledgerPath = join(directory, `ledger-${runId}.json`);
+  }
+
+  get size(): number {
+    return this.entries.length;
+  }
+
+  async register(description: string, undo: Undo): Promise<number> {
+    const entry: ResourceEntry = { id: this.nextId++, description, undo };
+    this.entries.push(entry);
+    await this.persist();
+    return entry.id;
+  }
+
+  /** Removes one resource now (e.g. a server after its trial) and forgets it. */
+  async release(id: number): Promise<void> {
+    const entry = this.entries.find((candidate) => candidate.id === id);
+    if (!entry) return;
+    await undoResource(entry.undo);
+    this.entries = this.entries.filter((candidate) => candidate.id !== id);
+    await this.persist();
+  }
+
+  /** Forgets a resource that something else already removed. */
+  async forget(id: number): Promise<void> {
+    this.entries = this.entries.filter((candidate) => candidate.id !== id);
+    await this.persist();
+  }
+
+  async teardownAll(): Promise<TeardownReport> {
+    // A resource that could not be removed stays in the ledger, so `cleanup` can try again.
+    const report = await undoInReverse([...this.entries], async (entry, removed) => {
+      if (!removed) return;
+      this.entries = this.entries.filter((candidate) => candidate.id !== entry.id);
+      await this.persist();
+    });
+    if (report.failed.length === 0) await rm(this.ledgerPath, { force: true });
+    return report;
+  }
+
+  private persist(): Promise<void> {
+    const ledger: Ledger = {
+      runId: this.runId,
+      pid: process.pid,
+      startedAt: this.startedAt,
+      resources: this.entries.map((entry) => ({ ...entry, undo: serializeUndo(entry.undo) })),
+    };
+    this.writing = this.writing.then(() => writeLedger(this.directory, this.ledgerPath, ledger));
+    return this.writing;
+  }
+}
+
+function serializeUndo(undo: Undo): SerializedUndo {
+  if (undo.kind === 'command' && undo.ignoreFailure instanceof RegExp) {
+    return { ...undo, ignoreFailure: undo.ignoreFailure.source };
+  }
+  return undo as SerializedUndo;
+}
+
+async function writeLedger(directory: string, path: string, ledger: Ledger): Promise<void> {
+  await mkdir(directory, { recursive: true });
+  const temporary = `${path}.${process.pid}.tmp`;
+  await writeFile(temporary, JSON.stringify(ledger, null, 2));
+  await rename(temporary, path);
+}
+
+/** Removes one resource. Already gone counts as removed: cleanup must be safe to repeat. */
+export async function undoResource(undo: Undo | SerializedUndo): Promise<void> {
+  switch (undo.kind) {
+    case 'command': {
+      const outcome = await runCommand(undo.command, { timeoutMs: UNDO_TIMEOUT_MS });
+      if (outcome.ok) return;
+      const pattern = undo.ignoreFailure === undefined ? null : new RegExp(undo.ignoreFailure);
+      if (pattern && pattern.test(outcome.stderr + outcome.stdout)) return;
+      throw new Error(`\`${undo.command.join(' ')}\` failed: ${outcome.stderr.trim() || outcome.stdout.trim()}`);
+    }
+    case 'process':
+      await killProcess(undo.pid, undo.startTicks);
+      return;
+    case 'path':
+      await rm(undo.path, { recursive: true, force: true });
+      return;
+  }
+}
+
+/** The process start time in clock ticks: with the pid it names one process, even after pid reuse. */
+export async function processStartTicks(pid: number): Promise<string | null> {
+  try {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+    const afterName = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return afterName[19] ?? null;
+  } catch {
+    return null;
+  }
+}
+
+async function killProcess(pid: number, startTicks: string | null): Promise<void> {
+  const current = await processStartTicks(pid);
+  if (current === null || (startTicks !== null && current !== startTicks)) return;
+  try {
+    process.kill(pid, 'SIGTERM');
+  } catch {
+    return;
+  }
+  for (let waited = 0; waited < 3_000; waited += 100) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    if ((await processStartTicks(pid)) !== current) return;
+  }
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch {
+    // Gone between the check and the kill.
+  }
+}
+
+export function isProcessAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+export interface StaleLedger {
+  path: string;
+  runId: string;
+  pid: number;
+  resources: Ledger['resources'];
+}
+
+/** Ledgers whose owning process is gone: what crashed runs left behind. */
+export async function findStaleLedgers(directory: string = stateDirectory()): Promise<StaleLedger[]> {
+  let names: string[];
+  try {
+    names = await readdir(directory);
+  } catch {
+    return [];
+  }
+  const stale: StaleLedger[] = [];
+  for (const name of names.filter((candidate) => /^ledger-.*\.json$/.test(candidate))) {
+    const path = join(directory, name);
+    try {
+      const ledger = JSON.parse(await readFile(path, 'utf8')) as Ledger;
+      if (!isProcessAlive(ledger.pid)) stale.push({ path, runId: ledger.runId, pid: ledger.pid, resources: ledger.resources });
+    } catch {
+      // A ledger is written atomically; an unreadable one is not ours to judge. Leave it.
+    }
+  }
+  return stale;
+}
+
+/** Undoes a crashed run's resources in reverse order of creation, then drops its ledger. */
+export async function cleanupStaleLedger(ledger: StaleLedger): Promise<TeardownReport> {
+  const report = await undoInReverse(ledger.resources, async () => {});
+  if (report.failed.length === 0) await rm(ledger.path, { force: true });
+  return report;
+}
+
+async function undoInReverse<Entry extends { description: string; undo: Undo | SerializedUndo }>(
+  entries: readonly Entry[],
+  afterEach: (entry: Entry, removed: boolean) => Promise<void>,
+): Promise<TeardownReport> {
+  const report: TeardownReport = { removed: [], failed: [] };
+  for (const entry of [...entries].reverse()) {
+    let removed = false;
+    try {
+      await undoResource(entry.undo);
+      report.removed.push(entry.description);
+      removed = true;
+    } catch (error) {
+      report.failed.push({ description: entry.description, error: (error as Error).message });
+    }
+    await afterEach(entry, removed);
+  }
+  return report;
+}

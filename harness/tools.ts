@@ -1,0 +1,54 @@
+import { access, constants } from 'node:fs/promises';
+import { delimiter, join } from 'node:path';
+import type { ToolRequirement } from '../provisioning/types.js';
+import { MissingToolError } from './errors.js';
+import { runChecked } from './exec.js';
+
+export const APT_TIMEOUT_MS = 15 * 60_000;
+
+/** Where a program would run from, or null: the same search the shell does, without a shell. */
+export async function findExecutable(command: string): Promise<string | null> {
+  const directories = (process.env.PATH ?? '').split(delimiter).concat(['/usr/sbin', '/sbin']);
+  for (const directory of directories.filter(Boolean)) {
+    const candidate = join(directory, command);
+    try {
+      await access(candidate, constants.X_OK);
+      return candidate;
+    } catch {
+      // Not here; keep looking.
+    }
+  }
+  return null;
+}
+
+export async function missingTools(requirements: readonly ToolRequirement[]): Promise<ToolRequirement[]> {
+  const missing: ToolRequirement[] = [];
+  for (const requirement of requirements) {
+    if (!(await findExecutable(requirement.command))) missing.push(requirement);
+  }
+  return missing;
+}
+
+/**
+ * Installs what is missing with apt-get, saying what and why; without root or apt-get it stops
+ * with an error that names the package to install.
+ */
+export async function ensureTools(requirements: readonly ToolRequirement[], log: (line: string) => void): Promise<void> {
+  const missing = await missingTools(requirements);
+  if (missing.length === 0) return;
+  const canInstall = process.getuid?.() === 0 && (await findExecutable('apt-get')) !== null;
+  if (!canInstall) {
+    const first = missing[0]!;
+    throw new MissingToolError(first.command, first.debianPackage, first.why);
+  }
+  const packages = [...new Set(missing.map((requirement) => requirement.debianPackage))];
+  for (const requirement of missing) log(`installing ${requirement.debianPackage}: ${requirement.command} is needed ${requirement.why}`);
+  const env = { DEBIAN_FRONTEND: 'noninteractive' };
+  await runChecked(['apt-get', 'update', '-qq'], { timeoutMs: APT_TIMEOUT_MS, env });
+  await runChecked(['apt-get', 'install', '-y', '-qq', '--no-install-recommends', ...packages], { timeoutMs: APT_TIMEOUT_MS, env });
+  const still = await missingTools(missing);
+  if (still.length > 0) {
+    const first = still[0]!;
+    throw new MissingToolError(first.command, first.debianPackage, first.why);
+  }
+}

@@ -1,0 +1,23 @@
+import { UsageError } from '../../harness/errors.js';
+import { TARGET_NAMES, type TargetDriver, type TargetName } from '../types.js';
+import { nativeDriver } from './native.js';
+
+/** Adding a target: one driver module and one line here. */
+const DRIVERS: Partial<Record<TargetName, TargetDriver>> = {
+  native: nativeDriver,
+};
+
+export function driverFor(name: TargetName): TargetDriver | undefined {
+  return DRIVERS[name];
+}
+
+export function isTargetName(name: string): name is TargetName {
+  return (TARGET_NAMES as readonly string[]).includes(name);
+}
+
+export function parseTargetName(name: string): TargetName {
+  if (!isTargetName(name)) throw new UsageError(`unknown target "${name}": choose from ${TARGET_NAMES.join(', ')} or all`);
+  return name;
+}
+
+export { TARGET_NAMES };

@@ -1,0 +1,177 @@
+import { runChecked, runCommand, type CommandOptions, type CommandOutcome } from '../harness/exec.js';
+import type { ResourceRegistry } from '../harness/resources.js';
+import { cidrContains, cidrsOverlap, cidrWithin, formatCidr, hostAddress, parseAddress, parseCidr, type Cidr } from './ipv4.js';
+
+/** RFC 2544's benchmarking range: never routed on the internet, so a stray packet cannot reach anyone. */
+export const DEFAULT_TEST_SUBNET = '198.18.0.0/24';
+export const DEFAULT_GUARD_RANGE = '198.18.0.0/15';
+
+/** Every name isobench gives a network object starts with this, so `cleanup` can find them all. */
+export const LINK_PREFIX = 'ib-';
+export const NETNS_PREFIX = 'isobench-';
+export const CLIENT_NETNS = `${NETNS_PREFIX}client`;
+export const BRIDGE = `${LINK_PREFIX}br0`;
+export const VETH_HOST = `${LINK_PREFIX}veth-h`;
+export const VETH_CLIENT = `${LINK_PREFIX}veth-c`;
+export const IPTABLES_COMMENT = 'isobench';
+
+const IP_TIMEOUT_MS = 10_000;
+const GONE = 'Cannot find device|No such file|does not exist|No such process|Bad rule|No chain';
+
+export interface TopologyConfig {
+  subnet: string;
+  guardRange: string;
+}
+
+/**
+ * The paper's client machine and server link, built on one host and built to fail closed: a `client`
+ * network namespace joined by a veth pair to a bridge, addresses from a test range that is blackholed
+ * as a whole (`unreachable`), and a check before any traffic that the destination is one of ours.
+ */
+export class Topology {
+  readonly hostAddress: string;
+  readonly clientAddress: string;
+  readonly subnet: Cidr;
+  readonly guard: Cidr;
+  private readonly ownedAddresses = new Map<string, string>();
+  private nextHostNumber = 10;
+  private forwardingAllowed = false;
+
+  private constructor(
+    config: TopologyConfig,
+    private readonly resources: ResourceRegistry,
+  ) {
+    this.subnet = parseCidr(config.subnet);
+    this.guard = parseCidr(config.guardRange);
+    if (!cidrWithin(this.subnet, this.guard)) {
+      throw new Error(`the test subnet ${config.subnet} must lie inside the guarded range ${config.guardRange}`);
+    }
+    if (this.subnet.prefix > 28) throw new Error(`the test subnet ${config.subnet} is too small: use a /28 or larger`);
+    this.hostAddress = hostAddress(this.subnet, 1);
+    this.clientAddress = hostAddress(this.subnet, 2);
+    this.ownedAddresses.set(this.hostAddress, `bridge ${BRIDGE}`);
+  }
+
+  static async create(config: TopologyConfig, resources: ResourceRegistry): Promise<Topology> {
+    const topology = new Topology(config, resources);
+    await topology.refuseOverlappingRoutes();
+    await topology.build();
+    return topology;
+  }
+
+  get prefixLength(): number {
+    return this.subnet.prefix;
+  }
+
+  get bridge(): string {
+    return BRIDGE;
+  }
+
+  /** Hands a target (a guest, a container) an address of the test subnet and remembers it as ours. */
+  allocateAddress(owner: string): string {
+    const address = hostAddress(this.subnet, this.nextHostNumber++);
+    this.ownedAddresses.set(address, owner);
+    return address;
+  }
+
+  /** Runs a program in the client namespace. */
+  clientExec(command: readonly string[], options?: CommandOptions): Promise<CommandOutcome> {
+    return runCommand(this.wrapClient(command), options);
+  }
+
+  wrapClient(command: readonly string[]): string[] {
+    return ['ip', 'netns', 'exec', CLIENT_NETNS, ...command];
+  }
+
+  /**
+   * Throws unless `address` is one isobench assigned and the client namespace routes it out of
+   * isobench's own veth. Called before every trial's traffic.
+   */
+  async verifyDestination(address: string): Promise<void> {
+    const owner = this.ownedAddresses.get(address);
+    if (!owner) throw new Error(`refusing to send test traffic to ${address}: it is not an address isobench assigned`);
+    if (!cidrContains(this.subnet, parseAddress(address))) {
+      throw new Error(`refusing to send test traffic to ${address}: outside the test subnet ${formatCidr(this.subnet)}`);
+    }
+    const outcome = await runChecked(['ip', '-n', CLIENT_NETNS, '-j', 'route', 'get', address], { timeoutMs: IP_TIMEOUT_MS });
+    const routes = JSON.parse(outcome.stdout) as Array<{ dev?: string; type?: string }>;
+    const route = routes[0];
+    if (!route || route.dev !== VETH_CLIENT || (route.type !== undefined && route.type !== 'unicast')) {
+      throw new Error(`refusing to send test traffic to ${address}: the client namespace does not route it through ${VETH_CLIENT}`);
+    }
+    if (address === this.hostAddress) await this.verifyBridgeHoldsHostAddress();
+  }
+
+  /**
+   * Once Docker runs, it sets the FORWARD policy to DROP and bridged frames pass through iptables
+   * (br_netfilter): frames between the client veth and a guest's tap would vanish. Docker's
+   * DOCKER-USER chain is the documented place to let isobench's own bridge through.
+   */
+  async allowBridgeForwarding(): Promise<void> {
+    if (this.forwardingAllowed) return;
+    const chain = await runCommand(['iptables', '-w', '-S', 'DOCKER-USER'], { timeoutMs: IP_TIMEOUT_MS });
+    if (!chain.ok) return;
+    const rule = ['DOCKER-USER', '-i', BRIDGE, '-o', BRIDGE, '-m', 'comment', '--comment', IPTABLES_COMMENT, '-j', 'ACCEPT'];
+    await runChecked(['iptables', '-w', '-I', ...rule], { timeoutMs: IP_TIMEOUT_MS });
+    await this.resources.register(`iptables rule: accept ${BRIDGE} <-> ${BRIDGE} in DOCKER-USER`, {
+      kind: 'command',
+      command: ['iptables', '-w', '-D', ...rule],
+      ignoreFailure: GONE,
+    });
+    this.forwardingAllowed = true;
+  }
+
+  private async refuseOverlappingRoutes(): Promise<void> {
+    const outcome = await runChecked(['ip', '-j', 'route', 'show', 'table', 'all'], { timeoutMs: IP_TIMEOUT_MS });
+    const routes = JSON.parse(outcome.stdout) as Array<{ dst?: string; dev?: string; type?: string }>;
+    for (const route of routes) {
+      if (!route.dst || route.dst === 'default' || !/^[\d.]+(\/\d+)?$/.test(route.dst)) continue;
+      const destination = parseCidr(route.dst.includes('/') ? route.dst : `${route.dst}/32`);
+      if (destination.prefix === 0) continue;
+      if (cidrsOverlap(destination, this.guard)) {
+        throw new Error(
+          `the host already routes ${route.dst}${route.dev ? ` via ${route.dev}` : ''}, inside isobench's test range ${formatCidr(this.guard)}: ` +
+            'run `npm run cleanup` if a crashed run left it, or choose another range with --subnet and --guard-range',
+        );
+      }
+    }
+  }
+
+  private async build(): Promise<void> {
+    const subnet = `/${this.subnet.prefix}`;
+    const guard = formatCidr(this.guard);
+    await this.step(['ip', 'route', 'add', 'unreachable', guard], `unreachable route ${guard}`, ['ip', 'route', 'del', 'unreachable', guard]);
+    await this.step(['ip', 'netns', 'add', CLIENT_NETNS], `network namespace ${CLIENT_NETNS}`, ['ip', 'netns', 'delete', CLIENT_NETNS]);
+    await this.step(['ip', 'link', 'add', BRIDGE, 'type', 'bridge'], `bridge ${BRIDGE}`, ['ip', 'link', 'delete', BRIDGE]);
+    await this.ip(['addr', 'add', `${this.hostAddress}${subnet}`, 'dev', BRIDGE]);
+    await this.ip(['link', 'set', BRIDGE, 'up']);
+    await this.step(
+      ['ip', 'link', 'add', VETH_HOST, 'type', 'veth', 'peer', 'name', VETH_CLIENT],
+      `veth pair ${VETH_HOST} / ${VETH_CLIENT}`,
+      ['ip', 'link', 'delete', VETH_HOST],
+    );
+    await this.ip(['link', 'set', VETH_CLIENT, 'netns', CLIENT_NETNS]);
+    await this.ip(['link', 'set', VETH_HOST, 'master', BRIDGE, 'up']);
+    await this.ip(['-n', CLIENT_NETNS, 'link', 'set', 'lo', 'up']);
+    await this.ip(['-n', CLIENT_NETNS, 'addr', 'add', `${this.clientAddress}${subnet}`, 'dev', VETH_CLIENT]);
+    await this.ip(['-n', CLIENT_NETNS, 'link', 'set', VETH_CLIENT, 'up']);
+    await this.ip(['-n', CLIENT_NETNS, 'route', 'add', 'unreachable', guard]);
+    await this.allowBridgeForwarding();
+  }
+
+  private async verifyBridgeHoldsHostAddress(): Promise<void> {
+    const outcome = await runChecked(['ip', '-j', 'addr', 'show', 'dev', BRIDGE], { timeoutMs: IP_TIMEOUT_MS });
+    const links = JSON.parse(outcome.stdout) as Array<{ addr_info?: Array<{ local?: string }> }>;
+    const held = links.flatMap((link) => link.addr_info ?? []).some((info) => info.local === this.hostAddress);
+    if (!held) throw new Error(`refusing to send test traffic: ${BRIDGE} does not hold ${this.hostAddress}`);
+  }
+
+  private async step(command: string[], description: string, undo: string[]): Promise<void> {
+    await runChecked(command, { timeoutMs: IP_TIMEOUT_MS });
+    await this.resources.register(description, { kind: 'command', command: undo, ignoreFailure: GONE });
+  }
+
+  private async ip(args: string[]): Promise<void> {
+    await runChecked(['ip', ...args], { timeoutMs: IP_TIMEOUT_MS });
+  }
+}

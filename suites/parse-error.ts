@@ -1,0 +1,27 @@
+import type { z } from 'zod';
+
+/** A tool printed something isobench does not understand: say which tool and what did not fit. */
+export class ToolOutputError extends Error {
+  constructor(
+    readonly tool: string,
+    details: string,
+  ) {
+    super(`unexpected ${tool} output: ${details}`);
+    this.name = 'ToolOutputError';
+  }
+}
+
+export function parseJsonOutput<Schema extends z.ZodType>(tool: string, text: string, schema: Schema): z.infer<Schema> {
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch {
+    throw new ToolOutputError(tool, `not JSON: ${text.trim().slice(0, 200) || '(empty)'}`);
+  }
+  const parsed = schema.safeParse(data);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new ToolOutputError(tool, `${issue?.path.join('.') || '(root)'}: ${issue?.message ?? 'invalid'}`);
+  }
+  return parsed.data;
+}

@@ -1,0 +1,130 @@
+import type { MetricSample } from '../../results/schema.js';
+import { failedTrial, outcomeFromTool } from '../trial-helpers.js';
+import type { Suite, SuiteConfig, SuitePoint, TrialContext, TrialOutcome } from '../types.js';
+import { parseFio, type FioDirectionResult, type FioResult } from './fio.js';
+
+export const DATA_FILE_NAME = 'isobench-fio.dat';
+/** The paper: a 16 GiB file and 60 s runs; quick mode keeps the whole native suite under two minutes here. */
+export const SIZES = {
+  quick: { fileSize: '256M', runtimeSeconds: 3, rampSeconds: 1 },
+  full: { fileSize: '16G', runtimeSeconds: 60, rampSeconds: 5 },
+} as const;
+/** Enough points for a smooth latency CDF. */
+export const CDF_PERCENTILES = [1, 5, 10, 20, 30, 40, 50, 60, 70, 80, 90, 95, 99, 99.5, 99.9, 99.95, 99.99];
+const SUMMARY_PERCENTILES = [50, 90, 99];
+
+interface FioJob {
+  id: string;
+  rw: string;
+  blockSize: string;
+  iodepth: number;
+  numjobs: 'cores' | 1;
+  rwmixread?: number;
+  cdf?: boolean;
+}
+
+/** Felter et al.'s fio jobs: 4 KiB random read, write and 70/30 mix, 1 MiB sequential, and the latency CDF run. */
+export const FIO_JOBS: readonly FioJob[] = [
+  { id: 'randread', rw: 'randread', blockSize: '4k', iodepth: 16, numjobs: 'cores' },
+  { id: 'randwrite', rw: 'randwrite', blockSize: '4k', iodepth: 16, numjobs: 'cores' },
+  { id: 'randrw70', rw: 'randrw', blockSize: '4k', iodepth: 32, numjobs: 'cores', rwmixread: 70 },
+  { id: 'seqread', rw: 'read', blockSize: '1M', iodepth: 16, numjobs: 1 },
+  { id: 'seqwrite', rw: 'write', blockSize: '1M', iodepth: 16, numjobs: 1 },
+  { id: 'randread-latency', rw: 'randread', blockSize: '4k', iodepth: 16, numjobs: 1, cdf: true },
+];
+
+function dataFile(dataDirectory: string): string {
+  return `${dataDirectory.replace(/\/$/, '')}/${DATA_FILE_NAME}`;
+}
+
+function sizes(quick: boolean) {
+  return quick ? SIZES.quick : SIZES.full;
+}
+
+export function fioCommand(point: SuitePoint, filename: string): string[] {
+  const params = point.params;
+  return [
+    'fio', `--name=${point.id}`, `--filename=${filename}`, `--size=${params.fileSize}`,
+    `--rw=${params.rw}`, `--bs=${params.blockSize}`, ...(params.rwmixread !== undefined ? [`--rwmixread=${params.rwmixread}`] : []),
+    '--ioengine=libaio', '--direct=1', `--iodepth=${params.iodepth}`, `--numjobs=${params.numjobs}`, '--group_reporting',
+    '--time_based', `--runtime=${params.runtimeSeconds}`, `--ramp_time=${params.rampSeconds}`,
+    `--percentile_list=${CDF_PERCENTILES.join(':')}`, '--output-format=json',
+  ];
+}
+
+export const randomIoSuite: Suite = {
+  name: 'random-io',
+  description: 'fio random and sequential I/O on the target\'s storage (libaio, O_DIRECT), IOPS, MB/s and completion latency',
+  figure: 'Felter et al. 2014, Figs. "Random I/O throughput (IOPS)", "Random read latency CDF", "Sequential I/O throughput"',
+  hostTools: [{ command: 'fio', debianPackage: 'fio', why: 'for the random-io suite' }],
+
+  points(config: SuiteConfig): SuitePoint[] {
+    const size = sizes(config.quick);
+    return FIO_JOBS.map((job) => ({
+      id: job.id,
+      params: {
+        rw: job.rw,
+        blockSize: job.blockSize,
+        iodepth: job.iodepth,
+        numjobs: job.numjobs === 'cores' ? config.cores : 1,
+        ...(job.rwmixread !== undefined ? { rwmixread: job.rwmixread } : {}),
+        fileSize: size.fileSize,
+        runtimeSeconds: size.runtimeSeconds,
+        rampSeconds: size.rampSeconds,
+        cdf: job.cdf === true,
+      },
+    }));
+  },
+
+  /** Lays the file out once, fully written, so no timed run pays for allocation. */
+  async prepare({ target, config }) {
+    const command = [
+      'fio', '--name=layout', `--filename=${dataFile(target.dataDirectory)}`, `--size=${sizes(config.quick).fileSize}`,
+      '--rw=write', '--bs=1M', '--ioengine=libaio', '--direct=1', '--iodepth=8', '--output-format=json',
+    ];
+    const outcome = await target.exec(command, { timeoutMs: config.quick ? 120_000 : 3_600_000 });
+    if (!outcome.ok) throw new Error(`laying out fio's data file failed: ${outcome.stderr.trim() || outcome.stdout.trim()}`);
+  },
+
+  async runTrial(point: SuitePoint, context: TrialContext): Promise<TrialOutcome> {
+    const command = fioCommand(point, dataFile(context.target.dataDirectory));
+    const timeoutMs = (Number(point.params.runtimeSeconds) + Number(point.params.rampSeconds) + 120) * 1000;
+    try {
+      const outcome = await context.target.exec(command, { timeoutMs });
+      return outcomeFromTool(outcome, [command], (stdout) => ioMetrics(parseFio(stdout), point.params.cdf === true));
+    } catch (error) {
+      return failedTrial(error, [command]);
+    }
+  },
+
+  async finish({ target }) {
+    await target.exec(['rm', '-f', dataFile(target.dataDirectory)], { timeoutMs: 60_000 });
+  },
+};
+
+export function ioMetrics(result: FioResult, withCdf: boolean): MetricSample[] {
+  const method = `fio ${result.version} clat`;
+  const both = result.read && result.write;
+  const metrics: MetricSample[] = [
+    { name: 'iops', unit: 'IOPS', value: (result.read?.iops ?? 0) + (result.write?.iops ?? 0), method: 'fio' },
+    {
+      name: 'bandwidth_mb_s',
+      unit: 'MB/s',
+      value: ((result.read?.bytesPerSecond ?? 0) + (result.write?.bytesPerSecond ?? 0)) / 1e6,
+      method: 'fio',
+    },
+  ];
+  if (both) {
+    metrics.push({ name: 'read_iops', unit: 'IOPS', value: result.read!.iops, method: 'fio' });
+    metrics.push({ name: 'write_iops', unit: 'IOPS', value: result.write!.iops, method: 'fio' });
+  }
+  // Latency of the reads where there are any (the mixed job's figure is about reads), else of the writes.
+  const latency: FioDirectionResult = (result.read ?? result.write)!;
+  metrics.push({ name: 'clat_mean_us', unit: 'µs', value: latency.clatMeanUs, method });
+  const percentiles = withCdf ? CDF_PERCENTILES : SUMMARY_PERCENTILES;
+  for (const percentile of percentiles) {
+    const value = latency.clatPercentilesUs.get(percentile);
+    if (value !== undefined) metrics.push({ name: `clat_p${percentile}_us`, unit: 'µs', value, method });
+  }
+  return metrics;
+}

@@ -1,0 +1,21 @@
+import { describeFailure, type CommandOutcome } from '../harness/exec.js';
+import type { MetricSample } from '../results/schema.js';
+import type { TrialOutcome } from './types.js';
+
+/** Turns a finished tool run into a trial outcome: a failed command or a parse error is a `failed` trial. */
+export function outcomeFromTool(
+  outcome: CommandOutcome,
+  commands: string[][],
+  toMetrics: (stdout: string) => MetricSample[],
+): TrialOutcome {
+  if (!outcome.ok) return { state: 'failed', reason: describeFailure(outcome), commands };
+  try {
+    return { state: 'completed', metrics: toMetrics(outcome.stdout), commands };
+  } catch (error) {
+    return { state: 'failed', reason: (error as Error).message, commands };
+  }
+}
+
+export function failedTrial(error: unknown, commands: string[][]): TrialOutcome {
+  return { state: 'failed', reason: error instanceof Error ? error.message : String(error), commands };
+}
