@@ -1,0 +1,123 @@
+import { formatNumber, formatPercent } from '../model/format.js';
+import type { FigureRow } from '../model/rows.js';
+import { compareTargets, TARGET_COLOURS } from '../model/targets.js';
+
+/** Shared pieces of the figures' vega-lite specs: data shaping, colours, tooltips. */
+
+const FALLBACK_COLOURS = ['#f58518', '#72b7b2', '#b279a2', '#9d755d', '#bab0ac', '#eeca3b'];
+
+export function colourScale(targets: Iterable<string>): { domain: string[]; range: string[] } {
+  const domain = [...new Set(targets)].sort(compareTargets);
+  let fallback = 0;
+  const range = domain.map(
+    (target) => TARGET_COLOURS[target] ?? FALLBACK_COLOURS[fallback++ % FALLBACK_COLOURS.length] ?? '#888',
+  );
+  return { domain, range };
+}
+
+export function uniqueInOrder(values: Iterable<string>): string[] {
+  return [...new Set(values)];
+}
+
+/** What vega draws for one row: numbers plus the strings the marks and tooltips show. */
+export function toDatum(row: FigureRow, baseline: string) {
+  return {
+    category: row.category,
+    series: row.series,
+    target: row.target,
+    run: row.run,
+    pointId: row.pointId,
+    mean: row.mean,
+    ci95Low: row.ci95Low,
+    ci95High: row.ci95High,
+    labelY: row.ci95High ?? row.mean,
+    n: row.n,
+    cvPercent: row.cv === null ? null : Number((row.cv * 100).toFixed(1)),
+    status: row.status,
+    reason: row.reason ?? '',
+    method: row.method ?? '',
+    unit: row.unit,
+    emulated: row.emulated,
+    valueText: row.mean === null ? '' : `${formatNumber(row.mean)} ${row.unit}`,
+    ciText: row.ci95Low === null || row.ci95High === null ? '' : `${formatNumber(row.ci95Low)} – ${formatNumber(row.ci95High)}`,
+    percentText: percentText(row, baseline),
+    barLabel: barLabel(row, baseline),
+    gapLabel: row.mean === null ? gapLabel(row) : '',
+  };
+}
+
+function percentText(row: FigureRow, baseline: string): string {
+  if (row.target === baseline) return 'baseline';
+  return row.percentOfBaseline === null ? '' : `${formatPercent(row.percentOfBaseline)} of ${baseline}`;
+}
+
+/** The label above a bar: % of baseline, and the verdict when the point is not clean. */
+function barLabel(row: FigureRow, baseline: string): string {
+  const percent =
+    row.target === baseline ? 'base' : row.percentOfBaseline === null ? '' : formatPercent(row.percentOfBaseline);
+  const flags = [row.status === 'noisy' ? 'noisy' : '', row.emulated ? 'TCG' : ''].filter(Boolean);
+  return [percent, ...flags].filter(Boolean).join(' · ');
+}
+
+function gapLabel(row: FigureRow): string {
+  const reason = row.reason ? `: ${row.reason}` : '';
+  const text = `${row.status.toUpperCase()}${reason}`;
+  return text.length > 48 ? `${text.slice(0, 47)}…` : text;
+}
+
+export const TOOLTIP = [
+  { field: 'series', title: 'target' },
+  { field: 'category', title: 'point' },
+  { field: 'valueText', title: 'mean' },
+  { field: 'ciText', title: '95% CI' },
+  { field: 'n', title: 'n' },
+  { field: 'cvPercent', title: 'CV %' },
+  { field: 'percentText', title: 'vs baseline' },
+  { field: 'status', title: 'status' },
+  { field: 'reason', title: 'reason' },
+  { field: 'method', title: 'method' },
+];
+
+export const BASE_CONFIG = {
+  font: 'DejaVu Sans, Liberation Sans, Arial, sans-serif',
+  view: { stroke: '#ccc' },
+  axis: { labelFontSize: 11, titleFontSize: 11, titleFontWeight: 'normal' },
+  legend: { labelFontSize: 11, titleFontSize: 11, labelLimit: 320 },
+  title: { fontSize: 14, subtitleFontSize: 11, subtitleColor: '#444', anchor: 'start' },
+  header: { labelFontSize: 11, titleFontSize: 11 },
+} as const;
+
+/**
+ * Measured and published panels share colours (a target looks the same in both) but nothing
+ * positional: the paper's axis is 2014 hardware, and its rows are not this run's rows.
+ */
+export const INDEPENDENT_PANELS = {
+  scale: { color: 'shared', x: 'independent', y: 'independent', xOffset: 'independent' },
+  axis: { x: 'independent', y: 'independent' },
+} as const;
+
+export const IS_MEASURED = 'isValid(datum.mean)';
+export const IS_GAP = '!isValid(datum.mean)';
+
+/**
+ * Points without a number, as a list of labels in the plot's top-left corner: on a line chart
+ * there is no bar slot to leave empty, and a failed point must still be seen.
+ */
+export function gapListLayer() {
+  return {
+    name: 'gap',
+    transform: [{ filter: IS_GAP }, { window: [{ op: 'row_number', as: 'gapIndex' }] }, { calculate: '4 + 13 * datum.gapIndex', as: 'gapY' }],
+    mark: { type: 'text', align: 'left', baseline: 'middle', fontSize: 10, color: '#b00020' },
+    encoding: {
+      x: { value: 6 },
+      y: { field: 'gapY', type: 'quantitative', scale: null },
+      text: { field: 'gapText' },
+      color: { value: '#b00020' },
+      tooltip: TOOLTIP,
+    },
+  };
+}
+
+export function gapText(datum: { series: string; category: string; gapLabel: string }): string {
+  return `${datum.series} @ ${datum.category}: ${datum.gapLabel}`;
+}

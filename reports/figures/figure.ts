@@ -1,0 +1,43 @@
+import type { TopLevelSpec } from 'vega-lite';
+import type { FigureRow } from '../model/rows.js';
+import type { ReportRun } from '../model/runs.js';
+
+export interface FigureContext {
+  runs: readonly ReportRun[];
+  /** Target whose mean is 100%. */
+  baseline: string;
+  multiRun: boolean;
+}
+
+/** A published number placed on a figure, kept for CSV export beside the measured rows. */
+export interface ReferenceRow {
+  source: string;
+  category: string;
+  series: string;
+  value: number;
+  unit: string;
+}
+
+export interface Figure {
+  /** File-name safe; also the SVG/CSV export name. */
+  id: string;
+  title: string;
+  /** The paper figure this one mirrors, named by its caption. */
+  mirrors: string;
+  spec: TopLevelSpec;
+  rows: FigureRow[];
+  reference: ReferenceRow[];
+  /** How the numbers were made (tool, method, what to compare); shown under the figure. */
+  notes: string[];
+  /**
+   * Marks a reader must find in the SVG, by vega-lite mark name: the browser tests count them,
+   * so a row that silently disappears fails a test instead of a reader's trust.
+   */
+  marks: Record<string, number>;
+}
+
+/** One module per paper figure: returns null when the results hold nothing it can draw. */
+export interface FigureModule {
+  id: string;
+  build(context: FigureContext): Figure | null;
+}

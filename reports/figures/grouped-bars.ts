@@ -1,0 +1,181 @@
+import type { TopLevelSpec } from 'vega-lite';
+import { formatPercent } from '../model/format.js';
+import { measured, unmeasured, type FigureRow } from '../model/rows.js';
+import type { PaperFigureData } from '../reference/papers.js';
+import { PAPER_ROWS } from '../reference/papers.js';
+import { BASE_CONFIG, INDEPENDENT_PANELS, colourScale, IS_GAP, IS_MEASURED, toDatum, TOOLTIP, uniqueInOrder } from './encoding.js';
+import type { ReferenceRow } from './figure.js';
+
+export interface GroupedBarsInput {
+  title: string;
+  subtitle: string[];
+  rows: FigureRow[];
+  baseline: string;
+  /** Axis title with its unit, e.g. `Throughput (Gbit/s)`. */
+  valueTitle: string;
+  categoryOrder: string[];
+  reference?: PaperFigureData;
+}
+
+export interface GroupedBars {
+  spec: TopLevelSpec;
+  reference: ReferenceRow[];
+  marks: Record<string, number>;
+}
+
+/**
+ * The papers' bar charts: one group per point, one bar per target (and run), each with its 95% CI,
+ * its % of the baseline above it, and the points that produced no number drawn as labelled gaps.
+ * The published values sit in a separate panel on their own scale: same shapes, 2014 hardware.
+ */
+export function groupedBars(input: GroupedBarsInput): GroupedBars {
+  const data = input.rows.map((row) => toDatum(row, input.baseline));
+  const seriesOrder = uniqueInOrder(input.rows.map((row) => row.series));
+  const referenceData = input.reference ? paperData(input.reference) : [];
+  const colours = colourScale([...input.rows.map((row) => row.target), ...referenceData.map((row) => row.target)]);
+  const categories = uniqueInOrder([...input.categoryOrder, ...input.rows.map((row) => row.category)]).filter(
+    (category) => input.rows.some((row) => row.category === category),
+  );
+  const colour = { field: 'target', type: 'nominal', scale: colours, legend: { title: 'target', orient: 'bottom' } };
+
+  const measuredView = {
+    title: { text: 'measured (this host)', fontSize: 12 },
+    data: { values: data },
+    width: { step: offsetStep(categories, seriesOrder.length, 26), for: 'offset' },
+    height: 260,
+    encoding: {
+      x: { field: 'category', type: 'nominal', sort: categories, title: null, axis: { labelAngle: 0, labelFontWeight: 'bold' } },
+      xOffset: { field: 'series', type: 'nominal', sort: seriesOrder },
+      color: colour,
+    },
+    layer: [
+      {
+        name: 'value',
+        transform: [{ filter: IS_MEASURED }],
+        mark: { type: 'bar', stroke: '#333', strokeWidth: 0.5 },
+        encoding: {
+          y: { field: 'mean', type: 'quantitative', title: input.valueTitle },
+          opacity: { condition: { test: "datum.status === 'noisy'", value: 0.45 }, value: 1 },
+          strokeDash: { condition: { test: 'datum.emulated', value: [3, 2] }, value: [1, 0] },
+          tooltip: TOOLTIP,
+        },
+      },
+      {
+        name: 'ci',
+        transform: [{ filter: IS_MEASURED }],
+        mark: { type: 'rule', color: '#111', strokeWidth: 1.2 },
+        encoding: { y: { field: 'ci95Low', type: 'quantitative' }, y2: { field: 'ci95High' }, tooltip: TOOLTIP },
+      },
+      {
+        name: 'label',
+        transform: [{ filter: IS_MEASURED }],
+        mark: { type: 'text', angle: 270, align: 'left', baseline: 'middle', dx: 4, fontSize: 9, color: '#222' },
+        encoding: { y: { field: 'labelY', type: 'quantitative' }, text: { field: 'barLabel' } },
+      },
+      {
+        name: 'gap',
+        transform: [{ filter: IS_GAP }],
+        mark: { type: 'text', angle: 270, align: 'left', baseline: 'middle', dx: 4, fontSize: 9, color: '#b00020' },
+        encoding: { y: { datum: 0, type: 'quantitative' }, text: { field: 'gapLabel' }, color: { value: '#b00020' }, tooltip: TOOLTIP },
+      },
+    ],
+  };
+
+  const views: unknown[] = [measuredView];
+  if (input.reference) views.push(paperView(input.reference, referenceData, colour, categories));
+
+  const spec = {
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    title: { text: input.title, subtitle: input.subtitle },
+    config: BASE_CONFIG,
+    hconcat: views,
+    resolve: INDEPENDENT_PANELS,
+  } as unknown as TopLevelSpec;
+
+  return {
+    spec,
+    reference: referenceData.map((row) => ({
+      source: input.reference?.paper.citation ?? '',
+      category: row.category,
+      series: row.series,
+      value: row.value,
+      unit: input.reference?.unit ?? '',
+    })),
+    marks: {
+      value: measured(input.rows).length,
+      ci: measured(input.rows).length,
+      gap: unmeasured(input.rows).length,
+      ...(input.reference ? { paper: referenceData.length } : {}),
+    },
+  };
+}
+
+export function paperData(reference: PaperFigureData) {
+  return reference.values.map((value) => {
+    const row = PAPER_ROWS[value.row];
+    const native = reference.values.find((other) => other.category === value.category && other.row === 'native');
+    const percent = native && value.row !== 'native' ? formatPercent((value.value / native.value) * 100) : value.row === 'native' ? 'base' : '';
+    return {
+      category: value.category,
+      series: row.label,
+      target: row.colourOf,
+      value: value.value,
+      label: percent,
+      text: `${row.label}  ${percent}`,
+      valueText: `${value.value} ${reference.unit}`,
+    };
+  });
+}
+
+/** The published numbers as their own bar panel, on their own scale and clearly titled. */
+export function paperView(
+  reference: PaperFigureData,
+  data: ReturnType<typeof paperData>,
+  colour: Record<string, unknown>,
+  measuredCategories: string[],
+) {
+  const categories = uniqueInOrder([
+    ...measuredCategories.filter((category) => data.some((row) => row.category === category)),
+    ...data.map((row) => row.category),
+  ]);
+  return {
+    title: { text: 'published: Felter et al. 2014 (2014 hardware)', fontSize: 12, color: '#555' },
+    data: { values: data },
+    width: { step: offsetStep(categories, uniqueInOrder(data.map((row) => row.series)).length, 20), for: 'offset' },
+    height: 260,
+    encoding: {
+      x: { field: 'category', type: 'nominal', sort: categories, title: null, axis: { labelAngle: 0 } },
+      xOffset: { field: 'series', type: 'nominal', sort: uniqueInOrder(data.map((row) => row.series)) },
+      color: colour,
+    },
+    layer: [
+      {
+        name: 'paper',
+        mark: { type: 'bar', opacity: 0.55, stroke: '#555', strokeWidth: 0.5 },
+        encoding: {
+          y: { field: 'value', type: 'quantitative', title: `published (${reference.unit})` },
+          tooltip: [
+            { field: 'series', title: 'paper configuration' },
+            { field: 'category', title: 'point' },
+            { field: 'valueText', title: 'published value' },
+            { field: 'label', title: 'vs native' },
+          ],
+        },
+      },
+      {
+        name: 'paper_label',
+        mark: { type: 'text', angle: 270, align: 'left', baseline: 'middle', dx: 4, fontSize: 9, color: '#555' },
+        encoding: {
+          y: { field: 'value', type: 'quantitative' },
+          text: { field: 'text' },
+        },
+      },
+    ],
+  };
+}
+
+/** Wide enough bars that a group is at least as wide as its category label (about 6 px a character). */
+function offsetStep(categories: readonly string[], seriesCount: number, minimum: number): number {
+  const longest = Math.max(0, ...categories.map((category) => category.length));
+  return Math.max(minimum, Math.ceil((longest * 6 + 8) / Math.max(1, seriesCount)));
+}

@@ -1,0 +1,23 @@
+import type { FigureModule } from './figure.js';
+import { mysqlLatencyThroughput } from './mysql-latency-throughput.js';
+import { mysqlThroughput } from './mysql-throughput.js';
+import { randomIoIops } from './random-io-iops.js';
+import { randomReadLatencyCdf } from './random-read-latency-cdf.js';
+import { rrLatency } from './rr-latency.js';
+import { sequentialIo } from './sequential-io.js';
+import { startupTime } from './startup.js';
+import { tcpBulkEfficiency } from './tcp-bulk-efficiency.js';
+import { tcpBulkThroughput } from './tcp-bulk-throughput.js';
+
+/** Every figure the report knows, in the papers' order. A new figure is one module added here. */
+export const FIGURES: readonly FigureModule[] = [
+  tcpBulkThroughput,
+  tcpBulkEfficiency,
+  rrLatency,
+  randomIoIops,
+  sequentialIo,
+  randomReadLatencyCdf,
+  mysqlThroughput,
+  mysqlLatencyThroughput,
+  startupTime,
+];

@@ -1,0 +1,137 @@
+import type { TopLevelSpec } from 'vega-lite';
+import { collectRows, measured, unmeasured, type FigureRow } from '../model/rows.js';
+import { FELTER_MYSQL_THROUGHPUT } from '../reference/papers.js';
+import { BASE_CONFIG, INDEPENDENT_PANELS, colourScale, gapListLayer, gapText, IS_MEASURED, toDatum, TOOLTIP, uniqueInOrder } from './encoding.js';
+import type { Figure, FigureContext, FigureModule } from './figure.js';
+import { paperData, paperView } from './grouped-bars.js';
+import { MYSQL_TOOL_NOTE, threadsOf } from './mysql.js';
+
+export const mysqlThroughput: FigureModule = {
+  id: 'mysql-throughput',
+  build(context) {
+    const rows = collectRows(
+      context.runs,
+      { suite: 'mysql', metric: 'transactions_per_s', categoryOf: (point) => `${threadsOf(point) ?? point.pointId} threads` },
+      { baseline: context.baseline, multiRun: context.multiRun },
+    );
+    return rows.length === 0 ? null : throughputFigure(rows, context);
+  },
+};
+
+function throughputFigure(rows: FigureRow[], context: FigureContext): Figure {
+  const threadsByKey = new Map<string, number | null>();
+  for (const run of context.runs) {
+    for (const point of run.file.points) if (point.suite === 'mysql') threadsByKey.set(`${run.label}/${point.pointId}`, threadsOf(point));
+  }
+  const data = rows.map((row) => {
+    const datum = toDatum(row, context.baseline);
+    return {
+      ...datum,
+      threads: threadsByKey.get(`${row.run}/${row.pointId}`) ?? null,
+      percent: row.percentOfBaseline,
+      gapText: gapText(datum),
+    };
+  });
+  const series = uniqueInOrder(rows.map((row) => row.series));
+  const reference = paperData(FELTER_MYSQL_THROUGHPUT);
+  const colour = {
+    field: 'target',
+    type: 'nominal',
+    scale: colourScale([...rows.map((row) => row.target), ...reference.map((row) => row.target)]),
+    legend: { title: 'target', orient: 'bottom' },
+  };
+  const threads = { field: 'threads', type: 'quantitative', title: 'sysbench threads' };
+  const line = (field: string, title: string, name: string) => ({
+    name,
+    transform: [{ filter: IS_MEASURED }],
+    mark: { type: 'line', point: false },
+    encoding: {
+      x: threads,
+      y: { field, type: 'quantitative', title },
+      color: colour,
+      detail: { field: 'series', type: 'nominal', sort: series },
+      strokeDash: { condition: { test: 'datum.emulated', value: [4, 2] }, value: [1, 0] },
+    },
+  });
+
+  const throughputView = {
+    title: { text: 'measured (this host)', fontSize: 12 },
+    data: { values: data },
+    width: 380,
+    height: 240,
+    layer: [
+      line('mean', 'transactions/s', 'curve'),
+      {
+        name: 'ci',
+        transform: [{ filter: IS_MEASURED }],
+        mark: { type: 'rule' },
+        encoding: { x: threads, y: { field: 'ci95Low', type: 'quantitative' }, y2: { field: 'ci95High' }, color: colour, tooltip: TOOLTIP },
+      },
+      {
+        name: 'value',
+        transform: [{ filter: IS_MEASURED }],
+        mark: { type: 'point', filled: true, size: 30 },
+        encoding: {
+          x: threads,
+          y: { field: 'mean', type: 'quantitative' },
+          color: colour,
+          opacity: { condition: { test: "datum.status === 'noisy'", value: 0.4 }, value: 1 },
+          tooltip: TOOLTIP,
+        },
+      },
+      gapListLayer(),
+    ],
+  };
+  const percentView = {
+    title: { text: `% of ${context.baseline} (100% = no loss)`, fontSize: 12 },
+    data: { values: data },
+    width: 380,
+    height: 120,
+    layer: [
+      { ...line('percent', `% of ${context.baseline}`, 'percent_curve'), transform: [{ filter: 'isValid(datum.percent)' }] },
+      {
+        name: 'percent',
+        transform: [{ filter: 'isValid(datum.percent)' }],
+        mark: { type: 'point', filled: true, size: 20 },
+        encoding: { x: threads, y: { field: 'percent', type: 'quantitative' }, color: colour, tooltip: TOOLTIP },
+      },
+    ],
+  };
+  const spec = {
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    title: {
+      text: 'MySQL throughput against concurrency',
+      subtitle: [
+        'mirrors Felter et al. 2014, MySQL throughput (transactions/s) vs. concurrency',
+        'points: mean; whiskers: 95% CI; lower panel: % of baseline at each thread count',
+      ],
+    },
+    config: BASE_CONFIG,
+    hconcat: [{ vconcat: [throughputView, percentView] }, paperView(FELTER_MYSQL_THROUGHPUT, reference, colour, [])],
+    resolve: INDEPENDENT_PANELS,
+  } as unknown as TopLevelSpec;
+
+  const measuredRows = measured(rows);
+  return {
+    id: 'mysql-throughput',
+    title: 'MySQL throughput against concurrency',
+    mirrors: 'Felter et al. 2014, MySQL throughput vs. concurrency',
+    spec,
+    rows,
+    reference: reference.map((row) => ({
+      source: FELTER_MYSQL_THROUGHPUT.paper.citation,
+      category: row.category,
+      series: row.series,
+      value: row.value,
+      unit: FELTER_MYSQL_THROUGHPUT.unit,
+    })),
+    notes: [MYSQL_TOOL_NOTE, `Paper: ${FELTER_MYSQL_THROUGHPUT.tool}; ${FELTER_MYSQL_THROUGHPUT.note ?? ''}.`],
+    marks: {
+      value: measuredRows.length,
+      ci: measuredRows.length,
+      gap: unmeasured(rows).length,
+      percent: rows.filter((row) => row.percentOfBaseline !== null).length,
+      paper: reference.length,
+    },
+  };
+}

@@ -1,0 +1,15 @@
+import { FELTER_SEQUENTIAL_IO } from '../reference/papers.js';
+import { barFigure } from './bar-figure.js';
+
+export const sequentialIo = barFigure({
+  id: 'sequential-io',
+  title: 'Sequential I/O throughput',
+  mirrors: 'Felter et al. 2014, sequential I/O throughput (MB/s)',
+  suite: 'random-io',
+  metric: 'bandwidth_mb_s',
+  points: { seqread: 'sequential read', seqwrite: 'sequential write' },
+  valueTitle: (unit) => `throughput (${unit})`,
+  defaultUnit: 'MB/s',
+  notes: ['fio, libaio, direct=1, 1 MiB sequential blocks.', `Paper: ${FELTER_SEQUENTIAL_IO.tool}.`],
+  reference: FELTER_SEQUENTIAL_IO,
+});

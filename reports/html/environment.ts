@@ -1,0 +1,47 @@
+import type { ResultsFile } from '../../results/schema.js';
+import type { ReportRun } from '../model/runs.js';
+import { html, type SafeHtml } from './escape.js';
+
+/** Everything a reader needs to judge whether two runs are comparable, per run. */
+export function environmentSection(runs: readonly ReportRun[]): SafeHtml {
+  return html`<section id="environment"><h2>Environment</h2>${runs.map((run) => runEnvironment(run))}</section>`;
+}
+
+function runEnvironment(run: ReportRun): SafeHtml {
+  const { file } = run;
+  const host = file.host;
+  const rows: [string, unknown][] = [
+    ['run id', file.runId],
+    ['started / finished', `${file.startedAt} / ${file.finishedAt ?? '(not finished)'}`],
+    ['run status', file.reason ? `${file.status}: ${file.reason}` : file.status],
+    ['isobench', file.isobenchVersion],
+    ['host', host.hostname],
+    ['CPU', `${host.cpuModel}, ${host.cores} cores${host.cpuMHz === null ? '' : ` @ ${host.cpuMHz} MHz`}`],
+    ['memory', `${(host.memoryBytes / 2 ** 30).toFixed(1)} GiB`],
+    ['kernel / distro', `${host.kernel} / ${host.distro}`],
+    ['Node.js', host.nodeVersion],
+    ['tools', host.tools.map((tool) => `${tool.tool} ${tool.version ?? '(missing)'}`).join(', ')],
+    ['accel', `/dev/kvm ${yesNo(host.kvmDevice)}; KVM usable ${host.kvmUsable === null ? 'not probed' : yesNo(host.kvmUsable)}`],
+    ['vhost-net', yesNo(host.vhostNet)],
+    ['perf counters', yesNo(host.perfCounters)],
+    ['Docker', host.docker ? `${host.docker.version}, storage driver ${host.docker.storageDriver}, cgroup ${host.docker.cgroupVersion}` : 'not available'],
+    ['plan', planText(file)],
+  ];
+  return html`<h3>Run ${run.label}</h3>
+<table class="facts"><tbody>${rows.map(([name, value]) => html`<tr><th scope="row">${name}</th><td>${value}</td></tr>`)}</tbody></table>
+<table class="targets"><thead><tr><th>target</th><th>state</th><th>network path</th><th>storage</th><th>labels</th><th>degraded</th></tr></thead><tbody>${file.targets.map(
+    (target) =>
+      html`<tr class="${target.degraded.length ? 'degraded' : ''}"><td>${target.target}</td><td>${target.state}${target.reason ? html`: ${target.reason}` : ''}</td><td>${target.networkPath}</td><td>${target.storage}</td><td>${Object.entries(target.labels)
+        .map(([key, value]) => `${key}=${String(value)}`)
+        .join(', ')}</td><td>${target.degraded.join('; ')}</td></tr>`,
+  )}</tbody></table>`;
+}
+
+function planText(file: ResultsFile): string {
+  const plan = file.plan;
+  return `targets ${plan.targets.join(', ')}; suites ${plan.suites.join(', ')}; ${plan.quick ? 'quick' : 'full'}; ${plan.repetitions} repetitions, interleaved (seed ${plan.seed}); noisy above CV ${(plan.cvThreshold * 100).toFixed(0)}%`;
+}
+
+function yesNo(value: boolean): string {
+  return value ? 'yes' : 'no';
+}

@@ -1,0 +1,39 @@
+import type { Figure } from '../figures/figure.js';
+import { formatNumber, formatPercent } from '../model/format.js';
+import type { FigureRow } from '../model/rows.js';
+import type { RenderedFigure } from '../render.js';
+import { figureBanner } from './banners.js';
+import { html, jsonForScriptElement, trusted, type SafeHtml } from './escape.js';
+
+/**
+ * One figure: the static SVG (the figure itself, readable with JavaScript off), what it mirrors,
+ * its banner, the points that need attention in words, its numbers as a table, and its specs.
+ */
+export function figureSection(figure: Figure, rendered: RenderedFigure, baseline: string): SafeHtml {
+  const attention = figure.rows.filter((row) => row.status !== 'ok');
+  return html`<section class="figure" id="figure-${figure.id}" data-figure="${figure.id}">
+<h2>${figure.title}</h2>
+<p class="mirrors">Mirrors ${figure.mirrors}.</p>
+${figureBanner(figure.rows)}
+<div class="chart"><div class="static">${trusted(rendered.svg)}</div></div>
+<div class="controls"></div>
+<ul class="notes">${figure.notes.map((note) => html`<li>${note}</li>`)}</ul>
+${attention.length ? attentionList(attention) : ''}
+<details class="numbers"><summary>Numbers (${figure.rows.length} rows)</summary>${numbersTable(figure.rows, baseline)}</details>
+<script type="application/json" class="vega-spec">${trusted(jsonForScriptElement(rendered.vegaSpec))}</script>
+<script type="application/json" class="vega-lite-spec">${trusted(jsonForScriptElement(figure.spec))}</script>
+</section>`;
+}
+
+function attentionList(rows: FigureRow[]): SafeHtml {
+  return html`<div class="attention"><strong>Points not clean (${rows.length}):</strong><ul>${rows.map(
+    (row) => html`<li class="status-${row.status}"><b>${row.series}</b> · ${row.category}${row.metric ? html` · ${row.metric}` : ''}: <span class="status">${row.status}</span>${row.reason ? html` — ${row.reason}` : ''}</li>`,
+  )}</ul></div>`;
+}
+
+function numbersTable(rows: FigureRow[], baseline: string): SafeHtml {
+  return html`<table class="numbers"><thead><tr><th>target</th><th>point</th><th>metric</th><th>mean</th><th>95% CI</th><th>n</th><th>CV</th><th>% of ${baseline}</th><th>status</th><th>method</th></tr></thead><tbody>${rows.map(
+    (row) =>
+      html`<tr class="status-${row.status}"><td>${row.series}</td><td>${row.category}</td><td>${row.metric}</td><td class="num">${row.mean === null ? '—' : `${formatNumber(row.mean)} ${row.unit}`}</td><td class="num">${row.ci95Low === null || row.ci95High === null ? '—' : `${formatNumber(row.ci95Low)} – ${formatNumber(row.ci95High)}`}</td><td class="num">${row.n}</td><td class="num">${row.cv === null ? '—' : `${(row.cv * 100).toFixed(1)}%`}</td><td class="num">${row.percentOfBaseline === null ? '—' : formatPercent(row.percentOfBaseline)}</td><td>${row.status}${row.reason ? html`: ${row.reason}` : ''}</td><td>${row.method ?? ''}</td></tr>`,
+  )}</tbody></table>`;
+}

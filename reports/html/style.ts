@@ -1,0 +1,31 @@
+export const PAGE_STYLE = `
+:root { color-scheme: light; }
+body { font: 14px/1.45 "DejaVu Sans", "Liberation Sans", Arial, sans-serif; color: #111; margin: 0 auto; max-width: 1280px; padding: 1rem 1.5rem 3rem; }
+h1 { font-size: 1.5rem; margin: 0.2rem 0; }
+h2 { font-size: 1.15rem; margin: 0 0 0.2rem; }
+h3 { font-size: 1rem; margin: 1rem 0 0.3rem; }
+header p, .note, .mirrors { color: #444; margin: 0.2rem 0; }
+nav ul { columns: 2; padding-left: 1.2rem; }
+section { border-top: 1px solid #ccc; padding: 1rem 0; }
+.banner { border-left: 5px solid; padding: 0.4rem 0.8rem; margin: 0.5rem 0; }
+.banner ul { margin: 0.2rem 0; }
+.banner p { margin: 0.2rem 0; }
+.banner.degraded { background: #fff4e5; border-color: #e08a00; }
+.banner.incomplete { background: #fdecea; border-color: #b00020; }
+.chart { overflow-x: auto; }
+.chart svg { max-width: none; }
+.controls button { font: inherit; margin: 0.3rem 0; }
+.notes { color: #333; font-size: 0.9rem; margin: 0.3rem 0; }
+.attention { background: #fafafa; border: 1px solid #ddd; padding: 0.3rem 0.8rem; font-size: 0.9rem; }
+.attention ul { margin: 0.2rem 0; }
+.status-failed .status, .status-skipped .status, .status-pending .status { color: #b00020; font-weight: bold; }
+.status-noisy .status { color: #8a5a00; font-weight: bold; }
+table { border-collapse: collapse; font-size: 0.85rem; margin: 0.4rem 0; }
+th, td { border: 1px solid #ddd; padding: 0.2rem 0.5rem; text-align: left; vertical-align: top; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+table.facts th { background: #f4f4f4; font-weight: normal; white-space: nowrap; }
+tr.degraded td { background: #fff4e5; }
+tr.significant td { background: #eef6ee; }
+footer { color: #555; font-size: 0.85rem; border-top: 1px solid #ccc; padding-top: 0.6rem; }
+@media print { .controls, details { display: none; } }
+`;

@@ -1,0 +1,153 @@
+import type { MetricSummary, ParamValue, PointResult, PointStatus } from '../../results/schema.js';
+import type { ReportRun } from './runs.js';
+import { compareTargets, describeTarget } from './targets.js';
+
+/**
+ * One drawable row of a figure: a (run, target, point, metric) with its summary, or with no value
+ * and the reason why (failed, skipped, pending), so a figure can show the gap instead of hiding it.
+ */
+export interface FigureRow {
+  run: string;
+  target: string;
+  /** Legend/offset key: the target as it really ran, prefixed by the run when a report holds several. */
+  series: string;
+  pointId: string;
+  /** The label of the point on the figure's category axis (e.g. `client → server`). */
+  category: string;
+  params: Record<string, ParamValue>;
+  metric: string;
+  unit: string;
+  method: string | null;
+  status: PointStatus;
+  reason: string | null;
+  n: number;
+  mean: number | null;
+  sd: number | null;
+  ci95Low: number | null;
+  ci95High: number | null;
+  cv: number | null;
+  /** mean / the baseline target's mean for the same run, point and metric, in percent. */
+  percentOfBaseline: number | null;
+  emulated: boolean;
+  warnings: string[];
+}
+
+export interface RowQuery {
+  suite: string;
+  /** Exact metric name, or a test for families such as `clat_p99.9_us`. */
+  metric: string | ((name: string) => boolean);
+  /** Points to draw, in this order; others of the suite are left out. All points when absent. */
+  pointIds?: readonly string[];
+  categoryOf?: (point: PointResult) => string;
+}
+
+export interface RowOptions {
+  baseline: string;
+  /** Several runs side by side: series names carry the run label. */
+  multiRun: boolean;
+}
+
+export function collectRows(runs: readonly ReportRun[], query: RowQuery, options: RowOptions): FigureRow[] {
+  const rows: FigureRow[] = [];
+  for (const run of runs) {
+    const points = run.file.points.filter(
+      (point) => point.suite === query.suite && (!query.pointIds || query.pointIds.includes(point.pointId)),
+    );
+    for (const point of points) rows.push(...rowsOfPoint(run, point, query, options));
+  }
+  return sortRows(rows, query.pointIds);
+}
+
+function rowsOfPoint(run: ReportRun, point: PointResult, query: RowQuery, options: RowOptions): FigureRow[] {
+  const target = describeTarget(run.file, point.target);
+  const base = {
+    run: run.label,
+    target: point.target,
+    series: options.multiRun ? `${run.label} · ${target.display}` : target.display,
+    pointId: point.pointId,
+    category: query.categoryOf ? query.categoryOf(point) : point.pointId,
+    params: point.params,
+    emulated: target.emulated,
+    warnings: target.warnings,
+  };
+  const matches = (name: string) => (typeof query.metric === 'string' ? name === query.metric : query.metric(name));
+  const summaries = point.summaries.filter((summary) => matches(summary.metric));
+  if (point.status === 'failed' || point.status === 'skipped' || point.status === 'pending' || summaries.length === 0) {
+    // A point without the metric but marked ok simply does not measure it (e.g. perf cycles on a
+    // host without counters): that is not a gap to show.
+    if (point.status === 'ok' || point.status === 'noisy') return [];
+    const metric = typeof query.metric === 'string' ? query.metric : '';
+    return [{ ...base, ...emptyValue(metric), status: point.status, reason: point.reason ?? null }];
+  }
+  return summaries.map((summary) => {
+    const noisy = point.status === 'noisy' || summary.status === 'noisy';
+    return {
+      ...base,
+      ...valueOf(summary),
+      status: noisy ? 'noisy' : 'ok',
+      reason: noisy ? (point.reason ?? `coefficient of variation ${(summary.cv * 100).toFixed(1)}%`) : null,
+      percentOfBaseline: percentOfBaseline(run, point, summary, options.baseline),
+    };
+  });
+}
+
+function emptyValue(metric: string) {
+  return {
+    metric,
+    unit: '',
+    method: null,
+    n: 0,
+    mean: null,
+    sd: null,
+    ci95Low: null,
+    ci95High: null,
+    cv: null,
+    percentOfBaseline: null,
+  };
+}
+
+function valueOf(summary: MetricSummary) {
+  return {
+    metric: summary.metric,
+    unit: summary.unit,
+    method: summary.method ?? null,
+    n: summary.n,
+    mean: summary.mean,
+    sd: summary.sd,
+    ci95Low: summary.ci95Low,
+    ci95High: summary.ci95High,
+    cv: summary.cv,
+  };
+}
+
+function percentOfBaseline(run: ReportRun, point: PointResult, summary: MetricSummary, baseline: string): number | null {
+  const reference = run.file.points.find(
+    (candidate) =>
+      candidate.target === baseline &&
+      candidate.suite === point.suite &&
+      candidate.pointId === point.pointId &&
+      (candidate.status === 'ok' || candidate.status === 'noisy'),
+  );
+  const baselineMean = reference?.summaries.find((candidate) => candidate.metric === summary.metric)?.mean;
+  if (baselineMean === undefined || baselineMean === 0) return null;
+  return (summary.mean / baselineMean) * 100;
+}
+
+/** Array sort is stable: runs keep the order the user named the files in (before, after). */
+function sortRows(rows: FigureRow[], pointOrder: readonly string[] | undefined): FigureRow[] {
+  const pointRank = (pointId: string) => (pointOrder ? pointOrder.indexOf(pointId) : 0);
+  return rows.sort(
+    (a, b) =>
+      pointRank(a.pointId) - pointRank(b.pointId) ||
+      compareTargets(a.target, b.target),
+  );
+}
+
+/** Rows that carry a number; the others are drawn as status markers. */
+export function measured(rows: readonly FigureRow[]): FigureRow[] {
+  return rows.filter((row) => row.mean !== null);
+}
+
+export function unmeasured(rows: readonly FigureRow[]): FigureRow[] {
+  return rows.filter((row) => row.mean === null);
+}

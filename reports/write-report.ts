@@ -1,0 +1,78 @@
+import { mkdir, writeFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import type { ResultsFile } from '../results/schema.js';
+import { figureCsv } from './csv.js';
+import type { Figure, FigureContext } from './figures/figure.js';
+import { FIGURES } from './figures/index.js';
+import { renderPage } from './html/page.js';
+import { vegaRuntime } from './html/interactive.js';
+import { labelRuns } from './model/runs.js';
+import { renderFigure } from './render.js';
+
+export type ReportFormat = 'html' | 'svg' | 'csv';
+
+export interface ReportOptions {
+  /** html: the file to write; svg and csv: the directory to write one file per figure into. */
+  out?: string;
+  /** Target whose mean is 100%; `native` unless told. */
+  baseline?: string;
+  title?: string;
+  format?: ReportFormat;
+  /** Inline the vega runtime for the live view (about 0.5 MB). On unless told otherwise. */
+  interactive?: boolean;
+}
+
+export const DEFAULT_BASELINE = 'native';
+
+/** Builds every figure the results can fill, in the papers' order. */
+export function buildFigures(results: readonly ResultsFile[], baseline: string): { context: FigureContext; figures: Figure[] } {
+  const runs = labelRuns(results);
+  const context: FigureContext = { runs, baseline, multiRun: runs.length > 1 };
+  const figures = FIGURES.map((module) => module.build(context)).filter((figure): figure is Figure => figure !== null);
+  return { context, figures };
+}
+
+/** Writes the report and returns the path written (the HTML file, or the SVG/CSV directory). */
+export async function writeReport(results: ResultsFile[], options: ReportOptions = {}): Promise<string> {
+  if (results.length === 0) throw new Error('writeReport needs at least one results file');
+  const baseline = options.baseline ?? DEFAULT_BASELINE;
+  const format = options.format ?? 'html';
+  const { context, figures } = buildFigures(results, baseline);
+  const out = resolve(options.out ?? defaultOut(results, format));
+
+  if (format === 'csv') {
+    await mkdir(out, { recursive: true });
+    for (const figure of figures) await writeFile(join(out, `${figure.id}.csv`), figureCsv(figure));
+    return out;
+  }
+  const rendered = [];
+  for (const figure of figures) rendered.push({ figure, rendered: await renderFigure(figure.spec) });
+  if (format === 'svg') {
+    await mkdir(out, { recursive: true });
+    for (const { figure, rendered: svg } of rendered) await writeFile(join(out, `${figure.id}.svg`), svg.svg);
+    return out;
+  }
+  const page = renderPage({
+    title: options.title ?? defaultTitle(results),
+    runs: context.runs,
+    baseline,
+    figures: rendered,
+    vegaRuntime: options.interactive === false ? null : await vegaRuntime(),
+    generatedAt: new Date().toISOString(),
+  });
+  await mkdir(dirname(out), { recursive: true });
+  await writeFile(out, page);
+  return out;
+}
+
+function defaultTitle(results: readonly ResultsFile[]): string {
+  const hosts = [...new Set(results.map((file) => file.host.hostname))];
+  return `isobench: the cost of isolation on ${hosts.join(', ')}`;
+}
+
+/** Next to the results, named after the runs; run ids are untrusted, so only safe characters survive. */
+function defaultOut(results: readonly ResultsFile[], format: ReportFormat): string {
+  const ids = results.map((file) => file.runId.replace(/[^A-Za-z0-9._-]+/g, '_').slice(0, 60));
+  const name = ids.length === 1 ? `report-${ids[0]}` : `report-${ids[0]}-to-${ids[ids.length - 1]}`;
+  return format === 'html' ? join('results', `${name}.html`) : join('reports-out', `${name}-${format}`);
+}

@@ -1,0 +1,92 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { compareRuns } from '../../reports/html/comparison.js';
+import { escapeHtml, html, jsonForScriptElement } from '../../reports/html/escape.js';
+import { figureCsv } from '../../reports/csv.js';
+import { collectRows } from '../../reports/model/rows.js';
+import { labelRuns } from '../../reports/model/runs.js';
+import { describeTarget } from '../../reports/model/targets.js';
+import { buildFigures } from '../../reports/write-report.js';
+import { loadFixtures, shifted, withEmulatedGuest } from '../fixtures/reports/derive.js';
+
+const [network] = await loadFixtures();
+if (!network) throw new Error('fixture missing');
+const guest = withEmulatedGuest(network);
+
+describe('report rows', () => {
+  it('computes % of the baseline from the same run, point and metric', () => {
+    const rows = collectRows(labelRuns([guest]), { suite: 'tcp-bulk', metric: 'throughput_gbps' }, { baseline: 'native', multiRun: false });
+    const native = rows.find((row) => row.target === 'native' && row.pointId === 'client-to-server');
+    const kvm = rows.find((row) => row.target === 'kvm' && row.pointId === 'client-to-server');
+    assert.equal(native?.percentOfBaseline, 100);
+    assert.ok(kvm?.percentOfBaseline !== null && Math.abs((kvm?.percentOfBaseline ?? 0) - 30) < 1e-9);
+  });
+
+  it('keeps failed and skipped points as rows without a value, with their reason', () => {
+    const rows = collectRows(labelRuns([guest]), { suite: 'tcp-bulk', metric: 'throughput_gbps' }, { baseline: 'native', multiRun: false });
+    const failed = rows.filter((row) => row.status === 'failed');
+    const skipped = rows.filter((row) => row.status === 'skipped');
+    assert.equal(failed.length, 1);
+    assert.equal(failed[0]?.mean, null);
+    assert.match(failed[0]?.reason ?? '', /timed out/);
+    assert.equal(skipped.length, 2);
+  });
+
+  it('leaves out a metric an ok point does not measure instead of calling it a gap', () => {
+    const rows = collectRows(labelRuns([network]), { suite: 'tcp-bulk', metric: 'cycles_per_byte' }, { baseline: 'native', multiRun: false });
+    assert.deepEqual(rows, []);
+  });
+
+  it('labels emulated targets in their display name and warnings', () => {
+    const kvm = describeTarget(guest, 'kvm');
+    assert.equal(kvm.emulated, true);
+    assert.equal(kvm.display, 'kvm (TCG, no vhost)');
+    assert.deepEqual(kvm.warnings, ['TCG emulation, not KVM', 'virtio-net without vhost']);
+  });
+
+  it('prefixes series with the run when several runs are drawn side by side', () => {
+    const later = shifted(network, 1.1, 'later-run');
+    const runs = labelRuns([network, later]);
+    const rows = collectRows(runs, { suite: 'tcp-rr', metric: 'latency_mean_us' }, { baseline: 'native', multiRun: true });
+    assert.equal(new Set(rows.map((row) => row.series)).size, 2);
+    assert.deepEqual([...new Set(rows.map((row) => row.run))], runs.map((run) => run.label));
+  });
+});
+
+describe('before/after comparison', () => {
+  it('reports the change in % and whether the CIs separate', () => {
+    const later = shifted(network, 1.5, 'later-run');
+    const { context, figures } = buildFigures([network, later], 'native');
+    const [before, after] = context.runs;
+    assert.ok(before && after);
+    const changes = compareRuns(figures, before, after);
+    assert.ok(changes.length > 0);
+    for (const change of changes) assert.ok(Math.abs(change.changePercent - 50) < 1e-6, `${change.metric}: ${change.changePercent}`);
+    const same = compareRuns(buildFigures([network, shifted(network, 1, 'same')], 'native').figures, before, after);
+    for (const change of same) assert.equal(change.beyondNoise, false);
+  });
+});
+
+describe('escaping', () => {
+  it('escapes markup in text and attributes', () => {
+    assert.equal(escapeHtml(`<a href="x">'&`), '&lt;a href=&quot;x&quot;&gt;&#39;&amp;');
+    assert.equal(html`<p title="${'"><script>'}">${'<b>'}</p>`.html, '<p title="&quot;&gt;&lt;script&gt;">&lt;b&gt;</p>');
+  });
+
+  it('keeps JSON in a script element from closing it, and equal to the original', () => {
+    const value = { text: '</script><script>alert(1)</script>\u2028<!--' };
+    const encoded = jsonForScriptElement(value);
+    assert.doesNotMatch(encoded, /<|>/);
+    assert.deepEqual(JSON.parse(encoded), value);
+  });
+
+  it('quotes CSV fields and defuses spreadsheet formulas', () => {
+    const { figures } = buildFigures([withEmulatedGuest(network)], 'native');
+    const figure = figures.find((candidate) => candidate.id === 'tcp-bulk-throughput');
+    assert.ok(figure);
+    const rowWithFormula = { ...figure, rows: [{ ...figure.rows[0]!, reason: '=HYPERLINK("http://x"), "quoted"' }] };
+    const csv = figureCsv(rowWithFormula);
+    assert.match(csv, /"'=HYPERLINK\(""http:\/\/x""\), ""quoted"""/);
+    assert.equal(csv.split('\n')[0]?.split(',')[0], 'figure');
+  });
+});
