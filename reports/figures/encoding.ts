@@ -55,7 +55,8 @@ function percentText(row: FigureRow, baseline: string): string {
 function barLabel(row: FigureRow, baseline: string): string {
   const percent =
     row.target === baseline ? 'base' : row.percentOfBaseline === null ? '' : formatPercent(row.percentOfBaseline);
-  const flags = [row.status === 'noisy' ? 'noisy' : '', row.emulated ? 'TCG' : ''].filter(Boolean);
+  // A bar without a whisker must say why: one repetition has no confidence interval.
+  const flags = [row.status === 'noisy' ? 'noisy' : '', row.emulated ? 'TCG' : '', row.n < 2 ? `n=${row.n}, no CI` : ''].filter(Boolean);
   return [percent, ...flags].filter(Boolean).join(' · ');
 }
 
@@ -100,16 +101,17 @@ export const IS_MEASURED = 'isValid(datum.mean)';
 export const IS_GAP = '!isValid(datum.mean)';
 
 /**
- * Points without a number, as a list of labels in the plot's top-left corner: on a line chart
+ * Points without a number, as a list of labels inside the plot: on a line chart
  * there is no bar slot to leave empty, and a failed point must still be seen.
  */
-export function gapListLayer() {
+export function gapListLayer(width: number, height: number) {
+  // Bottom right: the emptiest corner of a CDF (slow and rare) and of a throughput curve.
   return {
     name: 'gap',
-    transform: [{ filter: IS_GAP }, { window: [{ op: 'row_number', as: 'gapIndex' }] }, { calculate: '4 + 13 * datum.gapIndex', as: 'gapY' }],
-    mark: { type: 'text', align: 'left', baseline: 'middle', fontSize: 10, color: '#b00020' },
+    transform: [{ filter: IS_GAP }, { window: [{ op: 'row_number', as: 'gapIndex' }] }, { calculate: `${height - 2} - 13 * datum.gapIndex`, as: 'gapY' }],
+    mark: { type: 'text', align: 'right', baseline: 'bottom', fontSize: 10, color: '#b00020' },
     encoding: {
-      x: { value: 6 },
+      x: { value: width - 6 },
       y: { field: 'gapY', type: 'quantitative', scale: null },
       text: { field: 'gapText' },
       color: { value: '#b00020' },

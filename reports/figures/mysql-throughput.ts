@@ -79,7 +79,7 @@ function throughputFigure(rows: FigureRow[], context: FigureContext): Figure {
           tooltip: TOOLTIP,
         },
       },
-      gapListLayer(),
+      gapListLayer(380, 240),
     ],
   };
   const percentView = {

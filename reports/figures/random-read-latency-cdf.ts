@@ -24,18 +24,20 @@ export const randomReadLatencyCdf: FigureModule = {
 };
 
 function cdfFigure(rows: FigureRow[], context: FigureContext): Figure {
+  const series = uniqueInOrder(rows.map((row) => row.series));
   const data = rows.map((row) => {
     const datum = toDatum(row, context.baseline);
     const percentile = percentileOf(row.metric);
     return {
       ...datum,
       fraction: percentile === null ? null : percentile / 100,
-      // Label only the tail's end: that is where the paper's VM curve pulls away.
-      tailLabel: percentile === 99 && datum.percentText ? `p99 ${datum.percentText}` : '',
+      // Label only the tail's end, where the paper's VM curve pulls away; stacked downwards per
+      // series so labels at the same percentile do not overwrite each other.
+      tailLabel: percentile === 99 && datum.percentText ? `${row.series} p99: ${datum.percentText}` : '',
+      labelFraction: 0.93 - 0.07 * series.indexOf(row.series),
       gapText: gapText(datum),
     };
   });
-  const series = uniqueInOrder(rows.map((row) => row.series));
   const paper = FELTER_RANDOM_READ_LATENCY.values.map((value) => ({
     series: PAPER_ROWS[value.row].label,
     target: PAPER_ROWS[value.row].colourOf,
@@ -93,9 +95,14 @@ function cdfFigure(rows: FigureRow[], context: FigureContext): Figure {
         name: 'label',
         transform: [{ filter: "datum.tailLabel !== ''" }],
         mark: { type: 'text', align: 'left', dx: 6, fontSize: 9 },
-        encoding: { x: { field: 'mean', type: 'quantitative' }, y: fractionAxis, text: { field: 'tailLabel' } },
+        encoding: {
+          x: { field: 'mean', type: 'quantitative' },
+          y: { field: 'labelFraction', type: 'quantitative' },
+          text: { field: 'tailLabel' },
+          color: colour,
+        },
       },
-      gapListLayer(),
+      gapListLayer(420, 280),
     ],
   };
 
