@@ -1,13 +1,18 @@
 import assert from 'node:assert/strict';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { compareRuns } from '../../reports/html/comparison.js';
 import { escapeHtml, html, jsonForScriptElement } from '../../reports/html/escape.js';
+import { UsageError } from '../../harness/errors.js';
+import { runReportCommand } from '../../reports/command.js';
 import { figureCsv } from '../../reports/csv.js';
 import { collectRows } from '../../reports/model/rows.js';
 import { labelRuns } from '../../reports/model/runs.js';
 import { describeTarget } from '../../reports/model/targets.js';
 import { buildFigures } from '../../reports/write-report.js';
-import { loadFixtures, shifted, withEmulatedGuest } from '../fixtures/reports/derive.js';
+import { FIXTURES, loadFixtures, shifted, withEmulatedGuest } from '../fixtures/reports/derive.js';
 
 const [network] = await loadFixtures();
 if (!network) throw new Error('fixture missing');
@@ -93,4 +98,28 @@ describe('escaping', () => {
     assert.match(csv, /"'=HYPERLINK\(""http:\/\/x""\), ""quoted"""/);
     assert.equal(csv.split('\n')[0]?.split(',')[0], 'figure');
   });
+});
+
+describe('report command', () => {
+  it('writes the HTML report where told and returns 0', async () => {
+    const directory = await mkdtemp(join(tmpdir(), 'isobench-report-command-'));
+    const out = join(directory, 'report.html');
+    assert.equal(await runReportCommand([FIXTURES.network, FIXTURES.storage, '--out', out, '--title', 'two runs']), 0);
+    const page = await readFile(out, 'utf8');
+    assert.match(page, /<title>two runs<\/title>/);
+    await rm(directory, { recursive: true });
+  });
+
+  for (const [why, argv] of [
+    ['no files', []],
+    ['an unknown option', [FIXTURES.network, '--colour', 'red']],
+    ['an unknown format', [FIXTURES.network, '--format', 'pdf']],
+    ['a baseline no run measured', [FIXTURES.network, '--baseline', 'kvm']],
+    ['a file that is not results', [new URL(import.meta.url).pathname]],
+    ['a missing file', ['/nonexistent/results.json']],
+  ] as const) {
+    it(`rejects ${why} with a UsageError`, async () => {
+      await assert.rejects(runReportCommand([...argv]), UsageError);
+    });
+  }
 });
