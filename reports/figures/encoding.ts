@@ -20,7 +20,7 @@ export function uniqueInOrder(values: Iterable<string>): string[] {
 }
 
 /** What vega draws for one row: numbers plus the strings the marks and tooltips show. */
-export function toDatum(row: FigureRow, baseline: string) {
+export function toDatum(row: FigureRow, baseline: string, multiRun = false) {
   return {
     category: row.category,
     series: row.series,
@@ -41,7 +41,7 @@ export function toDatum(row: FigureRow, baseline: string) {
     valueText: row.mean === null ? '' : `${formatNumber(row.mean)} ${row.unit}`,
     ciText: row.ci95Low === null || row.ci95High === null ? '' : `${formatNumber(row.ci95Low)} – ${formatNumber(row.ci95High)}`,
     percentText: percentText(row, baseline),
-    barLabel: barLabel(row, baseline),
+    barLabel: multiRun ? `${row.runTag} · ${barLabel(row, baseline)}` : barLabel(row, baseline),
     gapLabel: row.mean === null ? gapLabel(row) : '',
   };
 }

@@ -29,7 +29,8 @@ export interface GroupedBars {
  * The published values sit in a separate panel on their own scale: same shapes, 2014 hardware.
  */
 export function groupedBars(input: GroupedBarsInput): GroupedBars {
-  const data = input.rows.map((row) => toDatum(row, input.baseline));
+  const multiRun = new Set(input.rows.map((row) => row.run)).size > 1;
+  const data = input.rows.map((row) => toDatum(row, input.baseline, multiRun));
   const seriesOrder = uniqueInOrder(input.rows.map((row) => row.series));
   const referenceData = input.reference ? paperData(input.reference) : [];
   const colours = colourScale([...input.rows.map((row) => row.target), ...referenceData.map((row) => row.target)]);

@@ -13,8 +13,11 @@ export interface Change {
   before: FigureRow;
   after: FigureRow;
   changePercent: number;
-  /** The two 95% CIs do not overlap: a conservative test, so "no" means "could be noise". */
-  beyondNoise: boolean;
+  /**
+   * The two 95% CIs do not overlap: a conservative test, so "no" means "could be noise". null when
+   * either side has fewer than two repetitions: one repetition has no CI to compare.
+   */
+  beyondNoise: boolean | null;
 }
 
 /** Each later run against the first, row by row, for every measured row the two share. */
@@ -36,11 +39,17 @@ export function compareRuns(figures: readonly Figure[], before: ReportRun, after
         before: old,
         after: now,
         changePercent: ((now.mean - old.mean) / Math.abs(old.mean)) * 100,
-        beyondNoise: (now.ci95Low ?? now.mean) > (old.ci95High ?? old.mean) || (now.ci95High ?? now.mean) < (old.ci95Low ?? old.mean),
+        beyondNoise: old.n < 2 || now.n < 2 ? null : ciSeparated(old, now),
       });
     }
   }
   return changes;
+}
+
+function ciSeparated(old: FigureRow, now: FigureRow): boolean {
+  const [oldLow, oldHigh, nowLow, nowHigh] = [old.ci95Low, old.ci95High, now.ci95Low, now.ci95High];
+  if (oldLow === null || oldHigh === null || nowLow === null || nowHigh === null) return false;
+  return nowLow > oldHigh || nowHigh < oldLow;
 }
 
 export function comparisonSection(figures: readonly Figure[], runs: readonly ReportRun[]): SafeHtml {
@@ -55,7 +64,7 @@ function changeTable(changes: Change[], before: ReportRun, after: ReportRun): Sa
   return html`<h3>${before.label} → ${after.label}</h3>
 <table class="changes"><thead><tr><th>figure</th><th>target</th><th>point</th><th>metric</th><th>before (95% CI)</th><th>after (95% CI)</th><th>change</th><th>beyond noise</th></tr></thead><tbody>${changes.map(
     (change) =>
-      html`<tr class="${change.beyondNoise ? 'significant' : ''}"><td>${change.figure}</td><td>${change.target}</td><td>${change.category}</td><td>${change.metric}</td><td>${withCi(change.before)}</td><td>${withCi(change.after)}</td><td>${signed(change.changePercent)}</td><td>${change.beyondNoise ? 'yes' : 'no'}</td></tr>`,
+      html`<tr class="${change.beyondNoise ? 'significant' : ''}"><td>${change.figure}</td><td>${change.target}</td><td>${change.category}</td><td>${change.metric}</td><td>${withCi(change.before)}</td><td>${withCi(change.after)}</td><td>${signed(change.changePercent)}</td><td>${change.beyondNoise === null ? 'unknown (n < 2)' : change.beyondNoise ? 'yes' : 'no'}</td></tr>`,
   )}</tbody></table>`;
 }
 

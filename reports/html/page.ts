@@ -51,7 +51,7 @@ export function renderPage(input: PageInput): string {
 <body>
 <header>
 <h1>${input.title}</h1>
-<p>${input.runs.length === 1 ? 'One run' : `${input.runs.length} runs side by side`}: ${input.runs.map((run) => run.file.runId).join(', ')}. Baseline for percentages: <b>${input.baseline}</b>. Generated ${input.generatedAt}.</p>
+<p>${input.runs.length === 1 ? 'One run' : `${input.runs.length} runs side by side`}: ${input.runs.map((run) => `${run.tag} = ${run.file.runId}`).join(', ')}. Baseline for percentages: <b>${input.baseline}</b>. Generated ${input.generatedAt}.</p>
 <p class="note">Every bar or point is the mean over repetitions with its 95% confidence interval. Failed, skipped and noisy points are shown as such. The papers' published values are drawn in separate panels: their hardware differs, so compare shapes and ratios, not absolute numbers.</p>
 </header>
 ${pageBanners(input.runs)}

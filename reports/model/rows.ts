@@ -8,6 +8,8 @@ import { compareTargets, describeTarget } from './targets.js';
  */
 export interface FigureRow {
   run: string;
+  /** `#1`, `#2`: printed on the marks when several runs share a figure. */
+  runTag: string;
   target: string;
   /** Legend/offset key: the target as it really ran, prefixed by the run when a report holds several. */
   series: string;
@@ -62,8 +64,9 @@ function rowsOfPoint(run: ReportRun, point: PointResult, query: RowQuery, option
   const target = describeTarget(run.file, point.target);
   const base = {
     run: run.label,
+    runTag: run.tag,
     target: point.target,
-    series: options.multiRun ? `${run.label} · ${target.display}` : target.display,
+    series: options.multiRun ? `${run.tag} ${target.display}` : target.display,
     pointId: point.pointId,
     category: query.categoryOf ? query.categoryOf(point) : point.pointId,
     params: point.params,

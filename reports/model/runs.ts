@@ -3,18 +3,19 @@ import type { ResultsFile } from '../../results/schema.js';
 /** One results file as the report sees it: the file plus the short label its figures use. */
 export interface ReportRun {
   label: string;
+  /** Short enough to print above a bar. */
+  tag: string;
   file: ResultsFile;
 }
 
 /**
- * Labels must tell runs apart in a legend; the run id is unique but long, so the label is the
- * start time (minute precision) and, when two runs share it, the run id.
+ * Labels must tell runs apart on a crowded figure: `#1`, `#2` in the order the files were named
+ * (before, after), with the start time (minute precision) so the environment table can be matched.
  */
 export function labelRuns(files: readonly ResultsFile[]): ReportRun[] {
-  const byMinute = files.map((file) => file.startedAt.slice(0, 16).replace('T', ' '));
-  return files.map((file, index) => {
-    const minute = byMinute[index] ?? file.runId;
-    const shared = byMinute.filter((other) => other === minute).length > 1;
-    return { label: shared ? file.runId : minute, file };
-  });
+  return files.map((file, index) => ({
+    label: `#${index + 1} ${file.startedAt.slice(0, 16).replace('T', ' ')}`,
+    tag: `#${index + 1}`,
+    file,
+  }));
 }

@@ -6,6 +6,7 @@ import { describe, it } from 'node:test';
 import { compareRuns } from '../../reports/html/comparison.js';
 import { escapeHtml, html, jsonForScriptElement } from '../../reports/html/escape.js';
 import { UsageError } from '../../harness/errors.js';
+import type { ResultsFile } from '../../results/schema.js';
 import { runReportCommand } from '../../reports/command.js';
 import { figureCsv } from '../../reports/csv.js';
 import { collectRows } from '../../reports/model/rows.js';
@@ -59,20 +60,41 @@ describe('report rows', () => {
 });
 
 describe('before/after comparison', () => {
-  it('reports the change in % and whether the CIs separate', () => {
-    const later = shifted(network, 1.5, 'later-run');
-    const { context, figures } = buildFigures([network, later], 'native');
-    const [before, after] = context.runs;
-    assert.ok(before && after);
-    const changes = compareRuns(figures, before, after);
+  /** The real quick runs have one repetition; give every summary five and a ±2% CI. */
+  function repeated(file: ResultsFile): ResultsFile {
+    const copy = structuredClone(file);
+    for (const point of copy.points) {
+      point.summaries = point.summaries.map((summary) => ({ ...summary, n: 5, ci95Low: summary.mean * 0.98, ci95High: summary.mean * 1.02 }));
+    }
+    return copy;
+  }
+
+  function changesBetween(before: ResultsFile, after: ResultsFile) {
+    const { context, figures } = buildFigures([before, after], 'native');
+    const [first, second] = context.runs;
+    assert.ok(first && second);
+    return compareRuns(figures, first, second);
+  }
+
+  it('reports the change in % and calls CIs that separate beyond noise', () => {
+    const changes = changesBetween(repeated(network), shifted(repeated(network), 1.5, 'later-run'));
     assert.ok(changes.length > 0);
     for (const change of changes) {
       // The derived run is 1.5x faster: throughput +50%, costs (latency, CPU per byte) -33.3%.
       const expected = /latency|per_byte/.test(change.metric) ? (1 / 1.5 - 1) * 100 : 50;
       assert.ok(Math.abs(change.changePercent - expected) < 1e-6, `${change.metric}: ${change.changePercent}`);
+      assert.equal(change.beyondNoise, true);
     }
-    const same = compareRuns(buildFigures([network, shifted(network, 1, 'same')], 'native').figures, before, after);
-    for (const change of same) assert.equal(change.beyondNoise, false);
+  });
+
+  it('calls a change inside overlapping CIs noise', () => {
+    for (const change of changesBetween(repeated(network), shifted(repeated(network), 1.01, 'later-run'))) {
+      assert.equal(change.beyondNoise, false);
+    }
+  });
+
+  it('does not judge noise from a single repetition', () => {
+    for (const change of changesBetween(network, shifted(network, 1.5, 'later-run'))) assert.equal(change.beyondNoise, null);
   });
 });
 
