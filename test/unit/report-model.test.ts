@@ -145,3 +145,43 @@ describe('report command', () => {
     });
   }
 });
+
+describe('figures for suites not yet measured here', () => {
+  /** mysql and startup points shaped as DESIGN names them, built from a real point's frame. */
+  function withLaterSuites(file: ResultsFile): ResultsFile {
+    const copy = structuredClone(file);
+    const frame = copy.points[0];
+    assert.ok(frame);
+    const summary = (metric: string, unit: string, mean: number) => ({
+      metric, unit, n: 3, mean, sd: mean * 0.02, ci95Low: mean * 0.95, ci95High: mean * 1.05, cv: 0.02, min: mean * 0.97, max: mean * 1.03, status: 'ok' as const,
+    });
+    for (const target of ['native', 'kvm']) {
+      for (const threads of [1, 2, 4]) {
+        const slow = target === 'kvm' ? 0.6 : 1;
+        copy.points.push({
+          ...frame, key: `${target}/mysql/threads-${threads}`, target, suite: 'mysql', pointId: `threads-${threads}`, params: { threads },
+          summaries: [summary('transactions_per_s', 'tx/s', 1000 * threads * slow), summary('latency_p95_ms', 'ms', 2 + threads / slow)],
+        });
+      }
+      copy.points.push({ ...frame, key: `${target}/startup/ready`, target, suite: 'startup', pointId: 'ready', params: {}, summaries: [summary('ready_ms', 'ms', target === 'kvm' ? 7000 : 40)] });
+    }
+    copy.points.push({ ...frame, key: 'docker-nat/mysql/threads-1', target: 'docker-nat', suite: 'mysql', pointId: 'threads-1', params: { threads: 1 }, summaries: [], status: 'failed', reason: 'mariadb did not start' });
+    return copy;
+  }
+
+  it('renders MySQL and startup figures with one mark per point and the failed point as a gap', async () => {
+    const { renderFigure } = await import('../../reports/render.js');
+    const { figures } = buildFigures([withLaterSuites(network)], 'native');
+    const byId = new Map(figures.map((figure) => [figure.id, figure]));
+    assert.deepEqual(byId.get('mysql-throughput')?.marks, { value: 6, ci: 6, gap: 1, percent: 6, paper: 10 });
+    assert.deepEqual(byId.get('mysql-latency-throughput')?.marks, { value: 6, ci: 6 });
+    assert.deepEqual(byId.get('startup-time')?.marks, { value: 2, ci: 2, gap: 0 });
+    for (const id of ['mysql-throughput', 'mysql-latency-throughput', 'startup-time']) {
+      const figure = byId.get(id);
+      assert.ok(figure);
+      const { svg } = await renderFigure(figure.spec);
+      const drawn = (svg.match(/class="mark-[a-z]+ role-mark value_marks"[^>]*>(.*?)<\/g>/)?.[1] ?? '').match(/role="graphics-symbol"/g)?.length;
+      assert.equal(drawn, figure.marks['value'], `${id}: value marks in the SVG`);
+    }
+  });
+});
