@@ -1,0 +1,145 @@
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+
+/**
+ * The one image recipe behind every target: a Debian root file system that native-equivalent
+ * containers and KVM guests alike run from. It is plain data so that its hash says exactly what
+ * was built; the mirror it is fetched from is deliberately not part of it (any Debian mirror
+ * serves the same suite).
+ */
+
+/**
+ * Bump when the build steps change in a way the data below does not show (for example a new
+ * post-install step in rootfs.ts), so old caches are not reused for a different tree.
+ */
+export const RECIPE_VERSION = 2;
+
+/** A file the recipe puts into the tree after debootstrap, kept as a real file in `files/`. */
+export interface RecipeFile {
+  /** Name of the file inside provisioning/image/files/ (or the recipe's own filesDir). */
+  source: string;
+  /** Absolute path inside the tree. */
+  target: string;
+  /** Permission bits, e.g. 0o755. */
+  mode: number;
+}
+
+export interface ImageRecipe {
+  suite: string;
+  variant: string;
+  /** Debian archive components debootstrap may install from. */
+  components: readonly string[];
+  packages: readonly string[];
+  files: readonly RecipeFile[];
+  /** Directory holding the files' sources. */
+  filesDir: string;
+  version: number;
+}
+
+/** Path of the init every KVM guest boots into (`init=` on the kernel command line). */
+export const GUEST_INIT_PATH = '/sbin/isobench-init';
+
+/** The line the guest init prints on /dev/ttyS0 once the network and the guest agent are up. */
+export const GUEST_READY_MARKER = 'ISOBENCH-GUEST-READY';
+
+/** Name of the virtio-serial port the guest init looks for to start qemu-ga on. */
+export const GUEST_AGENT_PORT_NAME = 'org.qemu.guest_agent.0';
+
+/** Where the build records the recipe hash inside the tree, so a running guest can report it. */
+export const TREE_RECIPE_HASH_PATH = '/etc/isobench-recipe';
+
+export const DEFAULT_FILES_DIR = fileURLToPath(new URL('./files/', import.meta.url));
+
+export const IMAGE_RECIPE: ImageRecipe = {
+  suite: 'bookworm',
+  variant: 'minbase',
+  components: ['main'],
+  packages: [
+    // guests: a kernel and initrd for direct kernel boot, and the agent isobench drives them with
+    'linux-image-amd64',
+    'qemu-guest-agent',
+    // workloads (DESIGN.md, "Suites")
+    'mariadb-server',
+    'nginx-light',
+    'iperf3',
+    'nuttcp',
+    'qperf',
+    'sockperf',
+    'fio',
+    'sysbench',
+    'stress-ng',
+    // what the guest init and the harness run inside the target
+    'iproute2',
+    'procps',
+    'kmod',
+    'util-linux',
+    'busybox',
+  ],
+  files: [
+    { source: 'isobench-init', target: GUEST_INIT_PATH, mode: 0o755 },
+    // debootstrap copies the build host's hosts and resolv.conf; the image must not depend on them
+    { source: 'hosts', target: '/etc/hosts', mode: 0o644 },
+    { source: 'hostname', target: '/etc/hostname', mode: 0o644 },
+    { source: 'resolv.conf', target: '/etc/resolv.conf', mode: 0o644 },
+  ],
+  filesDir: DEFAULT_FILES_DIR,
+  version: RECIPE_VERSION,
+};
+
+/** What the hash covers: everything that decides the tree's content, nothing about the host. */
+export interface RecipeHashInputs {
+  suite: string;
+  variant: string;
+  components: readonly string[];
+  packages: readonly string[];
+  version: number;
+  files: ReadonlyArray<{ target: string; mode: number; content: Uint8Array | string }>;
+}
+
+/** Length of the recipe hash used in names: 64 bits is plenty for a handful of cached trees. */
+export const RECIPE_HASH_LENGTH = 16;
+
+/**
+ * Hex sha256 over a canonical form of the inputs, shortened to RECIPE_HASH_LENGTH. Package and
+ * file order do not matter (debootstrap resolves the set), so both are sorted first.
+ */
+export function hashRecipeInputs(inputs: RecipeHashInputs): string {
+  const files = [...inputs.files]
+    .map((file) => ({ target: file.target, mode: file.mode, sha256: sha256Hex(file.content) }))
+    .sort((a, b) => compareText(a.target, b.target));
+  const canonical = JSON.stringify({
+    suite: inputs.suite,
+    variant: inputs.variant,
+    components: [...inputs.components].sort(compareText),
+    packages: [...new Set(inputs.packages)].sort(compareText),
+    version: inputs.version,
+    files,
+  });
+  return sha256Hex(canonical).slice(0, RECIPE_HASH_LENGTH);
+}
+
+/** Reads the recipe's files and hashes the whole recipe. */
+export async function computeRecipeHash(recipe: ImageRecipe = IMAGE_RECIPE): Promise<string> {
+  const files = await Promise.all(
+    recipe.files.map(async (file) => ({
+      target: file.target,
+      mode: file.mode,
+      content: await readFile(recipeFileSource(recipe, file)),
+    })),
+  );
+  return hashRecipeInputs({ ...recipe, files });
+}
+
+export function recipeFileSource(recipe: ImageRecipe, file: RecipeFile): string {
+  return path.join(recipe.filesDir, file.source);
+}
+
+function sha256Hex(content: Uint8Array | string): string {
+  return createHash('sha256').update(content).digest('hex');
+}
+
+function compareText(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
