@@ -1,0 +1,60 @@
+import { access, constants } from 'node:fs/promises';
+import path from 'node:path';
+
+/**
+ * The host programs the image builder runs, and the Debian package each comes from, so a missing
+ * one is reported as something to install rather than as a failed spawn.
+ */
+
+export const IMAGE_HOST_TOOLS = {
+  debootstrap: 'debootstrap',
+  'mkfs.ext4': 'e2fsprogs',
+  dumpe2fs: 'e2fsprogs',
+  debugfs: 'e2fsprogs',
+  'qemu-img': 'qemu-utils',
+  mount: 'mount',
+  umount: 'mount',
+} as const;
+
+export type ImageHostTool = keyof typeof IMAGE_HOST_TOOLS;
+
+/** The Debian packages the image builder needs on the host (installing them happens elsewhere). */
+export const IMAGE_HOST_PACKAGES: readonly string[] = [...new Set(Object.values(IMAGE_HOST_TOOLS))].sort();
+
+export class MissingHostToolError extends Error {
+  constructor(
+    readonly tool: string,
+    readonly debianPackage: string,
+  ) {
+    super(`${tool} is not installed on this host; it comes from the Debian package "${debianPackage}" (apt-get install ${debianPackage})`);
+    this.name = 'MissingHostToolError';
+  }
+}
+
+/**
+ * The sbin directories are searched even when PATH lacks them: debootstrap and mkfs.ext4 live
+ * there, and a non-login root shell (or a test runner) often has a PATH without them.
+ */
+const SYSTEM_DIRS = ['/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin'];
+
+/** Absolute path of an executable, or undefined. */
+export async function findExecutable(name: string, searchPath = process.env.PATH ?? ''): Promise<string | undefined> {
+  const dirs = [...searchPath.split(path.delimiter).filter(Boolean), ...SYSTEM_DIRS];
+  for (const dir of new Set(dirs)) {
+    const candidate = path.join(dir, name);
+    try {
+      await access(candidate, constants.X_OK);
+      return candidate;
+    } catch {
+      // not in this directory
+    }
+  }
+  return undefined;
+}
+
+/** Absolute path of the tool, or a MissingHostToolError naming the package to install. */
+export async function requireHostTool(tool: ImageHostTool): Promise<string> {
+  const found = await findExecutable(tool);
+  if (!found) throw new MissingHostToolError(tool, IMAGE_HOST_TOOLS[tool]);
+  return found;
+}
