@@ -1,4 +1,5 @@
 import { benchCommand, BENCH_USAGE } from './commands/bench.js';
+import { calibrateCommand } from './commands/calibrate.js';
 import { cleanupCommand } from './commands/cleanup.js';
 import { doctorCommand } from './commands/doctor.js';
 import { resultsCommand, RESULTS_USAGE } from './commands/results.js';
@@ -11,6 +12,9 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
   doctor: () => doctorCommand(),
   results: resultsCommand,
   cleanup: () => cleanupCommand(),
+  calibrate: calibrateCommand,
+  // Loaded on demand: vega is heavy, and the other commands do not need it.
+  report: async (argv) => (await import('../reports/command.js')).runReportCommand(argv),
   'setup-tests': async () => {
     await setupForTests((line) => console.error(line));
     return 0;
@@ -21,6 +25,8 @@ const USAGE = `isobench: what does isolation cost?
   npm run bench -- --help     ${BENCH_USAGE.split('\n')[0]!.replace('usage: ', '')}
   npm run doctor              what this host can do and what is missing
   ${RESULTS_USAGE.replace('usage: ', '')}
+  npm run report -- FILES…    one self-contained HTML report with the papers' figures
+  npm run calibrate           does the harness change what it measures?
   npm run cleanup             remove what a crashed run left behind`;
 
 async function main(argv: string[]): Promise<number> {

@@ -145,6 +145,13 @@ export async function benchCommand(argv: string[]): Promise<number> {
   const counts = new Map<string, number>();
   for (const point of outcome.results.points) counts.set(point.status, (counts.get(point.status) ?? 0) + 1);
   console.log(`results: ${outcome.resultsPath}`);
+  try {
+    const { writeReport } = await import('../../reports/write-report.js');
+    const report = await writeReport([outcome.results], { out: outcome.resultsPath.replace(/\.json$/, '.html') });
+    console.log(`report: ${report}`);
+  } catch (error) {
+    console.error(`isobench: the results are safe, but the report failed: ${(error as Error).message}`);
+  }
   console.log(`points: ${[...counts].map(([status, count]) => `${count} ${status}`).join(', ')}`);
   console.log(`see them with: npm run results -- ${outcome.resultsPath} --format table`);
   return outcome.results.points.some((point) => point.status === 'failed') ? 1 : 0;

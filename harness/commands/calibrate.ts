@@ -1,0 +1,171 @@
+import { mkdtemp } from 'node:fs/promises';
+import { join } from 'node:path';
+import { probeHost } from '../../provisioning/host-probe.js';
+import { nativeDriver } from '../../provisioning/targets/native.js';
+import { DEFAULT_GUARD_RANGE, DEFAULT_TEST_SUBNET, Topology } from '../../provisioning/topology.js';
+import type { ProvisionedTarget } from '../../provisioning/types.js';
+import type { MetricSample } from '../../results/schema.js';
+import { fioCommand, randomIoSuite } from '../../suites/random-io/index.js';
+import { ioMetrics } from '../../suites/random-io/index.js';
+import { parseFio } from '../../suites/random-io/fio.js';
+import { IPERF3_PORT, tcpBulkSuite } from '../../suites/tcp-bulk/index.js';
+import { parseIperf3 } from '../../suites/tcp-bulk/iperf3.js';
+import type { Suite, SuitePoint, TrialContext } from '../../suites/types.js';
+import { CpuMeter } from '../cpu-meter.js';
+import { runChecked, startBackground } from '../exec.js';
+import { acquireRunLock } from '../lock.js';
+import { seededRandom } from '../random.js';
+import { waitForQuietHost } from '../quiet-host.js';
+import { ResourceRegistry } from '../resources.js';
+import { summarize } from '../statistics.js';
+import { ensureTools } from '../tools.js';
+import { newRunId } from '../runner.js';
+import { parseFlags } from './bench.js';
+import { UsageError } from '../errors.js';
+
+export const DEFAULT_PAIRS = 5;
+
+interface Measurement {
+  name: string;
+  metric: string;
+  unit: string;
+  suite: Suite;
+  point: SuitePoint;
+  /** The same job, launched straight from the command line the suite would run. */
+  direct(context: TrialContext): Promise<number>;
+}
+
+interface PairResult {
+  direct: number;
+  isobench: number;
+  /** CPU seconds isobench's own process used during its trial, and that trial's length. */
+  harnessSeconds: number;
+  elapsedSeconds: number;
+}
+
+function metricValue(metrics: MetricSample[], name: string): number {
+  const metric = metrics.find((candidate) => candidate.name === name);
+  if (!metric) throw new Error(`the trial reported no ${name}`);
+  return metric.value;
+}
+
+function measurements(context: Omit<TrialContext, 'target' | 'cpu' | 'verifyDestination'>, target: ProvisionedTarget): Measurement[] {
+  const fioPoint = randomIoSuite.points(context.config).find((point) => point.id === 'randread')!;
+  const bulkPoint = tcpBulkSuite.points(context.config).find((point) => point.id === 'client-to-server')!;
+  return [
+    {
+      name: 'fio randread',
+      metric: 'iops',
+      unit: 'IOPS',
+      suite: randomIoSuite,
+      point: fioPoint,
+      async direct() {
+        const outcome = await runChecked(fioCommand(fioPoint, join(target.dataDirectory, 'isobench-fio.dat')), { timeoutMs: 300_000 });
+        return metricValue(ioMetrics(parseFio(outcome.stdout), false), 'iops');
+      },
+    },
+    {
+      name: 'iperf3 client-to-server',
+      metric: 'throughput_gbps',
+      unit: 'Gbit/s',
+      suite: tcpBulkSuite,
+      point: bulkPoint,
+      async direct(trial) {
+        const address = trial.target.serverAddress;
+        const server = startBackground(['iperf3', '--server', '--bind', address, '--port', String(IPERF3_PORT), '--one-off'], { timeoutMs: 120_000 });
+        try {
+          // The same readiness wait the suite's server gets, so neither side races the other.
+          await new Promise((resolve) => setTimeout(resolve, 500));
+          const outcome = await trial.client.exec(
+            ['iperf3', '--client', address, '--port', String(IPERF3_PORT), '--time', String(bulkPoint.params.seconds), '--omit', '1', '--parallel', '1', '--json'],
+            { timeoutMs: 120_000 },
+          );
+          if (!outcome.ok) throw new Error(outcome.stderr || outcome.stdout);
+          return parseIperf3(outcome.stdout).receivedBitsPerSecond / 1e9;
+        } finally {
+          await server.stop();
+        }
+      },
+    },
+  ];
+}
+
+/**
+ * Runs each job directly and through isobench, alternating which goes first, and reports the
+ * ratio isobench/direct with its CI: the harness must not change what it measures.
+ */
+export async function calibrateCommand(argv: string[]): Promise<number> {
+  const { values } = parseFlags({ args: argv, options: { pairs: { type: 'string' }, help: { type: 'boolean' } }, strict: true });
+  if (values.help) {
+    console.log('usage: npm run calibrate -- [--pairs N]');
+    return 0;
+  }
+  const pairs = Number(values.pairs ?? DEFAULT_PAIRS);
+  if (!Number.isInteger(pairs) || pairs < 2 || pairs > 100) throw new UsageError(`--pairs takes a whole number from 2 to 100, not "${values.pairs}"`);
+  await ensureTools([...nativeDriver.hostTools, ...tcpBulkSuite.hostTools, ...randomIoSuite.hostTools], (line) => console.error(line));
+  const releaseLock = await acquireRunLock();
+  const resources = new ResourceRegistry(newRunId());
+  try {
+    const host = await probeHost();
+    const runDirectory = await mkdtemp('/var/tmp/isobench-run-');
+    await resources.register(`run directory ${runDirectory}`, { kind: 'path', path: runDirectory });
+    const topology = await Topology.create({ subnet: DEFAULT_TEST_SUBNET, guardRange: DEFAULT_GUARD_RANGE }, resources);
+    const options = { storage: 'volume', accel: 'auto', disk: 'raw', vcpus: 1, memoryMiB: 1024, vmManager: 'qemu', quick: true } as const;
+    const target = await nativeDriver.provision({ topology, resources, options, host, runDirectory, log: (line) => console.error(line) });
+    const base = { client: { exec: topology.clientExec.bind(topology), wrap: topology.wrapClient.bind(topology) }, config: { quick: true, cores: host.cores, options: { streams: 1 } }, host };
+    const trialContext: TrialContext = { ...base, target, cpu: new CpuMeter(), verifyDestination: (address) => topology.verifyDestination(address) };
+    await randomIoSuite.prepare!(trialContext);
+    const random = seededRandom(pairs);
+    console.log(`calibration: ${pairs} interleaved pairs per job on ${host.cpuModel} (${host.cores} cores)`);
+    for (const measurement of measurements(base, target)) {
+      const results: PairResult[] = [];
+      for (let pair = 0; pair < pairs; pair++) {
+        const runIsobench = async () => {
+          const cpu0 = process.cpuUsage();
+          const wall0 = performance.now();
+          const outcome = await measurement.suite.runTrial(measurement.point, trialContext);
+          const cpu = process.cpuUsage(cpu0);
+          if (outcome.state !== 'completed') throw new Error(`the isobench trial ${outcome.state}: ${outcome.reason}`);
+          return { value: metricValue(outcome.metrics, measurement.metric), harnessSeconds: (cpu.user + cpu.system) / 1e6, elapsedSeconds: (performance.now() - wall0) / 1000 };
+        };
+        // Both sides get the same quiet-host wait the runner gives every trial, and take turns going first.
+        const runDirect = async () => {
+          await waitForQuietHost();
+          return measurement.direct(trialContext);
+        };
+        const runMeasured = async () => {
+          await waitForQuietHost();
+          return runIsobench();
+        };
+        let direct: number;
+        let isobench: Awaited<ReturnType<typeof runIsobench>>;
+        if (random() < 0.5) {
+          direct = await runDirect();
+          isobench = await runMeasured();
+        } else {
+          isobench = await runMeasured();
+          direct = await runDirect();
+        }
+        results.push({ direct, isobench: isobench.value, harnessSeconds: isobench.harnessSeconds, elapsedSeconds: isobench.elapsedSeconds });
+        console.error(`  ${measurement.name} pair ${pair + 1}: direct ${direct.toFixed(2)}, isobench ${isobench.value.toFixed(2)} ${measurement.unit}`);
+      }
+      printCalibration(measurement, results);
+    }
+    return 0;
+  } finally {
+    await resources.teardownAll();
+    await releaseLock();
+  }
+}
+
+function printCalibration(measurement: Measurement, results: PairResult[]): void {
+  const ratio = summarize(results.map((result) => result.isobench / result.direct));
+  const direct = summarize(results.map((result) => result.direct));
+  const isobench = summarize(results.map((result) => result.isobench));
+  const harnessShare = summarize(results.map((result) => result.harnessSeconds / result.elapsedSeconds));
+  const fmt = (value: number) => value.toFixed(3);
+  console.log(`${measurement.name} (${measurement.unit}): direct ${direct.mean.toFixed(2)} ± ${(direct.ci95High - direct.mean).toFixed(2)}, ` +
+    `isobench ${isobench.mean.toFixed(2)} ± ${(isobench.ci95High - isobench.mean).toFixed(2)}`);
+  console.log(`  ratio isobench/direct ${fmt(ratio.mean)} (95% CI ${fmt(ratio.ci95Low)}..${fmt(ratio.ci95High)}); ` +
+    `isobench's own CPU during its trials ${(harnessShare.mean * 100).toFixed(2)} % of a core (max ${(harnessShare.max * 100).toFixed(2)} %)`);
+}

@@ -1,0 +1,50 @@
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { readdir } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { LEFTOVER_SCANNERS } from '../provisioning/leftovers.js';
+import { stateDirectory } from '../harness/resources.js';
+
+export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+const run = promisify(execFile);
+
+export interface CliOutcome {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the CLI as `npm run` does, without npm, so a test can see the real exit code. */
+export async function runCli(args: string[], timeoutMs = 600_000): Promise<CliOutcome> {
+  try {
+    const { stdout, stderr } = await run(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'harness', 'cli.ts'), ...args], {
+      cwd: REPO_ROOT,
+      timeout: timeoutMs,
+      maxBuffer: 64 * 1024 * 1024,
+    });
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const failure = error as { code?: number; stdout?: string; stderr?: string };
+    return { code: typeof failure.code === 'number' ? failure.code : -1, stdout: failure.stdout ?? '', stderr: failure.stderr ?? '' };
+  }
+}
+
+/** Everything of isobench's still on the host: scanned resources, ledgers, the run lock, run directories. */
+export async function isobenchLeftovers(): Promise<string[]> {
+  const found: string[] = [];
+  for (const scanner of LEFTOVER_SCANNERS) found.push(...(await scanner.find()).map((leftover) => leftover.description));
+  const state = stateDirectory();
+  if (existsSync(state)) found.push(...(await readdir(state)).map((name) => `state file ${name}`));
+  found.push(...(await readdir('/var/tmp')).filter((name) => name.startsWith('isobench-run-')).map((name) => `run directory ${name}`));
+  return found;
+}
+
+export async function waitFor(condition: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}

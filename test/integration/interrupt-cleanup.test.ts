@@ -1,0 +1,82 @@
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, readdir } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { runChecked, runCommand } from '../../harness/exec.js';
+import { readResultsFile } from '../../results/store.js';
+import { CLIENT_NETNS } from '../../provisioning/topology.js';
+import { isobenchLeftovers, REPO_ROOT, runCli, waitFor } from '../helpers.js';
+
+const BYSTANDER_NETNS = 'bystander-test';
+const BYSTANDER_LINK = 'bystander0';
+
+function startBench(out: string): { child: ChildProcess; exited: Promise<number | null> } {
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', join(REPO_ROOT, 'harness', 'cli.ts'), 'bench', '--target', 'native', '--suite', 'tcp-rr', '--quick', '--reps', '20', '--out', out, '--quiet-wait', '2'],
+    { cwd: REPO_ROOT, stdio: 'ignore' },
+  );
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return { child, exited };
+}
+
+async function firstTrialRecorded(out: string): Promise<boolean> {
+  const files = (await readdir(out)).filter((name) => name.endsWith('.json'));
+  if (files.length === 0) return false;
+  const results = await readResultsFile(join(out, files[0]!)).catch(() => null);
+  return results !== null && results.points.some((point) => point.trials.length > 0);
+}
+
+async function netnsExists(): Promise<boolean> {
+  const outcome = await runCommand(['ip', 'netns', 'list']);
+  return outcome.stdout.includes(CLIENT_NETNS);
+}
+
+test('Ctrl-C mid-run tears everything down and keeps the measured trials', { timeout: 5 * 60_000 }, async () => {
+  assert.deepEqual(await isobenchLeftovers(), []);
+  const out = await mkdtemp(join(tmpdir(), 'isobench-interrupt-'));
+  const { child, exited } = startBench(out);
+  await waitFor(() => firstTrialRecorded(out), 120_000, 'the first trial');
+  child.kill('SIGINT');
+  assert.equal(await exited, 130);
+  const files = await readdir(out);
+  const results = await readResultsFile(join(out, files.find((name) => name.endsWith('.json'))!));
+  assert.equal(results.status, 'interrupted');
+  assert.ok(results.points.some((point) => point.trials.some((trial) => trial.state === 'completed')), 'what was measured is kept');
+  assert.deepEqual(await isobenchLeftovers(), []);
+});
+
+test('a killed run leaves resources that `cleanup` removes, and only those', { timeout: 5 * 60_000 }, async () => {
+  // Network objects that are not isobench's must survive cleanup.
+  await runChecked(['ip', 'netns', 'add', BYSTANDER_NETNS]);
+  await runChecked(['ip', 'link', 'add', BYSTANDER_LINK, 'type', 'bridge']);
+  const out = await mkdtemp(join(tmpdir(), 'isobench-crash-'));
+  const { child, exited } = startBench(out);
+  await waitFor(netnsExists, 120_000, 'the client namespace');
+  await waitFor(() => firstTrialRecorded(out), 120_000, 'the first trial');
+  child.kill('SIGKILL');
+  await exited;
+  const left = await isobenchLeftovers();
+  assert.ok(left.some((item) => item.includes(CLIENT_NETNS)), `the crash left the namespace: ${left.join(', ')}`);
+  assert.ok(left.some((item) => item.startsWith('state file ledger-')), 'and its ledger');
+
+  const refused = await runCli(['bench', '--target', 'native', '--suite', 'tcp-rr', '--quick', '--reps', '1', '--out', out]);
+  assert.equal(refused.code, 2);
+  assert.match(refused.stderr, /run `npm run cleanup` first/);
+
+  const cleanup = await runCli(['cleanup']);
+  assert.equal(cleanup.code, 0, cleanup.stderr);
+  assert.match(cleanup.stdout, /removed network namespace isobench-client/);
+  assert.deepEqual(await isobenchLeftovers(), []);
+  assert.ok((await runCommand(['ip', 'netns', 'list'])).stdout.includes(BYSTANDER_NETNS), 'a foreign namespace survives');
+  assert.ok((await runCommand(['ip', 'link', 'show', BYSTANDER_LINK])).ok, 'a foreign link survives');
+  const again = await runCli(['cleanup']);
+  assert.match(again.stdout, /nothing to clean up/);
+});
+
+after(async () => {
+  await runCommand(['ip', 'netns', 'delete', BYSTANDER_NETNS]);
+  await runCommand(['ip', 'link', 'delete', BYSTANDER_LINK]);
+});

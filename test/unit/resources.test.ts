@@ -1,0 +1,60 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { cleanupStaleLedger, findStaleLedgers, ResourceRegistry } from '../../harness/resources.js';
+
+async function scratch(): Promise<string> {
+  return mkdtemp(join(tmpdir(), 'isobench-resources-'));
+}
+
+test('resources are torn down in reverse order and the ledger goes away', async () => {
+  const state = await scratch();
+  const work = await scratch();
+  const registry = new ResourceRegistry('unit-run', state);
+  const first = join(work, 'first');
+  const second = join(work, 'first', 'second');
+  await mkdir(second, { recursive: true });
+  await registry.register('first dir', { kind: 'path', path: first });
+  await registry.register('marker file', { kind: 'command', command: ['touch', join(work, 'undone')] });
+  const ledger = JSON.parse(await readFile(join(state, 'ledger-unit-run.json'), 'utf8'));
+  assert.equal(ledger.pid, process.pid);
+  assert.deepEqual(ledger.resources.map((entry: { description: string }) => entry.description), ['first dir', 'marker file']);
+  const report = await registry.teardownAll();
+  assert.deepEqual(report.removed, ['marker file', 'first dir']);
+  assert.ok(!existsSync(first));
+  assert.ok(existsSync(join(work, 'undone')));
+  assert.deepEqual(await readdir(state), []);
+});
+
+test('a failed undo keeps its entry in the ledger for cleanup; ignorable failures pass', async () => {
+  const state = await scratch();
+  const registry = new ResourceRegistry('failing-run', state);
+  await registry.register('already gone', { kind: 'command', command: ['ip', 'link', 'delete', 'ib-unit-absent'], ignoreFailure: 'Cannot find device' });
+  await registry.register('stubborn', { kind: 'command', command: ['false'] });
+  const report = await registry.teardownAll();
+  assert.deepEqual(report.removed, ['already gone']);
+  assert.equal(report.failed[0]?.description, 'stubborn');
+  const ledger = JSON.parse(await readFile(join(state, 'ledger-failing-run.json'), 'utf8'));
+  assert.deepEqual(ledger.resources.map((entry: { description: string }) => entry.description), ['stubborn']);
+});
+
+test('a ledger whose process is gone is found and cleaned; a live one is left alone', async () => {
+  const state = await scratch();
+  const work = await scratch();
+  const dead = spawnSync('true').pid!;
+  const leftover = join(work, 'left-behind');
+  await writeFile(leftover, 'x');
+  const ledger = (pid: number) => ({ runId: `run-${pid}`, pid, startedAt: '', resources: [{ id: 1, description: 'temp file', undo: { kind: 'path', path: leftover } }] });
+  await writeFile(join(state, `ledger-run-${dead}.json`), JSON.stringify(ledger(dead)));
+  await writeFile(join(state, `ledger-run-${process.pid}.json`), JSON.stringify(ledger(process.pid)));
+  const stale = await findStaleLedgers(state);
+  assert.deepEqual(stale.map((entry) => entry.pid), [dead]);
+  const report = await cleanupStaleLedger(stale[0]!);
+  assert.deepEqual(report.removed, ['temp file']);
+  assert.ok(!existsSync(leftover));
+  assert.deepEqual(await readdir(state), [`ledger-run-${process.pid}.json`]);
+});
