@@ -7,6 +7,11 @@ import { ensureTools } from './tools.js';
 const TEST_ONLY_TOOLS: readonly ToolRequirement[] = [
   { command: 'iptables', debianPackage: 'iptables', why: 'to check that teardown removed every rule' },
   { command: 'ss', debianPackage: 'iproute2', why: 'to see listening servers' },
+  { command: 'chromium', debianPackage: 'chromium', why: 'to open the HTML report in a real browser' },
+  { command: 'debootstrap', debianPackage: 'debootstrap', why: 'to build the one image recipe' },
+  { command: 'mkfs.ext4', debianPackage: 'e2fsprogs', why: 'to turn the image into a guest disk' },
+  { command: 'qemu-img', debianPackage: 'qemu-utils', why: 'to make qcow2 guest disks' },
+  { command: 'qemu-system-x86_64', debianPackage: 'qemu-system-x86', why: 'to boot the guest in the image tests' },
 ];
 
 export function everyToolRequirement(): ToolRequirement[] {

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, readdir } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -19,8 +19,11 @@ test('the quick native suites run end to end, plausibly, and leave nothing behin
   const out = await mkdtemp(join(tmpdir(), 'isobench-results-'));
   const outcome = await runCli(['bench', '--target', 'native', '--suite', 'all', '--quick', '--reps', '2', '--out', out, '--quiet-wait', '5']);
   assert.equal(outcome.code, 0, outcome.stderr);
-  const files = await readdir(out);
+  const files = (await readdir(out)).filter((name) => name.endsWith('.json'));
   assert.equal(files.length, 1, `one results file in ${out}`);
+  const report = join(out, files[0]!.replace(/\.json$/, '.html'));
+  assert.match(outcome.stdout, new RegExp(`report: ${report}`), 'bench ends by writing the report of its run');
+  assert.match(await readFile(report, 'utf8'), /TCP bulk throughput/);
   const results = await readResultsFile(join(out, files[0]!));
 
   assert.equal(results.status, 'completed');
