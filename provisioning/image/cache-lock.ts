@@ -1,6 +1,7 @@
 import { link, open, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { isProcessAlive } from '../../harness/resources.js';
 
 /**
  * A lock file that serializes builders of the same cache entry across processes on this host.
@@ -94,15 +95,6 @@ function isAbandoned(holder: LockHolder, staleAfterMs: number): boolean {
   return !isProcessAlive(holder.pid);
 }
 
-export function isProcessAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    // EPERM: it exists but belongs to someone else
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /**
  * Moves the abandoned lock aside first: rename is atomic, so when two waiters both find it
