@@ -1,0 +1,201 @@
+import { readFile } from 'node:fs/promises';
+import { runCommand } from '../../harness/exec.js';
+import { isProcessAlive } from '../../harness/resources.js';
+import { findExecutable } from '../../harness/tools.js';
+import { createDockerClient, dockerErrorMessage, dockerSocketPath, DockerStepError, pingDaemon, withTimeout, type DockerClient } from './client.js';
+
+/** Where the dockerd isobench starts writes its pid and its output (it outlives the run, like a service). */
+export const DOCKERD_PIDFILE = '/run/isobench-dockerd.pid';
+export const DOCKERD_LOGFILE = '/var/log/isobench-dockerd.log';
+/** The daemon's own pid file (dockerd's default), to read its command line. */
+export const DOCKERD_DEFAULT_PIDFILE = '/var/run/docker.pid';
+export const DAEMON_CONFIG = '/etc/docker/daemon.json';
+/** Measured here: dockerd answers about 2 s after it starts; the first start also creates its state. */
+export const DAEMON_START_TIMEOUT_MS = 60_000;
+
+/** What every Docker row records about the daemon it ran on. */
+export interface DaemonInfo {
+  version: string;
+  apiVersion: string;
+  storageDriver: string;
+  cgroupVersion: string;
+  cgroupDriver: string;
+  /** e.g. `name=seccomp,profile=default` (Docker's default seccomp profile), `name=apparmor`. */
+  securityOptions: string[];
+  /** Whether published ports get a docker-proxy process; null when it cannot be told. */
+  userlandProxy: boolean | null;
+  dockerRootDir: string;
+  kernelVersion: string;
+}
+
+export interface DaemonHandle {
+  client: DockerClient;
+  info: DaemonInfo;
+  /** True when this call started dockerd. */
+  started: boolean;
+}
+
+export interface EnsureDaemonOptions {
+  log: (line: string) => void;
+  /** Start dockerd when nothing answers (default true). */
+  start?: boolean;
+  startTimeoutMs?: number;
+  socketPath?: string;
+}
+
+/**
+ * Finds the Docker daemon, or starts `dockerd` (Debian's docker.io) in the background when none
+ * answers and waits for it under a timeout. The daemon is left running after the run, as a service
+ * would be: the next run and the image cache use it.
+ */
+export async function ensureDockerDaemon(options: EnsureDaemonOptions): Promise<DaemonHandle> {
+  const socketPath = options.socketPath ?? dockerSocketPath();
+  const client = createDockerClient(socketPath);
+  let started = false;
+  if (await pingDaemon(client)) {
+    options.log(`Docker daemon answers on ${socketPath}`);
+  } else {
+    if (options.start === false) throw new DockerStepError('finding the Docker daemon', `nothing answers on ${socketPath}`);
+    await startDockerd(client, socketPath, options.log, options.startTimeoutMs ?? DAEMON_START_TIMEOUT_MS);
+    started = true;
+  }
+  const info = await readDaemonInfo(client);
+  return { client, info, started };
+}
+
+async function startDockerd(client: DockerClient, socketPath: string, log: (line: string) => void, timeoutMs: number): Promise<void> {
+  const dockerd = await findExecutable('dockerd');
+  if (!dockerd) {
+    throw new DockerStepError('starting the Docker daemon', `nothing answers on ${socketPath} and dockerd is not installed (apt-get install docker.io)`);
+  }
+  if (process.getuid?.() !== 0) {
+    throw new DockerStepError('starting the Docker daemon', `nothing answers on ${socketPath}, and only root can start dockerd: start it (e.g. \`sudo dockerd\`) and run again`);
+  }
+  // start-stop-daemon detaches dockerd into its own session: it must survive this run (and a Ctrl-C
+  // to its process group), like the service it is.
+  const command = [
+    'start-stop-daemon', '--start', '--oknodo', '--background', '--make-pidfile', '--pidfile', DOCKERD_PIDFILE,
+    '--output', DOCKERD_LOGFILE, '--exec', dockerd, '--', ...(socketPath === '/var/run/docker.sock' ? [] : ['--host', `unix://${socketPath}`]),
+  ];
+  log(`no Docker daemon answers on ${socketPath}: starting ${dockerd} in the background (log: ${DOCKERD_LOGFILE})`);
+  const outcome = await runCommand(command, { timeoutMs: 15_000 });
+  if (!outcome.ok) {
+    throw new DockerStepError('starting the Docker daemon', `\`${command.join(' ')}\` failed: ${(outcome.stderr || outcome.stdout).trim()}`);
+  }
+  const begin = performance.now();
+  for (;;) {
+    if (await pingDaemon(client, 2_000)) {
+      const pid = await readPid(DOCKERD_PIDFILE);
+      log(`Docker daemon started (pid ${pid ?? 'unknown'}) and answers after ${Math.round(performance.now() - begin)} ms`);
+      return;
+    }
+    const pid = await readPid(DOCKERD_PIDFILE);
+    if (pid !== null && !isProcessAlive(pid)) {
+      throw new DockerStepError('starting the Docker daemon', `dockerd (pid ${pid}) exited: ${await logTail()}`);
+    }
+    if (performance.now() - begin > timeoutMs) {
+      throw new DockerStepError('starting the Docker daemon', `dockerd did not answer on ${socketPath} within ${timeoutMs} ms: ${await logTail()}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+}
+
+async function readPid(path: string): Promise<number | null> {
+  try {
+    const pid = Number((await readFile(path, 'utf8')).trim());
+    return Number.isInteger(pid) && pid > 0 ? pid : null;
+  } catch {
+    return null;
+  }
+}
+
+async function logTail(lines = 5): Promise<string> {
+  const text = await readFile(DOCKERD_LOGFILE, 'utf8').catch(() => '');
+  return text.trim().split('\n').slice(-lines).join(' | ').slice(0, 800) || `(see ${DOCKERD_LOGFILE})`;
+}
+
+interface EngineInfo {
+  ServerVersion?: string;
+  Driver?: string;
+  CgroupVersion?: string;
+  CgroupDriver?: string;
+  SecurityOptions?: string[];
+  DockerRootDir?: string;
+  KernelVersion?: string;
+}
+
+export async function readDaemonInfo(client: DockerClient): Promise<DaemonInfo> {
+  let info: EngineInfo;
+  let apiVersion: string;
+  try {
+    info = (await withTimeout(client.info(), 15_000, 'GET /info')) as EngineInfo;
+    apiVersion = ((await withTimeout(client.version(), 15_000, 'GET /version')) as { ApiVersion?: string }).ApiVersion ?? 'unknown';
+  } catch (error) {
+    throw new DockerStepError('reading the Docker daemon\'s facts', dockerErrorMessage(error));
+  }
+  return {
+    version: info.ServerVersion ?? 'unknown',
+    apiVersion,
+    storageDriver: info.Driver ?? 'unknown',
+    cgroupVersion: info.CgroupVersion ?? 'unknown',
+    cgroupDriver: info.CgroupDriver ?? 'unknown',
+    securityOptions: info.SecurityOptions ?? [],
+    userlandProxy: await userlandProxySetting(),
+    dockerRootDir: info.DockerRootDir ?? 'unknown',
+    kernelVersion: info.KernelVersion ?? 'unknown',
+  };
+}
+
+/**
+ * Docker's `/info` does not say whether the userland proxy is on: read it where it is set, the
+ * daemon's command line (`--userland-proxy=false`) and then daemon.json. Docker's default is on.
+ */
+export async function userlandProxySetting(): Promise<boolean | null> {
+  const pid = await readPid(DOCKERD_DEFAULT_PIDFILE);
+  const cmdline = pid === null ? null : await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => null);
+  const fromFlags = cmdline === null ? null : userlandProxyFromArgs(cmdline.split('\0').filter(Boolean));
+  if (fromFlags !== null) return fromFlags;
+  const config = await readFile(DAEMON_CONFIG, 'utf8').catch(() => null);
+  if (config !== null) {
+    const fromConfig = userlandProxyFromConfig(config);
+    if (fromConfig !== null) return fromConfig;
+  }
+  return cmdline === null ? null : true;
+}
+
+export function userlandProxyFromArgs(args: readonly string[]): boolean | null {
+  let value: boolean | null = null;
+  for (const [index, arg] of args.entries()) {
+    const match = /^--userland-proxy(?:=(.*))?$/.exec(arg);
+    if (!match) continue;
+    const text = match[1] ?? (args[index + 1] === 'false' || args[index + 1] === 'true' ? args[index + 1] : 'true');
+    value = text !== 'false';
+  }
+  return value;
+}
+
+export function userlandProxyFromConfig(text: string): boolean | null {
+  try {
+    const config = JSON.parse(text) as Record<string, unknown>;
+    const value = config['userland-proxy'];
+    return typeof value === 'boolean' ? value : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * For `defaultAvailability`: null when a daemon answers or isobench can start one here, else why not.
+ */
+export async function dockerAvailability(socket?: string): Promise<string | null> {
+  let socketPath: string;
+  try {
+    socketPath = socket ?? dockerSocketPath();
+  } catch (error) {
+    return (error as Error).message;
+  }
+  if (await pingDaemon(createDockerClient(socketPath))) return null;
+  if (!(await findExecutable('dockerd'))) return `no Docker daemon answers on ${socketPath} and dockerd is not installed (apt-get install docker.io)`;
+  if (process.getuid?.() !== 0) return `no Docker daemon answers on ${socketPath} and starting dockerd needs root`;
+  return null;
+}
