@@ -1,10 +1,14 @@
 import { UsageError } from '../../harness/errors.js';
 import { TARGET_NAMES, type TargetDriver, type TargetName } from '../types.js';
+import { dockerHostDriver } from './docker-host.js';
+import { dockerNatDriver } from './docker-nat.js';
 import { nativeDriver } from './native.js';
 
 /** Adding a target: one driver module and one line here. */
 const DRIVERS: Partial<Record<TargetName, TargetDriver>> = {
   native: nativeDriver,
+  'docker-host': dockerHostDriver,
+  'docker-nat': dockerNatDriver,
 };
 
 export function driverFor(name: TargetName): TargetDriver | undefined {

@@ -1,0 +1,425 @@
+import type { CommandOptions, CommandOutcome } from '../../harness/exec.js';
+import { runChecked } from '../../harness/exec.js';
+import { processStartTicks } from '../../harness/resources.js';
+import type { TargetFacts } from '../../results/schema.js';
+import { ensureRootfs } from '../image/index.js';
+import { waitForListening } from '../service-readiness.js';
+import { BRIDGE } from '../topology.js';
+import type {
+  CpuCounter,
+  ProvisionContext,
+  ProvisionedTarget,
+  ServiceSpec,
+  TargetDriver,
+  TargetService,
+  ToolRequirement,
+} from '../types.js';
+import { cpuAccountingOf, readCpuSeconds, type CpuAccounting } from './cgroup.js';
+import { dockerErrorMessage, DockerStepError, dockerStep, LABEL, RUN_LABEL, TARGET_LABEL, type DockerClient } from './client.js';
+import { dockerAvailability, ensureDockerDaemon, type DaemonInfo } from './daemon.js';
+import { runContainerExec, startContainerExec } from './exec.js';
+import { ensureDockerImage, type DockerImage } from './image.js';
+import { connectProbeCommand, findDockerProxies, processCpuSeconds, readDnatRules, type DockerProxy } from './nat.js';
+
+/** Where the workload's data lives inside the container, whatever the storage variant. */
+export const DATA_DIRECTORY = '/data';
+
+/**
+ * Ports docker-nat publishes, fixed when the container is created (Docker cannot add a published port
+ * to a running container). Each suite's server port must be here; a unit test checks the suites'
+ * constants against this list.
+ */
+export const NAT_PUBLISHED_PORTS: ReadonlyArray<{ port: number; protocols: ReadonlyArray<'tcp' | 'udp'>; why: string }> = [
+  { port: 5201, protocols: ['tcp'], why: 'iperf3 (tcp-bulk)' },
+  { port: 11111, protocols: ['tcp', 'udp'], why: 'sockperf (tcp-rr)' },
+  { port: 3306, protocols: ['tcp'], why: 'MariaDB (mysql)' },
+];
+
+export const CONTAINER_START_TIMEOUT_MS = 60_000;
+const SERVICE_STOP_GRACE_MS = 2_000;
+
+export type ContainerNetwork = 'host' | 'nat';
+
+export interface ContainerTargetSpec {
+  name: 'docker-host' | 'docker-nat';
+  network: ContainerNetwork;
+  description: string;
+}
+
+export const DOCKER_HOST_TOOLS: readonly ToolRequirement[] = [
+  { command: 'dockerd', debianPackage: 'docker.io', why: 'to run the Docker targets (isobench starts the daemon when none answers)' },
+  { command: 'docker', debianPackage: 'docker.io', why: 'to remove containers and volumes after a crash (`npm run cleanup`)' },
+  { command: 'start-stop-daemon', debianPackage: 'dpkg', why: 'to start dockerd in the background' },
+  { command: 'tar', debianPackage: 'tar', why: 'to stream the image tree into `docker import`' },
+  { command: 'iptables', debianPackage: 'iptables', why: "to read Docker's NAT rules and let isobench's bridge through DOCKER-USER" },
+  { command: 'ip', debianPackage: 'iproute2', why: 'to give the bridge the address docker-nat publishes on' },
+];
+
+/** Container names and labels: `isobench-docker-nat-<runId>`, labels isobench=1 and isobench.run=<runId>. */
+export function containerName(target: string, runId: string): string {
+  return `isobench-${target}-${runId}`.replace(/[^A-Za-z0-9_.-]/g, '-');
+}
+
+export function objectLabels(target: string, runId: string): Record<string, string> {
+  return { [LABEL]: '1', [RUN_LABEL]: runId, [TARGET_LABEL]: target };
+}
+
+/** Docker's port bindings for docker-nat: every published port bound to one test address, never 0.0.0.0. */
+export function natPortBindings(hostIp: string): {
+  exposed: Record<string, Record<string, never>>;
+  bindings: Record<string, Array<{ HostIp: string; HostPort: string }>>;
+} {
+  const exposed: Record<string, Record<string, never>> = {};
+  const bindings: Record<string, Array<{ HostIp: string; HostPort: string }>> = {};
+  for (const { port, protocols } of NAT_PUBLISHED_PORTS) {
+    for (const protocol of protocols) {
+      exposed[`${port}/${protocol}`] = {};
+      bindings[`${port}/${protocol}`] = [{ HostIp: hostIp, HostPort: String(port) }];
+    }
+  }
+  return { exposed, bindings };
+}
+
+/** Throws unless every published port of the container is bound to `hostIp` (and to nothing else). */
+export function checkPublishedPorts(ports: Record<string, Array<{ HostIp: string; HostPort: string }> | null> | undefined, hostIp: string): void {
+  const expected = Object.keys(natPortBindings(hostIp).bindings);
+  for (const key of expected) {
+    const bound = ports?.[key];
+    if (!bound || bound.length === 0) throw new Error(`port ${key} is not published`);
+    for (const binding of bound) {
+      if (binding.HostIp !== hostIp) throw new Error(`port ${key} is published on ${binding.HostIp || '0.0.0.0'}, not on ${hostIp}`);
+    }
+  }
+}
+
+interface ContainerInspect {
+  Id: string;
+  State: { Running: boolean; Paused: boolean; Pid: number; ExitCode: number; Error?: string; Status: string };
+  NetworkSettings: {
+    Ports?: Record<string, Array<{ HostIp: string; HostPort: string }> | null>;
+    Networks?: Record<string, { IPAddress?: string }>;
+  };
+  HostConfig: { SecurityOpt?: string[] | null; NetworkMode?: string };
+  AppArmorProfile?: string;
+  Mounts?: Array<{ Type: string; Name?: string; Source: string; Destination: string }>;
+}
+
+/** The two Docker drivers differ only in their network; everything else is here. */
+export function containerDriver(spec: ContainerTargetSpec): TargetDriver {
+  return {
+    name: spec.name,
+    description: spec.description,
+    hostTools: DOCKER_HOST_TOOLS,
+    defaultAvailability: async () => dockerAvailability(),
+    provision: (context) => provisionContainer(spec, context),
+  };
+}
+
+async function provisionContainer(spec: ContainerTargetSpec, context: ProvisionContext): Promise<ProvisionedTarget> {
+  const { topology, resources, options, log } = context;
+  const runId = resources.runId;
+  const name = containerName(spec.name, runId);
+  const labels = objectLabels(spec.name, runId);
+  const created: number[] = [];
+  const register = async (description: string, command: string[], ignoreFailure: string) => {
+    const id = await resources.register(description, { kind: 'command', command, ignoreFailure });
+    created.push(id);
+    return id;
+  };
+
+  try {
+    const daemon = await ensureDockerDaemon({ log });
+    const client = daemon.client;
+    // A daemon that just started has set FORWARD to DROP: let isobench's bridge through again.
+    await dockerStep('allowing the test bridge through DOCKER-USER', () => topology.allowBridgeForwarding());
+
+    const rootfs = await dockerStep('building the image tree (debootstrap)', () => ensureRootfs({ log }), 30 * 60_000);
+    const image = await ensureDockerImage(client, rootfs, { log });
+
+    let volumeName: string | null = null;
+    if (options.storage === 'volume') {
+      volumeName = `${name}-data`;
+      await dockerStep(`creating volume ${volumeName}`, () => client.createVolume({ Name: volumeName!, Labels: labels }));
+      await register(`Docker volume ${volumeName}`, ['docker', 'volume', 'rm', '--force', volumeName], 'no such volume|No such volume');
+    }
+
+    let publishAddress: string | null = null;
+    if (spec.network === 'nat') {
+      // Its own address on the bridge: native and docker-host servers listen on the bridge's host
+      // address and the same ports, and Docker's DNAT would steal their traffic if it matched it too.
+      publishAddress = topology.allocateAddress(`${spec.name} published ports`);
+      const cidr = `${publishAddress}/32`;
+      await dockerStep(`adding ${cidr} to ${BRIDGE}`, () => runChecked(['ip', 'addr', 'add', cidr, 'dev', BRIDGE], { timeoutMs: 10_000 }));
+      await register(`address ${cidr} on ${BRIDGE}`, ['ip', 'addr', 'del', cidr, 'dev', BRIDGE], 'Cannot find device|Cannot assign requested address|does not exist');
+    }
+
+    const ports = publishAddress ? natPortBindings(publishAddress) : null;
+    const container = await dockerStep(`creating container ${name}`, () =>
+      client.createContainer({
+        name,
+        Image: image.tag,
+        Cmd: ['sleep', 'infinity'],
+        Hostname: spec.name,
+        Labels: labels,
+        ...(ports ? { ExposedPorts: ports.exposed } : {}),
+        HostConfig: {
+          NetworkMode: spec.network === 'host' ? 'host' : 'bridge',
+          ...(ports ? { PortBindings: ports.bindings } : {}),
+          ...(volumeName ? { Mounts: [{ Type: 'volume', Source: volumeName, Target: DATA_DIRECTORY }] } : {}),
+        },
+      }),
+    );
+    await register(`Docker container ${name}`, ['docker', 'rm', '--force', '--volumes', container.id], 'No such container');
+
+    const startBegin = performance.now();
+    await dockerStep(`starting container ${name}`, () => container.start(), CONTAINER_START_TIMEOUT_MS);
+    const startMs = performance.now() - startBegin;
+    const inspect = await inspectRunning(client, container.id, name);
+
+    let serverAddress: string;
+    let bindAddress: string;
+    let networkPath: string;
+    if (spec.network === 'nat') {
+      bindAddress = inspect.NetworkSettings.Networks?.bridge?.IPAddress ?? '';
+      if (!bindAddress) throw new DockerStepError(`reading ${name}'s address`, 'the container has no address on the default bridge');
+      await dockerStep(`checking ${name}'s published ports`, async () => checkPublishedPorts(inspect.NetworkSettings.Ports, publishAddress!));
+      serverAddress = publishAddress!;
+      networkPath = `client netns -> veth -> ${BRIDGE} -> iptables DNAT ${publishAddress} -> docker0 -> container veth (${bindAddress})`;
+    } else {
+      bindAddress = topology.hostAddress;
+      serverAddress = topology.hostAddress;
+      networkPath = `client netns -> veth -> ${BRIDGE} -> host stack (container in the host network namespace)`;
+    }
+
+    const exec = (command: readonly string[], execOptions?: CommandOptions): Promise<CommandOutcome> =>
+      runContainerExec({ client, containerId: container.id, containerName: name, command, options: execOptions, timeoutMs: execOptions?.timeoutMs });
+
+    const prepared = await exec(['mkdir', '-p', DATA_DIRECTORY], { timeoutMs: 30_000 });
+    if (!prepared.ok) throw new DockerStepError(`creating ${DATA_DIRECTORY} in ${name}`, (prepared.stderr || prepared.stdout).trim());
+    const fsType = (await exec(['stat', '--file-system', '--format=%T', DATA_DIRECTORY], { timeoutMs: 30_000 })).stdout.trim() || 'unknown';
+
+    const accounting = await dockerStep(`finding ${name}'s cgroup`, () => cpuAccountingOf(inspect.State.Pid, daemon.info.cgroupVersion));
+    const proxies = publishAddress ? await findDockerProxies((proxy) => proxy.hostIp === publishAddress) : [];
+    const natCheck = publishAddress ? await checkNatPath(context, publishAddress, bindAddress, proxies) : null;
+
+    const facts = targetFacts({
+      spec, context, daemon: daemon.info, image, inspect, volumeName, fsType, accounting, proxies, natCheck,
+      serverAddress, networkPath, startMs, daemonStarted: daemon.started,
+    });
+    log(`${spec.name}: container ${name} (${container.id.slice(0, 12)}) up in ${Math.round(startMs)} ms; ${facts.storage}`);
+
+    return buildTarget({ spec, context, client, containerId: container.id, name, exec, bindAddress, serverAddress, accounting, proxies, facts, created });
+  } catch (error) {
+    // Remove what this provisioning created now, rather than leave an idle container for the whole run.
+    for (const id of created.reverse()) await resources.release(id).catch(() => {});
+    if (error instanceof DockerStepError) throw error;
+    throw new DockerStepError(`provisioning ${spec.name}`, dockerErrorMessage(error));
+  }
+}
+
+/** Inspects a container that should be running; one that exited early is an error with its exit code and last output. */
+export async function inspectRunning(client: DockerClient, id: string, name: string): Promise<ContainerInspect> {
+  const inspect = (await dockerStep(`inspecting container ${name}`, () => client.getContainer(id).inspect())) as unknown as ContainerInspect;
+  if (!inspect.State.Running) {
+    const logs = await client
+      .getContainer(id)
+      .logs({ stdout: true, stderr: true, tail: 20 })
+      .then((buffer) => String(buffer).trim())
+      .catch(() => '');
+    throw new DockerStepError(
+      `starting container ${name}`,
+      `it exited early (status ${inspect.State.Status}, exit code ${inspect.State.ExitCode}${inspect.State.Error ? `, ${inspect.State.Error}` : ''})${logs ? `: ${logs.slice(-500)}` : ''}`,
+    );
+  }
+  return inspect;
+}
+
+interface NatCheck {
+  dnatPackets: number;
+  probe: string;
+  dockerProxyCarried: boolean;
+}
+
+/**
+ * Proves the path before any measurement: one connection from the client namespace to a published
+ * port (nothing listens behind it yet). Docker's DNAT rule must count it, and the container's kernel
+ * must refuse it; a userland proxy would have accepted it.
+ */
+async function checkNatPath(context: ProvisionContext, publishAddress: string, containerAddress: string, proxies: DockerProxy[]): Promise<NatCheck> {
+  const port = NAT_PUBLISHED_PORTS[0]!.port;
+  return dockerStep(`checking the NAT path to ${publishAddress}:${port}`, async () => {
+    const matches = (rules: Awaited<ReturnType<typeof readDnatRules>>) =>
+      rules.find((rule) => rule.destination === publishAddress && rule.protocol === 'tcp' && rule.port === port && rule.to === `${containerAddress}:${port}`);
+    const before = matches(await readDnatRules());
+    if (!before) throw new Error(`Docker made no DNAT rule ${publishAddress}:${port} -> ${containerAddress}:${port}`);
+    const proxyCpuBefore = await processCpuSeconds(proxies.map((proxy) => proxy.pid));
+    await context.topology.verifyDestination(publishAddress);
+    const outcome = await context.topology.clientExec(connectProbeCommand(process.execPath, publishAddress, port), { timeoutMs: 15_000 });
+    const probe = outcome.stdout.trim() || `error: ${outcome.stderr.trim().slice(0, 200)}`;
+    const after = matches(await readDnatRules());
+    const dnatPackets = (after?.packets ?? 0) - before.packets;
+    const proxyCpuAfter = await processCpuSeconds(proxies.map((proxy) => proxy.pid));
+    if (dnatPackets < 1) throw new Error(`the probe connection (${probe}) did not pass Docker's DNAT rule`);
+    if (probe !== 'refused') throw new Error(`the probe connection was ${probe}, expected the container to refuse it`);
+    return { dnatPackets, probe, dockerProxyCarried: proxyCpuAfter > proxyCpuBefore };
+  });
+}
+
+function targetFacts(input: {
+  spec: ContainerTargetSpec;
+  context: ProvisionContext;
+  daemon: DaemonInfo;
+  image: DockerImage;
+  inspect: ContainerInspect;
+  volumeName: string | null;
+  fsType: string;
+  accounting: CpuAccounting;
+  proxies: DockerProxy[];
+  natCheck: NatCheck | null;
+  serverAddress: string;
+  networkPath: string;
+  startMs: number;
+  daemonStarted: boolean;
+}): TargetFacts {
+  const { spec, context, daemon, image, inspect, volumeName, fsType, accounting, proxies, natCheck } = input;
+  const volumeMount = inspect.Mounts?.find((mount) => mount.Destination === DATA_DIRECTORY);
+  const storage =
+    context.options.storage === 'volume'
+      ? `Docker volume ${volumeName} at ${DATA_DIRECTORY} (${volumeMount?.Source ?? 'host file system'}, ${fsType})`
+      : `container's own layered file system (${daemon.storageDriver}) at ${DATA_DIRECTORY} (${fsType})`;
+  const securityOptions = [...daemon.securityOptions, ...(inspect.HostConfig.SecurityOpt ?? [])];
+  if (inspect.AppArmorProfile) securityOptions.push(`apparmor=${inspect.AppArmorProfile}`);
+  return {
+    target: spec.name,
+    state: 'ready',
+    serverAddress: input.serverAddress,
+    networkPath: input.networkPath,
+    storage,
+    labels: {
+      isolation: 'container',
+      storage: context.options.storage,
+      network: spec.network,
+      dockerVersion: daemon.version,
+      dockerApiVersion: daemon.apiVersion,
+      storageDriver: daemon.storageDriver,
+      cgroupVersion: daemon.cgroupVersion,
+      cgroupDriver: daemon.cgroupDriver,
+      securityOptions: securityOptions.join('; ') || 'none',
+      userlandProxy: daemon.userlandProxy,
+      dataFilesystem: fsType,
+      image: image.tag,
+      imageId: image.id.replace(/^sha256:/, '').slice(0, 12),
+      imageReused: image.reused,
+      imageSeconds: Number(image.seconds.toFixed(2)),
+      containerId: inspect.Id.slice(0, 12),
+      containerStartMs: Math.round(input.startMs),
+      cpuAccounting: accounting.method,
+      daemonStartedByIsobench: input.daemonStarted,
+      ...(natCheck
+        ? {
+            natPath: 'iptables DNAT',
+            natProbe: `client connection counted by the DNAT rule (${natCheck.dnatPackets} packet(s)) and ${natCheck.probe} by the container`,
+            dockerProxyProcesses: proxies.length,
+            dockerProxyCarriedTraffic: natCheck.dockerProxyCarried,
+          }
+        : {}),
+    },
+    degraded: [],
+  };
+}
+
+function buildTarget(input: {
+  spec: ContainerTargetSpec;
+  context: ProvisionContext;
+  client: DockerClient;
+  containerId: string;
+  name: string;
+  exec: (command: readonly string[], options?: CommandOptions) => Promise<CommandOutcome>;
+  bindAddress: string;
+  serverAddress: string;
+  accounting: CpuAccounting;
+  proxies: DockerProxy[];
+  facts: TargetFacts;
+  created: number[];
+}): ProvisionedTarget {
+  const { spec, context, client, containerId, name, exec, bindAddress, accounting, proxies } = input;
+  const { resources } = context;
+  const container = client.getContainer(containerId);
+  let paused = false;
+  let tornDown = false;
+
+  async function startService(service: ServiceSpec): Promise<TargetService> {
+    if (spec.network === 'nat') {
+      const published = NAT_PUBLISHED_PORTS.find((entry) => entry.port === service.port);
+      const missing = service.protocols.filter((protocol) => !published?.protocols.includes(protocol));
+      if (missing.length > 0) {
+        throw new Error(`docker-nat does not publish ${service.port}/${missing.join('+')}: add it to NAT_PUBLISHED_PORTS (provisioning/docker/container-target.ts)`);
+      }
+    }
+    const command = service.command({ address: bindAddress, port: service.port });
+    const running = await startContainerExec({ client, containerId, containerName: name, command });
+    let alive = true;
+    void running.finished.then(() => (alive = false));
+    const resourceId =
+      running.pid === null
+        ? null
+        : await resources.register(`${service.name} server in ${name} (pid ${running.pid})`, {
+            kind: 'process',
+            pid: running.pid,
+            startTicks: await processStartTicks(running.pid),
+          });
+    const lifetime = setTimeout(() => void running.kill('SIGKILL'), service.timeoutMs);
+    const stop = async () => {
+      clearTimeout(lifetime);
+      await running.kill('SIGTERM');
+      const grace = setTimeout(() => void running.kill('SIGKILL'), SERVICE_STOP_GRACE_MS);
+      await running.finished;
+      clearTimeout(grace);
+      if (resourceId !== null) await resources.forget(resourceId);
+    };
+    try {
+      await waitForListening(exec, service.protocols, bindAddress, service.port, () => alive);
+    } catch (error) {
+      await stop();
+      const outcome = await running.finished;
+      const output = (outcome.stderr || outcome.stdout).trim().split('\n').slice(-3).join(' | ');
+      throw new Error(`${(error as Error).message}${output ? `: ${output}` : ''}`);
+    }
+    return { spec: service, command: running.displayCommand, stop };
+  }
+
+  async function cpuCounters(): Promise<CpuCounter[]> {
+    const counters: CpuCounter[] = [{ source: 'container', seconds: await readCpuSeconds(accounting) }];
+    if (proxies.length > 0) counters.push({ source: 'docker-proxy', seconds: await processCpuSeconds(proxies.map((proxy) => proxy.pid)) });
+    return counters;
+  }
+
+  return {
+    name: spec.name,
+    facts: input.facts,
+    serverAddress: input.serverAddress,
+    dataDirectory: DATA_DIRECTORY,
+    exec,
+    startService,
+    cpuCounters,
+    async pause() {
+      if (paused || tornDown) return;
+      await dockerStep(`pausing ${name}`, () => container.pause());
+      paused = true;
+    },
+    async resume() {
+      if (!paused || tornDown) return;
+      await dockerStep(`resuming ${name}`, () => container.unpause());
+      paused = false;
+    },
+    async teardown() {
+      if (tornDown) return;
+      tornDown = true;
+      // The registry's undo commands remove the container (paused or not), its volume and address.
+      for (const id of [...input.created].reverse()) {
+        await resources.release(id).catch((error: unknown) => context.log(`${spec.name}: teardown: ${(error as Error).message}`));
+      }
+    },
+  };
+}
+
