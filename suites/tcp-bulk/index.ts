@@ -3,6 +3,7 @@ import type { MetricSample } from '../../results/schema.js';
 import { failedTrial, outcomeFromTool } from '../trial-helpers.js';
 import type { Suite, SuiteConfig, SuitePoint, TrialContext, TrialOutcome } from '../types.js';
 import { parseIperf3, type Iperf3Result } from './iperf3.js';
+import { parsePerfCycles, withCycleCounter } from './perf-stat.js';
 
 export const IPERF3_PORT = 5201;
 export const QUICK_SECONDS = 4;
@@ -44,11 +45,16 @@ export const tcpBulkSuite: Suite = {
         '--parallel', String(point.params.streams), '--json',
         ...(point.params.direction === 'server-to-client' ? ['--reverse'] : []),
       ];
-      commands.push(client.wrap(clientCommand));
+      // Where the host has hardware counters, perf counts cycles for exactly the client's lifetime.
+      const countCycles = context.host.perfCounters;
+      const measuredCommand = countCycles ? withCycleCounter(clientCommand) : clientCommand;
+      commands.push(client.wrap(measuredCommand));
       const stop = await context.cpu.start(() => target.cpuCounters());
-      const outcome = await client.exec(clientCommand, { timeoutMs: (Number(point.params.seconds) + 30) * 1000 });
+      const outcome = await client.exec(measuredCommand, { timeoutMs: (Number(point.params.seconds) + 30) * 1000 });
       const window = await stop();
-      return outcomeFromTool(outcome, commands, (stdout) => bulkMetrics(parseIperf3(stdout), window, context.host.cpuMHz));
+      return outcomeFromTool(outcome, commands, (stdout) =>
+        bulkMetrics(parseIperf3(stdout), window, context.host.cpuMHz, countCycles ? parsePerfCycles(outcome.stderr) : null),
+      );
     } catch (error) {
       return failedTrial(error, commands);
     } finally {
@@ -57,14 +63,16 @@ export const tcpBulkSuite: Suite = {
   },
 };
 
-export function bulkMetrics(result: Iperf3Result, window: CpuWindow, cpuMHz: number | null): MetricSample[] {
+export function bulkMetrics(result: Iperf3Result, window: CpuWindow, cpuMHz: number | null, cycles: number | null): MetricSample[] {
   const nsPerByte = (seconds: number) => (seconds * 1e9) / result.bytesIncludingWarmup;
   const hostNsPerByte = nsPerByte(window.hostBusySeconds);
   const metrics: MetricSample[] = [
     { name: 'throughput_gbps', unit: 'Gbit/s', value: result.receivedBitsPerSecond / 1e9, method: 'iperf3 receiver' },
     { name: 'cpu_ns_per_byte', unit: 'ns/byte', value: hostNsPerByte, method: 'proc-stat: whole-host busy CPU time / bytes' },
   ];
-  if (cpuMHz !== null) {
+  if (cycles !== null) {
+    metrics.push({ name: 'cycles_per_byte', unit: 'cycles/byte', value: cycles / result.bytesIncludingWarmup, method: 'perf stat --all-cpus -e cycles' });
+  } else if (cpuMHz !== null) {
     metrics.push({
       name: 'est_cycles_per_byte',
       unit: 'cycles/byte',

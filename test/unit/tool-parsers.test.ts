@@ -6,6 +6,7 @@ import { ioMetrics } from '../../suites/random-io/index.js';
 import { ToolOutputError } from '../../suites/parse-error.js';
 import { bulkMetrics } from '../../suites/tcp-bulk/index.js';
 import { parseIperf3 } from '../../suites/tcp-bulk/iperf3.js';
+import { parsePerfCycles, withCycleCounter } from '../../suites/tcp-bulk/perf-stat.js';
 import { latencyMetrics } from '../../suites/tcp-rr/index.js';
 import { parseSockperfPingPong } from '../../suites/tcp-rr/sockperf.js';
 
@@ -38,7 +39,7 @@ test('iperf3: an error report and non-JSON are clear errors', () => {
 
 test('tcp-bulk metrics: CPU per byte is busy CPU time over bytes moved', () => {
   const result = parseIperf3(fixture('iperf3-client-to-server.json'));
-  const metrics = bulkMetrics(result, { elapsedSeconds: 3, hostBusySeconds: 3, hostBusyFraction: 0.5, sources: [{ source: 'container', seconds: 1.5 }], harnessSeconds: 0.01 }, 2000);
+  const metrics = bulkMetrics(result, { elapsedSeconds: 3, hostBusySeconds: 3, hostBusyFraction: 0.5, sources: [{ source: 'container', seconds: 1.5 }], harnessSeconds: 0.01 }, 2000, null);
   const byName = new Map(metrics.map((metric) => [metric.name, metric]));
   const nsPerByte = 3e9 / result.bytesIncludingWarmup;
   assert.equal(byName.get('throughput_gbps')?.value, result.receivedBitsPerSecond / 1e9);
@@ -46,6 +47,21 @@ test('tcp-bulk metrics: CPU per byte is busy CPU time over bytes moved', () => {
   assert.equal(byName.get('est_cycles_per_byte')?.value, nsPerByte * 2);
   assert.equal(byName.get('cpu_ns_per_byte_container')?.value, nsPerByte / 2);
   assert.match(byName.get('est_cycles_per_byte')?.method ?? '', /estimated/);
+  assert.equal(byName.get('cycles_per_byte'), undefined, 'no counted cycles are claimed without perf');
+});
+
+test('tcp-bulk metrics: counted cycles replace the estimate', () => {
+  const result = parseIperf3(fixture('iperf3-client-to-server.json'));
+  const window = { elapsedSeconds: 3, hostBusySeconds: 3, hostBusyFraction: 0.5, sources: [], harnessSeconds: 0.01 };
+  const byName = new Map(bulkMetrics(result, window, 2000, 6e9).map((metric) => [metric.name, metric]));
+  assert.equal(byName.get('cycles_per_byte')?.value, 6e9 / result.bytesIncludingWarmup);
+  assert.equal(byName.get('est_cycles_per_byte'), undefined);
+});
+
+test('perf stat: a host without counters says so, and the command is wrapped whole', () => {
+  assert.equal(parsePerfCycles(fixture('perf-stat-cycles-not-supported.txt')), null);
+  assert.throws(() => parsePerfCycles('perf: command not found'), /no cycles line/);
+  assert.deepEqual(withCycleCounter(['iperf3', '--client', '198.18.0.1']).slice(-4), ['--', 'iperf3', '--client', '198.18.0.1']);
 });
 
 test('sockperf: TCP ping-pong with --full-rtt, ANSI colours stripped', () => {
