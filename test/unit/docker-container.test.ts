@@ -1,0 +1,48 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import {
+  checkPublishedPorts,
+  containerName,
+  NAT_PUBLISHED_PORTS,
+  natPortBindings,
+  objectLabels,
+} from '../../provisioning/docker/container-target.js';
+import { driverFor } from '../../provisioning/targets/index.js';
+import { LEFTOVER_SCANNERS } from '../../provisioning/leftovers.js';
+import { IPERF3_PORT } from '../../suites/tcp-bulk/index.js';
+import { SOCKPERF_PORT } from '../../suites/tcp-rr/index.js';
+
+test('docker-nat publishes every suite server port, with the protocols the suite uses', () => {
+  const published = (port: number) => NAT_PUBLISHED_PORTS.find((entry) => entry.port === port)?.protocols ?? [];
+  assert.deepEqual(published(IPERF3_PORT), ['tcp']);
+  assert.deepEqual([...published(SOCKPERF_PORT)].sort(), ['tcp', 'udp']);
+});
+
+test('published ports are bound to one test address, never to 0.0.0.0', () => {
+  const { exposed, bindings } = natPortBindings('198.18.0.10');
+  assert.deepEqual(Object.keys(exposed).sort(), ['11111/tcp', '11111/udp', '3306/tcp', '5201/tcp']);
+  for (const [key, list] of Object.entries(bindings)) {
+    assert.deepEqual(list, [{ HostIp: '198.18.0.10', HostPort: key.split('/')[0] }]);
+  }
+  assert.doesNotThrow(() => checkPublishedPorts(bindings, '198.18.0.10'));
+  const everywhere = { ...bindings, '5201/tcp': [{ HostIp: '0.0.0.0', HostPort: '5201' }] };
+  assert.throws(() => checkPublishedPorts(everywhere, '198.18.0.10'), /5201\/tcp is published on 0\.0\.0\.0, not on 198\.18\.0\.10/);
+  const missing: Record<string, Array<{ HostIp: string; HostPort: string }> | null> = { ...bindings, '11111/udp': null };
+  assert.throws(() => checkPublishedPorts(missing, '198.18.0.10'), /11111\/udp is not published/);
+  assert.throws(() => checkPublishedPorts({ ...bindings, '3306/tcp': [{ HostIp: '', HostPort: '3306' }] }, '198.18.0.10'), /on 0\.0\.0\.0/);
+});
+
+test('container names and labels identify isobench and the run', () => {
+  assert.equal(containerName('docker-nat', '20261125T153113Z-8982'), 'isobench-docker-nat-20261125T153113Z-8982');
+  assert.equal(containerName('docker-host', 'a/b:c'), 'isobench-docker-host-a-b-c');
+  assert.deepEqual(objectLabels('docker-host', 'r1'), { isobench: '1', 'isobench.run': 'r1', 'isobench.target': 'docker-host' });
+});
+
+test('both Docker drivers are registered, need docker.io, and cleanup scans Docker', () => {
+  for (const name of ['docker-host', 'docker-nat'] as const) {
+    const driver = driverFor(name);
+    assert.equal(driver?.name, name);
+    assert.ok(driver?.hostTools.some((tool) => tool.command === 'dockerd' && tool.debianPackage === 'docker.io'));
+  }
+  assert.ok(LEFTOVER_SCANNERS.some((scanner) => scanner.name === 'docker'));
+});
