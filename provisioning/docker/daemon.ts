@@ -49,7 +49,12 @@ export interface EnsureDaemonOptions {
  * would be: the next run and the image cache use it.
  */
 export async function ensureDockerDaemon(options: EnsureDaemonOptions): Promise<DaemonHandle> {
-  const socketPath = options.socketPath ?? dockerSocketPath();
+  let socketPath: string;
+  try {
+    socketPath = options.socketPath ?? dockerSocketPath();
+  } catch (error) {
+    throw new DockerStepError('finding the Docker daemon', (error as Error).message);
+  }
   const client = createDockerClient(socketPath);
   let started = false;
   if (await pingDaemon(client)) {

@@ -108,10 +108,12 @@ export async function ensureDockerImage(
     throw new DockerStepError(`importing ${rootfs.tree} into Docker`, dockerErrorMessage(error));
   }
   const tarResult = await tar;
+  const progress = parseImportProgress(answer);
   if (tarResult.exitCode !== 0) {
+    // The daemon saw a short but well-formed stream and made an image of it: not the recipe's tree.
+    if (progress.imageId) await removeImage(client, progress.imageId);
     throw new DockerStepError(`importing ${rootfs.tree} into Docker`, `\`${tarArgs.join(' ')}\` failed (${tarResult.timedOut ? 'timed out' : `exit code ${tarResult.exitCode ?? tarResult.signal}`}): ${String(tarResult.stderr).trim().slice(0, 500)}`);
   }
-  const progress = parseImportProgress(answer);
   if (progress.error || !progress.imageId) {
     throw new DockerStepError(`importing ${rootfs.tree} into Docker`, progress.error ?? `the daemon did not name the new image: ${answer.slice(0, 300)}`);
   }
@@ -123,6 +125,10 @@ export async function ensureDockerImage(
   const seconds = (performance.now() - started) / 1000;
   options.log(`imported Docker image ${tag} (${progress.imageId.slice(7, 19)}) in ${seconds.toFixed(1)} s`);
   return { tag, id: progress.imageId, recipeHash: rootfs.recipeHash, reused: false, seconds };
+}
+
+async function removeImage(client: DockerClient, id: string): Promise<void> {
+  await withTimeout(client.getImage(id).remove({ force: true }), 30_000, `removing ${id}`).catch(() => {});
 }
 
 interface ImageInspect {
