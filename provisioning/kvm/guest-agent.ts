@@ -1,0 +1,333 @@
+import { randomInt } from 'node:crypto';
+import { z } from 'zod';
+import { DEFAULT_COMMAND_TIMEOUT_MS, type CommandOptions, type CommandOutcome } from '../../harness/exec.js';
+import { delay, JsonLineSocket, Mutex, type Transcript } from './json-socket.js';
+
+/**
+ * The QEMU guest agent (qemu-ga) over its virtio-serial port: how isobench runs programs in a guest.
+ * `guest-exec` with `capture-output` starts a program and `guest-exec-status` is polled until it
+ * has exited, returning base64 stdout/stderr and the exit code. The agent answers strictly in
+ * order and has no request ids, so requests are serialized and `guest-sync` re-aligns the stream
+ * after a request that timed out.
+ */
+
+export const DEFAULT_AGENT_TIMEOUT_MS = 10_000;
+/** Seconds `timeout` in the guest waits after its TERM before it sends KILL. */
+const GUEST_KILL_AFTER_SECONDS = 2;
+/** The host gives up this long after the guest-side timeout should have fired. */
+const HOST_GRACE_MS = 8_000;
+const POLL_MIN_MS = 5;
+const POLL_MAX_MS = 100;
+/** qemu-ga runs programs with its own environment; a caller's env replaces it, so PATH comes along. */
+export const GUEST_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+
+const QgaReturn = z.strictObject({ return: z.unknown() });
+const QgaError = z.strictObject({ error: z.object({ class: z.string(), desc: z.string() }) });
+
+export const GuestExecResult = z.object({ pid: z.number().int().positive() });
+export const GuestExecStatus = z.object({
+  exited: z.boolean(),
+  exitcode: z.number().int().optional(),
+  signal: z.number().int().optional(),
+  'out-data': z.string().optional(),
+  'err-data': z.string().optional(),
+  'out-truncated': z.boolean().optional(),
+  'err-truncated': z.boolean().optional(),
+});
+export type GuestExecStatus = z.infer<typeof GuestExecStatus>;
+export const GuestSyncResult = z.number().int();
+export const GuestInfoResult = z.object({
+  version: z.string(),
+  supported_commands: z.array(z.object({ name: z.string(), enabled: z.boolean(), 'success-response': z.boolean() })),
+});
+export type GuestInfoResult = z.infer<typeof GuestInfoResult>;
+const EmptyResult = z.object({}).strict();
+
+export type QgaReply = { kind: 'return'; value: unknown } | { kind: 'error'; errorClass: string; description: string };
+
+export class QgaProtocolError extends Error {
+  constructor(message: string, readonly line: string) {
+    super(`${message}: ${line.slice(0, 300)}`);
+    this.name = 'QgaProtocolError';
+  }
+}
+
+export class QgaCommandError extends Error {
+  constructor(
+    readonly command: string,
+    readonly errorClass: string,
+    readonly description: string,
+  ) {
+    super(`guest agent ${command} failed: ${errorClass}: ${description}`);
+    this.name = 'QgaCommandError';
+  }
+}
+
+/** One line from the agent: exactly a return or an error, anything else throws. */
+export function parseQgaReply(line: string): QgaReply {
+  let data: unknown;
+  try {
+    data = JSON.parse(line);
+  } catch {
+    throw new QgaProtocolError('the guest agent sent a line that is not JSON', line);
+  }
+  const asReturn = QgaReturn.safeParse(data);
+  if (asReturn.success) return { kind: 'return', value: asReturn.data.return };
+  const asError = QgaError.safeParse(data);
+  if (asError.success) return { kind: 'error', errorClass: asError.data.error.class, description: asError.data.error.desc };
+  throw new QgaProtocolError('the guest agent sent a reply of an unknown shape', line);
+}
+
+export function parseQgaResult<T>(command: string, schema: z.ZodType<T>, value: unknown): T {
+  const parsed = schema.safeParse(value);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new QgaProtocolError(
+      `the guest agent's reply to ${command} has an unknown shape (${issue ? `${issue.path.join('.') || '(root)'}: ${issue.message}` : 'invalid'})`,
+      JSON.stringify(value),
+    );
+  }
+  return parsed.data;
+}
+
+export function decodeBase64(data: string | undefined): string {
+  return data === undefined ? '' : Buffer.from(data, 'base64').toString('utf8');
+}
+
+/** What a finished guest-exec-status says, as the one outcome shape every target returns. */
+export function outcomeFromStatus(
+  command: readonly string[],
+  status: GuestExecStatus,
+  durationMs: number,
+  timedOut: boolean,
+): CommandOutcome {
+  let stderr = decodeBase64(status['err-data']);
+  if (status['out-truncated']) stderr += '\n[isobench: the guest agent truncated this program\'s stdout]\n';
+  if (status['err-truncated']) stderr += '\n[isobench: the guest agent truncated this program\'s stderr]\n';
+  const exitCode = status.exitcode ?? null;
+  const signal = status.signal === undefined ? null : signalName(status.signal);
+  return {
+    command: [...command],
+    ok: exitCode === 0 && signal === null && !timedOut && !status['out-truncated'],
+    exitCode,
+    signal,
+    timedOut,
+    stdout: decodeBase64(status['out-data']),
+    stderr,
+    durationMs,
+  };
+}
+
+const SIGNALS: Record<number, string> = { 1: 'SIGHUP', 2: 'SIGINT', 6: 'SIGABRT', 9: 'SIGKILL', 11: 'SIGSEGV', 13: 'SIGPIPE', 15: 'SIGTERM' };
+function signalName(signal: number): string {
+  return SIGNALS[signal] ?? `signal ${signal}`;
+}
+
+/**
+ * The argv that really runs in the guest: coreutils `timeout` bounds the program's life inside the
+ * guest too (so a host-side timeout never leaves it running), `env -C` gives it a working directory.
+ * `timeout` makes itself a process-group leader, so killing `-PID` takes its children along.
+ */
+export function guestCommandLine(command: readonly string[], timeoutMs: number, cwd?: string): string[] {
+  const seconds = Math.max(1, Math.ceil(timeoutMs / 1000));
+  return ['timeout', '-k', String(GUEST_KILL_AFTER_SECONDS), String(seconds), ...(cwd ? ['env', '-C', cwd] : []), ...command];
+}
+
+/** `timeout` exits 124 when it stopped the program, 137 when it had to KILL it. */
+export function timedOutByGuest(status: GuestExecStatus, elapsedMs: number, timeoutMs: number): boolean {
+  return (status.exitcode === 124 || status.exitcode === 137) && elapsedMs >= timeoutMs * 0.95;
+}
+
+export interface GuestProcess {
+  readonly pid: number;
+  /** The wrapped argv that runs in the guest. */
+  readonly guestCommand: readonly string[];
+  /** Polls once; the final status is kept (the agent forgets a process once it has reported its exit). */
+  poll(): Promise<GuestExecStatus>;
+  readonly finalStatus: GuestExecStatus | null;
+  /** TERM (forwarded by `timeout` to the program), then KILL to the whole group after `graceMs`. */
+  kill(graceMs?: number): Promise<GuestExecStatus>;
+}
+
+export class GuestAgent {
+  private readonly lock = new Mutex();
+  private needsSync = false;
+
+  private constructor(private readonly channel: JsonLineSocket) {}
+
+  /** Connects and synchronizes; retries until the agent answers or `timeoutMs` passes. */
+  static async connect(path: string, options: { timeoutMs?: number; alive?: () => boolean; transcript?: Transcript } = {}): Promise<GuestAgent> {
+    const timeoutMs = options.timeoutMs ?? DEFAULT_AGENT_TIMEOUT_MS;
+    const deadline = performance.now() + timeoutMs;
+    const channel = await JsonLineSocket.connect(path, timeoutMs, options.alive, options.transcript);
+    const agent = new GuestAgent(channel);
+    let lastError: Error | null = null;
+    while (performance.now() < deadline) {
+      if (options.alive && !options.alive()) break;
+      try {
+        await agent.sync(Math.min(2_000, Math.max(100, deadline - performance.now())));
+        return agent;
+      } catch (error) {
+        lastError = error as Error;
+        if (channel.closed) break;
+      }
+    }
+    channel.destroy();
+    throw new Error(`the guest agent on ${path} did not answer guest-sync within ${timeoutMs} ms${lastError ? ` (${lastError.message})` : ''}`);
+  }
+
+  close(): void {
+    this.channel.destroy();
+  }
+
+  /** guest-sync with a fresh id; reads and drops every line up to the echo of that id. */
+  sync(timeoutMs = DEFAULT_AGENT_TIMEOUT_MS): Promise<void> {
+    return this.lock.run(() => this.syncUnlocked(timeoutMs));
+  }
+
+  private async syncUnlocked(timeoutMs: number): Promise<void> {
+    const id = randomInt(1, 2 ** 31 - 1);
+    this.channel.discardQueued();
+    this.channel.send({ execute: 'guest-sync', arguments: { id } });
+    const deadline = performance.now() + timeoutMs;
+    for (;;) {
+      const line = await this.channel.nextLine(Math.max(1, deadline - performance.now()));
+      let reply: QgaReply;
+      try {
+        reply = parseQgaReply(line);
+      } catch {
+        continue; // a fragment of an abandoned reply
+      }
+      if (reply.kind === 'return' && reply.value === id) break;
+    }
+    this.needsSync = false;
+  }
+
+  /** One request and its reply, validated by `schema`. A timeout marks the stream for re-sync. */
+  request<T>(command: string, args: Record<string, unknown> | undefined, schema: z.ZodType<T>, timeoutMs = DEFAULT_AGENT_TIMEOUT_MS): Promise<T> {
+    return this.lock.run(async () => {
+      if (this.needsSync) await this.syncUnlocked(timeoutMs);
+      this.channel.send({ execute: command, ...(args ? { arguments: args } : {}) });
+      let line: string;
+      try {
+        line = await this.channel.nextLine(timeoutMs);
+      } catch (error) {
+        this.needsSync = true;
+        throw new Error(`guest agent ${command}: ${(error as Error).message}`);
+      }
+      let reply: QgaReply;
+      try {
+        reply = parseQgaReply(line);
+      } catch (error) {
+        this.needsSync = true;
+        throw error;
+      }
+      if (reply.kind === 'error') throw new QgaCommandError(command, reply.errorClass, reply.description);
+      return parseQgaResult(command, schema, reply.value);
+    });
+  }
+
+  ping(timeoutMs = DEFAULT_AGENT_TIMEOUT_MS): Promise<void> {
+    return this.request('guest-ping', undefined, EmptyResult, timeoutMs).then(() => undefined);
+  }
+
+  info(): Promise<GuestInfoResult> {
+    return this.request('guest-info', undefined, GuestInfoResult);
+  }
+
+  /** Starts a program in the guest without waiting for it (a server). */
+  async spawn(command: readonly string[], options: CommandOptions = {}): Promise<GuestProcess> {
+    const timeoutMs = options.timeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS;
+    const guestCommand = guestCommandLine(command, timeoutMs, options.cwd);
+    const [path, ...arg] = guestCommand as [string, ...string[]];
+    const { pid } = await this.request(
+      'guest-exec',
+      {
+        path,
+        arg,
+        'capture-output': true,
+        ...(options.env ? { env: [`PATH=${GUEST_PATH}`, ...Object.entries(options.env).map(([key, value]) => `${key}=${value}`)] } : {}),
+        ...(options.input !== undefined ? { 'input-data': Buffer.from(options.input, 'utf8').toString('base64') } : {}),
+      },
+      GuestExecResult,
+    );
+    let finalStatus: GuestExecStatus | null = null;
+    const poll = async (): Promise<GuestExecStatus> => {
+      if (finalStatus) return finalStatus;
+      const status = await this.request('guest-exec-status', { pid }, GuestExecStatus);
+      if (status.exited) finalStatus = status;
+      return status;
+    };
+    const handle: GuestProcess = {
+      pid,
+      guestCommand,
+      poll,
+      get finalStatus() {
+        return finalStatus;
+      },
+      kill: async (graceMs = 3_000) => {
+        if (finalStatus) return finalStatus;
+        await this.signal(pid, 'TERM', false);
+        const deadline = performance.now() + graceMs;
+        while (performance.now() < deadline) {
+          const status = await poll();
+          if (status.exited) return status;
+          await delay(50);
+        }
+        await this.signal(pid, 'KILL', true);
+        for (let tries = 0; tries < 50; tries++) {
+          const status = await poll();
+          if (status.exited) return status;
+          await delay(100);
+        }
+        throw new Error(`the guest process ${pid} (${command.join(' ')}) survived SIGKILL`);
+      },
+    };
+    return handle;
+  }
+
+  /**
+   * Runs a program to completion in the guest and returns its output and exit code. Bounded twice:
+   * by `timeout` in the guest and by a host deadline a little later (then the group is killed).
+   */
+  async exec(command: readonly string[], options: CommandOptions = {}): Promise<CommandOutcome> {
+    const timeoutMs = options.timeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS;
+    const started = performance.now();
+    const child = await this.spawn(command, options);
+    const hostDeadline = started + timeoutMs + GUEST_KILL_AFTER_SECONDS * 1000 + HOST_GRACE_MS;
+    let interval = POLL_MIN_MS;
+    for (;;) {
+      const status = await child.poll();
+      const elapsed = performance.now() - started;
+      if (status.exited) return outcomeFromStatus(command, status, elapsed, timedOutByGuest(status, elapsed, timeoutMs));
+      if (performance.now() > hostDeadline) {
+        const killed = await child.kill(500).catch(() => null);
+        return {
+          ...(killed ? outcomeFromStatus(command, killed, performance.now() - started, true) : emptyOutcome(command, performance.now() - started)),
+          ok: false,
+          timedOut: true,
+        };
+      }
+      await delay(interval);
+      interval = Math.min(POLL_MAX_MS, interval * 2);
+    }
+  }
+
+  /** kill(1) in the guest, to the process or (group) to its whole process group. */
+  private async signal(pid: number, signal: 'TERM' | 'KILL', group: boolean): Promise<void> {
+    const { pid: killer } = await this.request(
+      'guest-exec',
+      { path: 'kill', arg: [`-${signal}`, '--', group ? `-${pid}` : String(pid)], 'capture-output': true },
+      GuestExecResult,
+    );
+    for (let tries = 0; tries < 100; tries++) {
+      const status = await this.request('guest-exec-status', { pid: killer }, GuestExecStatus);
+      if (status.exited) return;
+      await delay(20);
+    }
+  }
+}
+
+function emptyOutcome(command: readonly string[], durationMs: number): CommandOutcome {
+  return { command: [...command], ok: false, exitCode: null, signal: null, timedOut: true, stdout: '', stderr: '', durationMs };
+}

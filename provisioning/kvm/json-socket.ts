@@ -1,0 +1,139 @@
+import { connect, type Socket } from 'node:net';
+
+export type Transcript = (direction: 'sent' | 'received', line: string) => void;
+
+/**
+ * A unix socket that carries one JSON document per line, as QMP and the guest agent both do. It
+ * only frames lines: what the lines mean is the protocol's business (qmp-client.ts, guest-agent.ts).
+ */
+export class JsonLineSocket {
+  private buffer = '';
+  private readonly waiting: Array<{ resolve: (line: string) => void; reject: (error: Error) => void }> = [];
+  private readonly queued: string[] = [];
+  private closedError: Error | null = null;
+  private constructor(
+    private readonly socket: Socket,
+    readonly path: string,
+    /** Called with every line sent and received (the tests' fixtures were captured this way). */
+    private readonly transcript: Transcript | undefined,
+  ) {
+    socket.setEncoding('utf8');
+    socket.on('data', (chunk: string) => this.receive(chunk));
+    socket.on('error', (error) => this.close(new Error(`${path}: ${error.message}`)));
+    socket.on('close', () => this.close(new Error(`${path}: the connection closed`)));
+  }
+
+  /**
+   * Connects, retrying while the socket file does not exist or refuses (QEMU creates it a moment
+   * after it starts). `alive` lets the caller stop early when the process behind it died.
+   */
+  static async connect(path: string, timeoutMs: number, alive: () => boolean = () => true, transcript?: Transcript): Promise<JsonLineSocket> {
+    const deadline = performance.now() + timeoutMs;
+    let lastError: Error | null = null;
+    for (;;) {
+      try {
+        const socket = await new Promise<Socket>((resolve, reject) => {
+          const candidate = connect(path);
+          candidate.once('connect', () => {
+            candidate.off('error', reject);
+            resolve(candidate);
+          });
+          candidate.once('error', reject);
+        });
+        return new JsonLineSocket(socket, path, transcript);
+      } catch (error) {
+        lastError = error as Error;
+      }
+      if (!alive()) throw new Error(`cannot connect to ${path}: the process behind it has exited`);
+      if (performance.now() > deadline) throw new Error(`cannot connect to ${path} within ${timeoutMs} ms: ${lastError?.message ?? 'no answer'}`);
+      await delay(50);
+    }
+  }
+
+  get closed(): boolean {
+    return this.closedError !== null;
+  }
+
+  send(document: unknown): void {
+    if (this.closedError) throw this.closedError;
+    const line = JSON.stringify(document);
+    this.transcript?.('sent', line);
+    this.socket.write(`${line}\n`);
+  }
+
+  /** The next line, or an error when none comes within `timeoutMs` (Infinity: no limit) or the connection closes. */
+  nextLine(timeoutMs: number): Promise<string> {
+    const queued = this.queued.shift();
+    if (queued !== undefined) return Promise.resolve(queued);
+    if (this.closedError) return Promise.reject(this.closedError);
+    return new Promise<string>((resolve, reject) => {
+      const waiter = {
+        resolve: (line: string) => {
+          clearTimeout(timer);
+          resolve(line);
+        },
+        reject: (error: Error) => {
+          clearTimeout(timer);
+          reject(error);
+        },
+      };
+      const timer = Number.isFinite(timeoutMs)
+        ? setTimeout(() => {
+            const index = this.waiting.indexOf(waiter);
+            if (index >= 0) this.waiting.splice(index, 1);
+            reject(new Error(`${this.path}: no reply within ${timeoutMs} ms`));
+          }, timeoutMs)
+        : undefined;
+      this.waiting.push(waiter);
+    });
+  }
+
+  /** Drops lines already received and not yet read (stale replies of an abandoned request). */
+  discardQueued(): string[] {
+    return this.queued.splice(0, this.queued.length);
+  }
+
+  destroy(): void {
+    this.socket.destroy();
+    this.close(new Error(`${this.path}: the connection was closed by isobench`));
+  }
+
+  private receive(chunk: string): void {
+    this.buffer += chunk;
+    for (;;) {
+      const newline = this.buffer.indexOf('\n');
+      if (newline < 0) break;
+      const line = this.buffer.slice(0, newline).replace(/\r$/, '');
+      this.buffer = this.buffer.slice(newline + 1);
+      if (line.trim() === '') continue;
+      this.transcript?.('received', line);
+      const waiter = this.waiting.shift();
+      if (waiter) waiter.resolve(line);
+      else this.queued.push(line);
+    }
+  }
+
+  private close(error: Error): void {
+    if (this.closedError) return;
+    this.closedError = error;
+    for (const waiter of this.waiting.splice(0)) waiter.reject(error);
+  }
+}
+
+export function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Serializes async sections: QMP replies are matched by id, but the guest agent answers strictly in order. */
+export class Mutex {
+  private tail: Promise<void> = Promise.resolve();
+
+  run<T>(section: () => Promise<T>): Promise<T> {
+    const result = this.tail.then(section, section);
+    this.tail = result.then(
+      () => undefined,
+      () => undefined,
+    );
+    return result;
+  }
+}

@@ -1,0 +1,267 @@
+import { z } from 'zod';
+import { JsonLineSocket, Mutex, type Transcript } from './json-socket.js';
+
+/**
+ * A small typed client for the QEMU Machine Protocol over its unix socket: the greeting, capability
+ * negotiation, and the handful of commands isobench needs (status, stop, cont, quit, version,
+ * whether KVM is enabled; migration later). Every line QEMU sends is parsed with zod and a shape
+ * this client does not know is an error, never a half-trusted object.
+ */
+
+export const DEFAULT_QMP_TIMEOUT_MS = 10_000;
+
+const QemuVersionTriple = z.object({ major: z.number().int(), minor: z.number().int(), micro: z.number().int() });
+
+export const QmpGreeting = z.object({
+  QMP: z.object({
+    version: z.object({ qemu: QemuVersionTriple, package: z.string() }),
+    capabilities: z.array(z.string()),
+  }),
+});
+export type QmpGreeting = z.infer<typeof QmpGreeting>;
+
+const QmpId = z.union([z.string(), z.number()]);
+
+export const QmpReturn = z.strictObject({ return: z.unknown(), id: QmpId.optional() });
+export const QmpErrorReply = z.strictObject({
+  error: z.object({ class: z.string(), desc: z.string() }),
+  id: QmpId.optional(),
+});
+export const QmpEvent = z.strictObject({
+  event: z.string().min(1),
+  data: z.record(z.string(), z.unknown()).optional(),
+  timestamp: z.object({ seconds: z.number().int(), microseconds: z.number().int() }),
+});
+export type QmpEvent = z.infer<typeof QmpEvent>;
+
+export type QmpMessage =
+  | { kind: 'greeting'; greeting: QmpGreeting }
+  | { kind: 'return'; value: unknown; id: string | number | undefined }
+  | { kind: 'error'; errorClass: string; description: string; id: string | number | undefined }
+  | { kind: 'event'; event: QmpEvent };
+
+export class QmpProtocolError extends Error {
+  constructor(message: string, readonly line: string) {
+    super(`${message}: ${line.slice(0, 300)}`);
+    this.name = 'QmpProtocolError';
+  }
+}
+
+/** A QMP command QEMU answered with an error (e.g. CommandNotFound, GenericError). */
+export class QmpCommandError extends Error {
+  constructor(
+    readonly command: string,
+    readonly errorClass: string,
+    readonly description: string,
+  ) {
+    super(`QMP ${command} failed: ${errorClass}: ${description}`);
+    this.name = 'QmpCommandError';
+  }
+}
+
+/** One line from QEMU, classified; anything that is not exactly one of QMP's four shapes throws. */
+export function parseQmpMessage(line: string): QmpMessage {
+  let data: unknown;
+  try {
+    data = JSON.parse(line);
+  } catch {
+    throw new QmpProtocolError('QEMU sent a line that is not JSON', line);
+  }
+  if (typeof data !== 'object' || data === null || Array.isArray(data)) throw new QmpProtocolError('QEMU sent a non-object', line);
+  const keys = ['QMP', 'return', 'error', 'event'].filter((key) => key in data);
+  if (keys.length !== 1) throw new QmpProtocolError('QEMU sent a message of an unknown shape', line);
+  switch (keys[0]) {
+    case 'QMP': {
+      const parsed = QmpGreeting.safeParse(data);
+      if (!parsed.success) throw new QmpProtocolError(`a malformed QMP greeting (${firstIssue(parsed.error)})`, line);
+      return { kind: 'greeting', greeting: parsed.data };
+    }
+    case 'return': {
+      const parsed = QmpReturn.safeParse(data);
+      if (!parsed.success) throw new QmpProtocolError(`a malformed QMP return (${firstIssue(parsed.error)})`, line);
+      return { kind: 'return', value: parsed.data.return, id: parsed.data.id };
+    }
+    case 'error': {
+      const parsed = QmpErrorReply.safeParse(data);
+      if (!parsed.success) throw new QmpProtocolError(`a malformed QMP error (${firstIssue(parsed.error)})`, line);
+      return { kind: 'error', errorClass: parsed.data.error.class, description: parsed.data.error.desc, id: parsed.data.id };
+    }
+    default: {
+      const parsed = QmpEvent.safeParse(data);
+      if (!parsed.success) throw new QmpProtocolError(`a malformed QMP event (${firstIssue(parsed.error)})`, line);
+      return { kind: 'event', event: parsed.data };
+    }
+  }
+}
+
+function firstIssue(error: z.ZodError): string {
+  const issue = error.issues[0];
+  return issue ? `${issue.path.join('.') || '(root)'}: ${issue.message}` : 'invalid';
+}
+
+/** QEMU's RunState (qapi/run-state.json); a state not listed here is a protocol error. */
+export const RUN_STATES = [
+  'debug', 'inmigrate', 'internal-error', 'io-error', 'paused', 'postmigrate', 'prelaunch', 'finish-migrate',
+  'restore-vm', 'running', 'save-vm', 'shutdown', 'suspended', 'watchdog', 'guest-panicked', 'colo',
+] as const;
+export const QueryStatusResult = z.object({
+  status: z.enum(RUN_STATES),
+  running: z.boolean(),
+  /** Deprecated in QEMU 8.1 and later absent. */
+  singlestep: z.boolean().optional(),
+});
+export type QueryStatusResult = z.infer<typeof QueryStatusResult>;
+
+export const QueryVersionResult = z.object({ qemu: QemuVersionTriple, package: z.string() });
+export type QueryVersionResult = z.infer<typeof QueryVersionResult>;
+
+export const QueryKvmResult = z.object({ enabled: z.boolean(), present: z.boolean() });
+export type QueryKvmResult = z.infer<typeof QueryKvmResult>;
+
+export const EmptyResult = z.object({}).strict();
+
+export function parseResult<T>(command: string, schema: z.ZodType<T>, value: unknown): T {
+  const parsed = schema.safeParse(value);
+  if (!parsed.success) throw new QmpProtocolError(`QEMU's reply to ${command} has an unknown shape (${firstIssue(parsed.error)})`, JSON.stringify(value));
+  return parsed.data;
+}
+
+export function formatQemuVersion(version: QueryVersionResult | QmpGreeting['QMP']['version']): string {
+  const { major, minor, micro } = version.qemu;
+  return `${major}.${minor}.${micro}${version.package ? ` (${version.package.trim()})` : ''}`;
+}
+
+/** A connected, negotiated QMP session. Commands may overlap: replies are matched by id. */
+export class QmpClient {
+  readonly events: QmpEvent[] = [];
+  private nextId = 1;
+  private readonly pending = new Map<string, { resolve: (message: QmpMessage) => void; reject: (error: Error) => void }>();
+  private readonly reading: Promise<void>;
+  private readonly sending = new Mutex();
+  private failure: Error | null = null;
+  private quitting = false;
+
+  private constructor(
+    private readonly channel: JsonLineSocket,
+    readonly greeting: QmpGreeting,
+  ) {
+    this.reading = this.readLoop();
+  }
+
+  /** Connects (retrying until `timeoutMs` while QEMU starts), reads the greeting and negotiates capabilities. */
+  static async connect(path: string, options: { timeoutMs?: number; alive?: () => boolean; transcript?: Transcript } = {}): Promise<QmpClient> {
+    const timeoutMs = options.timeoutMs ?? DEFAULT_QMP_TIMEOUT_MS;
+    const channel = await JsonLineSocket.connect(path, timeoutMs, options.alive, options.transcript);
+    try {
+      const first = parseQmpMessage(await channel.nextLine(timeoutMs));
+      if (first.kind !== 'greeting') throw new Error(`QMP on ${path} did not start with a greeting (got a ${first.kind})`);
+      const client = new QmpClient(channel, first.greeting);
+      await client.execute('qmp_capabilities', undefined, EmptyResult, timeoutMs);
+      return client;
+    } catch (error) {
+      channel.destroy();
+      throw error;
+    }
+  }
+
+  get qemuVersion(): string {
+    return formatQemuVersion(this.greeting.QMP.version);
+  }
+
+  /** Runs one command and validates its result with `schema`. */
+  async execute<T>(command: string, args: Record<string, unknown> | undefined, schema: z.ZodType<T>, timeoutMs = DEFAULT_QMP_TIMEOUT_MS): Promise<T> {
+    if (this.failure) throw this.failure;
+    const id = `ib-${this.nextId++}`;
+    const reply = new Promise<QmpMessage>((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+    });
+    const timer = new Promise<never>((_, reject) => {
+      const handle = setTimeout(() => reject(new Error(`QMP ${command}: no reply within ${timeoutMs} ms`)), timeoutMs);
+      void reply.finally(() => clearTimeout(handle)).catch(() => {});
+    });
+    await this.sending.run(async () => this.channel.send({ execute: command, ...(args ? { arguments: args } : {}), id }));
+    try {
+      const message = await Promise.race([reply, timer]);
+      if (message.kind === 'error') throw new QmpCommandError(command, message.errorClass, message.description);
+      if (message.kind !== 'return') throw new Error(`QMP ${command}: unexpected ${message.kind}`);
+      return parseResult(command, schema, message.value);
+    } finally {
+      this.pending.delete(id);
+    }
+  }
+
+  async queryStatus(): Promise<QueryStatusResult> {
+    return this.execute('query-status', undefined, QueryStatusResult);
+  }
+
+  async queryVersion(): Promise<QueryVersionResult> {
+    return this.execute('query-version', undefined, QueryVersionResult);
+  }
+
+  async queryKvm(): Promise<QueryKvmResult> {
+    return this.execute('query-kvm', undefined, QueryKvmResult);
+  }
+
+  /** Pauses every vCPU (the guest's clock stops too). */
+  async stop(): Promise<void> {
+    await this.execute('stop', undefined, EmptyResult);
+  }
+
+  async cont(): Promise<void> {
+    await this.execute('cont', undefined, EmptyResult);
+  }
+
+  /**
+   * Asks QEMU to exit. QEMU may close the socket before its reply is read; that counts as done.
+   */
+  async quit(timeoutMs = DEFAULT_QMP_TIMEOUT_MS): Promise<void> {
+    this.quitting = true;
+    try {
+      await this.execute('quit', undefined, EmptyResult, timeoutMs);
+    } catch (error) {
+      if (!this.channel.closed) throw error;
+    }
+  }
+
+  close(): void {
+    this.channel.destroy();
+  }
+
+  /** Resolves when the connection ends (QEMU exited or close() was called). */
+  get finished(): Promise<void> {
+    return this.reading;
+  }
+
+  private async readLoop(): Promise<void> {
+    for (;;) {
+      let line: string;
+      try {
+        line = await this.channel.nextLine(Infinity);
+      } catch (error) {
+        this.fail(this.quitting ? new Error('QMP: QEMU has quit') : (error as Error));
+        return;
+      }
+      let message: QmpMessage;
+      try {
+        message = parseQmpMessage(line);
+      } catch (error) {
+        this.fail(error as Error);
+        this.channel.destroy();
+        return;
+      }
+      if (message.kind === 'event') {
+        this.events.push(message.event);
+        continue;
+      }
+      const id = message.kind === 'return' || message.kind === 'error' ? message.id : undefined;
+      const waiter = id === undefined ? undefined : this.pending.get(String(id));
+      if (waiter) waiter.resolve(message);
+    }
+  }
+
+  private fail(error: Error): void {
+    this.failure = error;
+    for (const waiter of this.pending.values()) waiter.reject(error);
+    this.pending.clear();
+  }
+}

@@ -1,0 +1,154 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer, type Server } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import {
+  EmptyResult,
+  parseQmpMessage,
+  parseResult,
+  QmpClient,
+  QmpCommandError,
+  QmpProtocolError,
+  QueryKvmResult,
+  QueryStatusResult,
+  QueryVersionResult,
+} from '../../provisioning/kvm/qmp-client.js';
+
+/** Every line QEMU 7.2 sent and received while a TCG guest ran (captured by test/fixtures/kvm/capture.ts). */
+interface Line {
+  direction: 'sent' | 'received';
+  line: string;
+}
+const transcript: Line[] = readFileSync(new URL('../fixtures/kvm/qmp-transcript.jsonl', import.meta.url), 'utf8')
+  .trim()
+  .split('\n')
+  .map((text) => JSON.parse(text) as Line);
+const received = transcript.filter((entry) => entry.direction === 'received').map((entry) => entry.line);
+
+test('QMP: every line the real QEMU sent parses as exactly one of greeting, return, error, event', () => {
+  const kinds = received.map((line) => parseQmpMessage(line).kind);
+  assert.equal(kinds[0], 'greeting');
+  assert.ok(kinds.includes('return') && kinds.includes('error') && kinds.includes('event'));
+  const greeting = parseQmpMessage(received[0]!);
+  assert.ok(greeting.kind === 'greeting');
+  assert.deepEqual(greeting.greeting.QMP.version.qemu, { major: 7, minor: 2, micro: 22 });
+});
+
+test('QMP: replies carry the id isobench sent; events are recognised with their names', () => {
+  const events = received.map(parseQmpMessage).flatMap((message) => (message.kind === 'event' ? [message.event.event] : []));
+  assert.deepEqual(events, ['STOP', 'RESUME', 'SHUTDOWN']);
+  const error = received.map(parseQmpMessage).find((message) => message.kind === 'error');
+  assert.ok(error?.kind === 'error');
+  assert.equal(error.errorClass, 'CommandNotFound');
+  assert.equal(error.id, 'ib-8');
+});
+
+test('QMP: query-status, query-version and query-kvm results of the real guest', () => {
+  const values = received.map(parseQmpMessage).flatMap((message) => (message.kind === 'return' ? [message.value] : []));
+  const statuses = values.filter((value) => QueryStatusResult.safeParse(value).success).map((value) => parseResult('query-status', QueryStatusResult, value));
+  assert.deepEqual(
+    statuses.map((status) => [status.status, status.running]),
+    [
+      ['running', true],
+      ['paused', false],
+    ],
+  );
+  const kvm = values.map((value) => QueryKvmResult.safeParse(value)).find((parsed) => parsed.success);
+  assert.deepEqual(kvm?.data, { enabled: false, present: true }, 'a TCG guest on a host with /dev/kvm');
+  const version = values.map((value) => QueryVersionResult.safeParse(value)).find((parsed) => parsed.success);
+  assert.match(version?.data?.package ?? '', /Debian/);
+});
+
+test('QMP: unknown shapes are rejected, never half-trusted', () => {
+  assert.throws(() => parseQmpMessage('not json'), QmpProtocolError);
+  assert.throws(() => parseQmpMessage('[1,2]'), QmpProtocolError);
+  assert.throws(() => parseQmpMessage('{"hello": 1}'), /unknown shape/);
+  assert.throws(() => parseQmpMessage('{"return": {}, "error": {"class": "x", "desc": "y"}}'), /unknown shape/);
+  assert.throws(() => parseQmpMessage('{"return": {}, "id": "ib-1", "surprise": true}'), /malformed QMP return/);
+  assert.throws(() => parseQmpMessage('{"error": {"class": "GenericError"}}'), /malformed QMP error/);
+  assert.throws(() => parseQmpMessage('{"event": "STOP"}'), /malformed QMP event/);
+  assert.throws(() => parseResult('query-status', QueryStatusResult, { status: 'flying', running: true }), /unknown shape/);
+  assert.throws(() => parseResult('stop', EmptyResult, { unexpected: 1 }), /unknown shape/);
+});
+
+/** A unix socket that answers each command with what the real QEMU answered to it, in order. */
+async function replayServer(path: string): Promise<Server> {
+  const exchanges: Array<{ sent: string; replies: string[] }> = [];
+  const greeting: string[] = [];
+  for (const entry of transcript) {
+    if (entry.direction === 'sent') exchanges.push({ sent: entry.line, replies: [] });
+    else (exchanges.at(-1)?.replies ?? greeting).push(entry.line);
+  }
+  const server = createServer((socket) => {
+    let buffer = '';
+    let next = 0;
+    socket.write(greeting.map((line) => `${line}\r\n`).join(''));
+    socket.on('data', (chunk) => {
+      buffer += chunk.toString('utf8');
+      for (let newline = buffer.indexOf('\n'); newline >= 0; newline = buffer.indexOf('\n')) {
+        const line = buffer.slice(0, newline);
+        buffer = buffer.slice(newline + 1);
+        const exchange = exchanges[next++];
+        assert.ok(exchange, `an unexpected command: ${line}`);
+        assert.deepEqual(JSON.parse(line), JSON.parse(exchange.sent));
+        socket.write(exchange.replies.map((reply) => `${reply}\r\n`).join(''));
+        if (JSON.parse(line).execute === 'quit') socket.end();
+      }
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(path, resolve));
+  return server;
+}
+
+test('QMP client: negotiates, matches replies by id past events, surfaces errors, and quits', async () => {
+  const directory = await mkdtemp(join(tmpdir(), 'isobench-qmp-'));
+  const path = join(directory, 'qmp.sock');
+  const server = await replayServer(path);
+  try {
+    const client = await QmpClient.connect(path, { timeoutMs: 2_000 });
+    assert.equal(client.qemuVersion, '7.2.22 (Debian 1:7.2+dfsg-7+deb12u18+b3)');
+    assert.equal((await client.queryStatus()).status, 'running');
+    await client.stop();
+    assert.equal((await client.queryStatus()).status, 'paused');
+    await client.cont();
+    assert.equal((await client.queryVersion()).qemu.major, 7);
+    assert.deepEqual(await client.queryKvm(), { enabled: false, present: true });
+    await assert.rejects(client.execute('no-such-command', undefined, EmptyResult), (error: unknown) => {
+      assert.ok(error instanceof QmpCommandError);
+      assert.equal(error.errorClass, 'CommandNotFound');
+      return true;
+    });
+    await client.quit();
+    await client.finished;
+    assert.deepEqual(
+      client.events.map((event) => event.event),
+      ['STOP', 'RESUME', 'SHUTDOWN'],
+    );
+    client.close();
+  } finally {
+    server.close();
+    await rm(directory, { recursive: true, force: true });
+  }
+});
+
+test('QMP client: a command without a reply times out instead of hanging', async () => {
+  const directory = await mkdtemp(join(tmpdir(), 'isobench-qmp-'));
+  const path = join(directory, 'qmp.sock');
+  const greeting = received[0]!;
+  const server = createServer((socket) => {
+    socket.write(`${greeting}\r\n`);
+    socket.once('data', () => socket.write('{"return": {}, "id": "ib-1"}\r\n'));
+  });
+  await new Promise<void>((resolve) => server.listen(path, resolve));
+  try {
+    const client = await QmpClient.connect(path, { timeoutMs: 2_000 });
+    await assert.rejects(client.execute('query-status', undefined, QueryStatusResult, 200), /no reply within 200 ms/);
+    client.close();
+  } finally {
+    server.close();
+    await rm(directory, { recursive: true, force: true });
+  }
+});
