@@ -1,0 +1,300 @@
+import { constants } from 'node:fs';
+import { access, mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { startBackground } from '../../harness/exec.js';
+import { processStartTicks, type ResourceRegistry } from '../../harness/resources.js';
+import { resolveImageCacheDir } from '../image/index.js';
+import { buildQemuCommand, QEMU_NAME_PREFIX, type Accel } from './qemu-command.js';
+
+/**
+ * Is KVM really usable here? `/dev/kvm` existing is not enough: on the development machines it is
+ * a paravirtual KVM where guests hang right after the real-mode setup ("Probing EDD") and
+ * `-cpu host` aborts on an MSR. So the probe boots a tiny guest — the image's own kernel and
+ * initrd, no disk, busybox as the first process, which powers the machine off — under a timeout,
+ * and reads its serial console. It passes only when the guest reached user space and powered off.
+ */
+
+export const PROBE_TIMEOUT_MS = 20_000;
+/** The initrd (~130 MB unpacked) must fit in memory next to the kernel. */
+export const PROBE_MEMORY_MIB = 512;
+/** Tried in order: the host's own CPU first (what a KVM benchmark wants), then QEMU's portable model. */
+export const KVM_CPU_CANDIDATES = ['host', 'qemu64'] as const;
+/** Under TCG the guest gets QEMU's most capable emulated CPU. */
+export const TCG_CPU_MODEL = 'max';
+/** Everything after `--` is the first process's argv: `busybox poweroff -f`. */
+export const PROBE_KERNEL_COMMAND_LINE = 'console=ttyS0 earlyprintk=ttyS0 panic=-1 rdinit=/usr/bin/busybox -- poweroff -f';
+const REACHED_INIT = /Run \S+ as init process/;
+const POWERED_OFF = /reboot: Power down/;
+const TAIL_CHARS = 4_000;
+
+export const ProbeAttempt = z.object({
+  accel: z.enum(['kvm', 'tcg']),
+  cpuModel: z.string(),
+  command: z.array(z.string()),
+  exitCode: z.number().int().nullable(),
+  signal: z.string().nullable(),
+  timedOut: z.boolean(),
+  durationMs: z.number(),
+  /** The end of the guest's serial console. */
+  serial: z.string(),
+  /** The end of QEMU's own stderr. */
+  stderr: z.string(),
+});
+export type ProbeAttempt = z.infer<typeof ProbeAttempt>;
+
+export type ProbeFailure = 'unavailable' | 'hang' | 'qemu-error' | 'no-userspace';
+export type ProbeVerdict = { works: true; reason: string } | { works: false; failure: ProbeFailure; reason: string };
+
+function lastLine(text: string): string {
+  return (
+    text
+      .split(/\r?\n/)
+      .map((line) => line.trim())
+      .filter(Boolean)
+      .at(-1) ?? ''
+  );
+}
+
+function lastLines(text: string, count: number): string {
+  return text
+    .split(/\r?\n/)
+    .map((line) => line.trim())
+    .filter(Boolean)
+    .slice(-count)
+    .join(' | ');
+}
+
+/** Judges one boot of the probe guest from what it left: its exit, its serial console, QEMU's stderr. */
+export function evaluateProbeAttempt(attempt: ProbeAttempt): ProbeVerdict {
+  const what = `${attempt.accel} with -cpu ${attempt.cpuModel}`;
+  const seconds = (attempt.durationMs / 1000).toFixed(1);
+  const reachedInit = REACHED_INIT.test(attempt.serial);
+  const poweredOff = POWERED_OFF.test(attempt.serial);
+  if (reachedInit && poweredOff && !attempt.timedOut) {
+    return { works: true, reason: `${what}: the probe guest reached user space and powered off in ${seconds} s` };
+  }
+  if (attempt.timedOut) {
+    const last = lastLine(attempt.serial);
+    return {
+      works: false,
+      failure: 'hang',
+      reason: `${what}: the probe guest hung — no power-off within ${seconds} s; its console's last line: ${last ? `"${last.slice(0, 160)}"` : '(nothing)'}`,
+    };
+  }
+  if (attempt.exitCode !== 0 || attempt.signal !== null) {
+    const status = attempt.signal ? `was killed by ${attempt.signal}` : `exited with code ${attempt.exitCode ?? 'unknown'}`;
+    const detail = lastLines(attempt.stderr, 2);
+    return { works: false, failure: 'qemu-error', reason: `${what}: QEMU ${status}${detail ? `: ${detail.slice(0, 300)}` : ''}` };
+  }
+  const panic = /Kernel panic - not syncing: [^\n]*/.exec(attempt.serial)?.[0];
+  return {
+    works: false,
+    failure: 'no-userspace',
+    reason: `${what}: the probe guest stopped without running its first process${panic ? ` (${panic.trim()})` : ''}`,
+  };
+}
+
+export const KvmProbe = z.object({
+  works: z.boolean(),
+  /** The CPU model that booted, when one did. */
+  cpuModel: z.string().nullable(),
+  /** One line: why KVM does or does not work. */
+  reason: z.string(),
+  attempts: z.array(ProbeAttempt),
+  probedAt: z.string(),
+  seconds: z.number(),
+  /** True when this came from the cache of an earlier probe in the same host boot. */
+  cached: z.boolean(),
+});
+export type KvmProbe = z.infer<typeof KvmProbe>;
+
+/** The probe's overall answer from its attempts, in the order they ran. */
+export function summarizeKvmProbe(attempts: readonly ProbeAttempt[], probedAt: string, unavailable?: string): KvmProbe {
+  const seconds = attempts.reduce((sum, attempt) => sum + attempt.durationMs, 0) / 1000;
+  const base = { attempts: [...attempts], probedAt, seconds, cached: false };
+  if (unavailable) return { ...base, works: false, cpuModel: null, reason: unavailable };
+  const verdicts = attempts.map((attempt) => ({ attempt, verdict: evaluateProbeAttempt(attempt) }));
+  const passed = verdicts.find(({ verdict }) => verdict.works);
+  if (passed) return { ...base, works: true, cpuModel: passed.attempt.cpuModel, reason: passed.verdict.reason };
+  if (verdicts.length === 0) return { ...base, works: false, cpuModel: null, reason: 'KVM was not probed' };
+  return { ...base, works: false, cpuModel: null, reason: verdicts.map(({ verdict }) => verdict.reason).join('; ') };
+}
+
+/** When one attempt failed in a way another CPU model cannot fix, later candidates are not tried. */
+export function worthTryingNextModel(verdict: ProbeVerdict): boolean {
+  // A QEMU that refuses a CPU model (an MSR it cannot set, a missing feature) may accept another;
+  // a guest that hangs hangs in the hypervisor, whatever CPU it is shown.
+  return !verdict.works && verdict.failure === 'qemu-error';
+}
+
+export interface AccelDecision {
+  accel: Accel;
+  cpuModel: string;
+  /** Entries for TargetFacts.degraded (a TCG guest is emulation, and every table must say so). */
+  degraded: string[];
+  /** One line for the results: what was asked, what the probe found, what runs. */
+  explanation: string;
+}
+
+export const TCG_DEGRADED = 'TCG emulation: not KVM';
+
+export class KvmUnavailableError extends Error {
+  constructor(readonly probe: KvmProbe) {
+    super(`--accel kvm: KVM does not work on this host (${probe.reason}); use --accel auto or --accel tcg to run an emulated (TCG) guest instead`);
+    this.name = 'KvmUnavailableError';
+  }
+}
+
+/**
+ * What a guest runs on, from what was asked and what the probe found. `probe` is null when none
+ * ran (`--accel tcg` needs none). Throws KvmUnavailableError for `--accel kvm` without a working KVM.
+ */
+export function decideAccel(requested: 'auto' | 'kvm' | 'tcg', probe: KvmProbe | null): AccelDecision {
+  if (requested === 'tcg') {
+    return { accel: 'tcg', cpuModel: TCG_CPU_MODEL, degraded: [TCG_DEGRADED], explanation: '--accel tcg: emulated CPU (TCG), KVM not probed' };
+  }
+  if (!probe) throw new Error(`--accel ${requested} needs the KVM probe's answer`);
+  if (probe.works && probe.cpuModel) {
+    return { accel: 'kvm', cpuModel: probe.cpuModel, degraded: [], explanation: `--accel ${requested}: KVM works, -cpu ${probe.cpuModel}` };
+  }
+  if (requested === 'kvm') throw new KvmUnavailableError(probe);
+  return {
+    accel: 'tcg',
+    cpuModel: TCG_CPU_MODEL,
+    degraded: [TCG_DEGRADED],
+    explanation: '--accel auto: KVM does not work here (see the probe\'s reason), so the guest is EMULATED with TCG',
+  };
+}
+
+export interface ProbeOptions {
+  kernel: string;
+  initrd: string;
+  /** Where the probe's serial log goes (a private directory). */
+  workDirectory: string;
+  qemuBinary?: string;
+  timeoutMs?: number;
+  cpuModels?: readonly string[];
+  /** Registers the probe's QEMU so a crash mid-probe leaves a ledger entry. */
+  resources?: ResourceRegistry;
+  /** Where the answer is cached for this host boot; null: do not cache. */
+  cacheFile?: string | null;
+  log?: (line: string) => void;
+}
+
+/** Boots the probe guest once. */
+export async function runProbeAttempt(
+  accel: Accel,
+  cpuModel: string,
+  options: Pick<ProbeOptions, 'kernel' | 'initrd' | 'workDirectory' | 'qemuBinary' | 'timeoutMs' | 'resources'>,
+): Promise<ProbeAttempt> {
+  await mkdir(options.workDirectory, { recursive: true });
+  const serialLog = join(options.workDirectory, `accel-probe-${accel}-${cpuModel}.serial.log`);
+  await rm(serialLog, { force: true });
+  const timeoutMs = options.timeoutMs ?? PROBE_TIMEOUT_MS;
+  const command = buildQemuCommand(
+    {
+      name: `${QEMU_NAME_PREFIX}accel-probe-${process.pid}`,
+      accel,
+      cpuModel,
+      vcpus: 1,
+      memoryMiB: PROBE_MEMORY_MIB,
+      kernel: options.kernel,
+      initrd: options.initrd,
+      append: PROBE_KERNEL_COMMAND_LINE,
+      serialLog,
+    },
+    options.qemuBinary,
+  );
+  const started = performance.now();
+  const qemu = startBackground(command, { timeoutMs, cwd: options.workDirectory });
+  let resourceId: number | undefined;
+  if (qemu.pid !== undefined && options.resources) {
+    resourceId = await options.resources.register(`accel probe QEMU (pid ${qemu.pid})`, {
+      kind: 'process',
+      pid: qemu.pid,
+      startTicks: await processStartTicks(qemu.pid),
+    });
+  }
+  const outcome = await qemu.exited;
+  if (resourceId !== undefined) await options.resources?.forget(resourceId);
+  const serial = await readFile(serialLog, 'utf8').catch(() => '');
+  return {
+    accel,
+    cpuModel,
+    command,
+    exitCode: outcome.exitCode,
+    signal: outcome.timedOut ? null : outcome.signal,
+    timedOut: outcome.timedOut,
+    durationMs: performance.now() - started,
+    serial: serial.slice(-TAIL_CHARS),
+    stderr: outcome.stderr.slice(-TAIL_CHARS),
+  };
+}
+
+/** Whether this process may open /dev/kvm read-write; null when it can, else why not. */
+export async function kvmDeviceProblem(device = '/dev/kvm'): Promise<string | null> {
+  try {
+    await access(device, constants.R_OK | constants.W_OK);
+    return null;
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    return code === 'ENOENT' ? `there is no ${device}` : `${device} cannot be opened read-write (${code ?? 'error'})`;
+  }
+}
+
+const ProbeCache = z.object({ key: z.string(), probe: KvmProbe });
+
+/** What the cached answer depends on: this host boot, this QEMU, this kernel. */
+export async function probeCacheKey(kernel: string, qemuVersion: string): Promise<string> {
+  const bootId = (await readFile('/proc/sys/kernel/random/boot_id', 'utf8').catch(() => 'unknown')).trim();
+  const info = await stat(kernel).catch(() => null);
+  return JSON.stringify({ bootId, qemuVersion, kernel, size: info?.size ?? null, mtimeMs: info?.mtimeMs ?? null });
+}
+
+/** Beside the image cache: a cache, not run state (`cleanup` and the ledgers never look there). */
+export function defaultProbeCacheFile(): string {
+  return join(resolveImageCacheDir(), 'kvm-probe.json');
+}
+
+/**
+ * Probes KVM: each CPU model in turn until one boots, stopping at a hang (20 s each here). The
+ * answer is cached per host boot, QEMU version and kernel, since a failing probe costs a timeout.
+ */
+export async function probeKvm(options: ProbeOptions & { qemuVersion: string }): Promise<KvmProbe> {
+  const log = options.log ?? (() => {});
+  const cacheFile = options.cacheFile === undefined ? defaultProbeCacheFile() : options.cacheFile;
+  const key = await probeCacheKey(options.kernel, options.qemuVersion);
+  if (cacheFile) {
+    const cached = await readFile(cacheFile, 'utf8')
+      .then((text) => ProbeCache.safeParse(JSON.parse(text)))
+      .catch(() => null);
+    if (cached?.success && cached.data.key === key) return { ...cached.data.probe, cached: true };
+  }
+  const probedAt = new Date().toISOString();
+  const deviceProblem = await kvmDeviceProblem();
+  let probe: KvmProbe;
+  if (deviceProblem) {
+    probe = summarizeKvmProbe([], probedAt, `KVM is unavailable: ${deviceProblem}`);
+  } else {
+    const attempts: ProbeAttempt[] = [];
+    for (const cpuModel of options.cpuModels ?? KVM_CPU_CANDIDATES) {
+      log(`probing KVM: booting a tiny guest with -cpu ${cpuModel} (up to ${Math.round((options.timeoutMs ?? PROBE_TIMEOUT_MS) / 1000)} s)…`);
+      const attempt = await runProbeAttempt('kvm', cpuModel, options);
+      attempts.push(attempt);
+      const verdict = evaluateProbeAttempt(attempt);
+      log(`KVM probe: ${verdict.reason}`);
+      if (verdict.works || !worthTryingNextModel(verdict)) break;
+    }
+    probe = summarizeKvmProbe(attempts, probedAt);
+  }
+  if (cacheFile) await writeCache(cacheFile, { key, probe }).catch(() => {});
+  return probe;
+}
+
+async function writeCache(path: string, content: z.infer<typeof ProbeCache>): Promise<void> {
+  await mkdir(join(path, '..'), { recursive: true });
+  const temporary = `${path}.${process.pid}.tmp`;
+  await writeFile(temporary, JSON.stringify(content, null, 2));
+  await rename(temporary, path);
+}
