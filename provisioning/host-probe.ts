@@ -2,6 +2,7 @@ import { access, readFile, statfs } from 'node:fs/promises';
 import os from 'node:os';
 import { runCommand } from '../harness/exec.js';
 import type { HostFacts } from '../results/schema.js';
+import { userlandProxySetting } from './docker/daemon.js';
 
 const PROBE_TIMEOUT_MS = 10_000;
 
@@ -54,6 +55,8 @@ export interface DockerFacts {
   version: string;
   storageDriver: string;
   cgroupVersion: string;
+  /** Whether published ports get a docker-proxy (dockerd's flags, then daemon.json); null if unknown. */
+  userlandProxy: boolean | null;
 }
 
 export async function probeDocker(): Promise<DockerFacts | null> {
@@ -62,7 +65,12 @@ export async function probeDocker(): Promise<DockerFacts | null> {
   try {
     const info = JSON.parse(outcome.stdout) as { ServerVersion?: string; Driver?: string; CgroupVersion?: string };
     if (!info.ServerVersion) return null;
-    return { version: info.ServerVersion, storageDriver: info.Driver ?? 'unknown', cgroupVersion: info.CgroupVersion ?? 'unknown' };
+    return {
+      version: info.ServerVersion,
+      storageDriver: info.Driver ?? 'unknown',
+      cgroupVersion: info.CgroupVersion ?? 'unknown',
+      userlandProxy: await userlandProxySetting(),
+    };
   } catch {
     return null;
   }

@@ -1,4 +1,5 @@
-import { freeDiskBytes, probeHost } from '../../provisioning/host-probe.js';
+import { dockerAvailability } from '../../provisioning/docker/daemon.js';
+import { freeDiskBytes, probeDocker, probeHost } from '../../provisioning/host-probe.js';
 import { driverFor, TARGET_NAMES } from '../../provisioning/targets/index.js';
 import { suiteByName, SUITE_NAMES } from '../../suites/index.js';
 import { missingTools } from '../tools.js';
@@ -29,10 +30,12 @@ export async function doctorCommand(): Promise<number> {
   rows.push({ check: '/dev/kvm', value: host.kvmDevice ? 'present' : 'absent', note: '' });
   rows.push({ check: 'KVM guest really runs', value: host.kvmUsable === null ? 'not probed' : host.kvmUsable ? 'yes' : 'no', note: 'the kvm target probes by booting a guest' });
   rows.push({ check: '/dev/vhost-net', value: host.vhostNet ? 'present' : 'absent', note: host.vhostNet ? '' : 'guests use userspace virtio-net (recorded in results)' });
+  const docker = await probeDocker();
+  const proxy = docker?.userlandProxy === null || docker === null ? 'unknown' : docker.userlandProxy ? 'on' : 'off';
   rows.push({
     check: 'docker daemon',
-    value: host.docker ? `${host.docker.version} (${host.docker.storageDriver}, cgroup v${host.docker.cgroupVersion})` : 'not answering',
-    note: host.docker ? '' : 'the Docker targets start it when they run',
+    value: docker ? `${docker.version} (${docker.storageDriver}, cgroup v${docker.cgroupVersion}, userland proxy ${proxy})` : 'not answering',
+    note: docker ? '' : ((await dockerAvailability()) ?? 'the Docker targets start dockerd when they run'),
   });
   for (const tool of host.tools) rows.push({ check: tool.tool, value: tool.version ?? 'missing', note: '' });
   for (const name of TARGET_NAMES) {
