@@ -95,7 +95,7 @@ export async function runBench(options: BenchOptions): Promise<BenchOutcome> {
     const client: ClientSide = { exec: (command, execOptions) => topology.clientExec(command, execOptions), wrap: (command) => topology.wrapClient(command) };
 
     for (const { name, driver } of drivers) {
-      const facts = await provisionTarget(name, driver, { topology, resources, options: options.targetOptions, host, runDirectory, log }, targets);
+      const facts = await provisionTarget(name, driver, { topology, resources, options: options.targetOptions, host, runDirectory, logDirectory: options.outDirectory, log }, targets);
       await store.update((draft) => {
         draft.targets.push(facts);
         if (facts.state !== 'ready') markTargetPoints(draft, name, facts.state === 'failed' ? 'failed' : 'skipped', facts.reason ?? 'not provisioned');

@@ -24,6 +24,11 @@ export interface ProvisionContext {
   host: HostFacts;
   /** A host directory private to this run (registered for removal). */
   runDirectory: string;
+  /**
+   * Where a target keeps logs worth reading after the run (a guest's serial console): the results
+   * directory, beside the results file. Optional so tests can provision without one.
+   */
+  logDirectory?: string;
   log: (line: string) => void;
 }
 

@@ -2,11 +2,13 @@ import { UsageError } from '../../harness/errors.js';
 import { TARGET_NAMES, type TargetDriver, type TargetName } from '../types.js';
 import { dockerHostDriver } from './docker-host.js';
 import { dockerNatDriver } from './docker-nat.js';
+import { kvmDriver } from './kvm.js';
 import { nativeDriver } from './native.js';
 
 /** Adding a target: one driver module and one line here. */
 const DRIVERS: Partial<Record<TargetName, TargetDriver>> = {
   native: nativeDriver,
+  kvm: kvmDriver,
   'docker-host': dockerHostDriver,
   'docker-nat': dockerNatDriver,
 };

@@ -1,0 +1,244 @@
+import { readdir, readFile, readlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { startBackground, type BackgroundProcess, type CommandOutcome } from '../../harness/exec.js';
+import { CLOCK_TICKS_PER_SECOND } from '../../harness/cpu-meter.js';
+import { processStartTicks, type ResourceRegistry } from '../../harness/resources.js';
+import { GuestAgent } from './guest-agent.js';
+import { delay } from './json-socket.js';
+import { QmpClient } from './qmp-client.js';
+import { buildQemuCommand, type QemuGuestSpec } from './qemu-command.js';
+
+/**
+ * One running QEMU guest: the process, its QMP session and its guest agent. Launch walks through
+ * named steps; when one fails the QEMU is stopped at once, the serial log is kept, and the error
+ * names the step and quotes the console's last lines.
+ */
+
+export const READY_MARKER = 'ISOBENCH-GUEST-READY';
+/** A TCG guest boots in ~7-13 s here when the host is quiet; two busy cores can triple that. */
+export const BOOT_TIMEOUT_MS = { kvm: 90_000, tcg: 240_000 } as const;
+export const AGENT_TIMEOUT_MS = 30_000;
+/** The guest lives as long as the run; this only bounds a QEMU that everything else forgot. */
+export const QEMU_LIFETIME_MS = 7 * 24 * 3600_000;
+
+export class GuestStepError extends Error {
+  constructor(
+    readonly step: string,
+    detail: string,
+    readonly serialLog: string,
+    readonly serialTail: string,
+  ) {
+    super(`${step}: ${detail}; serial log kept at ${serialLog}${serialTail ? ` (last lines: ${serialTail})` : ''}`);
+    this.name = 'GuestStepError';
+  }
+}
+
+export interface ReadyLine {
+  network: string;
+  agent: string;
+}
+
+/** `ISOBENCH-GUEST-READY network=eth0=198.18.0.10/24 agent=/dev/vport1p1` → its fields; null before the line is there. */
+export function parseReadyLine(serial: string): ReadyLine | null {
+  const line = serial.split(/\r?\n/).find((candidate) => candidate.includes(READY_MARKER));
+  if (!line) return null;
+  const field = (name: string) => new RegExp(`(?:^|\\s)${name}=(\\S+)`).exec(line)?.[1] ?? '';
+  return { network: field('network'), agent: field('agent') };
+}
+
+export function serialTail(serial: string, lines = 4): string {
+  return serial
+    .split(/\r?\n/)
+    .map((line) => line.trim())
+    .filter(Boolean)
+    .slice(-lines)
+    .join(' | ')
+    .slice(0, 600);
+}
+
+/** utime + stime of a process, in seconds, from /proc/PID/stat. */
+export function parseProcessCpuSeconds(stat: string): number {
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // After the name: state is field 3, so utime (14) and stime (15) are at 11 and 12.
+  const utime = Number(fields[11]);
+  const stime = Number(fields[12]);
+  if (!Number.isFinite(utime) || !Number.isFinite(stime)) throw new Error(`/proc/PID/stat has an unexpected shape: ${stat.slice(0, 120)}`);
+  return (utime + stime) / CLOCK_TICKS_PER_SECOND;
+}
+
+export interface GuestLaunch {
+  spec: QemuGuestSpec;
+  /** The address the init must have put on eth0 (`ADDRESS/PREFIX`), when the guest has a network. */
+  expectedNetwork?: string;
+  resources: ResourceRegistry;
+  cwd: string;
+  bootTimeoutMs?: number;
+  qemuBinary?: string;
+  log?: (line: string) => void;
+  /** Sees every QMP and guest-agent line (how the tests' fixtures were captured). */
+  transcript?: (channel: 'qmp' | 'qga', direction: 'sent' | 'received', line: string) => void;
+}
+
+export class Guest {
+  private paused = false;
+  private stopped = false;
+
+  private constructor(
+    readonly spec: QemuGuestSpec,
+    readonly command: readonly string[],
+    private readonly qemu: BackgroundProcess,
+    readonly pid: number,
+    private readonly resourceId: number,
+    private readonly resources: ResourceRegistry,
+    readonly qmp: QmpClient,
+    readonly agent: GuestAgent,
+    readonly ready: ReadyLine,
+    readonly bootSeconds: number,
+    private exitedFlag: { exited: boolean; outcome: CommandOutcome | null },
+  ) {}
+
+  static async launch(options: GuestLaunch): Promise<Guest> {
+    const { spec, resources } = options;
+    const log = options.log ?? (() => {});
+    if (!spec.qmpSocket || !spec.agentSocket) throw new Error('a guest isobench runs workloads in needs a QMP socket and a guest-agent socket');
+    const qmpSocket = spec.qmpSocket;
+    const agentSocket = spec.agentSocket;
+    const command = buildQemuCommand(spec, options.qemuBinary);
+    const bootTimeoutMs = options.bootTimeoutMs ?? BOOT_TIMEOUT_MS[spec.accel];
+    const started = performance.now();
+    const readSerial = () => readFile(spec.serialLog, 'utf8').catch(() => '');
+    const fail = async (step: string, detail: string): Promise<never> => {
+      throw new GuestStepError(step, detail, spec.serialLog, serialTail(await readSerial()));
+    };
+
+    const qemu = startBackground(command, { timeoutMs: QEMU_LIFETIME_MS, cwd: options.cwd });
+    if (qemu.pid === undefined) {
+      const outcome = await qemu.exited;
+      return fail('starting QEMU', `it did not start: ${outcome.stderr.trim() || 'no error output'}`);
+    }
+    const pid = qemu.pid;
+    const resourceId = await resources.register(`QEMU ${spec.name} (pid ${pid})`, { kind: 'process', pid, startTicks: await processStartTicks(pid) });
+    const state: { exited: boolean; outcome: CommandOutcome | null } = { exited: false, outcome: null };
+    void qemu.exited.then((outcome) => {
+      state.exited = true;
+      state.outcome = outcome;
+    });
+    const alive = () => !state.exited;
+    const died = () => {
+      const outcome = state.outcome;
+      const status = outcome?.signal ? `was killed by ${outcome.signal}` : `exited with code ${outcome?.exitCode ?? 'unknown'}`;
+      return `QEMU ${status}${outcome?.stderr.trim() ? `: ${outcome.stderr.trim().split('\n').slice(-3).join(' | ')}` : ''}`;
+    };
+
+    let qmp: QmpClient | undefined;
+    let agent: GuestAgent | undefined;
+    try {
+      try {
+        qmp = await QmpClient.connect(qmpSocket, {
+          timeoutMs: 30_000,
+          alive,
+          ...(options.transcript ? { transcript: (direction, line) => options.transcript!('qmp', direction, line) } : {}),
+        });
+      } catch (error) {
+        await delay(200);
+        return await fail('connecting to QMP', state.exited ? died() : (error as Error).message);
+      }
+      log(`QEMU ${spec.name} (pid ${pid}, ${spec.accel}) is up; waiting for the guest to boot (up to ${Math.round(bootTimeoutMs / 1000)} s)…`);
+
+      let ready: ReadyLine | null = null;
+      const deadline = started + bootTimeoutMs;
+      while (!ready) {
+        const serial = await readSerial();
+        ready = parseReadyLine(serial);
+        if (ready) break;
+        if (state.exited) return await fail('booting the guest', `${died()} before the guest printed ${READY_MARKER}`);
+        const panic = /Kernel panic - not syncing: [^\n]*/.exec(serial)?.[0];
+        if (panic) return await fail('booting the guest', `the guest kernel panicked: ${panic.trim()}`);
+        if (performance.now() > deadline) {
+          return await fail('booting the guest', `no ${READY_MARKER} on the serial console within ${Math.round(bootTimeoutMs / 1000)} s`);
+        }
+        await delay(200);
+      }
+      const bootSeconds = (performance.now() - started) / 1000;
+      if (options.expectedNetwork && ready.network !== `eth0=${options.expectedNetwork}`) {
+        return await fail('configuring the guest network', `the guest init reported network=${ready.network || '(nothing)'}, expected eth0=${options.expectedNetwork}`);
+      }
+      if (!ready.agent.startsWith('/dev/')) {
+        return await fail('starting the guest agent', `the guest init reported agent=${ready.agent || '(nothing)'}`);
+      }
+
+      try {
+        agent = await GuestAgent.connect(agentSocket, {
+          timeoutMs: AGENT_TIMEOUT_MS,
+          alive,
+          ...(options.transcript ? { transcript: (direction, line) => options.transcript!('qga', direction, line) } : {}),
+        });
+      } catch (error) {
+        return await fail('reaching the guest agent', state.exited ? died() : (error as Error).message);
+      }
+      log(`guest ${spec.name} booted in ${bootSeconds.toFixed(1)} s`);
+      return new Guest(spec, command, qemu, pid, resourceId, resources, qmp, agent, ready, bootSeconds, state);
+    } catch (error) {
+      agent?.close();
+      qmp?.close();
+      await stopProcess(qemu);
+      await resources.forget(resourceId);
+      throw error;
+    }
+  }
+
+  get exited(): boolean {
+    return this.exitedFlag.exited;
+  }
+
+  /** Why QEMU is gone, for errors of later steps. */
+  describeExit(): string {
+    const outcome = this.exitedFlag.outcome;
+    if (!outcome) return 'QEMU is running';
+    return `QEMU ${outcome.signal ? `was killed by ${outcome.signal}` : `exited with code ${outcome.exitCode ?? 'unknown'}`}${outcome.stderr.trim() ? `: ${outcome.stderr.trim().split('\n').slice(-2).join(' | ')}` : ''}`;
+  }
+
+  async pause(): Promise<void> {
+    if (this.paused || this.stopped) return;
+    await this.qmp.stop();
+    this.paused = true;
+  }
+
+  async resume(): Promise<void> {
+    if (!this.paused || this.stopped) return;
+    await this.qmp.cont();
+    this.paused = false;
+  }
+
+  /** CPU seconds the QEMU process has used (all its threads: vCPUs, I/O, the main loop). */
+  async qemuCpuSeconds(): Promise<number> {
+    return parseProcessCpuSeconds(await readFile(`/proc/${this.pid}/stat`, 'utf8'));
+  }
+
+  /** Whether the QEMU process holds /dev/vhost-net open: the proof that vhost really runs. */
+  async usesVhostNet(): Promise<boolean> {
+    const directory = `/proc/${this.pid}/fd`;
+    for (const fd of await readdir(directory).catch(() => [] as string[])) {
+      if ((await readlink(join(directory, fd)).catch(() => '')) === '/dev/vhost-net') return true;
+    }
+    return false;
+  }
+
+  /** QMP quit, then signals if QEMU does not go; forgets the process in the ledger once it is gone. */
+  async shutdown(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.agent.close();
+    if (!this.exitedFlag.exited) {
+      await this.qmp.quit(5_000).catch(() => {});
+      const exited = await Promise.race([this.qemu.exited.then(() => true), delay(10_000).then(() => false)]);
+      if (!exited) await stopProcess(this.qemu);
+    }
+    this.qmp.close();
+    await this.resources.forget(this.resourceId);
+  }
+}
+
+async function stopProcess(qemu: BackgroundProcess): Promise<void> {
+  await qemu.stop(3_000);
+}

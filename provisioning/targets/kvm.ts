@@ -1,0 +1,267 @@
+import { constants } from 'node:fs';
+import { access, mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { runCommand, type CommandOptions, type CommandOutcome } from '../../harness/exec.js';
+import { parseProcStat } from '../../harness/cpu-meter.js';
+import type { TargetFacts } from '../../results/schema.js';
+import { cloneDiskImage, ensureDiskImage, ensureRootfs, findBootFiles, guestKernelCommandLine } from '../image/index.js';
+import { decideAccel, probeKvm, type AccelDecision, type KvmProbe } from '../kvm/accel-probe.js';
+import { Guest } from '../kvm/guest.js';
+import type { GuestProcess } from '../kvm/guest-agent.js';
+import { delay } from '../kvm/json-socket.js';
+import { macForAddress, QEMU_BINARY, QEMU_NAME_PREFIX, virtioDevices, type DiskSpec, type QemuGuestSpec } from '../kvm/qemu-command.js';
+import { createTap } from '../kvm/tap.js';
+import { waitForListening } from '../service-readiness.js';
+import type { CpuCounter, ProvisionContext, ProvisionedTarget, ServiceSpec, TargetDriver, TargetService } from '../types.js';
+
+/** Inside the guest, on its root file system — the virtio disk (/dev/vda). */
+export const GUEST_DATA_DIRECTORY = '/var/lib/isobench-data';
+export const GUEST_ROOT_DEVICE = '/dev/vda';
+const DISK_CACHE: DiskSpec['cache'] = 'none';
+const DISK_AIO: DiskSpec['aio'] = 'native';
+export const VHOST_DEVICE = '/dev/vhost-net';
+export const NO_VHOST_DEGRADED = 'no vhost-net: userspace virtio-net';
+export const GUEST_KERNEL_EXTRA = ['net.ifnames=0', 'panic=-1'];
+
+async function canOpen(path: string): Promise<boolean> {
+  return access(path, constants.R_OK | constants.W_OK).then(
+    () => true,
+    () => false,
+  );
+}
+
+export async function qemuVersionLine(binary = QEMU_BINARY): Promise<string> {
+  const outcome = await runCommand([binary, '--version'], { timeoutMs: 10_000 });
+  if (!outcome.ok) throw new Error(`\`${binary} --version\` failed: ${outcome.stderr.trim() || outcome.stdout.trim()}`);
+  const line = outcome.stdout.split('\n')[0]?.trim() ?? '';
+  return /version\s+(.+)$/.exec(line)?.[1] ?? line;
+}
+
+/**
+ * The KVM row: a QEMU guest booted from the project's one image (direct kernel boot into the
+ * image's init), a virtio-blk disk (cache=none, aio=native) that is the guest's own copy, virtio-net
+ * on a tap on isobench's bridge (vhost when /dev/vhost-net exists), driven over QMP and the guest
+ * agent. Acceleration is probed; a TCG guest is labelled as emulation everywhere.
+ */
+export const kvmDriver: TargetDriver = {
+  name: 'kvm',
+  description: 'QEMU guest from the project image; client netns -> veth -> bridge -> tap -> virtio-net; guest ext4 on virtio-blk',
+  hostTools: [
+    { command: 'qemu-system-x86_64', debianPackage: 'qemu-system-x86', why: 'to run the KVM target\'s guest' },
+    { command: 'qemu-img', debianPackage: 'qemu-utils', why: 'to make qcow2 guest disks' },
+    { command: 'mkfs.ext4', debianPackage: 'e2fsprogs', why: 'to write the image into a guest disk' },
+    { command: 'debootstrap', debianPackage: 'debootstrap', why: 'to build the image the guest boots' },
+    { command: 'ip', debianPackage: 'iproute2', why: 'to put the guest\'s tap on the test bridge' },
+  ],
+
+  async defaultAvailability() {
+    // KVM or not, a guest runs (TCG); the probe decides and the results say which.
+    return (await canOpen('/dev/net/tun')) ? null : 'there is no /dev/net/tun for the guest\'s tap';
+  },
+
+  async provision(context: ProvisionContext): Promise<ProvisionedTarget> {
+    return provisionKvm(context);
+  },
+};
+
+interface Step {
+  name: string;
+}
+
+async function step<T>(current: Step, name: string, run: () => Promise<T>): Promise<T> {
+  current.name = name;
+  return run();
+}
+
+async function provisionKvm(context: ProvisionContext): Promise<ProvisionedTarget> {
+  const { topology, resources, options, log } = context;
+  if (options.vmManager !== 'qemu') {
+    throw new Error(`--vm-manager ${options.vmManager} is not implemented yet: run the kvm target with --vm-manager qemu`);
+  }
+  const current: Step = { name: 'starting' };
+  const logDirectory = context.logDirectory ?? context.runDirectory;
+  const serialLog = join(logDirectory, `${resources.runId}-kvm-serial.log`);
+  let guest: Guest | undefined;
+  const created: number[] = [];
+  try {
+    const qemuVersion = await step(current, 'checking QEMU', () => qemuVersionLine());
+    const rootfs = await step(current, 'building or finding the image', () => ensureRootfs({ log }));
+    const boot = await step(current, 'finding the guest kernel', () => findBootFiles(rootfs.tree));
+
+    let probe: KvmProbe | null = null;
+    if (options.accel !== 'tcg') {
+      probe = await step(current, 'probing KVM', () =>
+        probeKvm({ kernel: boot.kernel, initrd: boot.initrd, workDirectory: join(context.runDirectory, 'kvm-probe'), resources, qemuVersion, log }),
+      );
+      log(`KVM probe${probe.cached ? ' (cached for this host boot)' : ''}: ${probe.works ? 'KVM works' : 'KVM does not work'} — ${probe.reason}`);
+    }
+    const accel: AccelDecision = await step(current, 'choosing the accelerator', async () => decideAccel(options.accel, probe));
+    if (accel.accel === 'tcg') log(`kvm target: ${accel.explanation}`);
+
+    const image = await step(current, `making the ${options.disk} disk image`, () => ensureDiskImage(rootfs.tree, rootfs.recipeHash, options.disk, undefined, { log }));
+    const diskCopy = join(context.runDirectory, `kvm-disk.${options.disk}`);
+    await step(current, 'copying the disk image for this guest', async () => {
+      created.push(await resources.register(`guest disk ${diskCopy}`, { kind: 'path', path: diskCopy }));
+      await cloneDiskImage(image, diskCopy);
+    });
+
+    const address = topology.allocateAddress('kvm guest');
+    const vhost = await canOpen(VHOST_DEVICE);
+    const tap = await step(current, 'creating the guest\'s tap', () => createTap(topology.bridge, resources));
+    created.push(tap.resourceId);
+    await topology.allowBridgeForwarding();
+    await mkdir(logDirectory, { recursive: true });
+    const sockets = join(context.runDirectory, 'kvm');
+    await mkdir(sockets, { recursive: true });
+
+    const spec: QemuGuestSpec = {
+      name: `${QEMU_NAME_PREFIX}kvm-${resources.runId}`,
+      accel: accel.accel,
+      cpuModel: accel.cpuModel,
+      vcpus: options.vcpus,
+      memoryMiB: options.memoryMiB,
+      kernel: image.kernel,
+      initrd: image.initrd,
+      // net.ifnames=0: the initrd's udev would rename eth0 (to enp0s2), and the init configures eth0.
+      // panic=-1 with -no-reboot: a guest kernel that panics ends QEMU instead of hanging.
+      append: guestKernelCommandLine({ address: `${address}/${topology.prefixLength}`, extra: GUEST_KERNEL_EXTRA }),
+      disk: { path: diskCopy, format: options.disk, cache: DISK_CACHE, aio: DISK_AIO },
+      net: { tap: tap.name, mac: macForAddress(address), vhost },
+      qmpSocket: join(sockets, 'qmp.sock'),
+      agentSocket: join(sockets, 'qga.sock'),
+      serialLog,
+    };
+    current.name = 'launching the guest';
+    guest = await Guest.launch({ spec, expectedNetwork: `${address}/${topology.prefixLength}`, resources, cwd: sockets, log });
+    const running = guest;
+
+    // What really runs, from QEMU itself: never a label that did not happen.
+    const kvmState = await step(current, 'asking QEMU whether KVM is enabled', () => running.qmp.queryKvm());
+    if (kvmState.enabled !== (accel.accel === 'kvm')) {
+      throw new Error(`QEMU reports KVM ${kvmState.enabled ? 'enabled' : 'disabled'} but isobench asked for ${accel.accel}`);
+    }
+    const vhostRunning = await running.usesVhostNet();
+    if (vhost && !vhostRunning) throw new Error(`vhost=on was asked for but QEMU holds no ${VHOST_DEVICE}`);
+
+    await step(current, 'preparing the guest\'s data directory', async () => {
+      const made = await running.agent.exec(['mkdir', '-p', GUEST_DATA_DIRECTORY], { timeoutMs: 30_000 });
+      if (!made.ok) throw new Error(`mkdir ${GUEST_DATA_DIRECTORY} in the guest failed: ${made.stderr.trim()}`);
+      const source = await running.agent.exec(['findmnt', '-n', '-o', 'SOURCE,FSTYPE', '--target', GUEST_DATA_DIRECTORY], { timeoutMs: 30_000 });
+      const [device, fstype] = source.stdout.trim().split(/\s+/);
+      if (!source.ok || device !== GUEST_ROOT_DEVICE) {
+        throw new Error(`${GUEST_DATA_DIRECTORY} is not on the virtio disk ${GUEST_ROOT_DEVICE} (findmnt: ${source.stdout.trim() || source.stderr.trim()})`);
+      }
+      if (fstype !== 'ext4') log(`kvm target: the guest's data directory is on ${fstype ?? 'an unknown file system'}, not ext4`);
+    });
+
+    const degraded = [...accel.degraded, ...(vhostRunning ? [] : [NO_VHOST_DEGRADED])];
+    const facts: TargetFacts = {
+      target: 'kvm',
+      state: 'ready',
+      serverAddress: address,
+      networkPath: `client netns -> veth -> ${topology.bridge} -> ${tap.name} -> virtio-net (${vhostRunning ? 'vhost-net' : 'userspace QEMU'}) -> guest`,
+      storage: `guest ext4 on virtio-blk ${GUEST_ROOT_DEVICE} (${options.disk} file, cache=${DISK_CACHE}, aio=${DISK_AIO})`,
+      labels: {
+        isolation: 'hardware virtualization',
+        accel: accel.accel,
+        accelRequested: options.accel,
+        accelDecision: accel.explanation,
+        kvmUsable: probe ? probe.works : null,
+        kvmProbe: probe ? `${probe.reason}${probe.cached ? ` (cached from ${probe.probedAt})` : ''}` : 'not probed (--accel tcg)',
+        kvmProbeSeconds: probe ? Number(probe.seconds.toFixed(1)) : null,
+        cpuModel: accel.cpuModel,
+        vcpus: options.vcpus,
+        memoryMiB: options.memoryMiB,
+        machine: 'q35',
+        disk: options.disk,
+        cacheMode: DISK_CACHE,
+        aio: DISK_AIO,
+        virtioDevices: virtioDevices(spec).join(','),
+        vhost: vhostRunning,
+        qemuVersion,
+        vmManager: 'qemu',
+        guestKernel: boot.kernelVersion,
+        imageRecipe: rootfs.recipeHash,
+        bootSeconds: Number(running.bootSeconds.toFixed(1)),
+        serialLog,
+      },
+      degraded,
+    };
+    log(`kvm target ready: ${accel.accel.toUpperCase()} guest at ${address}, ${options.vcpus} vCPU, ${options.memoryMiB} MiB, vhost ${vhostRunning ? 'on' : 'off'}`);
+    return kvmTarget(running, facts, address, [...created].reverse(), context);
+  } catch (error) {
+    // Nothing of a failed guest stays: QEMU stopped (Guest.launch already did if it failed there),
+    // its tap and disk copy removed. The serial log stays, beside the results.
+    await guest?.shutdown().catch(() => {});
+    for (const id of [...created].reverse()) await resources.release(id).catch(() => {});
+    const message = (error as Error).message;
+    const where = message.includes(serialLog) ? '' : guest || current.name === 'launching the guest' ? `; serial log kept at ${serialLog}` : '';
+    throw new Error(`kvm target, step "${current.name}": ${message}${where}`, { cause: error });
+  }
+}
+
+function kvmTarget(guest: Guest, facts: TargetFacts, address: string, ownedResources: number[], context: ProvisionContext): ProvisionedTarget {
+  const { resources } = context;
+  let tornDown = false;
+
+  const exec = async (command: readonly string[], options?: CommandOptions): Promise<CommandOutcome> => {
+    if (guest.exited) throw new Error(`the kvm guest is gone: ${guest.describeExit()}`);
+    return guest.agent.exec(command, options);
+  };
+
+  async function startService(spec: ServiceSpec): Promise<TargetService> {
+    const command = spec.command({ address, port: spec.port });
+    const server: GuestProcess = await guest.agent.spawn(command, { timeoutMs: spec.timeoutMs });
+    let alive = true;
+    let watching = true;
+    // Notices a server that exits early (so waitForListening stops waiting for it).
+    const watcher = (async () => {
+      while (watching && alive) {
+        const status = await server.poll().catch(() => null);
+        if (status?.exited) alive = false;
+        else await delay(200);
+      }
+    })();
+    const stop = async () => {
+      watching = false;
+      await watcher;
+      await server.kill().catch(() => {});
+    };
+    try {
+      await waitForListening(exec, spec.protocols, address, spec.port, () => alive);
+    } catch (error) {
+      await stop();
+      const status = server.finalStatus;
+      const detail = status ? Buffer.from(status['err-data'] ?? '', 'base64').toString('utf8').trim().split('\n').slice(-3).join(' | ') : '';
+      throw new Error(`${(error as Error).message}${detail ? `; ${spec.name} said: ${detail}` : ''}`);
+    }
+    return { spec, command, stop };
+  }
+
+  async function cpuCounters(): Promise<CpuCounter[]> {
+    const counters: CpuCounter[] = [];
+    if (!guest.exited) counters.push({ source: 'qemu', seconds: await guest.qemuCpuSeconds() });
+    // The guest's own accounting (its /proc/stat busy time across its vCPUs).
+    const stat = await guest.agent.exec(['cat', '/proc/stat'], { timeoutMs: 10_000 }).catch(() => null);
+    if (stat?.ok) counters.push({ source: 'guest', seconds: parseProcStat(stat.stdout).busySeconds });
+    return counters;
+  }
+
+  return {
+    name: 'kvm',
+    facts,
+    serverAddress: address,
+    dataDirectory: GUEST_DATA_DIRECTORY,
+    exec,
+    startService,
+    cpuCounters,
+    pause: () => guest.pause(),
+    resume: () => guest.resume(),
+    async teardown() {
+      if (tornDown) return;
+      tornDown = true;
+      await guest.shutdown();
+      for (const id of ownedResources) await resources.release(id);
+    },
+  };
+}
