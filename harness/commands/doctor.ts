@@ -1,6 +1,8 @@
 import { dockerAvailability } from '../../provisioning/docker/daemon.js';
 import { freeDiskBytes, probeDocker, probeHost } from '../../provisioning/host-probe.js';
+import { kvmDoctorCheck } from '../../provisioning/kvm/doctor.js';
 import { driverFor, TARGET_NAMES } from '../../provisioning/targets/index.js';
+import { qemuVersionLine } from '../../provisioning/targets/kvm.js';
 import { suiteByName, SUITE_NAMES } from '../../suites/index.js';
 import { missingTools } from '../tools.js';
 
@@ -28,7 +30,7 @@ export async function doctorCommand(): Promise<number> {
     note: host.perfCounters ? 'CPU cost also in cycles' : 'CPU cost from /proc/stat CPU time (cycles estimated from the nominal clock)',
   });
   rows.push({ check: '/dev/kvm', value: host.kvmDevice ? 'present' : 'absent', note: '' });
-  rows.push({ check: 'KVM guest really runs', value: host.kvmUsable === null ? 'not probed' : host.kvmUsable ? 'yes' : 'no', note: 'the kvm target probes by booting a guest' });
+  rows.push({ check: 'KVM guest really runs', ...(await kvmDoctorCheck(() => qemuVersionLine())) });
   rows.push({ check: '/dev/vhost-net', value: host.vhostNet ? 'present' : 'absent', note: host.vhostNet ? '' : 'guests use userspace virtio-net (recorded in results)' });
   const docker = await probeDocker();
   const proxy = docker?.userlandProxy === null || docker === null ? 'unknown' : docker.userlandProxy ? 'on' : 'off';
