@@ -8,9 +8,8 @@ import { fileURLToPath } from 'node:url';
 import { cleanupLeftovers } from '../../harness/commands/cleanup.js';
 import { findStaleLedgers } from '../../harness/resources.js';
 import { createDockerClient, RUN_LABEL } from '../../provisioning/docker/client.js';
-import { IMAGE_REPOSITORY } from '../../provisioning/docker/image.js';
 import { readResultsFile } from '../../results/store.js';
-import { isobenchLeftoversOnHost, waitFor } from './docker-helpers.js';
+import { ensureIsobenchImage, isobenchLeftoversOnHost, waitFor } from './docker-helpers.js';
 
 // Kills a Docker run half-way (SIGKILL to its whole process group: no teardown runs) and proves
 // `cleanup` restores the host, sparing Docker objects that are not a run's. Run under
@@ -27,14 +26,12 @@ async function firstTrialRecorded(out: string): Promise<boolean> {
   return results !== null && results.points.some((point) => point.trials.length > 0);
 }
 
-test('a Docker run killed half-way leaves containers that `cleanup` removes, and only those', { timeout: 15 * 60_000 }, async () => {
+test('a Docker run killed half-way leaves containers that `cleanup` removes, and only those', { timeout: 30 * 60_000 }, async () => {
   assert.deepEqual(await isobenchLeftoversOnHost(), [], 'the host is clean before the run');
   const client = createDockerClient();
-  const images = await client.listImages({ filters: JSON.stringify({ reference: [IMAGE_REPOSITORY] }) });
-  assert.ok(images[0]?.RepoTags?.[0], 'the isobench image exists (the other Docker tests import it)');
   // Not a run's: made by hand from isobench's image (it inherits the image's isobench=1) and a volume
   // whose name merely looks like isobench's.
-  const bystander = await client.createContainer({ name: BYSTANDER_CONTAINER, Image: images[0].RepoTags[0], Cmd: ['sleep', 'infinity'] });
+  const bystander = await client.createContainer({ name: BYSTANDER_CONTAINER, Image: await ensureIsobenchImage(), Cmd: ['sleep', 'infinity'] });
   await bystander.start();
   await client.createVolume({ Name: BYSTANDER_VOLUME });
   try {

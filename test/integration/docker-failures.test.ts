@@ -10,7 +10,7 @@ import { inspectRunning } from '../../provisioning/docker/container-target.js';
 import { dockerAvailability, ensureDockerDaemon } from '../../provisioning/docker/daemon.js';
 import { ensureDockerImage, IMAGE_REPOSITORY } from '../../provisioning/docker/image.js';
 import { DEFAULT_GUARD_RANGE, DEFAULT_TEST_SUBNET } from '../../provisioning/topology.js';
-import { isobenchLeftoversOnHost, waitFor } from './docker-helpers.js';
+import { ensureIsobenchImage, isobenchLeftoversOnHost, waitFor } from './docker-helpers.js';
 
 // Each failure names the step that failed. Run under `flock /tmp/isobench-heavy.lock`.
 
@@ -43,13 +43,11 @@ test('an image import that fails names the step and tags nothing', async () => {
   assert.deepEqual(partial, [], 'the empty image the daemon made of the short stream was removed');
 });
 
-test('a container that exits early is reported with its exit code and output', async () => {
+test('a container that exits early is reported with its exit code and output', { timeout: 30 * 60_000 }, async () => {
   const { client } = await ensureDockerDaemon({ log: () => {} });
-  const images = await client.listImages({ filters: JSON.stringify({ reference: [IMAGE_REPOSITORY] }) });
-  assert.ok(images[0], 'the isobench image exists (the other Docker tests import it)');
   const container = await client.createContainer({
     name: 'isobench-exits-early-test',
-    Image: images[0].RepoTags?.[0] ?? images[0].Id,
+    Image: await ensureIsobenchImage(),
     Cmd: ['ls', '/isobench-boom'],
     Labels: { [RUN_LABEL]: 'docker-failures-test' },
   });

@@ -1,6 +1,9 @@
 import { readdir } from 'node:fs/promises';
 import { findStaleLedgers } from '../../harness/resources.js';
+import { ensureDockerDaemon } from '../../provisioning/docker/daemon.js';
+import { ensureDockerImage } from '../../provisioning/docker/image.js';
 import { findDockerProxies, readDnatRules } from '../../provisioning/docker/nat.js';
+import { ensureRootfs } from '../../provisioning/image/index.js';
 import { cidrContains, parseAddress, parseCidr } from '../../provisioning/ipv4.js';
 import { LEFTOVER_SCANNERS } from '../../provisioning/leftovers.js';
 import { DEFAULT_GUARD_RANGE } from '../../provisioning/topology.js';
@@ -33,4 +36,11 @@ export async function waitFor(condition: () => Promise<boolean>, timeoutMs: numb
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 250));
   }
+}
+
+/** The image tag of the current recipe, imported if missing (the tree is built once and cached). */
+export async function ensureIsobenchImage(): Promise<string> {
+  const { client } = await ensureDockerDaemon({ log: () => {} });
+  const image = await ensureDockerImage(client, await ensureRootfs(), { log: () => {} });
+  return image.tag;
 }
