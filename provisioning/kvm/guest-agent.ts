@@ -17,7 +17,7 @@ const GUEST_KILL_AFTER_SECONDS = 2;
 /** The host gives up this long after the guest-side timeout should have fired. */
 const HOST_GRACE_MS = 8_000;
 const POLL_MIN_MS = 5;
-const POLL_MAX_MS = 100;
+const POLL_MAX_MS = 50;
 /** qemu-ga runs programs with its own environment; a caller's env replaces it, so PATH comes along. */
 export const GUEST_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
