@@ -4,7 +4,10 @@ import { readdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { findDockerProxies, readDnatRules } from '../provisioning/docker/nat.js';
+import { cidrContains, parseAddress, parseCidr } from '../provisioning/ipv4.js';
 import { LEFTOVER_SCANNERS } from '../provisioning/leftovers.js';
+import { DEFAULT_GUARD_RANGE } from '../provisioning/topology.js';
 import { stateDirectory } from '../harness/resources.js';
 
 export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -31,10 +34,23 @@ export async function runCli(args: string[], timeoutMs = 600_000): Promise<CliOu
   }
 }
 
-/** Everything of isobench's still on the host: scanned resources, ledgers, the run lock, run directories. */
+const GUARD = parseCidr(DEFAULT_GUARD_RANGE);
+const inTestRange = (address: string) => /^\d+\.\d+\.\d+\.\d+$/.test(address) && cidrContains(GUARD, parseAddress(address));
+
+/**
+ * Everything of isobench's still on the host: what `cleanup`'s scanners find (labelled containers,
+ * volumes, QEMU guests, taps, ib- links, netns, rules), Docker's DNAT rules and proxies for test
+ * addresses, ledgers, the run lock and run directories.
+ */
 export async function isobenchLeftovers(): Promise<string[]> {
   const found: string[] = [];
   for (const scanner of LEFTOVER_SCANNERS) found.push(...(await scanner.find()).map((leftover) => leftover.description));
+  for (const rule of await readDnatRules().catch(() => [])) {
+    if (inTestRange(rule.destination)) found.push(`DNAT rule ${rule.destination}:${rule.port}/${rule.protocol} -> ${rule.to}`);
+  }
+  for (const proxy of await findDockerProxies((candidate) => inTestRange(candidate.hostIp))) {
+    found.push(`docker-proxy pid ${proxy.pid} on ${proxy.hostIp}:${proxy.hostPort}`);
+  }
   const state = stateDirectory();
   if (existsSync(state)) found.push(...(await readdir(state)).map((name) => `state file ${name}`));
   found.push(...(await readdir('/var/tmp')).filter((name) => name.startsWith('isobench-run-')).map((name) => `run directory ${name}`));

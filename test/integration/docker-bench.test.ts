@@ -9,7 +9,7 @@ import { DEFAULT_GUARD_RANGE, DEFAULT_TEST_SUBNET } from '../../provisioning/top
 import type { TargetName } from '../../provisioning/types.js';
 import type { ResultsFile } from '../../results/schema.js';
 import type { SuiteName } from '../../suites/types.js';
-import { isobenchLeftoversOnHost } from './docker-helpers.js';
+import { isobenchLeftovers } from '../helpers.js';
 
 // Each Docker target runs quick suites through the real runner, once. Run under
 // `flock /tmp/isobench-heavy.lock`: the numbers only need to be plausible, not precise.
@@ -42,7 +42,7 @@ function mean(results: ResultsFile, key: string, metric: string): number {
 }
 
 test('docker-host runs random-io on its volume, plausibly, and teardown leaves nothing', { timeout: 15 * 60_000 }, async () => {
-  assert.deepEqual(await isobenchLeftoversOnHost(), [], 'the host is clean before the run');
+  assert.deepEqual(await isobenchLeftovers(), [], 'the host is clean before the run');
   const results = await bench(['docker-host'], ['random-io'], 'volume');
   assert.equal(results.status, 'completed');
   const facts = results.targets.find((target) => target.target === 'docker-host');
@@ -64,11 +64,11 @@ test('docker-host runs random-io on its volume, plausibly, and teardown leaves n
   const trial = results.points.find((point) => point.key === 'docker-host/random-io/randread')!.trials[0]!;
   assert.match(trial.commands[0]!.join(' '), /^fio .*--filename=\/data\/isobench-fio\.dat/);
 
-  assert.deepEqual(await isobenchLeftoversOnHost(), [], 'no container, volume, network, rule, proxy, ledger or run directory');
+  assert.deepEqual(await isobenchLeftovers(), [], 'no container, volume, network, rule, proxy, ledger or run directory');
 });
 
 test('docker-nat runs tcp-bulk and tcp-rr through Docker\'s DNAT with overlay storage, and leaves nothing', { timeout: 15 * 60_000 }, async () => {
-  assert.deepEqual(await isobenchLeftoversOnHost(), []);
+  assert.deepEqual(await isobenchLeftovers(), []);
   const results = await bench(['docker-nat'], ['tcp-bulk', 'tcp-rr'], 'overlay');
   assert.equal(results.status, 'completed');
   const facts = results.targets.find((target) => target.target === 'docker-nat');
@@ -99,5 +99,5 @@ test('docker-nat runs tcp-bulk and tcp-rr through Docker\'s DNAT with overlay st
     assert.ok(p50 > 1 && p50 < 10_000, `${protocol} RR p50 ${p50} µs`);
   }
 
-  assert.deepEqual(await isobenchLeftoversOnHost(), []);
+  assert.deepEqual(await isobenchLeftovers(), []);
 });

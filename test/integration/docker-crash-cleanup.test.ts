@@ -9,7 +9,8 @@ import { cleanupLeftovers } from '../../harness/commands/cleanup.js';
 import { findStaleLedgers } from '../../harness/resources.js';
 import { createDockerClient, RUN_LABEL } from '../../provisioning/docker/client.js';
 import { readResultsFile } from '../../results/store.js';
-import { ensureIsobenchImage, isobenchLeftoversOnHost, waitFor } from './docker-helpers.js';
+import { isobenchLeftovers, waitFor } from '../helpers.js';
+import { ensureIsobenchImage } from './docker-helpers.js';
 
 // Kills a Docker run half-way (SIGKILL to its whole process group: no teardown runs) and proves
 // `cleanup` restores the host, sparing Docker objects that are not a run's. Run under
@@ -27,7 +28,7 @@ async function firstTrialRecorded(out: string): Promise<boolean> {
 }
 
 test('a Docker run killed half-way leaves containers that `cleanup` removes, and only those', { timeout: 30 * 60_000 }, async () => {
-  assert.deepEqual(await isobenchLeftoversOnHost(), [], 'the host is clean before the run');
+  assert.deepEqual(await isobenchLeftovers(), [], 'the host is clean before the run');
   const client = createDockerClient();
   // Not a run's: made by hand from isobench's image (it inherits the image's isobench=1) and a volume
   // whose name merely looks like isobench's.
@@ -50,7 +51,7 @@ test('a Docker run killed half-way leaves containers that `cleanup` removes, and
     // The CLI under bootstrap.mjs is gone once its ledger counts as stale.
     await waitFor(async () => (await findStaleLedgers()).length === 1, 30_000, 'the killed run\'s ledger to be stale');
 
-    const left = await isobenchLeftoversOnHost();
+    const left = await isobenchLeftovers();
     assert.equal((await runContainers()).length, 2, `the killed run left its containers: ${left.join('; ')}`);
     assert.ok(left.some((item) => item.startsWith('Docker volume isobench-docker-')), 'and their volumes');
     assert.ok(left.some((item) => item.startsWith('DNAT rule 198.18.')), 'and Docker\'s DNAT rules for its published address');
@@ -60,7 +61,7 @@ test('a Docker run killed half-way leaves containers that `cleanup` removes, and
     assert.deepEqual(report.failed, []);
     assert.ok(report.removed.some((item) => /Docker container isobench-docker-nat-/.test(item)), report.removed.join('\n'));
 
-    assert.deepEqual(await isobenchLeftoversOnHost(), [], 'cleanup restored the host');
+    assert.deepEqual(await isobenchLeftovers(), [], 'cleanup restored the host');
     assert.deepEqual(await runContainers(), []);
     assert.equal((await bystander.inspect()).State.Running, true, 'a container that is not a run\'s survives');
     await client.getVolume(BYSTANDER_VOLUME).inspect();

@@ -10,7 +10,8 @@ import { inspectRunning } from '../../provisioning/docker/container-target.js';
 import { dockerAvailability, ensureDockerDaemon } from '../../provisioning/docker/daemon.js';
 import { ensureDockerImage, IMAGE_REPOSITORY } from '../../provisioning/docker/image.js';
 import { DEFAULT_GUARD_RANGE, DEFAULT_TEST_SUBNET } from '../../provisioning/topology.js';
-import { ensureIsobenchImage, isobenchLeftoversOnHost, waitFor } from './docker-helpers.js';
+import { isobenchLeftovers, waitFor } from '../helpers.js';
+import { ensureIsobenchImage } from './docker-helpers.js';
 
 // Each failure names the step that failed. Run under `flock /tmp/isobench-heavy.lock`.
 
@@ -64,7 +65,7 @@ test('a container that exits early is reported with its exit code and output', {
 });
 
 test('a Docker target that fails is marked failed with the step, and the other targets still run', { timeout: 10 * 60_000 }, async () => {
-  assert.deepEqual(await isobenchLeftoversOnHost(), []);
+  assert.deepEqual(await isobenchLeftovers(), []);
   const previous = process.env.DOCKER_HOST;
   process.env.DOCKER_HOST = 'tcp://127.0.0.1:1';
   let results;
@@ -98,5 +99,5 @@ test('a Docker target that fails is marked failed with the step, and the other t
   for (const point of results.points.filter((candidate) => candidate.target === 'native')) {
     assert.ok(point.status === 'ok' || point.status === 'noisy', `${point.key}: ${point.status}`);
   }
-  assert.deepEqual(await isobenchLeftoversOnHost(), []);
+  assert.deepEqual(await isobenchLeftovers(), []);
 });
