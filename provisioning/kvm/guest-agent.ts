@@ -149,43 +149,46 @@ export interface GuestProcess {
   kill(graceMs?: number): Promise<GuestExecStatus>;
 }
 
-export class GuestAgent {
-  private readonly lock = new Mutex();
+/**
+ * How requests reach the agent: the virtio-serial port's unix socket (QEMU started by isobench), or
+ * libvirt's own agent connection (`virsh qemu-agent-command`) when libvirt manages the guest.
+ * `call` sends one request and returns the agent's raw reply line; requests never overlap.
+ */
+export interface AgentTransport {
+  readonly description: string;
+  call(request: { execute: string; arguments?: Record<string, unknown> }, timeoutMs: number): Promise<string>;
+  close(): void;
+}
+
+/** The agent's socket: no request ids, so a request that timed out is followed by a guest-sync. */
+export class SocketAgentTransport implements AgentTransport {
   private needsSync = false;
 
-  private constructor(private readonly channel: JsonLineSocket) {}
+  constructor(private readonly channel: JsonLineSocket) {}
 
-  /** Connects and synchronizes; retries until the agent answers or `timeoutMs` passes. */
-  static async connect(path: string, options: { timeoutMs?: number; alive?: () => boolean; transcript?: Transcript } = {}): Promise<GuestAgent> {
-    const timeoutMs = options.timeoutMs ?? DEFAULT_AGENT_TIMEOUT_MS;
-    const deadline = performance.now() + timeoutMs;
-    const channel = await JsonLineSocket.connect(path, timeoutMs, options.alive, options.transcript);
-    const agent = new GuestAgent(channel);
-    let lastError: Error | null = null;
-    while (performance.now() < deadline) {
-      if (options.alive && !options.alive()) break;
-      try {
-        await agent.sync(Math.min(2_000, Math.max(100, deadline - performance.now())));
-        return agent;
-      } catch (error) {
-        lastError = error as Error;
-        if (channel.closed) break;
-      }
-    }
-    channel.destroy();
-    throw new Error(`the guest agent on ${path} did not answer guest-sync within ${timeoutMs} ms${lastError ? ` (${lastError.message})` : ''}`);
+  get description(): string {
+    return `the guest agent on ${this.channel.path}`;
   }
 
-  close(): void {
-    this.channel.destroy();
+  get closed(): boolean {
+    return this.channel.closed;
+  }
+
+  async call(request: { execute: string; arguments?: Record<string, unknown> }, timeoutMs: number): Promise<string> {
+    if (this.needsSync) await this.sync(timeoutMs);
+    this.channel.send(request);
+    try {
+      const line = await this.channel.nextLine(timeoutMs);
+      parseQgaReply(line);
+      return line;
+    } catch (error) {
+      this.needsSync = true;
+      throw error;
+    }
   }
 
   /** guest-sync with a fresh id; reads and drops every line up to the echo of that id. */
-  sync(timeoutMs = DEFAULT_AGENT_TIMEOUT_MS): Promise<void> {
-    return this.lock.run(() => this.syncUnlocked(timeoutMs));
-  }
-
-  private async syncUnlocked(timeoutMs: number): Promise<void> {
+  async sync(timeoutMs: number): Promise<void> {
     const id = randomInt(1, 2 ** 31 - 1);
     this.channel.discardQueued();
     this.channel.send({ execute: 'guest-sync', arguments: { id } });
@@ -203,25 +206,71 @@ export class GuestAgent {
     this.needsSync = false;
   }
 
-  /** One request and its reply, validated by `schema`. A timeout marks the stream for re-sync. */
+  close(): void {
+    this.channel.destroy();
+  }
+}
+
+export class GuestAgent {
+  private readonly lock = new Mutex();
+
+  constructor(private readonly transport: AgentTransport) {}
+
+  /** Connects to the agent's socket and synchronizes; retries until the agent answers or `timeoutMs` passes. */
+  static async connect(path: string, options: { timeoutMs?: number; alive?: () => boolean; transcript?: Transcript } = {}): Promise<GuestAgent> {
+    const timeoutMs = options.timeoutMs ?? DEFAULT_AGENT_TIMEOUT_MS;
+    const deadline = performance.now() + timeoutMs;
+    const channel = await JsonLineSocket.connect(path, timeoutMs, options.alive, options.transcript);
+    const transport = new SocketAgentTransport(channel);
+    let lastError: Error | null = null;
+    while (performance.now() < deadline) {
+      if (options.alive && !options.alive()) break;
+      try {
+        await transport.sync(Math.min(2_000, Math.max(100, deadline - performance.now())));
+        return new GuestAgent(transport);
+      } catch (error) {
+        lastError = error as Error;
+        if (transport.closed) break;
+      }
+    }
+    transport.close();
+    throw new Error(`the guest agent on ${path} did not answer guest-sync within ${timeoutMs} ms${lastError ? ` (${lastError.message})` : ''}`);
+  }
+
+  /** Waits until the agent answers guest-ping (for transports that connect on their own, like libvirt's). */
+  static async reach(transport: AgentTransport, options: { timeoutMs?: number; alive?: () => boolean } = {}): Promise<GuestAgent> {
+    const timeoutMs = options.timeoutMs ?? DEFAULT_AGENT_TIMEOUT_MS;
+    const deadline = performance.now() + timeoutMs;
+    const agent = new GuestAgent(transport);
+    let lastError: Error | null = null;
+    while (performance.now() < deadline) {
+      if (options.alive && !options.alive()) break;
+      try {
+        await agent.ping(Math.min(5_000, Math.max(500, deadline - performance.now())));
+        return agent;
+      } catch (error) {
+        lastError = error as Error;
+        await delay(250);
+      }
+    }
+    throw new Error(`${transport.description} did not answer guest-ping within ${timeoutMs} ms${lastError ? ` (${lastError.message})` : ''}`);
+  }
+
+  close(): void {
+    this.transport.close();
+  }
+
+  /** One request and its reply, validated by `schema`. */
   request<T>(command: string, args: Record<string, unknown> | undefined, schema: z.ZodType<T>, timeoutMs = DEFAULT_AGENT_TIMEOUT_MS): Promise<T> {
     return this.lock.run(async () => {
-      if (this.needsSync) await this.syncUnlocked(timeoutMs);
-      this.channel.send({ execute: command, ...(args ? { arguments: args } : {}) });
       let line: string;
       try {
-        line = await this.channel.nextLine(timeoutMs);
+        line = await this.transport.call({ execute: command, ...(args ? { arguments: args } : {}) }, timeoutMs);
       } catch (error) {
-        this.needsSync = true;
+        if (error instanceof QgaProtocolError) throw error;
         throw new Error(`guest agent ${command}: ${(error as Error).message}`);
       }
-      let reply: QgaReply;
-      try {
-        reply = parseQgaReply(line);
-      } catch (error) {
-        this.needsSync = true;
-        throw error;
-      }
+      const reply = parseQgaReply(line);
       if (reply.kind === 'error') throw new QgaCommandError(command, reply.errorClass, reply.description);
       return parseQgaResult(command, schema, reply.value);
     });

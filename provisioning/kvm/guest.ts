@@ -66,6 +66,85 @@ export function parseProcessCpuSeconds(stat: string): number {
   return (utime + stime) / CLOCK_TICKS_PER_SECOND;
 }
 
+export interface BootWait {
+  serialLog: string;
+  /** performance.now() when the guest was started. */
+  started: number;
+  bootTimeoutMs: number;
+  exited: () => boolean;
+  /** Why the hypervisor process is gone, once it is. */
+  died: () => string;
+  /** The address the init must have put on eth0 (`ADDRESS/PREFIX`). */
+  expectedNetwork?: string;
+}
+
+/**
+ * Reads the serial console until the init's ready line, a kernel panic, the hypervisor's exit or
+ * the timeout; then checks what the init reported (network, guest agent). Throws GuestStepError.
+ */
+export async function waitForReady(wait: BootWait): Promise<{ ready: ReadyLine; bootSeconds: number }> {
+  const readSerial = () => readFile(wait.serialLog, 'utf8').catch(() => '');
+  const fail = async (step: string, detail: string): Promise<never> => {
+    throw new GuestStepError(step, detail, wait.serialLog, serialTail(await readSerial()));
+  };
+  const deadline = wait.started + wait.bootTimeoutMs;
+  let ready: ReadyLine | null = null;
+  while (!ready) {
+    const serial = await readSerial();
+    ready = parseReadyLine(serial);
+    if (ready) break;
+    if (wait.exited()) return fail('booting the guest', `${wait.died()} before the guest printed ${READY_MARKER}`);
+    const panic = /Kernel panic - not syncing: [^\n]*/.exec(serial)?.[0];
+    if (panic) return fail('booting the guest', `the guest kernel panicked: ${panic.trim()}`);
+    if (performance.now() > deadline) {
+      return fail('booting the guest', `no ${READY_MARKER} on the serial console within ${Math.round(wait.bootTimeoutMs / 1000)} s`);
+    }
+    await delay(200);
+  }
+  const bootSeconds = (performance.now() - wait.started) / 1000;
+  if (wait.expectedNetwork && ready.network !== `eth0=${wait.expectedNetwork}`) {
+    return fail('configuring the guest network', `the guest init reported network=${ready.network || '(nothing)'}, expected eth0=${wait.expectedNetwork}`);
+  }
+  if (!ready.agent.startsWith('/dev/')) {
+    return fail('starting the guest agent', `the guest init reported agent=${ready.agent || '(nothing)'}`);
+  }
+  return { ready, bootSeconds };
+}
+
+/** CPU seconds a process has used (all its threads: vCPUs, I/O, the main loop). */
+export async function processCpuSeconds(pid: number): Promise<number> {
+  return parseProcessCpuSeconds(await readFile(`/proc/${pid}/stat`, 'utf8'));
+}
+
+/** Whether a process holds /dev/vhost-net open: the proof that vhost really runs. */
+export async function processUsesVhostNet(pid: number): Promise<boolean> {
+  const directory = `/proc/${pid}/fd`;
+  for (const fd of await readdir(directory).catch(() => [] as string[])) {
+    if ((await readlink(join(directory, fd)).catch(() => '')) === '/dev/vhost-net') return true;
+  }
+  return false;
+}
+
+/**
+ * A booted guest with an answering agent, however it was started (QEMU by isobench, or libvirt).
+ * The kvm target talks to guests only through this.
+ */
+export interface RunningGuest {
+  readonly manager: 'qemu' | 'libvirt';
+  readonly agent: GuestAgent;
+  readonly pid: number;
+  readonly bootSeconds: number;
+  readonly exited: boolean;
+  describeExit(): string;
+  /** Whether this QEMU really runs on KVM (asked of QEMU itself, not of isobench's plan). */
+  kvmEnabled(): Promise<boolean>;
+  pause(): Promise<void>;
+  resume(): Promise<void>;
+  qemuCpuSeconds(): Promise<number>;
+  usesVhostNet(): Promise<boolean>;
+  shutdown(): Promise<void>;
+}
+
 export interface GuestLaunch {
   spec: QemuGuestSpec;
   /** The address the init must have put on eth0 (`ADDRESS/PREFIX`), when the guest has a network. */
@@ -79,7 +158,8 @@ export interface GuestLaunch {
   transcript?: (channel: 'qmp' | 'qga', direction: 'sent' | 'received', line: string) => void;
 }
 
-export class Guest {
+export class Guest implements RunningGuest {
+  readonly manager = 'qemu' as const;
   private paused = false;
   private stopped = false;
 
@@ -145,27 +225,14 @@ export class Guest {
       }
       log(`QEMU ${spec.name} (pid ${pid}, ${spec.accel}) is up; waiting for the guest to boot (up to ${Math.round(bootTimeoutMs / 1000)} s)…`);
 
-      let ready: ReadyLine | null = null;
-      const deadline = started + bootTimeoutMs;
-      while (!ready) {
-        const serial = await readSerial();
-        ready = parseReadyLine(serial);
-        if (ready) break;
-        if (state.exited) return await fail('booting the guest', `${died()} before the guest printed ${READY_MARKER}`);
-        const panic = /Kernel panic - not syncing: [^\n]*/.exec(serial)?.[0];
-        if (panic) return await fail('booting the guest', `the guest kernel panicked: ${panic.trim()}`);
-        if (performance.now() > deadline) {
-          return await fail('booting the guest', `no ${READY_MARKER} on the serial console within ${Math.round(bootTimeoutMs / 1000)} s`);
-        }
-        await delay(200);
-      }
-      const bootSeconds = (performance.now() - started) / 1000;
-      if (options.expectedNetwork && ready.network !== `eth0=${options.expectedNetwork}`) {
-        return await fail('configuring the guest network', `the guest init reported network=${ready.network || '(nothing)'}, expected eth0=${options.expectedNetwork}`);
-      }
-      if (!ready.agent.startsWith('/dev/')) {
-        return await fail('starting the guest agent', `the guest init reported agent=${ready.agent || '(nothing)'}`);
-      }
+      const { ready, bootSeconds } = await waitForReady({
+        serialLog: spec.serialLog,
+        started,
+        bootTimeoutMs,
+        exited: () => state.exited,
+        died,
+        ...(options.expectedNetwork ? { expectedNetwork: options.expectedNetwork } : {}),
+      });
 
       try {
         agent = await GuestAgent.connect(agentSocket, {
@@ -210,18 +277,16 @@ export class Guest {
     this.paused = false;
   }
 
-  /** CPU seconds the QEMU process has used (all its threads: vCPUs, I/O, the main loop). */
-  async qemuCpuSeconds(): Promise<number> {
-    return parseProcessCpuSeconds(await readFile(`/proc/${this.pid}/stat`, 'utf8'));
+  qemuCpuSeconds(): Promise<number> {
+    return processCpuSeconds(this.pid);
   }
 
-  /** Whether the QEMU process holds /dev/vhost-net open: the proof that vhost really runs. */
-  async usesVhostNet(): Promise<boolean> {
-    const directory = `/proc/${this.pid}/fd`;
-    for (const fd of await readdir(directory).catch(() => [] as string[])) {
-      if ((await readlink(join(directory, fd)).catch(() => '')) === '/dev/vhost-net') return true;
-    }
-    return false;
+  usesVhostNet(): Promise<boolean> {
+    return processUsesVhostNet(this.pid);
+  }
+
+  async kvmEnabled(): Promise<boolean> {
+    return (await this.qmp.queryKvm()).enabled;
   }
 
   /** QMP quit, then signals if QEMU does not go; forgets the process in the ledger once it is gone. */
