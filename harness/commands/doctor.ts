@@ -1,6 +1,6 @@
 import { dockerAvailability } from '../../provisioning/docker/daemon.js';
 import { freeDiskBytes, probeDocker, probeHost } from '../../provisioning/host-probe.js';
-import { kvmDoctorCheck } from '../../provisioning/kvm/doctor.js';
+import { kvmDoctorCheck, libvirtDoctorCheck } from '../../provisioning/kvm/doctor.js';
 import { driverFor, TARGET_NAMES } from '../../provisioning/targets/index.js';
 import { qemuVersionLine } from '../../provisioning/targets/kvm.js';
 import { suiteByName, SUITE_NAMES } from '../../suites/index.js';
@@ -31,6 +31,7 @@ export async function doctorCommand(): Promise<number> {
   });
   rows.push({ check: '/dev/kvm', value: host.kvmDevice ? 'present' : 'absent', note: '' });
   rows.push({ check: 'KVM guest really runs', ...(await kvmDoctorCheck(() => qemuVersionLine())) });
+  rows.push({ check: 'libvirtd', ...(await libvirtDoctorCheck()) });
   rows.push({ check: '/dev/vhost-net', value: host.vhostNet ? 'present' : 'absent', note: host.vhostNet ? '' : 'guests use userspace virtio-net (recorded in results)' });
   const docker = await probeDocker();
   const proxy = docker?.userlandProxy === null || docker === null ? 'unknown' : docker.userlandProxy ? 'on' : 'off';

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { findExecutable } from '../../harness/tools.js';
 import { computeRecipeHash, findBootFiles, resolveImageCacheDir, rootfsDirName } from '../image/index.js';
 import { kvmDeviceProblem, probeKvm } from './accel-probe.js';
+import { libvirtdStatus, loadLibvirtBindings } from './libvirt.js';
 import { QEMU_BINARY } from './qemu-command.js';
 
 /**
@@ -29,4 +30,15 @@ export async function kvmDoctorCheck(qemuVersion: () => Promise<string>): Promis
   } finally {
     await rm(work, { recursive: true, force: true });
   }
+}
+
+/** `npm run doctor`'s libvirt row: does libvirtd answer, and are the Node bindings there. */
+export async function libvirtDoctorCheck(): Promise<{ value: string; note: string }> {
+  const status = await libvirtdStatus();
+  const bindings = await loadLibvirtBindings().then(
+    () => null,
+    (error: unknown) => (error as Error).message,
+  );
+  if (status.problem) return { value: 'not answering', note: `${status.problem}; --vm-manager libvirt needs it (start libvirtd and virtlogd)` };
+  return { value: `answers (${status.version})`, note: bindings ?? '--vm-manager libvirt is ready' };
 }

@@ -2,6 +2,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { processStartTicks } from '../../harness/resources.js';
 import type { Leftover, LeftoverScanner } from '../types.js';
+import { isobenchDomains, LIBVIRT_DOMAIN_GONE, LIBVIRT_FILES_PARENT, LIBVIRT_FILES_PREFIX, libvirtUri } from './libvirt.js';
 import { QEMU_NAME_PREFIX } from './qemu-command.js';
 import { LINK_GONE, linkNames, TAP_PREFIX } from './tap.js';
 
@@ -29,15 +30,34 @@ export async function findIsobenchQemuProcesses(): Promise<Array<{ pid: number; 
 }
 
 /**
- * QEMU processes and taps a crashed run left: QEMU first (a tap is held open by its QEMU), so
- * this scanner comes before the network one, which would find the taps by prefix as well.
+ * libvirt domains, QEMU processes and taps a crashed run left: QEMU first (a tap is held open by
+ * its QEMU), so this scanner comes before the network one, which would find the taps by prefix too.
  */
 export const kvmLeftovers: LeftoverScanner = {
   name: 'kvm',
   async find(): Promise<Leftover[]> {
     const leftovers: Leftover[] = [];
+    // libvirt's domains first: destroying one ends its QEMU, and libvirt must forget it too.
+    const uri = libvirtUri();
+    for (const domain of await isobenchDomains(uri)) {
+      if (domain.running) {
+        leftovers.push({
+          description: `libvirt domain ${domain.name} (running)`,
+          undo: { kind: 'command', command: ['virsh', '-c', uri, 'destroy', domain.name], ignoreFailure: LIBVIRT_DOMAIN_GONE },
+        });
+      }
+      leftovers.push({
+        description: `libvirt domain ${domain.name} (definition)`,
+        undo: { kind: 'command', command: ['virsh', '-c', uri, 'undefine', domain.name], ignoreFailure: LIBVIRT_DOMAIN_GONE },
+      });
+    }
     for (const qemu of await findIsobenchQemuProcesses()) {
       leftovers.push({ description: `QEMU ${qemu.name} (pid ${qemu.pid})`, undo: { kind: 'process', pid: qemu.pid, startTicks: qemu.startTicks } });
+    }
+    for (const entry of await readdir(LIBVIRT_FILES_PARENT).catch(() => [] as string[])) {
+      if (entry.startsWith(LIBVIRT_FILES_PREFIX)) {
+        leftovers.push({ description: `libvirt guest files ${LIBVIRT_FILES_PARENT}/${entry}`, undo: { kind: 'path', path: `${LIBVIRT_FILES_PARENT}/${entry}` } });
+      }
     }
     for (const name of await linkNames().catch(() => [] as string[])) {
       if (name.startsWith(TAP_PREFIX)) {

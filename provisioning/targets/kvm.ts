@@ -1,12 +1,14 @@
 import { constants } from 'node:fs';
-import { access, mkdir } from 'node:fs/promises';
-import { join } from 'node:path';
+import { access, chmod, copyFile, mkdir } from 'node:fs/promises';
+import { basename, join } from 'node:path';
 import { runCommand, type CommandOptions, type CommandOutcome } from '../../harness/exec.js';
+import { findExecutable } from '../../harness/tools.js';
 import { parseProcStat } from '../../harness/cpu-meter.js';
 import type { TargetFacts } from '../../results/schema.js';
 import { cloneDiskImage, ensureDiskImage, ensureRootfs, findBootFiles, guestKernelCommandLine } from '../image/index.js';
 import { decideAccel, probeKvm, type AccelDecision, type KvmProbe } from '../kvm/accel-probe.js';
-import { Guest } from '../kvm/guest.js';
+import { Guest, type RunningGuest } from '../kvm/guest.js';
+import { LIBVIRT_FILES_PARENT, LIBVIRT_FILES_PREFIX, libvirtdStatus, libvirtUri, LibvirtGuest, loadLibvirtBindings, type LibvirtDomainSpec } from '../kvm/libvirt.js';
 import type { GuestProcess } from '../kvm/guest-agent.js';
 import { delay } from '../kvm/json-socket.js';
 import { macForAddress, QEMU_BINARY, QEMU_NAME_PREFIX, virtioDevices, type DiskSpec, type QemuGuestSpec } from '../kvm/qemu-command.js';
@@ -75,16 +77,24 @@ async function step<T>(current: Step, name: string, run: () => Promise<T>): Prom
 
 async function provisionKvm(context: ProvisionContext): Promise<ProvisionedTarget> {
   const { topology, resources, options, log } = context;
-  if (options.vmManager !== 'qemu') {
-    throw new Error(`--vm-manager ${options.vmManager} is not implemented yet: run the kvm target with --vm-manager qemu`);
-  }
   const current: Step = { name: 'starting' };
+  const viaLibvirt = options.vmManager === 'libvirt';
+  const uri = libvirtUri();
   const logDirectory = context.logDirectory ?? context.runDirectory;
   const serialLog = join(logDirectory, `${resources.runId}-kvm-serial.log`);
-  let guest: Guest | undefined;
+  let guest: RunningGuest | undefined;
   const created: number[] = [];
   try {
     const qemuVersion = await step(current, 'checking QEMU', () => qemuVersionLine());
+    let libvirtVersion: string | null = null;
+    if (viaLibvirt) {
+      libvirtVersion = await step(current, 'connecting to libvirtd', async () => {
+        const status = await libvirtdStatus(uri);
+        if (status.problem) throw new Error(`${status.problem}: start libvirtd (and virtlogd), or use --vm-manager qemu`);
+        await loadLibvirtBindings();
+        return status.version;
+      });
+    }
     const rootfs = await step(current, 'building or finding the image', () => ensureRootfs({ log }));
     const boot = await step(current, 'finding the guest kernel', () => findBootFiles(rootfs.tree));
 
@@ -99,10 +109,26 @@ async function provisionKvm(context: ProvisionContext): Promise<ProvisionedTarge
     if (accel.accel === 'tcg') log(`kvm target: ${accel.explanation}`);
 
     const image = await step(current, `making the ${options.disk} disk image`, () => ensureDiskImage(rootfs.tree, rootfs.recipeHash, options.disk, undefined, { log }));
-    const diskCopy = join(context.runDirectory, `kvm-disk.${options.disk}`);
-    await step(current, 'copying the disk image for this guest', async () => {
-      created.push(await resources.register(`guest disk ${diskCopy}`, { kind: 'path', path: diskCopy }));
+    // libvirt's QEMU runs as its own user (libvirt-qemu on Debian): its files go in a directory it can
+    // reach (the run directory is private to root); libvirt gives it the files themselves.
+    const guestFiles = viaLibvirt ? join(LIBVIRT_FILES_PARENT, `${LIBVIRT_FILES_PREFIX}${resources.runId}`) : context.runDirectory;
+    const diskCopy = join(guestFiles, `kvm-disk.${options.disk}`);
+    const kernelFiles = await step(current, 'copying the disk image for this guest', async () => {
+      if (viaLibvirt) {
+        created.push(await resources.register(`libvirt guest files ${guestFiles}`, { kind: 'path', path: guestFiles }));
+        await mkdir(guestFiles, { recursive: true, mode: 0o755 });
+        await chmod(guestFiles, 0o755);
+      } else {
+        created.push(await resources.register(`guest disk ${diskCopy}`, { kind: 'path', path: diskCopy }));
+      }
       await cloneDiskImage(image, diskCopy);
+      if (!viaLibvirt) return { kernel: image.kernel, initrd: image.initrd };
+      // Copies, so libvirt relabels files of this run, never the image cache.
+      const kernel = join(guestFiles, basename(image.kernel));
+      const initrd = join(guestFiles, basename(image.initrd));
+      await copyFile(image.kernel, kernel);
+      await copyFile(image.initrd, initrd);
+      return { kernel, initrd };
     });
 
     const address = topology.allocateAddress('kvm guest');
@@ -114,34 +140,58 @@ async function provisionKvm(context: ProvisionContext): Promise<ProvisionedTarge
     const sockets = join(context.runDirectory, 'kvm');
     await mkdir(sockets, { recursive: true });
 
+    const name = `${QEMU_NAME_PREFIX}kvm-${resources.runId}`;
+    // net.ifnames=0: the initrd's udev would rename eth0 (to enp0s2), and the init configures eth0.
+    // panic=-1 with -no-reboot: a guest kernel that panics ends QEMU instead of hanging.
+    const append = guestKernelCommandLine({ address: `${address}/${topology.prefixLength}`, extra: GUEST_KERNEL_EXTRA });
+    const disk: DiskSpec = { path: diskCopy, format: options.disk, cache: DISK_CACHE, aio: DISK_AIO };
+    const net = { tap: tap.name, mac: macForAddress(address), vhost };
     const spec: QemuGuestSpec = {
-      name: `${QEMU_NAME_PREFIX}kvm-${resources.runId}`,
+      name,
       accel: accel.accel,
       cpuModel: accel.cpuModel,
       vcpus: options.vcpus,
       memoryMiB: options.memoryMiB,
-      kernel: image.kernel,
-      initrd: image.initrd,
-      // net.ifnames=0: the initrd's udev would rename eth0 (to enp0s2), and the init configures eth0.
-      // panic=-1 with -no-reboot: a guest kernel that panics ends QEMU instead of hanging.
-      append: guestKernelCommandLine({ address: `${address}/${topology.prefixLength}`, extra: GUEST_KERNEL_EXTRA }),
-      disk: { path: diskCopy, format: options.disk, cache: DISK_CACHE, aio: DISK_AIO },
-      net: { tap: tap.name, mac: macForAddress(address), vhost },
+      kernel: kernelFiles.kernel,
+      initrd: kernelFiles.initrd,
+      append,
+      disk,
+      net,
       qmpSocket: join(sockets, 'qmp.sock'),
       agentSocket: join(sockets, 'qga.sock'),
       serialLog,
     };
+    const expectedNetwork = `${address}/${topology.prefixLength}`;
     current.name = 'launching the guest';
-    guest = await Guest.launch({ spec, expectedNetwork: `${address}/${topology.prefixLength}`, resources, cwd: sockets, log });
+    if (viaLibvirt) {
+      const domain: LibvirtDomainSpec = {
+        name,
+        type: accel.accel === 'kvm' ? 'kvm' : 'qemu',
+        cpuModel: accel.cpuModel,
+        vcpus: options.vcpus,
+        memoryMiB: options.memoryMiB,
+        kernel: kernelFiles.kernel,
+        initrd: kernelFiles.initrd,
+        cmdline: append,
+        disk: { ...disk, ...(options.disk === 'qcow2' ? { backing: { path: image.path, format: 'qcow2' as const } } : {}) },
+        net,
+        serialLog,
+        emulator: (await findExecutable(QEMU_BINARY)) ?? `/usr/bin/${QEMU_BINARY}`,
+      };
+      guest = await LibvirtGuest.launch({ spec: domain, uri, resources, expectedNetwork, log });
+    } else {
+      guest = await Guest.launch({ spec, expectedNetwork, resources, cwd: sockets, log });
+    }
     const running = guest;
 
     // What really runs, from QEMU itself: never a label that did not happen.
-    const kvmState = await step(current, 'asking QEMU whether KVM is enabled', () => running.qmp.queryKvm());
-    if (kvmState.enabled !== (accel.accel === 'kvm')) {
-      throw new Error(`QEMU reports KVM ${kvmState.enabled ? 'enabled' : 'disabled'} but isobench asked for ${accel.accel}`);
+    const kvmEnabled = await step(current, 'asking QEMU whether KVM is enabled', () => running.kvmEnabled());
+    if (kvmEnabled !== (accel.accel === 'kvm')) {
+      throw new Error(`QEMU reports KVM ${kvmEnabled ? 'enabled' : 'disabled'} but isobench asked for ${accel.accel}`);
     }
     const vhostRunning = await running.usesVhostNet();
-    if (vhost && !vhostRunning) throw new Error(`vhost=on was asked for but QEMU holds no ${VHOST_DEVICE}`);
+    // With type='qemu' libvirt drops a vhost request without a word; only QEMU's open files tell.
+    if (vhost && !vhostRunning && !viaLibvirt) throw new Error(`vhost=on was asked for but QEMU holds no ${VHOST_DEVICE}`);
 
     await step(current, 'preparing the guest\'s data directory', async () => {
       const made = await running.agent.exec(['mkdir', '-p', GUEST_DATA_DIRECTORY], { timeoutMs: 30_000 });
@@ -179,7 +229,8 @@ async function provisionKvm(context: ProvisionContext): Promise<ProvisionedTarge
         virtioDevices: virtioDevices(spec).join(','),
         vhost: vhostRunning,
         qemuVersion,
-        vmManager: 'qemu',
+        vmManager: options.vmManager,
+        ...(viaLibvirt ? { libvirtUri: uri, libvirtVersion, libvirtDomainType: accel.accel === 'kvm' ? 'kvm' : 'qemu' } : {}),
         guestKernel: boot.kernelVersion,
         imageRecipe: rootfs.recipeHash,
         bootSeconds: Number(running.bootSeconds.toFixed(1)),
@@ -187,7 +238,7 @@ async function provisionKvm(context: ProvisionContext): Promise<ProvisionedTarge
       },
       degraded,
     };
-    log(`kvm target ready: ${accel.accel.toUpperCase()} guest at ${address}, ${options.vcpus} vCPU, ${options.memoryMiB} MiB, vhost ${vhostRunning ? 'on' : 'off'}`);
+    log(`kvm target ready: ${accel.accel.toUpperCase()} guest${viaLibvirt ? ' (libvirt)' : ''} at ${address}, ${options.vcpus} vCPU, ${options.memoryMiB} MiB, vhost ${vhostRunning ? 'on' : 'off'}`);
     return kvmTarget(running, facts, address, [...created].reverse(), context);
   } catch (error) {
     // Nothing of a failed guest stays: QEMU stopped (Guest.launch already did if it failed there),
@@ -200,7 +251,7 @@ async function provisionKvm(context: ProvisionContext): Promise<ProvisionedTarge
   }
 }
 
-function kvmTarget(guest: Guest, facts: TargetFacts, address: string, ownedResources: number[], context: ProvisionContext): ProvisionedTarget {
+function kvmTarget(guest: RunningGuest, facts: TargetFacts, address: string, ownedResources: number[], context: ProvisionContext): ProvisionedTarget {
   const { resources } = context;
   let tornDown = false;
 
