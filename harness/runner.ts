@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { probeHost } from '../provisioning/host-probe.js';
 import { driverFor } from '../provisioning/targets/index.js';
 import { Topology } from '../provisioning/topology.js';
-import type { ProvisionedTarget, TargetName, TargetOptions } from '../provisioning/types.js';
+import type { ProvisionContext, ProvisionedTarget, TargetName, TargetOptions } from '../provisioning/types.js';
 import { RESULTS_SCHEMA_ID, RESULTS_SCHEMA_VERSION, type HostFacts, type ResultsFile, type TargetFacts, type TrialRecord } from '../results/schema.js';
 import { ResultsStore } from '../results/store.js';
 import { suiteByName } from '../suites/index.js';
@@ -94,8 +94,9 @@ export async function runBench(options: BenchOptions): Promise<BenchOutcome> {
     const topology = await Topology.create({ subnet: options.subnet, guardRange: options.guardRange }, resources);
     const client: ClientSide = { exec: (command, execOptions) => topology.clientExec(command, execOptions), wrap: (command) => topology.wrapClient(command) };
 
+    const provisionContext: ProvisionContext = { topology, resources, options: options.targetOptions, host, runDirectory, logDirectory: options.outDirectory, log };
     for (const { name, driver } of drivers) {
-      const facts = await provisionTarget(name, driver, { topology, resources, options: options.targetOptions, host, runDirectory, logDirectory: options.outDirectory, log }, targets);
+      const facts = await provisionTarget(name, driver, provisionContext, targets);
       await store.update((draft) => {
         draft.targets.push(facts);
         if (facts.state !== 'ready') markTargetPoints(draft, name, facts.state === 'failed' ? 'failed' : 'skipped', facts.reason ?? 'not provisioned');
@@ -110,6 +111,7 @@ export async function runBench(options: BenchOptions): Promise<BenchOutcome> {
       host,
       cpu,
       verifyDestination: (address) => topology.verifyDestination(address),
+      launchFresh: () => driverFor(target.name)!.provision({ ...provisionContext, log: () => {} }),
     });
 
     const prepared = new Set<string>();
@@ -184,7 +186,7 @@ export async function runBench(options: BenchOptions): Promise<BenchOutcome> {
 async function provisionTarget(
   name: TargetName,
   driver: ReturnType<typeof driverFor>,
-  context: Parameters<NonNullable<ReturnType<typeof driverFor>>['provision']>[0],
+  context: ProvisionContext,
   targets: Map<TargetName, ProvisionedTarget>,
 ): Promise<TargetFacts> {
   const unavailable = (state: 'failed' | 'skipped', reason: string): TargetFacts => ({

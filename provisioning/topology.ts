@@ -35,6 +35,7 @@ export class Topology {
   readonly guard: Cidr;
   private readonly ownedAddresses = new Map<string, string>();
   private nextHostNumber = 10;
+  private readonly releasedAddresses: string[] = [];
   private forwardingAllowed = false;
 
   private constructor(
@@ -69,9 +70,19 @@ export class Topology {
 
   /** Hands a target (a guest, a container) an address of the test subnet and remembers it as ours. */
   allocateAddress(owner: string): string {
-    const address = hostAddress(this.subnet, this.nextHostNumber++);
+    const reused = this.releasedAddresses.shift();
+    const address = reused ?? hostAddress(this.subnet, this.nextHostNumber++);
     this.ownedAddresses.set(address, owner);
     return address;
+  }
+
+  /**
+   * Gives an address back when its target is torn down: the startup suite starts many fresh
+   * instances in one run, which would otherwise exhaust the subnet. Traffic to it is refused again.
+   */
+  releaseAddress(address: string): void {
+    if (address === this.hostAddress || !this.ownedAddresses.delete(address)) return;
+    this.releasedAddresses.push(address);
   }
 
   /** Runs a program in the client namespace. */

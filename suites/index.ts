@@ -1,4 +1,5 @@
 import { randomIoSuite } from './random-io/index.js';
+import { startupSuite } from './startup/index.js';
 import { tcpBulkSuite } from './tcp-bulk/index.js';
 import { tcpRrSuite } from './tcp-rr/index.js';
 import { SUITE_NAMES, type Suite, type SuiteName } from './types.js';
@@ -8,6 +9,7 @@ const SUITES: Record<SuiteName, Suite> = {
   'tcp-bulk': tcpBulkSuite,
   'tcp-rr': tcpRrSuite,
   'random-io': randomIoSuite,
+  startup: startupSuite,
 };
 
 export function suiteByName(name: SuiteName): Suite {

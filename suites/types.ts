@@ -3,7 +3,7 @@ import type { CpuMeter } from '../harness/cpu-meter.js';
 import type { ProvisionedTarget, ToolRequirement } from '../provisioning/types.js';
 import type { HostFacts, MetricSample, ParamValue } from '../results/schema.js';
 
-export const SUITE_NAMES = ['tcp-bulk', 'tcp-rr', 'random-io'] as const;
+export const SUITE_NAMES = ['tcp-bulk', 'tcp-rr', 'random-io', 'startup'] as const;
 export type SuiteName = (typeof SUITE_NAMES)[number];
 
 /** One parameter point of a suite: one bar or one x position of a figure. */
@@ -35,6 +35,11 @@ export interface TrialContext {
   cpu: CpuMeter;
   /** Called once the suite knows the exact destination; throws unless it is on isobench's topology. */
   verifyDestination(address: string): Promise<void>;
+  /**
+   * Provisions another, fresh instance of the same target (its own process, container or guest),
+   * for the startup suite; the caller tears it down. Absent where no driver is at hand (calibrate).
+   */
+  launchFresh?: () => Promise<ProvisionedTarget>;
 }
 
 /**

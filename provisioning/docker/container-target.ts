@@ -20,6 +20,7 @@ import { dockerAvailability, ensureDockerDaemon, type DaemonInfo } from './daemo
 import { runContainerExec, startContainerExec } from './exec.js';
 import { ensureDockerImage, type DockerImage } from './image.js';
 import { connectProbeCommand, findDockerProxies, processCpuSeconds, readDnatRules, type DockerProxy } from './nat.js';
+import { nextInstanceSuffix } from '../instance-suffix.js';
 
 /** Where the workload's data lives inside the container, whatever the storage variant. */
 export const DATA_DIRECTORY = '/data';
@@ -118,7 +119,7 @@ export function containerDriver(spec: ContainerTargetSpec): TargetDriver {
 async function provisionContainer(spec: ContainerTargetSpec, context: ProvisionContext): Promise<ProvisionedTarget> {
   const { topology, resources, options, log } = context;
   const runId = resources.runId;
-  const name = containerName(spec.name, runId);
+  const name = `${containerName(spec.name, runId)}${nextInstanceSuffix(runId, spec.name)}`;
   const labels = objectLabels(spec.name, runId);
   const created: number[] = [];
   const register = async (description: string, command: string[], ignoreFailure: string) => {
@@ -419,6 +420,7 @@ function buildTarget(input: {
       for (const id of [...input.created].reverse()) {
         await resources.release(id).catch((error: unknown) => context.log(`${spec.name}: teardown: ${(error as Error).message}`));
       }
+      context.topology.releaseAddress(input.serverAddress);
     },
   };
 }

@@ -15,6 +15,7 @@ import { macForAddress, QEMU_BINARY, QEMU_NAME_PREFIX, virtioDevices, type DiskS
 import { createTap } from '../kvm/tap.js';
 import { waitForListening } from '../service-readiness.js';
 import type { CpuCounter, ProvisionContext, ProvisionedTarget, ServiceSpec, TargetDriver, TargetService } from '../types.js';
+import { nextInstanceSuffix } from '../instance-suffix.js';
 
 /** Inside the guest, on its root file system — the virtio disk (/dev/vda). */
 export const GUEST_DATA_DIRECTORY = '/var/lib/isobench-data';
@@ -81,7 +82,8 @@ async function provisionKvm(context: ProvisionContext): Promise<ProvisionedTarge
   const viaLibvirt = options.vmManager === 'libvirt';
   const uri = libvirtUri();
   const logDirectory = context.logDirectory ?? context.runDirectory;
-  const serialLog = join(logDirectory, `${resources.runId}-kvm-serial.log`);
+  const instance = `${resources.runId}${nextInstanceSuffix(resources.runId, 'kvm')}`;
+  const serialLog = join(logDirectory, `${instance}-kvm-serial.log`);
   let guest: RunningGuest | undefined;
   const created: number[] = [];
   try {
@@ -111,8 +113,8 @@ async function provisionKvm(context: ProvisionContext): Promise<ProvisionedTarge
     const image = await step(current, `making the ${options.disk} disk image`, () => ensureDiskImage(rootfs.tree, rootfs.recipeHash, options.disk, undefined, { log }));
     // libvirt's QEMU runs as its own user (libvirt-qemu on Debian): its files go in a directory it can
     // reach (the run directory is private to root); libvirt gives it the files themselves.
-    const guestFiles = viaLibvirt ? join(LIBVIRT_FILES_PARENT, `${LIBVIRT_FILES_PREFIX}${resources.runId}`) : context.runDirectory;
-    const diskCopy = join(guestFiles, `kvm-disk.${options.disk}`);
+    const guestFiles = viaLibvirt ? join(LIBVIRT_FILES_PARENT, `${LIBVIRT_FILES_PREFIX}${instance}`) : context.runDirectory;
+    const diskCopy = join(guestFiles, `kvm-disk-${instance}.${options.disk}`);
     const kernelFiles = await step(current, 'copying the disk image for this guest', async () => {
       if (viaLibvirt) {
         created.push(await resources.register(`libvirt guest files ${guestFiles}`, { kind: 'path', path: guestFiles }));
@@ -137,10 +139,10 @@ async function provisionKvm(context: ProvisionContext): Promise<ProvisionedTarge
     created.push(tap.resourceId);
     await topology.allowBridgeForwarding();
     await mkdir(logDirectory, { recursive: true });
-    const sockets = join(context.runDirectory, 'kvm');
+    const sockets = join(context.runDirectory, `kvm-${instance}`);
     await mkdir(sockets, { recursive: true });
 
-    const name = `${QEMU_NAME_PREFIX}kvm-${resources.runId}`;
+    const name = `${QEMU_NAME_PREFIX}kvm-${instance}`;
     // net.ifnames=0: the initrd's udev would rename eth0 (to enp0s2), and the init configures eth0.
     // panic=-1 with -no-reboot: a guest kernel that panics ends QEMU instead of hanging.
     const append = guestKernelCommandLine({ address: `${address}/${topology.prefixLength}`, extra: GUEST_KERNEL_EXTRA });
@@ -313,6 +315,7 @@ function kvmTarget(guest: RunningGuest, facts: TargetFacts, address: string, own
       tornDown = true;
       await guest.shutdown();
       for (const id of ownedResources) await resources.release(id);
+      context.topology.releaseAddress(address);
     },
   };
 }

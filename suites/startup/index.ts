@@ -1,0 +1,97 @@
+import { Bench } from 'tinybench';
+import type { ProvisionedTarget, TargetService } from '../../provisioning/types.js';
+import type { MetricSample } from '../../results/schema.js';
+import { IPERF3_PORT } from '../tcp-bulk/index.js';
+import { failedTrial } from '../trial-helpers.js';
+import type { Suite, SuiteConfig, SuitePoint, TrialContext, TrialOutcome } from '../types.js';
+
+/**
+ * How long tinybench keeps starting fresh instances in one trial: a process starts many times in
+ * it, a container a few, a TCG guest (15-20 s to boot) once.
+ */
+export const QUICK_BUDGET_MS = 3_000;
+export const FULL_BUDGET_MS = 30_000;
+/** The service that must answer: the same iperf3 server tcp-bulk uses, asked to move one kilobyte. */
+export const PROBE_BYTES = '1K';
+
+export const startupSuite: Suite = {
+  name: 'startup',
+  description: 'time from "start" to a service that answers: a process, a container, a booted guest (tinybench)',
+  figure: 'the lecture\'s "faster deployment, faster restart" (no published numbers)',
+  hostTools: [{ command: 'iperf3', debianPackage: 'iperf3', why: 'as the service the startup suite waits for' }],
+
+  points(config: SuiteConfig): SuitePoint[] {
+    return [{ id: 'cold-start', params: { service: 'iperf3', budgetMs: config.quick ? QUICK_BUDGET_MS : FULL_BUDGET_MS } }];
+  },
+
+  async runTrial(point: SuitePoint, context: TrialContext): Promise<TrialOutcome> {
+    const { launchFresh } = context;
+    if (!launchFresh) return { state: 'skipped', reason: 'this runner cannot start fresh instances of the target', commands: [] };
+    const commands: string[][] = [];
+    let fresh: ProvisionedTarget | undefined;
+    let service: TargetService | undefined;
+    const stopFresh = async () => {
+      await service?.stop().catch(() => {});
+      await fresh?.teardown().catch(() => {});
+      service = undefined;
+      fresh = undefined;
+    };
+    // The instance under test would idle beside the fresh one (a TCG guest burns CPU doing so).
+    await context.target.pause();
+    try {
+      const bench = new Bench({ time: Number(point.params.budgetMs), iterations: 1, warmup: false, throws: false });
+      bench.add(
+        'cold start',
+        async () => {
+          fresh = await launchFresh();
+          service = await fresh.startService({
+            name: 'iperf3',
+            port: IPERF3_PORT,
+            protocols: ['tcp'],
+            command: ({ address, port }) => ['iperf3', '--server', '--bind', address, '--port', String(port), '--one-off'],
+            timeoutMs: 120_000,
+          });
+          await context.verifyDestination(fresh.serverAddress);
+          const probe = ['iperf3', '--client', fresh.serverAddress, '--port', String(IPERF3_PORT), '--bytes', PROBE_BYTES, '--json'];
+          if (commands.length === 0) commands.push([...service.command], context.client.wrap(probe));
+          const outcome = await context.client.exec(probe, { timeoutMs: 30_000 });
+          // iperf3 exits non-zero unless the exchange completed; a one-kilobyte test is too short for
+          // its receiver statistics to mean anything, so only the answer counts.
+          if (!outcome.ok) throw new Error(`the fresh ${fresh.name}'s service did not answer: ${outcome.stderr.trim() || outcome.stdout.trim()}`);
+        },
+        { afterEach: stopFresh },
+      );
+      await bench.run();
+      const result = bench.tasks[0]?.result;
+      if (!result || result.state !== 'completed') {
+        const reason = result && 'error' in result && result.error instanceof Error ? result.error.message : `tinybench ended in state ${result?.state ?? 'unknown'}`;
+        return { state: 'failed', reason, commands };
+      }
+      return { state: 'completed', metrics: startupMetrics(result.latency), commands };
+    } catch (error) {
+      return failedTrial(error, commands);
+    } finally {
+      await stopFresh();
+      await context.target.resume();
+    }
+  },
+};
+
+interface LatencyStatistics {
+  mean: number;
+  p50: number;
+  min: number;
+  max: number;
+  samplesCount: number;
+}
+
+export function startupMetrics(latency: LatencyStatistics): MetricSample[] {
+  const method = 'tinybench: provision, start the service, first answer from the client netns';
+  return [
+    { name: 'ready_ms', unit: 'ms', value: latency.mean, method },
+    { name: 'ready_p50_ms', unit: 'ms', value: latency.p50, method },
+    { name: 'ready_min_ms', unit: 'ms', value: latency.min, method },
+    { name: 'ready_max_ms', unit: 'ms', value: latency.max, method },
+    { name: 'starts', unit: 'count', value: latency.samplesCount, method },
+  ];
+}
