@@ -1,18 +1,17 @@
 import { mkdtemp } from 'node:fs/promises';
-import { join } from 'node:path';
 import { probeHost } from '../../provisioning/host-probe.js';
 import { nativeDriver } from '../../provisioning/targets/native.js';
 import { DEFAULT_GUARD_RANGE, DEFAULT_TEST_SUBNET, Topology } from '../../provisioning/topology.js';
 import type { ProvisionedTarget } from '../../provisioning/types.js';
 import type { MetricSample } from '../../results/schema.js';
-import { fioCommand, randomIoSuite } from '../../suites/random-io/index.js';
-import { ioMetrics } from '../../suites/random-io/index.js';
+import { dataFile, fioCommand, ioMetrics, randomIoSuite } from '../../suites/random-io/index.js';
 import { parseFio } from '../../suites/random-io/fio.js';
-import { IPERF3_PORT, tcpBulkSuite } from '../../suites/tcp-bulk/index.js';
+import { IPERF3_PORT, tcpBulkSuite, WARMUP_SECONDS } from '../../suites/tcp-bulk/index.js';
+import { waitForListening } from '../../provisioning/service-readiness.js';
 import { parseIperf3 } from '../../suites/tcp-bulk/iperf3.js';
 import type { Suite, SuitePoint, TrialContext } from '../../suites/types.js';
 import { CpuMeter } from '../cpu-meter.js';
-import { runChecked, startBackground } from '../exec.js';
+import { runChecked, runCommand, startBackground } from '../exec.js';
 import { acquireRunLock } from '../lock.js';
 import { seededRandom } from '../random.js';
 import { waitForQuietHost } from '../quiet-host.js';
@@ -60,7 +59,7 @@ function measurements(context: Omit<TrialContext, 'target' | 'cpu' | 'verifyDest
       suite: randomIoSuite,
       point: fioPoint,
       async direct() {
-        const outcome = await runChecked(fioCommand(fioPoint, join(target.dataDirectory, 'isobench-fio.dat')), { timeoutMs: 300_000 });
+        const outcome = await runChecked(fioCommand(fioPoint, dataFile(target.dataDirectory)), { timeoutMs: 300_000 });
         return metricValue(ioMetrics(parseFio(outcome.stdout), false), 'iops');
       },
     },
@@ -75,9 +74,11 @@ function measurements(context: Omit<TrialContext, 'target' | 'cpu' | 'verifyDest
         const server = startBackground(['iperf3', '--server', '--bind', address, '--port', String(IPERF3_PORT), '--one-off'], { timeoutMs: 120_000 });
         try {
           // The same readiness wait the suite's server gets, so neither side races the other.
-          await new Promise((resolve) => setTimeout(resolve, 500));
+          let alive = true;
+          void server.exited.then(() => (alive = false));
+          await waitForListening(runCommand, ['tcp'], address, IPERF3_PORT, () => alive);
           const outcome = await trial.client.exec(
-            ['iperf3', '--client', address, '--port', String(IPERF3_PORT), '--time', String(bulkPoint.params.seconds), '--omit', '1', '--parallel', '1', '--json'],
+            ['iperf3', '--client', address, '--port', String(IPERF3_PORT), '--time', String(bulkPoint.params.seconds), '--omit', String(WARMUP_SECONDS), '--parallel', '1', '--json'],
             { timeoutMs: 120_000 },
           );
           if (!outcome.ok) throw new Error(outcome.stderr || outcome.stdout);

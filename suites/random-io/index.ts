@@ -33,7 +33,8 @@ export const FIO_JOBS: readonly FioJob[] = [
   { id: 'randread-latency', rw: 'randread', blockSize: '4k', iodepth: 16, numjobs: 1, cdf: true },
 ];
 
-function dataFile(dataDirectory: string): string {
+/** Where fio's file lives on a target; calibrate's direct runs use the same one. */
+export function dataFile(dataDirectory: string): string {
   return `${dataDirectory.replace(/\/$/, '')}/${DATA_FILE_NAME}`;
 }
 
