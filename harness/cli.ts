@@ -3,7 +3,7 @@ import { calibrateCommand } from './commands/calibrate.js';
 import { cleanupCommand } from './commands/cleanup.js';
 import { doctorCommand } from './commands/doctor.js';
 import { resultsCommand, RESULTS_USAGE } from './commands/results.js';
-import { UsageError } from './errors.js';
+import { UsageError } from '../core/errors.js';
 import { setupForTests } from './setup.js';
 import { ResultsFormatError } from '../results/schema.js';
 

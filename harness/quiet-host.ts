@@ -1,5 +1,5 @@
 import type { QuietHostCheck } from '../results/schema.js';
-import { readHostCpuTimes } from './cpu-meter.js';
+import { readHostCpuTimes } from '../core/cpu-meter.js';
 
 /** On 2 cores, one core half busy is already 25 %: anything above that would show in the numbers. */
 export const DEFAULT_BUSY_THRESHOLD = 0.25;

@@ -8,15 +8,15 @@ import { RESULTS_SCHEMA_ID, RESULTS_SCHEMA_VERSION, type HostFacts, type Results
 import { ResultsStore } from '../results/store.js';
 import { suiteByName } from '../suites/index.js';
 import type { ClientSide, SuiteConfig, SuiteName, TrialContext } from '../suites/types.js';
-import { CpuMeter } from './cpu-meter.js';
-import { acquireRunLock } from './lock.js';
+import { CpuMeter } from '../core/cpu-meter.js';
+import { acquireRunLock } from '../core/lock.js';
 import { buildPlan, type PlannedCell } from './planner.js';
 import { summarizePoint } from './point-summary.js';
 import { formatDuration, Progress } from './progress.js';
 import { waitForQuietHost, type QuietHostOptions } from './quiet-host.js';
-import { findStaleLedgers, ResourceRegistry } from './resources.js';
-import { UsageError } from './errors.js';
-import { ensureTools } from './tools.js';
+import { findStaleLedgers, ResourceRegistry } from '../core/ledger.js';
+import { UsageError } from '../core/errors.js';
+import { ensureTools } from '../core/tools.js';
 import { ISOBENCH_VERSION } from './version.js';
 
 export interface BenchOptions {

@@ -1,7 +1,7 @@
-import type { ToolRequirement } from '../provisioning/types.js';
+import type { ToolRequirement } from '../core/tools.js';
 import { TARGET_NAMES, driverFor } from '../provisioning/targets/index.js';
 import { SUITE_NAMES, suiteByName } from '../suites/index.js';
-import { ensureTools } from './tools.js';
+import { ensureTools } from '../core/tools.js';
 
 /** Tools the test suite itself uses beyond what targets and suites declare. */
 const TEST_ONLY_TOOLS: readonly ToolRequirement[] = [

@@ -1,6 +1,6 @@
 import { access, readFile, statfs } from 'node:fs/promises';
 import os from 'node:os';
-import { runCommand } from '../harness/exec.js';
+import { runCommand } from '../core/exec.js';
 import type { HostFacts } from '../results/schema.js';
 import { userlandProxySetting } from './docker/daemon.js';
 

@@ -1,4 +1,4 @@
-import { runCommand } from '../harness/exec.js';
+import { runCommand } from '../core/exec.js';
 import type { Leftover, LeftoverScanner } from './types.js';
 import { DEFAULT_GUARD_RANGE, IPTABLES_COMMENT, LINK_PREFIX, NETNS_PREFIX } from './topology.js';
 

@@ -1,4 +1,4 @@
-import type { CommandOptions, CommandOutcome } from '../harness/exec.js';
+import type { CommandOptions, CommandOutcome } from '../core/exec.js';
 
 export const SERVICE_READY_TIMEOUT_MS = 15_000;
 const POLL_MS = 50;

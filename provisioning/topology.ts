@@ -1,5 +1,5 @@
-import { runChecked, runCommand, type CommandOptions, type CommandOutcome } from '../harness/exec.js';
-import type { ResourceRegistry } from '../harness/resources.js';
+import { runChecked, runCommand, type CommandOptions, type CommandOutcome } from '../core/exec.js';
+import type { ResourceRegistry } from '../core/ledger.js';
 import { cidrContains, cidrsOverlap, cidrWithin, formatCidr, hostAddress, parseAddress, parseCidr, type Cidr } from './ipv4.js';
 
 /** RFC 2544's benchmarking range: never routed on the internet, so a stray packet cannot reach anyone. */

@@ -1,5 +1,7 @@
-import type { CommandOptions, CommandOutcome } from '../harness/exec.js';
-import type { ResourceRegistry, Undo } from '../harness/resources.js';
+import type { CommandOptions, CommandOutcome } from '../core/exec.js';
+import type { ResourceRegistry, Undo } from '../core/ledger.js';
+import type { CpuCounter } from '../core/cpu-meter.js';
+import type { ToolRequirement } from '../core/tools.js';
 import type { HostFacts, TargetFacts } from '../results/schema.js';
 import type { Topology } from './topology.js';
 
@@ -53,12 +55,6 @@ export interface TargetService {
   stop(): Promise<void>;
 }
 
-/** One named source of cumulative CPU time beyond the host total (a cgroup, the QEMU process, the guest). */
-export interface CpuCounter {
-  source: string;
-  seconds: number;
-}
-
 /**
  * A target that is up and ready to run workloads. Every suite talks to targets only through this,
  * so a new target is one new module.
@@ -106,10 +102,4 @@ export interface Leftover {
 export interface LeftoverScanner {
   name: string;
   find(): Promise<Leftover[]>;
-}
-
-export interface ToolRequirement {
-  command: string;
-  debianPackage: string;
-  why: string;
 }

@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import { readResultsFile } from '../results/store.js';
 import { ResultsFormatError, type ResultsFile } from '../results/schema.js';
-import { UsageError } from '../harness/errors.js';
+import { UsageError } from '../core/errors.js';
 import { DEFAULT_BASELINE, writeReport, type ReportFormat } from './write-report.js';
 
 export { UsageError };

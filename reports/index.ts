@@ -1,6 +1,6 @@
 /** The report module's public face: the CLI command and the function `bench` calls after a run. */
 export { runReportCommand, REPORT_USAGE } from './command.js';
-export { UsageError } from '../harness/errors.js';
+export { UsageError } from '../core/errors.js';
 export { writeReport, buildFigures, DEFAULT_BASELINE, type ReportOptions, type ReportFormat } from './write-report.js';
 export { FIGURES } from './figures/index.js';
 export type { Figure, FigureModule, FigureContext } from './figures/figure.js';

@@ -1,4 +1,4 @@
-import { describeFailure, type CommandOutcome } from '../harness/exec.js';
+import { describeFailure, type CommandOutcome } from '../core/exec.js';
 import type { MetricSample } from '../results/schema.js';
 import type { TrialOutcome } from './types.js';
 

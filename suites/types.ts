@@ -1,6 +1,7 @@
-import type { CommandOptions, CommandOutcome } from '../harness/exec.js';
-import type { CpuMeter } from '../harness/cpu-meter.js';
-import type { ProvisionedTarget, ToolRequirement } from '../provisioning/types.js';
+import type { CommandOptions, CommandOutcome } from '../core/exec.js';
+import type { CpuMeter } from '../core/cpu-meter.js';
+import type { ToolRequirement } from '../core/tools.js';
+import type { ProvisionedTarget } from '../provisioning/types.js';
 import type { HostFacts, MetricSample, ParamValue } from '../results/schema.js';
 
 export const SUITE_NAMES = ['tcp-bulk', 'tcp-rr', 'random-io', 'startup'] as const;

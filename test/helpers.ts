@@ -8,7 +8,7 @@ import { findDockerProxies, readDnatRules } from '../provisioning/docker/nat.js'
 import { cidrContains, parseAddress, parseCidr } from '../provisioning/ipv4.js';
 import { LEFTOVER_SCANNERS } from '../provisioning/leftovers.js';
 import { DEFAULT_GUARD_RANGE } from '../provisioning/topology.js';
-import { stateDirectory } from '../harness/resources.js';
+import { stateDirectory } from '../core/ledger.js';
 
 export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const run = promisify(execFile);

@@ -6,7 +6,7 @@ import { driverFor, parseTargetName, TARGET_NAMES } from '../../provisioning/tar
 import type { TargetName, TargetOptions } from '../../provisioning/types.js';
 import { isSuiteName, SUITE_NAMES } from '../../suites/index.js';
 import type { SuiteName } from '../../suites/types.js';
-import { UsageError } from '../errors.js';
+import { UsageError } from '../../core/errors.js';
 import { randomSeed } from '../random.js';
 import { runBench, type BenchOptions } from '../runner.js';
 import { DEFAULT_CV_THRESHOLD } from '../statistics.js';

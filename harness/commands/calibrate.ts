@@ -10,17 +10,17 @@ import { IPERF3_PORT, tcpBulkSuite, WARMUP_SECONDS } from '../../suites/tcp-bulk
 import { waitForListening } from '../../provisioning/service-readiness.js';
 import { parseIperf3 } from '../../suites/tcp-bulk/iperf3.js';
 import type { Suite, SuitePoint, TrialContext } from '../../suites/types.js';
-import { CpuMeter } from '../cpu-meter.js';
-import { runChecked, runCommand, startBackground } from '../exec.js';
-import { acquireRunLock } from '../lock.js';
+import { CpuMeter } from '../../core/cpu-meter.js';
+import { runChecked, runCommand, startBackground } from '../../core/exec.js';
+import { acquireRunLock } from '../../core/lock.js';
 import { seededRandom } from '../random.js';
 import { waitForQuietHost } from '../quiet-host.js';
-import { ResourceRegistry } from '../resources.js';
+import { ResourceRegistry } from '../../core/ledger.js';
 import { summarize } from '../statistics.js';
-import { ensureTools } from '../tools.js';
+import { ensureTools } from '../../core/tools.js';
 import { newRunId } from '../runner.js';
 import { parseFlags } from './bench.js';
-import { UsageError } from '../errors.js';
+import { UsageError } from '../../core/errors.js';
 
 export const DEFAULT_PAIRS = 5;
 

@@ -1,7 +1,7 @@
 import { LEFTOVER_SCANNERS } from '../../provisioning/leftovers.js';
-import { UsageError } from '../errors.js';
-import { acquireRunLock } from '../lock.js';
-import { cleanupStaleLedger, findStaleLedgers, undoResource } from '../resources.js';
+import { UsageError } from '../../core/errors.js';
+import { acquireRunLock } from '../../core/lock.js';
+import { cleanupStaleLedger, findStaleLedgers, undoResource } from '../../core/ledger.js';
 
 export interface CleanupReport {
   removed: string[];

@@ -4,7 +4,7 @@ import { kvmDoctorCheck, libvirtDoctorCheck } from '../../provisioning/kvm/docto
 import { driverFor, TARGET_NAMES } from '../../provisioning/targets/index.js';
 import { qemuVersionLine } from '../../provisioning/targets/kvm.js';
 import { suiteByName, SUITE_NAMES } from '../../suites/index.js';
-import { missingTools } from '../tools.js';
+import { missingTools } from '../../core/tools.js';
 
 interface Row {
   check: string;

@@ -1,6 +1,6 @@
 import { readResultsFile } from '../../results/store.js';
 import { summaryRows, toCsv, toTable } from '../../results/table.js';
-import { UsageError } from '../errors.js';
+import { UsageError } from '../../core/errors.js';
 import { parseFlags } from './bench.js';
 
 export const RESULTS_USAGE = 'usage: npm run results -- FILE [FILE…] [--format table|csv|json]';

@@ -1,18 +1,18 @@
-import type { CommandOptions, CommandOutcome } from '../../harness/exec.js';
-import { runChecked } from '../../harness/exec.js';
-import { processStartTicks } from '../../harness/resources.js';
+import type { CommandOptions, CommandOutcome } from '../../core/exec.js';
+import { runChecked } from '../../core/exec.js';
+import { processStartTicks } from '../../core/ledger.js';
 import type { TargetFacts } from '../../results/schema.js';
 import { ensureRootfs } from '../image/index.js';
 import { waitForListening } from '../service-readiness.js';
 import { BRIDGE } from '../topology.js';
+import type { CpuCounter } from '../../core/cpu-meter.js';
+import type { ToolRequirement } from '../../core/tools.js';
 import type {
-  CpuCounter,
   ProvisionContext,
   ProvisionedTarget,
   ServiceSpec,
   TargetDriver,
   TargetService,
-  ToolRequirement,
 } from '../types.js';
 import { cpuAccountingOf, readCpuSeconds, type CpuAccounting } from './cgroup.js';
 import { dockerErrorMessage, DockerStepError, dockerStep, LABEL, RUN_LABEL, TARGET_LABEL, type DockerClient } from './client.js';

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
-import { runCommand } from '../../harness/exec.js';
-import { isProcessAlive } from '../../harness/resources.js';
-import { findExecutable } from '../../harness/tools.js';
+import { runCommand } from '../../core/exec.js';
+import { isProcessAlive } from '../../core/ledger.js';
+import { findExecutable } from '../../core/tools.js';
 import { createDockerClient, dockerErrorMessage, dockerSocketPath, DockerStepError, pingDaemon, withTimeout, type DockerClient } from './client.js';
 
 /** Where the dockerd isobench starts writes its pid and its output (it outlives the run, like a service). */

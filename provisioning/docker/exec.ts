@@ -1,7 +1,7 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { PassThrough } from 'node:stream';
-import type { CommandOptions, CommandOutcome } from '../../harness/exec.js';
-import { DEFAULT_COMMAND_TIMEOUT_MS } from '../../harness/exec.js';
+import type { CommandOptions, CommandOutcome } from '../../core/exec.js';
+import { DEFAULT_COMMAND_TIMEOUT_MS } from '../../core/exec.js';
 import { dockerErrorMessage, withTimeout, type DockerClient } from './client.js';
 
 /** Output kept per stream; fio's JSON is a few hundred KiB at most. */

@@ -1,6 +1,6 @@
 import { readdir, readFile } from 'node:fs/promises';
-import { CLOCK_TICKS_PER_SECOND } from '../../harness/cpu-meter.js';
-import { runCommand } from '../../harness/exec.js';
+import { CLOCK_TICKS_PER_SECOND } from '../../core/cpu-meter.js';
+import { runCommand } from '../../core/exec.js';
 
 /**
  * Evidence of the path docker-nat's traffic takes: Docker's iptables DNAT rules (with their packet

@@ -1,6 +1,6 @@
 import { mkdir, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { runChecked } from '../../harness/exec.js';
+import { runChecked } from '../../core/exec.js';
 import { findBootFiles, type BootFiles } from './boot-files.js';
 import { withLock } from './cache-lock.js';
 import { resolveImageCacheDir } from './cache-dir.js';

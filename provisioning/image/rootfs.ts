@@ -1,6 +1,6 @@
 import { access, chmod, copyFile, mkdir, mkdtemp, readdir, rename, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { runChecked } from '../../harness/exec.js';
+import { runChecked } from '../../core/exec.js';
 import { findHostDebianMirror, type DebianMirror } from './apt-sources.js';
 import { findBootFiles } from './boot-files.js';
 import { withLock } from './cache-lock.js';

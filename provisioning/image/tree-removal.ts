@@ -1,5 +1,5 @@
 import { readFile, realpath, rm } from 'node:fs/promises';
-import { runChecked } from '../../harness/exec.js';
+import { runChecked } from '../../core/exec.js';
 import { requireHostTool } from './host-tools.js';
 
 /**

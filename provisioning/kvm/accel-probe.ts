@@ -2,8 +2,8 @@ import { constants } from 'node:fs';
 import { access, mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { startBackground } from '../../harness/exec.js';
-import { processStartTicks, type ResourceRegistry } from '../../harness/resources.js';
+import { startBackground } from '../../core/exec.js';
+import { processStartTicks, type ResourceRegistry } from '../../core/ledger.js';
 import { resolveImageCacheDir } from '../image/index.js';
 import { buildQemuCommand, QEMU_NAME_PREFIX, type Accel } from './qemu-command.js';
 

@@ -1,7 +1,7 @@
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { findExecutable } from '../../harness/tools.js';
+import { findExecutable } from '../../core/tools.js';
 import { computeRecipeHash, findBootFiles, resolveImageCacheDir, rootfsDirName } from '../image/index.js';
 import { kvmDeviceProblem, probeKvm } from './accel-probe.js';
 import { libvirtdStatus, loadLibvirtBindings } from './libvirt.js';

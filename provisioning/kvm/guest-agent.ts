@@ -1,6 +1,6 @@
 import { randomInt } from 'node:crypto';
 import { z } from 'zod';
-import { DEFAULT_COMMAND_TIMEOUT_MS, type CommandOptions, type CommandOutcome } from '../../harness/exec.js';
+import { DEFAULT_COMMAND_TIMEOUT_MS, type CommandOptions, type CommandOutcome } from '../../core/exec.js';
 import { delay, JsonLineSocket, Mutex, type Transcript } from './json-socket.js';
 
 /**

@@ -1,8 +1,8 @@
 import { readdir, readFile, readlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { startBackground, type BackgroundProcess, type CommandOutcome } from '../../harness/exec.js';
-import { CLOCK_TICKS_PER_SECOND } from '../../harness/cpu-meter.js';
-import { processStartTicks, type ResourceRegistry } from '../../harness/resources.js';
+import { startBackground, type BackgroundProcess, type CommandOutcome } from '../../core/exec.js';
+import { CLOCK_TICKS_PER_SECOND } from '../../core/cpu-meter.js';
+import { processStartTicks, type ResourceRegistry } from '../../core/ledger.js';
 import { GuestAgent } from './guest-agent.js';
 import { delay } from './json-socket.js';
 import { QmpClient } from './qmp-client.js';

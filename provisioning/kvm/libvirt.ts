@@ -1,8 +1,8 @@
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { runCommand } from '../../harness/exec.js';
-import { findExecutable } from '../../harness/tools.js';
-import { processStartTicks, type ResourceRegistry } from '../../harness/resources.js';
+import { runCommand } from '../../core/exec.js';
+import { findExecutable } from '../../core/tools.js';
+import { processStartTicks, type ResourceRegistry } from '../../core/ledger.js';
 import { GuestAgent, type AgentTransport } from './guest-agent.js';
 import { BOOT_TIMEOUT_MS, GuestStepError, processCpuSeconds, processUsesVhostNet, waitForReady, type RunningGuest } from './guest.js';
 import { delay } from './json-socket.js';

@@ -1,5 +1,5 @@
-import { runChecked, runCommand } from '../../harness/exec.js';
-import type { ResourceRegistry } from '../../harness/resources.js';
+import { runChecked, runCommand } from '../../core/exec.js';
+import type { ResourceRegistry } from '../../core/ledger.js';
 import { LINK_PREFIX } from '../topology.js';
 
 /** Guests' taps are `ib-tap0`, `ib-tap1`, …: isobench's link prefix, so `cleanup` finds them. */

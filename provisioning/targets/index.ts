@@ -1,4 +1,4 @@
-import { UsageError } from '../../harness/errors.js';
+import { UsageError } from '../../core/errors.js';
 import { TARGET_NAMES, type TargetDriver, type TargetName } from '../types.js';
 import { dockerHostDriver } from './docker-host.js';
 import { dockerNatDriver } from './docker-nat.js';

@@ -1,9 +1,9 @@
 import { constants } from 'node:fs';
 import { access, chmod, copyFile, mkdir } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import { runCommand, type CommandOptions, type CommandOutcome } from '../../harness/exec.js';
-import { findExecutable } from '../../harness/tools.js';
-import { parseProcStat } from '../../harness/cpu-meter.js';
+import { runCommand, type CommandOptions, type CommandOutcome } from '../../core/exec.js';
+import { findExecutable } from '../../core/tools.js';
+import { parseProcStat } from '../../core/cpu-meter.js';
 import type { TargetFacts } from '../../results/schema.js';
 import { cloneDiskImage, ensureDiskImage, ensureRootfs, findBootFiles, guestKernelCommandLine } from '../image/index.js';
 import { decideAccel, probeKvm, type AccelDecision, type KvmProbe } from '../kvm/accel-probe.js';
@@ -14,7 +14,8 @@ import { delay } from '../kvm/json-socket.js';
 import { macForAddress, QEMU_BINARY, QEMU_NAME_PREFIX, virtioDevices, type DiskSpec, type QemuGuestSpec } from '../kvm/qemu-command.js';
 import { createTap } from '../kvm/tap.js';
 import { waitForListening } from '../service-readiness.js';
-import type { CpuCounter, ProvisionContext, ProvisionedTarget, ServiceSpec, TargetDriver, TargetService } from '../types.js';
+import type { CpuCounter } from '../../core/cpu-meter.js';
+import type { ProvisionContext, ProvisionedTarget, ServiceSpec, TargetDriver, TargetService } from '../types.js';
 import { nextInstanceSuffix } from '../instance-suffix.js';
 
 /** Inside the guest, on its root file system — the virtio disk (/dev/vda). */

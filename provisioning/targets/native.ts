@@ -1,7 +1,7 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { describeFailure, runCommand, startBackground } from '../../harness/exec.js';
-import { processStartTicks } from '../../harness/resources.js';
+import { describeFailure, runCommand, startBackground } from '../../core/exec.js';
+import { processStartTicks } from '../../core/ledger.js';
 import { waitForListening } from '../service-readiness.js';
 import type { ProvisionContext, ProvisionedTarget, ServiceSpec, TargetDriver, TargetService } from '../types.js';
 

@@ -1,4 +1,4 @@
-import type { CpuWindow } from '../../harness/cpu-meter.js';
+import type { CpuWindow } from '../../core/cpu-meter.js';
 import type { MetricSample } from '../../results/schema.js';
 import { failedTrial, outcomeFromTool } from '../trial-helpers.js';
 import type { Suite, SuiteConfig, SuitePoint, TrialContext, TrialOutcome } from '../types.js';

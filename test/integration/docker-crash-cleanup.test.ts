@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { cleanupLeftovers } from '../../harness/commands/cleanup.js';
-import { findStaleLedgers } from '../../harness/resources.js';
+import { findStaleLedgers } from '../../core/ledger.js';
 import { createDockerClient, RUN_LABEL } from '../../provisioning/docker/client.js';
 import { readResultsFile } from '../../results/store.js';
 import { isobenchLeftovers, waitFor } from '../helpers.js';

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { after, before, test } from 'node:test';
-import { runCommand } from '../../harness/exec.js';
-import { acquireRunLock } from '../../harness/lock.js';
-import { ResourceRegistry } from '../../harness/resources.js';
+import { runCommand } from '../../core/exec.js';
+import { acquireRunLock } from '../../core/lock.js';
+import { ResourceRegistry } from '../../core/ledger.js';
 import { newRunId } from '../../harness/runner.js';
 import { createDockerClient } from '../../provisioning/docker/client.js';
 import { findDockerProxies, readDnatRules } from '../../provisioning/docker/nat.js';

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { startBackground } from '../../harness/exec.js';
+import { startBackground } from '../../core/exec.js';
 import { cloneDiskImage, ensureDiskImage } from '../../provisioning/image/disk.js';
 import { guestKernelCommandLine } from '../../provisioning/image/guest-boot.js';
 import { findExecutable } from '../../provisioning/image/host-tools.js';

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { access, constants, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { test } from 'node:test';
-import { runChecked } from '../../harness/exec.js';
+import { runChecked } from '../../core/exec.js';
 import { ensureDiskImage, type DiskImage } from '../../provisioning/image/disk.js';
 import { findExecutable } from '../../provisioning/image/host-tools.js';
 import { GUEST_INIT_PATH, TREE_RECIPE_HASH_PATH } from '../../provisioning/image/recipe.js';

@@ -3,7 +3,7 @@ import { access, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promise
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
-import { runChecked } from '../../harness/exec.js';
+import { runChecked } from '../../core/exec.js';
 import { findExecutable } from '../../provisioning/image/host-tools.js';
 import { mountsUnder, removeTreeSafely } from '../../provisioning/image/tree-removal.js';
 

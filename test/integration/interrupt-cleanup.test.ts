@@ -4,7 +4,7 @@ import { mkdtemp, readdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { runChecked, runCommand } from '../../harness/exec.js';
+import { runChecked, runCommand } from '../../core/exec.js';
 import { readResultsFile } from '../../results/store.js';
 import { CLIENT_NETNS } from '../../provisioning/topology.js';
 import { isobenchLeftovers, REPO_ROOT, runCli, waitFor } from '../helpers.js';

@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import { parseBenchOptions } from '../../harness/commands/bench.js';
 import { cleanupLeftovers } from '../../harness/commands/cleanup.js';
 import { runBench } from '../../harness/runner.js';
-import { findExecutable } from '../../harness/tools.js';
+import { findExecutable } from '../../core/tools.js';
 import { findIsobenchQemuProcesses } from '../../provisioning/kvm/leftovers.js';
 import { NO_VHOST_DEGRADED } from '../../provisioning/targets/kvm.js';
 import { TCG_DEGRADED } from '../../provisioning/kvm/accel-probe.js';

@@ -3,7 +3,7 @@ import { access, constants, cp, mkdtemp, readFile, rm, writeFile } from 'node:fs
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
-import { runCommand } from '../../harness/exec.js';
+import { runCommand } from '../../core/exec.js';
 import {
   computeRecipeHash,
   GUEST_AGENT_PORT_NAME,

@@ -5,7 +5,7 @@ import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { parseProcStat } from '../../harness/cpu-meter.js';
+import { parseProcStat } from '../../core/cpu-meter.js';
 import {
   decodeBase64,
   GuestAgent,

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { compareRuns } from '../../reports/html/comparison.js';
 import { escapeHtml, html, jsonForScriptElement } from '../../reports/html/escape.js';
-import { UsageError } from '../../harness/errors.js';
+import { UsageError } from '../../core/errors.js';
 import type { ResultsFile } from '../../results/schema.js';
 import { runReportCommand } from '../../reports/command.js';
 import { figureCsv } from '../../reports/csv.js';

@@ -5,7 +5,7 @@ import { mkdir, mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { cleanupStaleLedger, findStaleLedgers, ResourceRegistry } from '../../harness/resources.js';
+import { cleanupStaleLedger, findStaleLedgers, ResourceRegistry } from '../../core/ledger.js';
 
 async function scratch(): Promise<string> {
   return mkdtemp(join(tmpdir(), 'isobench-resources-'));

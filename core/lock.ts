@@ -1,7 +1,7 @@
 import { mkdir, open, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { UsageError } from './errors.js';
-import { isProcessAlive, stateDirectory } from './resources.js';
+import { isProcessAlive, stateDirectory } from './ledger.js';
 
 /**
  * One run at a time: runs share the test network's names and addresses, and two benchmarks on one

@@ -1,8 +1,17 @@
 import { access, constants } from 'node:fs/promises';
 import { delimiter, join } from 'node:path';
-import type { ToolRequirement } from '../provisioning/types.js';
 import { MissingToolError } from './errors.js';
 import { runChecked } from './exec.js';
+
+/** A host program isobench runs, the Debian package that provides it, and why it is needed (shown when installing). */
+export interface ToolRequirement {
+  /** The executable looked up on PATH, e.g. `fio`. */
+  command: string;
+  /** The Debian package `apt-get install` takes, e.g. `fio`. */
+  debianPackage: string;
+  /** Completes "needed …", e.g. `to run the random-io suite`. */
+  why: string;
+}
 
 export const APT_TIMEOUT_MS = 15 * 60_000;
 

@@ -1,5 +1,12 @@
 import { readFile } from 'node:fs/promises';
-import type { CpuCounter } from '../provisioning/types.js';
+
+/** One named source of cumulative CPU time beyond the host total (a cgroup, the QEMU process, the guest). */
+export interface CpuCounter {
+  /** e.g. `cgroup /system.slice/docker-…`, `qemu pid 1234`. */
+  source: string;
+  /** Cumulative CPU seconds (user + system) since the source began. */
+  seconds: number;
+}
 
 /** USER_HZ: the unit of /proc/stat. Linux fixes it at 100 on every architecture isobench runs on. */
 export const CLOCK_TICKS_PER_SECOND = 100;
