@@ -1,4 +1,5 @@
 import { execa, type ResultPromise } from 'execa';
+import { IsobenchError } from './errors.js';
 
 /** Every external step has a timeout; this is the one used when a caller names none. */
 export const DEFAULT_COMMAND_TIMEOUT_MS = 120_000;
@@ -23,10 +24,9 @@ export interface CommandOutcome {
   durationMs: number;
 }
 
-export class CommandFailedError extends Error {
+export class CommandFailedError extends IsobenchError {
   constructor(readonly outcome: CommandOutcome) {
     super(describeFailure(outcome));
-    this.name = 'CommandFailedError';
   }
 }
 

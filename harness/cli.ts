@@ -3,9 +3,8 @@ import { calibrateCommand } from './commands/calibrate.js';
 import { cleanupCommand } from './commands/cleanup.js';
 import { doctorCommand } from './commands/doctor.js';
 import { resultsCommand, RESULTS_USAGE } from './commands/results.js';
-import { UsageError } from '../core/errors.js';
+import { IsobenchError } from '../core/errors.js';
 import { setupForTests } from './setup.js';
-import { ResultsFormatError } from '../results/schema.js';
 
 const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
   bench: benchCommand,
@@ -42,9 +41,11 @@ async function main(argv: string[]): Promise<number> {
 try {
   process.exitCode = await main(process.argv.slice(2));
 } catch (error) {
-  if (error instanceof UsageError || error instanceof ResultsFormatError) {
+  // Errors isobench throws on purpose carry their exit code and a one-line message; anything else
+  // is a bug, and its stack is what a bug report needs.
+  if (error instanceof IsobenchError) {
     console.error(`isobench: ${error.message}`);
-    process.exitCode = 2;
+    process.exitCode = error.exitCode;
   } else {
     console.error(`isobench: ${(error as Error).stack ?? String(error)}`);
     process.exitCode = 1;

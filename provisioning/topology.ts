@@ -1,5 +1,6 @@
 import { runChecked, runCommand, type CommandOptions, type CommandOutcome } from '../core/exec.js';
 import type { ResourceRegistry } from '../core/ledger.js';
+import { UsageError } from '../core/errors.js';
 import { cidrContains, cidrsOverlap, cidrWithin, formatCidr, hostAddress, parseAddress, parseCidr, type Cidr } from './ipv4.js';
 
 /** RFC 2544's benchmarking range: never routed on the internet, so a stray packet cannot reach anyone. */
@@ -24,6 +25,29 @@ export interface TopologyConfig {
 }
 
 /**
+ * Checks `--subnet` and `--guard-range` before anything is built: both parse as IPv4 ranges, the
+ * subnet lies inside the guarded range and holds at least a /28 (bridge, client and targets).
+ *
+ * @throws UsageError naming the flag and the value, e.g. `--subnet 198.18.0.0/33: the prefix length must be at most 32`.
+ */
+export function validateTopologyConfig(config: TopologyConfig): { subnet: Cidr; guard: Cidr } {
+  const parse = (flag: string, text: string): Cidr => {
+    try {
+      return parseCidr(text);
+    } catch (error) {
+      throw new UsageError(`--${flag} ${text}: ${(error as Error).message.replace(`${text}: `, '').replace(`${text} `, '')}`);
+    }
+  };
+  const subnet = parse('subnet', config.subnet);
+  const guard = parse('guard-range', config.guardRange);
+  if (!cidrWithin(subnet, guard)) {
+    throw new UsageError(`--subnet ${config.subnet} must lie inside --guard-range ${config.guardRange}`);
+  }
+  if (subnet.prefix > 28) throw new UsageError(`--subnet ${config.subnet} is too small: use a /28 or larger`);
+  return { subnet, guard };
+}
+
+/**
  * The paper's client machine and server link, built on one host and built to fail closed: a `client`
  * network namespace joined by a veth pair to a bridge, addresses from a test range that is blackholed
  * as a whole (`unreachable`), and a check before any traffic that the destination is one of ours.
@@ -42,12 +66,7 @@ export class Topology {
     config: TopologyConfig,
     private readonly resources: ResourceRegistry,
   ) {
-    this.subnet = parseCidr(config.subnet);
-    this.guard = parseCidr(config.guardRange);
-    if (!cidrWithin(this.subnet, this.guard)) {
-      throw new Error(`the test subnet ${config.subnet} must lie inside the guarded range ${config.guardRange}`);
-    }
-    if (this.subnet.prefix > 28) throw new Error(`the test subnet ${config.subnet} is too small: use a /28 or larger`);
+    ({ subnet: this.subnet, guard: this.guard } = validateTopologyConfig(config));
     this.hostAddress = hostAddress(this.subnet, 1);
     this.clientAddress = hostAddress(this.subnet, 2);
     this.ownedAddresses.set(this.hostAddress, `bridge ${BRIDGE}`);

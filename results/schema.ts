@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { IsobenchError } from '../core/errors.js';
 
 /**
  * The results file: one JSON document per run. Versioned; every read and write goes through
@@ -151,13 +152,13 @@ export const ResultsFile = z.object({
 });
 export type ResultsFile = z.infer<typeof ResultsFile>;
 
-export class ResultsFormatError extends Error {
+/** A results file that does not match the schema: names the file and the first fields that did not fit. Exit code 2. */
+export class ResultsFormatError extends IsobenchError {
   constructor(
     readonly source: string,
     readonly details: string,
   ) {
-    super(`${source} is not a valid isobench results file: ${details}`);
-    this.name = 'ResultsFormatError';
+    super(`${source} is not a valid isobench results file: ${details}`, { exitCode: 2 });
   }
 }
 

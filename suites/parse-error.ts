@@ -1,13 +1,13 @@
 import type { z } from 'zod';
+import { IsobenchError } from '../core/errors.js';
 
 /** A tool printed something isobench does not understand: say which tool and what did not fit. */
-export class ToolOutputError extends Error {
+export class ToolOutputError extends IsobenchError {
   constructor(
     readonly tool: string,
     details: string,
   ) {
     super(`unexpected ${tool} output: ${details}`);
-    this.name = 'ToolOutputError';
   }
 }
 

@@ -1,7 +1,7 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { resolve } from 'node:path';
 import { probeHost } from '../../provisioning/host-probe.js';
-import { DEFAULT_GUARD_RANGE, DEFAULT_TEST_SUBNET } from '../../provisioning/topology.js';
+import { DEFAULT_GUARD_RANGE, DEFAULT_TEST_SUBNET, validateTopologyConfig } from '../../provisioning/topology.js';
 import { driverFor, parseTargetName, TARGET_NAMES } from '../../provisioning/targets/index.js';
 import type { TargetName, TargetOptions } from '../../provisioning/types.js';
 import { isSuiteName, SUITE_NAMES } from '../../suites/index.js';
@@ -93,6 +93,9 @@ export async function parseBenchOptions(argv: string[]): Promise<BenchOptions> {
   const quick = values.full ? false : values.quick === true || defaultMatrix;
   const suites = listOf(values.suite ?? 'all', SUITE_NAMES, parseSuiteName);
   const targets = values.target === undefined ? await availableTargets() : listOf(values.target, TARGET_NAMES, parseTargetName);
+  const subnet = values.subnet ?? DEFAULT_TEST_SUBNET;
+  const guardRange = values['guard-range'] ?? DEFAULT_GUARD_RANGE;
+  validateTopologyConfig({ subnet, guardRange });
   const targetOptions: TargetOptions = {
     storage: choice('storage', values.storage, ['volume', 'overlay'] as const, 'volume'),
     accel: choice('accel', values.accel, ['auto', 'kvm', 'tcg'] as const, 'auto'),
@@ -110,8 +113,8 @@ export async function parseBenchOptions(argv: string[]): Promise<BenchOptions> {
     outDirectory: resolve(values.out ?? DEFAULT_OUT_DIRECTORY),
     seed: integer('seed', values.seed, randomSeed(), 0, 2 ** 31 - 1),
     cvThreshold: decimal('cv-threshold', values['cv-threshold'], DEFAULT_CV_THRESHOLD, 0, 10),
-    subnet: values.subnet ?? DEFAULT_TEST_SUBNET,
-    guardRange: values['guard-range'] ?? DEFAULT_GUARD_RANGE,
+    subnet,
+    guardRange,
     targetOptions,
     suiteOptions: { streams: integer('streams', values.streams, 1, 1, 128) },
     quietHost: { maxWaitMs: decimal('quiet-wait', values['quiet-wait'], DEFAULT_MAX_WAIT_MS / 1000, 0, 3600) * 1000 },

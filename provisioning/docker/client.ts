@@ -1,4 +1,5 @@
 import Docker from 'dockerode';
+import { StepError } from '../../core/errors.js';
 
 /** The Engine API socket isobench talks to (DOCKER_HOST=unix://… overrides it, as for the docker CLI). */
 export const DEFAULT_DOCKER_SOCKET = '/var/run/docker.sock';
@@ -48,15 +49,7 @@ export function dockerStatusCode(error: unknown): number | null {
 }
 
 /** Wraps a failure of one named step into an error that says which step failed and why. */
-export class DockerStepError extends Error {
-  constructor(
-    readonly step: string,
-    readonly detail: string,
-  ) {
-    super(`${step} failed: ${detail}`);
-    this.name = 'DockerStepError';
-  }
-}
+export class DockerStepError extends StepError {}
 
 export async function dockerStep<T>(step: string, action: () => Promise<T>, timeoutMs: number = API_TIMEOUT_MS): Promise<T> {
   try {

@@ -1,5 +1,6 @@
 import { access, constants } from 'node:fs/promises';
 import path from 'node:path';
+import { UsageError } from '../../core/errors.js';
 
 /**
  * The host programs the image builder runs, and the Debian package each comes from, so a missing
@@ -21,13 +22,12 @@ export type ImageHostTool = keyof typeof IMAGE_HOST_TOOLS;
 /** The Debian packages the image builder needs on the host (installing them happens elsewhere). */
 export const IMAGE_HOST_PACKAGES: readonly string[] = [...new Set(Object.values(IMAGE_HOST_TOOLS))].sort();
 
-export class MissingHostToolError extends Error {
+export class MissingHostToolError extends UsageError {
   constructor(
     readonly tool: string,
     readonly debianPackage: string,
   ) {
     super(`${tool} is not installed on this host; it comes from the Debian package "${debianPackage}" (apt-get install ${debianPackage})`);
-    this.name = 'MissingHostToolError';
   }
 }
 

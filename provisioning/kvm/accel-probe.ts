@@ -6,6 +6,7 @@ import { startBackground } from '../../core/exec.js';
 import { processStartTicks, type ResourceRegistry } from '../../core/ledger.js';
 import { resolveImageCacheDir } from '../image/index.js';
 import { buildQemuCommand, QEMU_NAME_PREFIX, type Accel } from './qemu-command.js';
+import { UsageError } from '../../core/errors.js';
 
 /**
  * Is KVM really usable here? `/dev/kvm` existing is not enough: on the development machines it is
@@ -139,10 +140,9 @@ export interface AccelDecision {
 
 export const TCG_DEGRADED = 'TCG emulation: not KVM';
 
-export class KvmUnavailableError extends Error {
+export class KvmUnavailableError extends UsageError {
   constructor(readonly probe: KvmProbe) {
     super(`--accel kvm: KVM does not work on this host (${probe.reason}); use --accel auto or --accel tcg to run an emulated (TCG) guest instead`);
-    this.name = 'KvmUnavailableError';
   }
 }
 

@@ -2,6 +2,7 @@ import { randomInt } from 'node:crypto';
 import { z } from 'zod';
 import { DEFAULT_COMMAND_TIMEOUT_MS, type CommandOptions, type CommandOutcome } from '../../core/exec.js';
 import { delay, JsonLineSocket, Mutex, type Transcript } from './json-socket.js';
+import { IsobenchError } from '../../core/errors.js';
 
 /**
  * The QEMU guest agent (qemu-ga) over its virtio-serial port: how isobench runs programs in a guest.
@@ -45,21 +46,19 @@ const EmptyResult = z.object({}).strict();
 
 export type QgaReply = { kind: 'return'; value: unknown } | { kind: 'error'; errorClass: string; description: string };
 
-export class QgaProtocolError extends Error {
+export class QgaProtocolError extends IsobenchError {
   constructor(message: string, readonly line: string) {
     super(`${message}: ${line.slice(0, 300)}`);
-    this.name = 'QgaProtocolError';
   }
 }
 
-export class QgaCommandError extends Error {
+export class QgaCommandError extends IsobenchError {
   constructor(
     readonly command: string,
     readonly errorClass: string,
     readonly description: string,
   ) {
     super(`guest agent ${command} failed: ${errorClass}: ${description}`);
-    this.name = 'QgaCommandError';
   }
 }
 

@@ -7,6 +7,7 @@ import { GuestAgent } from './guest-agent.js';
 import { delay } from './json-socket.js';
 import { QmpClient } from './qmp-client.js';
 import { buildQemuCommand, type QemuGuestSpec } from './qemu-command.js';
+import { StepError } from '../../core/errors.js';
 
 /**
  * One running QEMU guest: the process, its QMP session and its guest agent. Launch walks through
@@ -21,15 +22,16 @@ export const AGENT_TIMEOUT_MS = 30_000;
 /** The guest lives as long as the run; this only bounds a QEMU that everything else forgot. */
 export const QEMU_LIFETIME_MS = 7 * 24 * 3600_000;
 
-export class GuestStepError extends Error {
+/** A step of a guest's life failed; the message points at the serial log kept for reading. */
+export class GuestStepError extends StepError {
   constructor(
-    readonly step: string,
+    step: string,
     detail: string,
     readonly serialLog: string,
     readonly serialTail: string,
+    options: { cause?: unknown } = {},
   ) {
-    super(`${step}: ${detail}; serial log kept at ${serialLog}${serialTail ? ` (last lines: ${serialTail})` : ''}`);
-    this.name = 'GuestStepError';
+    super(step, `${detail}; serial log kept at ${serialLog}${serialTail ? ` (last lines: ${serialTail})` : ''}`, options);
   }
 }
 

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { JsonLineSocket, Mutex, type Transcript } from './json-socket.js';
+import { IsobenchError } from '../../core/errors.js';
 
 /**
  * A small typed client for the QEMU Machine Protocol over its unix socket: the greeting, capability
@@ -40,22 +41,20 @@ export type QmpMessage =
   | { kind: 'error'; errorClass: string; description: string; id: string | number | undefined }
   | { kind: 'event'; event: QmpEvent };
 
-export class QmpProtocolError extends Error {
+export class QmpProtocolError extends IsobenchError {
   constructor(message: string, readonly line: string) {
     super(`${message}: ${line.slice(0, 300)}`);
-    this.name = 'QmpProtocolError';
   }
 }
 
 /** A QMP command QEMU answered with an error (e.g. CommandNotFound, GenericError). */
-export class QmpCommandError extends Error {
+export class QmpCommandError extends IsobenchError {
   constructor(
     readonly command: string,
     readonly errorClass: string,
     readonly description: string,
   ) {
     super(`QMP ${command} failed: ${errorClass}: ${description}`);
-    this.name = 'QmpCommandError';
   }
 }
 
