@@ -5,6 +5,7 @@ import { doctorCommand } from './commands/doctor.js';
 import { resultsCommand, RESULTS_USAGE } from './commands/results.js';
 import { IsobenchError } from '../core/errors.js';
 import { setupForTests } from './setup.js';
+import { displayOf } from '../provisioning/targets/configuration.js';
 
 const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
   bench: benchCommand,
@@ -13,7 +14,7 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
   cleanup: () => cleanupCommand(),
   calibrate: calibrateCommand,
   // Loaded on demand: vega is heavy, and the other commands do not need it.
-  report: async (argv) => (await import('../reports/command.js')).runReportCommand(argv),
+  report: async (argv) => (await import('../reports/command.js')).runReportCommand(argv, displayOf),
   'setup-tests': async () => {
     await setupForTests((line) => console.error(line));
     return 0;

@@ -1,10 +1,10 @@
-import type { MetricSummary, PointResult, PointStatus } from '../results/schema.js';
+import { headlineSummary, type MetricSummary, type PointResult, type PointStatus } from '../results/schema.js';
 import { summarize } from './statistics.js';
 
 /**
  * Recomputes a point's summaries and status from its raw trials (the only source of truth in the
- * file). The first metric a suite reports is its headline (throughput, mean latency, IOPS): its
- * coefficient of variation decides whether the point is `noisy`.
+ * file). The point's headline metric, declared by its suite (throughput, mean latency, IOPS), decides
+ * through its coefficient of variation whether the point is `noisy`.
  */
 export function summarizePoint(point: PointResult, cvThreshold: number): PointResult {
   const completed = point.trials.filter((trial) => trial.state === 'completed');
@@ -38,7 +38,11 @@ function pointStatus(point: PointResult, summaries: MetricSummary[], cvThreshold
     return { status: 'skipped', reason: firstReason(skipped) };
   }
   const notes: string[] = [];
-  const headline = summaries[0]!;
+  const headline = headlineSummary({ headline: point.headline, summaries });
+  if (!headline) {
+    notes.push(`the headline metric ${point.headline?.metric ?? ''} was not measured`);
+    return { status: 'failed', reason: notes.join('; ') };
+  }
   if (headline.status === 'noisy') {
     notes.push(`${headline.metric} varies by ${(headline.cv * 100).toFixed(1)} % (threshold ${(cvThreshold * 100).toFixed(0)} %)`);
   }

@@ -1,13 +1,13 @@
 import { mkdtemp } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { AnySuite, ClientSide, SuiteContext, SuiteOptions } from '../contracts/suite.js';
+import type { ProvisionedTarget, ServicePort, TargetOptions } from '../contracts/target.js';
 import { probeHost } from '../provisioning/host-probe.js';
-import { driverFor } from '../provisioning/targets/index.js';
-import { Topology } from '../provisioning/topology.js';
-import type { ProvisionContext, ProvisionedTarget, TargetName, TargetOptions } from '../provisioning/types.js';
+import { optionsFor, type TargetConfiguration } from '../provisioning/targets/configuration.js';
+import { Topology, type TopologyConfig } from '../provisioning/topology.js';
+import type { ProvisionContext } from '../provisioning/types.js';
 import { RESULTS_SCHEMA_ID, RESULTS_SCHEMA_VERSION, type HostFacts, type ResultsFile, type TargetFacts, type TrialRecord } from '../results/schema.js';
 import { ResultsStore } from '../results/store.js';
-import { suiteByName } from '../suites/index.js';
-import type { ClientSide, SuiteConfig, SuiteName, TrialContext } from '../suites/types.js';
 import { CpuMeter } from '../core/cpu-meter.js';
 import { acquireRunLock } from '../core/lock.js';
 import { buildPlan, type PlannedCell } from './planner.js';
@@ -15,13 +15,17 @@ import { summarizePoint } from './point-summary.js';
 import { formatDuration, Progress } from './progress.js';
 import { waitForQuietHost, type QuietHostOptions } from './quiet-host.js';
 import { findStaleLedgers, ResourceRegistry } from '../core/ledger.js';
+import { errorMessage } from '../core/errors.js';
 import { UsageError } from '../core/errors.js';
 import { ensureTools } from '../core/tools.js';
 import { ISOBENCH_VERSION } from './version.js';
 
+/** A parsed `npm run bench` command line: what to run and how. */
 export interface BenchOptions {
-  targets: TargetName[];
-  suites: SuiteName[];
+  /** Target configurations, one row each, in the order given. */
+  targets: TargetConfiguration[];
+  /** Registered suites (or test doubles) to run, in the order given. */
+  suites: AnySuite[];
   quick: boolean;
   repetitions: number;
   outDirectory: string;
@@ -29,10 +33,14 @@ export interface BenchOptions {
   cvThreshold: number;
   subnet: string;
   guardRange: string;
+  /** Run-wide target options; a configuration's own values override them. */
   targetOptions: TargetOptions;
-  suiteOptions: SuiteConfig['options'];
+  /** Each suite's parsed options, by suite name. */
+  suiteOptions: ReadonlyMap<string, SuiteOptions>;
   quietHost: QuietHostOptions;
   progress?: Progress;
+  /** Test seams: the host facts (default: probe this host) and the network (default: build the real topology). */
+  seams?: { host?: HostFacts; createTopology?: (config: TopologyConfig, resources: ResourceRegistry) => Promise<Topology> };
 }
 
 export interface BenchOutcome {
@@ -50,20 +58,16 @@ export function newRunId(now = new Date()): string {
 export async function runBench(options: BenchOptions): Promise<BenchOutcome> {
   const progress = options.progress ?? new Progress();
   const log = (line: string) => progress.log(line);
-  const drivers = options.targets.map((name) => ({ name, driver: driverFor(name) }));
-  await ensureTools(
-    [...drivers.flatMap(({ driver }) => driver?.hostTools ?? []), ...options.suites.flatMap((name) => suiteByName(name).hostTools)],
-    log,
-  );
+  await ensureTools([...options.targets.flatMap(({ driver }) => driver.hostTools), ...options.suites.flatMap((suite) => suite.hostTools)], log);
   const stale = await findStaleLedgers();
   if (stale.length > 0) {
     throw new UsageError(`a crashed isobench run (pid ${stale[0]!.pid}) left ${stale[0]!.resources.length} resource(s) behind: run \`npm run cleanup\` first`);
   }
   const releaseLock = await acquireRunLock();
-  const host = await probeHost();
+  const host = options.seams?.host ?? (await probeHost());
   const runId = newRunId();
   const resources = new ResourceRegistry(runId);
-  const targets = new Map<TargetName, ProvisionedTarget>();
+  const targets = new Map<string, ProvisionedTarget>();
   let store: ResultsStore | undefined;
 
   const interrupt = async (signal: NodeJS.Signals) => {
@@ -84,47 +88,62 @@ export async function runBench(options: BenchOptions): Promise<BenchOutcome> {
   process.once('SIGTERM', onSignal);
 
   try {
-    const suiteConfig: SuiteConfig = { quick: options.quick, cores: host.cores, options: options.suiteOptions };
-    const plan = buildPlan(options.targets, options.suites, suiteConfig, options.repetitions, options.seed);
+    const suites = new Map(options.suites.map((suite) => [suite.name, suite]));
+    const configFor = (suite: string) => ({ quick: options.quick, cores: host.cores, options: options.suiteOptions.get(suite) ?? {} });
+    const plan = buildPlan(options.targets.map(({ id }) => id), [...suites.keys()], { quick: options.quick, cores: host.cores }, options.suiteOptions, options.repetitions, options.seed, suites);
     store = await ResultsStore.create(options.outDirectory, initialResults(runId, host, options, plan.cells));
     log(`run ${runId}: ${plan.cells.length} points x ${options.repetitions} repetitions, seed ${options.seed}; results: ${store.path}`);
 
     const runDirectory = await mkdtemp(join(RUN_DIRECTORY_PARENT, 'isobench-run-'));
     await resources.register(`run directory ${runDirectory}`, { kind: 'path', path: runDirectory });
-    const topology = await Topology.create({ subnet: options.subnet, guardRange: options.guardRange }, resources);
+    const createTopology = options.seams?.createTopology ?? ((config, registry) => Topology.create(config, registry));
+    const topology = await createTopology({ subnet: options.subnet, guardRange: options.guardRange }, resources);
     const client: ClientSide = { exec: (command, execOptions) => topology.clientExec(command, execOptions), wrap: (command) => topology.wrapClient(command) };
 
-    const provisionContext: ProvisionContext = { topology, resources, options: options.targetOptions, host, runDirectory, logDirectory: options.outDirectory, log };
-    for (const { name, driver } of drivers) {
-      const facts = await provisionTarget(name, driver, provisionContext, targets);
+    const servicePorts: ServicePort[] = options.suites.flatMap((suite) => suite.ports);
+    const contexts = new Map<string, ProvisionContext>();
+    for (const configuration of options.targets) {
+      const context: ProvisionContext = {
+        configuration: configuration.id,
+        servicePorts,
+        topology,
+        resources,
+        options: optionsFor(configuration, options.targetOptions),
+        host,
+        runDirectory,
+        logDirectory: options.outDirectory,
+        log,
+      };
+      contexts.set(configuration.id, context);
+      const facts = await provisionTarget(configuration, context, targets);
       await store.update((draft) => {
         draft.targets.push(facts);
-        if (facts.state !== 'ready') markTargetPoints(draft, name, facts.state === 'failed' ? 'failed' : 'skipped', facts.reason ?? 'not provisioned');
+        if (facts.state !== 'ready') markTargetPoints(draft, configuration.id, facts.state === 'failed' ? 'failed' : 'skipped', facts.reason ?? 'not provisioned');
       });
     }
 
     const cpu = new CpuMeter();
-    const contextFor = (target: ProvisionedTarget): TrialContext => ({
+    const drivers = new Map(options.targets.map((configuration) => [configuration.id, configuration.driver]));
+    const contextFor = (target: ProvisionedTarget, suite: string): SuiteContext => ({
       target,
       client,
-      config: suiteConfig,
+      config: configFor(suite),
       host,
       cpu,
       verifyDestination: (address) => topology.verifyDestination(address),
-      launchFresh: () => driverFor(target.name)!.provision({ ...provisionContext, log: () => {} }),
+      launchFresh: () => drivers.get(target.name)!.provision({ ...contexts.get(target.name)!, log: () => {} }),
     });
 
-    const prepared = new Set<string>();
+    /** What each suite's `prepare` returned, by `configuration/suite`; present only where it succeeded. */
+    const prepared = new Map<string, unknown>();
     for (const [name, target] of targets) {
-      for (const suiteName of options.suites) {
-        const suite = suiteByName(suiteName);
+      for (const suite of options.suites) {
         await target.resume();
         try {
-          progress.update(`preparing ${suiteName} on ${name}…`);
-          await suite.prepare?.(contextFor(target));
-          prepared.add(`${name}/${suiteName}`);
+          progress.update(`preparing ${suite.name} on ${name}…`);
+          prepared.set(`${name}/${suite.name}`, await suite.prepare?.(contextFor(target, suite.name)));
         } catch (error) {
-          await store.update((draft) => markTargetPoints(draft, name, 'failed', `preparing ${suiteName} failed: ${(error as Error).message}`, suiteName));
+          await store.update((draft) => markTargetPoints(draft, name, 'failed', `preparing ${suite.name} failed: ${errorMessage(error)}`, suite.name));
         } finally {
           await target.pause();
         }
@@ -140,7 +159,8 @@ export async function runBench(options: BenchOptions): Promise<BenchOutcome> {
         const target = targets.get(cell.target)!;
         const left = done === 0 ? '' : ` · ~${formatDuration(((performance.now() - started) / done) * (total - done))} left`;
         progress.update(`round ${roundIndex + 1}/${plan.rounds.length} · ${cell.target} · ${cell.suite} · ${cell.point.id} · trial ${done + 1}/${total}${left}`);
-        const trial = await runTrial(cell, roundIndex, target, contextFor(target), options.quietHost);
+        const context = { ...contextFor(target, cell.suite), state: prepared.get(`${cell.target}/${cell.suite}`) };
+        const trial = await runTrial(suites.get(cell.suite)!, cell, roundIndex, target, context, options.quietHost);
         await store.update((draft) => {
           const index = draft.points.findIndex((point) => point.key === cell.key);
           const point = draft.points[index]!;
@@ -154,8 +174,9 @@ export async function runBench(options: BenchOptions): Promise<BenchOutcome> {
 
     for (const [name, target] of targets) {
       await target.resume();
-      for (const suiteName of options.suites) {
-        if (prepared.has(`${name}/${suiteName}`)) await suiteByName(suiteName).finish?.(contextFor(target)).catch(() => {});
+      for (const suite of options.suites) {
+        const key = `${name}/${suite.name}`;
+        if (prepared.has(key)) await suite.finish?.(contextFor(target, suite.name), prepared.get(key)).catch(() => {});
       }
     }
     await store.update((draft) => {
@@ -184,11 +205,11 @@ export async function runBench(options: BenchOptions): Promise<BenchOutcome> {
 }
 
 async function provisionTarget(
-  name: TargetName,
-  driver: ReturnType<typeof driverFor>,
+  configuration: TargetConfiguration,
   context: ProvisionContext,
-  targets: Map<TargetName, ProvisionedTarget>,
+  targets: Map<string, ProvisionedTarget>,
 ): Promise<TargetFacts> {
+  const name = configuration.id;
   const unavailable = (state: 'failed' | 'skipped', reason: string): TargetFacts => ({
     target: name,
     state,
@@ -198,10 +219,9 @@ async function provisionTarget(
     labels: {},
     degraded: [],
   });
-  if (!driver) return unavailable('skipped', `the ${name} target is not implemented in this version of isobench`);
   try {
     context.log(`provisioning ${name}…`);
-    const target = await driver.provision(context);
+    const target = await configuration.driver.provision(context);
     targets.set(name, target);
     await target.pause();
     return target.facts;
@@ -212,10 +232,11 @@ async function provisionTarget(
 }
 
 async function runTrial(
+  suite: AnySuite,
   cell: PlannedCell,
   repetition: number,
   target: ProvisionedTarget,
-  context: TrialContext,
+  context: SuiteContext & { state: unknown },
   quietHostOptions: QuietHostOptions,
 ): Promise<TrialRecord> {
   const startedAt = new Date().toISOString();
@@ -223,10 +244,10 @@ async function runTrial(
   const begin = performance.now();
   try {
     const quietHost = await waitForQuietHost(quietHostOptions);
-    const outcome = await suiteByName(cell.suite).runTrial(cell.point, context);
+    const outcome = await suite.runTrial(cell.point, context);
     return { ...outcome, repetition, startedAt, durationMs: performance.now() - begin, quietHost };
   } catch (error) {
-    return { state: 'failed', reason: (error as Error).message, commands: [], repetition, startedAt, durationMs: performance.now() - begin };
+    return { state: 'failed', reason: errorMessage(error), commands: [], repetition, startedAt, durationMs: performance.now() - begin };
   } finally {
     await target.pause();
   }
@@ -243,13 +264,13 @@ function initialResults(runId: string, host: HostFacts, options: BenchOptions, c
     isobenchVersion: ISOBENCH_VERSION,
     host,
     plan: {
-      targets: options.targets,
-      suites: options.suites,
+      targets: options.targets.map(({ id }) => id),
+      suites: options.suites.map(({ name }) => name),
       quick: options.quick,
       repetitions: options.repetitions,
       seed: options.seed,
       cvThreshold: options.cvThreshold,
-      options: { ...options.targetOptions, ...options.suiteOptions, subnet: options.subnet, guardRange: options.guardRange },
+      options: { ...options.targetOptions, ...Object.assign({}, ...options.suiteOptions.values()), subnet: options.subnet, guardRange: options.guardRange },
     },
     targets: [],
     points: cells.map((cell) => ({
@@ -258,6 +279,7 @@ function initialResults(runId: string, host: HostFacts, options: BenchOptions, c
       suite: cell.suite,
       pointId: cell.point.id,
       params: cell.point.params,
+      headline: { metric: cell.point.headline.name, unit: cell.point.headline.unit, direction: cell.point.headline.direction },
       trials: [],
       summaries: [],
       status: 'pending',
@@ -278,7 +300,7 @@ function markTargetPoints(draft: ResultsFile, target: string, status: 'failed' |
  * Drivers register every resource they create in the registry (a crash leaves a ledger `cleanup`
  * can replay); teardown() is their orderly way out first (stop a guest cleanly, then remove it).
  */
-async function teardownTargets(targets: Map<TargetName, ProvisionedTarget>): Promise<void> {
+async function teardownTargets(targets: Map<string, ProvisionedTarget>): Promise<void> {
   for (const target of [...targets.values()].reverse()) {
     await target.teardown().catch(() => {});
   }

@@ -1,6 +1,6 @@
 import type { ToolRequirement } from '../core/tools.js';
-import { TARGET_NAMES, driverFor } from '../provisioning/targets/index.js';
-import { SUITE_NAMES, suiteByName } from '../suites/index.js';
+import { DRIVERS } from '../provisioning/targets/index.js';
+import { SUITES } from '../suites/index.js';
 import { ensureTools } from '../core/tools.js';
 
 /** Tools the test suite itself uses beyond what targets and suites declare. */
@@ -16,8 +16,8 @@ const TEST_ONLY_TOOLS: readonly ToolRequirement[] = [
 
 export function everyToolRequirement(): ToolRequirement[] {
   return [
-    ...TARGET_NAMES.flatMap((name) => driverFor(name)?.hostTools ?? []),
-    ...SUITE_NAMES.flatMap((name) => suiteByName(name).hostTools),
+    ...DRIVERS.flatMap((driver) => driver.hostTools),
+    ...SUITES.flatMap((suite) => suite.hostTools),
     ...TEST_ONLY_TOOLS,
   ];
 }

@@ -1,25 +1,15 @@
-import type { CommandOptions, CommandOutcome } from '../core/exec.js';
 import type { ResourceRegistry, Undo } from '../core/ledger.js';
-import type { CpuCounter } from '../core/cpu-meter.js';
 import type { ToolRequirement } from '../core/tools.js';
-import type { HostFacts, TargetFacts } from '../results/schema.js';
+import type { ProvisionedTarget, ServicePort, TargetOptions } from '../contracts/target.js';
+import type { HostFacts } from '../results/schema.js';
 import type { Topology } from './topology.js';
 
-export const TARGET_NAMES = ['native', 'docker-host', 'docker-nat', 'kvm'] as const;
-export type TargetName = (typeof TARGET_NAMES)[number];
-
-/** Options from the command line that shape how targets are provisioned. */
-export interface TargetOptions {
-  storage: 'volume' | 'overlay';
-  accel: 'auto' | 'kvm' | 'tcg';
-  disk: 'raw' | 'qcow2';
-  vcpus: number;
-  memoryMiB: number;
-  vmManager: 'qemu' | 'libvirt';
-  quick: boolean;
-}
-
+/** What a driver's `provision` receives: the run's network, ledger, options and where to put files. */
 export interface ProvisionContext {
+  /** The configuration being provisioned, e.g. `docker-nat:overlay`: the target's name and `facts.target`. */
+  configuration: string;
+  /** Ports the chosen suites' servers listen on (docker-nat publishes them when it makes the container). */
+  servicePorts: readonly ServicePort[];
   topology: Topology;
   resources: ResourceRegistry;
   options: TargetOptions;
@@ -34,54 +24,36 @@ export interface ProvisionContext {
   log: (line: string) => void;
 }
 
-/** A long-running program on a target (a benchmark server) and how the client reaches it. */
-export interface ServiceSpec {
-  name: string;
-  /** The port the client connects to (on the target's server address). */
-  port: number;
-  protocols: ReadonlyArray<'tcp' | 'udp'>;
-  /**
-   * The command, given the address and port it must bind to inside the target. That address is a
-   * test address (never 0.0.0.0): the bridge address for host processes, the container's or
-   * guest's own address otherwise.
-   */
-  command: (bind: { address: string; port: number }) => string[];
-  timeoutMs: number;
+/** How reports draw a target's rows: the papers' order, a family colour, a label for axes. */
+export interface TargetDisplay {
+  /** Axis and legend label, e.g. `Docker NAT`. */
+  readonly label: string;
+  /** Rank in the papers' row order: native first, then containers, then VMs. */
+  readonly order: number;
+  /** CSS colour of the driver's plain configuration; its other configurations get shades of it. */
+  readonly colour: string;
 }
 
-export interface TargetService {
-  readonly spec: ServiceSpec;
-  readonly command: readonly string[];
-  stop(): Promise<void>;
-}
+/** Target options a configuration may set after a colon (`docker-nat:overlay`, `kvm:qcow2`). */
+export type ConfigurableOption = 'storage' | 'accel' | 'disk' | 'vmManager';
 
 /**
- * A target that is up and ready to run workloads. Every suite talks to targets only through this,
- * so a new target is one new module.
+ * A kind of target (native, a Docker network mode, a QEMU guest). Registering one is one line in
+ * `provisioning/targets/index.ts`: its name, options, tools, leftovers and display reach the CLI,
+ * the installer, `cleanup` and the report from this object.
  */
-export interface ProvisionedTarget {
-  readonly name: TargetName;
-  readonly facts: TargetFacts;
-  /** The test address the client namespace sends to. Verified to be on isobench's own topology. */
-  readonly serverAddress: string;
-  /** A directory on the target's own storage, as the target sees it, for data files (fio). */
-  readonly dataDirectory: string;
-  /** Runs a program to completion inside the target (host process, `docker exec`, guest agent). */
-  exec(command: readonly string[], options?: CommandOptions): Promise<CommandOutcome>;
-  /** Starts a server inside the target and returns once it listens on its port. */
-  startService(spec: ServiceSpec): Promise<TargetService>;
-  /** Cumulative CPU seconds of this target's own accounting sources (may be empty). */
-  cpuCounters(): Promise<CpuCounter[]>;
-  /** Freeze while other targets are measured (a TCG guest left running taxes the others). */
-  pause(): Promise<void>;
-  resume(): Promise<void>;
-  /** Stops everything the target started. Idempotent; the resource registry calls it on Ctrl-C too. */
-  teardown(): Promise<void>;
-}
-
 export interface TargetDriver {
-  readonly name: TargetName;
+  /** The name on the command line and in results, e.g. `docker-nat`. */
+  readonly name: string;
   readonly description: string;
+  readonly display: TargetDisplay;
+  /**
+   * The options this driver takes and the values each may have; a configuration names values
+   * after colons. Values are unique across one driver's options, so `kvm:qcow2` needs no key.
+   */
+  readonly configurable: Readonly<Partial<Record<ConfigurableOption, readonly string[]>>>;
+  /** Finds what a crashed run of this driver left (containers, guests); drivers may share one scanner. */
+  readonly leftovers?: LeftoverScanner;
   /** Host packages the driver needs, e.g. `{ command: 'qemu-system-x86_64', debianPackage: 'qemu-system-x86' }`. */
   readonly hostTools: readonly ToolRequirement[];
   /**

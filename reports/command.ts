@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util';
 import { readResultsFile } from '../results/store.js';
 import { ResultsFormatError, type ResultsFile } from '../results/schema.js';
 import { UsageError } from '../core/errors.js';
+import type { TargetStyleLookup } from './model/targets.js';
 import { DEFAULT_BASELINE, writeReport, type ReportFormat } from './write-report.js';
 
 export { UsageError };
@@ -15,7 +16,7 @@ export const REPORT_USAGE = `usage: isobench report FILES... [--out PATH] [--bas
   --format    html (default), svg (each figure) or csv (each figure's data)`;
 
 /** `isobench report`: parses its arguments, writes the report, prints the path. Returns the exit code. */
-export async function runReportCommand(argv: string[]): Promise<number> {
+export async function runReportCommand(argv: string[], targetStyle?: TargetStyleLookup): Promise<number> {
   const options = parseOptions(argv);
   const results: ResultsFile[] = [];
   for (const file of options.files) {
@@ -29,6 +30,7 @@ export async function runReportCommand(argv: string[]): Promise<number> {
   if (options.baseline !== undefined) assertBaselineExists(options.baseline, results);
   const written = await writeReport(results, {
     format: options.format,
+    ...(targetStyle ? { targetStyle } : {}),
     ...(options.out !== undefined ? { out: options.out } : {}),
     ...(options.baseline !== undefined ? { baseline: options.baseline } : {}),
     ...(options.title !== undefined ? { title: options.title } : {}),

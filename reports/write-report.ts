@@ -7,6 +7,7 @@ import { FIGURES } from './figures/index.js';
 import { renderPage } from './html/page.js';
 import { vegaRuntime } from './html/interactive.js';
 import { labelRuns } from './model/runs.js';
+import { TargetStyles, type TargetStyleLookup } from './model/targets.js';
 import { renderFigure } from './render.js';
 
 export type ReportFormat = 'html' | 'svg' | 'csv';
@@ -20,14 +21,16 @@ export interface ReportOptions {
   format?: ReportFormat;
   /** Inline the vega runtime for the live view (about 0.5 MB). On unless told otherwise. */
   interactive?: boolean;
+  /** Order and colour of each target, from the target registry (the harness supplies it); unknown targets get a neutral fallback. */
+  targetStyle?: TargetStyleLookup;
 }
 
 export const DEFAULT_BASELINE = 'native';
 
 /** Builds every figure the results can fill, in the papers' order. */
-export function buildFigures(results: readonly ResultsFile[], baseline: string): { context: FigureContext; figures: Figure[] } {
+export function buildFigures(results: readonly ResultsFile[], baseline: string, targetStyle?: TargetStyleLookup): { context: FigureContext; figures: Figure[] } {
   const runs = labelRuns(results);
-  const context: FigureContext = { runs, baseline, multiRun: runs.length > 1 };
+  const context: FigureContext = { runs, baseline, multiRun: runs.length > 1, styles: new TargetStyles(targetStyle) };
   const figures = FIGURES.map((module) => module.build(context)).filter((figure): figure is Figure => figure !== null);
   return { context, figures };
 }
@@ -37,7 +40,7 @@ export async function writeReport(results: ResultsFile[], options: ReportOptions
   if (results.length === 0) throw new Error('writeReport needs at least one results file');
   const baseline = options.baseline ?? DEFAULT_BASELINE;
   const format = options.format ?? 'html';
-  const { context, figures } = buildFigures(results, baseline);
+  const { context, figures } = buildFigures(results, baseline, options.targetStyle);
   const out = resolve(options.out ?? defaultOut(results, format));
 
   if (format === 'csv') {

@@ -68,6 +68,18 @@ export type MetricSummary = z.infer<typeof MetricSummary>;
 export const ParamValue = z.union([z.string(), finite, z.boolean()]);
 export type ParamValue = z.infer<typeof ParamValue>;
 
+/**
+ * The metric a point is judged by (its status, verdicts, the report's headline), declared by the
+ * suite with its unit and direction. Absent in files written before isobench 0.2: readers fall back
+ * to the first summary.
+ */
+export const HeadlineMetric = z.object({
+  metric: z.string().min(1),
+  unit: z.string().min(1),
+  direction: z.enum(['higher', 'lower']),
+});
+export type HeadlineMetric = z.infer<typeof HeadlineMetric>;
+
 export const PointResult = z.object({
   /** `target/suite/pointId`, unique in a run. */
   key: z.string(),
@@ -75,6 +87,7 @@ export const PointResult = z.object({
   suite: z.string(),
   pointId: z.string(),
   params: z.record(z.string(), ParamValue),
+  headline: HeadlineMetric.optional(),
   trials: z.array(TrialRecord),
   summaries: z.array(MetricSummary),
   status: PointStatus,
@@ -175,4 +188,14 @@ export function parseResultsFile(data: unknown, source: string): ResultsFile {
     throw new ResultsFormatError(source, first.join('; '));
   }
   return parsed.data;
+}
+
+/**
+ * The summary a point is judged by: the one of its declared headline metric, else (files written
+ * before headlines were declared) the first summary. Undefined when the point has no summaries or
+ * its headline metric was never measured.
+ */
+export function headlineSummary(point: Pick<PointResult, 'headline' | 'summaries'>): MetricSummary | undefined {
+  if (point.headline) return point.summaries.find((summary) => summary.metric === point.headline!.metric);
+  return point.summaries[0];
 }

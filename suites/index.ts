@@ -1,23 +1,30 @@
+import type { AnySuite } from '../contracts/suite.js';
 import { randomIoSuite } from './random-io/index.js';
 import { startupSuite } from './startup/index.js';
 import { tcpBulkSuite } from './tcp-bulk/index.js';
 import { tcpRrSuite } from './tcp-rr/index.js';
-import { SUITE_NAMES, type Suite, type SuiteName } from './types.js';
 
-/** Adding a suite: one module, one line here, and its name in SUITE_NAMES. */
-const SUITES: Record<SuiteName, Suite> = {
-  'tcp-bulk': tcpBulkSuite,
-  'tcp-rr': tcpRrSuite,
-  'random-io': randomIoSuite,
-  startup: startupSuite,
-};
+/**
+ * Every suite isobench knows, in the order `--suite all` runs them and usage lists them. Adding a
+ * suite is one folder and one line here: its name, flags, ports and tools reach the CLI, the planner,
+ * docker-nat and the installer from its object.
+ */
+export const SUITES: readonly AnySuite[] = [tcpBulkSuite, tcpRrSuite, randomIoSuite, startupSuite];
 
-export function suiteByName(name: SuiteName): Suite {
-  return SUITES[name];
+/** Suite names, from the registry. */
+export const SUITE_NAMES: readonly string[] = SUITES.map((suite) => suite.name);
+
+/** The registered suite of that name, or undefined. */
+export function findSuite(name: string): AnySuite | undefined {
+  return SUITES.find((suite) => suite.name === name);
 }
 
-export function isSuiteName(name: string): name is SuiteName {
-  return (SUITE_NAMES as readonly string[]).includes(name);
+/**
+ * The registered suite of that name.
+ * @throws Error for a name that is not registered (callers check names with `findSuite` first).
+ */
+export function suiteByName(name: string): AnySuite {
+  const suite = findSuite(name);
+  if (!suite) throw new Error(`no suite named "${name}" is registered`);
+  return suite;
 }
-
-export { SUITE_NAMES };

@@ -1,6 +1,12 @@
 import { describeFailure, type CommandOutcome } from '../core/exec.js';
+import type { TrialOutcome } from '../contracts/suite.js';
+import type { MetricDefinition } from '../results/metrics.js';
 import type { MetricSample } from '../results/schema.js';
-import type { TrialOutcome } from './types.js';
+
+/** One measured value of a defined metric; `method` says how it was obtained when more than one way exists. */
+export function sample(metric: MetricDefinition, value: number, method?: string): MetricSample {
+  return { name: metric.name, unit: metric.unit, value, ...(method !== undefined ? { method } : {}) };
+}
 
 /** Turns a finished tool run into a trial outcome: a failed command or a parse error is a `failed` trial. */
 export function outcomeFromTool(

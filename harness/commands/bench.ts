@@ -1,12 +1,13 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { resolve } from 'node:path';
-import { probeHost } from '../../provisioning/host-probe.js';
-import { DEFAULT_GUARD_RANGE, DEFAULT_TEST_SUBNET, validateTopologyConfig } from '../../provisioning/topology.js';
-import { driverFor, parseTargetName, TARGET_NAMES } from '../../provisioning/targets/index.js';
-import type { TargetName, TargetOptions } from '../../provisioning/types.js';
-import { isSuiteName, SUITE_NAMES } from '../../suites/index.js';
-import type { SuiteName } from '../../suites/types.js';
+import type { AnySuite, SuiteOptions } from '../../contracts/suite.js';
+import type { TargetOptions } from '../../contracts/target.js';
 import { UsageError } from '../../core/errors.js';
+import { probeHost } from '../../provisioning/host-probe.js';
+import { allConfigurations, displayOf, parseTargetConfiguration, type TargetConfiguration } from '../../provisioning/targets/configuration.js';
+import { TARGET_NAMES } from '../../provisioning/targets/index.js';
+import { DEFAULT_GUARD_RANGE, DEFAULT_TEST_SUBNET, validateTopologyConfig } from '../../provisioning/topology.js';
+import { findSuite, SUITE_NAMES, SUITES } from '../../suites/index.js';
 import { randomSeed } from '../random.js';
 import { runBench, type BenchOptions } from '../runner.js';
 import { DEFAULT_CV_THRESHOLD } from '../statistics.js';
@@ -24,7 +25,6 @@ const FLAGS = {
   out: { type: 'string' },
   seed: { type: 'string' },
   'cv-threshold': { type: 'string' },
-  streams: { type: 'string' },
   subnet: { type: 'string' },
   'guard-range': { type: 'string' },
   storage: { type: 'string' },
@@ -35,25 +35,55 @@ const FLAGS = {
   'vm-manager': { type: 'string' },
   'quiet-wait': { type: 'string' },
   help: { type: 'boolean' },
+  // Each suite's own flags (e.g. --streams), from the registry.
+  ...Object.fromEntries(SUITES.flatMap((suite) => suite.flags.map((flag) => [flag.name, { type: 'string' } as const]))),
 } as const;
 
-export const BENCH_USAGE = `usage: npm run bench -- [--target NAME[,NAME…]|all] [--suite NAME[,NAME…]|all] [--quick|--full]
-                      [--reps N] [--out DIR] [--seed N] [--streams N] [--storage volume|overlay]
+const SUITE_FLAG_USAGE = SUITES.flatMap((suite) => suite.flags.map((flag) => `[--${flag.name} ${flag.valueName}]`)).join(' ');
+
+export const BENCH_USAGE = `usage: npm run bench -- [--target NAME[:OPTION…][,…]|all] [--suite NAME[,NAME…]|all] [--quick|--full]
+                      [--reps N] [--out DIR] [--seed N] [--storage volume|overlay]
                       [--accel auto|kvm|tcg] [--disk raw|qcow2] [--vcpus N] [--memory MiB] [--vm-manager qemu|libvirt]
-                      [--subnet CIDR] [--guard-range CIDR] [--cv-threshold X] [--quiet-wait SECONDS]
+                      [--subnet CIDR] [--guard-range CIDR] [--cv-threshold X] [--quiet-wait SECONDS] ${SUITE_FLAG_USAGE}
 targets: ${TARGET_NAMES.join(', ')}    suites: ${SUITE_NAMES.join(', ')}
+A target may fix its own options after colons, one row each: --target native,docker-nat,docker-nat:overlay,kvm:qcow2
 With no --target and no --suite it runs the default quick matrix: every target this host can run, every suite.`;
 
-function listOf<T extends string>(text: string, all: readonly T[], parse: (name: string) => T): T[] {
-  if (text === 'all') return [...all];
+/** A comma-separated list (or `all`), parsed item by item, duplicates (by `keyOf`) dropped. */
+function listOf<T>(text: string, all: () => T[], parse: (name: string) => T, keyOf: (item: T) => string): T[] {
+  if (text === 'all') return all();
   const names = text.split(',').map((name) => name.trim()).filter(Boolean);
   if (names.length === 0) throw new UsageError('an empty list: name at least one, or all');
-  return [...new Set(names.map(parse))];
+  const items = new Map<string, T>();
+  for (const item of names.map(parse)) if (!items.has(keyOf(item))) items.set(keyOf(item), item);
+  return [...items.values()];
 }
 
-function parseSuiteName(name: string): SuiteName {
-  if (!isSuiteName(name)) throw new UsageError(`unknown suite "${name}": choose from ${SUITE_NAMES.join(', ')} or all`);
-  return name;
+function parseSuite(name: string): AnySuite {
+  const suite = findSuite(name);
+  if (!suite) throw new UsageError(`unknown suite "${name}": choose from ${SUITE_NAMES.join(', ')} or all`);
+  return suite;
+}
+
+/**
+ * Each registered suite's options from its flags, parsed by the suite's own schema.
+ * @throws UsageError naming the flag and what its schema said, e.g. `--streams takes a whole number from 1 to 128, not "500"`.
+ */
+export function parseSuiteOptions(values: Record<string, unknown>): Map<string, SuiteOptions> {
+  const options = new Map<string, SuiteOptions>();
+  for (const suite of SUITES) {
+    const raw = Object.fromEntries(suite.flags.map((flag) => [flag.name, values[flag.name]]));
+    const parsed = suite.options.safeParse(raw);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      const flag = String(issue?.path[0] ?? suite.flags[0]?.name ?? suite.name);
+      const message = issue?.message ?? 'invalid value';
+      // Suites word their schema errors as "takes …" so the line reads like the harness's own flags.
+      throw new UsageError(message.startsWith('takes ') ? `--${flag} ${message}, not "${String(values[flag])}"` : `--${flag} "${String(values[flag])}": ${message}`);
+    }
+    options.set(suite.name, parsed.data);
+  }
+  return options;
 }
 
 function integer(flag: string, text: string | undefined, fallback: number, min: number, max: number): number {
@@ -91,8 +121,11 @@ export async function parseBenchOptions(argv: string[]): Promise<BenchOptions> {
   if (values.quick && values.full) throw new UsageError('--quick and --full contradict each other: choose one');
   const defaultMatrix = values.target === undefined && values.suite === undefined;
   const quick = values.full ? false : values.quick === true || defaultMatrix;
-  const suites = listOf(values.suite ?? 'all', SUITE_NAMES, parseSuiteName);
-  const targets = values.target === undefined ? await availableTargets() : listOf(values.target, TARGET_NAMES, parseTargetName);
+  const suites = listOf(values.suite ?? 'all', () => [...SUITES], parseSuite, (suite) => suite.name);
+  const targets = values.target === undefined
+    ? await availableTargets()
+    : listOf(values.target, allConfigurations, parseTargetConfiguration, (configuration) => configuration.id);
+  const suiteOptions = parseSuiteOptions(values);
   const subnet = values.subnet ?? DEFAULT_TEST_SUBNET;
   const guardRange = values['guard-range'] ?? DEFAULT_GUARD_RANGE;
   validateTopologyConfig({ subnet, guardRange });
@@ -116,20 +149,19 @@ export async function parseBenchOptions(argv: string[]): Promise<BenchOptions> {
     subnet,
     guardRange,
     targetOptions,
-    suiteOptions: { streams: integer('streams', values.streams, 1, 1, 128) },
+    suiteOptions,
     quietHost: { maxWaitMs: decimal('quiet-wait', values['quiet-wait'], DEFAULT_MAX_WAIT_MS / 1000, 0, 3600) * 1000 },
   };
 }
 
-/** The default matrix: every implemented target this host can run; say why the others are left out. */
-async function availableTargets(): Promise<TargetName[]> {
+/** The default matrix: the plain configuration of every target this host can run; say why the others are left out. */
+async function availableTargets(): Promise<TargetConfiguration[]> {
   const host = await probeHost();
-  const chosen: TargetName[] = [];
-  for (const name of TARGET_NAMES) {
-    const driver = driverFor(name);
-    const reason = driver ? await driver.defaultAvailability(host) : 'not implemented yet';
-    if (reason === null) chosen.push(name);
-    else console.error(`leaving out ${name}: ${reason}`);
+  const chosen: TargetConfiguration[] = [];
+  for (const configuration of allConfigurations()) {
+    const reason = await configuration.driver.defaultAvailability(host);
+    if (reason === null) chosen.push(configuration);
+    else console.error(`leaving out ${configuration.id}: ${reason}`);
   }
   return chosen;
 }
@@ -141,7 +173,7 @@ export async function benchCommand(argv: string[]): Promise<number> {
   }
   const options = await parseBenchOptions(argv);
   console.error(
-    `isobench: targets ${options.targets.join(', ')}; suites ${options.suites.join(', ')}; ` +
+    `isobench: targets ${options.targets.map(({ id }) => id).join(', ')}; suites ${options.suites.map(({ name }) => name).join(', ')}; ` +
       `${options.quick ? 'quick (short durations)' : 'full (the papers\' durations)'}; ${options.repetitions} repetitions`,
   );
   const outcome = await runBench(options);
@@ -150,7 +182,7 @@ export async function benchCommand(argv: string[]): Promise<number> {
   console.log(`results: ${outcome.resultsPath}`);
   try {
     const { writeReport } = await import('../../reports/write-report.js');
-    const report = await writeReport([outcome.results], { out: outcome.resultsPath.replace(/\.json$/, '.html') });
+    const report = await writeReport([outcome.results], { out: outcome.resultsPath.replace(/\.json$/, '.html'), targetStyle: displayOf });
     console.log(`report: ${report}`);
   } catch (error) {
     console.error(`isobench: the results are safe, but the report failed: ${(error as Error).message}`);

@@ -2,14 +2,15 @@ import { mkdtemp } from 'node:fs/promises';
 import { probeHost } from '../../provisioning/host-probe.js';
 import { nativeDriver } from '../../provisioning/targets/native.js';
 import { DEFAULT_GUARD_RANGE, DEFAULT_TEST_SUBNET, Topology } from '../../provisioning/topology.js';
-import type { ProvisionedTarget } from '../../provisioning/types.js';
+import type { ProvisionedTarget } from '../../contracts/target.js';
 import type { MetricSample } from '../../results/schema.js';
 import { dataFile, fioCommand, ioMetrics, randomIoSuite } from '../../suites/random-io/index.js';
 import { parseFio } from '../../suites/random-io/fio.js';
 import { IPERF3_PORT, tcpBulkSuite, WARMUP_SECONDS } from '../../suites/tcp-bulk/index.js';
 import { waitForListening } from '../../provisioning/service-readiness.js';
 import { parseIperf3 } from '../../suites/tcp-bulk/iperf3.js';
-import type { Suite, SuitePoint, TrialContext } from '../../suites/types.js';
+import type { SuiteConfig, SuiteContext, TrialOutcome } from '../../contracts/suite.js';
+import { RANDOM_IO_METRICS, TCP_BULK_METRICS } from '../../results/metrics.js';
 import { CpuMeter } from '../../core/cpu-meter.js';
 import { runChecked, runCommand, startBackground } from '../../core/exec.js';
 import { acquireRunLock } from '../../core/lock.js';
@@ -28,10 +29,10 @@ interface Measurement {
   name: string;
   metric: string;
   unit: string;
-  suite: Suite;
-  point: SuitePoint;
+  /** The job through isobench's own code path: the suite's trial. */
+  isobench(context: SuiteContext): Promise<TrialOutcome>;
   /** The same job, launched straight from the command line the suite would run. */
-  direct(context: TrialContext): Promise<number>;
+  direct(context: SuiteContext): Promise<number>;
 }
 
 interface PairResult {
@@ -48,27 +49,25 @@ function metricValue(metrics: MetricSample[], name: string): number {
   return metric.value;
 }
 
-function measurements(context: Omit<TrialContext, 'target' | 'cpu' | 'verifyDestination'>, target: ProvisionedTarget): Measurement[] {
-  const fioPoint = randomIoSuite.points(context.config).find((point) => point.id === 'randread')!;
-  const bulkPoint = tcpBulkSuite.points(context.config).find((point) => point.id === 'client-to-server')!;
+function measurements(config: Omit<SuiteConfig, 'options'>, target: ProvisionedTarget): Measurement[] {
+  const fioPoint = randomIoSuite.points({ ...config, options: {} }).find((point) => point.id === 'randread')!;
+  const bulkPoint = tcpBulkSuite.points({ ...config, options: { streams: 1 } }).find((point) => point.id === 'client-to-server')!;
   return [
     {
       name: 'fio randread',
-      metric: 'iops',
-      unit: 'IOPS',
-      suite: randomIoSuite,
-      point: fioPoint,
+      metric: RANDOM_IO_METRICS.iops.name,
+      unit: RANDOM_IO_METRICS.iops.unit,
+      isobench: (context) => randomIoSuite.runTrial(fioPoint, { ...context, config: { ...context.config, options: {} }, state: undefined }),
       async direct() {
         const outcome = await runChecked(fioCommand(fioPoint, dataFile(target.dataDirectory)), { timeoutMs: 300_000 });
-        return metricValue(ioMetrics(parseFio(outcome.stdout), false), 'iops');
+        return metricValue(ioMetrics(parseFio(outcome.stdout), false), RANDOM_IO_METRICS.iops.name);
       },
     },
     {
       name: 'iperf3 client-to-server',
-      metric: 'throughput_gbps',
-      unit: 'Gbit/s',
-      suite: tcpBulkSuite,
-      point: bulkPoint,
+      metric: TCP_BULK_METRICS.throughput.name,
+      unit: TCP_BULK_METRICS.throughput.unit,
+      isobench: (context) => tcpBulkSuite.runTrial(bulkPoint, { ...context, config: { ...context.config, options: { streams: 1 } }, state: undefined }),
       async direct(trial) {
         const address = trial.target.serverAddress;
         const server = startBackground(['iperf3', '--server', '--bind', address, '--port', String(IPERF3_PORT), '--one-off'], { timeoutMs: 120_000 });
@@ -112,19 +111,21 @@ export async function calibrateCommand(argv: string[]): Promise<number> {
     await resources.register(`run directory ${runDirectory}`, { kind: 'path', path: runDirectory });
     const topology = await Topology.create({ subnet: DEFAULT_TEST_SUBNET, guardRange: DEFAULT_GUARD_RANGE }, resources);
     const options = { storage: 'volume', accel: 'auto', disk: 'raw', vcpus: 1, memoryMiB: 1024, vmManager: 'qemu', quick: true } as const;
-    const target = await nativeDriver.provision({ topology, resources, options, host, runDirectory, log: (line) => console.error(line) });
-    const base = { client: { exec: topology.clientExec.bind(topology), wrap: topology.wrapClient.bind(topology) }, config: { quick: true, cores: host.cores, options: { streams: 1 } }, host };
-    const trialContext: TrialContext = { ...base, target, cpu: new CpuMeter(), verifyDestination: (address) => topology.verifyDestination(address) };
-    await randomIoSuite.prepare!(trialContext);
+    const ports = [...tcpBulkSuite.ports, ...randomIoSuite.ports];
+    const target = await nativeDriver.provision({ configuration: 'native', servicePorts: ports, topology, resources, options, host, runDirectory, log: (line) => console.error(line) });
+    const config = { quick: true, cores: host.cores };
+    const client = { exec: topology.clientExec.bind(topology), wrap: topology.wrapClient.bind(topology) };
+    const trialContext: SuiteContext = { client, config: { ...config, options: {} }, host, target, cpu: new CpuMeter(), verifyDestination: (address) => topology.verifyDestination(address) };
+    await randomIoSuite.prepare!({ ...trialContext, config: { ...config, options: {} } });
     const random = seededRandom(pairs);
     console.log(`calibration: ${pairs} interleaved pairs per job on ${host.cpuModel} (${host.cores} cores)`);
-    for (const measurement of measurements(base, target)) {
+    for (const measurement of measurements(config, target)) {
       const results: PairResult[] = [];
       for (let pair = 0; pair < pairs; pair++) {
         const runIsobench = async () => {
           const cpu0 = process.cpuUsage();
           const wall0 = performance.now();
-          const outcome = await measurement.suite.runTrial(measurement.point, trialContext);
+          const outcome = await measurement.isobench(trialContext);
           const cpu = process.cpuUsage(cpu0);
           if (outcome.state !== 'completed') throw new Error(`the isobench trial ${outcome.state}: ${outcome.reason}`);
           return { value: metricValue(outcome.metrics, measurement.metric), harnessSeconds: (cpu.user + cpu.system) / 1e6, elapsedSeconds: (performance.now() - wall0) / 1000 };

@@ -1,9 +1,9 @@
 import { dockerAvailability } from '../../provisioning/docker/daemon.js';
 import { freeDiskBytes, probeDocker, probeHost } from '../../provisioning/host-probe.js';
 import { kvmDoctorCheck, libvirtDoctorCheck } from '../../provisioning/kvm/doctor.js';
-import { driverFor, TARGET_NAMES } from '../../provisioning/targets/index.js';
+import { DRIVERS } from '../../provisioning/targets/index.js';
 import { qemuVersionLine } from '../../provisioning/targets/kvm.js';
-import { suiteByName, SUITE_NAMES } from '../../suites/index.js';
+import { SUITES } from '../../suites/index.js';
 import { missingTools } from '../../core/tools.js';
 
 interface Row {
@@ -41,12 +41,8 @@ export async function doctorCommand(): Promise<number> {
     note: docker ? '' : ((await dockerAvailability()) ?? 'the Docker targets start dockerd when they run'),
   });
   for (const tool of host.tools) rows.push({ check: tool.tool, value: tool.version ?? 'missing', note: '' });
-  for (const name of TARGET_NAMES) {
-    const driver = driverFor(name);
-    if (!driver) {
-      rows.push({ check: `target ${name}`, value: 'not implemented', note: '' });
-      continue;
-    }
+  for (const driver of DRIVERS) {
+    const name = driver.name;
     const missing = await missingTools(driver.hostTools);
     const reason = await driver.defaultAvailability(host);
     rows.push({
@@ -55,10 +51,10 @@ export async function doctorCommand(): Promise<number> {
       note: missing.length > 0 ? `apt-get install ${[...new Set(missing.map((tool) => tool.debianPackage))].join(' ')}` : reason ?? '',
     });
   }
-  for (const name of SUITE_NAMES) {
-    const missing = await missingTools(suiteByName(name).hostTools);
+  for (const suite of SUITES) {
+    const missing = await missingTools(suite.hostTools);
     rows.push({
-      check: `suite ${name}`,
+      check: `suite ${suite.name}`,
       value: missing.length === 0 ? 'ready' : 'missing tools',
       note: missing.length === 0 ? '' : `apt-get install ${missing.map((tool) => tool.debianPackage).join(' ')}`,
     });

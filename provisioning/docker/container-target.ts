@@ -7,13 +7,9 @@ import { waitForListening } from '../service-readiness.js';
 import { BRIDGE } from '../topology.js';
 import type { CpuCounter } from '../../core/cpu-meter.js';
 import type { ToolRequirement } from '../../core/tools.js';
-import type {
-  ProvisionContext,
-  ProvisionedTarget,
-  ServiceSpec,
-  TargetDriver,
-  TargetService,
-} from '../types.js';
+import type { ProvisionedTarget, ServicePort, ServiceSpec, TargetService } from '../../contracts/target.js';
+import type { ProvisionContext, TargetDisplay, TargetDriver } from '../types.js';
+import { dockerLeftovers } from './leftovers.js';
 import { cpuAccountingOf, readCpuSeconds, type CpuAccounting } from './cgroup.js';
 import { dockerErrorMessage, DockerStepError, dockerStep, LABEL, RUN_LABEL, TARGET_LABEL, type DockerClient } from './client.js';
 import { dockerAvailability, ensureDockerDaemon, type DaemonInfo } from './daemon.js';
@@ -26,25 +22,37 @@ import { nextInstanceSuffix } from '../instance-suffix.js';
 export const DATA_DIRECTORY = '/data';
 
 /**
- * Ports docker-nat publishes, fixed when the container is created (Docker cannot add a published port
- * to a running container). Each suite's server port must be here; a unit test checks the suites'
- * constants against this list.
+ * The TCP port docker-nat's path check connects to before any measurement (nothing listens there;
+ * the container's kernel must refuse it). Published even when no chosen suite declares a TCP port.
  */
-export const NAT_PUBLISHED_PORTS: ReadonlyArray<{ port: number; protocols: ReadonlyArray<'tcp' | 'udp'>; why: string }> = [
-  { port: 5201, protocols: ['tcp'], why: 'iperf3 (tcp-bulk)' },
-  { port: 11111, protocols: ['tcp', 'udp'], why: 'sockperf (tcp-rr)' },
-  { port: 3306, protocols: ['tcp'], why: 'MariaDB (mysql)' },
-];
+export const NAT_PROBE_PORT: ServicePort = { port: 5201, protocols: ['tcp'], why: 'the NAT path check' };
+
+/**
+ * Ports docker-nat publishes, fixed when the container is created (Docker cannot add a published port
+ * to a running container): the probe port and every port the chosen suites declare, merged by port.
+ */
+export function natPublishedPorts(servicePorts: readonly ServicePort[]): ServicePort[] {
+  const merged = new Map<number, ServicePort>();
+  for (const entry of [NAT_PROBE_PORT, ...servicePorts]) {
+    const known = merged.get(entry.port);
+    merged.set(entry.port, known
+      ? { port: entry.port, protocols: [...new Set([...known.protocols, ...entry.protocols])], why: `${known.why}, ${entry.why}` }
+      : entry);
+  }
+  return [...merged.values()].sort((a, b) => a.port - b.port);
+}
 
 export const CONTAINER_START_TIMEOUT_MS = 60_000;
 const SERVICE_STOP_GRACE_MS = 2_000;
 
 export type ContainerNetwork = 'host' | 'nat';
 
+/** What distinguishes the two Docker drivers: their network mode and how reports draw them. */
 export interface ContainerTargetSpec {
   name: 'docker-host' | 'docker-nat';
   network: ContainerNetwork;
   description: string;
+  display: TargetDisplay;
 }
 
 export const DOCKER_HOST_TOOLS: readonly ToolRequirement[] = [
@@ -66,13 +74,13 @@ export function objectLabels(target: string, runId: string): Record<string, stri
 }
 
 /** Docker's port bindings for docker-nat: every published port bound to one test address, never 0.0.0.0. */
-export function natPortBindings(hostIp: string): {
+export function natPortBindings(hostIp: string, published: readonly ServicePort[]): {
   exposed: Record<string, Record<string, never>>;
   bindings: Record<string, Array<{ HostIp: string; HostPort: string }>>;
 } {
   const exposed: Record<string, Record<string, never>> = {};
   const bindings: Record<string, Array<{ HostIp: string; HostPort: string }>> = {};
-  for (const { port, protocols } of NAT_PUBLISHED_PORTS) {
+  for (const { port, protocols } of published) {
     for (const protocol of protocols) {
       exposed[`${port}/${protocol}`] = {};
       bindings[`${port}/${protocol}`] = [{ HostIp: hostIp, HostPort: String(port) }];
@@ -82,8 +90,12 @@ export function natPortBindings(hostIp: string): {
 }
 
 /** Throws unless every published port of the container is bound to `hostIp` (and to nothing else). */
-export function checkPublishedPorts(ports: Record<string, Array<{ HostIp: string; HostPort: string }> | null> | undefined, hostIp: string): void {
-  const expected = Object.keys(natPortBindings(hostIp).bindings);
+export function checkPublishedPorts(
+  ports: Record<string, Array<{ HostIp: string; HostPort: string }> | null> | undefined,
+  hostIp: string,
+  published: readonly ServicePort[],
+): void {
+  const expected = Object.keys(natPortBindings(hostIp, published).bindings);
   for (const key of expected) {
     const bound = ports?.[key];
     if (!bound || bound.length === 0) throw new Error(`port ${key} is not published`);
@@ -110,6 +122,9 @@ export function containerDriver(spec: ContainerTargetSpec): TargetDriver {
   return {
     name: spec.name,
     description: spec.description,
+    display: spec.display,
+    configurable: { storage: ['volume', 'overlay'] },
+    leftovers: dockerLeftovers,
     hostTools: DOCKER_HOST_TOOLS,
     defaultAvailability: async () => dockerAvailability(),
     provision: (context) => provisionContainer(spec, context),
@@ -118,6 +133,7 @@ export function containerDriver(spec: ContainerTargetSpec): TargetDriver {
 
 async function provisionContainer(spec: ContainerTargetSpec, context: ProvisionContext): Promise<ProvisionedTarget> {
   const { topology, resources, options, log } = context;
+  const published = natPublishedPorts(context.servicePorts);
   const runId = resources.runId;
   const name = `${containerName(spec.name, runId)}${nextInstanceSuffix(runId, spec.name)}`;
   const labels = objectLabels(spec.name, runId);
@@ -154,7 +170,7 @@ async function provisionContainer(spec: ContainerTargetSpec, context: ProvisionC
       await register(`address ${cidr} on ${BRIDGE}`, ['ip', 'addr', 'del', cidr, 'dev', BRIDGE], 'Cannot find device|Cannot assign requested address|does not exist');
     }
 
-    const ports = publishAddress ? natPortBindings(publishAddress) : null;
+    const ports = publishAddress ? natPortBindings(publishAddress, published) : null;
     const container = await dockerStep(`creating container ${name}`, () =>
       client.createContainer({
         name,
@@ -183,7 +199,7 @@ async function provisionContainer(spec: ContainerTargetSpec, context: ProvisionC
     if (spec.network === 'nat') {
       bindAddress = inspect.NetworkSettings.Networks?.bridge?.IPAddress ?? '';
       if (!bindAddress) throw new DockerStepError(`reading ${name}'s address`, 'the container has no address on the default bridge');
-      await dockerStep(`checking ${name}'s published ports`, async () => checkPublishedPorts(inspect.NetworkSettings.Ports, publishAddress!));
+      await dockerStep(`checking ${name}'s published ports`, async () => checkPublishedPorts(inspect.NetworkSettings.Ports, publishAddress!, published));
       serverAddress = publishAddress!;
       networkPath = `client netns -> veth -> ${BRIDGE} -> iptables DNAT ${publishAddress} -> docker0 -> container veth (${bindAddress})`;
     } else {
@@ -247,7 +263,7 @@ interface NatCheck {
  * must refuse it; a userland proxy would have accepted it.
  */
 async function checkNatPath(context: ProvisionContext, publishAddress: string, containerAddress: string, proxies: DockerProxy[]): Promise<NatCheck> {
-  const port = NAT_PUBLISHED_PORTS[0]!.port;
+  const port = NAT_PROBE_PORT.port;
   return dockerStep(`checking the NAT path to ${publishAddress}:${port}`, async () => {
     const matches = (rules: Awaited<ReturnType<typeof readDnatRules>>) =>
       rules.find((rule) => rule.destination === publishAddress && rule.protocol === 'tcp' && rule.port === port && rule.to === `${containerAddress}:${port}`);
@@ -291,7 +307,7 @@ function targetFacts(input: {
   const securityOptions = [...daemon.securityOptions, ...(inspect.HostConfig.SecurityOpt ?? [])];
   if (inspect.AppArmorProfile) securityOptions.push(`apparmor=${inspect.AppArmorProfile}`);
   return {
-    target: spec.name,
+    target: context.configuration,
     state: 'ready',
     serverAddress: input.serverAddress,
     networkPath: input.networkPath,
@@ -351,10 +367,10 @@ function buildTarget(input: {
 
   async function startService(service: ServiceSpec): Promise<TargetService> {
     if (spec.network === 'nat') {
-      const published = NAT_PUBLISHED_PORTS.find((entry) => entry.port === service.port);
-      const missing = service.protocols.filter((protocol) => !published?.protocols.includes(protocol));
+      const entry = natPublishedPorts(context.servicePorts).find((candidate) => candidate.port === service.port);
+      const missing = service.protocols.filter((protocol) => !entry?.protocols.includes(protocol));
       if (missing.length > 0) {
-        throw new Error(`docker-nat does not publish ${service.port}/${missing.join('+')}: add it to NAT_PUBLISHED_PORTS (provisioning/docker/container-target.ts)`);
+        throw new Error(`docker-nat does not publish ${service.port}/${missing.join('+')}: the suite must declare it in its \`ports\``);
       }
     }
     const command = service.command({ address: bindAddress, port: service.port });
@@ -396,7 +412,7 @@ function buildTarget(input: {
   }
 
   return {
-    name: spec.name,
+    name: context.configuration,
     facts: input.facts,
     serverAddress: input.serverAddress,
     dataDirectory: DATA_DIRECTORY,

@@ -4,5 +4,6 @@ import { containerDriver } from '../docker/container-target.js';
 export const dockerHostDriver = containerDriver({
   name: 'docker-host',
   network: 'host',
+  display: { label: 'docker-host', order: 1, colour: '#54a24b' },
   description: 'Docker container, --net=host; client netns -> veth -> bridge -> host stack; volume (or --storage overlay)',
 });

@@ -4,5 +4,6 @@ import { containerDriver } from '../docker/container-target.js';
 export const dockerNatDriver = containerDriver({
   name: 'docker-nat',
   network: 'nat',
+  display: { label: 'docker-nat', order: 2, colour: '#9ecf8f' },
   description: 'Docker container on the default bridge; client netns -> bridge -> iptables DNAT -> container veth; volume (or --storage overlay)',
 });

@@ -15,7 +15,9 @@ import { macForAddress, QEMU_BINARY, QEMU_NAME_PREFIX, virtioDevices, type DiskS
 import { createTap } from '../kvm/tap.js';
 import { waitForListening } from '../service-readiness.js';
 import type { CpuCounter } from '../../core/cpu-meter.js';
-import type { ProvisionContext, ProvisionedTarget, ServiceSpec, TargetDriver, TargetService } from '../types.js';
+import type { ProvisionedTarget, ServiceSpec, TargetService } from '../../contracts/target.js';
+import { kvmLeftovers } from '../kvm/leftovers.js';
+import type { ProvisionContext, TargetDriver } from '../types.js';
 import { nextInstanceSuffix } from '../instance-suffix.js';
 
 /** Inside the guest, on its root file system — the virtio disk (/dev/vda). */
@@ -49,6 +51,9 @@ export async function qemuVersionLine(binary = QEMU_BINARY): Promise<string> {
  */
 export const kvmDriver: TargetDriver = {
   name: 'kvm',
+  display: { label: 'kvm', order: 3, colour: '#e45756' },
+  configurable: { disk: ['raw', 'qcow2'], accel: ['auto', 'kvm', 'tcg'], vmManager: ['qemu', 'libvirt'] },
+  leftovers: kvmLeftovers,
   description: 'QEMU guest from the project image; client netns -> veth -> bridge -> tap -> virtio-net; guest ext4 on virtio-blk',
   hostTools: [
     { command: 'qemu-system-x86_64', debianPackage: 'qemu-system-x86', why: 'to run the KVM target\'s guest' },
@@ -209,7 +214,7 @@ async function provisionKvm(context: ProvisionContext): Promise<ProvisionedTarge
 
     const degraded = [...accel.degraded, ...(vhostRunning ? [] : [NO_VHOST_DEGRADED])];
     const facts: TargetFacts = {
-      target: 'kvm',
+      target: context.configuration,
       state: 'ready',
       serverAddress: address,
       networkPath: `client netns -> veth -> ${topology.bridge} -> ${tap.name} -> virtio-net (${vhostRunning ? 'vhost-net' : 'userspace QEMU'}) -> guest`,
@@ -302,7 +307,7 @@ function kvmTarget(guest: RunningGuest, facts: TargetFacts, address: string, own
   }
 
   return {
-    name: 'kvm',
+    name: context.configuration,
     facts,
     serverAddress: address,
     dataDirectory: GUEST_DATA_DIRECTORY,

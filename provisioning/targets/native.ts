@@ -3,12 +3,15 @@ import { join } from 'node:path';
 import { describeFailure, runCommand, startBackground } from '../../core/exec.js';
 import { processStartTicks } from '../../core/ledger.js';
 import { waitForListening } from '../service-readiness.js';
-import type { ProvisionContext, ProvisionedTarget, ServiceSpec, TargetDriver, TargetService } from '../types.js';
+import type { ProvisionedTarget, ServiceSpec, TargetService } from '../../contracts/target.js';
+import type { ProvisionContext, TargetDriver } from '../types.js';
 
 /** Bare metal: host processes, reached from the client namespace through the veth and the bridge. */
 export const nativeDriver: TargetDriver = {
   name: 'native',
   description: 'host processes; client netns -> veth -> bridge -> host; host file system',
+  display: { label: 'native', order: 0, colour: '#4c78a8' },
+  configurable: {},
   hostTools: [
     { command: 'ip', debianPackage: 'iproute2', why: 'to build the test network' },
     { command: 'ss', debianPackage: 'iproute2', why: 'to see when a server listens' },
@@ -49,11 +52,11 @@ export const nativeDriver: TargetDriver = {
     }
 
     return {
-      name: 'native',
+      name: context.configuration,
       serverAddress: topology.hostAddress,
       dataDirectory,
       facts: {
-        target: 'native',
+        target: context.configuration,
         state: 'ready',
         serverAddress: topology.hostAddress,
         networkPath: `client netns -> veth -> ${topology.bridge} -> host stack`,

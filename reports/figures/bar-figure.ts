@@ -33,7 +33,7 @@ function buildBarFigure(definition: BarFigureDefinition, context: FigureContext)
     ...(pointIds.length ? { pointIds } : {}),
     categoryOf: (point) => definition.points[point.pointId] ?? point.pointId,
   };
-  const rows = collectRows(context.runs, query, { baseline: context.baseline, multiRun: context.multiRun });
+  const rows = collectRows(context.runs, query, { baseline: context.baseline, multiRun: context.multiRun, styles: context.styles });
   if (rows.length === 0) return null;
   const unit = rows.find((row) => row.unit)?.unit ?? definition.defaultUnit;
   const bars = groupedBars({
@@ -43,6 +43,7 @@ function buildBarFigure(definition: BarFigureDefinition, context: FigureContext)
     baseline: context.baseline,
     valueTitle: definition.valueTitle(unit),
     categoryOrder: Object.values(definition.points),
+    styles: context.styles,
     ...(definition.reference ? { reference: definition.reference } : {}),
   });
   return {

@@ -1,18 +1,13 @@
 import { formatNumber, formatPercent } from '../model/format.js';
 import type { FigureRow } from '../model/rows.js';
-import { compareTargets, TARGET_COLOURS } from '../model/targets.js';
+import type { TargetStyles } from '../model/targets.js';
 
 /** Shared pieces of the figures' vega-lite specs: data shaping, colours, tooltips. */
 
-const FALLBACK_COLOURS = ['#f58518', '#72b7b2', '#b279a2', '#9d755d', '#bab0ac', '#eeca3b'];
-
-export function colourScale(targets: Iterable<string>): { domain: string[]; range: string[] } {
-  const domain = [...new Set(targets)].sort(compareTargets);
-  let fallback = 0;
-  const range = domain.map(
-    (target) => TARGET_COLOURS[target] ?? FALLBACK_COLOURS[fallback++ % FALLBACK_COLOURS.length] ?? '#888',
-  );
-  return { domain, range };
+/** A vega colour scale over the targets present, in the report's row order and colours. */
+export function colourScale(targets: Iterable<string>, styles: TargetStyles): { domain: string[]; range: string[] } {
+  const domain = [...new Set(targets)].sort(styles.compare);
+  return { domain, range: domain.map((target) => styles.colour(target)) };
 }
 
 export function uniqueInOrder(values: Iterable<string>): string[] {

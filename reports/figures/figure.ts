@@ -1,12 +1,15 @@
 import type { TopLevelSpec } from 'vega-lite';
 import type { FigureRow } from '../model/rows.js';
 import type { ReportRun } from '../model/runs.js';
+import type { TargetStyles } from '../model/targets.js';
 
 export interface FigureContext {
   runs: readonly ReportRun[];
   /** Target whose mean is 100%. */
   baseline: string;
   multiRun: boolean;
+  /** Row order and colours of the targets, from the target registry. */
+  styles: TargetStyles;
 }
 
 /** A published number placed on a figure, kept for CSV export beside the measured rows. */

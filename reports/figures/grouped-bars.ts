@@ -5,6 +5,7 @@ import type { PaperFigureData } from '../reference/papers.js';
 import { PAPER_ROWS } from '../reference/papers.js';
 import { BASE_CONFIG, INDEPENDENT_PANELS, colourScale, IS_GAP, IS_MEASURED, toDatum, TOOLTIP, uniqueInOrder } from './encoding.js';
 import type { ReferenceRow } from './figure.js';
+import type { TargetStyles } from '../model/targets.js';
 
 export interface GroupedBarsInput {
   title: string;
@@ -15,6 +16,8 @@ export interface GroupedBarsInput {
   valueTitle: string;
   categoryOrder: string[];
   reference?: PaperFigureData;
+  /** Row order and colours of the targets. */
+  styles: TargetStyles;
 }
 
 export interface GroupedBars {
@@ -33,7 +36,7 @@ export function groupedBars(input: GroupedBarsInput): GroupedBars {
   const data = input.rows.map((row) => toDatum(row, input.baseline, multiRun));
   const seriesOrder = uniqueInOrder(input.rows.map((row) => row.series));
   const referenceData = input.reference ? paperData(input.reference) : [];
-  const colours = colourScale([...input.rows.map((row) => row.target), ...referenceData.map((row) => row.target)]);
+  const colours = colourScale([...input.rows.map((row) => row.target), ...referenceData.map((row) => row.target)], input.styles);
   const categories = uniqueInOrder([...input.categoryOrder, ...input.rows.map((row) => row.category)]).filter(
     (category) => input.rows.some((row) => row.category === category),
   );

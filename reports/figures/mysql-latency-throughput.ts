@@ -1,3 +1,4 @@
+import type { TargetStyles } from '../model/targets.js';
 import type { TopLevelSpec } from 'vega-lite';
 import { formatNumber } from '../model/format.js';
 import { collectRows, type FigureRow } from '../model/rows.js';
@@ -24,11 +25,11 @@ interface Pair {
 export const mysqlLatencyThroughput: FigureModule = {
   id: 'mysql-latency-throughput',
   build(context) {
-    const options = { baseline: context.baseline, multiRun: context.multiRun };
+    const options = { baseline: context.baseline, multiRun: context.multiRun, styles: context.styles };
     const throughput = collectRows(context.runs, { suite: 'mysql', metric: 'transactions_per_s' }, options);
     const latency = collectRows(context.runs, { suite: 'mysql', metric: 'latency_p95_ms' }, options);
     const pairs = pair(throughput, latency, context);
-    return pairs.length === 0 ? null : latencyFigure(pairs, [...throughput, ...latency]);
+    return pairs.length === 0 ? null : latencyFigure(pairs, [...throughput, ...latency], context.styles);
   },
 };
 
@@ -57,8 +58,8 @@ function pair(throughput: FigureRow[], latency: FigureRow[], context: FigureCont
   return pairs;
 }
 
-function latencyFigure(pairs: Pair[], rows: FigureRow[]): Figure {
-  const colour = { field: 'target', type: 'nominal', scale: colourScale(pairs.map((row) => row.target)), legend: { title: 'target', orient: 'bottom' } };
+function latencyFigure(pairs: Pair[], rows: FigureRow[], styles: TargetStyles): Figure {
+  const colour = { field: 'target', type: 'nominal', scale: colourScale(pairs.map((row) => row.target), styles), legend: { title: 'target', orient: 'bottom' } };
   const x = { field: 'tps', type: 'quantitative', title: 'throughput (transactions/s)' };
   const y = { field: 'latency', type: 'quantitative', title: 'p95 latency (ms)' };
   const tooltip = [{ field: 'series', title: 'target' }, { field: 'text', title: 'point' }, { field: 'status' }];

@@ -12,7 +12,7 @@ export const mysqlThroughput: FigureModule = {
     const rows = collectRows(
       context.runs,
       { suite: 'mysql', metric: 'transactions_per_s', categoryOf: (point) => `${threadsOf(point) ?? point.pointId} threads` },
-      { baseline: context.baseline, multiRun: context.multiRun },
+      { baseline: context.baseline, multiRun: context.multiRun, styles: context.styles },
     );
     return rows.length === 0 ? null : throughputFigure(rows, context);
   },
@@ -37,7 +37,7 @@ function throughputFigure(rows: FigureRow[], context: FigureContext): Figure {
   const colour = {
     field: 'target',
     type: 'nominal',
-    scale: colourScale([...rows.map((row) => row.target), ...reference.map((row) => row.target)]),
+    scale: colourScale([...rows.map((row) => row.target), ...reference.map((row) => row.target)], context.styles),
     legend: { title: 'target', orient: 'bottom' },
   };
   const threads = { field: 'threads', type: 'quantitative', title: 'sysbench threads' };

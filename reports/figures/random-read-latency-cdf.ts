@@ -17,7 +17,7 @@ export const randomReadLatencyCdf: FigureModule = {
     const rows = collectRows(
       context.runs,
       { suite: 'random-io', metric: (name) => percentileOf(name) !== null, pointIds: ['randread-latency'] },
-      { baseline: context.baseline, multiRun: context.multiRun },
+      { baseline: context.baseline, multiRun: context.multiRun, styles: context.styles },
     ).map((row) => ({ ...row, category: row.metric ? `p${percentileOf(row.metric)}` : row.category }));
     return rows.length === 0 ? null : cdfFigure(rows, context);
   },
@@ -48,7 +48,7 @@ function cdfFigure(rows: FigureRow[], context: FigureContext): Figure {
   const colour = {
     field: 'target',
     type: 'nominal',
-    scale: colourScale([...rows.map((row) => row.target), ...paper.map((row) => row.target)]),
+    scale: colourScale([...rows.map((row) => row.target), ...paper.map((row) => row.target)], context.styles),
     legend: { title: 'target', orient: 'bottom' },
   };
   const fractionAxis = { field: 'fraction', type: 'quantitative', title: 'fraction of reads completed', scale: { domain: [0, 1] } };

@@ -1,6 +1,6 @@
 import type { MetricSummary, ParamValue, PointResult, PointStatus } from '../../results/schema.js';
 import type { ReportRun } from './runs.js';
-import { compareTargets, describeTarget } from './targets.js';
+import { describeTarget, type TargetStyles } from './targets.js';
 
 /**
  * One drawable row of a figure: a (run, target, point, metric) with its summary, or with no value
@@ -47,6 +47,8 @@ export interface RowOptions {
   baseline: string;
   /** Several runs side by side: series names carry the run label. */
   multiRun: boolean;
+  /** Row order (and colours) of this report's targets. */
+  styles: TargetStyles;
 }
 
 export function collectRows(runs: readonly ReportRun[], query: RowQuery, options: RowOptions): FigureRow[] {
@@ -57,7 +59,7 @@ export function collectRows(runs: readonly ReportRun[], query: RowQuery, options
     );
     for (const point of points) rows.push(...rowsOfPoint(run, point, query, options));
   }
-  return sortRows(rows, query.pointIds);
+  return sortRows(rows, query.pointIds, options.styles);
 }
 
 function rowsOfPoint(run: ReportRun, point: PointResult, query: RowQuery, options: RowOptions): FigureRow[] {
@@ -137,12 +139,12 @@ function percentOfBaseline(run: ReportRun, point: PointResult, summary: MetricSu
 }
 
 /** Array sort is stable: runs keep the order the user named the files in (before, after). */
-function sortRows(rows: FigureRow[], pointOrder: readonly string[] | undefined): FigureRow[] {
+function sortRows(rows: FigureRow[], pointOrder: readonly string[] | undefined, styles: TargetStyles): FigureRow[] {
   const pointRank = (pointId: string) => (pointOrder ? pointOrder.indexOf(pointId) : 0);
   return rows.sort(
     (a, b) =>
       pointRank(a.pointId) - pointRank(b.pointId) ||
-      compareTargets(a.target, b.target),
+      styles.compare(a.target, b.target),
   );
 }
 

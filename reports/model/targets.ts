@@ -35,21 +35,42 @@ function qualifyingNotes(facts: TargetFacts): string[] {
   return notes;
 }
 
-const TARGET_ORDER = ['native', 'docker-host', 'docker-nat', 'kvm'];
-
-/** The papers' row order: native first, then containers, then the VM; unknown targets last. */
-export function compareTargets(a: string, b: string): number {
-  const rank = (target: string) => {
-    const index = TARGET_ORDER.indexOf(target);
-    return index === -1 ? TARGET_ORDER.length : index;
-  };
-  return rank(a) - rank(b) || a.localeCompare(b);
+/** How a target's rows are drawn: rank in the papers' order and colour. Supplied by the harness from the target registry. */
+export interface TargetStyle {
+  /** Lower ranks first: native, then containers, then VMs. */
+  order: number;
+  /** CSS colour, e.g. `#4c78a8`. */
+  colour: string;
 }
 
-/** Stable colours per target family, so docker rows look related and the VM stands out. */
-export const TARGET_COLOURS: Record<string, string> = {
-  native: '#4c78a8',
-  'docker-host': '#54a24b',
-  'docker-nat': '#9ecf8f',
-  kvm: '#e45756',
-};
+/** Looks up a target's (or configuration's) style; null for a target the registry does not know. */
+export type TargetStyleLookup = (target: string) => TargetStyle | null;
+
+const FALLBACK_COLOURS = ['#f58518', '#72b7b2', '#b279a2', '#9d755d', '#bab0ac', '#eeca3b'];
+
+/**
+ * Row order and colours for one report. Targets the lookup knows come in its order and colours;
+ * unknown ones (a results file from a version with other targets) come last, alphabetically, in a
+ * fallback palette that is stable within the report.
+ */
+export class TargetStyles {
+  private readonly fallback = new Map<string, string>();
+
+  /** @param lookup From the target registry; without one every target is unknown. */
+  constructor(private readonly lookup: TargetStyleLookup = () => null) {}
+
+  /** Sort comparator: the registry's order, unknown targets last, then by name. */
+  compare = (a: string, b: string): number => {
+    const rank = (target: string) => this.lookup(target)?.order ?? Number.POSITIVE_INFINITY;
+    const difference = rank(a) - rank(b);
+    return (Number.isNaN(difference) ? 0 : difference) || a.localeCompare(b);
+  };
+
+  /** The target's colour; an unknown target gets the next fallback colour, the same one every time it is asked. */
+  colour(target: string): string {
+    const known = this.lookup(target)?.colour;
+    if (known) return known;
+    if (!this.fallback.has(target)) this.fallback.set(target, FALLBACK_COLOURS[this.fallback.size % FALLBACK_COLOURS.length]!);
+    return this.fallback.get(target)!;
+  }
+}

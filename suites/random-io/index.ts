@@ -1,6 +1,8 @@
+import { z } from 'zod';
+import type { Suite, SuitePoint } from '../../contracts/suite.js';
+import { clatPercentileMetric, RANDOM_IO_METRICS as M } from '../../results/metrics.js';
 import type { MetricSample } from '../../results/schema.js';
-import { failedTrial, outcomeFromTool } from '../trial-helpers.js';
-import type { Suite, SuiteConfig, SuitePoint, TrialContext, TrialOutcome } from '../types.js';
+import { failedTrial, outcomeFromTool, sample } from '../trial-helpers.js';
 import { parseFio, type FioDirectionResult, type FioResult } from './fio.js';
 
 export const DATA_FILE_NAME = 'isobench-fio.dat';
@@ -42,7 +44,21 @@ function sizes(quick: boolean) {
   return quick ? SIZES.quick : SIZES.full;
 }
 
-export function fioCommand(point: SuitePoint, filename: string): string[] {
+/** One fio job as run: fio's own option values (`rw`, `blockSize` as fio's `--bs`), sizes and durations in s. */
+export const RandomIoParams = z.object({
+  rw: z.string(),
+  blockSize: z.string(),
+  iodepth: z.number().int().positive(),
+  numjobs: z.number().int().positive(),
+  rwmixread: z.number().int().min(0).max(100).optional(),
+  fileSize: z.string(),
+  runtimeSeconds: z.number().positive(),
+  rampSeconds: z.number().nonnegative(),
+  cdf: z.boolean(),
+});
+export type RandomIoParams = z.infer<typeof RandomIoParams>;
+
+export function fioCommand(point: SuitePoint<RandomIoParams>, filename: string): string[] {
   const params = point.params;
   return [
     'fio', `--name=${point.id}`, `--filename=${filename}`, `--size=${params.fileSize}`,
@@ -53,13 +69,18 @@ export function fioCommand(point: SuitePoint, filename: string): string[] {
   ];
 }
 
-export const randomIoSuite: Suite = {
+export const randomIoSuite: Suite<RandomIoParams, Record<string, never>> = {
   name: 'random-io',
   description: 'fio random and sequential I/O on the target\'s storage (libaio, O_DIRECT), IOPS, MB/s and completion latency',
   figure: 'Felter et al. 2014, Figs. "Random I/O throughput (IOPS)", "Random read latency CDF", "Sequential I/O throughput"',
   hostTools: [{ command: 'fio', debianPackage: 'fio', why: 'for the random-io suite' }],
 
-  points(config: SuiteConfig): SuitePoint[] {
+  ports: [],
+  flags: [],
+  options: z.object({}),
+  params: RandomIoParams,
+
+  points(config) {
     const size = sizes(config.quick);
     return FIO_JOBS.map((job) => ({
       id: job.id,
@@ -74,6 +95,8 @@ export const randomIoSuite: Suite = {
         rampSeconds: size.rampSeconds,
         cdf: job.cdf === true,
       },
+      // The latency run exists for its CDF: judge it by the tail the figure is about.
+      headline: job.cdf ? M.clatMean : M.iops,
     }));
   },
 
@@ -87,12 +110,12 @@ export const randomIoSuite: Suite = {
     if (!outcome.ok) throw new Error(`laying out fio's data file failed: ${outcome.stderr.trim() || outcome.stdout.trim()}`);
   },
 
-  async runTrial(point: SuitePoint, context: TrialContext): Promise<TrialOutcome> {
+  async runTrial(point, context) {
     const command = fioCommand(point, dataFile(context.target.dataDirectory));
-    const timeoutMs = (Number(point.params.runtimeSeconds) + Number(point.params.rampSeconds) + 120) * 1000;
+    const timeoutMs = (point.params.runtimeSeconds + point.params.rampSeconds + 120) * 1000;
     try {
       const outcome = await context.target.exec(command, { timeoutMs });
-      return outcomeFromTool(outcome, [command], (stdout) => ioMetrics(parseFio(stdout), point.params.cdf === true));
+      return outcomeFromTool(outcome, [command], (stdout) => ioMetrics(parseFio(stdout), point.params.cdf));
     } catch (error) {
       return failedTrial(error, [command]);
     }
@@ -107,25 +130,20 @@ export function ioMetrics(result: FioResult, withCdf: boolean): MetricSample[] {
   const method = `fio ${result.version} clat`;
   const both = result.read && result.write;
   const metrics: MetricSample[] = [
-    { name: 'iops', unit: 'IOPS', value: (result.read?.iops ?? 0) + (result.write?.iops ?? 0), method: 'fio' },
-    {
-      name: 'bandwidth_mb_s',
-      unit: 'MB/s',
-      value: ((result.read?.bytesPerSecond ?? 0) + (result.write?.bytesPerSecond ?? 0)) / 1e6,
-      method: 'fio',
-    },
+    sample(M.iops, (result.read?.iops ?? 0) + (result.write?.iops ?? 0), 'fio'),
+    sample(M.bandwidth, ((result.read?.bytesPerSecond ?? 0) + (result.write?.bytesPerSecond ?? 0)) / 1e6, 'fio'),
   ];
   if (both) {
-    metrics.push({ name: 'read_iops', unit: 'IOPS', value: result.read!.iops, method: 'fio' });
-    metrics.push({ name: 'write_iops', unit: 'IOPS', value: result.write!.iops, method: 'fio' });
+    metrics.push(sample(M.readIops, result.read!.iops, 'fio'));
+    metrics.push(sample(M.writeIops, result.write!.iops, 'fio'));
   }
   // Latency of the reads where there are any (the mixed job's figure is about reads), else of the writes.
   const latency: FioDirectionResult = (result.read ?? result.write)!;
-  metrics.push({ name: 'clat_mean_us', unit: 'µs', value: latency.clatMeanUs, method });
+  metrics.push(sample(M.clatMean, latency.clatMeanUs, method));
   const percentiles = withCdf ? CDF_PERCENTILES : SUMMARY_PERCENTILES;
   for (const percentile of percentiles) {
     const value = latency.clatPercentilesUs.get(percentile);
-    if (value !== undefined) metrics.push({ name: `clat_p${percentile}_us`, unit: 'µs', value, method });
+    if (value !== undefined) metrics.push(sample(clatPercentileMetric(percentile), value, method));
   }
   return metrics;
 }

@@ -1,9 +1,11 @@
 import { Bench } from 'tinybench';
-import type { ProvisionedTarget, TargetService } from '../../provisioning/types.js';
+import { z } from 'zod';
+import type { Suite } from '../../contracts/suite.js';
+import type { ProvisionedTarget, TargetService } from '../../contracts/target.js';
+import { STARTUP_METRICS as M } from '../../results/metrics.js';
 import type { MetricSample } from '../../results/schema.js';
-import { IPERF3_PORT } from '../tcp-bulk/index.js';
-import { failedTrial } from '../trial-helpers.js';
-import type { Suite, SuiteConfig, SuitePoint, TrialContext, TrialOutcome } from '../types.js';
+import { IPERF3_PORT, IPERF3_SERVICE_PORT } from '../tcp-bulk/index.js';
+import { failedTrial, sample } from '../trial-helpers.js';
 
 /**
  * How long tinybench keeps starting fresh instances in one trial: a process starts many times in
@@ -14,17 +16,26 @@ export const FULL_BUDGET_MS = 30_000;
 /** The service that must answer: the same iperf3 server tcp-bulk uses, asked to move one kilobyte. */
 export const PROBE_BYTES = '1K';
 
-export const startupSuite: Suite = {
+/** One cold-start point: tinybench starts fresh instances for `budgetMs` and waits for `service` to answer. */
+export const StartupParams = z.object({ service: z.literal('iperf3'), budgetMs: z.number().positive() });
+export type StartupParams = z.infer<typeof StartupParams>;
+
+export const startupSuite: Suite<StartupParams, Record<string, never>> = {
   name: 'startup',
   description: 'time from "start" to a service that answers: a process, a container, a booted guest (tinybench)',
   figure: 'the lecture\'s "faster deployment, faster restart" (no published numbers)',
   hostTools: [{ command: 'iperf3', debianPackage: 'iperf3', why: 'as the service the startup suite waits for' }],
 
-  points(config: SuiteConfig): SuitePoint[] {
-    return [{ id: 'cold-start', params: { service: 'iperf3', budgetMs: config.quick ? QUICK_BUDGET_MS : FULL_BUDGET_MS } }];
+  ports: [IPERF3_SERVICE_PORT],
+  flags: [],
+  options: z.object({}),
+  params: StartupParams,
+
+  points(config) {
+    return [{ id: 'cold-start', params: { service: 'iperf3', budgetMs: config.quick ? QUICK_BUDGET_MS : FULL_BUDGET_MS }, headline: M.readyMean }];
   },
 
-  async runTrial(point: SuitePoint, context: TrialContext): Promise<TrialOutcome> {
+  async runTrial(point, context) {
     const { launchFresh } = context;
     if (!launchFresh) return { state: 'skipped', reason: 'this runner cannot start fresh instances of the target', commands: [] };
     const commands: string[][] = [];
@@ -39,7 +50,7 @@ export const startupSuite: Suite = {
     // The instance under test would idle beside the fresh one (a TCG guest burns CPU doing so).
     await context.target.pause();
     try {
-      const bench = new Bench({ time: Number(point.params.budgetMs), iterations: 1, warmup: false, throws: false });
+      const bench = new Bench({ time: point.params.budgetMs, iterations: 1, warmup: false, throws: false });
       bench.add(
         'cold start',
         async () => {
@@ -88,10 +99,10 @@ interface LatencyStatistics {
 export function startupMetrics(latency: LatencyStatistics): MetricSample[] {
   const method = 'tinybench: provision, start the service, first answer from the client netns';
   return [
-    { name: 'ready_ms', unit: 'ms', value: latency.mean, method },
-    { name: 'ready_p50_ms', unit: 'ms', value: latency.p50, method },
-    { name: 'ready_min_ms', unit: 'ms', value: latency.min, method },
-    { name: 'ready_max_ms', unit: 'ms', value: latency.max, method },
-    { name: 'starts', unit: 'count', value: latency.samplesCount, method },
+    sample(M.readyMean, latency.mean, method),
+    sample(M.readyP50, latency.p50, method),
+    sample(M.readyMin, latency.min, method),
+    sample(M.readyMax, latency.max, method),
+    sample(M.starts, latency.samplesCount, method),
   ];
 }

@@ -1,7 +1,9 @@
+import { z } from 'zod';
 import type { CpuWindow } from '../../core/cpu-meter.js';
+import type { Suite, SuitePoint } from '../../contracts/suite.js';
+import { cpuNsPerByteOf, TCP_BULK_METRICS as M } from '../../results/metrics.js';
 import type { MetricSample } from '../../results/schema.js';
-import { failedTrial, outcomeFromTool } from '../trial-helpers.js';
-import type { Suite, SuiteConfig, SuitePoint, TrialContext, TrialOutcome } from '../types.js';
+import { failedTrial, outcomeFromTool, sample } from '../trial-helpers.js';
 import { parseIperf3, type Iperf3Result } from './iperf3.js';
 import { parsePerfCycles, withCycleCounter } from './perf-stat.js';
 
@@ -13,19 +15,38 @@ export const WARMUP_SECONDS = 1;
 
 const DIRECTIONS = ['client-to-server', 'server-to-client'] as const;
 
-export const tcpBulkSuite: Suite = {
+/** One direction of one iperf3 run: `seconds` of timed transfer after the warm-up, over `streams` connections. */
+export const TcpBulkParams = z.object({
+  direction: z.enum(DIRECTIONS),
+  streams: z.number().int().min(1),
+  seconds: z.number().positive(),
+});
+export type TcpBulkParams = z.infer<typeof TcpBulkParams>;
+
+/** `--streams N`: parallel TCP connections (iperf3 --parallel), 1 to 128, default 1 as in the paper. */
+const STREAMS_ERROR = { error: 'takes a whole number from 1 to 128' };
+export const TcpBulkOptions = z.object({ streams: z.coerce.number(STREAMS_ERROR).int(STREAMS_ERROR).min(1, STREAMS_ERROR).max(128, STREAMS_ERROR).default(1) });
+export type TcpBulkOptions = z.infer<typeof TcpBulkOptions>;
+
+/** The iperf3 server port every target listens on (iperf3's default). */
+export const IPERF3_SERVICE_PORT = { port: IPERF3_PORT, protocols: ['tcp'], why: 'iperf3 (tcp-bulk, startup)' } as const;
+
+export const tcpBulkSuite: Suite<TcpBulkParams, TcpBulkOptions> = {
   name: 'tcp-bulk',
   description: 'TCP bulk throughput both directions with iperf3, and CPU time per byte moved',
   figure: 'Felter et al. 2014, Fig. "TCP bulk transfer throughput" and "TCP bulk transfer efficiency"',
   hostTools: [{ command: 'iperf3', debianPackage: 'iperf3', why: 'for the tcp-bulk suite' }],
+  ports: [IPERF3_SERVICE_PORT],
+  flags: [{ name: 'streams', valueName: 'N', description: 'tcp-bulk: parallel TCP streams (iperf3 --parallel), default 1' }],
+  options: TcpBulkOptions,
+  params: TcpBulkParams,
 
-  points(config: SuiteConfig): SuitePoint[] {
-    const streams = Number(config.options.streams ?? 1);
+  points(config) {
     const seconds = config.quick ? QUICK_SECONDS : FULL_SECONDS;
-    return DIRECTIONS.map((direction) => ({ id: direction, params: { direction, streams, seconds } }));
+    return DIRECTIONS.map((direction) => ({ id: direction, params: { direction, streams: config.options.streams, seconds }, headline: M.throughput }));
   },
 
-  async runTrial(point: SuitePoint, context: TrialContext): Promise<TrialOutcome> {
+  async runTrial(point: SuitePoint<TcpBulkParams>, context) {
     const { target, client } = context;
     const commands: string[][] = [];
     let service;
@@ -35,7 +56,7 @@ export const tcpBulkSuite: Suite = {
         port: IPERF3_PORT,
         protocols: ['tcp'],
         command: ({ address, port }) => ['iperf3', '--server', '--bind', address, '--port', String(port), '--one-off'],
-        timeoutMs: (Number(point.params.seconds) + 60) * 1000,
+        timeoutMs: (point.params.seconds + 60) * 1000,
       });
       commands.push([...service.command]);
       await context.verifyDestination(target.serverAddress);
@@ -50,7 +71,7 @@ export const tcpBulkSuite: Suite = {
       const measuredCommand = countCycles ? withCycleCounter(clientCommand) : clientCommand;
       commands.push(client.wrap(measuredCommand));
       const stop = await context.cpu.start(() => target.cpuCounters());
-      const outcome = await client.exec(measuredCommand, { timeoutMs: (Number(point.params.seconds) + 30) * 1000 });
+      const outcome = await client.exec(measuredCommand, { timeoutMs: (point.params.seconds + 30) * 1000 });
       const window = await stop();
       return outcomeFromTool(outcome, commands, (stdout) =>
         bulkMetrics(parseIperf3(stdout), window, context.host.cpuMHz, countCycles ? parsePerfCycles(outcome.stderr) : null),
@@ -67,22 +88,17 @@ export function bulkMetrics(result: Iperf3Result, window: CpuWindow, cpuMHz: num
   const nsPerByte = (seconds: number) => (seconds * 1e9) / result.bytesIncludingWarmup;
   const hostNsPerByte = nsPerByte(window.hostBusySeconds);
   const metrics: MetricSample[] = [
-    { name: 'throughput_gbps', unit: 'Gbit/s', value: result.receivedBitsPerSecond / 1e9, method: 'iperf3 receiver' },
-    { name: 'cpu_ns_per_byte', unit: 'ns/byte', value: hostNsPerByte, method: 'proc-stat: whole-host busy CPU time / bytes' },
+    sample(M.throughput, result.receivedBitsPerSecond / 1e9, 'iperf3 receiver'),
+    sample(M.cpuNsPerByte, hostNsPerByte, 'proc-stat: whole-host busy CPU time / bytes'),
   ];
   if (cycles !== null) {
-    metrics.push({ name: 'cycles_per_byte', unit: 'cycles/byte', value: cycles / result.bytesIncludingWarmup, method: 'perf stat --all-cpus -e cycles' });
+    metrics.push(sample(M.cyclesPerByte, cycles / result.bytesIncludingWarmup, 'perf stat --all-cpus -e cycles'));
   } else if (cpuMHz !== null) {
-    metrics.push({
-      name: 'est_cycles_per_byte',
-      unit: 'cycles/byte',
-      value: (hostNsPerByte * cpuMHz) / 1000,
-      method: 'estimated: proc-stat CPU time x nominal clock (no hardware counters)',
-    });
+    metrics.push(sample(M.estimatedCyclesPerByte, (hostNsPerByte * cpuMHz) / 1000, 'estimated: proc-stat CPU time x nominal clock (no hardware counters)'));
   }
   for (const source of window.sources) {
-    metrics.push({ name: `cpu_ns_per_byte_${source.source}`, unit: 'ns/byte', value: nsPerByte(source.seconds), method: source.source });
+    metrics.push(sample(cpuNsPerByteOf(source.source), nsPerByte(source.seconds), source.source));
   }
-  if (result.retransmits !== null) metrics.push({ name: 'retransmits', unit: 'segments', value: result.retransmits });
+  if (result.retransmits !== null) metrics.push(sample(M.retransmits, result.retransmits));
   return metrics;
 }

@@ -1,6 +1,8 @@
+import { z } from 'zod';
+import type { Suite } from '../../contracts/suite.js';
+import { TCP_RR_METRICS as M, type MetricDefinition } from '../../results/metrics.js';
 import type { MetricSample } from '../../results/schema.js';
-import { failedTrial, outcomeFromTool } from '../trial-helpers.js';
-import type { Suite, SuiteConfig, SuitePoint, TrialContext, TrialOutcome } from '../types.js';
+import { failedTrial, outcomeFromTool, sample } from '../trial-helpers.js';
 import { parseSockperfPingPong, type SockperfResult } from './sockperf.js';
 
 export const SOCKPERF_PORT = 11111;
@@ -13,27 +15,39 @@ export const FULL_SECONDS = 60;
 export const MESSAGE_BYTES = 100;
 
 const PROTOCOLS = ['tcp', 'udp'] as const;
-const REPORTED_PERCENTILES: ReadonlyArray<[number, string]> = [
-  [50, 'latency_p50_us'],
-  [90, 'latency_p90_us'],
-  [99, 'latency_p99_us'],
-  [99.9, 'latency_p999_us'],
+const REPORTED_PERCENTILES: ReadonlyArray<[number, MetricDefinition]> = [
+  [50, M.latencyP50],
+  [90, M.latencyP90],
+  [99, M.latencyP99],
+  [99.9, M.latencyP999],
 ];
 
-export const tcpRrSuite: Suite = {
+/** One sockperf ping-pong run: `messageBytes` each way for `seconds`. */
+export const TcpRrParams = z.object({
+  protocol: z.enum(PROTOCOLS),
+  messageBytes: z.number().int().positive(),
+  seconds: z.number().positive(),
+});
+export type TcpRrParams = z.infer<typeof TcpRrParams>;
+
+export const tcpRrSuite: Suite<TcpRrParams, Record<string, never>> = {
   name: 'tcp-rr',
   description: 'request/response round-trip latency, TCP and UDP, with sockperf ping-pong',
   figure: 'Felter et al. 2014, Fig. "Network round-trip latency"',
   hostTools: [{ command: 'sockperf', debianPackage: 'sockperf', why: 'for the tcp-rr suite' }],
+  ports: [{ port: SOCKPERF_PORT, protocols: ['tcp', 'udp'], why: 'sockperf (tcp-rr)' }],
+  flags: [],
+  options: z.object({}),
+  params: TcpRrParams,
 
-  points(config: SuiteConfig): SuitePoint[] {
+  points(config) {
     const seconds = config.quick ? QUICK_SECONDS : FULL_SECONDS;
-    return PROTOCOLS.map((protocol) => ({ id: protocol, params: { protocol, messageBytes: MESSAGE_BYTES, seconds } }));
+    return PROTOCOLS.map((protocol) => ({ id: protocol, params: { protocol, messageBytes: MESSAGE_BYTES, seconds }, headline: M.latencyMean }));
   },
 
-  async runTrial(point: SuitePoint, context: TrialContext): Promise<TrialOutcome> {
+  async runTrial(point, context) {
     const { target, client } = context;
-    const protocol = point.params.protocol === 'tcp' ? 'tcp' : 'udp';
+    const protocol = point.params.protocol;
     const protocolFlag = protocol === 'tcp' ? ['--tcp'] : [];
     const commands: string[][] = [];
     let service;
@@ -43,7 +57,7 @@ export const tcpRrSuite: Suite = {
         port: SOCKPERF_PORT,
         protocols: [protocol],
         command: ({ address, port }) => ['sockperf', 'server', '--ip', address, '--port', String(port), ...protocolFlag],
-        timeoutMs: (Number(point.params.seconds) + 60) * 1000,
+        timeoutMs: (point.params.seconds + 60) * 1000,
       });
       commands.push([...service.command]);
       await context.verifyDestination(target.serverAddress);
@@ -52,7 +66,7 @@ export const tcpRrSuite: Suite = {
         '--msg-size', String(point.params.messageBytes), '--time', String(point.params.seconds), '--full-rtt',
       ];
       commands.push(client.wrap(clientCommand));
-      const outcome = await client.exec(clientCommand, { timeoutMs: (Number(point.params.seconds) + 30) * 1000 });
+      const outcome = await client.exec(clientCommand, { timeoutMs: (point.params.seconds + 30) * 1000 });
       return outcomeFromTool(outcome, commands, (stdout) => latencyMetrics(parseSockperfPingPong(stdout)));
     } catch (error) {
       return failedTrial(error, commands);
@@ -64,11 +78,11 @@ export const tcpRrSuite: Suite = {
 
 export function latencyMetrics(result: SockperfResult): MetricSample[] {
   const method = 'sockperf ping-pong --full-rtt';
-  const metrics: MetricSample[] = [{ name: 'latency_mean_us', unit: 'µs', value: result.meanRttUs, method }];
-  for (const [percentile, name] of REPORTED_PERCENTILES) {
+  const metrics: MetricSample[] = [sample(M.latencyMean, result.meanRttUs, method)];
+  for (const [percentile, definition] of REPORTED_PERCENTILES) {
     const value = result.percentilesUs.get(percentile);
-    if (value !== undefined) metrics.push({ name, unit: 'µs', value, method });
+    if (value !== undefined) metrics.push(sample(definition, value, method));
   }
-  metrics.push({ name: 'transactions_per_s', unit: 'tx/s', value: result.roundTrips / result.validSeconds, method });
+  metrics.push(sample(M.transactionsPerSecond, result.roundTrips / result.validSeconds, method));
   return metrics;
 }

@@ -6,18 +6,18 @@ import { test } from 'node:test';
 import { runBench, type BenchOptions } from '../../harness/runner.js';
 import { DEFAULT_CV_THRESHOLD } from '../../harness/statistics.js';
 import { DEFAULT_GUARD_RANGE, DEFAULT_TEST_SUBNET } from '../../provisioning/topology.js';
-import type { TargetName } from '../../provisioning/types.js';
+import { parseTargetConfiguration } from '../../provisioning/targets/configuration.js';
 import type { ResultsFile } from '../../results/schema.js';
-import type { SuiteName } from '../../suites/types.js';
+import { suiteByName } from '../../suites/index.js';
 import { isobenchLeftovers } from '../helpers.js';
 
 // Each Docker target runs quick suites through the real runner, once. Run under
 // `flock /tmp/isobench-heavy.lock`: the numbers only need to be plausible, not precise.
 
-async function bench(targets: TargetName[], suites: SuiteName[], storage: 'volume' | 'overlay'): Promise<ResultsFile> {
+async function bench(targets: string[], suites: string[], storage: 'volume' | 'overlay'): Promise<ResultsFile> {
   const options: BenchOptions = {
-    targets,
-    suites,
+    targets: targets.map(parseTargetConfiguration),
+    suites: suites.map(suiteByName),
     quick: true,
     repetitions: 1,
     outDirectory: await mkdtemp(join(tmpdir(), 'isobench-docker-')),
@@ -26,7 +26,7 @@ async function bench(targets: TargetName[], suites: SuiteName[], storage: 'volum
     subnet: DEFAULT_TEST_SUBNET,
     guardRange: DEFAULT_GUARD_RANGE,
     targetOptions: { storage, accel: 'auto', disk: 'raw', vcpus: 2, memoryMiB: 2048, vmManager: 'qemu', quick: true },
-    suiteOptions: { streams: 1 },
+    suiteOptions: new Map([['tcp-bulk', { streams: 1 }]]),
     quietHost: { maxWaitMs: 5_000 },
   };
   return (await runBench(options)).results;

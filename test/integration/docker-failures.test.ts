@@ -12,6 +12,8 @@ import { ensureDockerImage, IMAGE_REPOSITORY } from '../../provisioning/docker/i
 import { DEFAULT_GUARD_RANGE, DEFAULT_TEST_SUBNET } from '../../provisioning/topology.js';
 import { isobenchLeftovers, waitFor } from '../helpers.js';
 import { ensureIsobenchImage } from './docker-helpers.js';
+import { parseTargetConfiguration } from '../../provisioning/targets/configuration.js';
+import { suiteByName } from '../../suites/index.js';
 
 // Each failure names the step that failed. Run under `flock /tmp/isobench-heavy.lock`.
 
@@ -71,8 +73,8 @@ test('a Docker target that fails is marked failed with the step, and the other t
   let results;
   try {
     ({ results } = await runBench({
-      targets: ['native', 'docker-nat'],
-      suites: ['tcp-rr'],
+      targets: ['native', 'docker-nat'].map(parseTargetConfiguration),
+      suites: [suiteByName('tcp-rr')],
       quick: true,
       repetitions: 1,
       outDirectory: await mkdtemp(join(tmpdir(), 'isobench-docker-fail-')),
@@ -81,7 +83,7 @@ test('a Docker target that fails is marked failed with the step, and the other t
       subnet: DEFAULT_TEST_SUBNET,
       guardRange: DEFAULT_GUARD_RANGE,
       targetOptions: { storage: 'volume', accel: 'auto', disk: 'raw', vcpus: 2, memoryMiB: 2048, vmManager: 'qemu', quick: true },
-      suiteOptions: { streams: 1 },
+      suiteOptions: new Map([['tcp-bulk', { streams: 1 }]]),
       quietHost: { maxWaitMs: 5_000 },
     }));
   } finally {

@@ -10,7 +10,8 @@ import { findDockerProxies, readDnatRules } from '../../provisioning/docker/nat.
 import { probeHost } from '../../provisioning/host-probe.js';
 import { dockerNatDriver } from '../../provisioning/targets/docker-nat.js';
 import { BRIDGE, DEFAULT_GUARD_RANGE, DEFAULT_TEST_SUBNET, Topology } from '../../provisioning/topology.js';
-import type { ProvisionedTarget, TargetOptions } from '../../provisioning/types.js';
+import type { ProvisionedTarget, TargetOptions } from '../../contracts/target.js';
+import { SUITES } from '../../suites/index.js';
 
 // One docker-nat container with overlay storage, driven through the ProvisionedTarget interface the
 // suites use. Run under `flock /tmp/isobench-heavy.lock`.
@@ -28,7 +29,8 @@ before(async () => {
   resources = new ResourceRegistry(newRunId());
   runDirectory = await mkdtemp('/var/tmp/isobench-run-');
   topology = await Topology.create({ subnet: DEFAULT_TEST_SUBNET, guardRange: DEFAULT_GUARD_RANGE }, resources);
-  target = await dockerNatDriver.provision({ topology, resources, options: OPTIONS, host: await probeHost(), runDirectory, log: () => {} });
+  const servicePorts = SUITES.flatMap((suite) => suite.ports);
+  target = await dockerNatDriver.provision({ configuration: 'docker-nat:overlay', servicePorts, topology, resources, options: OPTIONS, host: await probeHost(), runDirectory, log: () => {} });
 });
 
 after(async () => {
@@ -111,7 +113,7 @@ test('a service binds to the container\'s own address and is reached from the cl
 test('a port docker-nat does not publish is refused with the fix named', async () => {
   await assert.rejects(
     target.startService({ name: 'nope', port: 9, protocols: ['tcp'], command: () => ['sleep', '1'], timeoutMs: 5_000 }),
-    /docker-nat does not publish 9\/tcp: add it to NAT_PUBLISHED_PORTS/,
+    /docker-nat does not publish 9\/tcp: the suite must declare it in its `ports`/,
   );
 });
 

@@ -7,6 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import type { ResultsFile } from '../../results/schema.js';
+import { displayOf } from '../../provisioning/targets/configuration.js';
 import { writeReport } from '../../reports/write-report.js';
 import { combined, HOSTILE, hostile, loadFixtures, shifted, withEmulatedGuest } from '../fixtures/reports/derive.js';
 
@@ -104,7 +105,7 @@ function expectedMarks(files: readonly ResultsFile[]): Expected {
 describe('HTML report in headless Chromium', () => {
   it('draws every expected figure with one mark per point, no console errors and no network', async () => {
     const results = [withEmulatedGuest(combined(fixtures))];
-    const path = await writeReport(results, { out: join(workDir, 'single.html') });
+    const path = await writeReport(results, { out: join(workDir, 'single.html'), targetStyle: displayOf });
     const { page, consoleErrors, networkRequests } = await open(path);
     const expected = expectedMarks(results);
     const drawn = await page.locator('section.figure').evaluateAll((sections) => sections.map((section) => section.getAttribute('data-figure')));
@@ -131,7 +132,7 @@ describe('HTML report in headless Chromium', () => {
 
   it('switches a figure to a live vega view with the same marks, offline', async () => {
     const results = [withEmulatedGuest(combined(fixtures))];
-    const path = await writeReport(results, { out: join(workDir, 'interactive.html') });
+    const path = await writeReport(results, { out: join(workDir, 'interactive.html'), targetStyle: displayOf });
     const { page, consoleErrors, networkRequests } = await open(path);
     const figure = page.locator('section#figure-random-io-iops');
     await figure.locator('.controls button').click();
@@ -147,7 +148,7 @@ describe('HTML report in headless Chromium', () => {
   });
 
   it('renders markup from a results file as text and runs none of it', async () => {
-    const path = await writeReport([hostile(withEmulatedGuest(combined(fixtures)))], { out: join(workDir, 'hostile.html') });
+    const path = await writeReport([hostile(withEmulatedGuest(combined(fixtures)))], { out: join(workDir, 'hostile.html'), targetStyle: displayOf });
     const { page, consoleErrors, networkRequests } = await open(path);
     assert.equal(await page.evaluate(() => (globalThis as { __pwned?: number }).__pwned), undefined);
     assert.equal(await page.locator('img').count(), 0);
@@ -165,7 +166,7 @@ describe('HTML report in headless Chromium', () => {
     const [network] = fixtures;
     assert.ok(network);
     const later = shifted(network, 0.8, 'after-change');
-    const path = await writeReport([network, later], { out: join(workDir, 'before-after.html') });
+    const path = await writeReport([network, later], { out: join(workDir, 'before-after.html'), targetStyle: displayOf });
     const { page, consoleErrors } = await open(path);
     const perRun = network.points.filter((point) => point.suite === 'tcp-rr').length;
     assert.equal(await countMarks(page, 'rr-latency', 'value'), 2 * perRun);
@@ -183,8 +184,8 @@ describe('SVG and CSV export', () => {
   it('writes one SVG and one CSV per figure', async () => {
     const results = [withEmulatedGuest(combined(fixtures))];
     const figureIds = Object.keys(expectedMarks(results));
-    const svgDir = await writeReport(results, { format: 'svg', out: join(workDir, 'svg') });
-    const csvDir = await writeReport(results, { format: 'csv', out: join(workDir, 'csv') });
+    const svgDir = await writeReport(results, { format: 'svg', out: join(workDir, 'svg'), targetStyle: displayOf });
+    const csvDir = await writeReport(results, { format: 'csv', out: join(workDir, 'csv'), targetStyle: displayOf });
     assert.deepEqual((await readdir(svgDir)).sort(), figureIds.map((id) => `${id}.svg`).sort());
     assert.deepEqual((await readdir(csvDir)).sort(), figureIds.map((id) => `${id}.csv`).sort());
     const svg = await readFile(join(svgDir, 'tcp-bulk-throughput.svg'), 'utf8');

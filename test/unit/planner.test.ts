@@ -2,10 +2,11 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { buildPlan } from '../../harness/planner.js';
 
-const config = { quick: true, cores: 2, options: { streams: 1 } };
+const config = { quick: true, cores: 2 };
+const options = new Map([['tcp-bulk', { streams: 1 }]]);
 
 test('every round runs every cell exactly once, targets interleaved', () => {
-  const plan = buildPlan(['native', 'docker-host', 'kvm'], ['tcp-bulk', 'tcp-rr'], config, 4, 42);
+  const plan = buildPlan(['native', 'docker-host', 'kvm'], ['tcp-bulk', 'tcp-rr'], config, options, 4, 42);
   assert.equal(plan.cells.length, 3 * (2 + 2));
   assert.equal(plan.rounds.length, 4);
   for (const round of plan.rounds) assert.deepEqual(round.map((cell) => cell.key).sort(), plan.cells.map((cell) => cell.key).sort());
@@ -18,16 +19,16 @@ test('every round runs every cell exactly once, targets interleaved', () => {
 });
 
 test('the same seed gives the same order; another seed another', () => {
-  const order = (seed: number) => buildPlan(['native', 'kvm'], ['random-io'], config, 3, seed).rounds.flat().map((cell) => cell.key).join();
+  const order = (seed: number) => buildPlan(['native', 'kvm'], ['random-io'], config, options, 3, seed).rounds.flat().map((cell) => cell.key).join();
   assert.equal(order(7), order(7));
   assert.notEqual(order(7), order(8));
 });
 
 test('random-io scales fio jobs to the cores and shrinks in quick mode', () => {
-  const quick = buildPlan(['native'], ['random-io'], config, 1, 1).cells.find((cell) => cell.point.id === 'randread')!;
+  const quick = buildPlan(['native'], ['random-io'], config, options, 1, 1).cells.find((cell) => cell.point.id === 'randread')!;
   assert.equal(quick.point.params.numjobs, 2);
   assert.equal(quick.point.params.fileSize, '256M');
-  const full = buildPlan(['native'], ['random-io'], { ...config, quick: false, cores: 16 }, 1, 1).cells.find((cell) => cell.point.id === 'randread')!;
+  const full = buildPlan(['native'], ['random-io'], { ...config, quick: false, cores: 16 }, options, 1, 1).cells.find((cell) => cell.point.id === 'randread')!;
   assert.equal(full.point.params.numjobs, 16);
   assert.equal(full.point.params.fileSize, '16G');
 });

@@ -12,16 +12,19 @@ import { figureCsv } from '../../reports/csv.js';
 import { collectRows } from '../../reports/model/rows.js';
 import { labelRuns } from '../../reports/model/runs.js';
 import { describeTarget } from '../../reports/model/targets.js';
+import { displayOf } from '../../provisioning/targets/configuration.js';
+import { TargetStyles } from '../../reports/model/targets.js';
 import { buildFigures } from '../../reports/write-report.js';
 import { FIXTURES, loadFixtures, shifted, withEmulatedGuest } from '../fixtures/reports/derive.js';
 
 const [network] = await loadFixtures();
 if (!network) throw new Error('fixture missing');
 const guest = withEmulatedGuest(network);
+const styles = new TargetStyles(displayOf);
 
 describe('report rows', () => {
   it('computes % of the baseline from the same run, point and metric', () => {
-    const rows = collectRows(labelRuns([guest]), { suite: 'tcp-bulk', metric: 'throughput_gbps' }, { baseline: 'native', multiRun: false });
+    const rows = collectRows(labelRuns([guest]), { suite: 'tcp-bulk', metric: 'throughput_gbps' }, { baseline: 'native', multiRun: false, styles });
     const native = rows.find((row) => row.target === 'native' && row.pointId === 'client-to-server');
     const kvm = rows.find((row) => row.target === 'kvm' && row.pointId === 'client-to-server');
     assert.equal(native?.percentOfBaseline, 100);
@@ -29,7 +32,7 @@ describe('report rows', () => {
   });
 
   it('keeps failed and skipped points as rows without a value, with their reason', () => {
-    const rows = collectRows(labelRuns([guest]), { suite: 'tcp-bulk', metric: 'throughput_gbps' }, { baseline: 'native', multiRun: false });
+    const rows = collectRows(labelRuns([guest]), { suite: 'tcp-bulk', metric: 'throughput_gbps' }, { baseline: 'native', multiRun: false, styles });
     const failed = rows.filter((row) => row.status === 'failed');
     const skipped = rows.filter((row) => row.status === 'skipped');
     assert.equal(failed.length, 1);
@@ -39,7 +42,7 @@ describe('report rows', () => {
   });
 
   it('leaves out a metric an ok point does not measure instead of calling it a gap', () => {
-    const rows = collectRows(labelRuns([network]), { suite: 'tcp-bulk', metric: 'cycles_per_byte' }, { baseline: 'native', multiRun: false });
+    const rows = collectRows(labelRuns([network]), { suite: 'tcp-bulk', metric: 'cycles_per_byte' }, { baseline: 'native', multiRun: false, styles });
     assert.deepEqual(rows, []);
   });
 
@@ -53,7 +56,7 @@ describe('report rows', () => {
   it('prefixes series with the run when several runs are drawn side by side', () => {
     const later = shifted(network, 1.1, 'later-run');
     const runs = labelRuns([network, later]);
-    const rows = collectRows(runs, { suite: 'tcp-rr', metric: 'latency_mean_us' }, { baseline: 'native', multiRun: true });
+    const rows = collectRows(runs, { suite: 'tcp-rr', metric: 'latency_mean_us' }, { baseline: 'native', multiRun: true, styles });
     assert.equal(new Set(rows.map((row) => row.series)).size, 2);
     assert.deepEqual([...new Set(rows.map((row) => row.run))], runs.map((run) => run.label));
   });
@@ -70,7 +73,7 @@ describe('before/after comparison', () => {
   }
 
   function changesBetween(before: ResultsFile, after: ResultsFile) {
-    const { context, figures } = buildFigures([before, after], 'native');
+    const { context, figures } = buildFigures([before, after], 'native', displayOf);
     const [first, second] = context.runs;
     assert.ok(first && second);
     return compareRuns(figures, first, second);
@@ -112,7 +115,7 @@ describe('escaping', () => {
   });
 
   it('quotes CSV fields and defuses spreadsheet formulas', () => {
-    const { figures } = buildFigures([withEmulatedGuest(network)], 'native');
+    const { figures } = buildFigures([withEmulatedGuest(network)], 'native', displayOf);
     const figure = figures.find((candidate) => candidate.id === 'tcp-bulk-throughput');
     assert.ok(figure);
     const rowWithFormula = { ...figure, rows: [{ ...figure.rows[0]!, reason: '=HYPERLINK("http://x"), "quoted"' }] };
@@ -171,7 +174,7 @@ describe('figures for suites not yet measured here', () => {
 
   it('renders MySQL and startup figures with one mark per point and the failed point as a gap', async () => {
     const { renderFigure } = await import('../../reports/render.js');
-    const { figures } = buildFigures([withLaterSuites(network)], 'native');
+    const { figures } = buildFigures([withLaterSuites(network)], 'native', displayOf);
     const byId = new Map(figures.map((figure) => [figure.id, figure]));
     assert.deepEqual(byId.get('mysql-throughput')?.marks, { value: 6, ci: 6, gap: 1, percent: 6, paper: 10 });
     assert.deepEqual(byId.get('mysql-latency-throughput')?.marks, { value: 6, ci: 6 });

@@ -1,0 +1,89 @@
+/**
+ * The metrics isobench records: one definition per metric with its stable name (the key in results
+ * files, CSV and figures), unit and direction. Suites build their samples from these, and figures and
+ * verdicts look them up here, so a name is spelled in one place only. Renaming one breaks reading
+ * older results files: add a new metric instead.
+ */
+
+/** Which way is better: `higher` (throughput, IOPS) or `lower` (latency, CPU per byte, start time). */
+export type MetricDirection = 'higher' | 'lower';
+
+/** A metric: its stable name, unit and which way is better. */
+export interface MetricDefinition {
+  /** Stable snake_case name with the unit as a suffix, e.g. `throughput_gbps`. */
+  readonly name: string;
+  /** The unit shown on axes and in tables, e.g. `Gbit/s`, `µs`. */
+  readonly unit: string;
+  readonly direction: MetricDirection;
+}
+
+function metric(name: string, unit: string, direction: MetricDirection): MetricDefinition {
+  return { name, unit, direction };
+}
+
+/** tcp-bulk (iperf3, Felter et al. 2014, "TCP bulk transfer throughput" and "efficiency"). */
+export const TCP_BULK_METRICS = {
+  /** Receiver-side goodput, first second omitted. */
+  throughput: metric('throughput_gbps', 'Gbit/s', 'higher'),
+  /** Whole-host busy CPU time over bytes moved (/proc/stat). */
+  cpuNsPerByte: metric('cpu_ns_per_byte', 'ns/byte', 'lower'),
+  /** Hardware cycles (perf stat --all-cpus) over bytes moved. */
+  cyclesPerByte: metric('cycles_per_byte', 'cycles/byte', 'lower'),
+  /** CPU time × nominal clock over bytes moved, where no hardware counters exist: an estimate. */
+  estimatedCyclesPerByte: metric('est_cycles_per_byte', 'cycles/byte', 'lower'),
+  retransmits: metric('retransmits', 'segments', 'lower'),
+} as const;
+
+/** CPU ns per byte of one of the target's own accounting sources (cgroup, QEMU process). */
+export function cpuNsPerByteOf(source: string): MetricDefinition {
+  return metric(`cpu_ns_per_byte_${source}`, 'ns/byte', 'lower');
+}
+
+/** tcp-rr (sockperf ping-pong, Felter et al. 2014, "Network round-trip latency"). */
+export const TCP_RR_METRICS = {
+  latencyMean: metric('latency_mean_us', 'µs', 'lower'),
+  latencyP50: metric('latency_p50_us', 'µs', 'lower'),
+  latencyP90: metric('latency_p90_us', 'µs', 'lower'),
+  latencyP99: metric('latency_p99_us', 'µs', 'lower'),
+  latencyP999: metric('latency_p999_us', 'µs', 'lower'),
+  transactionsPerSecond: metric('transactions_per_s', 'tx/s', 'higher'),
+} as const;
+
+/** random-io (fio, Felter et al. 2014, "Random I/O throughput", "Sequential I/O", "Random read latency CDF"). */
+export const RANDOM_IO_METRICS = {
+  iops: metric('iops', 'IOPS', 'higher'),
+  bandwidth: metric('bandwidth_mb_s', 'MB/s', 'higher'),
+  readIops: metric('read_iops', 'IOPS', 'higher'),
+  writeIops: metric('write_iops', 'IOPS', 'higher'),
+  /** Mean completion latency (fio clat), of reads where the job reads. */
+  clatMean: metric('clat_mean_us', 'µs', 'lower'),
+} as const;
+
+const CLAT_PERCENTILE_NAME = /^clat_p(\d+(?:\.\d+)?)_us$/;
+
+/** fio's completion latency at a percentile, e.g. 99.9 → `clat_p99.9_us` (µs). */
+export function clatPercentileMetric(percentile: number): MetricDefinition {
+  return metric(`clat_p${percentile}_us`, 'µs', 'lower');
+}
+
+/** The percentile of a `clat_pX_us` metric name, or null for any other name. */
+export function clatPercentileOf(name: string): number | null {
+  const match = CLAT_PERCENTILE_NAME.exec(name);
+  return match ? Number(match[1]) : null;
+}
+
+/** startup (tinybench around provision → first answer). */
+export const STARTUP_METRICS = {
+  readyMean: metric('ready_ms', 'ms', 'lower'),
+  readyP50: metric('ready_p50_ms', 'ms', 'lower'),
+  readyMin: metric('ready_min_ms', 'ms', 'lower'),
+  readyMax: metric('ready_max_ms', 'ms', 'lower'),
+  /** How many fresh instances tinybench started in the budget: context, not a quality. */
+  starts: metric('starts', 'count', 'higher'),
+} as const;
+
+/** mysql (sysbench OLTP, Felter et al. 2014, "MySQL throughput" and "latency vs throughput"). */
+export const MYSQL_METRICS = {
+  transactionsPerSecond: metric('transactions_per_s', 'tx/s', 'higher'),
+  latencyP95: metric('latency_p95_ms', 'ms', 'lower'),
+} as const;
