@@ -6,6 +6,10 @@ import { compareTargets, TARGET_COLOURS } from '../model/targets.js';
 
 const FALLBACK_COLOURS = ['#f58518', '#72b7b2', '#b279a2', '#9d755d', '#bab0ac', '#eeca3b'];
 
+/**
+ * Colour domain and range for the targets, in report order: known targets keep their fixed colour
+ * (TARGET_COLOURS) in every figure; unknown ones take the fallback palette in turn, then grey.
+ */
 export function colourScale(targets: Iterable<string>): { domain: string[]; range: string[] } {
   const domain = [...new Set(targets)].sort(compareTargets);
   let fallback = 0;
@@ -15,6 +19,7 @@ export function colourScale(targets: Iterable<string>): { domain: string[]; rang
   return { domain, range };
 }
 
+/** Distinct values in first-seen order, for axis and legend orders that follow the data. */
 export function uniqueInOrder(values: Iterable<string>): string[] {
   return [...new Set(values)];
 }
@@ -66,6 +71,7 @@ function gapLabel(row: FigureRow): string {
   return text.length > 48 ? `${text.slice(0, 47)}…` : text;
 }
 
+/** Tooltip fields of every mark, reading the strings {@link toDatum} prepares. */
 export const TOOLTIP = [
   { field: 'series', title: 'target' },
   { field: 'category', title: 'point' },
@@ -79,6 +85,7 @@ export const TOOLTIP = [
   { field: 'method', title: 'method' },
 ];
 
+/** vega-lite `config` shared by all figures; the fonts are those the CI installs (fonts-dejavu-core), so SVGs render the same. */
 export const BASE_CONFIG = {
   font: 'DejaVu Sans, Liberation Sans, Arial, sans-serif',
   view: { stroke: '#ccc' },
@@ -97,7 +104,9 @@ export const INDEPENDENT_PANELS = {
   axis: { x: 'independent', y: 'independent' },
 } as const;
 
+/** vega filter expression: the datum has a mean to draw. */
 export const IS_MEASURED = 'isValid(datum.mean)';
+/** vega filter expression: the point has no mean (failed, skipped...), so it is listed as a gap. */
 export const IS_GAP = '!isValid(datum.mean)';
 
 /**
@@ -120,6 +129,7 @@ export function gapListLayer(width: number, height: number) {
   };
 }
 
+/** The label of a gap in {@link gapListLayer}: `series @ category: STATUS: reason`. */
 export function gapText(datum: { series: string; category: string; gapLabel: string }): string {
   return `${datum.series} @ ${datum.category}: ${datum.gapLabel}`;
 }

@@ -6,6 +6,7 @@ import { PAPER_ROWS } from '../reference/papers.js';
 import { BASE_CONFIG, INDEPENDENT_PANELS, colourScale, IS_GAP, IS_MEASURED, toDatum, TOOLTIP, uniqueInOrder } from './encoding.js';
 import type { ReferenceRow } from './figure.js';
 
+/** Input of {@link groupedBars}. */
 export interface GroupedBarsInput {
   title: string;
   subtitle: string[];
@@ -13,10 +14,13 @@ export interface GroupedBarsInput {
   baseline: string;
   /** Axis title with its unit, e.g. `Throughput (Gbit/s)`. */
   valueTitle: string;
+  /** Axis order of the categories (point labels); categories not listed follow in data order. */
   categoryOrder: string[];
+  /** Published values to draw in a separate panel. */
   reference?: PaperFigureData;
 }
 
+/** The spec plus what the CSV export and the browser tests need from it (the same-named fields of Figure). */
 export interface GroupedBars {
   spec: TopLevelSpec;
   reference: ReferenceRow[];
@@ -111,6 +115,10 @@ export function groupedBars(input: GroupedBarsInput): GroupedBars {
   };
 }
 
+/**
+ * The published values as vega data: the paper's row label, the colour of the matching isobench
+ * target, and % of the paper's own native value in the same category (`base` for native itself).
+ */
 export function paperData(reference: PaperFigureData) {
   return reference.values.map((value) => {
     const row = PAPER_ROWS[value.row];
