@@ -7,6 +7,7 @@ export class Progress {
     this.enabled = stream.isTTY === true && process.env.CI !== 'true';
   }
 
+  /** Replaces the status line, cut to the terminal's width (120 columns if unknown) so it never wraps. */
   update(text: string): void {
     if (!this.enabled) return;
     const line = text.slice(0, (this.stream.columns ?? 120) - 1);
@@ -20,6 +21,7 @@ export class Progress {
     this.stream.write(`${text}\n`);
   }
 
+  /** Blanks the status line so that whatever is printed next starts on a clean line. */
   clear(): void {
     if (!this.enabled || this.lastLength === 0) return;
     this.stream.write(`\r${' '.repeat(this.lastLength)}\r`);
@@ -27,6 +29,10 @@ export class Progress {
   }
 }
 
+/**
+ * A duration in ms as the progress line's estimate shows it: `42s`, `3m05s`, `1h07m`. Rounded to
+ * whole seconds (hours drop the seconds); negative inputs show as `0s`.
+ */
 export function formatDuration(milliseconds: number): string {
   const seconds = Math.max(0, Math.round(milliseconds / 1000));
   if (seconds < 60) return `${seconds}s`;

@@ -3,12 +3,18 @@ import { readHostCpuTimes } from '../core/cpu-meter.js';
 
 /** On 2 cores, one core half busy is already 25 %: anything above that would show in the numbers. */
 export const DEFAULT_BUSY_THRESHOLD = 0.25;
+/** Length in ms of one /proc/stat sample window. */
 export const DEFAULT_SAMPLE_MS = 1_000;
+/** How long in ms a busy host is waited for before the trial runs flagged; `--quiet-wait` (in s) overrides it. */
 export const DEFAULT_MAX_WAIT_MS = 20_000;
 
+/** Overrides for {@link waitForQuietHost}; each unset field takes the DEFAULT_ constant above. */
 export interface QuietHostOptions {
+  /** Busy fraction of the whole host (0..1) above which it counts as busy. */
   busyThreshold?: number;
+  /** Sample window in ms. */
   sampleMs?: number;
+  /** Longest wait in ms before giving up and flagging the trial. */
   maxWaitMs?: number;
 }
 

@@ -20,6 +20,10 @@ export function shuffled<T>(items: readonly T[], random: () => number): T[] {
   return copy;
 }
 
+/**
+ * A fresh seed for a run that was not given `--seed`: an integer in [0, 2^31), the range the flag
+ * accepts, so the recorded seed can be passed back to reproduce the order.
+ */
 export function randomSeed(): number {
   return Math.floor(Math.random() * 2 ** 31);
 }

@@ -1,17 +1,26 @@
 /** Above this coefficient of variation a point is `noisy`: its mean is kept, and flagged. */
 export const DEFAULT_CV_THRESHOLD = 0.05;
 
+/** Summary statistics of a set of trials, in the unit of the samples (cv excepted). */
 export interface Summary {
   n: number;
   mean: number;
+  /** Sample standard deviation (n - 1 denominator); 0 when n = 1. */
   sd: number;
+  /** Bounds of the 95 % confidence interval of the mean, Student's t with n - 1 degrees of freedom. */
   ci95Low: number;
   ci95High: number;
+  /** Coefficient of variation sd / |mean|, a fraction; 0 when the mean is 0. */
   cv: number;
   min: number;
   max: number;
 }
 
+/**
+ * Mean, sample sd, t-based 95 % CI and CV of one point's trials. With one sample the CI collapses to
+ * the mean: there is no spread to estimate, not a claim of zero uncertainty.
+ * @throws {Error} when `samples` is empty.
+ */
 export function summarize(samples: readonly number[]): Summary {
   const n = samples.length;
   if (n === 0) throw new Error('cannot summarize zero samples');
@@ -46,6 +55,10 @@ export function studentTQuantile(probability: number, degreesOfFreedom: number):
   return (low + high) / 2;
 }
 
+/**
+ * CDF of Student's t distribution, P(T <= t), through the regularized incomplete beta function
+ * (Numerical Recipes, 6.4): the tail is I_x(df/2, 1/2) / 2 with x = df / (df + t^2).
+ */
 export function studentTCdf(t: number, degreesOfFreedom: number): number {
   const x = degreesOfFreedom / (degreesOfFreedom + t * t);
   const tail = 0.5 * regularizedIncompleteBeta(x, degreesOfFreedom / 2, 0.5);

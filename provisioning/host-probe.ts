@@ -26,6 +26,10 @@ async function exists(path: string): Promise<boolean> {
   }
 }
 
+/**
+ * The first non-empty line a tool prints for its version flag (stdout, else stderr: some tools print
+ * it there). Null when the tool is missing, exits non-zero or takes over 10 s: a probe never fails a run.
+ */
 export async function toolVersion(tool: string, args: string[]): Promise<string | null> {
   try {
     const outcome = await runCommand([tool, ...args], { timeoutMs: PROBE_TIMEOUT_MS });
@@ -37,6 +41,10 @@ export async function toolVersion(tool: string, args: string[]): Promise<string 
   }
 }
 
+/**
+ * The first CPU's `model name` and `cpu MHz` from /proc/cpuinfo text. The model is `unknown` and MHz
+ * null when the field is absent (MHz is missing on some ARM and virtualized hosts).
+ */
 export function parseCpuInfo(text: string): { model: string; mhz: number | null } {
   const model = /^model name\s*:\s*(.+)$/m.exec(text)?.[1]?.trim() ?? 'unknown';
   const mhz = Number(/^cpu MHz\s*:\s*([\d.]+)$/m.exec(text)?.[1]);
@@ -51,14 +59,19 @@ export async function probePerfCounters(): Promise<boolean> {
   return /^\d+,/.test(line.trim());
 }
 
+/** The Docker daemon's facts a results file records, from `docker info`. */
 export interface DockerFacts {
+  /** ServerVersion, e.g. `26.1.5`. */
   version: string;
+  /** Storage driver (`overlay2`, ...); `unknown` when not reported. */
   storageDriver: string;
+  /** `1` or `2` as Docker reports it; `unknown` when not reported. */
   cgroupVersion: string;
   /** Whether published ports get a docker-proxy (dockerd's flags, then daemon.json); null if unknown. */
   userlandProxy: boolean | null;
 }
 
+/** Null when Docker is absent, the daemon does not answer within 10 s, or its answer is unreadable. */
 export async function probeDocker(): Promise<DockerFacts | null> {
   const outcome = await runCommand(['docker', 'info', '--format', '{{json .}}'], { timeoutMs: PROBE_TIMEOUT_MS }).catch(() => null);
   if (!outcome?.ok) return null;
@@ -80,6 +93,7 @@ function distroName(osRelease: string): string {
   return /^PRETTY_NAME="?([^"\n]+)"?$/m.exec(osRelease)?.[1] ?? 'unknown';
 }
 
+/** Bytes available to an unprivileged user on the filesystem holding `path` (statfs bavail x bsize); null if it cannot be read. */
 export async function freeDiskBytes(path: string): Promise<number | null> {
   try {
     const stats = await statfs(path);

@@ -9,6 +9,7 @@ export { UsageError };
 
 const FORMATS: readonly ReportFormat[] = ['html', 'svg', 'csv'];
 
+/** The `isobench report` help text, printed for --help and after a usage error. */
 export const REPORT_USAGE = `usage: isobench report FILES... [--out PATH] [--baseline TARGET] [--title TEXT] [--format html|svg|csv]
   --out       html: the file to write; svg/csv: the directory for one file per figure
   --baseline  target that counts as 100% (default ${DEFAULT_BASELINE})

@@ -31,7 +31,10 @@ export function figureCsv(figure: Figure): string {
   return `${lines.join('\n')}\n`;
 }
 
-function csvLine(values: readonly unknown[]): string {
+/** What a cell can hold; anything else would print as `[object Object]`. */
+type CsvValue = string | number | null | undefined;
+
+function csvLine(values: readonly CsvValue[]): string {
   return values.map(csvField).join(',');
 }
 
@@ -39,7 +42,7 @@ function csvLine(values: readonly unknown[]): string {
  * RFC 4180 quoting, plus a leading apostrophe on text that a spreadsheet would run as a formula
  * (= + - @): the text comes from untrusted results files.
  */
-function csvField(value: unknown): string {
+function csvField(value: CsvValue): string {
   if (value === null || value === undefined) return '';
   if (typeof value === 'number') return String(value);
   let text = String(value);

@@ -1,6 +1,7 @@
 import * as vega from 'vega';
 import { compile, type TopLevelSpec } from 'vega-lite';
 
+/** A figure rendered for the page: static SVG, plus the spec to redraw it live. */
 export interface RenderedFigure {
   svg: string;
   /** The compiled Vega spec: the page re-renders it live (tooltips) when JavaScript is on. */

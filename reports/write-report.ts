@@ -10,14 +10,18 @@ import { labelRuns } from './model/runs.js';
 import { TargetStyles, type TargetStyleLookup } from './model/targets.js';
 import { renderFigure } from './render.js';
 
+/** `--format`: one HTML page, or one SVG or CSV file per figure. */
 export type ReportFormat = 'html' | 'svg' | 'csv';
 
+/** Options of writeReport; each one is a flag of `isobench report`. */
 export interface ReportOptions {
   /** html: the file to write; svg and csv: the directory to write one file per figure into. */
   out?: string;
   /** Target whose mean is 100%; `native` unless told. */
   baseline?: string;
+  /** Page title; derived from the results files when absent. */
   title?: string;
+  /** `html` when absent. */
   format?: ReportFormat;
   /** Inline the vega runtime for the live view (about 0.5 MB). On unless told otherwise. */
   interactive?: boolean;
@@ -25,6 +29,7 @@ export interface ReportOptions {
   targetStyle?: TargetStyleLookup;
 }
 
+/** The target the percentages are relative to unless `--baseline` names another: the papers' reference too. */
 export const DEFAULT_BASELINE = 'native';
 
 /** Builds every figure the results can fill, in the papers' order. */

@@ -12,6 +12,7 @@ export class ResultsStore {
     private current: ResultsFile,
   ) {}
 
+  /** Creates `directory` if needed and writes `initial` to `<runId>.json` in it at once. */
   static async create(directory: string, initial: ResultsFile): Promise<ResultsStore> {
     await mkdir(directory, { recursive: true });
     const store = new ResultsStore(join(directory, `${initial.runId}.json`), initial);
@@ -19,10 +20,16 @@ export class ResultsStore {
     return store;
   }
 
+  /** The last state written; treat it as read-only and change it through {@link update}. */
   get snapshot(): ResultsFile {
     return this.current;
   }
 
+  /**
+   * Applies `change` to a copy, validates it and writes it. An invalid result leaves both the memory
+   * state and the file as they were.
+   * @throws {ResultsFormatError} when the changed file would not pass the schema.
+   */
   async update(change: (draft: ResultsFile) => void): Promise<void> {
     const draft = structuredClone(this.current);
     change(draft);
@@ -35,6 +42,10 @@ export class ResultsStore {
   }
 }
 
+/**
+ * Validates and writes a results file as pretty JSON, atomically (temp file + rename).
+ * @throws {ResultsFormatError} when `results` does not pass the schema; nothing is written then.
+ */
 export async function writeResultsFile(path: string, results: ResultsFile): Promise<void> {
   const valid = parseResultsFile(results, path);
   const temporary = join(dirname(path), `.${process.pid}.${Date.now()}.tmp`);
@@ -42,6 +53,11 @@ export async function writeResultsFile(path: string, results: ResultsFile): Prom
   await rename(temporary, path);
 }
 
+/**
+ * Reads and validates a results file.
+ * @throws {ResultsFormatError} (exit code 2) when the file cannot be read, is not JSON, has an
+ *   unsupported schema version or does not pass the schema.
+ */
 export async function readResultsFile(path: string): Promise<ResultsFile> {
   let text: string;
   try {

@@ -1,10 +1,13 @@
 import type { ParamValue, ResultsFile } from './schema.js';
 
+/** Column order of the CSV that `npm run results -- --format csv` prints; snake_case for spreadsheets and R. */
 export const SUMMARY_COLUMNS = [
   'target', 'suite', 'point', 'metric', 'params', 'unit', 'n', 'mean', 'sd', 'ci95_low', 'ci95_high', 'cv', 'status', 'reason',
 ] as const;
+/** One summary row; a point without numbers has '' in its numeric columns and n = 0. */
 export type SummaryRow = Record<(typeof SUMMARY_COLUMNS)[number], string | number>;
 
+/** A point's parameters as `key=value;key=value`, in insertion order, for a single CSV/table cell. */
 export function formatParams(params: Record<string, ParamValue>): string {
   return Object.entries(params)
     .map(([key, value]) => `${key}=${value}`)
@@ -45,6 +48,7 @@ function csvField(value: string | number): string {
   return /[",\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
 }
 
+/** RFC 4180 CSV with a header row of {@link SUMMARY_COLUMNS}, numbers at full precision. */
 export function toCsv(rows: SummaryRow[]): string {
   const lines = [SUMMARY_COLUMNS.join(',')];
   for (const row of rows) lines.push(SUMMARY_COLUMNS.map((column) => csvField(row[column])).join(','));

@@ -23,6 +23,10 @@ import { newRunId } from '../runner.js';
 import { parseFlags } from './bench.js';
 import { UsageError } from '../../core/errors.js';
 
+/**
+ * Direct/isobench pairs per job when `--pairs` is not given (the flag accepts 2 to 100). Also the
+ * seed of the order shuffle, so a calibration with the same count runs in the same order.
+ */
 export const DEFAULT_PAIRS = 5;
 
 interface Measurement {

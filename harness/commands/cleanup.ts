@@ -3,8 +3,11 @@ import { UsageError } from '../../core/errors.js';
 import { acquireRunLock } from '../../core/lock.js';
 import { cleanupStaleLedger, findStaleLedgers, undoResource } from '../../core/ledger.js';
 
+/** What a cleanup did, as lines for the terminal. */
 export interface CleanupReport {
+  /** Descriptions of the resources that were removed. */
   removed: string[];
+  /** `description: error message` for each resource that could not be removed. */
   failed: string[];
 }
 
@@ -41,6 +44,12 @@ export async function cleanupLeftovers(log: (line: string) => void): Promise<Cle
   return report;
 }
 
+/**
+ * `isobench cleanup`: prints what was removed and what was not.
+ * @returns the exit code: 0 when everything left over is gone (or nothing was), 1 when something
+ *   could not be removed.
+ * @throws {UsageError} while a live run holds the lock.
+ */
 export async function cleanupCommand(): Promise<number> {
   const report = await cleanupLeftovers((line) => console.log(line));
   for (const item of report.removed) console.log(`removed ${item}`);

@@ -3,6 +3,7 @@ import { summaryRows, toCsv, toTable } from '../../results/table.js';
 import { UsageError } from '../../core/errors.js';
 import { parseFlags } from './bench.js';
 
+/** One-line usage of `npm run results`; the top-level help reuses it without the `usage: ` prefix. */
 export const RESULTS_USAGE = 'usage: npm run results -- FILE [FILE…] [--format table|csv|json]';
 
 /** Every summary of one or more results files, one row per target x suite x metric x point. */

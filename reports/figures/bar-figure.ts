@@ -18,6 +18,7 @@ export interface BarFigureDefinition {
   reference?: PaperFigureData;
 }
 
+/** A figure module for grouped bars with CI whiskers and % of baseline labels, from a declaration. */
 export function barFigure(definition: BarFigureDefinition): FigureModule {
   return {
     id: definition.id,

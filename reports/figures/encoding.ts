@@ -10,6 +10,7 @@ export function colourScale(targets: Iterable<string>, styles: TargetStyles): { 
   return { domain, range: domain.map((target) => styles.colour(target)) };
 }
 
+/** Distinct values in first-seen order, for axis and legend orders that follow the data. */
 export function uniqueInOrder(values: Iterable<string>): string[] {
   return [...new Set(values)];
 }
@@ -61,6 +62,7 @@ function gapLabel(row: FigureRow): string {
   return text.length > 48 ? `${text.slice(0, 47)}…` : text;
 }
 
+/** Tooltip fields of every mark, reading the strings {@link toDatum} prepares. */
 export const TOOLTIP = [
   { field: 'series', title: 'target' },
   { field: 'category', title: 'point' },
@@ -74,6 +76,7 @@ export const TOOLTIP = [
   { field: 'method', title: 'method' },
 ];
 
+/** vega-lite `config` shared by all figures; the fonts are those the CI installs (fonts-dejavu-core), so SVGs render the same. */
 export const BASE_CONFIG = {
   font: 'DejaVu Sans, Liberation Sans, Arial, sans-serif',
   view: { stroke: '#ccc' },
@@ -92,7 +95,9 @@ export const INDEPENDENT_PANELS = {
   axis: { x: 'independent', y: 'independent' },
 } as const;
 
+/** vega filter expression: the datum has a mean to draw. */
 export const IS_MEASURED = 'isValid(datum.mean)';
+/** vega filter expression: the point has no mean (failed, skipped...), so it is listed as a gap. */
 export const IS_GAP = '!isValid(datum.mean)';
 
 /**
@@ -115,6 +120,7 @@ export function gapListLayer(width: number, height: number) {
   };
 }
 
+/** The label of a gap in {@link gapListLayer}: `series @ category: STATUS: reason`. */
 export function gapText(datum: { series: string; category: string; gapLabel: string }): string {
   return `${datum.series} @ ${datum.category}: ${datum.gapLabel}`;
 }

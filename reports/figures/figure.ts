@@ -3,10 +3,12 @@ import type { FigureRow } from '../model/rows.js';
 import type { ReportRun } from '../model/runs.js';
 import type { TargetStyles } from '../model/targets.js';
 
+/** What every figure module is built from. */
 export interface FigureContext {
   runs: readonly ReportRun[];
   /** Target whose mean is 100%. */
   baseline: string;
+  /** More than one results file: series are then prefixed with their run's tag to stay apart. */
   multiRun: boolean;
   /** Row order and colours of the targets, from the target registry. */
   styles: TargetStyles;
@@ -21,6 +23,7 @@ export interface ReferenceRow {
   unit: string;
 }
 
+/** A built figure: the vega-lite spec plus the rows and notes that the HTML, SVG and CSV outputs share. */
 export interface Figure {
   /** File-name safe; also the SVG/CSV export name. */
   id: string;

@@ -7,6 +7,7 @@ import { BASE_CONFIG, INDEPENDENT_PANELS, colourScale, IS_GAP, IS_MEASURED, toDa
 import type { ReferenceRow } from './figure.js';
 import type { TargetStyles } from '../model/targets.js';
 
+/** Input of {@link groupedBars}. */
 export interface GroupedBarsInput {
   title: string;
   subtitle: string[];
@@ -14,12 +15,15 @@ export interface GroupedBarsInput {
   baseline: string;
   /** Axis title with its unit, e.g. `Throughput (Gbit/s)`. */
   valueTitle: string;
+  /** Axis order of the categories (point labels); categories not listed follow in data order. */
   categoryOrder: string[];
+  /** Published values to draw in a separate panel. */
   reference?: PaperFigureData;
   /** Row order and colours of the targets. */
   styles: TargetStyles;
 }
 
+/** The spec plus what the CSV export and the browser tests need from it (the same-named fields of Figure). */
 export interface GroupedBars {
   spec: TopLevelSpec;
   reference: ReferenceRow[];
@@ -114,6 +118,10 @@ export function groupedBars(input: GroupedBarsInput): GroupedBars {
   };
 }
 
+/**
+ * The published values as vega data: the paper's row label, the colour of the matching isobench
+ * target, and % of the paper's own native value in the same category (`base` for native itself).
+ */
 export function paperData(reference: PaperFigureData) {
   return reference.values.map((value) => {
     const row = PAPER_ROWS[value.row];

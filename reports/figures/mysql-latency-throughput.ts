@@ -22,6 +22,7 @@ interface Pair {
   text: string;
 }
 
+/** sysbench p95 latency (ms) against throughput (transactions/s), one dot per thread count, CI whiskers on both axes. */
 export const mysqlLatencyThroughput: FigureModule = {
   id: 'mysql-latency-throughput',
   build(context) {

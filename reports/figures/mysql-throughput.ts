@@ -6,6 +6,7 @@ import type { Figure, FigureContext, FigureModule } from './figure.js';
 import { paperData, paperView } from './grouped-bars.js';
 import { MYSQL_TOOL_NOTE, threadsOf } from './mysql.js';
 
+/** sysbench OLTP read-only transactions/s per thread count, beside Felter 2014's published sweep. */
 export const mysqlThroughput: FigureModule = {
   id: 'mysql-throughput',
   build(context) {

@@ -8,5 +8,6 @@ export function threadsOf(point: PointResult): number | null {
   return digits === undefined ? null : Number(digits);
 }
 
+/** The method note both MySQL figures print under the chart. */
 export const MYSQL_TOOL_NOTE =
   'sysbench oltp_read_only from the client namespace against MariaDB on the target; one point per thread count.';

@@ -1,6 +1,7 @@
 import { FELTER_RANDOM_IOPS } from '../reference/papers.js';
 import { barFigure } from './bar-figure.js';
 
+/** fio random read, write and 70/30 mixed IOPS, beside Felter 2014's. */
 export const randomIoIops = barFigure({
   id: 'random-io-iops',
   title: 'Random I/O throughput',

@@ -11,6 +11,7 @@ function percentileOf(metric: string): number | null {
   return match?.[1] === undefined ? null : Number(match[1]);
 }
 
+/** fio random-read completion-latency percentiles (the `randread-latency` point) drawn as a CDF. */
 export const randomReadLatencyCdf: FigureModule = {
   id: 'random-read-latency-cdf',
   build(context) {

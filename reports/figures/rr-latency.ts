@@ -1,6 +1,7 @@
 import { FELTER_RR_LATENCY } from '../reference/papers.js';
 import { barFigure } from './bar-figure.js';
 
+/** Mean TCP and UDP round-trip latency in µs (sockperf ping-pong), beside Felter 2014's netperf numbers. */
 export const rrLatency = barFigure({
   id: 'rr-latency',
   title: 'Network round-trip latency (lower is better)',

@@ -1,6 +1,7 @@
 import { FELTER_SEQUENTIAL_IO } from '../reference/papers.js';
 import { barFigure } from './bar-figure.js';
 
+/** fio sequential read and write bandwidth in MB/s, beside Felter 2014's. */
 export const sequentialIo = barFigure({
   id: 'sequential-io',
   title: 'Sequential I/O throughput',

@@ -46,6 +46,7 @@ const variants: FigureModule[] = [
   }),
 ];
 
+/** CPU cost per byte of TCP bulk transfer: whichever of the variants above covers the most rows. */
 export const tcpBulkEfficiency: FigureModule = {
   id: common.id,
   build(context) {

@@ -1,6 +1,7 @@
 import { FELTER_TCP_BULK } from '../reference/papers.js';
 import { barFigure } from './bar-figure.js';
 
+/** iperf3 single-stream throughput in Gbit/s, both directions, beside Felter 2014's nuttcp numbers. */
 export const tcpBulkThroughput = barFigure({
   id: 'tcp-bulk-throughput',
   title: 'TCP bulk throughput',

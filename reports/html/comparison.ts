@@ -4,6 +4,7 @@ import type { FigureRow } from '../model/rows.js';
 import type { ReportRun } from '../model/runs.js';
 import { html, type SafeHtml } from './escape.js';
 
+/** One row measured in both runs: the change of its mean, in % of the earlier mean. */
 export interface Change {
   figure: string;
   target: string;
@@ -52,6 +53,7 @@ function ciSeparated(old: FigureRow, now: FigureRow): boolean {
   return nowLow > oldHigh || nowHigh < oldLow;
 }
 
+/** The page's before/after section: one table per later run against the first; empty with a single run. */
 export function comparisonSection(figures: readonly Figure[], runs: readonly ReportRun[]): SafeHtml {
   const [before, ...later] = runs;
   if (!before || later.length === 0) return html``;

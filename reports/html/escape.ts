@@ -10,6 +10,7 @@ const HTML_ESCAPES: Record<string, string> = {
   "'": '&#39;',
 };
 
+/** Text (any value, stringified) escaped for element content and quoted attribute values. */
 export function escapeHtml(value: unknown): string {
   return String(value).replace(/[&<>"']/g, (character) => HTML_ESCAPES[character] ?? character);
 }
@@ -28,14 +29,20 @@ export function jsonForScriptElement(value: unknown): string {
     .replace(/\u2029/g, '\\u2029');
 }
 
-/** A tagged template whose interpolations are escaped unless they are already `SafeHtml`. */
+/** Markup that is already escaped or trusted, which {@link html} inlines as is. */
 export class SafeHtml {
   constructor(readonly html: string) {}
+  /** The markup, so a SafeHtml can be concatenated into a string. */
   toString(): string {
     return this.html;
   }
 }
 
+/**
+ * A tagged template whose interpolations are escaped unless they are already `SafeHtml`. Arrays
+ * are joined without separator; null, undefined and false render as nothing, so conditional parts
+ * can be written inline.
+ */
 export function html(strings: TemplateStringsArray, ...values: unknown[]): SafeHtml {
   let out = strings[0] ?? '';
   values.forEach((value, index) => {

@@ -11,6 +11,7 @@ import { figureSection } from './figure-section.js';
 import { INTERACTIVE_SCRIPT } from './interactive.js';
 import { PAGE_STYLE } from './style.js';
 
+/** Everything the report page shows. */
 export interface PageInput {
   title: string;
   runs: readonly ReportRun[];
@@ -18,6 +19,7 @@ export interface PageInput {
   figures: readonly { figure: Figure; rendered: RenderedFigure }[];
   /** The vega runtime's source, or null for a page without the interactive view. */
   vegaRuntime: string | null;
+  /** Timestamp printed in the page footer, as given (ISO 8601 from writeReport). */
   generatedAt: string;
 }
 

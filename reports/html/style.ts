@@ -1,3 +1,4 @@
+/** The page's whole stylesheet, inlined because the page loads nothing from the network. */
 export const PAGE_STYLE = `
 :root { color-scheme: light; }
 body { font: 14px/1.45 "DejaVu Sans", "Liberation Sans", Arial, sans-serif; color: #111; margin: 0 auto; max-width: 1280px; padding: 1rem 1.5rem 3rem; }

@@ -34,16 +34,20 @@ export interface FigureRow {
   warnings: string[];
 }
 
+/** Which numbers of a results file one figure draws. */
 export interface RowQuery {
   suite: string;
   /** Exact metric name, or a test for families such as `clat_p99.9_us`. */
   metric: string | ((name: string) => boolean);
   /** Points to draw, in this order; others of the suite are left out. All points when absent. */
   pointIds?: readonly string[];
+  /** The axis label of a point; its point id when absent. */
   categoryOf?: (point: PointResult) => string;
 }
 
+/** How rows are labelled and compared. */
 export interface RowOptions {
+  /** Target whose mean is 100% in percentOfBaseline. */
   baseline: string;
   /** Several runs side by side: series names carry the run label. */
   multiRun: boolean;
@@ -51,6 +55,10 @@ export interface RowOptions {
   styles: TargetStyles;
 }
 
+/**
+ * One row per run x point x metric that matches the query, failed points included (mean null) so
+ * figures can show the gap. Sorted by the query's point order, then by target in report order.
+ */
 export function collectRows(runs: readonly ReportRun[], query: RowQuery, options: RowOptions): FigureRow[] {
   const rows: FigureRow[] = [];
   for (const run of runs) {
@@ -153,6 +161,7 @@ export function measured(rows: readonly FigureRow[]): FigureRow[] {
   return rows.filter((row) => row.mean !== null);
 }
 
+/** Rows without a number (mean null): the gaps a figure must label with their status. */
 export function unmeasured(rows: readonly FigureRow[]): FigureRow[] {
   return rows.filter((row) => row.mean === null);
 }

@@ -10,6 +10,7 @@ export interface TargetDescription {
   warnings: string[];
 }
 
+/** The description of `target` in one results file; just its name when the file has no facts about it. */
 export function describeTarget(file: ResultsFile, target: string): TargetDescription {
   const facts = file.targets.find((candidate) => candidate.target === target);
   if (!facts) return { target, display: target, emulated: false, warnings: [] };

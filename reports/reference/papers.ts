@@ -4,12 +4,16 @@
  * a separate, labelled panel so readers compare shapes and ratios, never absolute values.
  */
 
+/** A paper as the report cites it under a reference panel. */
 export interface PaperSource {
   citation: string;
+  /** The hardware and software the numbers were measured on, so readers see why absolute values differ. */
   testbed: string;
+  /** Where the numbers were read from (result sheets, paper text). */
   source: string;
 }
 
+/** Felter et al. 2014, the source of the native/Docker/KVM comparison figures. */
 export const FELTER_2014: PaperSource = {
   citation:
     'Felter, Ferreira, Rajamony, Rubio: An Updated Performance Comparison of Virtual Machines and Linux Containers (IBM RC25482, 2014; ISPASS 2015)',
@@ -18,6 +22,7 @@ export const FELTER_2014: PaperSource = {
   source: "the authors' published result sheets (nuttcp, netperf, fio, mysql) and the paper text",
 };
 
+/** Clark et al. 2005, the source of the live-migration numbers in {@link CLARK_MIGRATION}. */
 export const CLARK_2005: PaperSource = {
   citation:
     'Clark, Fraser, Hand, Hansen, Jul, Limpach, Pratt, Warfield: Live Migration of Virtual Machines (NSDI 2005)',
@@ -34,6 +39,7 @@ export interface PaperRow {
   colourOf: string;
 }
 
+/** Every configuration the papers published, keyed by the name the value tables use. */
 export const PAPER_ROWS = {
   native: { label: 'native', colourOf: 'native' },
   docker_nat: { label: 'Docker NAT', colourOf: 'docker-nat' },
@@ -45,6 +51,7 @@ export const PAPER_ROWS = {
   kvm_qcow2: { label: 'KVM (qcow2)', colourOf: 'kvm' },
 } satisfies Record<string, PaperRow>;
 
+/** A key of {@link PAPER_ROWS}. */
 export type PaperRowKey = keyof typeof PAPER_ROWS;
 
 /** One published number: the category it belongs to on the figure's axis, and the row. */
@@ -54,6 +61,7 @@ export interface PaperValue {
   value: number;
 }
 
+/** One published figure: what and how it was measured, its unit, and the values a reference panel draws. */
 export interface PaperFigureData {
   paper: PaperSource;
   what: string;
@@ -64,9 +72,10 @@ export interface PaperFigureData {
 }
 
 function values(category: string, byRow: Partial<Record<PaperRowKey, number>>): PaperValue[] {
-  return Object.entries(byRow).map(([row, value]) => ({ category, row: row as PaperRowKey, value: value as number }));
+  return Object.entries(byRow).map(([row, value]) => ({ category, row: row as PaperRowKey, value }));
 }
 
+/** Felter 2014 TCP bulk throughput (nuttcp), in Gbit/s converted from the published Mbit/s. */
 export const FELTER_TCP_BULK: PaperFigureData = {
   paper: FELTER_2014,
   what: 'TCP bulk throughput',
@@ -80,6 +89,7 @@ export const FELTER_TCP_BULK: PaperFigureData = {
   note: 'all within 1% of the 9.41 Gbit/s line rate; the paper\'s point is CPU cycles per byte: NAT lengthens the transmit path, vhost-net is costly on receive',
 };
 
+/** Felter 2014 TCP_RR / UDP_RR round-trip latency (netperf), in µs. */
 export const FELTER_RR_LATENCY: PaperFigureData = {
   paper: FELTER_2014,
   what: 'network round-trip latency',
@@ -89,6 +99,7 @@ export const FELTER_RR_LATENCY: PaperFigureData = {
   note: 'Docker NAT roughly doubles latency per the paper text; no number published',
 };
 
+/** Felter 2014 random I/O (fio, 4 KiB), in IOPS. */
 export const FELTER_RANDOM_IOPS: PaperFigureData = {
   paper: FELTER_2014,
   what: 'random I/O throughput',
@@ -101,6 +112,7 @@ export const FELTER_RANDOM_IOPS: PaperFigureData = {
   ],
 };
 
+/** Felter 2014 sequential I/O (fio, 1 MiB blocks), in MB/s. */
 export const FELTER_SEQUENTIAL_IO: PaperFigureData = {
   paper: FELTER_2014,
   what: 'sequential I/O throughput',
@@ -113,6 +125,7 @@ export const FELTER_SEQUENTIAL_IO: PaperFigureData = {
 };
 
 /** Categories are the percentile (as a number) so the panel can be drawn as a CDF. */
+/** Felter 2014 random-read completion-latency percentiles (fio, 4 KiB), in µs. */
 export const FELTER_RANDOM_READ_LATENCY: PaperFigureData = {
   paper: FELTER_2014,
   what: 'random read latency CDF',
@@ -125,6 +138,7 @@ export const FELTER_RANDOM_READ_LATENCY: PaperFigureData = {
   ],
 };
 
+/** Felter 2014 MySQL OLTP read-only throughput over the sysbench thread sweep, in transactions/s. */
 export const FELTER_MYSQL_THROUGHPUT: PaperFigureData = {
   paper: FELTER_2014,
   what: 'MySQL throughput',
@@ -149,6 +163,11 @@ export const FELTER_MYSQL_THROUGHPUT: PaperFigureData = {
   note: 'overlay = the container\'s own layered filesystem (AUFS in 2014); KVM was still rising at 290 threads',
 };
 
+/**
+ * Clark 2005's pre-copy live-migration figures: measured downtimes (ms, and s for the paper's
+ * "diabolical" workload), the bandwidth limits of the rate-limited copy (Mbit/s) and the conditions
+ * that end the iterative copy (from the paper and Xen's xc_linux_save.c).
+ */
 export const CLARK_MIGRATION = {
   paper: CLARK_2005,
   downtimeMs: { quake3Server: 60, specweb99: 210 },

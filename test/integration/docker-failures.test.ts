@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { runBench } from '../../harness/runner.js';
 import { DEFAULT_CV_THRESHOLD } from '../../harness/statistics.js';
-import { createDockerClient, RUN_LABEL } from '../../provisioning/docker/client.js';
+import { RUN_LABEL } from '../../provisioning/docker/client.js';
 import { inspectRunning } from '../../provisioning/docker/container-target.js';
 import { dockerAvailability, ensureDockerDaemon } from '../../provisioning/docker/daemon.js';
 import { ensureDockerImage, IMAGE_REPOSITORY } from '../../provisioning/docker/image.js';

@@ -56,7 +56,7 @@ test('a libvirt-managed guest runs the quick tcp-rr suite, labelled with what li
   const { results } = await runBench(options);
   const facts = results.targets.find((target) => target.target === 'kvm');
   assert.equal(facts?.state, 'ready', facts?.reason);
-  const labels = facts!.labels;
+  const labels = facts.labels;
   assert.equal(labels['vmManager'], 'libvirt');
   assert.match(String(labels['libvirtVersion']), /^libvirt \d+\.\d+\.\d+/);
   assert.equal(labels['libvirtDomainType'], labels['accel'] === 'kvm' ? 'kvm' : 'qemu');

@@ -45,7 +45,7 @@ test('a failed undo keeps its entry in the ledger for cleanup; ignorable failure
 test('a ledger whose process is gone is found and cleaned; a live one is left alone', async () => {
   const state = await scratch();
   const work = await scratch();
-  const dead = spawnSync('true').pid!;
+  const dead = spawnSync('true').pid;
   const leftover = join(work, 'left-behind');
   await writeFile(leftover, 'x');
   const ledger = (pid: number) => ({ runId: `run-${pid}`, pid, startedAt: '', resources: [{ id: 1, description: 'temp file', undo: { kind: 'path', path: leftover } }] });

@@ -1,0 +1,197 @@
+// ESLint flat config (issue 8, item 6). Type-aware typescript-eslint rules on every .ts file,
+// plus required doc comments on what a module exports. Formatting is left alone on purpose:
+// there is no formatter in this repository and no stylistic rule is enabled.
+import js from '@eslint/js';
+import jsdoc from 'eslint-plugin-jsdoc';
+import { defineConfig, globalIgnores } from 'eslint/config';
+import globals from 'globals';
+import tseslint from 'typescript-eslint';
+
+export default defineConfig(
+  globalIgnores([
+    'node_modules/',
+    // Benchmark outputs and rendered reports (see .gitignore), not source.
+    'results/*.json',
+    'results/*.html',
+    'results/*.tmp',
+    'reports-out/',
+    '.cache/',
+  ]),
+
+  js.configs.recommended,
+  tseslint.configs.recommendedTypeChecked,
+  {
+    languageOptions: {
+      parserOptions: {
+        projectService: true,
+        tsconfigRootDir: import.meta.dirname,
+      },
+    },
+  },
+
+  {
+    rules: {
+      // The async arrows it flags are deliberate: they satisfy Promise-returning callback types
+      // (dockerStep, step, target hooks) and turn a synchronous throw into a rejection.
+      '@typescript-eslint/require-await': 'off',
+    },
+  },
+
+  // node:test's test()/describe() return promises that the runner itself awaits.
+  {
+    files: ['test/**'],
+    rules: {
+      '@typescript-eslint/no-floating-promises': [
+        'error',
+        { allowForKnownSafeCalls: [{ from: 'package', package: 'node:test', name: ['test', 'it', 'describe', 'suite'] }] },
+      ],
+      // Tests read JSON.parse output, fixtures and browser-side values untyped on purpose; the
+      // assertions that follow are the type check.
+      '@typescript-eslint/no-unsafe-assignment': 'off',
+      '@typescript-eslint/no-unsafe-member-access': 'off',
+      '@typescript-eslint/no-unsafe-call': 'off',
+      '@typescript-eslint/no-unsafe-return': 'off',
+    },
+  },
+
+  // Plain JavaScript (harness/bootstrap.mjs, this file): not in tsconfig.json, so no type information.
+  {
+    files: ['**/*.js', '**/*.mjs'],
+    extends: [tseslint.configs.disableTypeChecked],
+    languageOptions: { globals: globals.node },
+  },
+
+  // Exported API needs a doc comment. Test files are exempt.
+  {
+    files: ['**/*.ts'],
+    ignores: ['test/**'],
+    plugins: { jsdoc },
+    rules: {
+      'jsdoc/require-jsdoc': [
+        'error',
+        {
+          // Exported declarations are chosen by selector rather than with `publicOnly: true`:
+          // publicOnly counts a documented class as documenting all of its methods.
+          require: {
+            FunctionDeclaration: false,
+            ClassDeclaration: false,
+            MethodDefinition: false,
+            ArrowFunctionExpression: false,
+            FunctionExpression: false,
+          },
+          contexts: [
+            'ExportNamedDeclaration > FunctionDeclaration',
+            'ExportNamedDeclaration > ClassDeclaration',
+            'ExportNamedDeclaration > TSInterfaceDeclaration',
+            'ExportNamedDeclaration > TSTypeAliasDeclaration',
+            'ExportNamedDeclaration > TSEnumDeclaration',
+            // `export const` functions, tables and constants.
+            'ExportNamedDeclaration[declaration.type="VariableDeclaration"]',
+            // Public methods, getters and setters of exported classes; the class comment covers the constructor.
+            'ExportNamedDeclaration > ClassDeclaration > ClassBody > MethodDefinition[kind!="constructor"]:not([accessibility="private"]):not([accessibility="protected"]):not([key.type="PrivateIdentifier"])',
+          ],
+        },
+      ],
+    },
+  },
+
+  // ---------------------------------------------------------------------------------------------
+  // TODO(issue 8): documented in the next pass. These files are being restructured concurrently,
+  // so their missing doc comments were not written in this pass. Delete this block after merging.
+  {
+    files: [
+      'core/cpu-meter.ts',
+      'core/exec.ts',
+      'core/ledger.ts',
+      'core/tools.ts',
+      'harness/commands/bench.ts',
+      'harness/planner.ts',
+      'harness/runner.ts',
+      'harness/setup.ts',
+      'provisioning/docker/cgroup.ts',
+      'provisioning/docker/client.ts',
+      'provisioning/docker/container-target.ts',
+      'provisioning/docker/daemon.ts',
+      'provisioning/docker/exec.ts',
+      'provisioning/docker/image.ts',
+      'provisioning/docker/nat.ts',
+      'provisioning/image/apt-sources.ts',
+      'provisioning/image/boot-files.ts',
+      'provisioning/image/cache-lock.ts',
+      'provisioning/image/disk.ts',
+      'provisioning/image/guest-boot.ts',
+      'provisioning/image/host-tools.ts',
+      'provisioning/image/installed-packages.ts',
+      'provisioning/image/recipe.ts',
+      'provisioning/image/rootfs.ts',
+      'provisioning/image/tree-files.ts',
+      'provisioning/image/tree-removal.ts',
+      'provisioning/kvm/accel-probe.ts',
+      'provisioning/kvm/guest-agent.ts',
+      'provisioning/kvm/guest.ts',
+      'provisioning/kvm/json-socket.ts',
+      'provisioning/kvm/leftovers.ts',
+      'provisioning/kvm/libvirt.ts',
+      'provisioning/kvm/qemu-command.ts',
+      'provisioning/kvm/qmp-client.ts',
+      'provisioning/kvm/tap.ts',
+      'provisioning/service-readiness.ts',
+      'provisioning/targets/index.ts',
+      'provisioning/targets/kvm.ts',
+      'provisioning/topology.ts',
+      'provisioning/types.ts',
+      'results/schema.ts',
+      'suites/index.ts',
+      'suites/parse-error.ts',
+      'suites/random-io/fio.ts',
+      'suites/random-io/index.ts',
+      'suites/startup/index.ts',
+      'suites/tcp-bulk/index.ts',
+      'suites/tcp-bulk/iperf3.ts',
+      'suites/tcp-rr/index.ts',
+      'suites/tcp-rr/sockperf.ts',
+      'suites/trial-helpers.ts',
+      'suites/types.ts',
+    ],
+    rules: { 'jsdoc/require-jsdoc': 'off' },
+  },
+  // TODO(issue 8): findings in the same concurrently edited files, warnings until they are fixed there.
+  {
+    // String() on execa's stdout/stderr, typed string | Uint8Array | unknown[].
+    files: ['core/exec.ts'],
+    rules: { '@typescript-eslint/no-base-to-string': 'warn' },
+  },
+  {
+    // `prefer: '1' | '2' | string` collapses to string.
+    files: ['provisioning/docker/cgroup.ts'],
+    rules: { '@typescript-eslint/no-redundant-type-constituents': 'warn' },
+  },
+  {
+    // Rethrown errors that drop the original as `cause` (IsobenchError now carries one).
+    files: [
+      'provisioning/docker/container-target.ts',
+      'provisioning/docker/exec.ts',
+      'provisioning/kvm/guest-agent.ts',
+      'provisioning/kvm/libvirt.ts',
+      'provisioning/targets/kvm.ts',
+      'provisioning/targets/native.ts',
+    ],
+    rules: { 'preserve-caught-error': 'warn' },
+  },
+  {
+    // `tar.stdout!` and an `as ImageInspect` that change nothing.
+    files: ['provisioning/docker/image.ts'],
+    rules: { '@typescript-eslint/no-unnecessary-type-assertion': 'warn' },
+  },
+  {
+    // `let lastError: Error | null = null` is overwritten before any read.
+    files: ['provisioning/kvm/json-socket.ts'],
+    rules: { 'no-useless-assignment': 'warn' },
+  },
+  {
+    // ANSI_ESCAPE matches \x1b on purpose (sockperf colours its output); wants an inline disable there.
+    files: ['suites/tcp-rr/sockperf.ts'],
+    rules: { 'no-control-regex': 'warn' },
+  },
+  // ---------------------------------------------------------------------------------------------
+);
