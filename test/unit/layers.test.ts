@@ -1,0 +1,78 @@
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
+import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+
+// The layer rule (issue 8): dependencies point one way.
+//   core        imports nothing else of isobench
+//   results     -> core
+//   contracts   -> core, results            (types only: the seam between suites and targets)
+//   provisioning-> core, results, contracts
+//   suites      -> core, results, contracts
+//   reports     -> core, results
+//   harness     -> everything
+const ALLOWED: Record<string, readonly string[]> = {
+  core: [],
+  results: ['core'],
+  contracts: ['core', 'results'],
+  provisioning: ['core', 'results', 'contracts'],
+  suites: ['core', 'results', 'contracts'],
+  reports: ['core', 'results'],
+  harness: ['core', 'results', 'contracts', 'provisioning', 'suites', 'reports'],
+};
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+function sourceFiles(directory: string): string[] {
+  return readdirSync(directory).flatMap((name) => {
+    const path = join(directory, name);
+    if (statSync(path).isDirectory()) return sourceFiles(path);
+    return /\.(ts|mjs)$/.test(name) ? [path] : [];
+  });
+}
+
+/** Every relative import (static, `export … from` and dynamic) of a file, resolved to a repository path. */
+export function importsOf(file: string, text: string): Array<{ target: string; typeOnly: boolean }> {
+  const found: Array<{ target: string; typeOnly: boolean }> = [];
+  const pattern = /(?:^|\n)\s*(import|export)\s+(type\s+)?[^;]*?from\s+'(\.{1,2}\/[^']+)'|import\(\s*'(\.{1,2}\/[^']+)'\s*\)/g;
+  for (const match of text.matchAll(pattern)) {
+    const specifier = match[3] ?? match[4]!;
+    found.push({ target: relative(root, resolve(dirname(file), specifier)), typeOnly: match[2] !== undefined });
+  }
+  return found;
+}
+
+const layerOf = (path: string) => path.split('/')[0]!;
+
+test('every import between top-level folders points the way the layer rule allows', () => {
+  const violations: string[] = [];
+  const table = new Map<string, number>();
+  for (const layer of Object.keys(ALLOWED)) {
+    for (const file of sourceFiles(join(root, layer))) {
+      for (const { target } of importsOf(file, readFileSync(file, 'utf8'))) {
+        const to = layerOf(target);
+        if (to === layer) continue;
+        table.set(`${layer} -> ${to}`, (table.get(`${layer} -> ${to}`) ?? 0) + 1);
+        if (!ALLOWED[layer]!.includes(to)) violations.push(`${relative(root, file)} imports ${target} (${layer} -> ${to})`);
+      }
+    }
+  }
+  assert.deepEqual(violations, []);
+  // Printed for the record: the import table between folders.
+  console.log([...table].sort().map(([arrow, count]) => `${arrow}: ${count}`).join('\n'));
+});
+
+test('contracts/ holds types only: it imports nothing at run time', () => {
+  for (const file of sourceFiles(join(root, 'contracts'))) {
+    const runtime = importsOf(file, readFileSync(file, 'utf8')).filter((entry) => !entry.typeOnly);
+    assert.deepEqual(runtime, [], `${relative(root, file)} imports at run time`);
+  }
+});
+
+test('the checker finds a wrong arrow (it can fail)', () => {
+  const fake = join(root, 'core', 'fake.ts');
+  const imports = importsOf(fake, "import { x } from '../harness/runner.js';\nexport type { Y } from '../results/schema.js';\nconst m = await import('../reports/index.js');");
+  assert.deepEqual(imports.map((entry) => entry.target), ['harness/runner.js', 'results/schema.js', 'reports/index.js']);
+  assert.ok(!ALLOWED.core!.includes(layerOf(imports[0]!.target)));
+});
