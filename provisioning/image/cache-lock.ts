@@ -1,7 +1,7 @@
 import { link, open, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { isProcessAlive } from '../../core/ledger.js';
+import { isProcessAlive } from '../../core/proc.js';
 
 /**
  * A lock file that serializes builders of the same cache entry across processes on this host.

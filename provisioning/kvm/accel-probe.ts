@@ -3,7 +3,8 @@ import { access, mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/pr
 import { join } from 'node:path';
 import { z } from 'zod';
 import { startBackground } from '../../core/exec.js';
-import { processStartTicks, type ResourceRegistry } from '../../core/ledger.js';
+import type { ResourceRegistry } from '../../core/ledger.js';
+import { processStartTicks } from '../../core/proc.js';
 import { resolveImageCacheDir } from '../image/index.js';
 import { buildQemuCommand, QEMU_NAME_PREFIX, type Accel } from './qemu-command.js';
 import { UsageError } from '../../core/errors.js';
