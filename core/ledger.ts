@@ -1,6 +1,7 @@
-import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { runCommand } from './exec.js';
+import { writeJsonAtomic } from './json-file.js';
 import { hostProcessTree, terminate } from './kill-tree.js';
 import { isProcessAlive } from './proc.js';
 
@@ -57,7 +58,7 @@ export class ResourceRegistry {
 
   constructor(
     readonly runId: string,
-    private readonly directory: string = stateDirectory(),
+    directory: string = stateDirectory(),
   ) {
     this.ledgerPath = join(directory, `ledger-${runId}.json`);
   }
@@ -106,7 +107,7 @@ export class ResourceRegistry {
       startedAt: this.startedAt,
       resources: this.entries.map((entry) => ({ ...entry, undo: serializeUndo(entry.undo) })),
     };
-    this.writing = this.writing.then(() => writeLedger(this.directory, this.ledgerPath, ledger));
+    this.writing = this.writing.then(() => writeJsonAtomic(this.ledgerPath, ledger));
     return this.writing;
   }
 }
@@ -116,13 +117,6 @@ function serializeUndo(undo: Undo): SerializedUndo {
     return { ...undo, ignoreFailure: undo.ignoreFailure.source };
   }
   return undo as SerializedUndo;
-}
-
-async function writeLedger(directory: string, path: string, ledger: Ledger): Promise<void> {
-  await mkdir(directory, { recursive: true });
-  const temporary = `${path}.${process.pid}.tmp`;
-  await writeFile(temporary, JSON.stringify(ledger, null, 2));
-  await rename(temporary, path);
 }
 
 /** Removes one resource. Already gone counts as removed: cleanup must be safe to repeat. */
