@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { test } from 'node:test';
+import { runCommand, startBackground } from '../../core/exec.js';
 import { killProcessTree, terminate } from '../../core/kill-tree.js';
 import { DeadlineError, pollUntil } from '../../core/poll.js';
 import { allProcessStats, readProcessStat } from '../../core/proc.js';
@@ -55,4 +56,25 @@ test('terminate: grace 0 sends SIGKILL at once; something that never goes is a D
   });
   assert.deepEqual(sent, ['SIGKILL']);
   assert.equal(await terminate({ description: 'x', signal: async () => assert.fail('signalled'), gone: async () => true }), 'already-gone');
+});
+
+test('runCommand on its deadline kills the whole tree, so a grandchild holding stdout cannot hold the outcome back', async () => {
+  const started = performance.now();
+  const outcome = await runCommand(['sh', '-c', 'sleep 1000 & echo started; sleep 1000'], { timeoutMs: 300 });
+  assert.ok(performance.now() - started < 5_000, `took ${Math.round(performance.now() - started)} ms`);
+  assert.equal(outcome.timedOut, true);
+  assert.equal(outcome.ok, false);
+  assert.equal(outcome.stdout, 'started\n');
+});
+
+test('startBackground.stop gives the grace period asked for, then the tree is gone', async () => {
+  const server = startBackground(['sh', '-c', 'trap "" TERM; sleep 1000 & while :; do sleep 0.05; done'], { timeoutMs: 60_000 });
+  await pollUntil(async () => (await allProcessStats()).some((stat) => stat.ppid === server.pid), { timeoutMs: 5_000, intervalMs: 20, what: 'no child' });
+  const children = (await allProcessStats()).filter((stat) => stat.ppid === server.pid).map((stat) => stat.pid);
+  const started = performance.now();
+  const outcome = await server.stop(400);
+  assert.ok(performance.now() - started >= 390, 'SIGKILL only after the grace period');
+  assert.equal(outcome.signal, 'SIGKILL');
+  assert.equal(outcome.timedOut, false);
+  for (const pid of children) assert.ok(await isGone(pid), `child ${pid} is still there`);
 });
