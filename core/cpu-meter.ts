@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import { CLOCK_TICKS_PER_SECOND } from './proc.js';
 
 /** One named source of cumulative CPU time beyond the host total (a cgroup, the QEMU process, the guest). */
 export interface CpuCounter {
@@ -7,9 +8,6 @@ export interface CpuCounter {
   /** Cumulative CPU seconds (user + system) since the source began. */
   seconds: number;
 }
-
-/** USER_HZ: the unit of /proc/stat. Linux fixes it at 100 on every architecture isobench runs on. */
-export const CLOCK_TICKS_PER_SECOND = 100;
 
 export interface HostCpuTimes {
   /** Cumulative seconds all cores spent busy (user, nice, system, irq, softirq, steal). */

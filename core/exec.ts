@@ -1,5 +1,7 @@
 import { execa, type ResultPromise } from 'execa';
 import { IsobenchError } from './errors.js';
+import { killProcessTree } from './kill-tree.js';
+import { processStartTicks } from './proc.js';
 
 /** Every external step has a timeout; this is the one used when a caller names none. */
 export const DEFAULT_COMMAND_TIMEOUT_MS = 120_000;
@@ -44,21 +46,56 @@ function lastLines(text: string, count: number): string {
   return text.trim().split('\n').slice(-count).join(' | ').slice(0, 500);
 }
 
-/** Runs a program (never through a shell) and returns its outcome whether it succeeded or not. */
+/**
+ * Runs a program (never through a shell) and returns its outcome whether it succeeded or not. When
+ * `timeoutMs` (default DEFAULT_COMMAND_TIMEOUT_MS) passes, the program and every process it started
+ * get SIGKILL at once and the outcome says `timedOut`.
+ */
 export async function runCommand(command: readonly string[], options: CommandOptions = {}): Promise<CommandOutcome> {
   const [file, ...args] = command;
   if (!file) throw new Error('runCommand needs a program to run');
   const started = performance.now();
-  const result = await execa(file, args, {
+  const child = execa(file, args, {
     reject: false,
-    timeout: options.timeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS,
     input: options.input,
     cwd: options.cwd,
     env: options.env,
     stripFinalNewline: false,
-    killSignal: 'SIGKILL',
   });
-  return toOutcome(command, result, started);
+  const lifetime = boundLifetime(child, options.timeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS, 0);
+  const result = await child;
+  lifetime.clear();
+  return toOutcome(command, { ...result, timedOut: lifetime.expired }, started);
+}
+
+/**
+ * Kills a child and its descendants (core/kill-tree) when its time is up, rather than leaving that to
+ * execa, which signals the child alone: a grandchild that keeps the child's stdout open would keep
+ * the outcome from ever resolving.
+ */
+function boundLifetime(child: ResultPromise, timeoutMs: number, graceMs: number) {
+  const pid = child.pid;
+  let exited = false;
+  let expired = false;
+  child.once('exit', () => (exited = true));
+  // Read while the child cannot have been reaped yet, so a later kill never hits a reused pid.
+  const startTime = pid === undefined ? Promise.resolve(null) : processStartTicks(pid);
+  const kill = async (grace: number): Promise<void> => {
+    if (exited || pid === undefined) return;
+    // Even SIGKILL failing (a process stuck in the kernel) must not hide the outcome; waiting for the exit tells it.
+    await killProcessTree(pid, { graceMs: grace, startTime: await startTime }).catch(() => {});
+  };
+  const timer = setTimeout(() => {
+    expired = true;
+    void kill(graceMs);
+  }, timeoutMs);
+  return {
+    get expired() {
+      return expired;
+    },
+    clear: () => clearTimeout(timer),
+    kill,
+  };
 }
 
 interface FinishedProcess {
@@ -92,38 +129,42 @@ export async function runChecked(command: readonly string[], options: CommandOpt
 export interface BackgroundProcess {
   command: readonly string[];
   pid: number | undefined;
-  /** Stops the process (SIGTERM, then SIGKILL after the grace period) and waits for it. */
+  /**
+   * Stops the process and its descendants (SIGTERM, then SIGKILL after `graceMs`, default 2000 ms)
+   * and waits for it.
+   */
   stop(graceMs?: number): Promise<CommandOutcome>;
   /** Resolves when the process ends by itself. */
   readonly exited: Promise<CommandOutcome>;
 }
 
-/** Starts a long-running program (a server). Its lifetime is bounded by `timeoutMs` all the same. */
+/**
+ * Starts a long-running program (a server). Its lifetime is bounded by `timeoutMs` all the same:
+ * then it is stopped like `stop()` (2000 ms grace) and the outcome says `timedOut`.
+ */
 export function startBackground(command: readonly string[], options: CommandOptions = {}): BackgroundProcess {
   const [file, ...args] = command;
   if (!file) throw new Error('startBackground needs a program to run');
   const started = performance.now();
   const child: ResultPromise = execa(file, args, {
     reject: false,
-    timeout: options.timeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS,
     cwd: options.cwd,
     env: options.env,
     stripFinalNewline: false,
-    forceKillAfterDelay: 2_000,
   });
-  const exited: Promise<CommandOutcome> = child.then((result) => toOutcome(command, result, started));
+  const lifetime = boundLifetime(child, options.timeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS, 2_000);
+  const exited: Promise<CommandOutcome> = child.then((result) => {
+    lifetime.clear();
+    return toOutcome(command, { ...result, timedOut: lifetime.expired }, started);
+  });
   return {
     command: [...command],
     pid: child.pid,
     exited,
     async stop(graceMs = 2_000) {
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
-      try {
-        return await exited;
-      } finally {
-        clearTimeout(timer);
-      }
+      lifetime.clear();
+      await lifetime.kill(graceMs);
+      return await exited;
     },
   };
 }

@@ -1,6 +1,9 @@
-import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { runCommand } from './exec.js';
+import { writeJsonAtomic } from './json-file.js';
+import { hostProcessTree, terminate } from './kill-tree.js';
+import { isProcessAlive } from './proc.js';
 
 /** Where ledgers of live runs are kept; a ledger whose owner is dead marks a crashed run's leftovers. */
 export const DEFAULT_STATE_DIRECTORY = '/var/tmp/isobench';
@@ -55,7 +58,7 @@ export class ResourceRegistry {
 
   constructor(
     readonly runId: string,
-    private readonly directory: string = stateDirectory(),
+    directory: string = stateDirectory(),
   ) {
     this.ledgerPath = join(directory, `ledger-${runId}.json`);
   }
@@ -104,7 +107,7 @@ export class ResourceRegistry {
       startedAt: this.startedAt,
       resources: this.entries.map((entry) => ({ ...entry, undo: serializeUndo(entry.undo) })),
     };
-    this.writing = this.writing.then(() => writeLedger(this.directory, this.ledgerPath, ledger));
+    this.writing = this.writing.then(() => writeJsonAtomic(this.ledgerPath, ledger));
     return this.writing;
   }
 }
@@ -114,13 +117,6 @@ function serializeUndo(undo: Undo): SerializedUndo {
     return { ...undo, ignoreFailure: undo.ignoreFailure.source };
   }
   return undo as SerializedUndo;
-}
-
-async function writeLedger(directory: string, path: string, ledger: Ledger): Promise<void> {
-  await mkdir(directory, { recursive: true });
-  const temporary = `${path}.${process.pid}.tmp`;
-  await writeFile(temporary, JSON.stringify(ledger, null, 2));
-  await rename(temporary, path);
 }
 
 /** Removes one resource. Already gone counts as removed: cleanup must be safe to repeat. */
@@ -142,43 +138,12 @@ export async function undoResource(undo: Undo | SerializedUndo): Promise<void> {
   }
 }
 
-/** The process start time in clock ticks: with the pid it names one process, even after pid reuse. */
-export async function processStartTicks(pid: number): Promise<string | null> {
-  try {
-    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
-    const afterName = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return afterName[19] ?? null;
-  } catch {
-    return null;
-  }
-}
+// Kept here too for the modules that imported them from the ledger before core/proc.ts existed.
+export { isProcessAlive, processStartTicks } from './proc.js';
 
+/** SIGTERM, up to 3 s to exit, then SIGKILL: the process alone, and only if it is still the one recorded. */
 async function killProcess(pid: number, startTicks: string | null): Promise<void> {
-  const current = await processStartTicks(pid);
-  if (current === null || (startTicks !== null && current !== startTicks)) return;
-  try {
-    process.kill(pid, 'SIGTERM');
-  } catch {
-    return;
-  }
-  for (let waited = 0; waited < 3_000; waited += 100) {
-    await new Promise((resolve) => setTimeout(resolve, 100));
-    if ((await processStartTicks(pid)) !== current) return;
-  }
-  try {
-    process.kill(pid, 'SIGKILL');
-  } catch {
-    // Gone between the check and the kill.
-  }
-}
-
-export function isProcessAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
+  await terminate(hostProcessTree(pid, { descendants: false, startTime: startTicks }), { graceMs: 3_000, intervalMs: 100 });
 }
 
 export interface StaleLedger {

@@ -15,10 +15,20 @@ export interface ToolRequirement {
 
 export const APT_TIMEOUT_MS = 15 * 60_000;
 
-/** Where a program would run from, or null: the same search the shell does, without a shell. */
-export async function findExecutable(command: string): Promise<string | null> {
-  const directories = (process.env.PATH ?? '').split(delimiter).concat(['/usr/sbin', '/sbin']);
-  for (const directory of directories.filter(Boolean)) {
+/**
+ * Searched after PATH even when PATH lacks them: debootstrap, mkfs.ext4 and dockerd live in the sbin
+ * directories, and a non-login root shell (or a test runner) often has a PATH without them.
+ */
+const SYSTEM_DIRECTORIES = ['/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin'];
+
+/**
+ * Where a program would run from (an absolute path when PATH's entries are), or null: the search the
+ * shell does, without a shell, then the system directories.
+ * @param searchPath A PATH-style list; default `process.env.PATH`.
+ */
+export async function findExecutable(command: string, searchPath: string = process.env.PATH ?? ''): Promise<string | null> {
+  const directories = new Set([...searchPath.split(delimiter), ...SYSTEM_DIRECTORIES].filter(Boolean));
+  for (const directory of directories) {
     const candidate = join(directory, command);
     try {
       await access(candidate, constants.X_OK);

@@ -1,5 +1,6 @@
 import type { QuietHostCheck } from '../results/schema.js';
 import { readHostCpuTimes } from '../core/cpu-meter.js';
+import { sleep } from '../core/poll.js';
 
 /** On 2 cores, one core half busy is already 25 %: anything above that would show in the numbers. */
 export const DEFAULT_BUSY_THRESHOLD = 0.25;
@@ -17,8 +18,6 @@ export interface QuietHostOptions {
   /** Longest wait in ms before giving up and flagging the trial. */
   maxWaitMs?: number;
 }
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * Samples whole-host CPU busy over ~1 s before a trial. A busy host is waited for; if it stays busy,

@@ -1,4 +1,5 @@
 import type { CommandOptions, CommandOutcome } from '../core/exec.js';
+import { pollUntil } from '../core/poll.js';
 
 export const SERVICE_READY_TIMEOUT_MS = 15_000;
 const POLL_MS = 50;
@@ -17,18 +18,19 @@ export async function waitForListening(
   isAlive: () => boolean,
   timeoutMs = SERVICE_READY_TIMEOUT_MS,
 ): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
   const wanted = `${address}:${port}`;
-  for (;;) {
-    let ready = true;
-    for (const protocol of protocols) {
-      const outcome = await exec(['ss', '-H', '-l', '-n', protocol === 'tcp' ? '-t' : '-u'], { timeoutMs: 5_000 });
-      const locals = outcome.stdout.split('\n').map((line) => line.trim().split(/\s+/)[3]);
-      if (!locals.includes(wanted)) ready = false;
-    }
-    if (ready) return;
-    if (!isAlive()) throw new Error(`the server for ${wanted} exited before it listened`);
-    if (performance.now() > deadline) throw new Error(`nothing listened on ${wanted} (${protocols.join('+')}) within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, POLL_MS));
-  }
+  await pollUntil(
+    async () => {
+      let ready = true;
+      for (const protocol of protocols) {
+        const outcome = await exec(['ss', '-H', '-l', '-n', protocol === 'tcp' ? '-t' : '-u'], { timeoutMs: 5_000 });
+        const locals = outcome.stdout.split('\n').map((line) => line.trim().split(/\s+/)[3]);
+        if (!locals.includes(wanted)) ready = false;
+      }
+      if (ready) return true;
+      if (!isAlive()) throw new Error(`the server for ${wanted} exited before it listened`);
+      return false;
+    },
+    { timeoutMs, intervalMs: POLL_MS, what: `nothing listened on ${wanted} (${protocols.join('+')})` },
+  );
 }

@@ -1,5 +1,6 @@
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { mkdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { writeJsonAtomic } from '../core/json-file.js';
 import { parseResultsFile, ResultsFormatError, type ResultsFile } from './schema.js';
 
 /**
@@ -47,10 +48,7 @@ export class ResultsStore {
  * @throws {ResultsFormatError} when `results` does not pass the schema; nothing is written then.
  */
 export async function writeResultsFile(path: string, results: ResultsFile): Promise<void> {
-  const valid = parseResultsFile(results, path);
-  const temporary = join(dirname(path), `.${process.pid}.${Date.now()}.tmp`);
-  await writeFile(temporary, `${JSON.stringify(valid, null, 2)}\n`, { mode: 0o644 });
-  await rename(temporary, path);
+  await writeJsonAtomic(path, parseResultsFile(results, path), { mode: 0o644 });
 }
 
 /**

@@ -1,5 +1,6 @@
 import Docker from 'dockerode';
 import { StepError } from '../../core/errors.js';
+import { withDeadline } from '../../core/poll.js';
 
 /** The Engine API socket isobench talks to (DOCKER_HOST=unix://… overrides it, as for the docker CLI). */
 export const DEFAULT_DOCKER_SOCKET = '/var/run/docker.sock';
@@ -25,7 +26,7 @@ export function dockerSocketPath(env: NodeJS.ProcessEnv = process.env): string {
 /**
  * A dockerode client on the local socket. No client-wide timeout: docker-modem's timeout is an idle
  * timeout on every request, and an exec stream stays silent for a whole fio run. Calls that must be
- * short go through `withTimeout` instead.
+ * short go through `withDeadline` (core/poll.ts) instead.
  */
 export function createDockerClient(socketPath: string = dockerSocketPath()): DockerClient {
   return new Docker({ socketPath });
@@ -53,29 +54,17 @@ export class DockerStepError extends StepError {}
 
 export async function dockerStep<T>(step: string, action: () => Promise<T>, timeoutMs: number = API_TIMEOUT_MS): Promise<T> {
   try {
-    return await withTimeout(action(), timeoutMs, step);
+    return await withDeadline(action(), timeoutMs, step);
   } catch (error) {
     if (error instanceof DockerStepError) throw error;
     throw new DockerStepError(step, dockerErrorMessage(error));
   }
 }
 
-export async function withTimeout<T>(promise: Promise<T>, timeoutMs: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} did not finish within ${timeoutMs} ms`)), timeoutMs);
-  });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
 /** True when the daemon answers `GET /_ping` within the timeout. */
 export async function pingDaemon(client: DockerClient, timeoutMs = 3_000): Promise<boolean> {
   try {
-    await withTimeout(client.ping(), timeoutMs, 'docker ping');
+    await withDeadline(client.ping(), timeoutMs, 'docker ping');
     return true;
   } catch {
     return false;

@@ -1,6 +1,6 @@
 import type { CommandOptions, CommandOutcome } from '../../core/exec.js';
 import { runChecked } from '../../core/exec.js';
-import { processStartTicks } from '../../core/ledger.js';
+import { processStartTicks } from '../../core/proc.js';
 import type { TargetFacts } from '../../results/schema.js';
 import { ensureRootfs } from '../image/index.js';
 import { waitForListening } from '../service-readiness.js';
@@ -15,7 +15,7 @@ import { dockerErrorMessage, DockerStepError, dockerStep, LABEL, RUN_LABEL, TARG
 import { dockerAvailability, ensureDockerDaemon, type DaemonInfo } from './daemon.js';
 import { runContainerExec, startContainerExec } from './exec.js';
 import { ensureDockerImage, type DockerImage } from './image.js';
-import { connectProbeCommand, findDockerProxies, processCpuSeconds, readDnatRules, type DockerProxy } from './nat.js';
+import { connectProbeCommand, findDockerProxies, processesCpuSeconds, readDnatRules, type DockerProxy } from './nat.js';
 import { nextInstanceSuffix } from '../instance-suffix.js';
 
 /** Where the workload's data lives inside the container, whatever the storage variant. */
@@ -269,13 +269,13 @@ async function checkNatPath(context: ProvisionContext, publishAddress: string, c
       rules.find((rule) => rule.destination === publishAddress && rule.protocol === 'tcp' && rule.port === port && rule.to === `${containerAddress}:${port}`);
     const before = matches(await readDnatRules());
     if (!before) throw new Error(`Docker made no DNAT rule ${publishAddress}:${port} -> ${containerAddress}:${port}`);
-    const proxyCpuBefore = await processCpuSeconds(proxies.map((proxy) => proxy.pid));
+    const proxyCpuBefore = await processesCpuSeconds(proxies.map((proxy) => proxy.pid));
     await context.topology.verifyDestination(publishAddress);
     const outcome = await context.topology.clientExec(connectProbeCommand(process.execPath, publishAddress, port), { timeoutMs: 15_000 });
     const probe = outcome.stdout.trim() || `error: ${outcome.stderr.trim().slice(0, 200)}`;
     const after = matches(await readDnatRules());
     const dnatPackets = (after?.packets ?? 0) - before.packets;
-    const proxyCpuAfter = await processCpuSeconds(proxies.map((proxy) => proxy.pid));
+    const proxyCpuAfter = await processesCpuSeconds(proxies.map((proxy) => proxy.pid));
     if (dnatPackets < 1) throw new Error(`the probe connection (${probe}) did not pass Docker's DNAT rule`);
     if (probe !== 'refused') throw new Error(`the probe connection was ${probe}, expected the container to refuse it`);
     return { dnatPackets, probe, dockerProxyCarried: proxyCpuAfter > proxyCpuBefore };
@@ -385,13 +385,11 @@ function buildTarget(input: {
             pid: running.pid,
             startTicks: await processStartTicks(running.pid),
           });
-    const lifetime = setTimeout(() => void running.kill('SIGKILL'), service.timeoutMs);
+    const lifetime = setTimeout(() => void running.stop(0).catch(() => {}), service.timeoutMs);
     const stop = async () => {
       clearTimeout(lifetime);
-      await running.kill('SIGTERM');
-      const grace = setTimeout(() => void running.kill('SIGKILL'), SERVICE_STOP_GRACE_MS);
+      await running.stop(SERVICE_STOP_GRACE_MS).catch(() => {});
       await running.finished;
-      clearTimeout(grace);
       if (resourceId !== null) await resources.forget(resourceId);
     };
     try {
@@ -407,7 +405,7 @@ function buildTarget(input: {
 
   async function cpuCounters(): Promise<CpuCounter[]> {
     const counters: CpuCounter[] = [{ source: 'container', seconds: await readCpuSeconds(accounting) }];
-    if (proxies.length > 0) counters.push({ source: 'docker-proxy', seconds: await processCpuSeconds(proxies.map((proxy) => proxy.pid)) });
+    if (proxies.length > 0) counters.push({ source: 'docker-proxy', seconds: await processesCpuSeconds(proxies.map((proxy) => proxy.pid)) });
     return counters;
   }
 

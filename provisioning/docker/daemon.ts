@@ -1,8 +1,9 @@
 import { readFile } from 'node:fs/promises';
 import { runCommand } from '../../core/exec.js';
-import { isProcessAlive } from '../../core/ledger.js';
+import { isProcessAlive } from '../../core/proc.js';
 import { findExecutable } from '../../core/tools.js';
-import { createDockerClient, dockerErrorMessage, dockerSocketPath, DockerStepError, pingDaemon, withTimeout, type DockerClient } from './client.js';
+import { createDockerClient, dockerErrorMessage, dockerSocketPath, DockerStepError, pingDaemon, type DockerClient } from './client.js';
+import { DeadlineError, pollUntil, withDeadline } from '../../core/poll.js';
 
 /** Where the dockerd isobench starts writes its pid and its output (it outlives the run, like a service). */
 export const DOCKERD_PIDFILE = '/run/isobench-dockerd.pid';
@@ -88,21 +89,24 @@ async function startDockerd(client: DockerClient, socketPath: string, log: (line
     throw new DockerStepError('starting the Docker daemon', `\`${command.join(' ')}\` failed: ${(outcome.stderr || outcome.stdout).trim()}`);
   }
   const begin = performance.now();
-  for (;;) {
-    if (await pingDaemon(client, 2_000)) {
-      const pid = await readPid(DOCKERD_PIDFILE);
-      log(`Docker daemon started (pid ${pid ?? 'unknown'}) and answers after ${Math.round(performance.now() - begin)} ms`);
-      return;
-    }
-    const pid = await readPid(DOCKERD_PIDFILE);
-    if (pid !== null && !isProcessAlive(pid)) {
-      throw new DockerStepError('starting the Docker daemon', `dockerd (pid ${pid}) exited: ${await logTail()}`);
-    }
-    if (performance.now() - begin > timeoutMs) {
-      throw new DockerStepError('starting the Docker daemon', `dockerd did not answer on ${socketPath} within ${timeoutMs} ms: ${await logTail()}`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 250));
+  try {
+    await pollUntil(
+      async () => {
+        if (await pingDaemon(client, 2_000)) return true;
+        const pid = await readPid(DOCKERD_PIDFILE);
+        if (pid !== null && !isProcessAlive(pid)) {
+          throw new DockerStepError('starting the Docker daemon', `dockerd (pid ${pid}) exited: ${await logTail()}`);
+        }
+        return false;
+      },
+      { timeoutMs, intervalMs: 250, what: `dockerd did not answer on ${socketPath}`, detail: logTail },
+    );
+  } catch (error) {
+    if (error instanceof DeadlineError) throw new DockerStepError('starting the Docker daemon', error.message, { cause: error });
+    throw error;
   }
+  const pid = await readPid(DOCKERD_PIDFILE);
+  log(`Docker daemon started (pid ${pid ?? 'unknown'}) and answers after ${Math.round(performance.now() - begin)} ms`);
 }
 
 async function readPid(path: string): Promise<number | null> {
@@ -133,8 +137,8 @@ export async function readDaemonInfo(client: DockerClient): Promise<DaemonInfo> 
   let info: EngineInfo;
   let apiVersion: string;
   try {
-    info = (await withTimeout(client.info(), 15_000, 'GET /info')) as EngineInfo;
-    apiVersion = ((await withTimeout(client.version(), 15_000, 'GET /version')) as { ApiVersion?: string }).ApiVersion ?? 'unknown';
+    info = (await withDeadline(client.info(), 15_000, 'GET /info')) as EngineInfo;
+    apiVersion = ((await withDeadline(client.version(), 15_000, 'GET /version')) as { ApiVersion?: string }).ApiVersion ?? 'unknown';
   } catch (error) {
     throw new DockerStepError('reading the Docker daemon\'s facts', dockerErrorMessage(error));
   }

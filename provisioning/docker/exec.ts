@@ -1,12 +1,16 @@
-import { readdir, readFile } from 'node:fs/promises';
 import { PassThrough } from 'node:stream';
 import type { CommandOptions, CommandOutcome } from '../../core/exec.js';
 import { DEFAULT_COMMAND_TIMEOUT_MS } from '../../core/exec.js';
-import { dockerErrorMessage, withTimeout, type DockerClient } from './client.js';
+import { killProcessTree } from '../../core/kill-tree.js';
+import { DeadlineError, pollUntil, withDeadline } from '../../core/poll.js';
+import { dockerErrorMessage, type DockerClient } from './client.js';
 
 /** Output kept per stream; fio's JSON is a few hundred KiB at most. */
 const MAX_OUTPUT_BYTES = 64 * 1024 * 1024;
 const START_TIMEOUT_MS = 30_000;
+/** How long the daemon gets to report a started exec's pid, and its exit code once the stream ended. */
+const PID_WAIT_MS = 1_000;
+const EXIT_CODE_WAIT_MS = 2_000;
 
 /** A program started with the Engine API's exec in a running container. */
 export interface RunningExec {
@@ -17,8 +21,12 @@ export interface RunningExec {
   readonly pid: number | null;
   /** Resolves when the program ends (by itself, or killed). */
   readonly finished: Promise<CommandOutcome>;
-  /** Signals the program and every descendant of it, from the host. */
-  kill(signal: NodeJS.Signals): Promise<void>;
+  /**
+   * Stops the program and every descendant of it, from the host (the Engine API cannot kill an
+   * exec): SIGTERM, then SIGKILL after `graceMs` (0: SIGKILL at once). Resolves once they are gone.
+   * @throws DeadlineError when they survive SIGKILL for 5 s.
+   */
+  stop(graceMs: number): Promise<void>;
 }
 
 export interface ExecRequest {
@@ -45,7 +53,7 @@ export async function startContainerExec(request: ExecRequest): Promise<RunningE
   let exec;
   let stream: NodeJS.ReadWriteStream;
   try {
-    exec = await withTimeout(
+    exec = await withDeadline(
       container.exec({
         Cmd: [...command],
         AttachStdout: true,
@@ -58,7 +66,7 @@ export async function startContainerExec(request: ExecRequest): Promise<RunningE
       START_TIMEOUT_MS,
       'creating the exec',
     );
-    stream = (await withTimeout(exec.start({ hijack: true, stdin: withInput }), START_TIMEOUT_MS, 'starting the exec')) as NodeJS.ReadWriteStream;
+    stream = (await withDeadline(exec.start({ hijack: true, stdin: withInput }), START_TIMEOUT_MS, 'starting the exec')) as NodeJS.ReadWriteStream;
   } catch (error) {
     throw new Error(`\`${displayCommand.join(' ')}\` could not start: ${dockerErrorMessage(error)}`);
   }
@@ -96,10 +104,9 @@ export async function startContainerExec(request: ExecRequest): Promise<RunningE
     displayCommand,
     pid,
     finished,
-    async kill(signal) {
+    async stop(graceMs) {
       if (pid === null) return;
-      killedBy ??= signal;
-      await signalTree(pid, signal);
+      await killProcessTree(pid, { graceMs, onSignal: (signal) => (killedBy ??= signal) });
     },
   };
 }
@@ -108,17 +115,14 @@ export async function startContainerExec(request: ExecRequest): Promise<RunningE
 export async function runContainerExec(request: ExecRequest & { timeoutMs?: number }): Promise<CommandOutcome> {
   const running = await startContainerExec(request);
   const timeoutMs = request.timeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS;
-  let timedOut = false;
-  const timer = setTimeout(() => {
-    timedOut = true;
-    void running.kill('SIGKILL');
-  }, timeoutMs);
   try {
-    const outcome = await running.finished;
-    return timedOut ? { ...outcome, ok: false, timedOut: true, signal: null } : outcome;
-  } finally {
-    clearTimeout(timer);
+    return await withDeadline(running.finished, timeoutMs, `\`${running.displayCommand.join(' ')}\``);
+  } catch (error) {
+    if (!(error instanceof DeadlineError)) throw error;
   }
+  await running.stop(0).catch(() => {});
+  const outcome = await running.finished;
+  return { ...outcome, ok: false, timedOut: true, signal: null };
 }
 
 interface ExecLike {
@@ -126,26 +130,39 @@ interface ExecLike {
   inspect(): Promise<{ Pid: number; Running: boolean; ExitCode: number | null }>;
 }
 
+/** The pid the daemon reports for an exec; null when the exec ended (or no pid came) first. */
 async function readExecPid(exec: ExecLike): Promise<number | null> {
-  for (let attempt = 0; attempt < 100; attempt++) {
-    const info = await exec.inspect();
-    if (info.Pid > 0) return info.Pid;
-    if (!info.Running && attempt > 0) return null;
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-  return null;
+  const found = await pollUntil(
+    async ({ attempt }) => {
+      const info = await exec.inspect();
+      if (info.Pid > 0) return { pid: info.Pid };
+      // The first inspect can come before the daemon marks the exec running.
+      if (!info.Running && attempt > 0) return { pid: null };
+      return undefined;
+    },
+    { timeoutMs: PID_WAIT_MS, intervalMs: 10, what: 'the daemon reported no pid for the exec' },
+  ).catch((error: unknown) => {
+    if (error instanceof DeadlineError) return { pid: null };
+    throw error;
+  });
+  return found.pid;
 }
 
-/** The stream can end a moment before the daemon records the exit code. */
+/** The stream can end a moment before the daemon records the exit code; after the wait, what it says then. */
 async function readExitCode(exec: ExecLike): Promise<{ exitCode: number | null; running: boolean }> {
-  for (let attempt = 0; ; attempt++) {
-    try {
-      const info = await exec.inspect();
-      if (!info.Running || attempt >= 100) return { exitCode: info.ExitCode, running: info.Running };
-    } catch {
-      return { exitCode: null, running: false };
-    }
-    await new Promise((resolve) => setTimeout(resolve, 20));
+  let last = { exitCode: null as number | null, running: false };
+  try {
+    return await pollUntil(
+      async () => {
+        const info = await exec.inspect();
+        last = { exitCode: info.ExitCode, running: info.Running };
+        return info.Running ? undefined : last;
+      },
+      { timeoutMs: EXIT_CODE_WAIT_MS, intervalMs: 20, what: 'the daemon recorded no exit code for the exec' },
+    );
+  } catch (error) {
+    // An exec the daemon no longer knows has no exit code to give.
+    return error instanceof DeadlineError ? last : { exitCode: null, running: false };
   }
 }
 
@@ -159,41 +176,4 @@ function collect(): { sink: PassThrough; text: () => string } {
     size += chunk.length;
   });
   return { sink, text: () => Buffer.concat(chunks).toString('utf8') };
-}
-
-/** Parent pid from a /proc/PID/stat line (the command name may hold spaces and parentheses). */
-export function parseStatParent(stat: string): number | null {
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  const parent = Number(fields[1]);
-  return Number.isInteger(parent) ? parent : null;
-}
-
-/** `pid` and all its descendants, children after parents. */
-export async function processTree(pid: number): Promise<number[]> {
-  const parents = new Map<number, number[]>();
-  for (const name of await readdir('/proc').catch(() => [] as string[])) {
-    if (!/^\d+$/.test(name)) continue;
-    const stat = await readFile(`/proc/${name}/stat`, 'utf8').catch(() => null);
-    const parent = stat === null ? null : parseStatParent(stat);
-    if (parent === null) continue;
-    parents.set(parent, [...(parents.get(parent) ?? []), Number(name)]);
-  }
-  const tree: number[] = [];
-  const queue = [pid];
-  while (queue.length > 0) {
-    const next = queue.shift()!;
-    tree.push(next);
-    queue.push(...(parents.get(next) ?? []));
-  }
-  return tree;
-}
-
-async function signalTree(pid: number, signal: NodeJS.Signals): Promise<void> {
-  for (const member of await processTree(pid)) {
-    try {
-      process.kill(member, signal);
-    } catch {
-      // Already gone.
-    }
-  }
 }

@@ -1,5 +1,6 @@
 import { execa } from 'execa';
-import { dockerErrorMessage, dockerStatusCode, DockerStepError, LABEL, RECIPE_LABEL, withTimeout, type DockerClient } from './client.js';
+import { dockerErrorMessage, dockerStatusCode, DockerStepError, LABEL, RECIPE_LABEL, type DockerClient } from './client.js';
+import { withDeadline } from '../../core/poll.js';
 
 /** The image every Docker row runs: the project's one root file system, tagged with its recipe hash. */
 export const IMAGE_REPOSITORY = 'isobench/rootfs';
@@ -100,7 +101,7 @@ export async function ensureDockerImage(
   })();
   let answer: string;
   try {
-    answer = await withTimeout(upload, timeoutMs, 'importing the image');
+    answer = await withDeadline(upload, timeoutMs, 'importing the image');
   } catch (error) {
     abort.abort();
     tar.kill('SIGKILL');
@@ -118,7 +119,7 @@ export async function ensureDockerImage(
     throw new DockerStepError(`importing ${rootfs.tree} into Docker`, progress.error ?? `the daemon did not name the new image: ${answer.slice(0, 300)}`);
   }
   try {
-    await withTimeout(client.getImage(progress.imageId).tag({ repo: IMAGE_REPOSITORY, tag: rootfs.recipeHash }), 30_000, 'tagging the image');
+    await withDeadline(client.getImage(progress.imageId).tag({ repo: IMAGE_REPOSITORY, tag: rootfs.recipeHash }), 30_000, 'tagging the image');
   } catch (error) {
     throw new DockerStepError(`tagging ${progress.imageId} as ${tag}`, dockerErrorMessage(error));
   }
@@ -128,7 +129,7 @@ export async function ensureDockerImage(
 }
 
 async function removeImage(client: DockerClient, id: string): Promise<void> {
-  await withTimeout(client.getImage(id).remove({ force: true }), 30_000, `removing ${id}`).catch(() => {});
+  await withDeadline(client.getImage(id).remove({ force: true }), 30_000, `removing ${id}`).catch(() => {});
 }
 
 interface ImageInspect {
@@ -138,7 +139,7 @@ interface ImageInspect {
 
 async function inspectImage(client: DockerClient, name: string): Promise<ImageInspect | null> {
   try {
-    return (await withTimeout(client.getImage(name).inspect(), 30_000, `inspecting ${name}`)) as ImageInspect;
+    return (await withDeadline(client.getImage(name).inspect(), 30_000, `inspecting ${name}`)) as ImageInspect;
   } catch (error) {
     if (dockerStatusCode(error) === 404) return null;
     throw new DockerStepError(`inspecting Docker image ${name}`, dockerErrorMessage(error));

@@ -1,5 +1,6 @@
 import type { Leftover, LeftoverScanner } from '../types.js';
-import { createDockerClient, pingDaemon, RUN_LABEL, withTimeout } from './client.js';
+import { createDockerClient, pingDaemon, RUN_LABEL } from './client.js';
+import { withDeadline } from '../../core/poll.js';
 
 const LIST_TIMEOUT_MS = 15_000;
 
@@ -20,7 +21,7 @@ export const dockerLeftovers: LeftoverScanner = {
     if (!(await pingDaemon(client))) return [];
     const filters = JSON.stringify({ label: [RUN_LABEL] });
     const leftovers: Leftover[] = [];
-    const containers = await withTimeout(client.listContainers({ all: true, filters }), LIST_TIMEOUT_MS, 'listing containers');
+    const containers = await withDeadline(client.listContainers({ all: true, filters }), LIST_TIMEOUT_MS, 'listing containers');
     for (const container of containers) {
       const name = container.Names[0]?.replace(/^\//, '') ?? container.Id.slice(0, 12);
       leftovers.push({
@@ -28,14 +29,14 @@ export const dockerLeftovers: LeftoverScanner = {
         undo: { kind: 'command', command: ['docker', 'rm', '--force', '--volumes', container.Id], ignoreFailure: 'No such container' },
       });
     }
-    const volumes = await withTimeout(client.listVolumes({ filters }), LIST_TIMEOUT_MS, 'listing volumes');
+    const volumes = await withDeadline(client.listVolumes({ filters }), LIST_TIMEOUT_MS, 'listing volumes');
     for (const volume of volumes.Volumes ?? []) {
       leftovers.push({
         description: `Docker volume ${volume.Name} (run ${volume.Labels?.[RUN_LABEL]})`,
         undo: { kind: 'command', command: ['docker', 'volume', 'rm', '--force', volume.Name], ignoreFailure: 'no such volume|No such volume' },
       });
     }
-    const networks = await withTimeout(client.listNetworks({ filters }), LIST_TIMEOUT_MS, 'listing networks');
+    const networks = await withDeadline(client.listNetworks({ filters }), LIST_TIMEOUT_MS, 'listing networks');
     for (const network of networks) {
       leftovers.push({
         description: `Docker network ${network.Name} (run ${network.Labels?.[RUN_LABEL]})`,

@@ -1,5 +1,5 @@
 import { readdir, readFile } from 'node:fs/promises';
-import { CLOCK_TICKS_PER_SECOND } from '../../core/cpu-meter.js';
+import { cpuSecondsOf, readProcessStat } from '../../core/proc.js';
 import { runCommand } from '../../core/exec.js';
 
 /**
@@ -47,20 +47,12 @@ export async function findDockerProxies(filter: (proxy: DockerProxy) => boolean)
   return proxies;
 }
 
-/** User plus system CPU seconds of a process, from /proc/PID/stat (fields 14 and 15, in clock ticks). */
-export function parseStatCpuSeconds(stat: string): number {
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  const utime = Number(fields[11]);
-  const stime = Number(fields[12]);
-  if (!Number.isFinite(utime) || !Number.isFinite(stime)) throw new Error('unexpected /proc/PID/stat format');
-  return (utime + stime) / CLOCK_TICKS_PER_SECOND;
-}
-
-export async function processCpuSeconds(pids: readonly number[]): Promise<number> {
+/** User plus system CPU seconds of several processes together; one that has ended counts 0. */
+export async function processesCpuSeconds(pids: readonly number[]): Promise<number> {
   let total = 0;
   for (const pid of pids) {
-    const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => null);
-    if (stat !== null) total += parseStatCpuSeconds(stat);
+    const stat = await readProcessStat(pid);
+    if (stat !== null) total += cpuSecondsOf(stat);
   }
   return total;
 }

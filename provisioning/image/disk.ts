@@ -2,7 +2,7 @@ import { mkdir, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { runChecked } from '../../core/exec.js';
 import { findBootFiles, type BootFiles } from './boot-files.js';
-import { withLock } from './cache-lock.js';
+import { withLock } from '../../core/lock.js';
 import { resolveImageCacheDir } from './cache-dir.js';
 import { requireHostTool } from './host-tools.js';
 

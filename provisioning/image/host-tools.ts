@@ -1,6 +1,5 @@
-import { access, constants } from 'node:fs/promises';
-import path from 'node:path';
 import { UsageError } from '../../core/errors.js';
+import { findExecutable } from '../../core/tools.js';
 
 /**
  * The host programs the image builder runs, and the Debian package each comes from, so a missing
@@ -29,27 +28,6 @@ export class MissingHostToolError extends UsageError {
   ) {
     super(`${tool} is not installed on this host; it comes from the Debian package "${debianPackage}" (apt-get install ${debianPackage})`);
   }
-}
-
-/**
- * The sbin directories are searched even when PATH lacks them: debootstrap and mkfs.ext4 live
- * there, and a non-login root shell (or a test runner) often has a PATH without them.
- */
-const SYSTEM_DIRS = ['/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin'];
-
-/** Absolute path of an executable, or undefined. */
-export async function findExecutable(name: string, searchPath = process.env.PATH ?? ''): Promise<string | undefined> {
-  const dirs = [...searchPath.split(path.delimiter).filter(Boolean), ...SYSTEM_DIRS];
-  for (const dir of new Set(dirs)) {
-    const candidate = path.join(dir, name);
-    try {
-      await access(candidate, constants.X_OK);
-      return candidate;
-    } catch {
-      // not in this directory
-    }
-  }
-  return undefined;
 }
 
 /** Absolute path of the tool, or a MissingHostToolError naming the package to install. */

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { runChecked } from '../../core/exec.js';
 import { findHostDebianMirror, type DebianMirror } from './apt-sources.js';
 import { findBootFiles } from './boot-files.js';
-import { withLock } from './cache-lock.js';
+import { withLock } from '../../core/lock.js';
 import { resolveImageCacheDir } from './cache-dir.js';
 import { requireHostTool } from './host-tools.js';
 import { missingPackages } from './installed-packages.js';

@@ -1,9 +1,11 @@
 import { constants } from 'node:fs';
-import { access, mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { access, mkdir, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { startBackground } from '../../core/exec.js';
-import { processStartTicks, type ResourceRegistry } from '../../core/ledger.js';
+import { writeJsonAtomic } from '../../core/json-file.js';
+import type { ResourceRegistry } from '../../core/ledger.js';
+import { processStartTicks } from '../../core/proc.js';
 import { resolveImageCacheDir } from '../image/index.js';
 import { buildQemuCommand, QEMU_NAME_PREFIX, type Accel } from './qemu-command.js';
 import { UsageError } from '../../core/errors.js';
@@ -288,13 +290,7 @@ export async function probeKvm(options: ProbeOptions & { qemuVersion: string }):
     }
     probe = summarizeKvmProbe(attempts, probedAt);
   }
-  if (cacheFile) await writeCache(cacheFile, { key, probe }).catch(() => {});
+  if (cacheFile) await writeJsonAtomic(cacheFile, { key, probe } satisfies z.infer<typeof ProbeCache>).catch(() => {});
   return probe;
 }
 
-async function writeCache(path: string, content: z.infer<typeof ProbeCache>): Promise<void> {
-  await mkdir(join(path, '..'), { recursive: true });
-  const temporary = `${path}.${process.pid}.tmp`;
-  await writeFile(temporary, JSON.stringify(content, null, 2));
-  await rename(temporary, path);
-}

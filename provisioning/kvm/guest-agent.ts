@@ -1,8 +1,11 @@
 import { randomInt } from 'node:crypto';
 import { z } from 'zod';
 import { DEFAULT_COMMAND_TIMEOUT_MS, type CommandOptions, type CommandOutcome } from '../../core/exec.js';
-import { delay, JsonLineSocket, Mutex, type Transcript } from './json-socket.js';
+import { JsonLineSocket, Mutex, type Transcript } from './json-socket.js';
 import { IsobenchError } from '../../core/errors.js';
+import { terminate, type KillSignal } from '../../core/kill-tree.js';
+import { DeadlineError, pollUntil } from '../../core/poll.js';
+import { formatZodIssues } from '../../core/zod-text.js';
 
 /**
  * The QEMU guest agent (qemu-ga) over its virtio-serial port: how isobench runs programs in a guest.
@@ -19,6 +22,8 @@ const GUEST_KILL_AFTER_SECONDS = 2;
 const HOST_GRACE_MS = 8_000;
 const POLL_MIN_MS = 5;
 const POLL_MAX_MS = 50;
+/** How long kill(1) in the guest may take to be reported as exited. */
+const KILLER_WAIT_MS = 2_000;
 /** qemu-ga runs programs with its own environment; a caller's env replaces it, so PATH comes along. */
 export const GUEST_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
@@ -80,11 +85,7 @@ export function parseQgaReply(line: string): QgaReply {
 export function parseQgaResult<T>(command: string, schema: z.ZodType<T>, value: unknown): T {
   const parsed = schema.safeParse(value);
   if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw new QgaProtocolError(
-      `the guest agent's reply to ${command} has an unknown shape (${issue ? `${issue.path.join('.') || '(root)'}: ${issue.message}` : 'invalid'})`,
-      JSON.stringify(value),
-    );
+    throw new QgaProtocolError(`the guest agent's reply to ${command} has an unknown shape (${formatZodIssues(parsed.error, 1)})`, JSON.stringify(value));
   }
   return parsed.data;
 }
@@ -218,41 +219,52 @@ export class GuestAgent {
   /** Connects to the agent's socket and synchronizes; retries until the agent answers or `timeoutMs` passes. */
   static async connect(path: string, options: { timeoutMs?: number; alive?: () => boolean; transcript?: Transcript } = {}): Promise<GuestAgent> {
     const timeoutMs = options.timeoutMs ?? DEFAULT_AGENT_TIMEOUT_MS;
-    const deadline = performance.now() + timeoutMs;
+    const started = performance.now();
     const channel = await JsonLineSocket.connect(path, timeoutMs, options.alive, options.transcript);
     const transport = new SocketAgentTransport(channel);
+    const what = `the guest agent on ${path} did not answer guest-sync`;
     let lastError: Error | null = null;
-    while (performance.now() < deadline) {
-      if (options.alive && !options.alive()) break;
-      try {
-        await transport.sync(Math.min(2_000, Math.max(100, deadline - performance.now())));
-        return new GuestAgent(transport);
-      } catch (error) {
-        lastError = error as Error;
-        if (transport.closed) break;
-      }
+    try {
+      // Each guest-sync waits for its own reply, so no pause between attempts.
+      return await pollUntil(
+        async ({ remainingMs }) => {
+          if (options.alive && !options.alive()) throw new IsobenchError(`${what}: the process behind it has exited`);
+          try {
+            await transport.sync(Math.min(2_000, Math.max(100, remainingMs)));
+            return new GuestAgent(transport);
+          } catch (error) {
+            lastError = error as Error;
+            if (transport.closed) throw new IsobenchError(`${what}: ${lastError.message}`, { cause: error });
+            return undefined;
+          }
+        },
+        { timeoutMs, intervalMs: 0, startedAt: started, what, detail: () => lastError?.message },
+      );
+    } catch (error) {
+      transport.close();
+      throw error;
     }
-    transport.close();
-    throw new Error(`the guest agent on ${path} did not answer guest-sync within ${timeoutMs} ms${lastError ? ` (${lastError.message})` : ''}`);
   }
 
   /** Waits until the agent answers guest-ping (for transports that connect on their own, like libvirt's). */
   static async reach(transport: AgentTransport, options: { timeoutMs?: number; alive?: () => boolean } = {}): Promise<GuestAgent> {
     const timeoutMs = options.timeoutMs ?? DEFAULT_AGENT_TIMEOUT_MS;
-    const deadline = performance.now() + timeoutMs;
     const agent = new GuestAgent(transport);
+    const what = `${transport.description} did not answer guest-ping`;
     let lastError: Error | null = null;
-    while (performance.now() < deadline) {
-      if (options.alive && !options.alive()) break;
-      try {
-        await agent.ping(Math.min(5_000, Math.max(500, deadline - performance.now())));
-        return agent;
-      } catch (error) {
-        lastError = error as Error;
-        await delay(250);
-      }
-    }
-    throw new Error(`${transport.description} did not answer guest-ping within ${timeoutMs} ms${lastError ? ` (${lastError.message})` : ''}`);
+    return pollUntil(
+      async ({ remainingMs }) => {
+        if (options.alive && !options.alive()) throw new IsobenchError(`${what}: the process behind it has exited`);
+        try {
+          await agent.ping(Math.min(5_000, Math.max(500, remainingMs)));
+          return agent;
+        } catch (error) {
+          lastError = error as Error;
+          return undefined;
+        }
+      },
+      { timeoutMs, intervalMs: 250, what, detail: () => lastError?.message },
+    );
   }
 
   close(): void {
@@ -314,21 +326,16 @@ export class GuestAgent {
         return finalStatus;
       },
       kill: async (graceMs = 3_000) => {
-        if (finalStatus) return finalStatus;
-        await this.signal(pid, 'TERM', false);
-        const deadline = performance.now() + graceMs;
-        while (performance.now() < deadline) {
-          const status = await poll();
-          if (status.exited) return status;
-          await delay(50);
-        }
-        await this.signal(pid, 'KILL', true);
-        for (let tries = 0; tries < 50; tries++) {
-          const status = await poll();
-          if (status.exited) return status;
-          await delay(100);
-        }
-        throw new Error(`the guest process ${pid} (${command.join(' ')}) survived SIGKILL`);
+        // TERM goes to `timeout` alone, which passes it on to the program; KILL to the whole group.
+        await terminate(
+          {
+            description: `the guest process ${pid} (${command.join(' ')})`,
+            signal: (signal: KillSignal) => (signal === 'SIGTERM' ? this.signal(pid, 'TERM', false) : this.signal(pid, 'KILL', true)),
+            gone: async () => (await poll()).exited,
+          },
+          { graceMs, intervalMs: 50, killWaitMs: 5_000, killIntervalMs: 100 },
+        );
+        return finalStatus ?? (await poll());
       },
     };
     return handle;
@@ -342,23 +349,27 @@ export class GuestAgent {
     const timeoutMs = options.timeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS;
     const started = performance.now();
     const child = await this.spawn(command, options);
-    const hostDeadline = started + timeoutMs + GUEST_KILL_AFTER_SECONDS * 1000 + HOST_GRACE_MS;
-    let interval = POLL_MIN_MS;
-    for (;;) {
-      const status = await child.poll();
-      const elapsed = performance.now() - started;
-      if (status.exited) return outcomeFromStatus(command, status, elapsed, timedOutByGuest(status, elapsed, timeoutMs));
-      if (performance.now() > hostDeadline) {
-        const killed = await child.kill(500).catch(() => null);
-        return {
-          ...(killed ? outcomeFromStatus(command, killed, performance.now() - started, true) : emptyOutcome(command, performance.now() - started)),
-          ok: false,
-          timedOut: true,
-        };
-      }
-      await delay(interval);
-      interval = Math.min(POLL_MAX_MS, interval * 2);
+    const hostTimeoutMs = timeoutMs + GUEST_KILL_AFTER_SECONDS * 1000 + HOST_GRACE_MS;
+    let status: GuestExecStatus;
+    try {
+      status = await pollUntil(
+        async () => {
+          const current = await child.poll();
+          return current.exited ? current : undefined;
+        },
+        { timeoutMs: hostTimeoutMs, startedAt: started, intervalMs: POLL_MIN_MS, maxIntervalMs: POLL_MAX_MS, what: `\`${command.join(' ')}\` did not end in the guest` },
+      );
+    } catch (error) {
+      if (!(error instanceof DeadlineError)) throw error;
+      const killed = await child.kill(500).catch(() => null);
+      return {
+        ...(killed ? outcomeFromStatus(command, killed, performance.now() - started, true) : emptyOutcome(command, performance.now() - started)),
+        ok: false,
+        timedOut: true,
+      };
     }
+    const elapsed = performance.now() - started;
+    return outcomeFromStatus(command, status, elapsed, timedOutByGuest(status, elapsed, timeoutMs));
   }
 
   /** kill(1) in the guest, to the process or (group) to its whole process group. */
@@ -368,11 +379,14 @@ export class GuestAgent {
       { path: 'kill', arg: [`-${signal}`, '--', group ? `-${pid}` : String(pid)], 'capture-output': true },
       GuestExecResult,
     );
-    for (let tries = 0; tries < 100; tries++) {
-      const status = await this.request('guest-exec-status', { pid: killer }, GuestExecStatus);
-      if (status.exited) return;
-      await delay(20);
-    }
+    // kill(1) ends at once; waiting for it only keeps the agent's process table tidy, so no error if it does not.
+    await pollUntil(async () => (await this.request('guest-exec-status', { pid: killer }, GuestExecStatus)).exited, {
+      timeoutMs: KILLER_WAIT_MS,
+      intervalMs: 20,
+      what: `kill -${signal} in the guest did not finish`,
+    }).catch((error: unknown) => {
+      if (!(error instanceof DeadlineError)) throw error;
+    });
   }
 }
 

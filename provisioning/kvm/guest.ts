@@ -1,10 +1,10 @@
 import { readdir, readFile, readlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { startBackground, type BackgroundProcess, type CommandOutcome } from '../../core/exec.js';
-import { CLOCK_TICKS_PER_SECOND } from '../../core/cpu-meter.js';
-import { processStartTicks, type ResourceRegistry } from '../../core/ledger.js';
+import type { ResourceRegistry } from '../../core/ledger.js';
+import { processCpuSeconds, processStartTicks } from '../../core/proc.js';
 import { GuestAgent } from './guest-agent.js';
-import { delay } from './json-socket.js';
+import { DeadlineError, pollUntil, sleep, withDeadline } from '../../core/poll.js';
 import { QmpClient } from './qmp-client.js';
 import { buildQemuCommand, type QemuGuestSpec } from './qemu-command.js';
 import { StepError } from '../../core/errors.js';
@@ -58,16 +58,6 @@ export function serialTail(serial: string, lines = 4): string {
     .slice(0, 600);
 }
 
-/** utime + stime of a process, in seconds, from /proc/PID/stat. */
-export function parseProcessCpuSeconds(stat: string): number {
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  // After the name: state is field 3, so utime (14) and stime (15) are at 11 and 12.
-  const utime = Number(fields[11]);
-  const stime = Number(fields[12]);
-  if (!Number.isFinite(utime) || !Number.isFinite(stime)) throw new Error(`/proc/PID/stat has an unexpected shape: ${stat.slice(0, 120)}`);
-  return (utime + stime) / CLOCK_TICKS_PER_SECOND;
-}
-
 export interface BootWait {
   serialLog: string;
   /** performance.now() when the guest was started. */
@@ -89,19 +79,24 @@ export async function waitForReady(wait: BootWait): Promise<{ ready: ReadyLine; 
   const fail = async (step: string, detail: string): Promise<never> => {
     throw new GuestStepError(step, detail, wait.serialLog, serialTail(await readSerial()));
   };
-  const deadline = wait.started + wait.bootTimeoutMs;
-  let ready: ReadyLine | null = null;
-  while (!ready) {
-    const serial = await readSerial();
-    ready = parseReadyLine(serial);
-    if (ready) break;
-    if (wait.exited()) return fail('booting the guest', `${wait.died()} before the guest printed ${READY_MARKER}`);
-    const panic = /Kernel panic - not syncing: [^\n]*/.exec(serial)?.[0];
-    if (panic) return fail('booting the guest', `the guest kernel panicked: ${panic.trim()}`);
-    if (performance.now() > deadline) {
-      return fail('booting the guest', `no ${READY_MARKER} on the serial console within ${Math.round(wait.bootTimeoutMs / 1000)} s`);
-    }
-    await delay(200);
+  let ready: ReadyLine;
+  try {
+    ready = await pollUntil(
+      async () => {
+        const serial = await readSerial();
+        const line = parseReadyLine(serial);
+        if (line) return line;
+        if (wait.exited()) return fail('booting the guest', `${wait.died()} before the guest printed ${READY_MARKER}`);
+        const panic = /Kernel panic - not syncing: [^\n]*/.exec(serial)?.[0];
+        if (panic) return fail('booting the guest', `the guest kernel panicked: ${panic.trim()}`);
+        return null;
+      },
+      { timeoutMs: wait.bootTimeoutMs, startedAt: wait.started, intervalMs: 200, what: `no ${READY_MARKER} on the serial console` },
+    );
+  } catch (error) {
+    if (!(error instanceof DeadlineError)) throw error;
+    // Boot timeouts are tens of seconds: said in seconds, as the boot log line announces them.
+    return fail('booting the guest', `no ${READY_MARKER} on the serial console within ${Math.round(wait.bootTimeoutMs / 1000)} s`);
   }
   const bootSeconds = (performance.now() - wait.started) / 1000;
   if (wait.expectedNetwork && ready.network !== `eth0=${wait.expectedNetwork}`) {
@@ -111,11 +106,6 @@ export async function waitForReady(wait: BootWait): Promise<{ ready: ReadyLine; 
     return fail('starting the guest agent', `the guest init reported agent=${ready.agent || '(nothing)'}`);
   }
   return { ready, bootSeconds };
-}
-
-/** CPU seconds a process has used (all its threads: vCPUs, I/O, the main loop). */
-export async function processCpuSeconds(pid: number): Promise<number> {
-  return parseProcessCpuSeconds(await readFile(`/proc/${pid}/stat`, 'utf8'));
 }
 
 /** Whether a process holds /dev/vhost-net open: the proof that vhost really runs. */
@@ -222,7 +212,8 @@ export class Guest implements RunningGuest {
           ...(options.transcript ? { transcript: (direction, line) => options.transcript!('qmp', direction, line) } : {}),
         });
       } catch (error) {
-        await delay(200);
+        // QEMU's exit is noticed a moment after the socket breaks; give it that moment to be the reason given.
+        await sleep(200);
         return await fail('connecting to QMP', state.exited ? died() : (error as Error).message);
       }
       log(`QEMU ${spec.name} (pid ${pid}, ${spec.accel}) is up; waiting for the guest to boot (up to ${Math.round(bootTimeoutMs / 1000)} s)…`);
@@ -298,7 +289,13 @@ export class Guest implements RunningGuest {
     this.agent.close();
     if (!this.exitedFlag.exited) {
       await this.qmp.quit(5_000).catch(() => {});
-      const exited = await Promise.race([this.qemu.exited.then(() => true), delay(10_000).then(() => false)]);
+      const exited = await withDeadline(this.qemu.exited, 10_000, 'QEMU quitting').then(
+        () => true,
+        (error: unknown) => {
+          if (error instanceof DeadlineError) return false;
+          throw error;
+        },
+      );
       if (!exited) await stopProcess(this.qemu);
     }
     this.qmp.close();

@@ -1,4 +1,5 @@
 import { connect, type Socket } from 'node:net';
+import { pollUntil, sleep } from '../../core/poll.js';
 
 export type Transcript = (direction: 'sent' | 'received', line: string) => void;
 
@@ -28,26 +29,27 @@ export class JsonLineSocket {
    * after it starts). `alive` lets the caller stop early when the process behind it died.
    */
   static async connect(path: string, timeoutMs: number, alive: () => boolean = () => true, transcript?: Transcript): Promise<JsonLineSocket> {
-    const deadline = performance.now() + timeoutMs;
     let lastError: Error | null = null;
-    for (;;) {
-      try {
-        const socket = await new Promise<Socket>((resolve, reject) => {
-          const candidate = connect(path);
-          candidate.once('connect', () => {
-            candidate.off('error', reject);
-            resolve(candidate);
+    const socket = await pollUntil(
+      async () => {
+        try {
+          return await new Promise<Socket>((resolve, reject) => {
+            const candidate = connect(path);
+            candidate.once('connect', () => {
+              candidate.off('error', reject);
+              resolve(candidate);
+            });
+            candidate.once('error', reject);
           });
-          candidate.once('error', reject);
-        });
-        return new JsonLineSocket(socket, path, transcript);
-      } catch (error) {
-        lastError = error as Error;
-      }
-      if (!alive()) throw new Error(`cannot connect to ${path}: the process behind it has exited`);
-      if (performance.now() > deadline) throw new Error(`cannot connect to ${path} within ${timeoutMs} ms: ${lastError?.message ?? 'no answer'}`);
-      await delay(50);
-    }
+        } catch (error) {
+          lastError = error as Error;
+        }
+        if (!alive()) throw new Error(`cannot connect to ${path}: the process behind it has exited`);
+        return undefined;
+      },
+      { timeoutMs, intervalMs: 50, what: `cannot connect to ${path}`, detail: () => lastError?.message ?? 'no answer' },
+    );
+    return new JsonLineSocket(socket, path, transcript);
   }
 
   get closed(): boolean {
@@ -120,9 +122,8 @@ export class JsonLineSocket {
   }
 }
 
-export function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
+/** core/poll.ts's `sleep`, under the name provisioning/targets/kvm.ts still imports. */
+export const delay: (ms: number) => Promise<void> = sleep;
 
 /** Serializes async sections: QMP replies are matched by id, but the guest agent answers strictly in order. */
 export class Mutex {

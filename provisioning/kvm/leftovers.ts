@@ -1,6 +1,6 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
-import { processStartTicks } from '../../core/ledger.js';
+import { processStartTicks } from '../../core/proc.js';
 import type { Leftover, LeftoverScanner } from '../types.js';
 import { isobenchDomains, LIBVIRT_DOMAIN_GONE, LIBVIRT_FILES_PARENT, LIBVIRT_FILES_PREFIX, libvirtUri } from './libvirt.js';
 import { QEMU_NAME_PREFIX } from './qemu-command.js';

@@ -2,10 +2,11 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { runCommand } from '../../core/exec.js';
 import { findExecutable } from '../../core/tools.js';
-import { processStartTicks, type ResourceRegistry } from '../../core/ledger.js';
+import type { ResourceRegistry } from '../../core/ledger.js';
+import { processCpuSeconds, processStartTicks } from '../../core/proc.js';
 import { GuestAgent, type AgentTransport } from './guest-agent.js';
-import { BOOT_TIMEOUT_MS, GuestStepError, processCpuSeconds, processUsesVhostNet, waitForReady, type RunningGuest } from './guest.js';
-import { delay } from './json-socket.js';
+import { BOOT_TIMEOUT_MS, GuestStepError, processUsesVhostNet, waitForReady, type RunningGuest } from './guest.js';
+import { pollUntil } from '../../core/poll.js';
 import { GUEST_AGENT_CHANNEL, QEMU_NAME_PREFIX, type DiskSpec, type NetSpec } from './qemu-command.js';
 
 /**
@@ -21,6 +22,8 @@ export const DEFAULT_LIBVIRT_URI = 'qemu:///system';
 export const LIBVIRT_FILES_PARENT = '/var/tmp';
 export const LIBVIRT_FILES_PREFIX = 'isobench-libvirt-';
 const VIRSH_TIMEOUT_MS = 15_000;
+/** libvirt writes the QEMU pid file right after it starts the domain; 50 looks 100 ms apart. */
+const DOMAIN_PID_WAIT_MS = 5_000;
 const DOMAIN_GONE = 'failed to get domain|[Dd]omain not found|no domain with matching name|domain is not running|not running';
 
 export function libvirtUri(): string {
@@ -360,15 +363,17 @@ export class LibvirtGuest implements RunningGuest {
 
 /** The QEMU process of a running domain, from libvirt's pid file. */
 async function domainPid(name: string): Promise<number> {
-  for (let tries = 0; tries < 50; tries++) {
-    for (const directory of ['/run/libvirt/qemu', '/var/run/libvirt/qemu']) {
-      const text = await readFile(`${directory}/${name}.pid`, 'utf8').catch(() => '');
-      const pid = Number(text.trim());
-      if (Number.isInteger(pid) && pid > 0 && existsSync(`/proc/${pid}`)) return pid;
-    }
-    await delay(100);
-  }
-  throw new Error(`libvirt started ${name} but its QEMU pid file did not appear`);
+  return pollUntil(
+    async () => {
+      for (const directory of ['/run/libvirt/qemu', '/var/run/libvirt/qemu']) {
+        const text = await readFile(`${directory}/${name}.pid`, 'utf8').catch(() => '');
+        const pid = Number(text.trim());
+        if (Number.isInteger(pid) && pid > 0 && existsSync(`/proc/${pid}`)) return pid;
+      }
+      return undefined;
+    },
+    { timeoutMs: DOMAIN_PID_WAIT_MS, intervalMs: 100, what: `libvirt started ${name} but its QEMU pid file did not appear` },
+  );
 }
 
 /** isobench's domains (named isobench-*) libvirtd knows, running or not; [] when libvirtd does not answer. */

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { JsonLineSocket, Mutex, type Transcript } from './json-socket.js';
 import { IsobenchError } from '../../core/errors.js';
+import { formatZodIssues } from '../../core/zod-text.js';
 
 /**
  * A small typed client for the QEMU Machine Protocol over its unix socket: the greeting, capability
@@ -94,8 +95,7 @@ export function parseQmpMessage(line: string): QmpMessage {
 }
 
 function firstIssue(error: z.ZodError): string {
-  const issue = error.issues[0];
-  return issue ? `${issue.path.join('.') || '(root)'}: ${issue.message}` : 'invalid';
+  return formatZodIssues(error, 1);
 }
 
 /** QEMU's RunState (qapi/run-state.json); a state not listed here is a protocol error. */

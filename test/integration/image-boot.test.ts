@@ -8,7 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { startBackground } from '../../core/exec.js';
 import { cloneDiskImage, ensureDiskImage } from '../../provisioning/image/disk.js';
 import { guestKernelCommandLine } from '../../provisioning/image/guest-boot.js';
-import { findExecutable } from '../../provisioning/image/host-tools.js';
+import { findExecutable } from '../../core/tools.js';
 import { GUEST_AGENT_PORT_NAME, GUEST_READY_MARKER } from '../../provisioning/image/recipe.js';
 import { ensureRootfs } from '../../provisioning/image/rootfs.js';
 

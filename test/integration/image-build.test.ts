@@ -4,7 +4,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { runChecked } from '../../core/exec.js';
 import { ensureDiskImage, type DiskImage } from '../../provisioning/image/disk.js';
-import { findExecutable } from '../../provisioning/image/host-tools.js';
+import { findExecutable } from '../../core/tools.js';
 import { GUEST_INIT_PATH, TREE_RECIPE_HASH_PATH } from '../../provisioning/image/recipe.js';
 import { ensureRootfs, type RootfsResult } from '../../provisioning/image/rootfs.js';
 

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { runChecked } from '../../core/exec.js';
-import { findExecutable } from '../../provisioning/image/host-tools.js';
+import { findExecutable } from '../../core/tools.js';
 import { mountsUnder, removeTreeSafely } from '../../provisioning/image/tree-removal.js';
 
 /**

@@ -5,9 +5,9 @@ import { test } from 'node:test';
 import { parseCgroupMounts, parseCpuacctUsage, parseCpuStat, parseProcCgroup, resolveCpuAccounting } from '../../provisioning/docker/cgroup.js';
 import { dockerErrorMessage, dockerSocketPath } from '../../provisioning/docker/client.js';
 import { userlandProxyFromArgs, userlandProxyFromConfig } from '../../provisioning/docker/daemon.js';
-import { parseStatParent } from '../../provisioning/docker/exec.js';
 import { imageTag, importChanges, parseImportProgress, tarCommand } from '../../provisioning/docker/image.js';
-import { connectProbeCommand, parseDnatRules, parseDockerProxyArgs, parseStatCpuSeconds } from '../../provisioning/docker/nat.js';
+import { connectProbeCommand, parseDnatRules, parseDockerProxyArgs } from '../../provisioning/docker/nat.js';
+import { cpuSecondsOf, parseProcessStat } from '../../core/proc.js';
 
 // Captured on the development machine (Docker 20.10.24 from Debian's docker.io, hybrid cgroups).
 const FIXTURES = join(import.meta.dirname, '..', 'fixtures', 'docker');
@@ -67,11 +67,12 @@ test('docker-proxy\'s command line names the published address and the container
 });
 
 test('CPU seconds and the parent of a process come from /proc/PID/stat', async () => {
-  assert.equal(parseStatCpuSeconds(await fixture('docker-proxy-stat.txt')), 0, 'an idle docker-proxy');
-  assert.equal(parseStatCpuSeconds(await fixture('dockerd-stat.txt')), (1119 + 531) / 100);
-  assert.equal(parseStatParent(await fixture('docker-proxy-stat.txt')), 30520);
-  assert.equal(parseStatCpuSeconds('7 (a) b) S 1 7 7 0 -1 0 0 0 0 0 5 6 0 0 20 0 1 0 1 1 1'), 0.11, 'a name with ") " in it');
-  assert.equal(parseStatParent('7 (a) b) S 42 7 7 0'), 42);
+  const seconds = async (name: string) => cpuSecondsOf(parseProcessStat(await fixture(name)));
+  assert.equal(await seconds('docker-proxy-stat.txt'), 0, 'an idle docker-proxy');
+  assert.equal(await seconds('dockerd-stat.txt'), (1119 + 531) / 100);
+  assert.equal(parseProcessStat(await fixture('docker-proxy-stat.txt')).ppid, 30520);
+  assert.equal(cpuSecondsOf(parseProcessStat('7 (a) b) S 1 7 7 0 -1 0 0 0 0 0 5 6 0 0 20 0 1 0 1 1 1')), 0.11, 'a name with ") " in it');
+  assert.equal(parseProcessStat('7 (a) b) S 42 7 7 0 -1 0 0 0 0 0 5 6 0 0 20 0 1 0 1 1 1').ppid, 42);
 });
 
 test('Docker\'s DNAT rules and their counters are read from iptables -S -v', async () => {

@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { acquireLock, withLock } from '../../provisioning/image/cache-lock.js';
+import { UsageError } from '../../core/errors.js';
+import { acquireLock, acquireRunLock, withLock } from '../../core/lock.js';
 
 async function withTempDir(work: (dir: string) => Promise<void>): Promise<void> {
   const dir = await mkdtemp(path.join(tmpdir(), 'isobench-lock-'));
@@ -65,4 +66,22 @@ test('an empty lock file is someone mid-write, until it is old', () =>
     await utimes(lockPath, old, old);
     const lock = await acquireLock(lockPath, { timeoutMs: 1_000, pollMs: 20 });
     await lock.release();
+  }));
+
+test('the run lock is the same primitive: a live holder is a usage error at once, a dead one is broken', () =>
+  withTempDir(async (dir) => {
+    const lockPath = path.join(dir, 'run.lock');
+    await writeFile(lockPath, `${process.pid} here\n`);
+    const started = performance.now();
+    await assert.rejects(acquireRunLock(dir), (error: unknown) => {
+      assert.ok(error instanceof UsageError);
+      assert.match(error.message, new RegExp(`another isobench run \\(pid ${process.pid}\\) is in progress`));
+      return true;
+    });
+    assert.ok(performance.now() - started < 1_000, 'no waiting');
+    await writeFile(lockPath, `${DEAD_PID}\n`);
+    const release = await acquireRunLock(dir);
+    assert.equal((await readFile(lockPath, 'utf8')).split(' ')[0], String(process.pid));
+    await release();
+    await assert.rejects(readFile(lockPath), /ENOENT/);
   }));

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
-import { parseProcessCpuSeconds, parseReadyLine } from '../../provisioning/kvm/guest.js';
+import { cpuSecondsOf, parseProcessStat } from '../../core/proc.js';
+import { parseReadyLine } from '../../provisioning/kvm/guest.js';
 import { isobenchQemuName } from '../../provisioning/kvm/leftovers.js';
 import { buildQemuCommand, macForAddress, virtioDevices, type QemuGuestSpec } from '../../provisioning/kvm/qemu-command.js';
 import { freeTapName } from '../../provisioning/kvm/tap.js';
@@ -103,7 +104,7 @@ test('the ready line of the real guest init, and process CPU time from /proc/PID
   assert.deepEqual(parseReadyLine(serial), { network: 'eth0=198.18.0.10/24', agent: '/dev/vport2p1' });
   assert.deepEqual(parseReadyLine('ISOBENCH-GUEST-READY network=missing-eth0 agent=/dev/vport2p1'), { network: 'missing-eth0', agent: '/dev/vport2p1' });
   assert.equal(parseReadyLine('[    1.0] booting'), null);
-  const seconds = parseProcessCpuSeconds(readFileSync('/proc/self/stat', 'utf8'));
+  const seconds = cpuSecondsOf(parseProcessStat(readFileSync('/proc/self/stat', 'utf8')));
   assert.ok(seconds >= 0 && seconds <= process.cpuUsage().user / 1e6 + process.cpuUsage().system / 1e6 + 1);
-  assert.equal(parseProcessCpuSeconds('123 (qemu-system-x86) S 1 2 3 4 5 6 7 8 9 10 250 150 0 0 20 0 4 0 99'), 4);
+  assert.equal(cpuSecondsOf(parseProcessStat('123 (qemu-system-x86) S 1 2 3 4 5 6 7 8 9 10 250 150 0 0 20 0 4 0 99')), 4);
 });

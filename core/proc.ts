@@ -1,0 +1,121 @@
+import { readdir, readFile } from 'node:fs/promises';
+
+/**
+ * What isobench reads about host processes from /proc, parsed in one place. /proc/PID/stat is one
+ * line of space-separated fields, numbered from 1 in proc(5):
+ *
+ *   (1) pid  (2) comm  (3) state  (4) ppid  (5) pgrp  (6) session  … (14) utime  (15) stime  …
+ *   (22) starttime  …
+ *
+ * comm is the command name in parentheses and may itself hold spaces and ')' (`(tmux: server))`),
+ * so the fields after it are counted from the LAST ')' of the line, never by splitting the whole line.
+ */
+
+/** USER_HZ, the unit of utime, stime and starttime (and of /proc/stat). Linux fixes it at 100 on every architecture isobench runs on. */
+export const CLOCK_TICKS_PER_SECOND = 100;
+
+/** The fields of one /proc/PID/stat line isobench uses. */
+export interface ProcessStat {
+  /** Field 1. */
+  pid: number;
+  /** Field 2, without its parentheses; at most 15 bytes, may hold spaces and ')'. */
+  comm: string;
+  /** Field 3: R running, S sleeping, D disk wait, Z zombie, T stopped, … */
+  state: string;
+  /** Field 4: the parent's pid (0 for the kernel's own). */
+  ppid: number;
+  /** Field 5: the process group. */
+  pgrp: number;
+  /** Field 14: user-mode CPU time, in clock ticks. */
+  utimeTicks: number;
+  /** Field 15: kernel-mode CPU time, in clock ticks. */
+  stimeTicks: number;
+  /**
+   * Field 22: when the process started, in clock ticks since boot, as the kernel wrote it. With the
+   * pid it names one process even after the pid is reused; kept as text because ledgers store it so.
+   */
+  startTime: string;
+}
+
+/** Index of field N (N ≥ 3) among the fields that follow comm. */
+const after = (field: number) => field - 3;
+
+/**
+ * Parses one /proc/PID/stat line (a trailing newline is fine).
+ * @throws Error naming the line when it is cut short before field 22 or a numeric field is not a number.
+ */
+export function parseProcessStat(line: string): ProcessStat {
+  const open = line.indexOf(' (');
+  const close = line.lastIndexOf(')');
+  if (open < 0 || close < open) throw new Error(`not a /proc/PID/stat line: ${line.slice(0, 120)}`);
+  const fields = line.slice(close + 2).trim().split(' ');
+  const number = (field: number): number => {
+    const value = Number(fields[after(field)]);
+    if (fields[after(field)] === undefined || !Number.isFinite(value)) {
+      throw new Error(`/proc/PID/stat has an unexpected shape (field ${field}): ${line.slice(0, 120)}`);
+    }
+    return value;
+  };
+  const stat: ProcessStat = {
+    pid: Number(line.slice(0, open)),
+    comm: line.slice(open + 2, close),
+    state: fields[after(3)] ?? '',
+    ppid: number(4),
+    pgrp: number(5),
+    utimeTicks: number(14),
+    stimeTicks: number(15),
+    startTime: String(number(22)),
+  };
+  if (!Number.isInteger(stat.pid)) throw new Error(`/proc/PID/stat has an unexpected shape (field 1): ${line.slice(0, 120)}`);
+  return stat;
+}
+
+/** User plus system CPU time of a process (fields 14 + 15), in seconds. Excludes its waited-for children. */
+export function cpuSecondsOf(stat: ProcessStat): number {
+  return (stat.utimeTicks + stat.stimeTicks) / CLOCK_TICKS_PER_SECOND;
+}
+
+/**
+ * CPU seconds a host process has used so far (fields 14 + 15, all its threads).
+ * @throws Error when there is no such process.
+ */
+export async function processCpuSeconds(pid: number): Promise<number> {
+  const stat = await readProcessStat(pid);
+  if (!stat) throw new Error(`process ${pid} is gone (no /proc/${pid}/stat)`);
+  return cpuSecondsOf(stat);
+}
+
+/** The parsed /proc/PID/stat of a host process, or null when there is no such process (or it cannot be read). */
+export async function readProcessStat(pid: number): Promise<ProcessStat | null> {
+  const line = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => null);
+  if (line === null) return null;
+  try {
+    return parseProcessStat(line);
+  } catch {
+    return null;
+  }
+}
+
+/** The start time (field 22, clock ticks since boot, as text) of a process; null when it does not exist. */
+export async function processStartTicks(pid: number): Promise<string | null> {
+  return (await readProcessStat(pid))?.startTime ?? null;
+}
+
+/**
+ * Whether a pid names a process (signal 0). EPERM counts as alive: it exists, it is just not ours.
+ * A zombie counts as alive here; see `isGone` for "has it really ended".
+ */
+export function isProcessAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** The stat of every process on the host, read once (processes that end during the scan are skipped). */
+export async function allProcessStats(): Promise<ProcessStat[]> {
+  const pids = (await readdir('/proc').catch(() => [] as string[])).filter((name) => /^\d+$/.test(name)).map(Number);
+  return (await Promise.all(pids.map(readProcessStat))).filter((stat): stat is ProcessStat => stat !== null);
+}
