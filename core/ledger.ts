@@ -139,7 +139,6 @@ export async function undoResource(undo: Undo | SerializedUndo): Promise<void> {
 }
 
 // Kept here too for the modules that imported them from the ledger before core/proc.ts existed.
-export { isProcessAlive, processStartTicks } from './proc.js';
 
 /** SIGTERM, up to 3 s to exit, then SIGKILL: the process alone, and only if it is still the one recorded. */
 async function killProcess(pid: number, startTicks: string | null): Promise<void> {

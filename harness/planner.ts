@@ -1,5 +1,6 @@
 import type { SuiteConfig, SuiteOptions, SuitePoint } from '../contracts/suite.js';
 import type { AnySuite } from '../contracts/suite.js';
+import { formatZodIssues } from '../core/zod-text.js';
 import { suiteByName } from '../suites/index.js';
 import { seededRandom, shuffled } from './random.js';
 
@@ -50,7 +51,7 @@ export function buildPlan(
     const suite = registry.get(name) ?? suiteByName(name);
     for (const point of suite.points({ ...config, options: suiteOptions.get(name) ?? {} })) {
       const checked = suite.params.safeParse(point.params);
-      if (!checked.success) throw new Error(`suite ${name} planned point ${point.id} with parameters its schema rejects: ${checked.error.message}`);
+      if (!checked.success) throw new Error(`suite ${name} planned point ${point.id} with parameters its schema rejects: ${formatZodIssues(checked.error)}`);
       for (const target of targets) cells.push({ key: cellKey(target, name, point.id), target, suite: name, point });
     }
   }

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { IsobenchError } from '../core/errors.js';
+import { formatZodIssues } from '../core/zod-text.js';
 
 /**
  * The results file: one JSON document per run. Versioned; every read and write goes through
@@ -184,8 +185,7 @@ export function parseResultsFile(data: unknown, source: string): ResultsFile {
   }
   const parsed = ResultsFile.safeParse(data);
   if (!parsed.success) {
-    const first = parsed.error.issues.slice(0, 3).map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`);
-    throw new ResultsFormatError(source, first.join('; '));
+    throw new ResultsFormatError(source, formatZodIssues(parsed.error));
   }
   return parsed.data;
 }

@@ -1,5 +1,6 @@
 import type { z } from 'zod';
 import { IsobenchError } from '../core/errors.js';
+import { formatZodIssues } from '../core/zod-text.js';
 
 /** A tool printed something isobench does not understand: say which tool and what did not fit. */
 export class ToolOutputError extends IsobenchError {
@@ -20,8 +21,7 @@ export function parseJsonOutput<Schema extends z.ZodType>(tool: string, text: st
   }
   const parsed = schema.safeParse(data);
   if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw new ToolOutputError(tool, `${issue?.path.join('.') || '(root)'}: ${issue?.message ?? 'invalid'}`);
+    throw new ToolOutputError(tool, formatZodIssues(parsed.error, 1));
   }
   return parsed.data;
 }

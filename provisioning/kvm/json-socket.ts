@@ -1,5 +1,5 @@
 import { connect, type Socket } from 'node:net';
-import { pollUntil, sleep } from '../../core/poll.js';
+import { pollUntil } from '../../core/poll.js';
 
 export type Transcript = (direction: 'sent' | 'received', line: string) => void;
 
@@ -121,9 +121,6 @@ export class JsonLineSocket {
     for (const waiter of this.waiting.splice(0)) waiter.reject(error);
   }
 }
-
-/** core/poll.ts's `sleep`, under the name provisioning/targets/kvm.ts still imports. */
-export const delay: (ms: number) => Promise<void> = sleep;
 
 /** Serializes async sections: QMP replies are matched by id, but the guest agent answers strictly in order. */
 export class Mutex {

@@ -10,7 +10,7 @@ import { decideAccel, probeKvm, type AccelDecision, type KvmProbe } from '../kvm
 import { Guest, type RunningGuest } from '../kvm/guest.js';
 import { LIBVIRT_FILES_PARENT, LIBVIRT_FILES_PREFIX, libvirtdStatus, libvirtUri, LibvirtGuest, loadLibvirtBindings, type LibvirtDomainSpec } from '../kvm/libvirt.js';
 import type { GuestProcess } from '../kvm/guest-agent.js';
-import { delay } from '../kvm/json-socket.js';
+import { pollUntil } from '../../core/poll.js';
 import { macForAddress, QEMU_BINARY, QEMU_NAME_PREFIX, virtioDevices, type DiskSpec, type QemuGuestSpec } from '../kvm/qemu-command.js';
 import { createTap } from '../kvm/tap.js';
 import { waitForListening } from '../service-readiness.js';
@@ -272,17 +272,19 @@ function kvmTarget(guest: RunningGuest, facts: TargetFacts, address: string, own
     const command = spec.command({ address, port: spec.port });
     const server: GuestProcess = await guest.agent.spawn(command, { timeoutMs: spec.timeoutMs });
     let alive = true;
-    let watching = true;
-    // Notices a server that exits early (so waitForListening stops waiting for it).
-    const watcher = (async () => {
-      while (watching && alive) {
+    const watching = new AbortController();
+    // Notices a server that exits early (so waitForListening stops waiting for it), for as long as
+    // the server may live; stop() ends the watch.
+    const watcher = pollUntil(
+      async () => {
         const status = await server.poll().catch(() => null);
         if (status?.exited) alive = false;
-        else await delay(200);
-      }
-    })();
+        return !alive;
+      },
+      { timeoutMs: spec.timeoutMs, intervalMs: 200, what: `watching ${spec.name} in the guest`, signal: watching.signal },
+    ).catch(() => {});
     const stop = async () => {
-      watching = false;
+      watching.abort();
       await watcher;
       await server.kill().catch(() => {});
     };

@@ -1,7 +1,7 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describeFailure, runCommand, startBackground } from '../../core/exec.js';
-import { processStartTicks } from '../../core/ledger.js';
+import { processStartTicks } from '../../core/proc.js';
 import { waitForListening } from '../service-readiness.js';
 import type { ProvisionedTarget, ServiceSpec, TargetService } from '../../contracts/target.js';
 import type { ProvisionContext, TargetDriver } from '../types.js';
