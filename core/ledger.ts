@@ -40,7 +40,7 @@ type SerializedUndo =
   | { kind: 'process'; pid: number; startTicks: string | null }
   | { kind: 'path'; path: string };
 
-export interface TeardownReport {
+export interface UndoReport {
   removed: string[];
   failed: Array<{ description: string; error: string }>;
 }
@@ -74,8 +74,8 @@ export class ResourceRegistry {
     return entry.id;
   }
 
-  /** Removes one resource now (e.g. a server after its trial) and forgets it. */
-  async release(id: number): Promise<void> {
+  /** Undoes one resource now (e.g. a server after its trial) and drops its entry. A no-op for an unknown id. */
+  async undo(id: number): Promise<void> {
     const entry = this.entries.find((candidate) => candidate.id === id);
     if (!entry) return;
     await undoResource(entry.undo);
@@ -83,13 +83,14 @@ export class ResourceRegistry {
     await this.persist();
   }
 
-  /** Forgets a resource that something else already removed. */
+  /** Drops the entry of a resource its owner already removed (nothing is undone). */
   async forget(id: number): Promise<void> {
     this.entries = this.entries.filter((candidate) => candidate.id !== id);
     await this.persist();
   }
 
-  async teardownAll(): Promise<TeardownReport> {
+  /** Undoes every registered resource, newest first; what fails stays in the ledger for `cleanup`. */
+  async undoAll(): Promise<UndoReport> {
     // A resource that could not be removed stays in the ledger, so `cleanup` can try again.
     const report = await undoInReverse([...this.entries], async (entry, removed) => {
       if (!removed) return;
@@ -174,7 +175,7 @@ export async function findStaleLedgers(directory: string = stateDirectory()): Pr
 }
 
 /** Undoes a crashed run's resources in reverse order of creation, then drops its ledger. */
-export async function cleanupStaleLedger(ledger: StaleLedger): Promise<TeardownReport> {
+export async function cleanupStaleLedger(ledger: StaleLedger): Promise<UndoReport> {
   const report = await undoInReverse(ledger.resources, async () => {});
   if (report.failed.length === 0) await rm(ledger.path, { force: true });
   return report;
@@ -183,8 +184,8 @@ export async function cleanupStaleLedger(ledger: StaleLedger): Promise<TeardownR
 async function undoInReverse<Entry extends { description: string; undo: Undo | SerializedUndo }>(
   entries: readonly Entry[],
   afterEach: (entry: Entry, removed: boolean) => Promise<void>,
-): Promise<TeardownReport> {
-  const report: TeardownReport = { removed: [], failed: [] };
+): Promise<UndoReport> {
+  const report: UndoReport = { removed: [], failed: [] };
   for (const entry of [...entries].reverse()) {
     let removed = false;
     try {

@@ -78,7 +78,7 @@ export async function runBench(options: BenchOptions): Promise<BenchOutcome> {
       draft.finishedAt = new Date().toISOString();
     }).catch(() => {});
     await teardownTargets(targets);
-    await resources.teardownAll();
+    await resources.undoAll();
     await releaseLock();
     if (store) progress.log(`partial results: ${store.path}`);
     process.exit(signal === 'SIGINT' ? 130 : 143);
@@ -198,7 +198,7 @@ export async function runBench(options: BenchOptions): Promise<BenchOutcome> {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     await teardownTargets(targets);
-    const teardown = await resources.teardownAll();
+    const teardown = await resources.undoAll();
     for (const failure of teardown.failed) log(`teardown: could not remove ${failure.description}: ${failure.error} (run \`npm run cleanup\`)`);
     await releaseLock();
   }

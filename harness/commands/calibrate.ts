@@ -159,7 +159,7 @@ export async function calibrateCommand(argv: string[]): Promise<number> {
     }
     return 0;
   } finally {
-    await resources.teardownAll();
+    await resources.undoAll();
     await releaseLock();
   }
 }

@@ -228,7 +228,7 @@ async function provisionContainer(spec: ContainerTargetSpec, context: ProvisionC
     return buildTarget({ spec, context, client, containerId: container.id, name, exec, bindAddress, serverAddress, accounting, proxies, facts, created });
   } catch (error) {
     // Remove what this provisioning created now, rather than leave an idle container for the whole run.
-    for (const id of created.reverse()) await resources.release(id).catch(() => {});
+    for (const id of created.reverse()) await resources.undo(id).catch(() => {});
     if (error instanceof DockerStepError) throw error;
     throw new DockerStepError(`provisioning ${spec.name}`, dockerErrorMessage(error));
   }
@@ -432,7 +432,7 @@ function buildTarget(input: {
       tornDown = true;
       // The registry's undo commands remove the container (paused or not), its volume and address.
       for (const id of [...input.created].reverse()) {
-        await resources.release(id).catch((error: unknown) => context.log(`${spec.name}: teardown: ${(error as Error).message}`));
+        await resources.undo(id).catch((error: unknown) => context.log(`${spec.name}: teardown: ${(error as Error).message}`));
       }
       context.topology.releaseAddress(input.serverAddress);
     },

@@ -134,7 +134,7 @@ export interface RunningGuest {
   resume(): Promise<void>;
   qemuCpuSeconds(): Promise<number>;
   usesVhostNet(): Promise<boolean>;
-  shutdown(): Promise<void>;
+  stop(): Promise<void>;
 }
 
 export interface GuestLaunch {
@@ -283,7 +283,7 @@ export class Guest implements RunningGuest {
   }
 
   /** QMP quit, then signals if QEMU does not go; forgets the process in the ledger once it is gone. */
-  async shutdown(): Promise<void> {
+  async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
     this.agent.close();

@@ -312,7 +312,7 @@ export class LibvirtGuest implements RunningGuest {
       log(`guest ${spec.name} booted in ${bootSeconds.toFixed(1)} s (libvirt)`);
       return new LibvirtGuest(spec, xml, hypervisor, domain, pid, startTicks, resourceIds, resources, agent, bootSeconds);
     } catch (error) {
-      for (const id of [...resourceIds].reverse()) await resources.release(id).catch(() => {});
+      for (const id of [...resourceIds].reverse()) await resources.undo(id).catch(() => {});
       await hypervisor.connectClose().catch(() => {});
       throw error;
     }
@@ -352,11 +352,11 @@ export class LibvirtGuest implements RunningGuest {
   }
 
   /** Destroys and undefines the domain (through the ledger entries, so a failure stays for `cleanup`). */
-  async shutdown(): Promise<void> {
+  async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
     this.agent.close();
-    for (const id of [...this.resourceIds].reverse()) await this.resources.release(id);
+    for (const id of [...this.resourceIds].reverse()) await this.resources.undo(id);
     await this.hypervisor.connectClose().catch(() => {});
   }
 }

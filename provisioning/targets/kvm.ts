@@ -251,8 +251,8 @@ async function provisionKvm(context: ProvisionContext): Promise<ProvisionedTarge
   } catch (error) {
     // Nothing of a failed guest stays: QEMU stopped (Guest.launch already did if it failed there),
     // its tap and disk copy removed. The serial log stays, beside the results.
-    await guest?.shutdown().catch(() => {});
-    for (const id of [...created].reverse()) await resources.release(id).catch(() => {});
+    await guest?.stop().catch(() => {});
+    for (const id of [...created].reverse()) await resources.undo(id).catch(() => {});
     const message = (error as Error).message;
     const where = message.includes(serialLog) ? '' : guest || current.name === 'launching the guest' ? `; serial log kept at ${serialLog}` : '';
     throw new Error(`kvm target, step "${current.name}": ${message}${where}`, { cause: error });
@@ -321,8 +321,8 @@ function kvmTarget(guest: RunningGuest, facts: TargetFacts, address: string, own
     async teardown() {
       if (tornDown) return;
       tornDown = true;
-      await guest.shutdown();
-      for (const id of ownedResources) await resources.release(id);
+      await guest.stop();
+      for (const id of ownedResources) await resources.undo(id);
       context.topology.releaseAddress(address);
     },
   };

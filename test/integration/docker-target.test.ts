@@ -35,7 +35,7 @@ before(async () => {
 
 after(async () => {
   await target?.teardown();
-  await resources?.teardownAll();
+  await resources?.undoAll();
   await rm(runDirectory, { recursive: true, force: true });
   await release?.();
 });

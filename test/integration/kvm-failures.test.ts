@@ -75,7 +75,7 @@ test('a guest that does not boot: the error names the step and the panic, the se
     assert.deepEqual(await findIsobenchQemuProcesses(), []);
     assert.equal(resources.size, 0, 'the QEMU it registered is forgotten once it is gone');
   } finally {
-    await resources.teardownAll();
+    await resources.undoAll();
     await rm(work, { recursive: true, force: true });
   }
 });
@@ -97,7 +97,7 @@ test('a QEMU that dies while the guest boots: a clear error naming the step, not
     assert.match(error.message, /^(connecting to QMP|booting the guest): QEMU was killed by SIGKILL/);
     assert.deepEqual(await findIsobenchQemuProcesses(), []);
   } finally {
-    await resources.teardownAll();
+    await resources.undoAll();
     await rm(work, { recursive: true, force: true });
   }
 });

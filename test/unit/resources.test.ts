@@ -23,7 +23,7 @@ test('resources are torn down in reverse order and the ledger goes away', async 
   const ledger = JSON.parse(await readFile(join(state, 'ledger-unit-run.json'), 'utf8'));
   assert.equal(ledger.pid, process.pid);
   assert.deepEqual(ledger.resources.map((entry: { description: string }) => entry.description), ['first dir', 'marker file']);
-  const report = await registry.teardownAll();
+  const report = await registry.undoAll();
   assert.deepEqual(report.removed, ['marker file', 'first dir']);
   assert.ok(!existsSync(first));
   assert.ok(existsSync(join(work, 'undone')));
@@ -35,7 +35,7 @@ test('a failed undo keeps its entry in the ledger for cleanup; ignorable failure
   const registry = new ResourceRegistry('failing-run', state);
   await registry.register('already gone', { kind: 'command', command: ['ip', 'link', 'delete', 'ib-unit-absent'], ignoreFailure: 'Cannot find device' });
   await registry.register('stubborn', { kind: 'command', command: ['false'] });
-  const report = await registry.teardownAll();
+  const report = await registry.undoAll();
   assert.deepEqual(report.removed, ['already gone']);
   assert.equal(report.failed[0]?.description, 'stubborn');
   const ledger = JSON.parse(await readFile(join(state, 'ledger-failing-run.json'), 'utf8'));
