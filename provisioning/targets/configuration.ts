@@ -34,11 +34,13 @@ export function parseTargetConfiguration(text: string): TargetConfiguration {
     choices.length === 0 ? `${driver.name} takes no options` : `${driver.name} takes ${choices.map(([key, values]) => `${OPTION_FLAGS[key]}=${values.join('|')}`).join(', ')}`;
   const overrides: Partial<Record<ConfigurableOption, string>> = {};
   for (const part of parts) {
-    const [key, value] = part.includes('=') ? part.split('=', 2) : [undefined, part];
+    const equals = part.indexOf('=');
+    const key = equals === -1 ? undefined : part.slice(0, equals);
+    const value = equals === -1 ? part : part.slice(equals + 1);
     const option = key === undefined
-      ? choices.find(([, values]) => values.includes(value!))?.[0]
+      ? choices.find(([, values]) => values.includes(value))?.[0]
       : choices.find(([candidate]) => OPTION_FLAGS[candidate] === key || candidate === key)?.[0];
-    if (!option || !driver.configurable[option]!.includes(value!)) {
+    if (!option || !driver.configurable[option]?.includes(value)) {
       throw new UsageError(`--target ${text}: "${part}" is not an option of ${driver.name} (${describeChoices()})`);
     }
     if (overrides[option] !== undefined && overrides[option] !== value) {
