@@ -270,7 +270,7 @@ function initialResults(runId: string, host: HostFacts, options: BenchOptions, c
       repetitions: options.repetitions,
       seed: options.seed,
       cvThreshold: options.cvThreshold,
-      options: { ...options.targetOptions, ...Object.assign({}, ...options.suiteOptions.values()), subnet: options.subnet, guardRange: options.guardRange },
+      options: { ...options.targetOptions, ...(Object.assign({}, ...options.suiteOptions.values()) as SuiteOptions), subnet: options.subnet, guardRange: options.guardRange },
     },
     targets: [],
     points: cells.map((cell) => ({
