@@ -39,8 +39,19 @@ export interface BenchOptions {
   suiteOptions: ReadonlyMap<string, SuiteOptions>;
   quietHost: QuietHostOptions;
   progress?: Progress;
-  /** Test seams: the host facts (default: probe this host) and the network (default: build the real topology). */
-  seams?: { host?: HostFacts; createTopology?: (config: TopologyConfig, resources: ResourceRegistry) => Promise<Topology> };
+  /**
+   * Test seams: the host facts (default: probe this host), the network (default: build the real
+   * topology) and how an interrupted run ends the process (default: `process.exit`). `exit` is called
+   * once with 130 (SIGINT) or 143 (SIGTERM) after the results file is marked `interrupted`, the targets
+   * and resources are torn down and the lock is released. The real one does not return; a test double
+   * that does leaves `runBench` carrying on against torn-down targets, so a test should judge only
+   * what had happened by the time `exit` was called.
+   */
+  seams?: {
+    host?: HostFacts;
+    createTopology?: (config: TopologyConfig, resources: ResourceRegistry) => Promise<Topology>;
+    exit?: (code: number) => void;
+  };
 }
 
 export interface BenchOutcome {
@@ -70,6 +81,7 @@ export async function runBench(options: BenchOptions): Promise<BenchOutcome> {
   const targets = new Map<string, ProvisionedTarget>();
   let store: ResultsStore | undefined;
 
+  const exit = options.seams?.exit ?? ((code: number) => process.exit(code));
   const interrupt = async (signal: NodeJS.Signals) => {
     progress.log(`\n${signal}: stopping, tearing down what this run created…`);
     await store?.update((draft) => {
@@ -81,7 +93,7 @@ export async function runBench(options: BenchOptions): Promise<BenchOutcome> {
     await resources.teardownAll();
     await releaseLock();
     if (store) progress.log(`partial results: ${store.path}`);
-    process.exit(signal === 'SIGINT' ? 130 : 143);
+    exit(signal === 'SIGINT' ? 130 : 143);
   };
   const onSignal = (signal: NodeJS.Signals) => void interrupt(signal);
   process.once('SIGINT', onSignal);
