@@ -292,9 +292,20 @@ test('prepare that throws fails that target x suite only; what prepare returns r
       seen.push(`finish ${context.target.name}`);
     },
   });
-  const steady = fakeSuite('steady', journal);
+  let outDirectory = '';
+  const steady = fakeSuite('steady', journal, {
+    runTrial: async (point, context) => {
+      // Mid-run, the file must not call this suite's points failed for the other suite's prepare.
+      const [file] = (await readdir(outDirectory)).filter((name) => name.endsWith('.json'));
+      const onDisk = await readResultsFile(join(outDirectory, file!));
+      assert.notEqual(onDisk.points.find((candidate) => candidate.key === `${context.target.name}/steady/${point.id}`)?.status, 'failed');
+      return undefined;
+    },
+  });
   const driver = fakeDriver(journal, new Map());
-  const { resultsPath } = await runBench(benchOptions([configuration('fake-a', driver), configuration('fake-b', driver)], [flaky, steady], { repetitions: 1 }));
+  const options = benchOptions([configuration('fake-a', driver), configuration('fake-b', driver)], [flaky, steady], { repetitions: 1 });
+  outDirectory = options.outDirectory;
+  const { resultsPath } = await runBench(options);
   const results = await readResultsFile(resultsPath);
   for (const id of ['p1', 'p2']) {
     const failed = point(results, `fake-a/flaky/${id}`);
