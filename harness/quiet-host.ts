@@ -1,5 +1,5 @@
 import type { QuietHostCheck } from '../results/schema.js';
-import { readHostCpuTimes } from '../core/cpu-meter.js';
+import { readHostCpuTimes, type HostCpuTimes } from '../core/cpu-meter.js';
 import { sleep } from '../core/poll.js';
 
 /** On 2 cores, one core half busy is already 25 %: anything above that would show in the numbers. */
@@ -20,18 +20,28 @@ export interface QuietHostOptions {
 }
 
 /**
- * Samples whole-host CPU busy over ~1 s before a trial. A busy host is waited for; if it stays busy,
- * the trial runs anyway and is flagged, with the figure kept in the results.
+ * Samples whole-host CPU busy over one sample window (~1 s) before a trial. A busy host is waited for,
+ * one window after another; if it is still busy once `maxWaitMs` has passed, the trial runs anyway
+ * and is flagged, with the figure kept in the results.
+ *
+ * @param options Threshold (fraction 0..1), window and longest wait in ms; unset fields take the defaults.
+ * @param readCpuTimes Test seam: reads the host's cumulative CPU seconds at each end of a window.
+ *   Default: /proc/stat ({@link readHostCpuTimes}). Its errors (no /proc/stat) are passed through.
+ * @returns The last window's busy fraction (0..1), how long the host was waited for in ms, and
+ *   whether the trial runs flagged.
  */
-export async function waitForQuietHost(options: QuietHostOptions = {}): Promise<QuietHostCheck> {
+export async function waitForQuietHost(
+  options: QuietHostOptions = {},
+  readCpuTimes: () => Promise<HostCpuTimes> = readHostCpuTimes,
+): Promise<QuietHostCheck> {
   const threshold = options.busyThreshold ?? DEFAULT_BUSY_THRESHOLD;
   const sampleMs = options.sampleMs ?? DEFAULT_SAMPLE_MS;
   const maxWaitMs = options.maxWaitMs ?? DEFAULT_MAX_WAIT_MS;
   const started = performance.now();
   for (;;) {
-    const before = await readHostCpuTimes();
+    const before = await readCpuTimes();
     await sleep(sampleMs);
-    const after = await readHostCpuTimes();
+    const after = await readCpuTimes();
     const total = after.totalSeconds - before.totalSeconds;
     const busyFraction = total > 0 ? (after.busySeconds - before.busySeconds) / total : 0;
     const waitedMs = performance.now() - started - sampleMs;

@@ -39,8 +39,19 @@ export interface BenchOptions {
   suiteOptions: ReadonlyMap<string, SuiteOptions>;
   quietHost: QuietHostOptions;
   progress?: Progress;
-  /** Test seams: the host facts (default: probe this host) and the network (default: build the real topology). */
-  seams?: { host?: HostFacts; createTopology?: (config: TopologyConfig, resources: ResourceRegistry) => Promise<Topology> };
+  /**
+   * Test seams: the host facts (default: probe this host), the network (default: build the real
+   * topology) and how an interrupted run ends the process (default: `process.exit`). `exit` is called
+   * once with 130 (SIGINT) or 143 (SIGTERM) after the results file is marked `interrupted`, the targets
+   * and resources are torn down and the lock is released. The real one does not return; a test double
+   * that does leaves `runBench` carrying on against torn-down targets, so a test should judge only
+   * what had happened by the time `exit` was called.
+   */
+  seams?: {
+    host?: HostFacts;
+    createTopology?: (config: TopologyConfig, resources: ResourceRegistry) => Promise<Topology>;
+    exit?: (code: number) => void;
+  };
 }
 
 export interface BenchOutcome {
@@ -70,6 +81,7 @@ export async function runBench(options: BenchOptions): Promise<BenchOutcome> {
   const targets = new Map<string, ProvisionedTarget>();
   let store: ResultsStore | undefined;
 
+  const exit = options.seams?.exit ?? ((code: number) => process.exit(code));
   const interrupt = async (signal: NodeJS.Signals) => {
     progress.log(`\n${signal}: stopping, tearing down what this run created…`);
     await store?.update((draft) => {
@@ -81,7 +93,7 @@ export async function runBench(options: BenchOptions): Promise<BenchOutcome> {
     await resources.undoAll();
     await releaseLock();
     if (store) progress.log(`partial results: ${store.path}`);
-    process.exit(signal === 'SIGINT' ? 130 : 143);
+    exit(signal === 'SIGINT' ? 130 : 143);
   };
   const onSignal = (signal: NodeJS.Signals) => void interrupt(signal);
   process.once('SIGINT', onSignal);
@@ -160,7 +172,7 @@ export async function runBench(options: BenchOptions): Promise<BenchOutcome> {
         const left = done === 0 ? '' : ` · ~${formatDuration(((performance.now() - started) / done) * (total - done))} left`;
         progress.update(`round ${roundIndex + 1}/${plan.rounds.length} · ${cell.target} · ${cell.suite} · ${cell.point.id} · trial ${done + 1}/${total}${left}`);
         const context = { ...contextFor(target, cell.suite), state: prepared.get(`${cell.target}/${cell.suite}`) };
-        const trial = await runTrial(suites.get(cell.suite)!, cell, roundIndex, target, context, options.quietHost);
+        const trial = await runTrial(suites.get(cell.suite)!, cell, roundIndex, target, context, options.quietHost, log);
         await store.update((draft) => {
           const index = draft.points.findIndex((point) => point.key === cell.key);
           const point = draft.points[index]!;
@@ -238,19 +250,27 @@ async function runTrial(
   target: ProvisionedTarget,
   context: SuiteContext & { state: unknown },
   quietHostOptions: QuietHostOptions,
+  log: (line: string) => void,
 ): Promise<TrialRecord> {
   const startedAt = new Date().toISOString();
-  await target.resume();
   const begin = performance.now();
+  let record: TrialRecord;
+  // A target that will not resume fails this trial, not the run.
   try {
+    await target.resume();
     const quietHost = await waitForQuietHost(quietHostOptions);
     const outcome = await suite.runTrial(cell.point, context);
-    return { ...outcome, repetition, startedAt, durationMs: performance.now() - begin, quietHost };
+    record = { ...outcome, repetition, startedAt, durationMs: performance.now() - begin, quietHost };
   } catch (error) {
-    return { state: 'failed', reason: errorMessage(error), commands: [], repetition, startedAt, durationMs: performance.now() - begin };
-  } finally {
-    await target.pause();
+    record = { state: 'failed', reason: errorMessage(error), commands: [], repetition, startedAt, durationMs: performance.now() - begin };
   }
+  try {
+    await target.pause();
+  } catch (error) {
+    // The measurement stands; the next trials on other targets may run beside a target left running.
+    log(`${target.name}: pausing after a trial failed: ${errorMessage(error)}`);
+  }
+  return record;
 }
 
 function initialResults(runId: string, host: HostFacts, options: BenchOptions, cells: PlannedCell[]): ResultsFile {
@@ -270,7 +290,7 @@ function initialResults(runId: string, host: HostFacts, options: BenchOptions, c
       repetitions: options.repetitions,
       seed: options.seed,
       cvThreshold: options.cvThreshold,
-      options: { ...options.targetOptions, ...Object.assign({}, ...options.suiteOptions.values()), subnet: options.subnet, guardRange: options.guardRange },
+      options: { ...options.targetOptions, ...(Object.assign({}, ...options.suiteOptions.values()) as SuiteOptions), subnet: options.subnet, guardRange: options.guardRange },
     },
     targets: [],
     points: cells.map((cell) => ({

@@ -1,0 +1,143 @@
+/**
+ * core/exec.ts deadlines and failures. Bounds are generous (a hang check, not a timing benchmark):
+ * a 300 ms deadline must come back within 3 s (10x) even on a loaded 2-core machine.
+ */
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { CommandFailedError, runChecked, runCommand, startBackground } from '../../core/exec.js';
+import { parseProcessStat } from '../../core/proc.js';
+
+const DEADLINE_MS = 300;
+const HANG_BOUND_MS = 3_000;
+
+let scratch = '';
+before(async () => {
+  scratch = await mkdtemp(join(tmpdir(), 'isobench-exec-test-'));
+});
+after(async () => {
+  await rm(scratch, { recursive: true, force: true });
+});
+
+/** Running, not a zombie: an orphan killed here may wait for its reaper (this sandbox's pid 1 is slow to reap). */
+const alive = (pid: number) => {
+  try {
+    return parseProcessStat(readFileSync(`/proc/${pid}/stat`, 'utf8')).state !== 'Z';
+  } catch {
+    return false;
+  }
+};
+
+/** Kills a process if it still runs; for cleaning up after a test whose subject failed to. */
+const reap = (pid: number | undefined) => {
+  if (pid !== undefined && alive(pid)) process.kill(pid, 'SIGKILL');
+};
+
+test('a program that never exits is killed at its deadline: timedOut, not ok', async () => {
+  const started = performance.now();
+  const outcome = await runCommand(['sleep', '1000'], { timeoutMs: DEADLINE_MS });
+  const elapsed = performance.now() - started;
+  assert.equal(outcome.timedOut, true);
+  assert.equal(outcome.ok, false);
+  assert.ok(elapsed >= DEADLINE_MS - 50, `returned after ${elapsed} ms, before its deadline`);
+  assert.ok(elapsed < HANG_BOUND_MS, `returned after ${elapsed} ms`);
+  assert.deepEqual(outcome.command, ['sleep', '1000']);
+});
+
+// execa alone kills `sh` but then waits for the pipes, which the orphaned `sleep` holds open until it
+// ends by itself: exec.ts must kill the whole process tree.
+test('a program whose child holds the pipes is killed at its deadline too', async () => {
+  const pidFile = join(scratch, 'grandchild.pid');
+  const started = performance.now();
+  const running = runCommand(['sh', '-c', `sleep 1000 & echo $! > ${pidFile}; wait`], { timeoutMs: DEADLINE_MS });
+  const settled = await Promise.race([running.then(() => 'returned' as const), sleep(HANG_BOUND_MS).then(() => 'hung' as const)]);
+  const elapsed = performance.now() - started;
+  const grandchild = existsSync(pidFile) ? Number((await readFile(pidFile, 'utf8')).trim()) : undefined;
+  try {
+    assert.equal(settled, 'returned', `still waiting after ${Math.round(elapsed)} ms for a ${DEADLINE_MS} ms deadline`);
+    const outcome = await running;
+    assert.equal(outcome.timedOut, true);
+    assert.equal(outcome.ok, false);
+    assert.ok(grandchild === undefined || !alive(grandchild), 'the child holding the pipes is gone too');
+  } finally {
+    reap(grandchild);
+    await running;
+  }
+});
+
+test('a non-zero exit is not ok and carries its exit code and output', async () => {
+  const outcome = await runCommand(['sh', '-c', 'echo partial; echo broken >&2; exit 3']);
+  assert.equal(outcome.ok, false);
+  assert.equal(outcome.exitCode, 3);
+  assert.equal(outcome.timedOut, false);
+  assert.equal(outcome.signal, null);
+  assert.equal(outcome.stdout, 'partial\n');
+  assert.equal(outcome.stderr, 'broken\n');
+  const success = await runCommand(['true']);
+  assert.equal(success.ok, true);
+  assert.equal(success.exitCode, 0);
+});
+
+test('runChecked throws CommandFailedError naming the command, carrying the outcome', async () => {
+  await assert.rejects(runChecked(['sh', '-c', 'echo no such thing >&2; exit 4']), (error: unknown) => {
+    assert.ok(error instanceof CommandFailedError);
+    assert.match(error.message, /`sh -c echo no such thing >&2; exit 4` exited with code 4: no such thing/);
+    assert.equal(error.outcome.exitCode, 4);
+    return true;
+  });
+  await assert.rejects(runChecked(['sleep', '1000'], { timeoutMs: DEADLINE_MS }), (error: unknown) => {
+    assert.ok(error instanceof CommandFailedError);
+    assert.match(error.message, /`sleep 1000` timed out/);
+    return true;
+  });
+  assert.equal((await runChecked(['true'])).ok, true);
+});
+
+test('startBackground().stop() ends the process', async () => {
+  const server = startBackground(['sleep', '1000']);
+  try {
+    assert.ok(server.pid !== undefined && alive(server.pid));
+    const started = performance.now();
+    const outcome = await server.stop();
+    assert.ok(performance.now() - started < HANG_BOUND_MS);
+    assert.equal(outcome.ok, false);
+    assert.equal(outcome.signal, 'SIGTERM', 'asked to stop first, not killed');
+    assert.equal(alive(server.pid), false, 'the process is gone once stop resolves');
+  } finally {
+    reap(server.pid);
+  }
+});
+
+test('startBackground().stop() kills a program that ignores SIGTERM after the grace period', async () => {
+  // `exec` so the shell's ignored SIGTERM is inherited by sleep itself, with no child left behind.
+  const server = startBackground(['sh', '-c', 'trap "" TERM; exec sleep 1000']);
+  try {
+    await sleep(100); // let the trap be set before stop sends SIGTERM
+    const started = performance.now();
+    const outcome = await server.stop(200);
+    // Well before execa's own 2 s force-kill: the grace period given is the one honoured.
+    const elapsed = performance.now() - started;
+    assert.ok(elapsed < 1_500, `stopped after ${Math.round(elapsed)} ms with a 200 ms grace period`);
+    assert.equal(outcome.signal, 'SIGKILL');
+    assert.equal(alive(server.pid!), false);
+  } finally {
+    reap(server.pid);
+  }
+});
+
+test('a background program is killed at its own deadline', async () => {
+  const server = startBackground(['sleep', '1000'], { timeoutMs: DEADLINE_MS });
+  try {
+    const started = performance.now();
+    const outcome = await server.exited;
+    assert.ok(performance.now() - started < HANG_BOUND_MS);
+    assert.equal(outcome.timedOut, true);
+    assert.equal(outcome.ok, false);
+  } finally {
+    reap(server.pid);
+  }
+});
