@@ -9,6 +9,7 @@ export interface CpuCounter {
   seconds: number;
 }
 
+/** The host's cumulative CPU time since boot, from the aggregate `cpu` line of /proc/stat, in seconds. */
 export interface HostCpuTimes {
   /** Cumulative seconds all cores spent busy (user, nice, system, irq, softirq, steal). */
   busySeconds: number;
@@ -16,6 +17,12 @@ export interface HostCpuTimes {
   totalSeconds: number;
 }
 
+/**
+ * Parses the text of /proc/stat (proc(5)): its aggregate `cpu` line, whose fields are clock ticks
+ * (USER_HZ) in the order user, nice, system, idle, iowait, irq, softirq, steal, guest, guest_nice.
+ * iowait counts as idle time, not busy.
+ * @throws Error when there is no `cpu ` line, or it has fewer than 8 fields or a field that is not a number.
+ */
 export function parseProcStat(text: string): HostCpuTimes {
   const line = text.split('\n').find((candidate) => candidate.startsWith('cpu '));
   if (!line) throw new Error('/proc/stat has no aggregate "cpu" line');
@@ -29,14 +36,21 @@ export function parseProcStat(text: string): HostCpuTimes {
   return { busySeconds: busy / CLOCK_TICKS_PER_SECOND, totalSeconds: (busy + idle + iowait) / CLOCK_TICKS_PER_SECOND };
 }
 
+/**
+ * Reads and parses /proc/stat now.
+ * @throws as parseProcStat does, or the file system's error.
+ */
 export async function readHostCpuTimes(): Promise<HostCpuTimes> {
   return parseProcStat(await readFile('/proc/stat', 'utf8'));
 }
 
+/** What `CpuMeter.start`'s stop function reports: CPU time spent between start and stop. */
 export interface CpuWindow {
+  /** Wall-clock seconds between the two readings (performance.now()). */
   elapsedSeconds: number;
   /** Busy CPU-seconds of the whole host during the window (both ends of the link, on one host). */
   hostBusySeconds: number;
+  /** hostBusySeconds over all cores' elapsed CPU-seconds, 0..1; 0 when /proc/stat did not advance. */
   hostBusyFraction: number;
   /** CPU-seconds of each of the target's own accounting sources (cgroup, QEMU process, guest). */
   sources: CpuCounter[];
@@ -44,10 +58,20 @@ export interface CpuWindow {
   harnessSeconds: number;
 }
 
+/**
+ * Reads a target's own CPU counters (`ProvisionedTarget.cpuCounters`). It is called at both ends of
+ * the window; sources are matched by `source`, and one that appears only at the end counts as 0.
+ */
 export type CounterSource = () => Promise<CpuCounter[]>;
 
 /** Measures CPU time over a window with /proc/stat, the one method every Linux host has. */
 export class CpuMeter {
+  /**
+   * Takes the first reading and returns the function that takes the second and reports the window.
+   * Host and harness times come from /proc/stat and process.cpuUsage(); target sources are read just
+   * outside them (before at the start, after at the end), so the window brackets the host's.
+   * @param targetCounters The target's counters; default: none.
+   */
   async start(targetCounters: CounterSource = async () => []): Promise<() => Promise<CpuWindow>> {
     const counters0 = await targetCounters();
     const host0 = await readHostCpuTimes();

@@ -6,32 +6,49 @@ import { processStartTicks } from './proc.js';
 /** Every external step has a timeout; this is the one used when a caller names none. */
 export const DEFAULT_COMMAND_TIMEOUT_MS = 120_000;
 
+/** How runCommand and startBackground run a program. */
 export interface CommandOptions {
+  /** ms until the program and its descendants get killed; default DEFAULT_COMMAND_TIMEOUT_MS (startBackground: after a 2000 ms SIGTERM grace). */
   timeoutMs?: number;
   /** Text fed to the program's standard input. */
   input?: string;
   cwd?: string;
+  /** Added to the parent's environment (execa's `extendEnv`), not a replacement for it. */
   env?: Record<string, string>;
 }
 
 /** One shape for success and failure, like execa's: a failure carries the whole outcome. */
 export interface CommandOutcome {
   command: readonly string[];
+  /** Exit code 0 and not timed out. */
   ok: boolean;
+  /** null when the program was killed by a signal or never started. */
   exitCode: number | null;
+  /** The signal that ended it, e.g. `SIGKILL`; null when it exited. */
   signal: string | null;
+  /** The deadline passed and isobench killed it (`signal` then says how). */
   timedOut: boolean;
+  /** Everything it wrote, final newline kept. */
   stdout: string;
   stderr: string;
+  /** Wall-clock ms from start to exit. */
   durationMs: number;
 }
 
+/**
+ * A program run by runChecked failed; the message is describeFailure's, `outcome` has the rest
+ * (full stdout and stderr). Exit code 1.
+ */
 export class CommandFailedError extends IsobenchError {
   constructor(readonly outcome: CommandOutcome) {
     super(describeFailure(outcome));
   }
 }
 
+/**
+ * One line for a failed run: the command, how it ended (timed out, killed by a signal, exit code)
+ * and the last 3 lines of stderr (stdout when stderr is empty) joined by ` | `, cut at 500 characters.
+ */
 export function describeFailure(outcome: CommandOutcome): string {
   const what = outcome.timedOut
     ? 'timed out'
@@ -102,8 +119,8 @@ interface FinishedProcess {
   exitCode?: number | undefined;
   signal?: string | undefined;
   timedOut: boolean;
-  stdout?: unknown;
-  stderr?: unknown;
+  stdout?: string | undefined;
+  stderr?: string | undefined;
 }
 
 function toOutcome(command: readonly string[], result: FinishedProcess, started: number): CommandOutcome {
@@ -126,8 +143,10 @@ export async function runChecked(command: readonly string[], options: CommandOpt
   return outcome;
 }
 
+/** A program started by startBackground. */
 export interface BackgroundProcess {
   command: readonly string[];
+  /** undefined when it could not be spawned (then `exited` reports the failure). */
   pid: number | undefined;
   /**
    * Stops the process and its descendants (SIGTERM, then SIGKILL after `graceMs`, default 2000 ms)
@@ -146,7 +165,7 @@ export function startBackground(command: readonly string[], options: CommandOpti
   const [file, ...args] = command;
   if (!file) throw new Error('startBackground needs a program to run');
   const started = performance.now();
-  const child: ResultPromise = execa(file, args, {
+  const child = execa(file, args, {
     reject: false,
     cwd: options.cwd,
     env: options.env,

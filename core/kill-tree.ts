@@ -9,6 +9,7 @@ import { allProcessStats, readProcessStat, type ProcessStat } from './proc.js';
  * two together.
  */
 
+/** The two signals of the stop sequence; nothing else is sent. */
 export type KillSignal = 'SIGTERM' | 'SIGKILL';
 
 /** Something `terminate` can stop. */
@@ -21,6 +22,7 @@ export interface Killable {
   gone(): Promise<boolean>;
 }
 
+/** Timing of `terminate`, all in ms. */
 export interface TerminateOptions {
   /** ms between SIGTERM and SIGKILL; 0 sends SIGKILL at once (no SIGTERM). Default 2000. */
   graceMs?: number;

@@ -7,8 +7,10 @@ import { isProcessAlive } from './proc.js';
 
 /** Where ledgers of live runs are kept; a ledger whose owner is dead marks a crashed run's leftovers. */
 export const DEFAULT_STATE_DIRECTORY = '/var/tmp/isobench';
+/** Deadline, in ms, of one `command` undo (e.g. `ip link delete`, `docker rm --force`). */
 export const UNDO_TIMEOUT_MS = 30_000;
 
+/** The directory of ledgers and the run lock: `$ISOBENCH_STATE_DIR`, else DEFAULT_STATE_DIRECTORY. */
 export function stateDirectory(): string {
   return process.env.ISOBENCH_STATE_DIR ?? DEFAULT_STATE_DIRECTORY;
 }
@@ -16,13 +18,20 @@ export function stateDirectory(): string {
 /**
  * How to remove one resource, in a form that survives a crash: a ledger written to disk is all a
  * later `cleanup` has to go on.
+ * - `command`: run it; a failure whose stderr or stdout matches `ignoreFailure` (e.g. `Cannot find
+ *   device` after `ip link delete`) means the resource was already gone. A RegExp is stored as its source.
+ * - `process`: SIGTERM, 3 s, SIGKILL to that host process alone (not its descendants); `startTicks`
+ *   (/proc/PID/stat field 22) keeps a reused pid from being signalled.
+ * - `path`: remove the file or directory tree.
  */
 export type Undo =
   | { kind: 'command'; command: string[]; ignoreFailure?: RegExp | string }
   | { kind: 'process'; pid: number; startTicks: string | null }
   | { kind: 'path'; path: string };
 
+/** One registered resource. */
 export interface ResourceEntry {
+  /** From 1, in order of registration; what `undo` and `forget` take. */
   id: number;
   description: string;
   undo: Undo;
@@ -40,8 +49,10 @@ type SerializedUndo =
   | { kind: 'process'; pid: number; startTicks: string | null }
   | { kind: 'path'; path: string };
 
+/** What an undo pass did, by the resources' descriptions. */
 export interface UndoReport {
   removed: string[];
+  /** `error` is the failure's message; these entries stay in the ledger. */
   failed: Array<{ description: string; error: string }>;
 }
 
@@ -63,10 +74,17 @@ export class ResourceRegistry {
     this.ledgerPath = join(directory, `ledger-${runId}.json`);
   }
 
+  /** How many resources are registered and not yet undone or forgotten. */
   get size(): number {
     return this.entries.length;
   }
 
+  /**
+   * Records a resource that now exists and writes the ledger before returning.
+   * @param description Names it in reports and in `cleanup`, e.g. `tap NAME`, `QEMU NAME (pid 1234)`.
+   * @returns Its id, for `undo` or `forget`.
+   * @throws the file system's error when the ledger cannot be written.
+   */
   async register(description: string, undo: Undo): Promise<number> {
     const entry: ResourceEntry = { id: this.nextId++, description, undo };
     this.entries.push(entry);
@@ -139,17 +157,19 @@ export async function undoResource(undo: Undo | SerializedUndo): Promise<void> {
   }
 }
 
-// Kept here too for the modules that imported them from the ledger before core/proc.ts existed.
-
 /** SIGTERM, up to 3 s to exit, then SIGKILL: the process alone, and only if it is still the one recorded. */
 async function killProcess(pid: number, startTicks: string | null): Promise<void> {
   await terminate(hostProcessTree(pid, { descendants: false, startTime: startTicks }), { graceMs: 3_000, intervalMs: 100 });
 }
 
+/** A ledger left by a run whose process is gone. */
 export interface StaleLedger {
+  /** The ledger file. */
   path: string;
   runId: string;
+  /** The run's process, no longer alive. */
   pid: number;
+  /** Oldest first, as registered. */
   resources: Ledger['resources'];
 }
 

@@ -13,6 +13,7 @@ import { isProcessAlive } from './proc.js';
  * runs. Node has no flock(2), hence the pid file.
  */
 
+/** How acquireLock waits for a held lock. */
 export interface LockOptions {
   /** Give up after this many ms; 0 tries once. Default 30 min: a build holding the lock legitimately takes minutes. */
   timeoutMs?: number;

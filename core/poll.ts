@@ -56,6 +56,7 @@ export interface PollContext {
   remainingMs: number;
 }
 
+/** How long and how often pollUntil asks, and how its DeadlineError reads. */
 export interface PollOptions {
   /** How long to keep asking, in ms from `startedAt`. The probe runs at least once, even for 0. */
   timeoutMs: number;

@@ -103,7 +103,7 @@ export async function processStartTicks(pid: number): Promise<string | null> {
 
 /**
  * Whether a pid names a process (signal 0). EPERM counts as alive: it exists, it is just not ours.
- * A zombie counts as alive here; see `isGone` for "has it really ended".
+ * A zombie counts as alive here; `hostProcessTree` (kill-tree.ts) counts it as gone.
  */
 export function isProcessAlive(pid: number): boolean {
   try {

@@ -13,6 +13,7 @@ export interface ToolRequirement {
   why: string;
 }
 
+/** Deadline of each `apt-get update` and `apt-get install` run, in ms (15 min). */
 export const APT_TIMEOUT_MS = 15 * 60_000;
 
 /**
@@ -40,6 +41,7 @@ export async function findExecutable(command: string, searchPath: string = proce
   return null;
 }
 
+/** The requirements whose command findExecutable does not find, in the given order. */
 export async function missingTools(requirements: readonly ToolRequirement[]): Promise<ToolRequirement[]> {
   const missing: ToolRequirement[] = [];
   for (const requirement of requirements) {
@@ -51,6 +53,9 @@ export async function missingTools(requirements: readonly ToolRequirement[]): Pr
 /**
  * Installs what is missing with apt-get, saying what and why; without root or apt-get it stops
  * with an error that names the package to install.
+ * @param log Receives one `installing PACKAGE: COMMAND is needed WHY` line per missing tool.
+ * @throws MissingToolError (exit 2) for the first missing tool when it cannot install, or when a
+ *   tool is still missing after installing; CommandFailedError when apt-get fails.
  */
 export async function ensureTools(requirements: readonly ToolRequirement[], log: (line: string) => void): Promise<void> {
   const missing = await missingTools(requirements);

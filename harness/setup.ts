@@ -14,6 +14,7 @@ const TEST_ONLY_TOOLS: readonly ToolRequirement[] = [
   { command: 'qemu-system-x86_64', debianPackage: 'qemu-system-x86', why: 'to boot the guest in the image tests' },
 ];
 
+/** Every host tool a target, a suite or the tests need, duplicates included (ensureTools installs a package once). */
 export function everyToolRequirement(): ToolRequirement[] {
   return [
     ...DRIVERS.flatMap((driver) => driver.hostTools),

@@ -3,24 +3,40 @@ import type { ResourceRegistry } from '../core/ledger.js';
 import { UsageError } from '../core/errors.js';
 import { cidrContains, cidrsOverlap, cidrWithin, formatCidr, hostAddress, parseAddress, parseCidr, type Cidr } from './ipv4.js';
 
-/** RFC 2544's benchmarking range: never routed on the internet, so a stray packet cannot reach anyone. */
+/**
+ * The addresses isobench hands out (`--subnet`): the bridge is .1, the client .2, targets from .10.
+ * Inside RFC 2544's benchmarking range, never routed on the internet, so a stray packet cannot reach anyone.
+ */
 export const DEFAULT_TEST_SUBNET = '198.18.0.0/24';
+/**
+ * The range that is blackholed as a whole with an `unreachable` route (`--guard-range`): all of
+ * RFC 2544's benchmarking range, 198.18.0.0 to 198.19.255.255.
+ */
 export const DEFAULT_GUARD_RANGE = '198.18.0.0/15';
 
-/** Every name isobench gives a network object starts with this, so `cleanup` can find them all. */
+/** Every link (bridge, veth, tap) isobench creates is named with this prefix, so `cleanup` can find them all. */
 export const LINK_PREFIX = 'ib-';
+/** Every network namespace isobench creates is named with this prefix, for `cleanup` likewise. */
 export const NETNS_PREFIX = 'isobench-';
+/** The namespace of the load generator: the papers' client machine. */
 export const CLIENT_NETNS = `${NETNS_PREFIX}client`;
+/** The bridge that joins the client's veth and guests' taps, and holds the host's test address. */
 export const BRIDGE = `${LINK_PREFIX}br0`;
+/** The bridge's end of the client's veth pair. */
 export const VETH_HOST = `${LINK_PREFIX}veth-h`;
+/** The client namespace's end of the veth pair: the only way test traffic may leave it. */
 export const VETH_CLIENT = `${LINK_PREFIX}veth-c`;
+/** The `-m comment` of every iptables rule isobench adds; `cleanup` removes the rules carrying it. */
 export const IPTABLES_COMMENT = 'isobench';
 
 const IP_TIMEOUT_MS = 10_000;
 const GONE = 'Cannot find device|No such file|does not exist|No such process|Bad rule|No chain';
 
+/** The test network's ranges as given on the command line, in CIDR notation. */
 export interface TopologyConfig {
+  /** `--subnet`, default DEFAULT_TEST_SUBNET. */
   subnet: string;
+  /** `--guard-range`, default DEFAULT_GUARD_RANGE; must contain the subnet. */
   guardRange: string;
 }
 
@@ -35,7 +51,7 @@ export function validateTopologyConfig(config: TopologyConfig): { subnet: Cidr; 
     try {
       return parseCidr(text);
     } catch (error) {
-      throw new UsageError(`--${flag} ${text}: ${(error as Error).message.replace(`${text}: `, '').replace(`${text} `, '')}`);
+      throw new UsageError(`--${flag} ${text}: ${(error as Error).message.replace(`${text}: `, '').replace(`${text} `, '')}`, { cause: error });
     }
   };
   const subnet = parse('subnet', config.subnet);
@@ -53,7 +69,9 @@ export function validateTopologyConfig(config: TopologyConfig): { subnet: Cidr; 
  * as a whole (`unreachable`), and a check before any traffic that the destination is one of ours.
  */
 export class Topology {
+  /** The host's address on the bridge (the subnet's .1): native's servers listen here. */
   readonly hostAddress: string;
+  /** The client namespace's address (the subnet's .2). */
   readonly clientAddress: string;
   readonly subnet: Cidr;
   readonly guard: Cidr;
@@ -72,6 +90,13 @@ export class Topology {
     this.ownedAddresses.set(this.hostAddress, `bridge ${BRIDGE}`);
   }
 
+  /**
+   * Validates the ranges, refuses a guard range the host already routes, then builds the network,
+   * registering each piece in `resources` as it is made.
+   * @throws UsageError for a bad `--subnet`/`--guard-range`; Error when the host already routes part
+   *   of the guard range (a crashed run, or a network in use); CommandFailedError when an `ip` or
+   *   `iptables` command fails.
+   */
   static async create(config: TopologyConfig, resources: ResourceRegistry): Promise<Topology> {
     const topology = new Topology(config, resources);
     await topology.refuseOverlappingRoutes();
@@ -79,10 +104,12 @@ export class Topology {
     return topology;
   }
 
+  /** The test subnet's prefix length, e.g. 24, for addresses handed to targets. */
   get prefixLength(): number {
     return this.subnet.prefix;
   }
 
+  /** The bridge's name (BRIDGE), which guests' taps join. */
   get bridge(): string {
     return BRIDGE;
   }
@@ -109,6 +136,7 @@ export class Topology {
     return runCommand(this.wrapClient(command), options);
   }
 
+  /** The command as it runs in the client namespace (`ip netns exec isobench-client …`), as recorded in results. */
   wrapClient(command: readonly string[]): string[] {
     return ['ip', 'netns', 'exec', CLIENT_NETNS, ...command];
   }

@@ -62,6 +62,10 @@ export interface TargetDriver {
    * regardless and fail with their own clear error.
    */
   defaultAvailability(host: HostFacts): Promise<string | null>;
+  /**
+   * Builds the target, registering every resource in `context.resources` the moment it exists, so
+   * a failure half-way is undone with the rest of the run. The result is named `context.configuration`.
+   */
   provision(context: ProvisionContext): Promise<ProvisionedTarget>;
 }
 
@@ -71,7 +75,10 @@ export interface Leftover {
   undo: Undo;
 }
 
+/** One kind of leftover `npm run cleanup` looks for beyond the crashed runs' ledgers (provisioning/leftovers.ts). */
 export interface LeftoverScanner {
+  /** Names the scanner in cleanup's output, e.g. `network`. */
   name: string;
+  /** Lists what is there now; removes nothing. */
   find(): Promise<Leftover[]>;
 }

@@ -2,71 +2,105 @@ import { z } from 'zod';
 import { IsobenchError } from '../core/errors.js';
 import { formatZodIssues } from '../core/zod-text.js';
 
-/**
+/*
  * The results file: one JSON document per run. Versioned; every read and write goes through
  * `parseResultsFile`, so a file that does not match is a clear error, never a half-trusted object.
  */
+
+/** The `schema` field of every results file. */
 export const RESULTS_SCHEMA_ID = 'isobench/results';
+/** The `version` field this isobench writes and the only one it reads; bump it on an incompatible change. */
 export const RESULTS_SCHEMA_VERSION = 1;
 
 const finite = z.number().finite();
 
+/** One number a completed trial measured. Names and units come from results/metrics.ts. */
 export const MetricSample = z.object({
-  /** Stable metric name, e.g. `throughput`, `iops`, `clat_p99`. */
+  /** Stable metric name, e.g. `throughput_gbps`, `iops`, `latency_p99_us`. */
   name: z.string().min(1),
+  /** e.g. `Gbit/s`, `µs`, `IOPS`. */
   unit: z.string().min(1),
   value: finite,
   /** How the number was obtained when more than one way exists (e.g. `proc-stat`, `perf-cycles`). */
   method: z.string().optional(),
 });
+/** A parsed MetricSample. */
 export type MetricSample = z.infer<typeof MetricSample>;
 
+/** The check before a trial that the host is idle enough to measure (harness/quiet-host.ts). */
 export const QuietHostCheck = z.object({
   /** Whole-host CPU busy share (0..1) over the last sample before the trial. */
   busyFraction: finite,
+  /** ms spent waiting for the host to quieten, the last sample excluded. */
   waitedMs: finite,
   /** True when the host never became quiet within the wait budget: the trial ran anyway. */
   flagged: z.boolean(),
 });
+/** A parsed QuietHostCheck. */
 export type QuietHostCheck = z.infer<typeof QuietHostCheck>;
 
 const trialBase = {
+  /** 0 for the first trial of a point. */
   repetition: z.number().int().nonnegative(),
+  /** ISO 8601. */
   startedAt: z.string(),
+  /** Wall-clock ms of the trial, the quiet-host wait included. */
   durationMs: finite,
   /** The exact command lines that produced the numbers, so a user can rerun one point by hand. */
   commands: z.array(z.array(z.string())),
   quietHost: QuietHostCheck.optional(),
 };
 
+/**
+ * One trial of a point on a target: `completed` with at least one metric, or `failed` / `skipped`
+ * with the reason. A trial with no numbers is never `completed`.
+ */
 export const TrialRecord = z.discriminatedUnion('state', [
   z.object({ ...trialBase, state: z.literal('completed'), metrics: z.array(MetricSample).min(1) }),
   z.object({ ...trialBase, state: z.literal('failed'), reason: z.string().min(1) }),
   z.object({ ...trialBase, state: z.literal('skipped'), reason: z.string().min(1) }),
 ]);
+/** A parsed TrialRecord. */
 export type TrialRecord = z.infer<typeof TrialRecord>;
 
+/**
+ * A point's verdict (harness/point-summary.ts): `pending` before any trial; `ok` or `noisy` by the
+ * headline metric's cv against the run's threshold; `failed` when no trial completed and one failed,
+ * or the headline metric was never measured; `skipped` when no trial completed and none failed.
+ */
 export const PointStatus = z.enum(['ok', 'noisy', 'failed', 'skipped', 'pending']);
+/** A parsed PointStatus. */
 export type PointStatus = z.infer<typeof PointStatus>;
 
+/**
+ * Statistics of one metric over a point's completed trials (harness/statistics.ts), in the metric's
+ * unit except `cv`.
+ */
 export const MetricSummary = z.object({
   metric: z.string(),
   unit: z.string(),
   method: z.string().optional(),
+  /** Completed trials that measured this metric. */
   n: z.number().int().nonnegative(),
   mean: finite,
+  /** Sample standard deviation (n - 1 denominator); 0 when n = 1. */
   sd: finite,
+  /** 95 % confidence interval of the mean, Student's t with n - 1 degrees of freedom; the mean itself when n = 1. */
   ci95Low: finite,
   ci95High: finite,
-  /** Coefficient of variation, sd / mean; 0 when n < 2. */
+  /** Coefficient of variation, sd / |mean|, a fraction; 0 when n < 2 or the mean is 0. */
   cv: finite,
   min: finite,
   max: finite,
+  /** `noisy` when cv exceeds the run's `cvThreshold`. */
   status: z.enum(['ok', 'noisy']),
 });
+/** A parsed MetricSummary. */
 export type MetricSummary = z.infer<typeof MetricSummary>;
 
+/** One value of a point's parameters or of the run's options. */
 export const ParamValue = z.union([z.string(), finite, z.boolean()]);
+/** A parsed ParamValue. */
 export type ParamValue = z.infer<typeof ParamValue>;
 
 /**
@@ -79,37 +113,47 @@ export const HeadlineMetric = z.object({
   unit: z.string().min(1),
   direction: z.enum(['higher', 'lower']),
 });
+/** A parsed HeadlineMetric. */
 export type HeadlineMetric = z.infer<typeof HeadlineMetric>;
 
+/** One point (a bar or x position of a figure) on one target, with every trial it ran. */
 export const PointResult = z.object({
   /** `target/suite/pointId`, unique in a run. */
   key: z.string(),
+  /** The configuration, e.g. `docker-nat:overlay`. */
   target: z.string(),
   suite: z.string(),
   pointId: z.string(),
   params: z.record(z.string(), ParamValue),
   headline: HeadlineMetric.optional(),
+  /** The raw trials: the only source of truth; summaries and status are recomputed from them. */
   trials: z.array(TrialRecord),
   summaries: z.array(MetricSummary),
   status: PointStatus,
   /** Why the point failed, was skipped or is noisy. */
   reason: z.string().optional(),
 });
+/** A parsed PointResult. */
 export type PointResult = z.infer<typeof PointResult>;
 
+/** A host tool's version as it reports it; null when it could not be read. */
 export const ToolVersion = z.object({ tool: z.string(), version: z.string().nullable() });
 
+/** The host the run measured on, as provisioning/host-probe.ts found it. */
 export const HostFacts = z.object({
   hostname: z.string(),
   cpuModel: z.string(),
   cores: z.number().int().positive(),
+  /** `cpu MHz` of /proc/cpuinfo; null when it has none. */
   cpuMHz: finite.nullable(),
   memoryBytes: finite,
   kernel: z.string(),
   distro: z.string(),
   nodeVersion: z.string(),
   tools: z.array(ToolVersion),
+  /** Whether `perf stat` can read hardware cycle counters (else cycles per byte are estimated). */
   perfCounters: z.boolean(),
+  /** Whether /dev/kvm exists. */
   kvmDevice: z.boolean(),
   /** null until a guest boot probe ran. */
   kvmUsable: z.boolean().nullable(),
@@ -118,6 +162,7 @@ export const HostFacts = z.object({
     .object({ version: z.string(), storageDriver: z.string(), cgroupVersion: z.string() })
     .nullable(),
 });
+/** A parsed HostFacts. */
 export type HostFacts = z.infer<typeof HostFacts>;
 
 /**
@@ -127,36 +172,57 @@ export type HostFacts = z.infer<typeof HostFacts>;
 export const TargetFacts = z.object({
   target: z.string(),
   state: z.enum(['ready', 'failed', 'skipped']),
+  /** Why it failed or was skipped. */
   reason: z.string().optional(),
+  /** The address the client reaches its servers at. */
   serverAddress: z.string().optional(),
+  /** Hop by hop, e.g. `client netns -> veth -> BRIDGE -> host stack`. */
   networkPath: z.string(),
+  /** Where its data directory lives, e.g. `host file system (PATH)`. */
   storage: z.string(),
   labels: z.record(z.string(), z.union([z.string(), finite, z.boolean(), z.null()])),
   degraded: z.array(z.string()),
 });
+/** A parsed TargetFacts. */
 export type TargetFacts = z.infer<typeof TargetFacts>;
 
+/** What `npm run bench` was asked to run, so a results file says how it was made. */
 export const RunPlan = z.object({
+  /** Configurations, e.g. `native`, `kvm:qcow2`. */
   targets: z.array(z.string()).min(1),
   suites: z.array(z.string()).min(1),
   quick: z.boolean(),
+  /** Trials per point. */
   repetitions: z.number().int().positive(),
+  /** Seed of the trial order (harness/planner.ts), so a run's interleaving can be repeated. */
   seed: z.number().int(),
+  /** The cv above which a point is `noisy` (a fraction, default 0.05). */
   cvThreshold: finite,
+  /** Target and suite options and the test network's `subnet` and `guardRange`, as given or defaulted. */
   options: z.record(z.string(), ParamValue),
 });
+/** A parsed RunPlan. */
 export type RunPlan = z.infer<typeof RunPlan>;
 
+/** `running` until the run ends; `interrupted` by SIGINT or SIGTERM; `failed` with the error as the file's `reason`. */
 export const RunStatus = z.enum(['running', 'completed', 'interrupted', 'failed']);
+/** A parsed RunStatus. */
 export type RunStatus = z.infer<typeof RunStatus>;
 
+/**
+ * The whole results file. Written when the run starts, with every planned point `pending`, and
+ * rewritten atomically after each trial, so a crashed or interrupted run still leaves a valid file.
+ */
 export const ResultsFile = z.object({
   schema: z.literal(RESULTS_SCHEMA_ID),
   version: z.literal(RESULTS_SCHEMA_VERSION),
   runId: z.string().min(1),
+  /** ISO 8601. */
   startedAt: z.string(),
+  /** ISO 8601; null while the run is `running`. */
   finishedAt: z.string().nullable(),
   status: RunStatus,
+  /** Why the run was interrupted or failed. */
   reason: z.string().optional(),
   isobenchVersion: z.string(),
   host: HostFacts,
@@ -164,10 +230,15 @@ export const ResultsFile = z.object({
   targets: z.array(TargetFacts),
   points: z.array(PointResult),
 });
+/** A parsed ResultsFile. */
 export type ResultsFile = z.infer<typeof ResultsFile>;
 
 /** A results file that does not match the schema: names the file and the first fields that did not fit. Exit code 2. */
 export class ResultsFormatError extends IsobenchError {
+  /**
+   * @param source The file's path (or another name for where the data came from).
+   * @param details What did not fit, e.g. formatZodIssues' text.
+   */
   constructor(
     readonly source: string,
     readonly details: string,
@@ -176,6 +247,12 @@ export class ResultsFormatError extends IsobenchError {
   }
 }
 
+/**
+ * Validates parsed JSON as a results file. The version is checked first, so a file from another
+ * isobench says so rather than listing every field that moved.
+ * @param source Names the file in the error.
+ * @throws ResultsFormatError (exit 2) for another schema version or a value that does not match.
+ */
 export function parseResultsFile(data: unknown, source: string): ResultsFile {
   if (typeof data === 'object' && data !== null && 'version' in data && data.version !== RESULTS_SCHEMA_VERSION) {
     throw new ResultsFormatError(

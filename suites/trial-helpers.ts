@@ -22,6 +22,7 @@ export function outcomeFromTool(
   }
 }
 
+/** A `failed` trial whose reason is the error's message (anything thrown, not only Errors). */
 export function failedTrial(error: unknown, commands: string[][]): TrialOutcome {
   return { state: 'failed', reason: error instanceof Error ? error.message : String(error), commands };
 }

@@ -13,7 +13,9 @@ import { runBench, type BenchOptions } from '../runner.js';
 import { DEFAULT_CV_THRESHOLD } from '../statistics.js';
 import { DEFAULT_MAX_WAIT_MS } from '../quiet-host.js';
 
+/** Trials per point when `--reps` is not given (README: 3 quick, 5 full). */
 export const DEFAULT_REPETITIONS = { quick: 3, full: 5 } as const;
+/** Where results files go without `--out`, relative to the working directory. */
 export const DEFAULT_OUT_DIRECTORY = 'results';
 
 const FLAGS = {
@@ -41,6 +43,7 @@ const FLAGS = {
 
 const SUITE_FLAG_USAGE = SUITES.flatMap((suite) => suite.flags.map((flag) => `[--${flag.name} ${flag.valueName}]`)).join(' ');
 
+/** `npm run bench -- --help`; targets, suites and suite flags come from the registries. */
 export const BENCH_USAGE = `usage: npm run bench -- [--target NAME[:OPTION…][,…]|all] [--suite NAME[,NAME…]|all] [--quick|--full]
                       [--reps N] [--out DIR] [--seed N] [--storage volume|overlay]
                       [--accel auto|kvm|tcg] [--disk raw|qcow2] [--vcpus N] [--memory MiB] [--vm-manager qemu|libvirt]
@@ -111,11 +114,18 @@ export function parseFlags<const Config extends ParseArgsConfig>(config: Config)
   try {
     return parseArgs(config);
   } catch (error) {
-    throw new UsageError((error as Error).message.split('\n')[0]!);
+    throw new UsageError((error as Error).message.split('\n')[0]!, { cause: error });
   }
 }
 
-/** Turns the command line into the run's options; every bad value is a UsageError naming the flag. */
+/**
+ * Turns the command line into the run's options; every bad value is a UsageError naming the flag.
+ * With neither `--target` nor `--suite` it is the default matrix: quick, every suite, and every target
+ * whose driver says this host can run it (probes the host). Defaults: volume storage, accel auto,
+ * raw disk, 2 vCPUs, 2048 MiB, `--vm-manager qemu`, `--quiet-wait` 20 s.
+ * @throws UsageError for an unknown flag, target or suite, a value out of range, `--quick` with
+ *   `--full`, or a `--subnet`/`--guard-range` validateTopologyConfig refuses.
+ */
 export async function parseBenchOptions(argv: string[]): Promise<BenchOptions> {
   const { values } = parseFlags({ args: argv, options: FLAGS, strict: true });
   if (values.quick && values.full) throw new UsageError('--quick and --full contradict each other: choose one');
@@ -166,6 +176,12 @@ async function availableTargets(): Promise<TargetConfiguration[]> {
   return chosen;
 }
 
+/**
+ * `npm run bench`: runs the plan, writes the results file and its HTML report beside it, and prints
+ * where they are. A report that fails is reported, not fatal: the results file is already written.
+ * @returns The exit code: 1 when any point failed, else 0 (`--help` too).
+ * @throws UsageError for bad flags; whatever runBench throws.
+ */
 export async function benchCommand(argv: string[]): Promise<number> {
   if (argv.includes('--help')) {
     console.log(BENCH_USAGE);

@@ -22,11 +22,19 @@ import { nextInstanceSuffix } from '../instance-suffix.js';
 
 /** Inside the guest, on its root file system — the virtio disk (/dev/vda). */
 export const GUEST_DATA_DIRECTORY = '/var/lib/isobench-data';
+/** The guest's root, the virtio-blk disk; provisioning checks that GUEST_DATA_DIRECTORY is on it. */
 export const GUEST_ROOT_DEVICE = '/dev/vda';
 const DISK_CACHE: DiskSpec['cache'] = 'none';
 const DISK_AIO: DiskSpec['aio'] = 'native';
+/** Asked for (vhost=on) when isobench can open it; without it virtio-net runs in QEMU's userspace. */
 export const VHOST_DEVICE = '/dev/vhost-net';
+/** The `degraded` entry of a guest without vhost-net; reports show it as a banner. */
 export const NO_VHOST_DEGRADED = 'no vhost-net: userspace virtio-net';
+/**
+ * Appended to the guest kernel's command line. net.ifnames=0: the initrd's udev would rename eth0
+ * (to enp0s2), and the init configures eth0. panic=-1 with -no-reboot: a guest kernel that panics
+ * ends QEMU instead of hanging.
+ */
 export const GUEST_KERNEL_EXTRA = ['net.ifnames=0', 'panic=-1'];
 
 async function canOpen(path: string): Promise<boolean> {
@@ -36,6 +44,12 @@ async function canOpen(path: string): Promise<boolean> {
   );
 }
 
+/**
+ * QEMU's version as it reports it: what follows `version` on the first line of `BINARY --version`
+ * (the whole line when there is no such word). Recorded in the target's labels.
+ * @param binary Default QEMU_BINARY.
+ * @throws Error with QEMU's output when it fails or takes more than 10 s.
+ */
 export async function qemuVersionLine(binary = QEMU_BINARY): Promise<string> {
   const outcome = await runCommand([binary, '--version'], { timeoutMs: 10_000 });
   if (!outcome.ok) throw new Error(`\`${binary} --version\` failed: ${outcome.stderr.trim() || outcome.stdout.trim()}`);
@@ -149,8 +163,7 @@ async function provisionKvm(context: ProvisionContext): Promise<ProvisionedTarge
     await mkdir(sockets, { recursive: true });
 
     const name = `${QEMU_NAME_PREFIX}kvm-${instance}`;
-    // net.ifnames=0: the initrd's udev would rename eth0 (to enp0s2), and the init configures eth0.
-    // panic=-1 with -no-reboot: a guest kernel that panics ends QEMU instead of hanging.
+    // GUEST_KERNEL_EXTRA says why each of its parameters is there.
     const append = guestKernelCommandLine({ address: `${address}/${topology.prefixLength}`, extra: GUEST_KERNEL_EXTRA });
     const disk: DiskSpec = { path: diskCopy, format: options.disk, cache: DISK_CACHE, aio: DISK_AIO };
     const net = { tap: tap.name, mac: macForAddress(address), vhost };
@@ -294,7 +307,7 @@ function kvmTarget(guest: RunningGuest, facts: TargetFacts, address: string, own
       await stop();
       const status = server.finalStatus;
       const detail = status ? Buffer.from(status['err-data'] ?? '', 'base64').toString('utf8').trim().split('\n').slice(-3).join(' | ') : '';
-      throw new Error(`${(error as Error).message}${detail ? `; ${spec.name} said: ${detail}` : ''}`);
+      throw new Error(`${(error as Error).message}${detail ? `; ${spec.name} said: ${detail}` : ''}`, { cause: error });
     }
     return { spec, command, stop };
   }

@@ -39,7 +39,7 @@ export const nativeDriver: TargetDriver = {
       } catch (error) {
         const outcome = await server.stop();
         await resources.forget(resourceId);
-        throw new Error(`${(error as Error).message}; ${describeFailure(outcome)}`);
+        throw new Error(`${(error as Error).message}; ${describeFailure(outcome)}`, { cause: error });
       }
       return {
         spec,

@@ -26,23 +26,34 @@ const FioReport = z.object({
     .min(1),
 });
 
+/** One direction (reads or writes) of a fio job, summed over its `numjobs` by `--group_reporting`. */
 export interface FioDirectionResult {
   iops: number;
+  /** fio's `bw_bytes`, bytes per second. */
   bytesPerSecond: number;
+  /** I/Os completed, never 0 (a direction without I/O is null instead). */
   totalIos: number;
+  /** Mean completion latency (fio's `clat_ns.mean` / 1000), µs. */
   clatMeanUs: number;
   /** Percentile (e.g. 99.9) to completion latency in microseconds. */
   clatPercentilesUs: Map<number, number>;
 }
 
+/** What isobench takes from fio `--output-format=json`. */
 export interface FioResult {
+  /** fio's `fio version`, e.g. `fio-3.33`. */
   version: string;
   jobName: string;
+  /** null when the job did no reads. */
   read: FioDirectionResult | null;
   write: FioDirectionResult | null;
 }
 
-/** Parses fio's JSON for one group-reported job; a direction that did no I/O is null. */
+/**
+ * Parses fio's JSON for one group-reported job; a direction that did no I/O is null.
+ * @throws ToolOutputError when the text is not fio JSON of the expected shape, holds other than one
+ *   job, the job reports an error, or it did no I/O in either direction.
+ */
 export function parseFio(text: string): FioResult {
   // fio prints notes such as "fio: file hash not empty on exit" before the JSON on some paths.
   const start = text.indexOf('{');

@@ -5,13 +5,17 @@ import type { MetricSample } from '../../results/schema.js';
 import { failedTrial, outcomeFromTool, sample } from '../trial-helpers.js';
 import { parseFio, type FioDirectionResult, type FioResult } from './fio.js';
 
+/** fio's data file, in the target's data directory. */
 export const DATA_FILE_NAME = 'isobench-fio.dat';
-/** The paper: a 16 GiB file and 60 s runs; quick mode keeps the whole native suite under two minutes here. */
+/**
+ * File size (fio's `--size`), timed seconds (`--runtime`) and ramp seconds (`--ramp_time`) per mode.
+ * The paper: a 16 GiB file and 60 s runs; quick mode keeps the whole native suite under two minutes here.
+ */
 export const SIZES = {
   quick: { fileSize: '256M', runtimeSeconds: 3, rampSeconds: 1 },
   full: { fileSize: '16G', runtimeSeconds: 60, rampSeconds: 5 },
 } as const;
-/** Enough points for a smooth latency CDF. */
+/** Enough points for a smooth latency CDF (fio's `--percentile_list`, every trial asks for all of them). */
 export const CDF_PERCENTILES = [1, 5, 10, 20, 30, 40, 50, 60, 70, 80, 90, 95, 99, 99.5, 99.9, 99.95, 99.99];
 const SUMMARY_PERCENTILES = [50, 90, 99];
 
@@ -56,8 +60,13 @@ export const RandomIoParams = z.object({
   rampSeconds: z.number().nonnegative(),
   cdf: z.boolean(),
 });
+/** A parsed RandomIoParams. */
 export type RandomIoParams = z.infer<typeof RandomIoParams>;
 
+/**
+ * The fio command line of one trial: libaio with O_DIRECT (`--direct=1`) so the page cache is not
+ * measured, time-based for `runtimeSeconds` after `rampSeconds`, all jobs reported as one group.
+ */
 export function fioCommand(point: SuitePoint<RandomIoParams>, filename: string): string[] {
   const params = point.params;
   return [
@@ -69,6 +78,11 @@ export function fioCommand(point: SuitePoint<RandomIoParams>, filename: string):
   ];
 }
 
+/**
+ * Felter et al. 2014's random I/O, sequential I/O and random read latency CDF: fio runs inside the
+ * target on a file in its data directory, laid out once per target by `prepare` and removed by
+ * `finish`. Headline: `iops`, or `clat_mean_us` for the latency run. No ports, no options.
+ */
 export const randomIoSuite: Suite<RandomIoParams, Record<string, never>> = {
   name: 'random-io',
   description: 'fio random and sequential I/O on the target\'s storage (libaio, O_DIRECT), IOPS, MB/s and completion latency',
@@ -95,12 +109,16 @@ export const randomIoSuite: Suite<RandomIoParams, Record<string, never>> = {
         rampSeconds: size.rampSeconds,
         cdf: job.cdf === true,
       },
-      // The latency run exists for its CDF: judge it by the tail the figure is about.
+      // The latency run exists for its CDF: judge it by completion latency, not IOPS.
       headline: job.cdf ? M.clatMean : M.iops,
     }));
   },
 
-  /** Lays the file out once, fully written, so no timed run pays for allocation. */
+  /**
+   * Lays the file out once, fully written, so no timed run pays for allocation. Deadline 120 s quick,
+   * 1 h full (16 GiB).
+   * @throws Error with fio's stderr when the layout run fails.
+   */
   async prepare({ target, config }) {
     const command = [
       'fio', '--name=layout', `--filename=${dataFile(target.dataDirectory)}`, `--size=${sizes(config.quick).fileSize}`,
@@ -126,6 +144,12 @@ export const randomIoSuite: Suite<RandomIoParams, Record<string, never>> = {
   },
 };
 
+/**
+ * One trial's samples: `iops` and `bandwidth_mb_s` (bytes / 1e6) of reads and writes together,
+ * `read_iops` and `write_iops` for a mixed job, and completion latency (µs) of the reads, or of the
+ * writes for a write-only job: the mean plus the 50th, 90th and 99th percentiles, or every
+ * CDF_PERCENTILES point when `withCdf`.
+ */
 export function ioMetrics(result: FioResult, withCdf: boolean): MetricSample[] {
   const method = `fio ${result.version} clat`;
   const both = result.read && result.write;

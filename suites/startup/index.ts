@@ -12,14 +12,22 @@ import { failedTrial, sample } from '../trial-helpers.js';
  * it, a container a few, a TCG guest (15-20 s to boot) once.
  */
 export const QUICK_BUDGET_MS = 3_000;
+/** The budget with `--full`, in ms (QUICK_BUDGET_MS says why it is a budget, not a count). */
 export const FULL_BUDGET_MS = 30_000;
 /** The service that must answer: the same iperf3 server tcp-bulk uses, asked to move one kilobyte. */
 export const PROBE_BYTES = '1K';
 
 /** One cold-start point: tinybench starts fresh instances for `budgetMs` and waits for `service` to answer. */
 export const StartupParams = z.object({ service: z.literal('iperf3'), budgetMs: z.number().positive() });
+/** A parsed StartupParams. */
 export type StartupParams = z.infer<typeof StartupParams>;
 
+/**
+ * The lecture's "faster deployment": how long from asking for a fresh instance of the target (a
+ * process, a container, a booted guest) until its iperf3 server answers a 1 KiB exchange from the
+ * client namespace. Each instance is torn down before the next. Skipped when the runner gives no
+ * `launchFresh`; the instance under test is paused meanwhile. Headline: `ready_ms`.
+ */
 export const startupSuite: Suite<StartupParams, Record<string, never>> = {
   name: 'startup',
   description: 'time from "start" to a service that answers: a process, a container, a booted guest (tinybench)',
@@ -96,6 +104,10 @@ interface LatencyStatistics {
   samplesCount: number;
 }
 
+/**
+ * One trial's samples from tinybench's latency statistics (ms): mean, median, min and max time to a
+ * first answer, and `starts`, how many fresh instances the budget allowed.
+ */
 export function startupMetrics(latency: LatencyStatistics): MetricSample[] {
   const method = 'tinybench: provision, start the service, first answer from the client netns';
   return [

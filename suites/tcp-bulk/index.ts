@@ -7,8 +7,11 @@ import { failedTrial, outcomeFromTool, sample } from '../trial-helpers.js';
 import { parseIperf3, type Iperf3Result } from './iperf3.js';
 import { parsePerfCycles, withCycleCounter } from './perf-stat.js';
 
+/** iperf3's default port (iperf3(1), `--port`); the startup suite's probe server uses it too. */
 export const IPERF3_PORT = 5201;
+/** Timed seconds of one trial with `--quick` (after the warm-up second). */
 export const QUICK_SECONDS = 4;
+/** Timed seconds of one trial with `--full`: the papers' 60 s runs (README, "Quick start"). */
 export const FULL_SECONDS = 60;
 /** The first second is TCP's slow start and is not recorded (iperf3 --omit). */
 export const WARMUP_SECONDS = 1;
@@ -21,16 +24,25 @@ export const TcpBulkParams = z.object({
   streams: z.number().int().min(1),
   seconds: z.number().positive(),
 });
+/** A parsed TcpBulkParams. */
 export type TcpBulkParams = z.infer<typeof TcpBulkParams>;
 
-/** `--streams N`: parallel TCP connections (iperf3 --parallel), 1 to 128, default 1 as in the paper. */
+// Worded to follow the flag: the usage error reads `--streams takes …`.
 const STREAMS_ERROR = { error: 'takes a whole number from 1 to 128' };
+/** `--streams N`: parallel TCP connections (iperf3 --parallel), 1 to 128, default 1 as in the paper. */
 export const TcpBulkOptions = z.object({ streams: z.coerce.number(STREAMS_ERROR).int(STREAMS_ERROR).min(1, STREAMS_ERROR).max(128, STREAMS_ERROR).default(1) });
+/** A parsed TcpBulkOptions. */
 export type TcpBulkOptions = z.infer<typeof TcpBulkOptions>;
 
 /** The iperf3 server port every target listens on (iperf3's default). */
 export const IPERF3_SERVICE_PORT = { port: IPERF3_PORT, protocols: ['tcp'], why: 'iperf3 (tcp-bulk, startup)' } as const;
 
+/**
+ * Felter et al. 2014's TCP bulk throughput and efficiency: one iperf3 server per trial in the target
+ * (`--one-off`), the client in the client namespace, one point per direction (server-to-client is
+ * iperf3 `--reverse`). Headline: `throughput_gbps`. CPU cost is measured over the client's run,
+ * with perf counting cycles where the host has hardware counters.
+ */
 export const tcpBulkSuite: Suite<TcpBulkParams, TcpBulkOptions> = {
   name: 'tcp-bulk',
   description: 'TCP bulk throughput both directions with iperf3, and CPU time per byte moved',
@@ -84,6 +96,19 @@ export const tcpBulkSuite: Suite<TcpBulkParams, TcpBulkOptions> = {
   },
 };
 
+/**
+ * One trial's samples:
+ * - `throughput_gbps`: iperf3's receiver bits per second (warm-up omitted) / 1e9;
+ * - `cpu_ns_per_byte`: whole-host busy CPU seconds × 1e9 / bytes moved. Bytes include the warm-up
+ *   second because the CPU window spans the whole client run;
+ * - `cycles_per_byte`: perf's whole-host cycles / bytes, when `cycles` is given; else
+ *   `est_cycles_per_byte` = ns per byte × `cpuMHz` / 1000 (cycles per ns at the nominal clock),
+ *   when the clock is known;
+ * - `cpu_ns_per_byte_SOURCE` for each of the target's own CPU sources (cgroup, QEMU process);
+ * - `retransmits` (segments, sender side) when iperf3 reports them.
+ * @param cpuMHz The host's nominal clock (HostFacts.cpuMHz), or null.
+ * @param cycles perf's count over the client's lifetime, or null when perf did not count.
+ */
 export function bulkMetrics(result: Iperf3Result, window: CpuWindow, cpuMHz: number | null, cycles: number | null): MetricSample[] {
   const nsPerByte = (seconds: number) => (seconds * 1e9) / result.bytesIncludingWarmup;
   const hostNsPerByte = nsPerByte(window.hostBusySeconds);

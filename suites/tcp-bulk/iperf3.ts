@@ -18,17 +18,28 @@ const Iperf3Report = z.object({
   error: z.string().optional(),
 });
 
+/** What isobench takes from an iperf3 `--json` report. */
 export interface Iperf3Result {
+  /** The run was `--reverse` (server to client). */
   reverse: boolean;
+  /** Parallel connections (`--parallel`). */
   streams: number;
   /** Receiver's goodput over the measured seconds (omitted warm-up excluded), bits per second. */
   receivedBitsPerSecond: number;
+  /** Seconds the receiver measured, the omitted warm-up excluded. */
   measuredSeconds: number;
+  /** TCP segments the sender retransmitted; null when the report has no count. */
   retransmits: number | null;
   /** Bytes moved during the whole run, warm-up included: pairs with CPU time of the whole process. */
   bytesIncludingWarmup: number;
 }
 
+/**
+ * Parses iperf3 `--json` output. An `"error"` is checked for before the schema, so a failed run
+ * reports iperf3's own words rather than the fields its short report lacks.
+ * @throws ToolOutputError when iperf3 reported an error, the text is not JSON of the expected
+ *   shape, or the receiver got no data.
+ */
 export function parseIperf3(text: string): Iperf3Result {
   const errorOnly = /"error"\s*:\s*"([^"]*)"/.exec(text);
   if (errorOnly && !text.includes('"sum_received"')) throw new ToolOutputError('iperf3', errorOnly[1]!);

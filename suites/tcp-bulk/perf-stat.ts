@@ -11,6 +11,7 @@ export function withCycleCounter(command: readonly string[]): string[] {
 /**
  * The cycle count from `perf stat -x ,` output, or null where the host has no counters
  * (`<not supported>`, as on virtual machines) or did not count them.
+ * @throws ToolOutputError when there is no cycles line or its value is not a count.
  */
 export function parsePerfCycles(stderr: string): number | null {
   const line = stderr.split('\n').find((candidate) => /^[^,]*,[^,]*,cycles(?::\w+)?,/.test(candidate.trim()));

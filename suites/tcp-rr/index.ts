@@ -5,8 +5,11 @@ import type { MetricSample } from '../../results/schema.js';
 import { failedTrial, outcomeFromTool, sample } from '../trial-helpers.js';
 import { parseSockperfPingPong, type SockperfResult } from './sockperf.js';
 
+/** The sockperf server's port, tcp and udp alike. */
 export const SOCKPERF_PORT = 11111;
+/** Seconds of one ping-pong trial with `--quick` (sockperf's warm-up included: it discards it itself). */
 export const QUICK_SECONDS = 3;
+/** Seconds of one trial with `--full`: the papers' 60 s runs (README, "Quick start"). */
 export const FULL_SECONDS = 60;
 /**
  * The paper's netperf RR used a 100-byte request and a 200-byte response. netperf is not in Debian
@@ -28,8 +31,14 @@ export const TcpRrParams = z.object({
   messageBytes: z.number().int().positive(),
   seconds: z.number().positive(),
 });
+/** A parsed TcpRrParams. */
 export type TcpRrParams = z.infer<typeof TcpRrParams>;
 
+/**
+ * Felter et al. 2014's network round-trip latency: a sockperf server in the target per trial and
+ * `sockperf ping-pong --full-rtt` from the client namespace, one point per protocol (TCP, UDP).
+ * Headline: `latency_mean_us`. No options of its own.
+ */
 export const tcpRrSuite: Suite<TcpRrParams, Record<string, never>> = {
   name: 'tcp-rr',
   description: 'request/response round-trip latency, TCP and UDP, with sockperf ping-pong',
@@ -76,6 +85,11 @@ export const tcpRrSuite: Suite<TcpRrParams, Record<string, never>> = {
   },
 };
 
+/**
+ * One trial's samples: mean round trip and the 50th, 90th, 99th and 99.9th percentiles that sockperf
+ * printed (µs), and `transactions_per_s` = round trips / seconds of sockperf's valid duration (its
+ * warm-up excluded).
+ */
 export function latencyMetrics(result: SockperfResult): MetricSample[] {
   const method = 'sockperf ping-pong --full-rtt';
   const metrics: MetricSample[] = [sample(M.latencyMean, result.meanRttUs, method)];

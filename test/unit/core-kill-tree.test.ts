@@ -36,7 +36,7 @@ test('a real sh -c "sleep 1000 & sleep 1000" tree is gone afterwards, children i
 test('a process that ignores SIGTERM gets SIGKILL after the grace period', async () => {
   const child = spawn('sh', ['-c', 'trap "" TERM; echo ready; while :; do sleep 0.05; done'], { stdio: ['ignore', 'pipe', 'ignore'] });
   const exited = once(child, 'exit');
-  await once(child.stdout!, 'data');
+  await once(child.stdout, 'data');
   const signals: string[] = [];
   const started = performance.now();
   assert.equal(await killProcessTree(child.pid!, { graceMs: 200, onSignal: (signal) => signals.push(signal) }), 'killed');

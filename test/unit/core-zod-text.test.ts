@@ -8,7 +8,7 @@ const Point = z.object({ runId: z.string(), repetitions: z.array(z.object({ valu
 test('formatZodIssues: the first three issues as dotted path and message', () => {
   const parsed = Point.safeParse({ runId: 7, repetitions: [{ value: 'fast' }] });
   assert.equal(parsed.success, false);
-  const text = formatZodIssues(parsed.error!);
+  const text = formatZodIssues(parsed.error);
   const parts = text.split('; ');
   assert.equal(parts.length, 3, text);
   assert.match(parts[0]!, /^runId: .*expected string/i);
