@@ -54,18 +54,33 @@ export interface BenchOptions {
   };
 }
 
+/** What a finished run left: the results file's path and its final content (status `completed`). */
 export interface BenchOutcome {
+  /** `DIR/<run-id>.json`, absolute. */
   resultsPath: string;
   results: ResultsFile;
 }
 
 const RUN_DIRECTORY_PARENT = '/var/tmp';
 
+/**
+ * A run id that sorts by start time and stays unique when two runs start in the same second:
+ * `20261130T022230Z-7d8c` (UTC, seconds, 4 random hex digits). Names results files, ledgers and
+ * every resource a run creates.
+ */
 export function newRunId(now = new Date()): string {
   return `${now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}-${Math.random().toString(16).slice(2, 6)}`;
 }
 
-/** Provisions the targets, runs the interleaved plan and writes the results file after every trial. */
+/**
+ * Provisions the target configurations, prepares the suites on each, runs the interleaved plan and
+ * writes the results file after every trial; tears everything down on success, failure and
+ * SIGINT/SIGTERM (then the file says `interrupted` and the process exits 130/143).
+ *
+ * @throws UsageError when a crashed run's leftovers remain or another run holds the lock; a failure
+ *   to build the network or write the results file is rethrown after the file is marked `failed`.
+ *   A target that fails to provision, prepare or run is recorded in the file, not thrown.
+ */
 export async function runBench(options: BenchOptions): Promise<BenchOutcome> {
   const progress = options.progress ?? new Progress();
   const log = (line: string) => progress.log(line);
