@@ -108,13 +108,6 @@ export default defineConfig(
       'harness/planner.ts',
       'harness/runner.ts',
       'harness/setup.ts',
-      'provisioning/docker/cgroup.ts',
-      'provisioning/docker/client.ts',
-      'provisioning/docker/container-target.ts',
-      'provisioning/docker/daemon.ts',
-      'provisioning/docker/exec.ts',
-      'provisioning/docker/image.ts',
-      'provisioning/docker/nat.ts',
       'provisioning/image/apt-sources.ts',
       'provisioning/image/boot-files.ts',
       'provisioning/image/cache-lock.ts',
@@ -162,26 +155,14 @@ export default defineConfig(
     rules: { '@typescript-eslint/no-base-to-string': 'warn' },
   },
   {
-    // `prefer: '1' | '2' | string` collapses to string.
-    files: ['provisioning/docker/cgroup.ts'],
-    rules: { '@typescript-eslint/no-redundant-type-constituents': 'warn' },
-  },
-  {
     // Rethrown errors that drop the original as `cause` (IsobenchError now carries one).
     files: [
-      'provisioning/docker/container-target.ts',
-      'provisioning/docker/exec.ts',
       'provisioning/kvm/guest-agent.ts',
       'provisioning/kvm/libvirt.ts',
       'provisioning/targets/kvm.ts',
       'provisioning/targets/native.ts',
     ],
     rules: { 'preserve-caught-error': 'warn' },
-  },
-  {
-    // `tar.stdout!` and an `as ImageInspect` that change nothing.
-    files: ['provisioning/docker/image.ts'],
-    rules: { '@typescript-eslint/no-unnecessary-type-assertion': 'warn' },
   },
   {
     // `let lastError: Error | null = null` is overwritten before any read.
