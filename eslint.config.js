@@ -108,15 +108,6 @@ export default defineConfig(
       'harness/planner.ts',
       'harness/runner.ts',
       'harness/setup.ts',
-      'provisioning/kvm/accel-probe.ts',
-      'provisioning/kvm/guest-agent.ts',
-      'provisioning/kvm/guest.ts',
-      'provisioning/kvm/json-socket.ts',
-      'provisioning/kvm/leftovers.ts',
-      'provisioning/kvm/libvirt.ts',
-      'provisioning/kvm/qemu-command.ts',
-      'provisioning/kvm/qmp-client.ts',
-      'provisioning/kvm/tap.ts',
       'provisioning/service-readiness.ts',
       'provisioning/targets/index.ts',
       'provisioning/targets/kvm.ts',
@@ -146,17 +137,10 @@ export default defineConfig(
   {
     // Rethrown errors that drop the original as `cause` (IsobenchError now carries one).
     files: [
-      'provisioning/kvm/guest-agent.ts',
-      'provisioning/kvm/libvirt.ts',
       'provisioning/targets/kvm.ts',
       'provisioning/targets/native.ts',
     ],
     rules: { 'preserve-caught-error': 'warn' },
-  },
-  {
-    // `let lastError: Error | null = null` is overwritten before any read.
-    files: ['provisioning/kvm/json-socket.ts'],
-    rules: { 'no-useless-assignment': 'warn' },
   },
   {
     // ANSI_ESCAPE matches \x1b on purpose (sockperf colours its output); wants an inline disable there.
