@@ -13,13 +13,20 @@ export interface CpuAccounting {
   method: string;
 }
 
+/** One line of `/proc/PID/cgroup` (cgroups(7)). */
 export interface ProcCgroupLine {
+  /** The hierarchy ID; 0 on the cgroup v2 line. */
   hierarchy: number;
+  /** The v1 controllers bound to the hierarchy (`cpu`, `cpuacct`, or `name=systemd`); empty on the v2 line. */
   controllers: string[];
+  /** The process's cgroup, relative to the hierarchy's root. */
   path: string;
 }
 
-/** `/proc/PID/cgroup`: `hierarchy-ID:controller-list:path` per line; v2's line is `0::path`. */
+/**
+ * `/proc/PID/cgroup`: `hierarchy-ID:controller-list:path` per line; v2's line is `0::path`.
+ * @throws Error on a non-empty line without two colons.
+ */
 export function parseProcCgroup(text: string): ProcCgroupLine[] {
   const lines: ProcCgroupLine[] = [];
   for (const line of text.split('\n')) {
@@ -36,11 +43,14 @@ export function parseProcCgroup(text: string): ProcCgroupLine[] {
   return lines;
 }
 
+/** A `cgroup` (v1) or `cgroup2` mount, from `/proc/self/mountinfo` (field layout in proc(5)). */
 export interface CgroupMount {
+  /** Where it is mounted, octal escapes (`\040`) undone. */
   mountPoint: string;
   /** The path inside the hierarchy that is mounted (usually `/`). */
   root: string;
   fsType: 'cgroup' | 'cgroup2';
+  /** The super options; on a v1 mount they name its controllers (`rw,cpu,cpuacct`). */
   superOptions: string[];
 }
 
@@ -77,8 +87,14 @@ function relativeTo(root: string, path: string): string | null {
 /**
  * Where a process's CPU time is accounted. `prefer` is Docker's CgroupVersion: on a hybrid host
  * (v1 controllers plus an empty v2 hierarchy, like this one) v1's cpuacct is the one Docker manages.
+ *
+ * @param procCgroup The text of the process's `/proc/PID/cgroup`.
+ * @param mountinfo The text of `/proc/self/mountinfo`.
+ * @param prefer `CgroupVersion` as the daemon's `GET /info` reports it (DaemonInfo.cgroupVersion):
+ *   `'2'` tries v2 first; any other value (`'1'`, or `'unknown'` when the daemon does not say) tries v1 first.
+ * @returns null when neither a v1 `cpuacct` hierarchy nor a v2 hierarchy holds the process.
  */
-export function resolveCpuAccounting(procCgroup: string, mountinfo: string, prefer: '1' | '2' | string): CpuAccounting | null {
+export function resolveCpuAccounting(procCgroup: string, mountinfo: string, prefer: string): CpuAccounting | null {
   const lines = parseProcCgroup(procCgroup);
   const mounts = parseCgroupMounts(mountinfo);
   const v1 = (): CpuAccounting | null => {
@@ -98,26 +114,41 @@ export function resolveCpuAccounting(procCgroup: string, mountinfo: string, pref
   return prefer === '2' ? (v2() ?? v1()) : (v1() ?? v2());
 }
 
-/** cgroup v1 `cpuacct.usage`: one integer, nanoseconds. */
+/**
+ * cgroup v1 `cpuacct.usage`: one integer, nanoseconds (user plus system). Returns seconds.
+ * @throws Error when the file holds anything but one integer.
+ */
 export function parseCpuacctUsage(text: string): number {
   const value = Number(text.trim());
   if (!/^\d+$/.test(text.trim()) || !Number.isFinite(value)) throw new Error(`cpuacct.usage holds "${text.trim()}", not a number of nanoseconds`);
   return value / 1e9;
 }
 
-/** cgroup v2 `cpu.stat`: `usage_usec N` among other keys. */
+/**
+ * cgroup v2 `cpu.stat`: `usage_usec N` (microseconds, user plus system) among other keys. Returns seconds.
+ * @throws Error when there is no `usage_usec` line.
+ */
 export function parseCpuStat(text: string): number {
   const match = /^usage_usec (\d+)$/m.exec(text);
   if (!match) throw new Error('cpu.stat has no usage_usec line');
   return Number(match[1]) / 1e6;
 }
 
+/**
+ * The CPU seconds the cgroup has used so far (all its processes, user plus system); a counter, so
+ * callers take differences.
+ * @throws the read error when the file is gone (the container was removed), or the parser's Error.
+ */
 export async function readCpuSeconds(accounting: CpuAccounting): Promise<number> {
   const text = await readFile(accounting.file, 'utf8');
   return accounting.version === 1 ? parseCpuacctUsage(text) : parseCpuStat(text);
 }
 
-/** The accounting of a running process (the container's init), checked by reading it once. */
+/**
+ * The accounting of a running process (the container's init), checked by reading it once.
+ * @param cgroupVersion Docker's `CgroupVersion`, passed to resolveCpuAccounting as `prefer`.
+ * @throws Error when no cpuacct (v1) or cgroup2 hierarchy holds the process, or its file cannot be read.
+ */
 export async function cpuAccountingOf(pid: number, cgroupVersion: string): Promise<CpuAccounting> {
   const procCgroup = await readFile(`/proc/${pid}/cgroup`, 'utf8');
   const mountinfo = await readFile('/proc/self/mountinfo', 'utf8');

@@ -42,9 +42,17 @@ export function natPublishedPorts(servicePorts: readonly ServicePort[]): Service
   return [...merged.values()].sort((a, b) => a.port - b.port);
 }
 
+/**
+ * Deadline, in ms, for `POST /containers/{id}/start`; past it provisioning fails. The start time
+ * actually taken is recorded as `containerStartMs`.
+ */
 export const CONTAINER_START_TIMEOUT_MS = 60_000;
 const SERVICE_STOP_GRACE_MS = 2_000;
 
+/**
+ * `host`: `NetworkMode: host`, the host's network stack (docker-host). `nat`: Docker's default bridge,
+ * reached through published ports and iptables DNAT (docker-nat).
+ */
 export type ContainerNetwork = 'host' | 'nat';
 
 /** What distinguishes the two Docker drivers: their network mode and how reports draw them. */
@@ -55,6 +63,10 @@ export interface ContainerTargetSpec {
   display: TargetDisplay;
 }
 
+/**
+ * Host programs the Docker targets need beside the Engine API (which is spoken through dockerode):
+ * the daemon itself, the undo commands the ledger and `cleanup` run, the image import, the NAT checks.
+ */
 export const DOCKER_HOST_TOOLS: readonly ToolRequirement[] = [
   { command: 'dockerd', debianPackage: 'docker.io', why: 'to run the Docker targets (isobench starts the daemon when none answers)' },
   { command: 'docker', debianPackage: 'docker.io', why: 'to remove containers and volumes after a crash (`npm run cleanup`)' },
@@ -69,6 +81,7 @@ export function containerName(target: string, runId: string): string {
   return `isobench-${target}-${runId}`.replace(/[^A-Za-z0-9_.-]/g, '-');
 }
 
+/** The labels of every container and volume a run creates: `isobench=1`, `isobench.run=<runId>`, `isobench.target=<target>`. */
 export function objectLabels(target: string, runId: string): Record<string, string> {
   return { [LABEL]: '1', [RUN_LABEL]: runId, [TARGET_LABEL]: target };
 }
@@ -89,7 +102,10 @@ export function natPortBindings(hostIp: string, published: readonly ServicePort[
   return { exposed, bindings };
 }
 
-/** Throws unless every published port of the container is bound to `hostIp` (and to nothing else). */
+/**
+ * Checks the container's `NetworkSettings.Ports` as inspected.
+ * @throws Error unless every published port of the container is bound to `hostIp` (and to nothing else).
+ */
 export function checkPublishedPorts(
   ports: Record<string, Array<{ HostIp: string; HostPort: string }> | null> | undefined,
   hostIp: string,
@@ -117,7 +133,12 @@ interface ContainerInspect {
   Mounts?: Array<{ Type: string; Name?: string; Source: string; Destination: string }>;
 }
 
-/** The two Docker drivers differ only in their network; everything else is here. */
+/**
+ * The two Docker drivers differ only in their network; everything else is here. Provisioning starts
+ * dockerd when none answers, builds or reuses the image, creates one container for the whole run and
+ * registers everything it creates in the run's ledger; a failure removes what was created and throws
+ * a DockerStepError.
+ */
 export function containerDriver(spec: ContainerTargetSpec): TargetDriver {
   return {
     name: spec.name,
@@ -230,11 +251,14 @@ async function provisionContainer(spec: ContainerTargetSpec, context: ProvisionC
     // Remove what this provisioning created now, rather than leave an idle container for the whole run.
     for (const id of created.reverse()) await resources.undo(id).catch(() => {});
     if (error instanceof DockerStepError) throw error;
-    throw new DockerStepError(`provisioning ${spec.name}`, dockerErrorMessage(error));
+    throw new DockerStepError(`provisioning ${spec.name}`, dockerErrorMessage(error), { cause: error });
   }
 }
 
-/** Inspects a container that should be running; one that exited early is an error with its exit code and last output. */
+/**
+ * Inspects a container that should be running.
+ * @throws DockerStepError when it exited early, with its status, exit code and last output (up to 500 characters of the last 20 log lines).
+ */
 export async function inspectRunning(client: DockerClient, id: string, name: string): Promise<ContainerInspect> {
   const inspect = (await dockerStep(`inspecting container ${name}`, () => client.getContainer(id).inspect())) as unknown as ContainerInspect;
   if (!inspect.State.Running) {
@@ -398,7 +422,7 @@ function buildTarget(input: {
       await stop();
       const outcome = await running.finished;
       const output = (outcome.stderr || outcome.stdout).trim().split('\n').slice(-3).join(' | ');
-      throw new Error(`${(error as Error).message}${output ? `: ${output}` : ''}`);
+      throw new Error(`${(error as Error).message}${output ? `: ${output}` : ''}`, { cause: error });
     }
     return { spec: service, command: running.displayCommand, stop };
   }

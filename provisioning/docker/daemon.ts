@@ -5,11 +5,16 @@ import { findExecutable } from '../../core/tools.js';
 import { createDockerClient, dockerErrorMessage, dockerSocketPath, DockerStepError, pingDaemon, type DockerClient } from './client.js';
 import { DeadlineError, pollUntil, withDeadline } from '../../core/poll.js';
 
-/** Where the dockerd isobench starts writes its pid and its output (it outlives the run, like a service). */
+/**
+ * The pid file `start-stop-daemon --make-pidfile` writes for the dockerd isobench starts (it outlives
+ * the run, like a service); read while waiting, to tell a dockerd that exited from one still starting.
+ */
 export const DOCKERD_PIDFILE = '/run/isobench-dockerd.pid';
+/** The output of the dockerd isobench starts (`start-stop-daemon --output`); its tail goes into start failures. */
 export const DOCKERD_LOGFILE = '/var/log/isobench-dockerd.log';
 /** The daemon's own pid file (dockerd's default), to read its command line. */
 export const DOCKERD_DEFAULT_PIDFILE = '/var/run/docker.pid';
+/** dockerd's default configuration file, read for `userland-proxy` when the command line does not set it. */
 export const DAEMON_CONFIG = '/etc/docker/daemon.json';
 /** Measured here: dockerd answers about 2 s after it starts; the first start also creates its state. */
 export const DAEMON_START_TIMEOUT_MS = 60_000;
@@ -29,6 +34,7 @@ export interface DaemonInfo {
   kernelVersion: string;
 }
 
+/** The daemon a run uses, as ensureDockerDaemon found or started it. */
 export interface DaemonHandle {
   client: DockerClient;
   info: DaemonInfo;
@@ -36,11 +42,15 @@ export interface DaemonHandle {
   started: boolean;
 }
 
+/** How ensureDockerDaemon looks for, and if need be starts, the daemon. */
 export interface EnsureDaemonOptions {
+  /** Progress lines (found, starting, started after N ms). */
   log: (line: string) => void;
   /** Start dockerd when nothing answers (default true). */
   start?: boolean;
+  /** How long a dockerd isobench started gets to answer, in ms (default DAEMON_START_TIMEOUT_MS, 60 s). */
   startTimeoutMs?: number;
+  /** Default: dockerSocketPath(), i.e. `DOCKER_HOST=unix://…` or `/var/run/docker.sock`. */
   socketPath?: string;
 }
 
@@ -48,13 +58,17 @@ export interface EnsureDaemonOptions {
  * Finds the Docker daemon, or starts `dockerd` (Debian's docker.io) in the background when none
  * answers and waits for it under a timeout. The daemon is left running after the run, as a service
  * would be: the next run and the image cache use it.
+ *
+ * @throws DockerStepError when DOCKER_HOST is not a unix socket, when nothing answers and `start` is
+ *   false, dockerd is not installed or the caller is not root, when dockerd exits or does not answer
+ *   within the timeout (with the tail of DOCKERD_LOGFILE), or when `GET /info` fails.
  */
 export async function ensureDockerDaemon(options: EnsureDaemonOptions): Promise<DaemonHandle> {
   let socketPath: string;
   try {
     socketPath = options.socketPath ?? dockerSocketPath();
   } catch (error) {
-    throw new DockerStepError('finding the Docker daemon', (error as Error).message);
+    throw new DockerStepError('finding the Docker daemon', (error as Error).message, { cause: error });
   }
   const client = createDockerClient(socketPath);
   let started = false;
@@ -133,6 +147,11 @@ interface EngineInfo {
   KernelVersion?: string;
 }
 
+/**
+ * What the results record about the daemon: `GET /info` and `GET /version` (15 s deadline each) plus
+ * the userland proxy setting. Fields the daemon leaves out read `unknown`.
+ * @throws DockerStepError when either call fails or misses its deadline.
+ */
 export async function readDaemonInfo(client: DockerClient): Promise<DaemonInfo> {
   let info: EngineInfo;
   let apiVersion: string;
@@ -140,7 +159,7 @@ export async function readDaemonInfo(client: DockerClient): Promise<DaemonInfo> 
     info = (await withDeadline(client.info(), 15_000, 'GET /info')) as EngineInfo;
     apiVersion = ((await withDeadline(client.version(), 15_000, 'GET /version')) as { ApiVersion?: string }).ApiVersion ?? 'unknown';
   } catch (error) {
-    throw new DockerStepError('reading the Docker daemon\'s facts', dockerErrorMessage(error));
+    throw new DockerStepError('reading the Docker daemon\'s facts', dockerErrorMessage(error), { cause: error });
   }
   return {
     version: info.ServerVersion ?? 'unknown',
@@ -172,6 +191,10 @@ export async function userlandProxySetting(): Promise<boolean | null> {
   return cmdline === null ? null : true;
 }
 
+/**
+ * `--userland-proxy` in dockerd's arguments: `--userland-proxy=false|true`, a bare flag (true) or
+ * one followed by a separate `false`/`true` word; the last occurrence wins. Null when it is not there.
+ */
 export function userlandProxyFromArgs(args: readonly string[]): boolean | null {
   let value: boolean | null = null;
   for (const [index, arg] of args.entries()) {
@@ -183,6 +206,7 @@ export function userlandProxyFromArgs(args: readonly string[]): boolean | null {
   return value;
 }
 
+/** `userland-proxy` from daemon.json's text; null when absent, not a boolean, or the text is not JSON. */
 export function userlandProxyFromConfig(text: string): boolean | null {
   try {
     const config = JSON.parse(text) as Record<string, unknown>;

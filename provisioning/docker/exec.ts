@@ -29,12 +29,15 @@ export interface RunningExec {
   stop(graceMs: number): Promise<void>;
 }
 
+/** One program to run in a running container. The timeout is runContainerExec's, not part of the request. */
 export interface ExecRequest {
   client: DockerClient;
   containerId: string;
   /** For messages and the recorded command line (`docker exec NAME …`). */
   containerName: string;
+  /** argv, run without a shell (`Cmd` of `POST /containers/{id}/exec`). */
   command: readonly string[];
+  /** `input` is written to stdin, which is then closed; `env` adds to the container's environment; `cwd` sets `WorkingDir`. */
   options?: Pick<CommandOptions, 'input' | 'env' | 'cwd'>;
 }
 
@@ -42,6 +45,10 @@ export interface ExecRequest {
  * `docker exec` through the Engine API: create, start attached (a hijacked connection carrying the
  * multiplexed stdout/stderr), then read the pid the daemon reports so the program can be stopped
  * from the host (the API has no way to kill an exec).
+ *
+ * Output is kept up to 64 MiB per stream. A non-zero exit is not an error: it is in the outcome.
+ * @throws Error "`docker exec NAME …` could not start: <the daemon's message>" when creating or
+ *   starting the exec fails (e.g. the container is paused) or takes more than 30 s.
  */
 export async function startContainerExec(request: ExecRequest): Promise<RunningExec> {
   const { client, containerId, containerName, command } = request;
@@ -68,7 +75,7 @@ export async function startContainerExec(request: ExecRequest): Promise<RunningE
     );
     stream = (await withDeadline(exec.start({ hijack: true, stdin: withInput }), START_TIMEOUT_MS, 'starting the exec')) as NodeJS.ReadWriteStream;
   } catch (error) {
-    throw new Error(`\`${displayCommand.join(' ')}\` could not start: ${dockerErrorMessage(error)}`);
+    throw new Error(`\`${displayCommand.join(' ')}\` could not start: ${dockerErrorMessage(error)}`, { cause: error });
   }
   const stdout = collect();
   const stderr = collect();
@@ -111,7 +118,12 @@ export async function startContainerExec(request: ExecRequest): Promise<RunningE
   };
 }
 
-/** Runs a program in the container to completion, under a timeout that kills it (and its children). */
+/**
+ * Runs a program in the container to completion, under a timeout that kills it (and its children).
+ * @param request `timeoutMs` defaults to DEFAULT_COMMAND_TIMEOUT_MS (core/exec.ts); when it passes the
+ *   outcome has `timedOut: true` and `ok: false` rather than a throw.
+ * @throws Error when the exec cannot start (see startContainerExec).
+ */
 export async function runContainerExec(request: ExecRequest & { timeoutMs?: number }): Promise<CommandOutcome> {
   const running = await startContainerExec(request);
   const timeoutMs = request.timeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS;

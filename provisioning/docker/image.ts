@@ -7,20 +7,31 @@ export const IMAGE_REPOSITORY = 'isobench/rootfs';
 /** Measured here: importing the ~1.4 GB tree takes a few seconds; a slow disk may take minutes. */
 export const IMPORT_TIMEOUT_MS = 10 * 60_000;
 
+/** The part of ensureRootfs()'s answer an import needs. */
 export interface RootfsTree {
+  /** The finished tree's directory in the image cache. */
   tree: string;
+  /** 16 hex digits (provisioning/image/recipe.ts); becomes the tag. */
   recipeHash: string;
 }
 
+/** The image a Docker row ran, as recorded in its facts. */
 export interface DockerImage {
+  /** `isobench/rootfs:<recipeHash>`. */
   tag: string;
+  /** The image ID, `sha256:` and 64 hex digits. */
   id: string;
   recipeHash: string;
   /** True when the tag already existed and nothing was imported. */
   reused: boolean;
+  /** Time spent finding or importing the image, in seconds. */
   seconds: number;
 }
 
+/**
+ * `isobench/rootfs:<recipeHash>`.
+ * @throws Error when the hash is not a valid Docker tag (a word character, then up to 127 of `[A-Za-z0-9_.-]`).
+ */
 export function imageTag(recipeHash: string): string {
   if (!/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/.test(recipeHash)) throw new Error(`recipe hash "${recipeHash}" cannot be a Docker tag`);
   return `${IMAGE_REPOSITORY}:${recipeHash}`;
@@ -36,8 +47,11 @@ export function tarCommand(tree: string): string[] {
   return ['tar', '--create', '--file=-', `--directory=${tree}`, '--numeric-owner', '--xattrs', '--xattrs-include=*', '--one-file-system', '.'];
 }
 
+/** What an import's answer said. */
 export interface ImportProgress {
+  /** `sha256:…` of the new image, null when none was named. */
   imageId: string | null;
+  /** The daemon's last error (or the first line that was not JSON); null when there was none. */
   error: string | null;
 }
 
@@ -71,6 +85,11 @@ export function parseImportProgress(text: string): ImportProgress {
  * exists. The tar is streamed straight into the Engine API's import (no temporary archive), untagged
  * first: only an import whose tar and daemon side both succeeded gets the tag, so a torn import can
  * never be mistaken for the recipe's image.
+ *
+ * @param options `timeoutMs`: for the whole import, in ms (default IMPORT_TIMEOUT_MS, 10 min); tar is
+ *   killed when it passes.
+ * @throws DockerStepError when inspecting, importing or tagging fails: tar failing or timing out (the
+ *   partial image is removed), the daemon reporting an error or naming no image.
  */
 export async function ensureDockerImage(
   client: DockerClient,
@@ -96,7 +115,7 @@ export async function ensureDockerImage(
   });
   const abort = new AbortController();
   const upload = (async () => {
-    const response = await client.importImage(tar.stdout!, { changes: importChanges(rootfs.recipeHash), abortSignal: abort.signal });
+    const response = await client.importImage(tar.stdout, { changes: importChanges(rootfs.recipeHash), abortSignal: abort.signal });
     return readAll(response);
   })();
   let answer: string;
@@ -106,7 +125,7 @@ export async function ensureDockerImage(
     abort.abort();
     tar.kill('SIGKILL');
     await tar;
-    throw new DockerStepError(`importing ${rootfs.tree} into Docker`, dockerErrorMessage(error));
+    throw new DockerStepError(`importing ${rootfs.tree} into Docker`, dockerErrorMessage(error), { cause: error });
   }
   const tarResult = await tar;
   const progress = parseImportProgress(answer);
@@ -121,7 +140,7 @@ export async function ensureDockerImage(
   try {
     await withDeadline(client.getImage(progress.imageId).tag({ repo: IMAGE_REPOSITORY, tag: rootfs.recipeHash }), 30_000, 'tagging the image');
   } catch (error) {
-    throw new DockerStepError(`tagging ${progress.imageId} as ${tag}`, dockerErrorMessage(error));
+    throw new DockerStepError(`tagging ${progress.imageId} as ${tag}`, dockerErrorMessage(error), { cause: error });
   }
   const seconds = (performance.now() - started) / 1000;
   options.log(`imported Docker image ${tag} (${progress.imageId.slice(7, 19)}) in ${seconds.toFixed(1)} s`);
@@ -139,10 +158,10 @@ interface ImageInspect {
 
 async function inspectImage(client: DockerClient, name: string): Promise<ImageInspect | null> {
   try {
-    return (await withDeadline(client.getImage(name).inspect(), 30_000, `inspecting ${name}`)) as ImageInspect;
+    return await withDeadline(client.getImage(name).inspect(), 30_000, `inspecting ${name}`);
   } catch (error) {
     if (dockerStatusCode(error) === 404) return null;
-    throw new DockerStepError(`inspecting Docker image ${name}`, dockerErrorMessage(error));
+    throw new DockerStepError(`inspecting Docker image ${name}`, dockerErrorMessage(error), { cause: error });
   }
 }
 

@@ -9,7 +9,9 @@ import { runCommand } from '../../core/exec.js';
  * arriving from the client namespace is rewritten by DNAT before any socket sees it.
  */
 
+/** One docker-proxy process: the daemon starts one per published port and protocol. */
 export interface DockerProxy {
+  /** In the host's pid namespace. */
   pid: number;
   proto: string;
   hostIp: string;
@@ -34,6 +36,10 @@ export function parseDockerProxyArgs(args: readonly string[]): Omit<DockerProxy,
   return { proto, hostIp, hostPort, containerIp, containerPort };
 }
 
+/**
+ * Every docker-proxy process `filter` accepts, found by scanning `/proc/PID/cmdline`; processes that
+ * end during the scan are skipped.
+ */
 export async function findDockerProxies(filter: (proxy: DockerProxy) => boolean): Promise<DockerProxy[]> {
   const proxies: DockerProxy[] = [];
   for (const name of await readdir('/proc').catch(() => [] as string[])) {
@@ -57,12 +63,19 @@ export async function processesCpuSeconds(pids: readonly number[]): Promise<numb
   return total;
 }
 
+/** One `-j DNAT` rule of Docker's `DOCKER` chain in the nat table. */
 export interface DnatRule {
+  /** The `-d` address, without `/32`. */
   destination: string;
+  /** The `-p` protocol (`tcp`, `udp`). */
   protocol: string;
+  /** `--dport`. */
   port: number;
+  /** `--to-destination`, `ADDRESS:PORT` in the container. */
   to: string;
+  /** The rule's packet counter (0 when the line has no `-c`); a counter, so callers take differences. */
   packets: number;
+  /** The rule's byte counter, like `packets`. */
   bytes: number;
 }
 
@@ -82,6 +95,11 @@ export function parseDnatRules(text: string): DnatRule[] {
   return rules;
 }
 
+/**
+ * Docker's DNAT rules as they are now, counters included (`iptables -w`: waits for the xtables lock;
+ * 10 s deadline).
+ * @throws Error when iptables fails, e.g. without root or when there is no DOCKER chain.
+ */
 export async function readDnatRules(): Promise<DnatRule[]> {
   const outcome = await runCommand(['iptables', '-w', '-t', 'nat', '-S', 'DOCKER', '-v'], { timeoutMs: 10_000 });
   if (!outcome.ok) throw new Error(`cannot read Docker's nat rules: ${(outcome.stderr || outcome.stdout).trim()}`);
@@ -102,6 +120,7 @@ socket.on('timeout', () => { console.log('error:timeout'); socket.destroy(); });
 socket.on('error', (error) => console.log(error.code === 'ECONNREFUSED' ? 'refused' : 'error:' + error.code));
 `;
 
+/** The argv that runs CONNECT_PROBE_SCRIPT with `nodePath` (this Node) against `host:port`. */
 export function connectProbeCommand(nodePath: string, host: string, port: number): string[] {
   return [nodePath, '-e', CONNECT_PROBE_SCRIPT, '--', host, String(port)];
 }

@@ -7,12 +7,15 @@ import path from 'node:path';
  * one-line `.list` files and deb822 `.sources` files.
  */
 
+/** `deb`: binary packages (the only kind a mirror is chosen from); `deb-src`: source packages. */
 export type AptSourceType = 'deb' | 'deb-src';
 
 /** One (type, URI, suite) combination; a deb822 stanza with several of each yields several. */
 export interface AptSource {
   type: AptSourceType;
+  /** Without trailing slashes. */
   uri: string;
+  /** As written, e.g. `bookworm`, `bookworm-security`. */
   suite: string;
   components: string[];
   /** Signed-By when it names a keyring file (an inline key block is not kept). */
@@ -21,6 +24,11 @@ export interface AptSource {
   origin: string;
 }
 
+/**
+ * A one-line `.list` file (sources.list(5)): `deb [options] uri suite component…` per line. Lines
+ * that are not `deb`/`deb-src` entries are skipped, not errors.
+ * @param fileName For `origin` only; nothing is read.
+ */
 export function parseOneLineSources(text: string, fileName: string): AptSource[] {
   const sources: AptSource[] = [];
   text.split('\n').forEach((rawLine, index) => {
@@ -46,6 +54,11 @@ export function parseOneLineSources(text: string, fileName: string): AptSource[]
   return sources;
 }
 
+/**
+ * A deb822 `.sources` file (sources.list(5)): one stanza per blank-line-separated block, each the
+ * product of its Types, URIs and Suites; stanzas with `Enabled: no` are skipped.
+ * @param fileName For `origin` only; nothing is read.
+ */
 export function parseDeb822Sources(text: string, fileName: string): AptSource[] {
   const sources: AptSource[] = [];
   for (const stanza of splitStanzas(text)) {
@@ -73,7 +86,8 @@ export function parseDeb822Sources(text: string, fileName: string): AptSource[] 
 /**
  * Reads apt's sources the way apt does: `sources.list`, then `sources.list.d/*.list` and
  * `*.sources` in name order. Files with other endings (e.g. `.disabled`, `.save`) are ignored,
- * as apt ignores them.
+ * as apt ignores them. Missing files and a missing `sources.list.d` give no sources.
+ * @throws the read error for a file that exists but cannot be read.
  */
 export async function readHostAptSources(aptDir = '/etc/apt'): Promise<AptSource[]> {
   const sources: AptSource[] = [];
@@ -96,10 +110,13 @@ export async function readHostAptSources(aptDir = '/etc/apt'): Promise<AptSource
   return sources;
 }
 
+/** The mirror the image is built from, as chooseDebianMirror found it. */
 export interface DebianMirror {
+  /** Without trailing slashes, e.g. `http://deb.debian.org/debian`. */
   uri: string;
   /** The keyring the host trusts for this mirror, when its source names one. */
   keyring?: string;
+  /** The source it came from, `file:line`, for messages. */
   origin: string;
 }
 
@@ -110,6 +127,9 @@ const FETCHABLE_SCHEMES = ['http:', 'https:', 'ftp:', 'file:'];
  * The first binary source that serves `suite` with `component`. Only an exact suite match counts:
  * a `-security` or `-updates` source is a different archive, and a source for another release
  * would build another Debian.
+ *
+ * @throws Error listing the sources read when none matches (debootstrap needs an http, https, ftp or
+ *   file URI).
  */
 export function chooseDebianMirror(sources: readonly AptSource[], suite: string, component = 'main'): DebianMirror {
   const match = sources.find(
@@ -133,6 +153,10 @@ export function chooseDebianMirror(sources: readonly AptSource[], suite: string,
   return mirror;
 }
 
+/**
+ * The mirror this host's apt already uses for `suite` (`main` component): readHostAptSources then chooseDebianMirror.
+ * @throws Error when no source matches, or a sources file cannot be read.
+ */
 export async function findHostDebianMirror(suite: string, aptDir = '/etc/apt'): Promise<DebianMirror> {
   return chooseDebianMirror(await readHostAptSources(aptDir), suite);
 }

@@ -7,9 +7,13 @@ import path from 'node:path';
  * image needs no boot loader.
  */
 
+/** What QEMU's `-kernel` and `-initrd` are given. */
 export interface BootFiles {
+  /** Absolute path of `<tree>/boot/vmlinuz-<version>`. */
   kernel: string;
+  /** Absolute path of `<tree>/boot/initrd.img-<version>`. */
   initrd: string;
+  /** e.g. `6.1.0-28-amd64`, recorded as the guest kernel. */
   kernelVersion: string;
 }
 
@@ -26,6 +30,10 @@ export function pickBootFileNames(names: readonly string[]): { kernel: string; i
   return { kernel: `vmlinuz-${newest}`, initrd: `initrd.img-${newest}`, kernelVersion: newest };
 }
 
+/**
+ * The newest kernel in `<tree>/boot` that has a matching initrd (see pickBootFileNames).
+ * @throws Error naming what /boot holds when no kernel has an initrd.
+ */
 export async function findBootFiles(tree: string): Promise<BootFiles> {
   const bootDir = path.join(tree, 'boot');
   const names = await readdir(bootDir).catch(() => [] as string[]);

@@ -13,6 +13,7 @@ import { requireHostTool } from './host-tools.js';
  * directly with root=/dev/vda.
  */
 
+/** `raw`: the ext4 image as a plain sparse file. `qcow2`: the same converted with `qemu-img convert`. */
 export type DiskFormat = 'raw' | 'qcow2';
 
 /** Room for the 1.4 GB tree plus the quick suites' data (fio files, MariaDB tables). Sparse. */
@@ -24,26 +25,45 @@ export const DISK_LABEL = 'isobench-root';
 const MKFS_TIMEOUT_MS = 10 * 60_000;
 const QEMU_IMG_TIMEOUT_MS = 10 * 60_000;
 
+/** Where ensureDiskImage keeps images and where it reports progress. */
 export interface DiskImageOptions {
   /** Default: $ISOBENCH_CACHE_DIR, else /var/cache/isobench. */
   cacheDir?: string;
+  /** Progress lines (cached, making, made in N s); default: none. */
   log?: (line: string) => void;
 }
 
+/** A cached disk image and the kernel and initrd that boot it. */
 export interface DiskImage extends BootFiles {
   /** The cached image. Shared by every run: boot a copy (cloneDiskImage), never this file. */
   path: string;
   format: DiskFormat;
+  /** The file system's size in GiB (the file is sparse: it takes less on disk). */
   sizeGiB: number;
   recipeHash: string;
+  /** True when the image was already in the cache. */
   reused: boolean;
+  /** Time spent finding or making it, in seconds. */
   seconds: number;
 }
 
+/** The cache file name, `disk-<hash>-<N>g.raw|qcow2`: one image per recipe, size and format. */
 export function diskImageName(recipeHash: string, format: DiskFormat, sizeGiB: number): string {
   return `disk-${recipeHash}-${sizeGiB}g.${format}`;
 }
 
+/**
+ * The recipe's disk image in the cache, made when missing (raw with `mkfs.ext4 -d`; qcow2 by
+ * converting the raw one, which is made or reused first). Builders of one image are serialized
+ * by `<image>.lock`; a build is renamed into place only when it finished, and removed when it failed.
+ *
+ * @param tree A finished tree from ensureRootfs; its /boot must hold a kernel and initrd.
+ * @param sizeGiB Whole GiB, at least 1; default DEFAULT_DISK_SIZE_GIB.
+ * @throws Error for a size that is not a whole number of GiB, or a tree without a kernel and initrd.
+ * @throws MissingHostToolError when mkfs.ext4 or qemu-img is not installed.
+ * @throws CommandFailedError (core/exec.ts) when mkfs.ext4 or qemu-img fails or runs past 10 min.
+ * @throws LockTimeoutError (core/lock.ts) when another builder holds the lock for longer than both builds' timeouts plus a minute.
+ */
 export async function ensureDiskImage(
   tree: string,
   recipeHash: string,
@@ -120,6 +140,10 @@ async function convertToQcow2(raw: string, image: string): Promise<void> {
  * A private, writable copy of a cached image for one guest: workloads write to their disk, and
  * the cached image must stay as built. raw: a sparse copy (the raw variant measures a raw file,
  * so it stays one). qcow2: a thin qcow2 overlay whose backing file is the cached image.
+ *
+ * @returns `destination`, whose directory is created if need be.
+ * @throws CommandFailedError when cp (10 min deadline) or `qemu-img create` (60 s) fails.
+ * @throws MissingHostToolError when a qcow2 overlay is asked for and qemu-img is not installed.
  */
 export async function cloneDiskImage(image: Pick<DiskImage, 'path' | 'format'>, destination: string): Promise<string> {
   await mkdir(path.dirname(destination), { recursive: true });

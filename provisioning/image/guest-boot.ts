@@ -14,6 +14,10 @@ export interface GuestBootParameters {
   extra?: readonly string[];
 }
 
+/**
+ * `console=ttyS0 root=/dev/vda rw init=<GUEST_INIT_PATH>`, then `isobench.addr=`/`isobench.gw=`
+ * when given (files/isobench-init reads them), then `extra`. One string, for QEMU's `-append`.
+ */
 export function guestKernelCommandLine(parameters: GuestBootParameters = {}): string {
   const words = ['console=ttyS0', 'root=/dev/vda', 'rw', `init=${GUEST_INIT_PATH}`];
   if (parameters.address) words.push(`isobench.addr=${parameters.address}`);

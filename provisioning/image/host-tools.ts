@@ -6,6 +6,7 @@ import { findExecutable } from '../../core/tools.js';
  * one is reported as something to install rather than as a failed spawn.
  */
 
+/** Each program the image builder runs, mapped to the Debian package that provides it. */
 export const IMAGE_HOST_TOOLS = {
   debootstrap: 'debootstrap',
   'mkfs.ext4': 'e2fsprogs',
@@ -16,11 +17,13 @@ export const IMAGE_HOST_TOOLS = {
   umount: 'mount',
 } as const;
 
+/** A program named in IMAGE_HOST_TOOLS. */
 export type ImageHostTool = keyof typeof IMAGE_HOST_TOOLS;
 
 /** The Debian packages the image builder needs on the host (installing them happens elsewhere). */
 export const IMAGE_HOST_PACKAGES: readonly string[] = [...new Set(Object.values(IMAGE_HOST_TOOLS))].sort();
 
+/** An image-building program is not installed: a UsageError (exit code 2) naming the package to install. */
 export class MissingHostToolError extends UsageError {
   constructor(
     readonly tool: string,

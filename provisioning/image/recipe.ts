@@ -26,15 +26,20 @@ export interface RecipeFile {
   mode: number;
 }
 
+/** A recipe as data: what debootstrap is asked for, the files added after it, and the build steps' version. */
 export interface ImageRecipe {
+  /** The Debian suite debootstrap installs, e.g. `bookworm`. */
   suite: string;
+  /** debootstrap's `--variant`, e.g. `minbase`. */
   variant: string;
   /** Debian archive components debootstrap may install from. */
   components: readonly string[];
+  /** debootstrap's `--include`; every one must be installed for the tree to be cached. */
   packages: readonly string[];
   files: readonly RecipeFile[];
-  /** Directory holding the files' sources. */
+  /** Directory holding the files' sources. Not hashed: the files' content and mode are. */
   filesDir: string;
+  /** RECIPE_VERSION for the real recipe. */
   version: number;
 }
 
@@ -50,8 +55,14 @@ export const GUEST_AGENT_PORT_NAME = 'org.qemu.guest_agent.0';
 /** Where the build records the recipe hash inside the tree, so a running guest can report it. */
 export const TREE_RECIPE_HASH_PATH = '/etc/isobench-recipe';
 
+/** provisioning/image/files/, found from this module's own URL so it does not depend on the working directory. */
 export const DEFAULT_FILES_DIR = fileURLToPath(new URL('./files/', import.meta.url));
 
+/**
+ * The recipe every target runs: Debian bookworm (minbase) with the guests' kernel and agent, the
+ * suites' workloads and what the guest init and the harness run inside a target. Any change here
+ * changes the hash, so the next run builds a new tree and new images.
+ */
 export const IMAGE_RECIPE: ImageRecipe = {
   suite: 'bookworm',
   variant: 'minbase',
@@ -132,6 +143,7 @@ export async function computeRecipeHash(recipe: ImageRecipe = IMAGE_RECIPE): Pro
   return hashRecipeInputs({ ...recipe, files });
 }
 
+/** Host path of a recipe file's source: `<filesDir>/<source>`. */
 export function recipeFileSource(recipe: ImageRecipe, file: RecipeFile): string {
   return path.join(recipe.filesDir, file.source);
 }

@@ -17,31 +17,37 @@ import { removeTreeSafely } from './tree-removal.js';
  * target turns it into a disk image (disk.ts).
  */
 
+/** Where ensureRootfs caches, what it builds and how long it may take. */
 export interface EnsureRootfsOptions {
   /** Default: $ISOBENCH_CACHE_DIR, else /var/cache/isobench. */
   cacheDir?: string;
+  /** Progress lines (cached, waiting for another builder, building, built in N s); default: none. */
   log?: (line: string) => void;
   /** Debian mirror URI to build from. Default: the host's own apt sources. */
   mirror?: string;
   /** Where the host's apt configuration is read from (tests point it at fixtures). */
   aptDir?: string;
+  /** Default: IMAGE_RECIPE. */
   recipe?: ImageRecipe;
-  /** debootstrap downloads and installs ~400 packages: about 2 minutes here, 15 at most. */
+  /** debootstrap downloads and installs ~400 packages: about 2 minutes here, 15 at most. In ms; default DEBOOTSTRAP_TIMEOUT_MS. */
   debootstrapTimeoutMs?: number;
-  /** How long to wait for another process building the same recipe. */
+  /** How long to wait for another process building the same recipe, in ms. Default: the debootstrap timeout plus 5 minutes. */
   lockTimeoutMs?: number;
 }
 
+/** The tree a run uses. */
 export interface RootfsResult {
   /** Absolute path of the finished tree (never a partial one). */
   tree: string;
+  /** RECIPE_HASH_LENGTH (16) hex digits; the tree's name in the cache and the Docker image's tag. */
   recipeHash: string;
   /** True when the tree came from the cache. */
   reused: boolean;
-  /** Time this call took, including any wait for another builder. */
+  /** Time this call took, in seconds, including any wait for another builder. */
   seconds: number;
 }
 
+/** 15 min, in ms: the upper bound of the build time noted on EnsureRootfsOptions.debootstrapTimeoutMs (about 2 min here). */
 export const DEBOOTSTRAP_TIMEOUT_MS = 15 * 60_000;
 
 /** Name of a finished tree in the cache; anything else there is in progress or abandoned. */
@@ -49,6 +55,20 @@ export function rootfsDirName(recipeHash: string): string {
   return `rootfs-${recipeHash}`;
 }
 
+/**
+ * The recipe's tree in the cache, built when missing: debootstrap into `rootfs-<hash>.building-XXXX`,
+ * the recipe's files and hash added, download leftovers removed, the tree checked (every package
+ * installed, a kernel and initrd, the init), then renamed into place. Builders of one recipe are
+ * serialized by `rootfs-<hash>.lock`; abandoned builds are removed by the next build, a failed one
+ * at once.
+ *
+ * @throws MissingHostToolError when debootstrap is not installed.
+ * @throws Error when no host apt source serves the recipe's suite (and no `mirror` was given), or the
+ *   built tree lacks a package, a kernel with an initrd or the init.
+ * @throws CommandFailedError when debootstrap fails or runs past its timeout; the message then
+ *   names `rootfs-<hash>.failed.log`, debootstrap's own log.
+ * @throws LockTimeoutError when another builder holds the lock past `lockTimeoutMs`.
+ */
 export async function ensureRootfs(options: EnsureRootfsOptions = {}): Promise<RootfsResult> {
   const started = performance.now();
   const log = options.log ?? (() => undefined);

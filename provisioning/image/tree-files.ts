@@ -52,6 +52,11 @@ async function hostPathForWrite(tree: string, inside: string): Promise<string> {
   return target;
 }
 
+/**
+ * Copies each of the recipe's files into the tree with its mode, replacing what is there (a symlink
+ * at the target is removed, not written through; missing directories are created).
+ * @throws the file-system error, e.g. a source missing from the recipe's filesDir.
+ */
 export async function installRecipeFiles(recipe: ImageRecipe, tree: string): Promise<void> {
   for (const file of recipe.files) {
     const target = await hostPathForWrite(tree, file.target);

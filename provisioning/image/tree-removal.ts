@@ -16,6 +16,7 @@ export async function mountsUnder(dir: string, mountinfoPath = '/proc/self/mount
   return mountPointsUnder(text, dir);
 }
 
+/** The mount points (field 5 of each mountinfo line, octal escapes undone) equal to `dir` or below it, each once, deepest first. */
 export function mountPointsUnder(mountinfo: string, dir: string): string[] {
   const base = dir.replace(/\/+$/, '');
   const points = mountinfo
@@ -32,6 +33,13 @@ function unescapeMountField(field: string): string {
   return field.replace(/\\([0-7]{3})/g, (_, octal: string) => String.fromCharCode(Number.parseInt(octal, 8)));
 }
 
+/**
+ * Detaches everything mounted at or below `dir` (its symlinks resolved first), deepest first, with
+ * `umount --lazy` (30 s deadline each).
+ * @throws Error when something is still mounted afterwards; CommandFailedError when umount fails;
+ *   MissingHostToolError when there is something to unmount and umount is not installed; ENOENT
+ *   when `dir` does not exist.
+ */
 export async function unmountAllUnder(dir: string): Promise<void> {
   const resolved = await realpath(dir);
   const points = await mountsUnder(resolved);

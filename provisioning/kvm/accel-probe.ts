@@ -18,6 +18,10 @@ import { UsageError } from '../../core/errors.js';
  * and reads its serial console. It passes only when the guest reached user space and powered off.
  */
 
+/**
+ * How long one probe boot may take, in ms, before it counts as a hang. On this machine `qemu64`
+ * hangs until it (kvm/README.md, "Measured here"); the cached answer means that is paid once per host boot.
+ */
 export const PROBE_TIMEOUT_MS = 20_000;
 /** The initrd (~130 MB unpacked) must fit in memory next to the kernel. */
 export const PROBE_MEMORY_MIB = 512;
@@ -31,22 +35,36 @@ const REACHED_INIT = /Run \S+ as init process/;
 const POWERED_OFF = /reboot: Power down/;
 const TAIL_CHARS = 4_000;
 
+/** One boot of the probe guest, as the results (`kvmProbe`) and the probe cache keep it. */
 export const ProbeAttempt = z.object({
   accel: z.enum(['kvm', 'tcg']),
+  /** The `-cpu` model tried. */
   cpuModel: z.string(),
+  /** QEMU's argv as it ran. */
   command: z.array(z.string()),
+  /** null when QEMU did not exit by itself (killed, or at the timeout). */
   exitCode: z.number().int().nullable(),
+  /** The signal that ended QEMU; null when it exited, and when it was killed at the timeout (`timedOut` says so). */
   signal: z.string().nullable(),
   timedOut: z.boolean(),
+  /** From QEMU's start to its exit, in ms. */
   durationMs: z.number(),
-  /** The end of the guest's serial console. */
+  /** The end of the guest's serial console (last 4,000 characters). */
   serial: z.string(),
-  /** The end of QEMU's own stderr. */
+  /** The end of QEMU's own stderr (last 4,000 characters). */
   stderr: z.string(),
 });
+/** One boot of the probe guest (see the schema of the same name). */
 export type ProbeAttempt = z.infer<typeof ProbeAttempt>;
 
+/**
+ * Why a probe boot failed: `hang`, no power-off before the timeout; `qemu-error`, QEMU exited non-zero
+ * or by a signal (e.g. `-cpu host` failing to set an MSR); `no-userspace`, QEMU exited cleanly but the
+ * guest never ran its first process (a kernel panic). `unavailable` (no usable /dev/kvm) is not produced
+ * by evaluateProbeAttempt: probeKvm then records only the reason, without attempts.
+ */
 export type ProbeFailure = 'unavailable' | 'hang' | 'qemu-error' | 'no-userspace';
+/** evaluateProbeAttempt's judgement of one boot; `reason` is one line for logs and results. */
 export type ProbeVerdict = { works: true; reason: string } | { works: false; failure: ProbeFailure; reason: string };
 
 function lastLine(text: string): string {
@@ -98,21 +116,31 @@ export function evaluateProbeAttempt(attempt: ProbeAttempt): ProbeVerdict {
   };
 }
 
+/** The probe's answer, recorded in the results and cached in `kvm-probe.json`. */
 export const KvmProbe = z.object({
   works: z.boolean(),
   /** The CPU model that booted, when one did. */
   cpuModel: z.string().nullable(),
   /** One line: why KVM does or does not work. */
   reason: z.string(),
+  /** In the order they ran; empty when /dev/kvm is not usable. */
   attempts: z.array(ProbeAttempt),
+  /** ISO 8601 time of the probe (of the original one, for a cached answer). */
   probedAt: z.string(),
+  /** The attempts' durations added up, in seconds. */
   seconds: z.number(),
   /** True when this came from the cache of an earlier probe in the same host boot. */
   cached: z.boolean(),
 });
+/** The probe's answer (see the schema of the same name). */
 export type KvmProbe = z.infer<typeof KvmProbe>;
 
-/** The probe's overall answer from its attempts, in the order they ran. */
+/**
+ * The probe's overall answer from its attempts, in the order they ran: it works when any attempt
+ * did, with that attempt's CPU model; otherwise the reason joins every attempt's reason.
+ * @param probedAt ISO 8601 time.
+ * @param unavailable Why KVM could not even be tried (no /dev/kvm); when given, it is the reason.
+ */
 export function summarizeKvmProbe(attempts: readonly ProbeAttempt[], probedAt: string, unavailable?: string): KvmProbe {
   const seconds = attempts.reduce((sum, attempt) => sum + attempt.durationMs, 0) / 1000;
   const base = { attempts: [...attempts], probedAt, seconds, cached: false };
@@ -131,8 +159,10 @@ export function worthTryingNextModel(verdict: ProbeVerdict): boolean {
   return !verdict.works && verdict.failure === 'qemu-error';
 }
 
+/** What a guest runs on, as decideAccel chose it. */
 export interface AccelDecision {
   accel: Accel;
+  /** `-cpu`: the model the probe booted under KVM, TCG_CPU_MODEL under TCG. */
   cpuModel: string;
   /** Entries for TargetFacts.degraded (a TCG guest is emulation, and every table must say so). */
   degraded: string[];
@@ -140,8 +170,10 @@ export interface AccelDecision {
   explanation: string;
 }
 
+/** The `degraded` entry of every TCG guest's facts. */
 export const TCG_DEGRADED = 'TCG emulation: not KVM';
 
+/** `--accel kvm` where the probe found KVM not working: a UsageError (exit code 2), since `--accel auto` or `tcg` would run. */
 export class KvmUnavailableError extends UsageError {
   constructor(readonly probe: KvmProbe) {
     super(`--accel kvm: KVM does not work on this host (${probe.reason}); use --accel auto or --accel tcg to run an emulated (TCG) guest instead`);
@@ -150,7 +182,9 @@ export class KvmUnavailableError extends UsageError {
 
 /**
  * What a guest runs on, from what was asked and what the probe found. `probe` is null when none
- * ran (`--accel tcg` needs none). Throws KvmUnavailableError for `--accel kvm` without a working KVM.
+ * ran (`--accel tcg` needs none).
+ * @throws KvmUnavailableError for `--accel kvm` without a working KVM.
+ * @throws Error when `auto` or `kvm` is asked for without a probe (a caller's mistake).
  */
 export function decideAccel(requested: 'auto' | 'kvm' | 'tcg', probe: KvmProbe | null): AccelDecision {
   if (requested === 'tcg') {
@@ -169,22 +203,32 @@ export function decideAccel(requested: 'auto' | 'kvm' | 'tcg', probe: KvmProbe |
   };
 }
 
+/** What probeKvm boots and how. */
 export interface ProbeOptions {
+  /** The image's kernel (BootFiles.kernel); it is also part of the cache key. */
   kernel: string;
+  /** The image's initrd; its busybox is the probe guest's first process. */
   initrd: string;
   /** Where the probe's serial log goes (a private directory). */
   workDirectory: string;
+  /** Default QEMU_BINARY (`qemu-system-x86_64` on PATH). */
   qemuBinary?: string;
+  /** Per attempt, in ms; default PROBE_TIMEOUT_MS (20 s). */
   timeoutMs?: number;
+  /** Tried in order; default KVM_CPU_CANDIDATES. */
   cpuModels?: readonly string[];
   /** Registers the probe's QEMU so a crash mid-probe leaves a ledger entry. */
   resources?: ResourceRegistry;
   /** Where the answer is cached for this host boot; null: do not cache. */
   cacheFile?: string | null;
+  /** One line per attempt and verdict; default: none. */
   log?: (line: string) => void;
 }
 
-/** Boots the probe guest once. */
+/**
+ * Boots the probe guest once (1 vCPU, PROBE_MEMORY_MIB, no disk) and records what happened; a QEMU
+ * that fails or hangs is in the attempt, not thrown (evaluateProbeAttempt judges it).
+ */
 export async function runProbeAttempt(
   accel: Accel,
   cpuModel: string,

@@ -15,6 +15,10 @@ import { formatZodIssues } from '../../core/zod-text.js';
  * after a request that timed out.
  */
 
+/**
+ * Default deadline, in ms, for one agent request and for connecting to the agent. A guest-exec round
+ * trip takes ~100 ms under TCG here (kvm/README.md, "Measured here").
+ */
 export const DEFAULT_AGENT_TIMEOUT_MS = 10_000;
 /** Seconds `timeout` in the guest waits after its TERM before it sends KILL. */
 const GUEST_KILL_AFTER_SECONDS = 2;
@@ -30,7 +34,13 @@ export const GUEST_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sb
 const QgaReturn = z.strictObject({ return: z.unknown() });
 const QgaError = z.strictObject({ error: z.object({ class: z.string(), desc: z.string() }) });
 
+/** `guest-exec`'s return: the started program's pid in the guest. */
 export const GuestExecResult = z.object({ pid: z.number().int().positive() });
+/**
+ * `guest-exec-status`'s return (QEMU guest agent protocol reference): `exitcode` or `signal` once
+ * `exited`; with `capture-output`, `out-data`/`err-data` are base64 and `*-truncated` says the agent
+ * dropped output beyond its capture limit.
+ */
 export const GuestExecStatus = z.object({
   exited: z.boolean(),
   exitcode: z.number().int().optional(),
@@ -40,23 +50,30 @@ export const GuestExecStatus = z.object({
   'out-truncated': z.boolean().optional(),
   'err-truncated': z.boolean().optional(),
 });
+/** `guest-exec-status`'s return (see the schema of the same name). */
 export type GuestExecStatus = z.infer<typeof GuestExecStatus>;
+/** `guest-sync`'s return: the id it was sent, echoed, which marks where the stream is aligned again. */
 export const GuestSyncResult = z.number().int();
+/** `guest-info`'s return: the agent's version and the commands it supports. */
 export const GuestInfoResult = z.object({
   version: z.string(),
   supported_commands: z.array(z.object({ name: z.string(), enabled: z.boolean(), 'success-response': z.boolean() })),
 });
+/** `guest-info`'s return (see the schema of the same name). */
 export type GuestInfoResult = z.infer<typeof GuestInfoResult>;
 const EmptyResult = z.object({}).strict();
 
+/** One reply line of the agent, as parseQgaReply reads it: `{"return": …}` or `{"error": {"class", "desc"}}`. */
 export type QgaReply = { kind: 'return'; value: unknown } | { kind: 'error'; errorClass: string; description: string };
 
+/** The agent sent a line that is not JSON or not of a known shape; `line` is the raw line (the message keeps its first 300 characters). */
 export class QgaProtocolError extends IsobenchError {
   constructor(message: string, readonly line: string) {
     super(`${message}: ${line.slice(0, 300)}`);
   }
 }
 
+/** The agent answered a command with an error: its class (e.g. `GenericError`) and description. */
 export class QgaCommandError extends IsobenchError {
   constructor(
     readonly command: string,
@@ -67,7 +84,10 @@ export class QgaCommandError extends IsobenchError {
   }
 }
 
-/** One line from the agent: exactly a return or an error, anything else throws. */
+/**
+ * One line from the agent: exactly a return or an error.
+ * @throws QgaProtocolError for anything else.
+ */
 export function parseQgaReply(line: string): QgaReply {
   let data: unknown;
   try {
@@ -82,6 +102,10 @@ export function parseQgaReply(line: string): QgaReply {
   throw new QgaProtocolError('the guest agent sent a reply of an unknown shape', line);
 }
 
+/**
+ * A command's return value, checked against `schema`.
+ * @throws QgaProtocolError naming the command and the first mismatch.
+ */
 export function parseQgaResult<T>(command: string, schema: z.ZodType<T>, value: unknown): T {
   const parsed = schema.safeParse(value);
   if (!parsed.success) {
@@ -90,6 +114,7 @@ export function parseQgaResult<T>(command: string, schema: z.ZodType<T>, value: 
   return parsed.data;
 }
 
+/** `out-data`/`err-data` as UTF-8 text; '' when the field is absent (no output). */
 export function decodeBase64(data: string | undefined): string {
   return data === undefined ? '' : Buffer.from(data, 'base64').toString('utf8');
 }
@@ -138,12 +163,15 @@ export function timedOutByGuest(status: GuestExecStatus, elapsedMs: number, time
   return (status.exitcode === 124 || status.exitcode === 137) && elapsedMs >= timeoutMs * 0.95;
 }
 
+/** A program GuestAgent.spawn started in the guest. */
 export interface GuestProcess {
+  /** The pid of the `timeout` wrapper in the guest (the leader of the program's process group). */
   readonly pid: number;
   /** The wrapped argv that runs in the guest. */
   readonly guestCommand: readonly string[];
   /** Polls once; the final status is kept (the agent forgets a process once it has reported its exit). */
   poll(): Promise<GuestExecStatus>;
+  /** The status that reported the exit, once a poll has seen it; null until then. */
   readonly finalStatus: GuestExecStatus | null;
   /** TERM (forwarded by `timeout` to the program), then KILL to the whole group after `graceMs`. */
   kill(graceMs?: number): Promise<GuestExecStatus>;
@@ -166,14 +194,23 @@ export class SocketAgentTransport implements AgentTransport {
 
   constructor(private readonly channel: JsonLineSocket) {}
 
+  /** `the guest agent on <socket path>`, for messages. */
   get description(): string {
     return `the guest agent on ${this.channel.path}`;
   }
 
+  /** True once the socket has closed or failed; every later call fails. */
   get closed(): boolean {
     return this.channel.closed;
   }
 
+  /**
+   * Sends one request and returns its reply line (checked to be a return or an error), syncing
+   * first when an earlier call failed.
+   * @param timeoutMs For the reply (and for the sync before it, when one is needed), in ms.
+   * @throws Error when no reply comes in time or the connection closes; QgaProtocolError for a
+   *   malformed reply. Either way the next call syncs first.
+   */
   async call(request: { execute: string; arguments?: Record<string, unknown> }, timeoutMs: number): Promise<string> {
     if (this.needsSync) await this.sync(timeoutMs);
     this.channel.send(request);
@@ -206,11 +243,16 @@ export class SocketAgentTransport implements AgentTransport {
     this.needsSync = false;
   }
 
+  /** Closes the socket; pending and later calls fail. */
   close(): void {
     this.channel.destroy();
   }
 }
 
+/**
+ * A client of one guest's agent, over any transport. Requests are serialized (the agent answers in
+ * order); each is validated with zod.
+ */
 export class GuestAgent {
   private readonly lock = new Mutex();
 
@@ -267,11 +309,17 @@ export class GuestAgent {
     );
   }
 
+  /** Closes the transport. */
   close(): void {
     this.transport.close();
   }
 
-  /** One request and its reply, validated by `schema`. */
+  /**
+   * One request and its reply, validated by `schema`.
+   * @param timeoutMs For the reply, in ms (default DEFAULT_AGENT_TIMEOUT_MS).
+   * @throws QgaCommandError when the agent answers with an error; QgaProtocolError for a reply of an
+   *   unknown shape; Error "guest agent <command>: …" when no reply comes in time or the transport fails.
+   */
   request<T>(command: string, args: Record<string, unknown> | undefined, schema: z.ZodType<T>, timeoutMs = DEFAULT_AGENT_TIMEOUT_MS): Promise<T> {
     return this.lock.run(async () => {
       let line: string;
@@ -279,7 +327,7 @@ export class GuestAgent {
         line = await this.transport.call({ execute: command, ...(args ? { arguments: args } : {}) }, timeoutMs);
       } catch (error) {
         if (error instanceof QgaProtocolError) throw error;
-        throw new Error(`guest agent ${command}: ${(error as Error).message}`);
+        throw new Error(`guest agent ${command}: ${(error as Error).message}`, { cause: error });
       }
       const reply = parseQgaReply(line);
       if (reply.kind === 'error') throw new QgaCommandError(command, reply.errorClass, reply.description);
@@ -287,15 +335,29 @@ export class GuestAgent {
     });
   }
 
+  /**
+   * `guest-ping`: resolves when the agent answers.
+   * @throws like request.
+   */
   ping(timeoutMs = DEFAULT_AGENT_TIMEOUT_MS): Promise<void> {
     return this.request('guest-ping', undefined, EmptyResult, timeoutMs).then(() => undefined);
   }
 
+  /**
+   * `guest-info`: the agent's version and supported commands.
+   * @throws like request.
+   */
   info(): Promise<GuestInfoResult> {
     return this.request('guest-info', undefined, GuestInfoResult);
   }
 
-  /** Starts a program in the guest without waiting for it (a server). */
+  /**
+   * Starts a program in the guest without waiting for it (a server). Its life is bounded in the guest
+   * by `timeout` (`options.timeoutMs`, default DEFAULT_COMMAND_TIMEOUT_MS); `options.env` replaces
+   * the agent's environment, with PATH=GUEST_PATH first.
+   * A missing program is not thrown: `timeout` runs and exits 127 with its message.
+   * @throws like request, when guest-exec itself fails.
+   */
   async spawn(command: readonly string[], options: CommandOptions = {}): Promise<GuestProcess> {
     const timeoutMs = options.timeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS;
     const guestCommand = guestCommandLine(command, timeoutMs, options.cwd);
@@ -344,6 +406,7 @@ export class GuestAgent {
   /**
    * Runs a program to completion in the guest and returns its output and exit code. Bounded twice:
    * by `timeout` in the guest and by a host deadline a little later (then the group is killed).
+   * A timeout is in the outcome (`timedOut: true`, `ok: false`), not thrown.
    */
   async exec(command: readonly string[], options: CommandOptions = {}): Promise<CommandOutcome> {
     const timeoutMs = options.timeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS;

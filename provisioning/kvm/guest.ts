@@ -15,9 +15,15 @@ import { StepError } from '../../core/errors.js';
  * names the step and quotes the console's last lines.
  */
 
+/** The start of the line the guest init prints on ttyS0 when it is ready (the same string as image/recipe.ts GUEST_READY_MARKER). */
 export const READY_MARKER = 'ISOBENCH-GUEST-READY';
-/** A TCG guest boots in ~7-13 s here when the host is quiet; two busy cores can triple that. */
+/**
+ * How long, in ms from QEMU's start, a guest has to print its ready line, by accelerator. A TCG guest
+ * boots in ~7-13 s here when the host is quiet; two busy cores can triple that (kvm/README.md noted
+ * 14-18 s on the shared 2 cores).
+ */
 export const BOOT_TIMEOUT_MS = { kvm: 90_000, tcg: 240_000 } as const;
+/** How long, in ms, the guest agent has to answer guest-sync once the ready line is there. */
 export const AGENT_TIMEOUT_MS = 30_000;
 /** The guest lives as long as the run; this only bounds a QEMU that everything else forgot. */
 export const QEMU_LIFETIME_MS = 7 * 24 * 3600_000;
@@ -35,8 +41,11 @@ export class GuestStepError extends StepError {
   }
 }
 
+/** The fields of the init's ready line, as printed ('' when a field is missing). */
 export interface ReadyLine {
+  /** `eth0=ADDRESS/PREFIX`, `none` (no address asked for) or `missing-eth0`. */
   network: string;
+  /** The virtio-serial device qemu-ga was started on (`/dev/vportNpM`), `none` or `failed`. */
   agent: string;
 }
 
@@ -48,6 +57,7 @@ export function parseReadyLine(serial: string): ReadyLine | null {
   return { network: field('network'), agent: field('agent') };
 }
 
+/** The last `lines` non-empty lines of a console, trimmed, joined with ` | `, at most 600 characters: for one-line errors. */
 export function serialTail(serial: string, lines = 4): string {
   return serial
     .split(/\r?\n/)
@@ -58,11 +68,15 @@ export function serialTail(serial: string, lines = 4): string {
     .slice(0, 600);
 }
 
+/** What waitForReady watches. */
 export interface BootWait {
+  /** The file QEMU writes the serial console to. */
   serialLog: string;
   /** performance.now() when the guest was started. */
   started: number;
+  /** In ms from `started`. */
   bootTimeoutMs: number;
+  /** True once the hypervisor process is gone. */
   exited: () => boolean;
   /** Why the hypervisor process is gone, once it is. */
   died: () => string;
@@ -72,7 +86,10 @@ export interface BootWait {
 
 /**
  * Reads the serial console until the init's ready line, a kernel panic, the hypervisor's exit or
- * the timeout; then checks what the init reported (network, guest agent). Throws GuestStepError.
+ * the timeout; then checks what the init reported (network, guest agent). Polls every 200 ms.
+ * @returns the ready line and the seconds from `started` to it.
+ * @throws GuestStepError ("booting the guest", "configuring the guest network" or "starting the guest
+ *   agent") with the console's last lines.
  */
 export async function waitForReady(wait: BootWait): Promise<{ ready: ReadyLine; bootSeconds: number }> {
   const readSerial = () => readFile(wait.serialLog, 'utf8').catch(() => '');
@@ -137,19 +154,27 @@ export interface RunningGuest {
   stop(): Promise<void>;
 }
 
+/** What Guest.launch starts and how long it waits. */
 export interface GuestLaunch {
+  /** Must have `qmpSocket` and `agentSocket`. */
   spec: QemuGuestSpec;
   /** The address the init must have put on eth0 (`ADDRESS/PREFIX`), when the guest has a network. */
   expectedNetwork?: string;
+  /** The run's ledger; QEMU is registered in it the moment it has a pid. */
   resources: ResourceRegistry;
+  /** QEMU's working directory. */
   cwd: string;
+  /** In ms; default BOOT_TIMEOUT_MS for the spec's accelerator. */
   bootTimeoutMs?: number;
+  /** Default QEMU_BINARY. */
   qemuBinary?: string;
+  /** Progress lines (QEMU up, guest booted in N s); default: none. */
   log?: (line: string) => void;
   /** Sees every QMP and guest-agent line (how the tests' fixtures were captured). */
   transcript?: (channel: 'qmp' | 'qga', direction: 'sent' | 'received', line: string) => void;
 }
 
+/** A guest whose QEMU isobench started itself (`--vm-manager qemu`); get one with Guest.launch. */
 export class Guest implements RunningGuest {
   readonly manager = 'qemu' as const;
   private paused = false;
@@ -169,6 +194,14 @@ export class Guest implements RunningGuest {
     private exitedFlag: { exited: boolean; outcome: CommandOutcome | null },
   ) {}
 
+  /**
+   * Starts QEMU (registered in the ledger), connects QMP (30 s), waits for the ready line and
+   * connects the guest agent. On any failure QEMU is stopped and forgotten in the ledger before the
+   * error is thrown; the serial log stays.
+   * @throws Error when the spec has no QMP or agent socket.
+   * @throws GuestStepError naming the failed step ("starting QEMU", "connecting to QMP", "booting the
+   *   guest", …, "reaching the guest agent") with QEMU's exit reason or the console's last lines.
+   */
   static async launch(options: GuestLaunch): Promise<Guest> {
     const { spec, resources } = options;
     const log = options.log ?? (() => {});
@@ -247,6 +280,7 @@ export class Guest implements RunningGuest {
     }
   }
 
+  /** True once the QEMU process has ended, whoever ended it. */
   get exited(): boolean {
     return this.exitedFlag.exited;
   }
@@ -258,26 +292,41 @@ export class Guest implements RunningGuest {
     return `QEMU ${outcome.signal ? `was killed by ${outcome.signal}` : `exited with code ${outcome.exitCode ?? 'unknown'}`}${outcome.stderr.trim() ? `: ${outcome.stderr.trim().split('\n').slice(-2).join(' | ')}` : ''}`;
   }
 
+  /**
+   * QMP `stop`: every vCPU halts (an idle TCG guest went from 1-2 % of a core to 0 %, kvm/README.md).
+   * Does nothing when already paused or stopped.
+   * @throws QmpCommandError or the QMP connection's error.
+   */
   async pause(): Promise<void> {
     if (this.paused || this.stopped) return;
     await this.qmp.stop();
     this.paused = true;
   }
 
+  /**
+   * QMP `cont` after pause; does nothing otherwise.
+   * @throws QmpCommandError or the QMP connection's error.
+   */
   async resume(): Promise<void> {
     if (!this.paused || this.stopped) return;
     await this.qmp.cont();
     this.paused = false;
   }
 
+  /**
+   * The QEMU process's user plus system CPU time so far, in seconds, all its threads counted.
+   * @throws Error when the process is gone.
+   */
   qemuCpuSeconds(): Promise<number> {
     return processCpuSeconds(this.pid);
   }
 
+  /** Whether QEMU holds /dev/vhost-net open (see processUsesVhostNet). */
   usesVhostNet(): Promise<boolean> {
     return processUsesVhostNet(this.pid);
   }
 
+  /** QMP `query-kvm`'s `enabled`. */
   async kvmEnabled(): Promise<boolean> {
     return (await this.qmp.queryKvm()).enabled;
   }

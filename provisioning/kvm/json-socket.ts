@@ -1,6 +1,7 @@
 import { connect, type Socket } from 'node:net';
 import { pollUntil } from '../../core/poll.js';
 
+/** Called with every line a JsonLineSocket sends or receives, without its newline (how the tests' fixtures were captured). */
 export type Transcript = (direction: 'sent' | 'received', line: string) => void;
 
 /**
@@ -27,6 +28,8 @@ export class JsonLineSocket {
   /**
    * Connects, retrying while the socket file does not exist or refuses (QEMU creates it a moment
    * after it starts). `alive` lets the caller stop early when the process behind it died.
+   * @param timeoutMs For the whole wait, in ms; attempts are 50 ms apart.
+   * @throws Error when `alive()` turns false; DeadlineError "cannot connect to PATH within N ms: <last error>".
    */
   static async connect(path: string, timeoutMs: number, alive: () => boolean = () => true, transcript?: Transcript): Promise<JsonLineSocket> {
     let lastError: Error | null = null;
@@ -52,10 +55,15 @@ export class JsonLineSocket {
     return new JsonLineSocket(socket, path, transcript);
   }
 
+  /** True once the connection closed, failed or was destroyed. */
   get closed(): boolean {
     return this.closedError !== null;
   }
 
+  /**
+   * Writes `document` as one JSON line. Does not wait for the write.
+   * @throws the error the connection closed with, when it is closed.
+   */
   send(document: unknown): void {
     if (this.closedError) throw this.closedError;
     const line = JSON.stringify(document);
@@ -95,6 +103,7 @@ export class JsonLineSocket {
     return this.queued.splice(0, this.queued.length);
   }
 
+  /** Closes the connection; waiting and later reads fail with "the connection was closed by isobench". */
   destroy(): void {
     this.socket.destroy();
     this.close(new Error(`${this.path}: the connection was closed by isobench`));
@@ -126,6 +135,7 @@ export class JsonLineSocket {
 export class Mutex {
   private tail: Promise<void> = Promise.resolve();
 
+  /** Runs `section` after every earlier one has settled (fulfilled or rejected); resolves or rejects as it does. */
   run<T>(section: () => Promise<T>): Promise<T> {
     const result = this.tail.then(section, section);
     this.tail = result.then(

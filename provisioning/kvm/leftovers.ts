@@ -16,6 +16,11 @@ export function isobenchQemuName(argv: readonly string[]): string | null {
   return name && name.startsWith(QEMU_NAME_PREFIX) ? name : null;
 }
 
+/**
+ * Every running QEMU whose `-name` starts with QEMU_NAME_PREFIX (this process excluded), found by
+ * scanning `/proc/PID/cmdline`. `startTicks` (null when the process is gone by then) lets the undo
+ * tell the process from a later one that reused its pid.
+ */
 export async function findIsobenchQemuProcesses(): Promise<Array<{ pid: number; name: string; startTicks: string | null }>> {
   const found: Array<{ pid: number; name: string; startTicks: string | null }> = [];
   for (const entry of await readdir('/proc')) {

@@ -17,15 +17,18 @@ import { GUEST_AGENT_CHANNEL, QEMU_NAME_PREFIX, type DiskSpec, type NetSpec } fr
  * not configure or start host daemons.
  */
 
+/** The system libvirtd's QEMU driver; `$ISOBENCH_LIBVIRT_URI` overrides it (libvirtUri). */
 export const DEFAULT_LIBVIRT_URI = 'qemu:///system';
 /** Where a libvirt guest's files go: libvirt's QEMU user must reach them (the run directory is root's alone). */
 export const LIBVIRT_FILES_PARENT = '/var/tmp';
+/** A run's libvirt files live in `<LIBVIRT_FILES_PARENT>/isobench-libvirt-<run>` (0755); `cleanup` finds leftovers by this prefix. */
 export const LIBVIRT_FILES_PREFIX = 'isobench-libvirt-';
 const VIRSH_TIMEOUT_MS = 15_000;
 /** libvirt writes the QEMU pid file right after it starts the domain; 50 looks 100 ms apart. */
 const DOMAIN_PID_WAIT_MS = 5_000;
 const DOMAIN_GONE = 'failed to get domain|[Dd]omain not found|no domain with matching name|domain is not running|not running';
 
+/** `$ISOBENCH_LIBVIRT_URI` when set and not empty, else DEFAULT_LIBVIRT_URI. */
 export function libvirtUri(): string {
   return process.env.ISOBENCH_LIBVIRT_URI || DEFAULT_LIBVIRT_URI;
 }
@@ -71,7 +74,10 @@ interface LibvirtModule {
 }
 const BINDINGS_PACKAGE = '@unraid/libvirt';
 
-/** The Node bindings, loaded on demand: an optional dependency that needs libvirt-dev to build. */
+/**
+ * The Node bindings, loaded on demand: an optional dependency that needs libvirt-dev to build.
+ * @throws Error saying to install libvirt-dev and run `npm install`, with the import error as `cause`.
+ */
 export async function loadLibvirtBindings(): Promise<LibvirtModule> {
   try {
     const module = (await import(BINDINGS_PACKAGE)) as Partial<LibvirtModule>;
@@ -81,20 +87,26 @@ export async function loadLibvirtBindings(): Promise<LibvirtModule> {
     throw new Error(
       `the libvirt Node bindings (@unraid/libvirt, an optional dependency) are not installed or did not build: ` +
         `install libvirt-dev and run \`npm install\` (${(error as Error).message.split('\n')[0]})`,
+      { cause: error },
     );
   }
 }
 
+/** The guest of QemuGuestSpec, in the terms of a libvirt domain; buildDomainXml turns it into XML. */
 export interface LibvirtDomainSpec {
   /** Must start with QEMU_NAME_PREFIX. */
   name: string;
   /** 'kvm' for a KVM guest, 'qemu' for TCG: as the probe decided. */
   type: 'kvm' | 'qemu';
+  /** `host` under kvm becomes host-passthrough, `max` under qemu becomes mode='maximum'; anything else a custom model. */
   cpuModel: string;
   vcpus: number;
+  /** In MiB. */
   memoryMiB: number;
+  /** Must be readable by libvirt's QEMU user (hence LIBVIRT_FILES_PARENT). */
   kernel: string;
   initrd: string;
+  /** The kernel command line. */
   cmdline: string;
   disk: DiskSpec & {
     /** The cached image a qcow2 overlay is backed by: read only and never relabelled by libvirt. */
@@ -102,10 +114,13 @@ export interface LibvirtDomainSpec {
   };
   /** Omit for a guest without a network device. */
   net?: NetSpec;
+  /** The file libvirt's QEMU writes the serial console to. */
   serialLog: string;
+  /** Absolute path of the QEMU binary (`<emulator>`). */
   emulator: string;
 }
 
+/** Text safe inside XML element content and single- or double-quoted attributes. */
 export function escapeXml(text: string): string {
   return text.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;').replaceAll("'", '&apos;').replaceAll('"', '&quot;');
 }
@@ -126,7 +141,10 @@ function interfaceXml(net: NetSpec): string {
 `;
 }
 
-/** The domain XML of the guest QEMU would otherwise run directly (qemu-command.ts), device for device. */
+/**
+ * The domain XML of the guest QEMU would otherwise run directly (qemu-command.ts), device for device.
+ * @throws Error for a name without QEMU_NAME_PREFIX, or `aio=native` without O_DIRECT.
+ */
 export function buildDomainXml(spec: LibvirtDomainSpec): string {
   if (!spec.name.startsWith(QEMU_NAME_PREFIX)) throw new Error(`a domain's name must start with ${QEMU_NAME_PREFIX}: ${spec.name}`);
   if (spec.disk.aio === 'native' && spec.disk.cache !== 'none' && spec.disk.cache !== 'directsync') {
@@ -179,7 +197,11 @@ ${spec.net ? interfaceXml(spec.net) : ''}    <serial type='file'>
 `;
 }
 
-/** What `virsh qemu-agent-command` printed, as the agent's own reply line. */
+/**
+ * What `virsh qemu-agent-command` printed, as the agent's own reply line. An error the agent itself
+ * returned becomes a `GenericError` reply (virsh does not print its class).
+ * @throws Error when virsh succeeded but printed no JSON, or could not reach the agent.
+ */
 export function virshAgentReply(outcome: { ok: boolean; stdout: string; stderr: string }): string {
   if (outcome.ok) {
     const line = outcome.stdout.trim().split('\n').find((candidate) => candidate.trim().startsWith('{'));
@@ -200,10 +222,16 @@ export class VirshAgentTransport implements AgentTransport {
     private readonly domain: string,
   ) {}
 
+  /** `the guest agent of libvirt domain <name>`, for messages. */
   get description(): string {
     return `the guest agent of libvirt domain ${this.domain}`;
   }
 
+  /**
+   * One request through `virsh qemu-agent-command --timeout <s>` (the timeout rounded up to whole
+   * seconds, virsh itself bounded 15 s later).
+   * @throws Error when virsh cannot reach the agent (see virshAgentReply).
+   */
   async call(request: { execute: string; arguments?: Record<string, unknown> }, timeoutMs: number): Promise<string> {
     const seconds = Math.max(1, Math.ceil(timeoutMs / 1000));
     const outcome = await runCommand(
@@ -213,6 +241,7 @@ export class VirshAgentTransport implements AgentTransport {
     return virshAgentReply(outcome);
   }
 
+  /** Nothing to close: every call is its own virsh process. */
   close(): void {}
 }
 
@@ -229,18 +258,25 @@ async function readArgv(pid: number): Promise<string[]> {
   return (text.endsWith('\0') ? text.slice(0, -1) : text).split('\0');
 }
 
+/** What LibvirtGuest.launch defines and starts, and how long it waits. */
 export interface LibvirtLaunch {
   spec: LibvirtDomainSpec;
+  /** libvirt connection URI, e.g. libvirtUri(). */
   uri: string;
+  /** The run's ledger: the domain's undefine and destroy are registered the moment each is needed. */
   resources: ResourceRegistry;
+  /** The address the init must have put on eth0 (`ADDRESS/PREFIX`), when the guest has a network. */
   expectedNetwork?: string;
+  /** In ms; default BOOT_TIMEOUT_MS for the domain type (`qemu` counts as tcg). */
   bootTimeoutMs?: number;
+  /** Progress lines; default: none. */
   log?: (line: string) => void;
 }
 
 type Hypervisor = LibvirtHypervisorHandle;
 type Domain = LibvirtDomainHandle;
 
+/** A guest run as a libvirt domain (`--vm-manager libvirt`); get one with LibvirtGuest.launch. */
 export class LibvirtGuest implements RunningGuest {
   readonly manager = 'libvirt' as const;
   private paused = false;
@@ -259,6 +295,15 @@ export class LibvirtGuest implements RunningGuest {
     readonly bootSeconds: number,
   ) {}
 
+  /**
+   * Loads the bindings, connects to libvirtd, defines and starts the domain, finds its QEMU's pid
+   * (libvirt's pid file, 5 s), waits for the ready line and reaches the agent (60 s). On a failure
+   * after the domain was defined, the domain is destroyed and undefined before the error is thrown.
+   * @throws Error when the bindings are missing or the spec is invalid (see buildDomainXml).
+   * @throws GuestStepError naming the failed step ("connecting to libvirtd", "defining the libvirt
+   *   domain", "starting the libvirt domain", a boot step, "reaching the guest agent through libvirt").
+   * @throws DeadlineError when libvirt's pid file for the domain does not appear.
+   */
   static async launch(options: LibvirtLaunch): Promise<LibvirtGuest> {
     const { spec, uri, resources } = options;
     const log = options.log ?? (() => {});
@@ -318,35 +363,55 @@ export class LibvirtGuest implements RunningGuest {
     }
   }
 
+  /** True once the domain's QEMU process is gone from /proc. */
   get exited(): boolean {
     return !existsSync(`/proc/${this.pid}`);
   }
 
+  /** Why QEMU is gone (pointing at libvirt's log of the domain), or `QEMU is running`. */
   describeExit(): string {
     return this.exited ? `QEMU (pid ${this.pid}) under libvirt is gone (see /var/log/libvirt/qemu/${this.spec.name}.log)` : 'QEMU is running';
   }
 
+  /**
+   * Whether libvirt started this QEMU with KVM, read from its argv (`-accel kvm`, or `-machine …,accel=kvm`)
+   * rather than assumed from the domain type.
+   * @throws the read error when the process is gone.
+   */
   async kvmEnabled(): Promise<boolean> {
     return accelFromArgv(await readArgv(this.pid)) === 'kvm';
   }
 
+  /**
+   * libvirt's suspend (virDomainSuspend: the vCPUs stop, memory stays). Does nothing when already paused or stopped.
+   * @throws the bindings' error.
+   */
   async pause(): Promise<void> {
     if (this.paused || this.stopped) return;
     await this.domain.suspend();
     this.paused = true;
   }
 
+  /**
+   * libvirt's resume after pause; does nothing otherwise.
+   * @throws the bindings' error.
+   */
   async resume(): Promise<void> {
     if (!this.paused || this.stopped) return;
     await this.domain.resume();
     this.paused = false;
   }
 
+  /**
+   * The domain's QEMU process's user plus system CPU time so far, in seconds, all its threads counted.
+   * @throws Error when that process is gone (checked by its start time, so a reused pid is not read).
+   */
   async qemuCpuSeconds(): Promise<number> {
     if ((await processStartTicks(this.pid)) !== this.startTicks) throw new Error('the domain\'s QEMU is gone');
     return processCpuSeconds(this.pid);
   }
 
+  /** Whether the domain's QEMU holds /dev/vhost-net open (see processUsesVhostNet). */
   usesVhostNet(): Promise<boolean> {
     return processUsesVhostNet(this.pid);
   }
@@ -389,4 +454,5 @@ export async function isobenchDomains(uri = libvirtUri()): Promise<Array<{ name:
     .map((name) => ({ name, running: runningNames.has(name) }));
 }
 
+/** What virsh says about a domain that is already gone or not running (a regex alternation): an undo that finds this has nothing to do. */
 export const LIBVIRT_DOMAIN_GONE = DOMAIN_GONE;

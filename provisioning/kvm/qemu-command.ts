@@ -6,14 +6,19 @@
  * a file.
  */
 
+/** The QEMU system emulator isobench runs, looked up on PATH (Debian's qemu-system-x86). */
 export const QEMU_BINARY = 'qemu-system-x86_64';
 /** Every QEMU isobench starts is named with this prefix, so `cleanup` can find it. */
 export const QEMU_NAME_PREFIX = 'isobench-';
+/** The virtserialport name qemu-ga looks for by default; the guest init starts the agent on it (image/recipe.ts GUEST_AGENT_PORT_NAME). */
 export const GUEST_AGENT_CHANNEL = 'org.qemu.guest_agent.0';
 
+/** `kvm`: hardware virtualization (`-accel kvm`). `tcg`: QEMU's emulator, multi-threaded. */
 export type Accel = 'kvm' | 'tcg';
 
+/** The guest's disk: `-drive …,if=none` plus a `virtio-blk-pci` device (the guest's /dev/vda). */
 export interface DiskSpec {
+  /** The guest's private copy (cloneDiskImage), never the cached image. */
   path: string;
   format: 'raw' | 'qcow2';
   /** none = O_DIRECT on the host (no host page cache), the paper's setting. */
@@ -22,22 +27,32 @@ export interface DiskSpec {
   aio: 'native' | 'threads' | 'io_uring';
 }
 
+/** The guest's network: a `tap` netdev plus a `virtio-net-pci` device. */
 export interface NetSpec {
   /** An existing tap (isobench creates it, on its bridge, before QEMU starts). */
   tap: string;
+  /** Lower-case `xx:xx:xx:xx:xx:xx`, e.g. macForAddress's. */
   mac: string;
+  /** `vhost=on`: virtio-net's data path in the host kernel; only when /dev/vhost-net opens. */
   vhost: boolean;
 }
 
+/** Everything buildQemuCommand needs for one guest; validateSpec says what is accepted. */
 export interface QemuGuestSpec {
   /** `-name`; must start with QEMU_NAME_PREFIX. */
   name: string;
   accel: Accel;
+  /** `-cpu`, e.g. `host`, `qemu64`, `max`. */
   cpuModel: string;
+  /** `-smp`: a positive whole number. */
   vcpus: number;
+  /** `-m`, in MiB: a whole number, at least 128. */
   memoryMiB: number;
+  /** `-kernel`: the image's kernel (direct kernel boot, no boot loader). */
   kernel: string;
+  /** `-initrd`. */
   initrd: string;
+  /** `-append`: the kernel command line; must not be empty. */
   append: string;
   disk?: DiskSpec;
   net?: NetSpec;
@@ -45,6 +60,7 @@ export interface QemuGuestSpec {
   qmpSocket?: string;
   /** The guest agent's socket; omit for a guest without an agent (the accel probe). */
   agentSocket?: string;
+  /** File the guest's serial console (ttyS0) is written to. */
   serialLog: string;
 }
 
@@ -53,11 +69,21 @@ export function escapeOptionValue(value: string): string {
   return value.replaceAll(',', ',,');
 }
 
+/** `-accel kvm`, or `-accel tcg,thread=multi`. */
 export function accelArgs(accel: Accel): string[] {
   // Multi-threaded TCG: one host thread per vCPU, like KVM's vCPU threads.
   return accel === 'kvm' ? ['-accel', 'kvm'] : ['-accel', 'tcg,thread=multi'];
 }
 
+/**
+ * Checks a spec before it becomes an argv, so a bad value fails here with a message rather than as
+ * a QEMU error or an option injected through a name.
+ * @throws Error naming the first bad field: a name without QEMU_NAME_PREFIX or with characters other
+ *   than letters, digits, `.`, `_`, `-`; vcpus not a positive integer; memory under 128 MiB;
+ *   `aio=native` without O_DIRECT (cache none or directsync); a malformed MAC; a tap name that is not
+ *   1-15 of `[A-Za-z0-9_-]` (15: the kernel's interface name limit, IFNAMSIZ less the NUL); an empty
+ *   kernel command line.
+ */
 export function validateSpec(spec: QemuGuestSpec): void {
   if (!spec.name.startsWith(QEMU_NAME_PREFIX)) throw new Error(`a QEMU guest's name must start with ${QEMU_NAME_PREFIX}: ${spec.name}`);
   if (!/^[A-Za-z0-9._-]+$/.test(spec.name)) throw new Error(`a QEMU guest's name may hold letters, digits, '.', '_' and '-' only: ${spec.name}`);
@@ -71,6 +97,12 @@ export function validateSpec(spec: QemuGuestSpec): void {
   if (spec.append.trim() === '') throw new Error('the kernel command line is empty');
 }
 
+/**
+ * QEMU's argv for the spec (argv[0] is `binary`, default QEMU_BINARY): q35, `-nodefaults
+ * -no-user-config -display none -no-reboot`, the serial console to a file, and QMP, disk, network and
+ * agent when the spec has them. Comma-bearing paths are escaped (escapeOptionValue).
+ * @throws Error when validateSpec rejects the spec.
+ */
 export function buildQemuCommand(spec: QemuGuestSpec, binary: string = QEMU_BINARY): string[] {
   validateSpec(spec);
   const argv = [
@@ -125,7 +157,11 @@ export function virtioDevices(spec: Pick<QemuGuestSpec, 'disk' | 'net' | 'agentS
   ];
 }
 
-/** A locally administered unicast MAC (QEMU's 52:54:00 prefix) derived from the guest's IPv4 address. */
+/**
+ * A locally administered unicast MAC (QEMU's 52:54:00 prefix) derived from the guest's IPv4 address:
+ * its last three octets in hex.
+ * @throws Error when `address` is not a dotted-quad IPv4 address.
+ */
 export function macForAddress(address: string): string {
   const octets = address.split('.').map(Number);
   if (octets.length !== 4 || octets.some((octet) => !Number.isInteger(octet) || octet < 0 || octet > 255)) {

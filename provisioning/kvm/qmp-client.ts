@@ -10,38 +10,47 @@ import { formatZodIssues } from '../../core/zod-text.js';
  * this client does not know is an error, never a half-trusted object.
  */
 
+/** Default deadline, in ms, for connecting, for the greeting and for each command's reply. */
 export const DEFAULT_QMP_TIMEOUT_MS = 10_000;
 
 const QemuVersionTriple = z.object({ major: z.number().int(), minor: z.number().int(), micro: z.number().int() });
 
+/** The first line QEMU sends on a QMP socket: its version and the capabilities it offers. */
 export const QmpGreeting = z.object({
   QMP: z.object({
     version: z.object({ qemu: QemuVersionTriple, package: z.string() }),
     capabilities: z.array(z.string()),
   }),
 });
+/** QMP's greeting (see the schema of the same name). */
 export type QmpGreeting = z.infer<typeof QmpGreeting>;
 
 const QmpId = z.union([z.string(), z.number()]);
 
+/** A command's success reply; `id` echoes the command's when it had one. */
 export const QmpReturn = z.strictObject({ return: z.unknown(), id: QmpId.optional() });
+/** A command's error reply: `class` (e.g. `GenericError`, `CommandNotFound`) and a description. */
 export const QmpErrorReply = z.strictObject({
   error: z.object({ class: z.string(), desc: z.string() }),
   id: QmpId.optional(),
 });
+/** An asynchronous event (`STOP`, `RESUME`, `SHUTDOWN`, …); `timestamp` is QEMU's host time at the event. */
 export const QmpEvent = z.strictObject({
   event: z.string().min(1),
   data: z.record(z.string(), z.unknown()).optional(),
   timestamp: z.object({ seconds: z.number().int(), microseconds: z.number().int() }),
 });
+/** A QMP event (see the schema of the same name). */
 export type QmpEvent = z.infer<typeof QmpEvent>;
 
+/** One line from QEMU as parseQmpMessage classifies it. */
 export type QmpMessage =
   | { kind: 'greeting'; greeting: QmpGreeting }
   | { kind: 'return'; value: unknown; id: string | number | undefined }
   | { kind: 'error'; errorClass: string; description: string; id: string | number | undefined }
   | { kind: 'event'; event: QmpEvent };
 
+/** QEMU sent a line that is not JSON or not of a shape this client knows; `line` is the raw line (the message keeps its first 300 characters). */
 export class QmpProtocolError extends IsobenchError {
   constructor(message: string, readonly line: string) {
     super(`${message}: ${line.slice(0, 300)}`);
@@ -59,7 +68,10 @@ export class QmpCommandError extends IsobenchError {
   }
 }
 
-/** One line from QEMU, classified; anything that is not exactly one of QMP's four shapes throws. */
+/**
+ * One line from QEMU, classified.
+ * @throws QmpProtocolError for anything that is not exactly one of QMP's four shapes.
+ */
 export function parseQmpMessage(line: string): QmpMessage {
   let data: unknown;
   try {
@@ -103,28 +115,40 @@ export const RUN_STATES = [
   'debug', 'inmigrate', 'internal-error', 'io-error', 'paused', 'postmigrate', 'prelaunch', 'finish-migrate',
   'restore-vm', 'running', 'save-vm', 'shutdown', 'suspended', 'watchdog', 'guest-panicked', 'colo',
 ] as const;
+/** `query-status`'s return. */
 export const QueryStatusResult = z.object({
   status: z.enum(RUN_STATES),
   running: z.boolean(),
   /** Deprecated in QEMU 8.1 and later absent. */
   singlestep: z.boolean().optional(),
 });
+/** `query-status`'s return (see the schema of the same name). */
 export type QueryStatusResult = z.infer<typeof QueryStatusResult>;
 
+/** `query-version`'s return: major.minor.micro and the distribution's package string. */
 export const QueryVersionResult = z.object({ qemu: QemuVersionTriple, package: z.string() });
+/** `query-version`'s return (see the schema of the same name). */
 export type QueryVersionResult = z.infer<typeof QueryVersionResult>;
 
+/** `query-kvm`'s return: `present`, KVM support compiled in and available; `enabled`, this QEMU really runs on it. */
 export const QueryKvmResult = z.object({ enabled: z.boolean(), present: z.boolean() });
+/** `query-kvm`'s return (see the schema of the same name). */
 export type QueryKvmResult = z.infer<typeof QueryKvmResult>;
 
+/** The `{}` return of commands that return nothing (qmp_capabilities, stop, cont, quit). */
 export const EmptyResult = z.object({}).strict();
 
+/**
+ * A command's return value, checked against `schema`.
+ * @throws QmpProtocolError naming the command and the first mismatch.
+ */
 export function parseResult<T>(command: string, schema: z.ZodType<T>, value: unknown): T {
   const parsed = schema.safeParse(value);
   if (!parsed.success) throw new QmpProtocolError(`QEMU's reply to ${command} has an unknown shape (${firstIssue(parsed.error)})`, JSON.stringify(value));
   return parsed.data;
 }
 
+/** `MAJOR.MINOR.MICRO (package)`, the package being e.g. `Debian 1:7.2+dfsg-7+deb12u18+b3`; the triple alone when the package string is empty. */
 export function formatQemuVersion(version: QueryVersionResult | QmpGreeting['QMP']['version']): string {
   const { major, minor, micro } = version.qemu;
   return `${major}.${minor}.${micro}${version.package ? ` (${version.package.trim()})` : ''}`;
@@ -147,7 +171,13 @@ export class QmpClient {
     this.reading = this.readLoop();
   }
 
-  /** Connects (retrying until `timeoutMs` while QEMU starts), reads the greeting and negotiates capabilities. */
+  /**
+   * Connects (retrying until `timeoutMs` while QEMU starts), reads the greeting and negotiates capabilities.
+   * @param options `timeoutMs` (default DEFAULT_QMP_TIMEOUT_MS) bounds the connect, the greeting and
+   *   qmp_capabilities each; `alive` stops the wait when QEMU has exited; `transcript` sees every line.
+   * @throws Error when the socket cannot be reached or the first line is not a greeting;
+   *   QmpProtocolError for a malformed line; QmpCommandError when qmp_capabilities is refused.
+   */
   static async connect(path: string, options: { timeoutMs?: number; alive?: () => boolean; transcript?: Transcript } = {}): Promise<QmpClient> {
     const timeoutMs = options.timeoutMs ?? DEFAULT_QMP_TIMEOUT_MS;
     const channel = await JsonLineSocket.connect(path, timeoutMs, options.alive, options.transcript);
@@ -163,11 +193,18 @@ export class QmpClient {
     }
   }
 
+  /** QEMU's version from the greeting, formatted by formatQemuVersion. */
   get qemuVersion(): string {
     return formatQemuVersion(this.greeting.QMP.version);
   }
 
-  /** Runs one command and validates its result with `schema`. */
+  /**
+   * Runs one command and validates its result with `schema`.
+   * @param timeoutMs For the reply, in ms (default DEFAULT_QMP_TIMEOUT_MS).
+   * @throws QmpCommandError when QEMU answers with an error; QmpProtocolError for a result of an
+   *   unknown shape; Error "QMP <command>: no reply within N ms"; the session's error once the
+   *   connection has failed or QEMU has quit.
+   */
   async execute<T>(command: string, args: Record<string, unknown> | undefined, schema: z.ZodType<T>, timeoutMs = DEFAULT_QMP_TIMEOUT_MS): Promise<T> {
     if (this.failure) throw this.failure;
     const id = `ib-${this.nextId++}`;
@@ -189,29 +226,49 @@ export class QmpClient {
     }
   }
 
+  /**
+   * `query-status`: the VM's run state (`running`, `paused`, …).
+   * @throws like execute.
+   */
   async queryStatus(): Promise<QueryStatusResult> {
     return this.execute('query-status', undefined, QueryStatusResult);
   }
 
+  /**
+   * `query-version`.
+   * @throws like execute.
+   */
   async queryVersion(): Promise<QueryVersionResult> {
     return this.execute('query-version', undefined, QueryVersionResult);
   }
 
+  /**
+   * `query-kvm`: whether this QEMU runs on KVM, asked of QEMU rather than assumed from its argv.
+   * @throws like execute.
+   */
   async queryKvm(): Promise<QueryKvmResult> {
     return this.execute('query-kvm', undefined, QueryKvmResult);
   }
 
-  /** Pauses every vCPU (the guest's clock stops too). */
+  /**
+   * Pauses every vCPU (the guest's clock stops too).
+   * @throws like execute.
+   */
   async stop(): Promise<void> {
     await this.execute('stop', undefined, EmptyResult);
   }
 
+  /**
+   * Resumes the vCPUs after stop.
+   * @throws like execute.
+   */
   async cont(): Promise<void> {
     await this.execute('cont', undefined, EmptyResult);
   }
 
   /**
    * Asks QEMU to exit. QEMU may close the socket before its reply is read; that counts as done.
+   * @throws like execute, while the connection is still open.
    */
   async quit(timeoutMs = DEFAULT_QMP_TIMEOUT_MS): Promise<void> {
     this.quitting = true;
@@ -222,6 +279,7 @@ export class QmpClient {
     }
   }
 
+  /** Closes the socket; pending commands fail. QEMU keeps running. */
   close(): void {
     this.channel.destroy();
   }
