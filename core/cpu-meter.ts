@@ -82,12 +82,11 @@ export class CpuMeter {
       const harness = process.cpuUsage(harness0);
       const wall1 = performance.now();
       const counters1 = await targetCounters();
-      const totalDelta = host1.totalSeconds - host0.totalSeconds;
       const busyDelta = host1.busySeconds - host0.busySeconds;
       return {
         elapsedSeconds: (wall1 - wall0) / 1000,
         hostBusySeconds: busyDelta,
-        hostBusyFraction: totalDelta > 0 ? busyDelta / totalDelta : 0,
+        hostBusyFraction: busyFractionBetween(host0, host1),
         sources: counters1.map((after) => ({
           source: after.source,
           seconds: after.seconds - (counters0.find((before) => before.source === after.source)?.seconds ?? after.seconds),
@@ -96,4 +95,15 @@ export class CpuMeter {
       };
     };
   }
+}
+
+/**
+ * The share (0..1) of all cores' time spent busy between two /proc/stat readings; 0 when no tick
+ * passed. Clamped: the seconds are ticks / 100 in floating point, so an all-busy window can come
+ * out as 1.0000000000065 (seen here under load).
+ */
+export function busyFractionBetween(before: HostCpuTimes, after: HostCpuTimes): number {
+  const total = after.totalSeconds - before.totalSeconds;
+  if (total <= 0) return 0;
+  return Math.min(1, Math.max(0, (after.busySeconds - before.busySeconds) / total));
 }

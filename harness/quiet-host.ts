@@ -1,5 +1,5 @@
 import type { QuietHostCheck } from '../results/schema.js';
-import { readHostCpuTimes, type HostCpuTimes } from '../core/cpu-meter.js';
+import { busyFractionBetween, readHostCpuTimes, type HostCpuTimes } from '../core/cpu-meter.js';
 import { sleep } from '../core/poll.js';
 
 /** On 2 cores, one core half busy is already 25 %: anything above that would show in the numbers. */
@@ -42,8 +42,7 @@ export async function waitForQuietHost(
     const before = await readCpuTimes();
     await sleep(sampleMs);
     const after = await readCpuTimes();
-    const total = after.totalSeconds - before.totalSeconds;
-    const busyFraction = total > 0 ? (after.busySeconds - before.busySeconds) / total : 0;
+    const busyFraction = busyFractionBetween(before, after);
     const waitedMs = performance.now() - started - sampleMs;
     if (busyFraction <= threshold) return { busyFraction, waitedMs: Math.max(0, waitedMs), flagged: false };
     if (waitedMs + sampleMs >= maxWaitMs) return { busyFraction, waitedMs, flagged: true };
