@@ -38,6 +38,9 @@ export class GuestStepError extends StepError {
     options: { cause?: unknown } = {},
   ) {
     super(step, `${detail}; serial log kept at ${serialLog}${serialTail ? ` (last lines: ${serialTail})` : ''}`, options);
+    // The guest's steps read as a state ("booting the guest: QEMU exited …"), and scripts match that
+    // wording, so it keeps it rather than StepError's "… failed: …".
+    this.message = `${step}: ${this.detail}`;
   }
 }
 

@@ -29,7 +29,8 @@ before(async () => {
   resources = new ResourceRegistry(newRunId());
   runDirectory = await mkdtemp('/var/tmp/isobench-run-');
   topology = await Topology.create({ subnet: DEFAULT_TEST_SUBNET, guardRange: DEFAULT_GUARD_RANGE }, resources);
-  const servicePorts = SUITES.flatMap((suite) => suite.ports);
+  // Every registered suite's ports, and MariaDB's for the MySQL suite to come.
+  const servicePorts = [...SUITES.flatMap((suite) => suite.ports), { port: 3306, protocols: ['tcp'] as const, why: 'MariaDB (mysql)' }];
   target = await dockerNatDriver.provision({ configuration: 'docker-nat:overlay', servicePorts, topology, resources, options: OPTIONS, host: await probeHost(), runDirectory, log: () => {} });
 });
 
