@@ -1,7 +1,16 @@
-import type { ToolRequirement } from '../core/tools.js';
+import { readFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { runChecked } from '../core/exec.js';
+import { APT_TIMEOUT_MS, ensureTools, findExecutable, type ToolRequirement } from '../core/tools.js';
+import { loadLibvirtBindings } from '../provisioning/kvm/libvirt.js';
 import { DRIVERS } from '../provisioning/targets/index.js';
 import { SUITES } from '../suites/index.js';
-import { ensureTools } from '../core/tools.js';
+
+const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+/** The optional native binding the `--vm-manager libvirt` test needs; it builds from source against libvirt-dev. */
+const LIBVIRT_BINDINGS = '@unraid/libvirt';
+const NPM_INSTALL_TIMEOUT_MS = 10 * 60_000;
 
 /** Tools the test suite itself uses beyond what targets and suites declare. */
 const TEST_ONLY_TOOLS: readonly ToolRequirement[] = [
@@ -26,4 +35,31 @@ export function everyToolRequirement(): ToolRequirement[] {
 /** `npm test` starts here: install whatever the tests will really run. */
 export async function setupForTests(log: (line: string) => void): Promise<void> {
   await ensureTools(everyToolRequirement(), log);
+  await ensureLibvirtBindings(log);
+}
+
+/**
+ * npm drops an optional dependency whose build fails without a word, so an `npm ci` run before
+ * libvirt-dev was installed leaves the libvirt test skipping. As root with apt, install the headers
+ * and build the binding (the version the lockfile pins) in place; otherwise say why it will skip.
+ *
+ * @throws CommandFailedError when apt-get or npm fails.
+ */
+async function ensureLibvirtBindings(log: (line: string) => void): Promise<void> {
+  if (await loadLibvirtBindings().then(() => true, () => false)) return;
+  if (process.getuid?.() !== 0 || (await findExecutable('apt-get')) === null) {
+    log(`isobench: ${LIBVIRT_BINDINGS} did not build, so the libvirt test will skip: as root, \`apt-get install libvirt-dev pkg-config\` and run \`npm ci\` again`);
+    return;
+  }
+  log(`isobench: ${LIBVIRT_BINDINGS} did not build at \`npm ci\` (libvirt-dev was missing): installing libvirt-dev and pkg-config and building it for the libvirt test`);
+  await runChecked(['apt-get', 'install', '-y', '-qq', '--no-install-recommends', 'libvirt-dev', 'pkg-config'], {
+    timeoutMs: APT_TIMEOUT_MS,
+    env: { DEBIAN_FRONTEND: 'noninteractive' },
+  });
+  const lock = JSON.parse(await readFile(join(REPO_ROOT, 'package-lock.json'), 'utf8')) as { packages?: Record<string, { version?: string }> };
+  const version = lock.packages?.[`node_modules/${LIBVIRT_BINDINGS}`]?.version;
+  await runChecked(['npm', 'install', '--no-save', '--no-audit', '--no-fund', version ? `${LIBVIRT_BINDINGS}@${version}` : LIBVIRT_BINDINGS], {
+    timeoutMs: NPM_INSTALL_TIMEOUT_MS,
+    cwd: REPO_ROOT,
+  });
 }
