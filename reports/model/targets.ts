@@ -14,7 +14,9 @@ export interface TargetDescription {
 export function describeTarget(file: ResultsFile, target: string): TargetDescription {
   const facts = file.targets.find((candidate) => candidate.target === target);
   if (!facts) return { target, display: target, emulated: false, warnings: [] };
-  const notes = qualifyingNotes(facts);
+  // A configuration id already names what it fixed (`docker-nat:overlay`): say it once.
+  const named = new Set(target.split(':').slice(1).map((value) => value.toLowerCase()));
+  const notes = qualifyingNotes(facts).filter((note) => !named.has(note.toLowerCase()));
   const emulated = facts.labels['accel'] === 'tcg';
   const warnings = [...facts.degraded];
   if (emulated && !warnings.some((warning) => /tcg|emulat/i.test(warning))) {

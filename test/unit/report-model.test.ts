@@ -188,3 +188,14 @@ describe('figures for suites not yet measured here', () => {
     }
   });
 });
+
+describe('configurations as rows', () => {
+  it('a configuration id that names its option is not labelled with it twice', () => {
+    const overlay = structuredClone(network);
+    const facts = overlay.targets[0]!;
+    overlay.targets.push({ ...facts, target: 'docker-nat:overlay', labels: { ...facts.labels, storage: 'overlay' } });
+    assert.equal(describeTarget(overlay, 'docker-nat:overlay').display, 'docker-nat:overlay');
+    overlay.targets.push({ ...facts, target: 'docker-nat', labels: { ...facts.labels, storage: 'overlay' } });
+    assert.equal(describeTarget(overlay, 'docker-nat').display, 'docker-nat (overlay)');
+  });
+});
