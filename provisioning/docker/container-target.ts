@@ -244,7 +244,7 @@ async function provisionContainer(spec: ContainerTargetSpec, context: ProvisionC
       spec, context, daemon: daemon.info, image, inspect, volumeName, fsType, accounting, proxies, natCheck,
       serverAddress, networkPath, startMs, daemonStarted: daemon.started,
     });
-    log(`${spec.name}: container ${name} (${container.id.slice(0, 12)}) up in ${Math.round(startMs)} ms; ${facts.storage}`);
+    log(`${context.configuration}: container ${name} (${container.id.slice(0, 12)}) up in ${Math.round(startMs)} ms; ${facts.storage}`);
 
     return buildTarget({ spec, context, client, containerId: container.id, name, exec, bindAddress, serverAddress, accounting, proxies, facts, created });
   } catch (error) {
@@ -456,7 +456,7 @@ function buildTarget(input: {
       tornDown = true;
       // The registry's undo commands remove the container (paused or not), its volume and address.
       for (const id of [...input.created].reverse()) {
-        await resources.undo(id).catch((error: unknown) => context.log(`${spec.name}: teardown: ${(error as Error).message}`));
+        await resources.undo(id).catch((error: unknown) => context.log(`${context.configuration}: teardown: ${(error as Error).message}`));
       }
       context.topology.releaseAddress(input.serverAddress);
     },
