@@ -128,7 +128,7 @@ async function provisionKvm(context: ProvisionContext): Promise<ProvisionedTarge
       log(`KVM probe${probe.cached ? ' (cached for this host boot)' : ''}: ${probe.works ? 'KVM works' : 'KVM does not work'} — ${probe.reason}`);
     }
     const accel: AccelDecision = await step(current, 'choosing the accelerator', async () => decideAccel(options.accel, probe));
-    if (accel.accel === 'tcg') log(`kvm target: ${accel.explanation}`);
+    if (accel.accel === 'tcg') log(`${context.configuration}: ${accel.explanation}`);
 
     const image = await step(current, `making the ${options.disk} disk image`, () => ensureDiskImage(rootfs.tree, rootfs.recipeHash, options.disk, undefined, { log }));
     // libvirt's QEMU runs as its own user (libvirt-qemu on Debian): its files go in a directory it can
@@ -222,7 +222,7 @@ async function provisionKvm(context: ProvisionContext): Promise<ProvisionedTarge
       if (!source.ok || device !== GUEST_ROOT_DEVICE) {
         throw new Error(`${GUEST_DATA_DIRECTORY} is not on the virtio disk ${GUEST_ROOT_DEVICE} (findmnt: ${source.stdout.trim() || source.stderr.trim()})`);
       }
-      if (fstype !== 'ext4') log(`kvm target: the guest's data directory is on ${fstype ?? 'an unknown file system'}, not ext4`);
+      if (fstype !== 'ext4') log(`${context.configuration}: the guest's data directory is on ${fstype ?? 'an unknown file system'}, not ext4`);
     });
 
     const degraded = [...accel.degraded, ...(vhostRunning ? [] : [NO_VHOST_DEGRADED])];
@@ -259,7 +259,7 @@ async function provisionKvm(context: ProvisionContext): Promise<ProvisionedTarge
       },
       degraded,
     };
-    log(`kvm target ready: ${accel.accel.toUpperCase()} guest${viaLibvirt ? ' (libvirt)' : ''} at ${address}, ${options.vcpus} vCPU, ${options.memoryMiB} MiB, vhost ${vhostRunning ? 'on' : 'off'}`);
+    log(`${context.configuration} ready: ${accel.accel.toUpperCase()} guest${viaLibvirt ? ' (libvirt)' : ''} at ${address}, ${options.vcpus} vCPU, ${options.memoryMiB} MiB, vhost ${vhostRunning ? 'on' : 'off'}`);
     return kvmTarget(running, facts, address, [...created].reverse(), context);
   } catch (error) {
     // Nothing of a failed guest stays: QEMU stopped (Guest.launch already did if it failed there),
