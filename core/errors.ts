@@ -53,30 +53,16 @@ export class StepError extends IsobenchError {
   /**
    * @param step What was being done, e.g. `create container isobench-docker-nat-…`.
    * @param detail Why it failed, one line.
-   * @param options `cause`: the underlying error; `exitCode` for a step whose failure is the user's to fix.
+   * @param options `cause`: the underlying error; `exitCode` for a step whose failure is the user's to fix;
+   *   `message` replaces the default `STEP failed: DETAIL` wording where a caller's messages read as a
+   *   state ("booting the guest: QEMU exited …") and scripts already match them.
    */
   constructor(
     readonly step: string,
     readonly detail: string,
-    options: { cause?: unknown; exitCode?: 1 | 2 } = {},
+    options: { cause?: unknown; exitCode?: 1 | 2; message?: string } = {},
   ) {
-    super(`${step} failed: ${detail}`, options);
-  }
-}
-
-/**
- * Runs one named step and turns any failure into a StepError naming it (an error that already is a
- * StepError passes through unchanged, so the innermost step names the failure).
- *
- * @param describe Turns the thrown value into the one-line detail; defaults to its message.
- * @throws StepError
- */
-export async function step<T>(name: string, action: () => Promise<T>, describe: (error: unknown) => string = errorMessage): Promise<T> {
-  try {
-    return await action();
-  } catch (error) {
-    if (error instanceof StepError) throw error;
-    throw new StepError(name, describe(error), { cause: error });
+    super(options.message ?? `${step} failed: ${detail}`, options);
   }
 }
 

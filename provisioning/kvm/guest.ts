@@ -37,10 +37,10 @@ export class GuestStepError extends StepError {
     readonly serialTail: string,
     options: { cause?: unknown } = {},
   ) {
-    super(step, `${detail}; serial log kept at ${serialLog}${serialTail ? ` (last lines: ${serialTail})` : ''}`, options);
+    const full = `${detail}; serial log kept at ${serialLog}${serialTail ? ` (last lines: ${serialTail})` : ''}`;
     // The guest's steps read as a state ("booting the guest: QEMU exited …"), and scripts match that
     // wording, so it keeps it rather than StepError's "… failed: …".
-    this.message = `${step}: ${this.detail}`;
+    super(step, full, { ...options, message: `${step}: ${full}` });
   }
 }
 

@@ -19,6 +19,7 @@ import type { ProvisionedTarget, ServiceSpec, TargetService } from '../../contra
 import { kvmLeftovers } from '../kvm/leftovers.js';
 import type { ProvisionContext, TargetDriver } from '../types.js';
 import { nextInstanceSuffix } from '../instance-suffix.js';
+import { StepError } from '../../core/errors.js';
 
 /** Inside the guest, on its root file system — the virtio disk (/dev/vda). */
 export const GUEST_DATA_DIRECTORY = '/var/lib/isobench-data';
@@ -91,7 +92,8 @@ interface Step {
   name: string;
 }
 
-async function step<T>(current: Step, name: string, run: () => Promise<T>): Promise<T> {
+/** Records which step of provisioning runs, so a failure anywhere names it. */
+async function track<T>(current: Step, name: string, run: () => Promise<T>): Promise<T> {
   current.name = name;
   return run();
 }
@@ -107,35 +109,35 @@ async function provisionKvm(context: ProvisionContext): Promise<ProvisionedTarge
   let guest: RunningGuest | undefined;
   const created: number[] = [];
   try {
-    const qemuVersion = await step(current, 'checking QEMU', () => qemuVersionLine());
+    const qemuVersion = await track(current, 'checking QEMU', () => qemuVersionLine());
     let libvirtVersion: string | null = null;
     if (viaLibvirt) {
-      libvirtVersion = await step(current, 'connecting to libvirtd', async () => {
+      libvirtVersion = await track(current, 'connecting to libvirtd', async () => {
         const status = await libvirtdStatus(uri);
         if (status.problem) throw new Error(`${status.problem}: start libvirtd (and virtlogd), or use --vm-manager qemu`);
         await loadLibvirtBindings();
         return status.version;
       });
     }
-    const rootfs = await step(current, 'building or finding the image', () => ensureRootfs({ log }));
-    const boot = await step(current, 'finding the guest kernel', () => findBootFiles(rootfs.tree));
+    const rootfs = await track(current, 'building or finding the image', () => ensureRootfs({ log }));
+    const boot = await track(current, 'finding the guest kernel', () => findBootFiles(rootfs.tree));
 
     let probe: KvmProbe | null = null;
     if (options.accel !== 'tcg') {
-      probe = await step(current, 'probing KVM', () =>
+      probe = await track(current, 'probing KVM', () =>
         probeKvm({ kernel: boot.kernel, initrd: boot.initrd, workDirectory: join(context.runDirectory, 'kvm-probe'), resources, qemuVersion, log }),
       );
       log(`KVM probe${probe.cached ? ' (cached for this host boot)' : ''}: ${probe.works ? 'KVM works' : 'KVM does not work'} — ${probe.reason}`);
     }
-    const accel: AccelDecision = await step(current, 'choosing the accelerator', async () => decideAccel(options.accel, probe));
+    const accel: AccelDecision = await track(current, 'choosing the accelerator', async () => decideAccel(options.accel, probe));
     if (accel.accel === 'tcg') log(`${context.configuration}: ${accel.explanation}`);
 
-    const image = await step(current, `making the ${options.disk} disk image`, () => ensureDiskImage(rootfs.tree, rootfs.recipeHash, options.disk, undefined, { log }));
+    const image = await track(current, `making the ${options.disk} disk image`, () => ensureDiskImage(rootfs.tree, rootfs.recipeHash, options.disk, undefined, { log }));
     // libvirt's QEMU runs as its own user (libvirt-qemu on Debian): its files go in a directory it can
     // reach (the run directory is private to root); libvirt gives it the files themselves.
     const guestFiles = viaLibvirt ? join(LIBVIRT_FILES_PARENT, `${LIBVIRT_FILES_PREFIX}${instance}`) : context.runDirectory;
     const diskCopy = join(guestFiles, `kvm-disk-${instance}.${options.disk}`);
-    const kernelFiles = await step(current, 'copying the disk image for this guest', async () => {
+    const kernelFiles = await track(current, 'copying the disk image for this guest', async () => {
       if (viaLibvirt) {
         created.push(await resources.register(`libvirt guest files ${guestFiles}`, { kind: 'path', path: guestFiles }));
         await mkdir(guestFiles, { recursive: true, mode: 0o755 });
@@ -155,7 +157,7 @@ async function provisionKvm(context: ProvisionContext): Promise<ProvisionedTarge
 
     const address = topology.allocateAddress('kvm guest');
     const vhost = await canOpen(VHOST_DEVICE);
-    const tap = await step(current, 'creating the guest\'s tap', () => createTap(topology.bridge, resources));
+    const tap = await track(current, 'creating the guest\'s tap', () => createTap(topology.bridge, resources));
     created.push(tap.resourceId);
     await topology.allowBridgeForwarding();
     await mkdir(logDirectory, { recursive: true });
@@ -206,7 +208,7 @@ async function provisionKvm(context: ProvisionContext): Promise<ProvisionedTarge
     const running = guest;
 
     // What really runs, from QEMU itself: never a label that did not happen.
-    const kvmEnabled = await step(current, 'asking QEMU whether KVM is enabled', () => running.kvmEnabled());
+    const kvmEnabled = await track(current, 'asking QEMU whether KVM is enabled', () => running.kvmEnabled());
     if (kvmEnabled !== (accel.accel === 'kvm')) {
       throw new Error(`QEMU reports KVM ${kvmEnabled ? 'enabled' : 'disabled'} but isobench asked for ${accel.accel}`);
     }
@@ -214,7 +216,7 @@ async function provisionKvm(context: ProvisionContext): Promise<ProvisionedTarge
     // With type='qemu' libvirt drops a vhost request without a word; only QEMU's open files tell.
     if (vhost && !vhostRunning && !viaLibvirt) throw new Error(`vhost=on was asked for but QEMU holds no ${VHOST_DEVICE}`);
 
-    await step(current, 'preparing the guest\'s data directory', async () => {
+    await track(current, 'preparing the guest\'s data directory', async () => {
       const made = await running.agent.exec(['mkdir', '-p', GUEST_DATA_DIRECTORY], { timeoutMs: 30_000 });
       if (!made.ok) throw new Error(`mkdir ${GUEST_DATA_DIRECTORY} in the guest failed: ${made.stderr.trim()}`);
       const source = await running.agent.exec(['findmnt', '-n', '-o', 'SOURCE,FSTYPE', '--target', GUEST_DATA_DIRECTORY], { timeoutMs: 30_000 });
@@ -268,7 +270,8 @@ async function provisionKvm(context: ProvisionContext): Promise<ProvisionedTarge
     for (const id of [...created].reverse()) await resources.undo(id).catch(() => {});
     const message = (error as Error).message;
     const where = message.includes(serialLog) ? '' : guest || current.name === 'launching the guest' ? `; serial log kept at ${serialLog}` : '';
-    throw new Error(`kvm target, step "${current.name}": ${message}${where}`, { cause: error });
+    const detail = `${message}${where}`;
+    throw new StepError(current.name, detail, { cause: error, message: `${context.configuration} target, step "${current.name}": ${detail}` });
   }
 }
 
