@@ -5,6 +5,7 @@ import { collectRows, type FigureRow } from '../model/rows.js';
 import { BASE_CONFIG, colourScale, uniqueInOrder } from './encoding.js';
 import type { Figure, FigureContext, FigureModule } from './figure.js';
 import { MYSQL_TOOL_NOTE, threadsOf } from './mysql.js';
+import { MYSQL_METRICS } from '../../results/metrics.js';
 
 /** One dot per (series, thread count) that has both numbers; its CI in both directions. */
 interface Pair {
@@ -27,8 +28,8 @@ export const mysqlLatencyThroughput: FigureModule = {
   id: 'mysql-latency-throughput',
   build(context) {
     const options = { baseline: context.baseline, multiRun: context.multiRun, styles: context.styles };
-    const throughput = collectRows(context.runs, { suite: 'mysql', metric: 'transactions_per_s' }, options);
-    const latency = collectRows(context.runs, { suite: 'mysql', metric: 'latency_p95_ms' }, options);
+    const throughput = collectRows(context.runs, { suite: 'mysql', metric: MYSQL_METRICS.transactionsPerSecond.name }, options);
+    const latency = collectRows(context.runs, { suite: 'mysql', metric: MYSQL_METRICS.latencyP95.name }, options);
     const pairs = pair(throughput, latency, context);
     return pairs.length === 0 ? null : latencyFigure(pairs, [...throughput, ...latency], context.styles);
   },

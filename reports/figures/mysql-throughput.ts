@@ -5,6 +5,7 @@ import { BASE_CONFIG, INDEPENDENT_PANELS, colourScale, gapListLayer, gapText, IS
 import type { Figure, FigureContext, FigureModule } from './figure.js';
 import { paperData, paperView } from './grouped-bars.js';
 import { MYSQL_TOOL_NOTE, threadsOf } from './mysql.js';
+import { MYSQL_METRICS } from '../../results/metrics.js';
 
 /** sysbench OLTP read-only transactions/s per thread count, beside Felter 2014's published sweep. */
 export const mysqlThroughput: FigureModule = {
@@ -12,7 +13,7 @@ export const mysqlThroughput: FigureModule = {
   build(context) {
     const rows = collectRows(
       context.runs,
-      { suite: 'mysql', metric: 'transactions_per_s', categoryOf: (point) => `${threadsOf(point) ?? point.pointId} threads` },
+      { suite: 'mysql', metric: MYSQL_METRICS.transactionsPerSecond.name, categoryOf: (point) => `${threadsOf(point) ?? point.pointId} threads` },
       { baseline: context.baseline, multiRun: context.multiRun, styles: context.styles },
     );
     return rows.length === 0 ? null : throughputFigure(rows, context);

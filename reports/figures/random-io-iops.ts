@@ -1,5 +1,6 @@
 import { FELTER_RANDOM_IOPS } from '../reference/papers.js';
 import { barFigure } from './bar-figure.js';
+import { RANDOM_IO_METRICS } from '../../results/metrics.js';
 
 /** fio random read, write and 70/30 mixed IOPS, beside Felter 2014's. */
 export const randomIoIops = barFigure({
@@ -7,7 +8,7 @@ export const randomIoIops = barFigure({
   title: 'Random I/O throughput',
   mirrors: 'Felter et al. 2014, random I/O throughput (IOPS)',
   suite: 'random-io',
-  metric: 'iops',
+  metric: RANDOM_IO_METRICS.iops.name,
   points: { randread: 'random read', randwrite: 'random write', randrw70: 'random mixed 70/30' },
   valueTitle: (unit) => `throughput (${unit})`,
   defaultUnit: 'IOPS',

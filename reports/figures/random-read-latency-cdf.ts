@@ -3,13 +3,9 @@ import { collectRows, measured, unmeasured, type FigureRow } from '../model/rows
 import { FELTER_RANDOM_READ_LATENCY, PAPER_ROWS } from '../reference/papers.js';
 import { BASE_CONFIG, INDEPENDENT_PANELS, colourScale, gapListLayer, gapText, IS_MEASURED, toDatum, TOOLTIP, uniqueInOrder } from './encoding.js';
 import type { Figure, FigureContext, FigureModule } from './figure.js';
+import { clatPercentileOf } from '../../results/metrics.js';
 
-const PERCENTILE_METRIC = /^clat_p(\d+(?:\.\d+)?)_us$/;
-
-function percentileOf(metric: string): number | null {
-  const match = PERCENTILE_METRIC.exec(metric);
-  return match?.[1] === undefined ? null : Number(match[1]);
-}
+const percentileOf = clatPercentileOf;
 
 /** fio random-read completion-latency percentiles (the `randread-latency` point) drawn as a CDF. */
 export const randomReadLatencyCdf: FigureModule = {

@@ -1,5 +1,6 @@
 import { FELTER_SEQUENTIAL_IO } from '../reference/papers.js';
 import { barFigure } from './bar-figure.js';
+import { RANDOM_IO_METRICS } from '../../results/metrics.js';
 
 /** fio sequential read and write bandwidth in MB/s, beside Felter 2014's. */
 export const sequentialIo = barFigure({
@@ -7,7 +8,7 @@ export const sequentialIo = barFigure({
   title: 'Sequential I/O throughput',
   mirrors: 'Felter et al. 2014, sequential I/O throughput (MB/s)',
   suite: 'random-io',
-  metric: 'bandwidth_mb_s',
+  metric: RANDOM_IO_METRICS.bandwidth.name,
   points: { seqread: 'sequential read', seqwrite: 'sequential write' },
   valueTitle: (unit) => `throughput (${unit})`,
   defaultUnit: 'MB/s',

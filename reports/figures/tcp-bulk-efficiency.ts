@@ -1,6 +1,7 @@
 import { measured } from '../model/rows.js';
 import { barFigure, type BarFigureDefinition } from './bar-figure.js';
 import type { Figure, FigureModule } from './figure.js';
+import { TCP_BULK_METRICS } from '../../results/metrics.js';
 
 const common = {
   id: 'tcp-bulk-efficiency',
@@ -20,7 +21,7 @@ const variants: FigureModule[] = [
   barFigure({
     ...common,
     title: 'TCP bulk transfer efficiency (lower is better): measured CPU cycles per byte',
-    metric: 'cycles_per_byte',
+    metric: TCP_BULK_METRICS.cyclesPerByte.name,
     valueTitle: (unit) => `CPU cycles per byte (${unit})`,
     defaultUnit: 'cycles/byte',
     notes: ['Cycles counted with perf across host, container and guest, divided by bytes moved.', paperNote],
@@ -28,7 +29,7 @@ const variants: FigureModule[] = [
   barFigure({
     ...common,
     title: 'TCP bulk transfer efficiency (lower is better): ESTIMATED cycles per byte',
-    metric: 'est_cycles_per_byte',
+    metric: TCP_BULK_METRICS.estimatedCyclesPerByte.name,
     valueTitle: (unit) => `estimated CPU cycles per byte (${unit})`,
     defaultUnit: 'cycles/byte',
     notes: [
@@ -39,7 +40,7 @@ const variants: FigureModule[] = [
   barFigure({
     ...common,
     title: 'TCP bulk transfer cost (lower is better): CPU time per byte',
-    metric: 'cpu_ns_per_byte',
+    metric: TCP_BULK_METRICS.cpuNsPerByte.name,
     valueTitle: (unit) => `CPU time per byte (${unit})`,
     defaultUnit: 'ns/byte',
     notes: ['Whole-host CPU time from /proc/stat divided by bytes moved.', paperNote],
