@@ -19,11 +19,11 @@ if (!existsSync(join(root, 'node_modules', 'tsx', 'package.json'))) {
 const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'harness', 'cli.ts'), ...process.argv.slice(2)], {
   stdio: 'inherit',
 });
-// Ctrl-C reaches the whole process group: the CLI tears down and exits on its own, so this wrapper
-// must outlive it rather than die first and hand the terminal back mid-teardown.
+// This wrapper must outlive the CLI, which tears down and exits on its own, rather than die first
+// and hand the terminal back mid-teardown. A terminal's Ctrl-C reaches both already; a signal sent
+// to this pid alone (`kill -INT $!` in a script) must reach the CLI too. A second copy is harmless:
+// the CLI acts on the first signal and ignores the rest while it tears down.
 for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
-  process.on(signal, () => {
-    if (signal !== 'SIGINT') child.kill(signal);
-  });
+  process.on(signal, () => child.kill(signal));
 }
 child.on('exit', (code, signal) => process.exit(code ?? (signal ? 128 + 2 : 1)));

@@ -1,4 +1,5 @@
 import { mkdtemp } from 'node:fs/promises';
+import { constants as osConstants } from 'node:os';
 import { join } from 'node:path';
 import type { AnySuite, ClientSide, SuiteContext, SuiteOptions } from '../contracts/suite.js';
 import type { ProvisionedTarget, ServicePort, TargetOptions } from '../contracts/target.js';
@@ -75,7 +76,7 @@ export function newRunId(now = new Date()): string {
 /**
  * Provisions the target configurations, prepares the suites on each, runs the interleaved plan and
  * writes the results file after every trial; tears everything down on success, failure and
- * SIGINT/SIGTERM (then the file says `interrupted` and the process exits 130/143).
+ * SIGINT, SIGTERM and SIGHUP (then the file says `interrupted` and the process exits 128 + the signal number).
  *
  * @throws UsageError when a crashed run's leftovers remain or another run holds the lock; a failure
  *   to build the network or write the results file is rethrown after the file is marked `failed`.
@@ -108,11 +109,29 @@ export async function runBench(options: BenchOptions): Promise<BenchOutcome> {
     await resources.undoAll();
     await releaseLock();
     if (store) progress.log(`partial results: ${store.path}`);
-    exit(signal === 'SIGINT' ? 130 : 143);
+    // 128 + the signal's number, as a shell reports it: SIGHUP 129, SIGINT 130, SIGTERM 143.
+    exit(128 + (osConstants.signals[signal] ?? 2));
   };
-  const onSignal = (signal: NodeJS.Signals) => void interrupt(signal);
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  // `on`, not `once`: execa's signal-exit re-raises a signal when it finds itself the last listener,
+  // and a `once` handler has removed itself by then, so the process died mid-teardown and left the
+  // namespace, containers and a `running` file behind (seen with a real Ctrl-C during a trial). A
+  // second Ctrl-C while tearing down is ignored: the teardown is what makes the host clean again.
+  let interruption: Promise<void> | undefined;
+  const onSignal = (signal: NodeJS.Signals) => {
+    interruption ??= interrupt(signal);
+  };
+  /**
+   * The main flow's writes to the results file. Once a signal arrived the file belongs to the
+   * interrupt handler: a trial that fails because its target was just torn down, or the end of the
+   * loop, must not write `completed` over `interrupted`.
+   */
+  const record = async (change: (draft: ResultsFile) => void) => {
+    if (interruption === undefined) await store!.update(change);
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  // A closed terminal (SIGHUP) must not leave the host dirty either.
+  process.on('SIGHUP', onSignal);
 
   try {
     const suites = new Map(options.suites.map((suite) => [suite.name, suite]));
@@ -130,6 +149,7 @@ export async function runBench(options: BenchOptions): Promise<BenchOutcome> {
     const servicePorts: ServicePort[] = options.suites.flatMap((suite) => suite.ports);
     const contexts = new Map<string, ProvisionContext>();
     for (const configuration of options.targets) {
+      if (interruption) break;
       const context: ProvisionContext = {
         configuration: configuration.id,
         servicePorts,
@@ -143,7 +163,7 @@ export async function runBench(options: BenchOptions): Promise<BenchOutcome> {
       };
       contexts.set(configuration.id, context);
       const facts = await provisionTarget(configuration, context, targets);
-      await store.update((draft) => {
+      await record((draft) => {
         draft.targets.push(facts);
         if (facts.state !== 'ready') markTargetPoints(draft, configuration.id, facts.state === 'failed' ? 'failed' : 'skipped', facts.reason ?? 'not provisioned');
       });
@@ -165,12 +185,13 @@ export async function runBench(options: BenchOptions): Promise<BenchOutcome> {
     const prepared = new Map<string, unknown>();
     for (const [name, target] of targets) {
       for (const suite of options.suites) {
+        if (interruption) break;
         await target.resume();
         try {
           progress.update(`preparing ${suite.name} on ${name}…`);
           prepared.set(`${name}/${suite.name}`, await suite.prepare?.(contextFor(target, suite.name)));
         } catch (error) {
-          await store.update((draft) => markTargetPoints(draft, name, 'failed', `preparing ${suite.name} failed: ${errorMessage(error)}`, suite.name));
+          await record((draft) => markTargetPoints(draft, name, 'failed', `preparing ${suite.name} failed: ${errorMessage(error)}`, suite.name));
         } finally {
           await target.pause();
         }
@@ -183,12 +204,13 @@ export async function runBench(options: BenchOptions): Promise<BenchOutcome> {
     const started = performance.now();
     for (const [roundIndex, round] of plan.rounds.entries()) {
       for (const cell of round.filter(runnable)) {
+        if (interruption) break;
         const target = targets.get(cell.target)!;
         const left = done === 0 ? '' : ` · ~${formatDuration(((performance.now() - started) / done) * (total - done))} left`;
         progress.update(`round ${roundIndex + 1}/${plan.rounds.length} · ${cell.target} · ${cell.suite} · ${cell.point.id} · trial ${done + 1}/${total}${left}`);
         const context = { ...contextFor(target, cell.suite), state: prepared.get(`${cell.target}/${cell.suite}`) };
         const trial = await runTrial(suites.get(cell.suite)!, cell, roundIndex, target, context, options.quietHost, log);
-        await store.update((draft) => {
+        await record((draft) => {
           const index = draft.points.findIndex((point) => point.key === cell.key);
           const point = draft.points[index]!;
           point.trials.push(trial);
@@ -198,6 +220,10 @@ export async function runBench(options: BenchOptions): Promise<BenchOutcome> {
       }
     }
     progress.clear();
+    if (interruption) {
+      await interruption;
+      return { resultsPath: store.path, results: store.snapshot };
+    }
 
     for (const [name, target] of targets) {
       await target.resume();
@@ -206,24 +232,32 @@ export async function runBench(options: BenchOptions): Promise<BenchOutcome> {
         if (prepared.has(key)) await suite.finish?.(contextFor(target, suite.name), prepared.get(key)).catch(() => {});
       }
     }
-    await store.update((draft) => {
+    await record((draft) => {
       draft.status = 'completed';
       draft.finishedAt = new Date().toISOString();
     });
     return { resultsPath: store.path, results: store.snapshot };
   } catch (error) {
+    // Interrupted while provisioning or preparing: what failed failed because of the teardown.
+    if (interruption && store) {
+      await interruption;
+      return { resultsPath: store.path, results: store.snapshot };
+    }
     await store
       ?.update((draft) => {
         draft.status = 'failed';
-        draft.reason = (error as Error).message;
+        draft.reason = errorMessage(error);
         draft.finishedAt = new Date().toISOString();
       })
       .catch(() => {});
     throw error;
   } finally {
     progress.clear();
+    // Never tear down beside the interrupt handler's own teardown.
+    if (interruption) await interruption;
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
+    process.off('SIGHUP', onSignal);
     await teardownTargets(targets);
     const teardown = await resources.undoAll();
     for (const failure of teardown.failed) log(`teardown: could not remove ${failure.description}: ${failure.error} (run \`npm run cleanup\`)`);

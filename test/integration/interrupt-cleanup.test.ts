@@ -29,6 +29,11 @@ async function firstTrialRecorded(out: string): Promise<boolean> {
   return results !== null && results.points.some((point) => point.trials.length > 0);
 }
 
+/** A trial's tool is running (execa then has a child, and its signal-exit hook is armed). */
+async function trialToolRunning(): Promise<boolean> {
+  return (await runCommand(['pgrep', '-x', 'sockperf'])).ok;
+}
+
 async function netnsExists(): Promise<boolean> {
   const outcome = await runCommand(['ip', 'netns', 'list']);
   return outcome.stdout.includes(CLIENT_NETNS);
@@ -39,6 +44,9 @@ test('Ctrl-C mid-run tears everything down and keeps the measured trials', { tim
   const out = await mkdtemp(join(tmpdir(), 'isobench-interrupt-'));
   const { child, exited } = startBench(out);
   await waitFor(() => firstTrialRecorded(out), 120_000, 'the first trial');
+  // Mid-trial, while a tool runs: a handler that only ran between trials once passed this test while
+  // real Ctrl-Cs, which land mid-trial, left everything behind.
+  await waitFor(trialToolRunning, 60_000, 'a trial\'s sockperf');
   child.kill('SIGINT');
   assert.equal(await exited, 130);
   const files = await readdir(out);
