@@ -68,7 +68,8 @@ export async function readResultsFile(path: string): Promise<ResultsFile> {
   try {
     data = JSON.parse(text);
   } catch (error) {
-    throw new ResultsFormatError(path, `is not JSON (${(error as Error).message})`);
+    // JSON.parse quotes the text it choked on, newlines included: keep the error one line.
+    throw new ResultsFormatError(path, `is not JSON (${(error as Error).message.replace(/\s+/g, ' ')})`);
   }
   return parseResultsFile(data, path);
 }

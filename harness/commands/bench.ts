@@ -114,7 +114,10 @@ export function parseFlags<const Config extends ParseArgsConfig>(config: Config)
   try {
     return parseArgs(config);
   } catch (error) {
-    throw new UsageError((error as Error).message.split('\n')[0]!, { cause: error });
+    const message = (error as Error).message.split('\n')[0]!;
+    // parseArgs reads `--reps -1` as a flag followed by another flag and calls it ambiguous.
+    const ambiguous = /^Option '(--[\w-]+)[^']*' argument is ambiguous/.exec(message);
+    throw new UsageError(ambiguous ? `${ambiguous[1]} needs a value; write a value that starts with "-" as ${ambiguous[1]}=VALUE` : message, { cause: error });
   }
 }
 
