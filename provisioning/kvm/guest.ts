@@ -8,6 +8,7 @@ import { DeadlineError, pollUntil, sleep, withDeadline } from '../../core/poll.j
 import { QmpClient } from './qmp-client.js';
 import { buildQemuCommand, type QemuGuestSpec } from './qemu-command.js';
 import { StepError } from '../../core/errors.js';
+import { GUEST_READY_MARKER } from '../image/recipe.js';
 
 /**
  * One running QEMU guest: the process, its QMP session and its guest agent. Launch walks through
@@ -15,8 +16,8 @@ import { StepError } from '../../core/errors.js';
  * names the step and quotes the console's last lines.
  */
 
-/** The start of the line the guest init prints on ttyS0 when it is ready (the same string as image/recipe.ts GUEST_READY_MARKER). */
-export const READY_MARKER = 'ISOBENCH-GUEST-READY';
+/** The start of the line the guest init prints on ttyS0 when it is ready; the image recipe owns it. */
+export const READY_MARKER = GUEST_READY_MARKER;
 /**
  * How long, in ms from QEMU's start, a guest has to print its ready line, by accelerator. A TCG guest
  * boots in ~7-13 s here when the host is quiet; two busy cores can triple that (kvm/README.md noted

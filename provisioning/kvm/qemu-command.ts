@@ -5,13 +5,15 @@
  * exists), a virtio-serial port for the guest agent, QMP on a unix socket, the serial console in
  * a file.
  */
+import { GUEST_AGENT_PORT_NAME } from '../image/recipe.js';
+
 
 /** The QEMU system emulator isobench runs, looked up on PATH (Debian's qemu-system-x86). */
 export const QEMU_BINARY = 'qemu-system-x86_64';
 /** Every QEMU isobench starts is named with this prefix, so `cleanup` can find it. */
 export const QEMU_NAME_PREFIX = 'isobench-';
-/** The virtserialport name qemu-ga looks for by default; the guest init starts the agent on it (image/recipe.ts GUEST_AGENT_PORT_NAME). */
-export const GUEST_AGENT_CHANNEL = 'org.qemu.guest_agent.0';
+/** The virtserialport name qemu-ga looks for by default; the guest init starts the agent on it. The image recipe owns it. */
+export const GUEST_AGENT_CHANNEL = GUEST_AGENT_PORT_NAME;
 
 /** `kvm`: hardware virtualization (`-accel kvm`). `tcg`: QEMU's emulator, multi-threaded. */
 export type Accel = 'kvm' | 'tcg';
