@@ -7,7 +7,6 @@
  */
 import { GUEST_AGENT_PORT_NAME } from '../image/recipe.js';
 
-
 /** The QEMU system emulator isobench runs, looked up on PATH (Debian's qemu-system-x86). */
 export const QEMU_BINARY = 'qemu-system-x86_64';
 /** Every QEMU isobench starts is named with this prefix, so `cleanup` can find it. */
