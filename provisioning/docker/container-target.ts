@@ -11,7 +11,7 @@ import type { ProvisionedTarget, ServicePort, ServiceSpec, TargetService } from 
 import type { ProvisionContext, TargetDisplay, TargetDriver } from '../types.js';
 import { dockerLeftovers } from './leftovers.js';
 import { cpuAccountingOf, readCpuSeconds, type CpuAccounting } from './cgroup.js';
-import { dockerErrorMessage, DockerStepError, dockerStep, LABEL, RUN_LABEL, TARGET_LABEL, type DockerClient } from './client.js';
+import { dockerErrorMessage, DockerStepError, dockerStatusCode, dockerStep, LABEL, RUN_LABEL, TARGET_LABEL, type DockerClient } from './client.js';
 import { dockerAvailability, ensureDockerDaemon, type DaemonInfo } from './daemon.js';
 import { runContainerExec, startContainerExec } from './exec.js';
 import { ensureDockerImage, type DockerImage } from './image.js';
@@ -386,6 +386,19 @@ function buildTarget(input: {
   const { spec, context, client, containerId, name, exec, bindAddress, accounting, proxies } = input;
   const { resources } = context;
   const container = client.getContainer(containerId);
+  /**
+   * Pauses or unpauses, judged by the state Docker reports rather than by the call alone: once in a
+   * CI run here, `unpause` answered 409 "is not paused" for a container isobench had paused a trial
+   * earlier. Reaching the wanted state is what counts; any other failure is thrown.
+   */
+  async function toState(wantPaused: boolean, change: () => Promise<unknown>): Promise<void> {
+    try {
+      await change();
+    } catch (error) {
+      const state = (await container.inspect().catch(() => null)) as { State?: { Paused?: boolean; Running?: boolean } } | null;
+      if (dockerStatusCode(error) !== 409 || state?.State?.Paused !== wantPaused) throw error;
+    }
+  }
   let paused = false;
   let tornDown = false;
 
@@ -443,12 +456,12 @@ function buildTarget(input: {
     cpuCounters,
     async pause() {
       if (paused || tornDown) return;
-      await dockerStep(`pausing ${name}`, () => container.pause());
+      await dockerStep(`pausing ${name}`, () => toState(true, () => container.pause()));
       paused = true;
     },
     async resume() {
       if (!paused || tornDown) return;
-      await dockerStep(`resuming ${name}`, () => container.unpause());
+      await dockerStep(`resuming ${name}`, () => toState(false, () => container.unpause()));
       paused = false;
     },
     async teardown() {
