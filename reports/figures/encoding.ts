@@ -15,9 +15,41 @@ export function uniqueInOrder(values: Iterable<string>): string[] {
   return [...new Set(values)];
 }
 
-/** What vega draws for one row: numbers plus the strings the marks and tooltips show. */
-export function toDatum(row: FigureRow, baseline: string, multiRun = false) {
+/**
+ * Where a whisker may start. A Student-t interval of a positive quantity can reach below zero with
+ * few, spread samples (kvm throughput 1.03 [-1.15, 3.21] Gbit/s here): drawn as is, it pulls a linear
+ * axis below zero and turns to NaN on a log axis, which emptied the latency CDF. Whiskers are cut at
+ * this floor (0 on linear axes, a positive floor on log axes); tooltips and tables keep the interval
+ * as computed.
+ */
+export function whiskerLow(row: Pick<FigureRow, 'mean' | 'ci95Low'>, floor = 0): number | null {
+  if (row.ci95Low === null) return null;
+  return row.mean !== null && row.mean > 0 && row.ci95Low <= floor ? floor : row.ci95Low;
+}
+
+/** The note a figure carries when some of its whiskers were cut at the floor; none when none were. */
+export function clippedWhiskerNotes(rows: readonly Pick<FigureRow, 'mean' | 'ci95Low'>[], floor = 0): string[] {
+  const clipped = rows.filter((row) => row.ci95Low !== null && whiskerLow(row, floor) !== row.ci95Low).length;
+  if (clipped === 0) return [];
+  const where = floor === 0 ? 'at 0' : 'at the log axis\' floor';
+  return [`${clipped} whisker(s) whose 95 % interval reaches ${floor === 0 ? 'below 0' : 'to 0 or below'} are cut ${where}; the table gives the interval as computed (few repetitions or a wide spread).`];
+}
+
+/** A positive floor for whiskers on a log axis: half the smallest positive mean or bound drawn. */
+export function logAxisFloor(rows: readonly Pick<FigureRow, 'mean' | 'ci95Low'>[]): number {
+  const positive = rows.flatMap((row) => [row.mean, row.ci95Low]).filter((value): value is number => value !== null && value > 0);
+  return positive.length === 0 ? 1 : Math.min(...positive) / 2;
+}
+
+/**
+ * What vega draws for one row: numbers plus the strings the marks and tooltips show. `whiskerFloor`
+ * is where a whisker reaching below it is cut (see {@link whiskerLow}).
+ */
+export function toDatum(row: FigureRow, baseline: string, multiRun = false, whiskerFloor = 0) {
+  const low = whiskerLow(row, whiskerFloor);
   return {
+    whiskerLow: low,
+    whiskerClipped: low !== null && row.ci95Low !== null && low !== row.ci95Low,
     category: row.category,
     series: row.series,
     target: row.target,

@@ -72,7 +72,7 @@ export function groupedBars(input: GroupedBarsInput): GroupedBars {
         name: 'ci',
         transform: [{ filter: IS_MEASURED }],
         mark: { type: 'rule', color: '#111', strokeWidth: 1.2 },
-        encoding: { y: { field: 'ci95Low', type: 'quantitative' }, y2: { field: 'ci95High' }, tooltip: TOOLTIP },
+        encoding: { y: { field: 'whiskerLow', type: 'quantitative' }, y2: { field: 'ci95High' }, tooltip: TOOLTIP },
       },
       {
         name: 'label',

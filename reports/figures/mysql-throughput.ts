@@ -67,7 +67,7 @@ function throughputFigure(rows: FigureRow[], context: FigureContext): Figure {
         name: 'ci',
         transform: [{ filter: IS_MEASURED }],
         mark: { type: 'rule' },
-        encoding: { x: threads, y: { field: 'ci95Low', type: 'quantitative' }, y2: { field: 'ci95High' }, color: colour, tooltip: TOOLTIP },
+        encoding: { x: threads, y: { field: 'whiskerLow', type: 'quantitative' }, y2: { field: 'ci95High' }, color: colour, tooltip: TOOLTIP },
       },
       {
         name: 'value',

@@ -1,7 +1,7 @@
 import type { TopLevelSpec } from 'vega-lite';
 import { collectRows, measured, unmeasured, type FigureRow } from '../model/rows.js';
 import { FELTER_RANDOM_READ_LATENCY, PAPER_ROWS } from '../reference/papers.js';
-import { BASE_CONFIG, INDEPENDENT_PANELS, colourScale, gapListLayer, gapText, IS_MEASURED, toDatum, TOOLTIP, uniqueInOrder } from './encoding.js';
+import { BASE_CONFIG, INDEPENDENT_PANELS, colourScale, gapListLayer, gapText, IS_MEASURED, clippedWhiskerNotes, logAxisFloor, toDatum, TOOLTIP, uniqueInOrder } from './encoding.js';
 import type { Figure, FigureContext, FigureModule } from './figure.js';
 import { clatPercentileOf } from '../../results/metrics.js';
 
@@ -22,8 +22,9 @@ export const randomReadLatencyCdf: FigureModule = {
 
 function cdfFigure(rows: FigureRow[], context: FigureContext): Figure {
   const series = uniqueInOrder(rows.map((row) => row.series));
+  const floor = logAxisFloor(rows);
   const data = rows.map((row) => {
-    const datum = toDatum(row, context.baseline);
+    const datum = toDatum(row, context.baseline, false, floor);
     const percentile = percentileOf(row.metric);
     return {
       ...datum,
@@ -74,7 +75,7 @@ function cdfFigure(rows: FigureRow[], context: FigureContext): Figure {
         name: 'ci',
         transform: [{ filter: IS_MEASURED }],
         mark: { type: 'rule', strokeWidth: 1.5 },
-        encoding: { x: { field: 'ci95Low', type: 'quantitative' }, x2: { field: 'ci95High' }, y: fractionAxis, color: colour, tooltip: TOOLTIP },
+        encoding: { x: { field: 'whiskerLow', type: 'quantitative' }, x2: { field: 'ci95High' }, y: fractionAxis, color: colour, tooltip: TOOLTIP },
       },
       {
         name: 'value',
@@ -161,6 +162,7 @@ function cdfFigure(rows: FigureRow[], context: FigureContext): Figure {
     notes: [
       `Percentiles of fio completion latency; the label at p99 is the % of ${context.baseline} at the same percentile.`,
       `Paper: ${FELTER_RANDOM_READ_LATENCY.tool}; only p50, p90 and p99 are published as numbers.`,
+      ...clippedWhiskerNotes(rows, floor),
     ],
     marks: { value: measuredRows.length, ci: measuredRows.length, gap: unmeasured(rows).length, paper: paper.length },
   };

@@ -25,10 +25,26 @@ ${attention.length ? attentionList(attention) : ''}
 </section>`;
 }
 
+/**
+ * Unclean points, one line per target and reason (a noisy fio latency run marks all 17 of its
+ * percentiles noisy for one reason: one line, not 17), with every point folded underneath.
+ */
 function attentionList(rows: FigureRow[]): SafeHtml {
-  return html`<div class="attention"><strong>Points not clean (${rows.length}):</strong><ul>${rows.map(
+  const groups = new Map<string, FigureRow[]>();
+  for (const row of rows) {
+    const key = JSON.stringify([row.series, row.status, row.reason ?? '']);
+    groups.set(key, [...(groups.get(key) ?? []), row]);
+  }
+  const lines = [...groups.values()].map((group) => {
+    const first = group[0]!;
+    const points = group.length === 1 ? html`${first.category}${first.metric ? html` · ${first.metric}` : ''}` : html`${group.length} points`;
+    return html`<li class="status-${first.status}"><b>${first.series}</b> · ${points}: <span class="status">${first.status}</span>${first.reason ? html` — ${first.reason}` : ''}</li>`;
+  });
+  const details = rows.map(
     (row) => html`<li class="status-${row.status}"><b>${row.series}</b> · ${row.category}${row.metric ? html` · ${row.metric}` : ''}: <span class="status">${row.status}</span>${row.reason ? html` — ${row.reason}` : ''}</li>`,
-  )}</ul></div>`;
+  );
+  const folded = groups.size < rows.length ? html`<details><summary>every point (${rows.length})</summary><ul>${details}</ul></details>` : html``;
+  return html`<div class="attention"><strong>Points not clean (${rows.length}):</strong><ul>${lines}</ul>${folded}</div>`;
 }
 
 function numbersTable(rows: FigureRow[], baseline: string): SafeHtml {

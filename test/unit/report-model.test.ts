@@ -15,6 +15,7 @@ import { describeTarget } from '../../reports/model/targets.js';
 import { displayOf } from '../../provisioning/targets/configuration.js';
 import { TargetStyles } from '../../reports/model/targets.js';
 import { buildFigures } from '../../reports/write-report.js';
+import { renderFigure } from '../../reports/render.js';
 import { FIXTURES, loadFixtures, shifted, withEmulatedGuest } from '../fixtures/reports/derive.js';
 
 const [network] = await loadFixtures();
@@ -197,5 +198,32 @@ describe('configurations as rows', () => {
     assert.equal(describeTarget(overlay, 'docker-nat:overlay').display, 'docker-nat:overlay');
     overlay.targets.push({ ...facts, target: 'docker-nat', labels: { ...facts.labels, storage: 'overlay' } });
     assert.equal(describeTarget(overlay, 'docker-nat').display, 'docker-nat (overlay)');
+  });
+});
+
+describe('whiskers of wide intervals', () => {
+  it('a 95 % interval reaching below zero is cut at the axis floor: the log-scale CDF renders with no NaN, and says so', async () => {
+    const [, storage] = await loadFixtures();
+    const wide = structuredClone(storage!);
+    let widened = 0;
+    for (const point of wide.points) {
+      if (point.pointId !== 'randread-latency' && point.pointId !== 'randread') continue;
+      for (const summary of point.summaries) {
+        // What n = 3 and a CV near 1 give with Student t (seen here: clat_p99.5_us -438 .. 2348 µs).
+        summary.ci95Low = -summary.mean;
+        widened++;
+      }
+    }
+    assert.ok(widened > 10);
+    const { figures } = buildFigures([wide], 'native', displayOf);
+    const cdf = figures.find((figure) => figure.id === 'random-read-latency-cdf')!;
+    const iops = figures.find((figure) => figure.id === 'random-io-iops')!;
+    for (const figure of [cdf, iops]) {
+      assert.ok(figure.notes.some((note) => /whisker\(s\) whose 95 % interval reaches .* are cut/.test(note)), figure.id);
+      const { svg } = await renderFigure(figure.spec);
+      assert.doesNotMatch(svg, /NaN/, `${figure.id} draws no NaN coordinate`);
+    }
+    const cdfData = JSON.stringify(cdf.spec);
+    assert.doesNotMatch(cdfData, /"whiskerLow":-/, 'no whisker starts below zero');
   });
 });
