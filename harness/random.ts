@@ -1,14 +1,5 @@
-/** A small seeded generator (mulberry32): the run order must be reproducible from the recorded seed. */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+// The seeded generator lives in core/ so that results/ (verdicts) can use it too.
+export { seededRandom } from '../core/random.js';
 
 /** Fisher–Yates on a copy. */
 export function shuffled<T>(items: readonly T[], random: () => number): T[] {
