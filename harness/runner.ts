@@ -9,6 +9,7 @@ import { Topology, type TopologyConfig } from '../provisioning/topology.js';
 import type { ProvisionContext } from '../provisioning/types.js';
 import { RESULTS_SCHEMA_ID, RESULTS_SCHEMA_VERSION, type HostFacts, type ResultsFile, type TargetFacts, type TrialRecord } from '../results/schema.js';
 import { ResultsStore } from '../results/store.js';
+import { withVerdicts } from '../results/verdict.js';
 import { CpuMeter } from '../core/cpu-meter.js';
 import { acquireRunLock } from '../core/lock.js';
 import { buildPlan, type PlannedCell } from './planner.js';
@@ -213,8 +214,10 @@ export async function runBench(options: BenchOptions): Promise<BenchOutcome> {
         await record((draft) => {
           const index = draft.points.findIndex((point) => point.key === cell.key);
           const point = draft.points[index]!;
-          point.trials.push(trial);
+          point.trials.push({ ...trial, round: roundIndex });
           draft.points[index] = summarizePoint(point, options.cvThreshold);
+          (draft.order[roundIndex] ??= []).push(cell.key);
+          draft.points = withVerdicts(draft).points;
         });
         done++;
       }
@@ -340,7 +343,16 @@ function initialResults(runId: string, host: HostFacts, options: BenchOptions, c
       seed: options.seed,
       cvThreshold: options.cvThreshold,
       options: { ...options.targetOptions, ...(Object.assign({}, ...options.suiteOptions.values()) as SuiteOptions), subnet: options.subnet, guardRange: options.guardRange },
+      // Filled from the command line by the adaptive-repetitions work (issue 9); fixed defaults until then.
+      mode: 'compare',
+      baseline: 'native',
+      marginPercent: 5,
+      noiseFloorPercent: null,
+      adaptive: null,
+      pinning: { oversubscribed: host.cores < 4, cpuSets: null, reason: host.cores < 4 ? `${host.cores} cores: client, server and targets share them` : 'not pinned' },
+      command: [],
     },
+    order: [],
     targets: [],
     points: cells.map((cell) => ({
       key: cell.key,

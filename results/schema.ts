@@ -9,8 +9,13 @@ import { formatZodIssues } from '../core/zod-text.js';
 
 /** The `schema` field of every results file. */
 export const RESULTS_SCHEMA_ID = 'isobench/results';
-/** The `version` field this isobench writes and the only one it reads; bump it on an incompatible change. */
-export const RESULTS_SCHEMA_VERSION = 1;
+/**
+ * The `version` field this isobench writes; bump it on an incompatible change. Older versions are
+ * upgraded on read (results/migrate.ts); {@link parseResultsFile} itself accepts only this one.
+ * Version 2 (isobench 0.2) added verdicts, the run's baseline, margin, mode, adaptive repetitions,
+ * the trial order, steal time per trial, outliers and the pinning plan.
+ */
+export const RESULTS_SCHEMA_VERSION = 2;
 
 const finite = z.number().finite();
 
@@ -39,6 +44,20 @@ export const QuietHostCheck = z.object({
 /** A parsed QuietHostCheck. */
 export type QuietHostCheck = z.infer<typeof QuietHostCheck>;
 
+/**
+ * CPU time the hypervisor took from this host while a trial ran (the `steal` column of the `cpu`
+ * line of /proc/stat, proc(5)), as a share of all CPU time in that window. On a VM a busy neighbour
+ * shows up here and nowhere else.
+ */
+export const StealCheck = z.object({
+  /** steal / (all columns) between the trial's start and end, 0..1. */
+  fraction: finite,
+  /** True when `fraction` exceeded the run's threshold: the trial is kept and marked. */
+  flagged: z.boolean(),
+});
+/** A parsed StealCheck. */
+export type StealCheck = z.infer<typeof StealCheck>;
+
 const trialBase = {
   /** 0 for the first trial of a point. */
   repetition: z.number().int().nonnegative(),
@@ -49,6 +68,10 @@ const trialBase = {
   /** The exact command lines that produced the numbers, so a user can rerun one point by hand. */
   commands: z.array(z.array(z.string())),
   quietHost: QuietHostCheck.optional(),
+  /** Steal time during the trial; absent where /proc/stat could not be read, and in version 1 files. */
+  steal: StealCheck.optional(),
+  /** The interleaved round (0-based) the trial ran in; absent in version 1 files. */
+  round: z.number().int().nonnegative().optional(),
 };
 
 /**
@@ -94,6 +117,12 @@ export const MetricSummary = z.object({
   max: finite,
   /** `noisy` when cv exceeds the run's `cvThreshold`. */
   status: z.enum(['ok', 'noisy']),
+  /**
+   * Repetitions (TrialRecord.repetition) whose value lies more than 3.5 robust z-scores from the
+   * median (modified z = 0.6745·|x − median| / MAD; Iglewicz & Hoaglin 1993). Shown, never dropped:
+   * the mean and interval include them. Absent in version 1 files.
+   */
+  outliers: z.array(z.number().int().nonnegative()).optional(),
 });
 /** A parsed MetricSummary. */
 export type MetricSummary = z.infer<typeof MetricSummary>;
@@ -116,6 +145,53 @@ export const HeadlineMetric = z.object({
 /** A parsed HeadlineMetric. */
 export type HeadlineMetric = z.infer<typeof HeadlineMetric>;
 
+const positive = z.number().finite().positive();
+/** An interval on a ratio, `[low, high]`, both > 0. */
+const RatioInterval = z.tuple([positive, positive]);
+const verdictBase = {
+  /** The target judged against, e.g. `native` (in an A/A run, the first arm). */
+  baseline: z.string().min(1),
+  /** The headline metric judged. */
+  metric: z.string().min(1),
+  /** The equivalence margin m in percent: a ratio inside [1/(1+m), 1+m] is no difference. */
+  marginPercent: positive,
+  /**
+   * The smallest difference in percent a verdict may call `slower`/`faster`: the larger of the
+   * margin and the noise floor an A/A run measured, when one was given.
+   */
+  floorPercent: positive,
+  /** Completed trials of the baseline and the candidate that were judged. */
+  n: z.object({ baseline: z.number().int().nonnegative(), candidate: z.number().int().nonnegative() }),
+};
+const comparable = {
+  ...verdictBase,
+  /** mean(candidate) / mean(baseline). */
+  ratio: positive,
+  /** 95 % interval of the ratio (results/verdict.ts). */
+  ci95: RatioInterval,
+  /** 90 % interval of the ratio, the one the equivalence test reads. */
+  ci90: RatioInterval,
+  /**
+   * The minimum detectable effect in percent at this n and the current variance (power 0.8,
+   * α = 0.05 two-sided): differences smaller than this could not be told from noise.
+   */
+  mdePercent: positive.nullable(),
+};
+
+/**
+ * A point's verdict against the baseline (results/verdict.ts): `equivalent`, `slower`/`faster` by
+ * `effectPercent`, `undecided` with the per-side repetitions that would decide it, or
+ * `not-comparable` with the reason (too few samples, a non-positive sample, no baseline point).
+ */
+export const StoredVerdict = z.discriminatedUnion('verdict', [
+  z.object({ ...comparable, verdict: z.literal('equivalent') }),
+  z.object({ ...comparable, verdict: z.enum(['slower', 'faster']), effectPercent: finite.nonnegative() }),
+  z.object({ ...comparable, verdict: z.literal('undecided'), repetitionsNeeded: z.number().int().positive().nullable() }),
+  z.object({ ...verdictBase, verdict: z.literal('not-comparable'), reason: z.string().min(1), ratio: positive.nullable(), ci95: z.null(), ci90: z.null() }),
+]);
+/** A parsed StoredVerdict. */
+export type StoredVerdict = z.infer<typeof StoredVerdict>;
+
 /** One point (a bar or x position of a figure) on one target, with every trial it ran. */
 export const PointResult = z.object({
   /** `target/suite/pointId`, unique in a run. */
@@ -132,6 +208,11 @@ export const PointResult = z.object({
   status: PointStatus,
   /** Why the point failed, was skipped or is noisy. */
   reason: z.string().optional(),
+  /**
+   * The verdict against the run's baseline on the headline metric, recomputed from the raw trials
+   * whenever they change. Absent on the baseline's own points and on points with no completed trial.
+   */
+  verdict: StoredVerdict.optional(),
 });
 /** A parsed PointResult. */
 export type PointResult = z.infer<typeof PointResult>;
@@ -200,6 +281,30 @@ export const RunPlan = z.object({
   cvThreshold: finite,
   /** Target and suite options and the test network's `subnet` and `guardRange`, as given or defaulted. */
   options: z.record(z.string(), ParamValue),
+  /** `compare`: targets against the baseline; `aa`: one target as two interleaved arms, to measure the noise floor. */
+  mode: z.enum(['compare', 'aa']),
+  /** The configuration verdicts are judged against (default `native`; in an A/A run, the first arm). */
+  baseline: z.string().min(1),
+  /** The equivalence margin in percent (`--margin`, default 5). */
+  marginPercent: positive,
+  /** A measured noise floor in percent that verdicts respect (`--noise-floor`), or null. */
+  noiseFloorPercent: positive.nullable(),
+  /** Adaptive repetitions (`--until-decided`): rounds are added for undecided points up to the limits; null when off. */
+  adaptive: z
+    .object({
+      /** Repetitions per point at most (`--max-reps`). */
+      maxRepetitions: z.number().int().positive(),
+      /** Wall-clock budget of the measurement loop in seconds (`--budget`), or null for none. */
+      budgetSeconds: positive.nullable(),
+    })
+    .nullable(),
+  /**
+   * How work was placed on CPUs: `cpuSets` names a CPU list (taskset syntax) per role (`client`,
+   * `server`, a configuration id) when the host had cores enough; otherwise null and `oversubscribed`.
+   */
+  pinning: z.object({ oversubscribed: z.boolean(), cpuSets: z.record(z.string(), z.string()).nullable(), reason: z.string() }),
+  /** The arguments after `npm run bench --` that made this run, as given; empty when not known (version 1 files). */
+  command: z.array(z.string()),
 });
 /** A parsed RunPlan. */
 export type RunPlan = z.infer<typeof RunPlan>;
@@ -229,6 +334,13 @@ export const ResultsFile = z.object({
   plan: RunPlan,
   targets: z.array(TargetFacts),
   points: z.array(PointResult),
+  /**
+   * The order trials ran in: one list of point keys per round, as run. Round order is shuffled from
+   * the seed and counterbalanced across targets (harness/planner.ts).
+   */
+  order: z.array(z.array(z.string())),
+  /** Why the measurement loop stopped (e.g. `all points decided`, `--max-reps 10 reached`, `budget 10m spent`). */
+  stopReason: z.string().optional(),
 });
 /** A parsed ResultsFile. */
 export type ResultsFile = z.infer<typeof ResultsFile>;

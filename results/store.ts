@@ -1,6 +1,7 @@
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeJsonAtomic } from '../core/json-file.js';
+import { upgradeResults } from './migrate.js';
 import { parseResultsFile, ResultsFormatError, type ResultsFile } from './schema.js';
 
 /**
@@ -52,9 +53,10 @@ export async function writeResultsFile(path: string, results: ResultsFile): Prom
 }
 
 /**
- * Reads and validates a results file.
+ * Reads and validates a results file; one written by an earlier isobench is upgraded to the current
+ * schema version (results/migrate.ts), its verdicts computed from its raw trials.
  * @throws {ResultsFormatError} (exit code 2) when the file cannot be read, is not JSON, has an
- *   unsupported schema version or does not pass the schema.
+ *   unsupported (e.g. newer) schema version or does not pass the schema.
  */
 export async function readResultsFile(path: string): Promise<ResultsFile> {
   let text: string;
@@ -71,5 +73,5 @@ export async function readResultsFile(path: string): Promise<ResultsFile> {
     // JSON.parse quotes the text it choked on, newlines included: keep the error one line.
     throw new ResultsFormatError(path, `is not JSON (${(error as Error).message.replace(/\s+/g, ' ')})`);
   }
-  return parseResultsFile(data, path);
+  return upgradeResults(data, path);
 }

@@ -2,7 +2,7 @@ import tQuantile from '@stdlib/stats-base-dists-t-quantile';
 import { errorFunction, mean, probit, quantileSorted, sampleVariance } from 'simple-statistics';
 import { seededRandom } from '../core/random.js';
 import type { MetricDirection } from './metrics.js';
-import type { PointResult, ResultsFile } from './schema.js';
+import type { PointResult, ResultsFile, StoredVerdict } from './schema.js';
 
 /*
  * Verdicts against a baseline (issue 9, item 1): is a candidate target's headline metric equivalent
@@ -36,6 +36,14 @@ export interface RatioEstimate {
   ci95: RatioInterval;
   /** 90 % interval of the ratio, the one the equivalence test (TOST at α = 0.05) reads. */
   ci90: RatioInterval;
+  /**
+   * Minimum detectable effect in percent at the current n and CVs: the ratio distance from 1 that a
+   * two-sided test at α = 0.05 would detect with power {@link TARGET_POWER},
+   * 100·(exp((t(0.975, ν) + t(0.8, ν))·√(CV_b²/n_b + CV_c²/n_c)) − 1), ν the Welch degrees of
+   * freedom (the same normal-approximation formula as `repetitionsNeeded`, solved for the effect).
+   * Null when both sides have no spread.
+   */
+  mdePercent: number | null;
 }
 
 /**
@@ -64,6 +72,11 @@ export interface JudgeOptions {
   seed: number;
   /** Bootstrap resamples (default {@link DEFAULT_RESAMPLES}); at least 1,000. */
   resamples?: number;
+  /**
+   * The smallest difference in percent `slower`/`faster` may be called for (e.g. a noise floor an
+   * A/A run measured); the margin when absent or smaller.
+   */
+  floorPercent?: number;
 }
 
 /**
@@ -115,6 +128,8 @@ export function judgePoint(baseline: readonly number[], candidate: readonly numb
   if (!(Number.isFinite(marginPercent) && marginPercent > 0)) throw new RangeError(`margin must be a positive percentage, got ${marginPercent}`);
   if (!Number.isInteger(options.seed)) throw new RangeError(`seed must be an integer, got ${options.seed}`);
   if (!(Number.isInteger(resamples) && resamples >= 1000)) throw new RangeError(`resamples must be an integer of at least 1000, got ${resamples}`);
+  const floorPercent = Math.max(marginPercent, options.floorPercent ?? 0);
+  if (!Number.isFinite(floorPercent)) throw new RangeError(`floor must be a finite percentage, got ${options.floorPercent}`);
 
   const notComparable = (reason: string, ratio: number | null): Verdict => ({ verdict: 'not-comparable', reason, ratio, ci95: null, ci90: null });
   const bad = (samples: readonly number[]) => samples.find((value) => !(Number.isFinite(value) && value > 0));
@@ -128,7 +143,7 @@ export function judgePoint(baseline: readonly number[], candidate: readonly numb
     const ratio = baseline.length > 0 && candidate.length > 0 ? mean([...candidate]) / mean([...baseline]) : null;
     return notComparable(
       `an interval needs at least 2 samples a side (baseline ${baseline.length}, candidate ${candidate.length})`,
-      ratio,
+      ratio !== null && Number.isFinite(ratio) && ratio > 0 ? ratio : null,
     );
   }
 
@@ -136,13 +151,16 @@ export function judgePoint(baseline: readonly number[], candidate: readonly numb
   const spreadC = spread(candidate);
   const ratio = spreadC.mean / spreadB.mean;
   const { ci95, ci90 } = bootstrapIntervals(baseline, candidate, spreadB, spreadC, resamples, options.seed);
+  const mdePercent = minimumDetectableEffect(spreadB, spreadC);
 
   const margin = marginPercent / 100;
-  const inBand = (value: number) => value >= 1 / (1 + margin) && value <= 1 + margin;
-  if (inBand(ci90[0]) && inBand(ci90[1])) return { verdict: 'equivalent', ratio, ci95, ci90 };
-  if ((ci95[1] < 1 || ci95[0] > 1) && !inBand(ratio)) {
+  const band = (limit: number) => (value: number) => value >= 1 / (1 + limit) && value <= 1 + limit;
+  const inBand = band(margin);
+  const inFloor = band(floorPercent / 100);
+  if (inBand(ci90[0]) && inBand(ci90[1])) return { verdict: 'equivalent', ratio, ci95, ci90, mdePercent };
+  if ((ci95[1] < 1 || ci95[0] > 1) && !inFloor(ratio)) {
     const worse = options.direction === 'higher' ? ratio < 1 : ratio > 1;
-    return { verdict: worse ? 'slower' : 'faster', ratio, ci95, ci90, effectPercent: 100 * Math.abs(ratio - 1) };
+    return { verdict: worse ? 'slower' : 'faster', ratio, ci95, ci90, mdePercent, effectPercent: 100 * Math.abs(ratio - 1) };
   }
   const repetitionsNeeded = repetitionsToDecide(
     Math.abs(Math.log(ratio)),
@@ -150,7 +168,17 @@ export function judgePoint(baseline: readonly number[], candidate: readonly numb
     spreadB.cv ** 2 + spreadC.cv ** 2,
     Math.max(baseline.length, candidate.length),
   );
-  return { verdict: 'undecided', ratio, ci95, ci90, repetitionsNeeded };
+  return { verdict: 'undecided', ratio, ci95, ci90, mdePercent, repetitionsNeeded };
+}
+
+function minimumDetectableEffect(b: Spread, c: Spread): number | null {
+  const wb = b.cv ** 2 / b.n;
+  const wc = c.cv ** 2 / c.n;
+  const variance = wb + wc;
+  if (!(variance > 0)) return null;
+  const degrees = variance ** 2 / (wb ** 2 / (b.n - 1) + wc ** 2 / (c.n - 1));
+  const effect = (tQuantile(0.975, degrees) + tQuantile(TARGET_POWER, degrees)) * Math.sqrt(variance);
+  return 100 * (Math.exp(effect) - 1);
 }
 
 interface Spread {
@@ -290,4 +318,33 @@ export function verdictsFor(file: ResultsFile, baseline: string = DEFAULT_BASELI
     verdicts.push({ key: point.key, target: point.target, suite: point.suite, pointId: point.pointId, metric: headline.metric, verdict });
   }
   return verdicts;
+}
+
+/**
+ * The file with every candidate point's `verdict` recomputed from its raw trials (see
+ * {@link verdictsFor}) against `plan.baseline`, at `plan.marginPercent`, calling no difference
+ * smaller than `plan.noiseFloorPercent`; baseline points and points with no completed trial carry
+ * none. Does not change `file`.
+ */
+export function withVerdicts(file: ResultsFile): ResultsFile {
+  const { baseline, marginPercent, noiseFloorPercent } = file.plan;
+  const options: VerdictsOptions = { marginPercent, ...(noiseFloorPercent !== null ? { floorPercent: noiseFloorPercent } : {}) };
+  const byKey = new Map(verdictsFor(file, baseline, options).map((entry) => [entry.key, entry]));
+  const floorPercent = Math.max(marginPercent, noiseFloorPercent ?? 0);
+  return {
+    ...file,
+    points: file.points.map((point) => {
+      const { verdict: _previous, ...rest } = point;
+      const entry = byKey.get(point.key);
+      if (!entry) return rest;
+      const n = { baseline: baselineCount(file, baseline, point), candidate: headlineSamples(point).length };
+      const stored: StoredVerdict = { ...entry.verdict, baseline, metric: entry.metric, marginPercent, floorPercent, n };
+      return { ...rest, verdict: stored };
+    }),
+  };
+}
+
+function baselineCount(file: ResultsFile, baseline: string, point: PointResult): number {
+  const reference = file.points.find((other) => other.target === baseline && other.suite === point.suite && other.pointId === point.pointId);
+  return reference ? headlineSamples({ headline: point.headline, trials: reference.trials }).length : 0;
 }
