@@ -334,7 +334,8 @@ export function withVerdicts(file: ResultsFile): ResultsFile {
   return {
     ...file,
     points: file.points.map((point) => {
-      const { verdict: _previous, ...rest } = point;
+      const rest = { ...point };
+      delete rest.verdict;
       const entry = byKey.get(point.key);
       if (!entry) return rest;
       const n = { baseline: baselineCount(file, baseline, point), candidate: headlineSamples(point).length };
