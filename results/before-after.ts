@@ -397,8 +397,11 @@ export function describeDecision(decision: PointDecision): string {
   }
 }
 
-/** A sweep's verdict in words, e.g. `holds across the sweep (2 of 2 points): worse by 19.8–20.3 %`. */
-export function describeSweep(sweep: Pick<SweepComparison, 'verdict' | 'notComparable'>): string {
+/**
+ * A sweep's verdict in words, e.g. `holds across the sweep (2 of 2 points): worse by 19.8–20.3 %`.
+ * @param maxListed The changed points `only at some points` names at most (default all), the rest counted.
+ */
+export function describeSweep(sweep: Pick<SweepComparison, 'verdict' | 'notComparable'>, maxListed = Infinity): string {
   const { verdict } = sweep;
   const rest = sweep.notComparable > 0 && verdict.verdict !== 'not-comparable' ? `; ${points(sweep.notComparable)} not comparable` : '';
   switch (verdict.verdict) {
@@ -407,8 +410,11 @@ export function describeSweep(sweep: Pick<SweepComparison, 'verdict' | 'notCompa
       const by = min.toFixed(1) === max.toFixed(1) ? `${min.toFixed(1)} %` : `${min.toFixed(1)}–${max.toFixed(1)} %`;
       return `holds across the sweep (${verdict.changed} of ${points(verdict.decided)}): ${verdict.change} by ${by}${rest}`;
     }
-    case 'some-points':
-      return `only at some points (${verdict.changed.map((point) => `${point.pointId}: ${point.change} by ${point.changePercent.toFixed(1)} %`).join(', ')}; ${verdict.changed.length} of ${points(verdict.decided)})${rest}`;
+    case 'some-points': {
+      const listed = verdict.changed.slice(0, maxListed).map((point) => `${point.pointId}: ${point.change} by ${point.changePercent.toFixed(1)} %`);
+      if (verdict.changed.length > listed.length) listed.push(`${verdict.changed.length - listed.length} more`);
+      return `only at some points (${listed.join(', ')}; ${verdict.changed.length} of ${points(verdict.decided)})${rest}`;
+    }
     case 'no-change':
       return `no change (${points(verdict.decided)})${rest}`;
     case 'not-comparable':

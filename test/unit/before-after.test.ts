@@ -1,5 +1,11 @@
 import assert from 'node:assert/strict';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, test } from 'node:test';
+import { exitCodeOf, UsageError } from '../../core/errors.js';
+import { runReportCommand } from '../../reports/command.js';
+import { writeResultsFile } from '../../results/store.js';
 import { seededRandom } from '../../core/random.js';
 import {
   compareBeforeAfter,
@@ -12,7 +18,7 @@ import {
 } from '../../results/before-after.js';
 import { RANDOM_IO_METRICS } from '../../results/metrics.js';
 import type { ResultsFile } from '../../results/schema.js';
-import { loadFixtures, standardNormal, withRepetitions, withScaledSamples } from '../fixtures/reports/derive.js';
+import { FIXTURES, loadFixtures, standardNormal, withRepetitions, withScaledSamples } from '../fixtures/reports/derive.js';
 
 // Derived from the real quick runs in test/fixtures/reports: every trial is a real one times a
 // seeded lognormal factor, so each number below is the same on every run.
@@ -189,5 +195,78 @@ describe('the permutation test', () => {
     for (let index = 0; index < 500; index++) if (permutationPValue(draw(), draw(), 2000, index) < 0.01) rejected++;
     t.diagnostic(`${rejected} of 500 A/A comparisons had p < 0.01`);
     assert.ok(rejected <= 15, `${rejected} of 500`);
+  });
+});
+
+describe('npm run report -- BEFORE AFTER', () => {
+  /** Writes the derived runs into a fresh directory; returns their paths and a cleanup. */
+  async function files(...runs: ResultsFile[]): Promise<{ paths: string[]; directory: string }> {
+    const directory = await mkdtemp(join(tmpdir(), 'isobench-before-after-'));
+    const paths: string[] = [];
+    for (const [index, run] of runs.entries()) {
+      const path = join(directory, `run-${index}.json`);
+      await writeResultsFile(path, run);
+      paths.push(path);
+    }
+    return { paths, directory };
+  }
+
+  function capture() {
+    const lines = { out: [] as string[], err: [] as string[] };
+    return { lines, output: { print: (line: string) => lines.out.push(line), warn: (line: string) => lines.err.push(line) } };
+  }
+
+  test('writes a page with the before/after section and prints a short summary, then the path', async (t) => {
+    const before = networkRun(0.01, 1);
+    const after = withScaledSamples(networkRun(0.01, 2), 0.8, 'after-upgrade');
+    after.host.kernel = '6.8.0-upgraded';
+    const { paths, directory } = await files(before, after);
+    const out = join(directory, 'report.html');
+    const { lines, output } = capture();
+    assert.equal(await runReportCommand([...paths, '--out', out], undefined, output), 0);
+    t.diagnostic(['', ...lines.err, ...lines.out].join('\n'));
+    assert.equal(lines.out.at(-1), out);
+    assert.ok(lines.out.length <= 20, `${lines.out.length} lines`);
+    assert.match(lines.out.join('\n'), /native tcp-bulk +holds across the sweep \(2 of 2 points\): worse by/);
+    assert.deepEqual(lines.err.length, 1);
+    assert.match(lines.err[0]!, /^warning: the two runs measured different hosts \(kernel .* -> 6\.8\.0-upgraded\)/);
+    const page = await readFile(out, 'utf8');
+    assert.match(page, /<section id="before-after"><h2>Before \/ after<\/h2>/);
+    assert.equal(page.match(/<tr class="ba-worse">/g)?.length, 4);
+    assert.match(page, /class="ba-verdict ba-worse">holds across the sweep/);
+    assert.match(page, /kernel: .* → 6\.8\.0-upgraded/);
+    assert.doesNotMatch(page, /beyond noise/, 'the CI-overlap table gives way to the decision');
+    await rm(directory, { recursive: true });
+  });
+
+  test('one file keeps the plain report: no summary, no section', async () => {
+    const { paths, directory } = await files(networkRun(0.01, 1));
+    const { lines, output } = capture();
+    assert.equal(await runReportCommand([paths[0]!, '--format', 'csv', '--out', join(directory, 'csv')], undefined, output), 0);
+    assert.deepEqual(lines, { out: [join(directory, 'csv')], err: [] });
+    await rm(directory, { recursive: true });
+  });
+
+  test('bad input is one line that says what to do, exit code 2', async () => {
+    const { paths, directory } = await files(networkRun(0.01, 1), withScaledSamples(networkRun(0.01, 2), 0.8, 'after'));
+    const copy = join(directory, 'copy.json');
+    await writeFile(copy, await readFile(paths[0]!, 'utf8'));
+    const notResults = new URL(import.meta.url).pathname;
+    for (const [why, argv, message] of [
+      ['three files', [...paths, FIXTURES.network], /^3 results files given: name one for a report, or two \(BEFORE AFTER\)/],
+      ['the same file twice', [paths[0]!, paths[0]!], /^BEFORE and AFTER are the same file .*: name the results of two different runs/],
+      ['a copy of the same run', [paths[0]!, copy], /^BEFORE and AFTER hold the same run/],
+      ['a missing file', [paths[0]!, join(directory, 'missing.json')], /cannot be read \(ENOENT\); name two results files written by npm run bench, BEFORE then AFTER$/],
+      ['a file that is not results', [notResults, paths[1]!], /is not JSON .*; name two results files written by npm run bench/],
+    ] as const) {
+      await assert.rejects(runReportCommand([...argv, '--format', 'csv', '--out', join(directory, 'csv')], undefined, capture().output), (error: unknown) => {
+        assert.ok(error instanceof UsageError, why);
+        assert.equal(exitCodeOf(error), 2, why);
+        assert.doesNotMatch(error.message, /\n/, why);
+        assert.match(error.message, message, why);
+        return true;
+      });
+    }
+    await rm(directory, { recursive: true });
   });
 });
