@@ -25,7 +25,7 @@ const USAGE = `isobench: what does isolation cost?
   npm run bench -- --help     ${BENCH_USAGE.split('\n')[0]!.replace('usage: ', '')}
   npm run doctor              what this host can do and what is missing
   ${RESULTS_USAGE.replace('usage: ', '')}
-  npm run report -- FILES…    one self-contained HTML report with the papers' figures
+  npm run report -- FILE | BEFORE AFTER   one self-contained HTML report with the papers' figures; two runs: what changed
   npm run calibrate           does the harness change what it measures?
   npm run cleanup             remove what a crashed run left behind`;
 

@@ -1,7 +1,10 @@
+import { realpath } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
+import { compareBeforeAfter, type BeforeAfter } from '../results/before-after.js';
 import { readResultsFile } from '../results/store.js';
 import { ResultsFormatError, type ResultsFile } from '../results/schema.js';
 import { UsageError } from '../core/errors.js';
+import { beforeAfterSummary, hostWarningLine } from './before-after-summary.js';
 import type { TargetStyleLookup } from './model/targets.js';
 import { DEFAULT_BASELINE, writeReport, type ReportFormat } from './write-report.js';
 
@@ -10,34 +13,81 @@ export { UsageError };
 const FORMATS: readonly ReportFormat[] = ['html', 'svg', 'csv'];
 
 /** The `isobench report` help text, printed for --help and after a usage error. */
-export const REPORT_USAGE = `usage: isobench report FILES... [--out PATH] [--baseline TARGET] [--title TEXT] [--format html|svg|csv]
+export const REPORT_USAGE = `usage: isobench report FILE | BEFORE AFTER [--out PATH] [--baseline TARGET] [--title TEXT] [--format html|svg|csv]
+  FILE        one run's results
+  BEFORE AFTER  two runs' results (e.g. before and after an upgrade), compared point by point
   --out       html: the file to write; svg/csv: the directory for one file per figure
   --baseline  target that counts as 100% (default ${DEFAULT_BASELINE})
   --title     page title
   --format    html (default), svg (each figure) or csv (each figure's data)`;
 
-/** `isobench report`: parses its arguments, writes the report, prints the path. Returns the exit code. */
-export async function runReportCommand(argv: string[], targetStyle?: TargetStyleLookup): Promise<number> {
+/** Where `isobench report` writes its lines: stdout for the summary and the path, stderr for warnings. */
+export interface ReportOutput {
+  /** One line of output (no newline). */
+  print(line: string): void;
+  /** One warning line (no newline). */
+  warn(line: string): void;
+}
+
+const PROCESS_OUTPUT: ReportOutput = {
+  print: (line) => process.stdout.write(`${line}\n`),
+  warn: (line) => process.stderr.write(`${line}\n`),
+};
+
+/**
+ * `isobench report`: parses its arguments, writes the report, prints the path. With two files
+ * (BEFORE AFTER) it also compares them point by point (results/before-after.ts): the page gets a
+ * before/after section, the terminal a few summary lines before the path, and a warning line on
+ * stderr when the hosts differ. Returns the exit code.
+ * @param output Where lines go (default stdout and stderr).
+ * @throws UsageError (exit 2, one line) for bad flags, a file that cannot be read or is not a
+ *   results file, more than two files, or the same file (or run) named twice.
+ */
+export async function runReportCommand(argv: string[], targetStyle?: TargetStyleLookup, output: ReportOutput = PROCESS_OUTPUT): Promise<number> {
   const options = parseOptions(argv);
+  const beforeAfter = options.files.length === 2;
+  if (options.files.length > 2) {
+    throw new UsageError(`${options.files.length} results files given: name one for a report, or two (BEFORE AFTER) to compare a run with an earlier one`);
+  }
   const results: ResultsFile[] = [];
   for (const file of options.files) {
     try {
       results.push(await readResultsFile(file));
     } catch (error) {
-      if (error instanceof ResultsFormatError) throw new UsageError(error.message);
+      if (error instanceof ResultsFormatError) {
+        throw new UsageError(beforeAfter ? `${error.message}; name two results files written by npm run bench, BEFORE then AFTER` : error.message);
+      }
       throw error;
     }
   }
   if (options.baseline !== undefined) assertBaselineExists(options.baseline, results);
+  const comparison = beforeAfter ? await compareFiles(options.files, results) : undefined;
+  const warning = comparison ? hostWarningLine(comparison) : null;
+  if (warning) output.warn(warning);
   const written = await writeReport(results, {
     format: options.format,
     ...(targetStyle ? { targetStyle } : {}),
     ...(options.out !== undefined ? { out: options.out } : {}),
     ...(options.baseline !== undefined ? { baseline: options.baseline } : {}),
     ...(options.title !== undefined ? { title: options.title } : {}),
+    ...(comparison ? { beforeAfter: comparison } : {}),
   });
-  process.stdout.write(`${written}\n`);
+  if (comparison) for (const line of beforeAfterSummary(comparison)) output.print(line);
+  output.print(written);
   return 0;
+}
+
+/** BEFORE against AFTER, after checking they are two different runs. */
+async function compareFiles(paths: readonly string[], results: readonly ResultsFile[]): Promise<BeforeAfter> {
+  const [beforePath, afterPath] = paths as [string, string];
+  const [before, after] = results as [ResultsFile, ResultsFile];
+  if ((await realpath(beforePath)) === (await realpath(afterPath))) {
+    throw new UsageError(`BEFORE and AFTER are the same file (${beforePath}): name the results of two different runs, BEFORE then AFTER`);
+  }
+  if (before.runId === after.runId && before.startedAt === after.startedAt) {
+    throw new UsageError(`BEFORE and AFTER hold the same run (${before.runId}): name the results of two different runs, BEFORE then AFTER`);
+  }
+  return compareBeforeAfter(before, after);
 }
 
 interface ReportArguments {

@@ -1,9 +1,11 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
+import type { BeforeAfter } from '../results/before-after.js';
 import type { ResultsFile } from '../results/schema.js';
 import { figureCsv } from './csv.js';
 import type { Figure, FigureContext } from './figures/figure.js';
 import { FIGURES } from './figures/index.js';
+import { beforeAfterSection } from './html/before-after.js';
 import { renderPage } from './html/page.js';
 import { vegaRuntime } from './html/interactive.js';
 import { labelRuns } from './model/runs.js';
@@ -27,6 +29,8 @@ export interface ReportOptions {
   interactive?: boolean;
   /** Order and colour of each target, from the target registry (the harness supplies it); unknown targets get a neutral fallback. */
   targetStyle?: TargetStyleLookup;
+  /** A before/after comparison of the two results (results/before-after.ts): html shows it as its own section. */
+  beforeAfter?: BeforeAfter;
 }
 
 /** The target the percentages are relative to unless `--baseline` names another: the papers' reference too. */
@@ -67,6 +71,9 @@ export async function writeReport(results: ResultsFile[], options: ReportOptions
     figures: rendered,
     vegaRuntime: options.interactive === false ? null : await vegaRuntime(),
     generatedAt: new Date().toISOString(),
+    ...(options.beforeAfter
+      ? { beforeAfter: beforeAfterSection(options.beforeAfter, { before: context.runs[0]?.label ?? 'BEFORE', after: context.runs[1]?.label ?? 'AFTER' }) }
+      : {}),
   });
   await mkdir(dirname(out), { recursive: true });
   await writeFile(out, page);

@@ -6,7 +6,7 @@ import type { RenderedFigure } from '../render.js';
 import { pageBanners } from './banners.js';
 import { comparisonSection } from './comparison.js';
 import { environmentSection } from './environment.js';
-import { html, trusted } from './escape.js';
+import { html, trusted, type SafeHtml } from './escape.js';
 import { figureSection } from './figure-section.js';
 import { INTERACTIVE_SCRIPT } from './interactive.js';
 import { PAGE_STYLE } from './style.js';
@@ -21,6 +21,8 @@ export interface PageInput {
   vegaRuntime: string | null;
   /** Timestamp printed in the page footer, as given (ISO 8601 from writeReport). */
   generatedAt: string;
+  /** The before/after decision section (html/before-after.ts); when given, it takes the place of the CI-overlap comparison. */
+  beforeAfter?: SafeHtml;
 }
 
 /**
@@ -63,7 +65,8 @@ ${pageBanners(input.runs)}
       : html`<p>The results hold no suite this report can draw yet.</p>`
   }</nav>
 ${input.figures.map(({ figure, rendered }) => figureSection(figure, rendered, input.baseline))}
-${comparisonSection(
+${input.beforeAfter ??
+comparisonSection(
   input.figures.map(({ figure }) => figure),
   input.runs,
 )}

@@ -27,6 +27,11 @@ td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: now
 table.facts th { background: #f4f4f4; font-weight: normal; white-space: nowrap; }
 tr.degraded td { background: #fff4e5; }
 tr.significant td { background: #eef6ee; }
+tr.ba-better td, .ba-verdict.ba-better { background: #e6f4e6; }
+tr.ba-worse td, .ba-verdict.ba-worse { background: #fbe3e4; }
+tr.ba-not-comparable td, .ba-verdict.ba-not-comparable { background: #fff4e5; }
+.ba-verdict.ba-mixed { background: #fdf6d8; }
+.ba-verdict { font-weight: normal; padding: 0 0.3rem; }
 footer { color: #555; font-size: 0.85rem; border-top: 1px solid #ccc; padding-top: 0.6rem; }
 @media print { .controls, details { display: none; } }
 `;
