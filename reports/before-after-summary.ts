@@ -17,7 +17,12 @@ export function beforeAfterSummary(result: BeforeAfter): string[] {
     `changed = p < ${result.significance} (permutation test, ${result.permutations} relabellings) and a change above ${result.floorPercent} % (AFTER's ${floor})`,
   ];
   const width = Math.max(0, ...result.sweeps.map((sweep) => `${sweep.target} ${sweep.suite}`.length));
-  for (const sweep of result.sweeps.slice(0, MAX_SWEEP_LINES)) lines.push(`  ${`${sweep.target} ${sweep.suite}`.padEnd(width)}  ${describeSweep(sweep, MAX_LISTED_POINTS)}`);
+  for (const sweep of result.sweeps.slice(0, MAX_SWEEP_LINES)) {
+    // "not comparable" alone leaves the reader guessing; the first point's reason is usually every point's (too few trials).
+    const first = sweep.points.find((point) => point.decision.decision === 'not-comparable')?.decision;
+    const why = sweep.verdict.verdict === 'not-comparable' && first?.decision === 'not-comparable' ? `: ${first.reason}` : '';
+    lines.push(`  ${`${sweep.target} ${sweep.suite}`.padEnd(width)}  ${describeSweep(sweep, MAX_LISTED_POINTS)}${why}`);
+  }
   if (result.sweeps.length > MAX_SWEEP_LINES) lines.push(`  … and ${result.sweeps.length - MAX_SWEEP_LINES} more target × suite sweeps in the report`);
   if (result.sweeps.length === 0) lines.push('  neither file has a point');
   return lines;
