@@ -306,14 +306,14 @@ export async function runBench(options: BenchOptions): Promise<BenchOutcome> {
     const cellByKey = new Map(plan.cells.map((cell) => [cell.key, cell]));
     const readSteal = options.seams?.readSteal ?? readStealTicks;
     const started = performance.now();
-    /** Runs one round's runnable cells in order; `status` describes the round for the progress line. */
+    /** Runs one round's runnable cells in order; `status` continues the progress line after `round N`. */
     const runRound = async (round: readonly PlannedCell[], roundIndex: number, status: (index: number, count: number) => string) => {
       const cells = round.filter(runnable);
       for (const [index, cell] of cells.entries()) {
         if (interruption) return;
         const configuration = configurationOf(cell.target);
         const target = targets.get(configuration)!;
-        progress.update(`round ${roundIndex + 1} · ${status(index, cells.length)} · ${cell.target} · ${cell.suite} · ${cell.point.id}`);
+        progress.update(`round ${roundIndex + 1}${status(index, cells.length)} · ${cell.target} · ${cell.suite} · ${cell.point.id}`);
         const context = { ...contextFor(target, cell.suite), state: prepared.get(`${configuration}/${cell.suite}`) };
         const repetition = store!.snapshot.points.find((point) => point.key === cell.key)!.trials.length;
         const trial = await runTrial(suites.get(cell.suite)!, cell, repetition, target, context, options.quietHost, settings.maxStealPercent, readSteal, log);
@@ -335,7 +335,7 @@ export async function runBench(options: BenchOptions): Promise<BenchOutcome> {
       await runRound(round, roundIndex, (index) => {
         const trial = done + index;
         const left = trial === 0 ? '' : ` · ~${formatDuration(((performance.now() - started) / trial) * (total - trial))} left`;
-        return `of ${plan.rounds.length}${adaptive ? ', then until decided' : ''} · trial ${trial + 1}/${total}${left}`;
+        return `/${plan.rounds.length}${adaptive ? ' then until decided' : ''} · trial ${trial + 1}/${total}${left}`;
       });
       done += round.filter(runnable).length;
     }
@@ -352,7 +352,7 @@ export async function runBench(options: BenchOptions): Promise<BenchOutcome> {
         }
         const round = orderRound(decision.keys.map((key) => cellByKey.get(key)!), roundIndex, previous, plan.random);
         const budget = adaptive.budgetSeconds !== null ? ` · ${formatDuration(elapsedMs)} of ${formatDuration(adaptive.budgetSeconds * 1000)}` : '';
-        await runRound(round, roundIndex, (index, count) => `until decided: ${decision.undecided} undecided, ${decision.chased.length} chased, ≤ ${adaptive.maxRepetitions} reps${budget} · trial ${index + 1}/${count}`);
+        await runRound(round, roundIndex, (index, count) => ` · until decided: ${decision.undecided} undecided, ${decision.chased.length} chased, ≤ ${adaptive.maxRepetitions} reps${budget} · trial ${index + 1}/${count}`);
         previous = round;
       }
     }

@@ -457,8 +457,8 @@ test('until decided: rounds are added for the undecided point and its baseline o
   assert.equal(results.stopReason, 'all 2 compared point(s) decided');
   assertOrderIsJournal(results, journal);
   assert.ok(progress.lines.includes('stopped: all 2 compared point(s) decided'));
-  assert.ok(progress.updates.some((line) => /^round 4 · until decided: 1 undecided, 1 chased, ≤ 12 reps · trial 1\/2 · /.test(line)), progress.updates.join('\n'));
-  assert.ok(progress.updates.some((line) => /^round 1 · of 3, then until decided · trial 1\/12 · /.test(line)));
+  assert.ok(progress.updates.some((line) => /^round 4 · until decided: 1 undecided, 1 chased, ≤ 12 reps · trial 1\/2 · (fake-b|native) · fake · p1$/.test(line)), progress.updates.join('\n'));
+  assert.ok(progress.updates.some((line) => /^round 1\/3 then until decided · trial 1\/12 · (fake-b|native) · fake · p[12]$/.test(line)));
   // The adaptive rounds are counterbalanced too: round 4 (index 3) reverses round 3's order of these two points.
   const third = results.order[2]!.filter((key) => key.endsWith('/p1'));
   assert.deepEqual(results.order[3], [...third].reverse());
