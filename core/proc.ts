@@ -119,3 +119,42 @@ export async function allProcessStats(): Promise<ProcessStat[]> {
   const pids = (await readdir('/proc').catch(() => [] as string[])).filter((name) => /^\d+$/.test(name)).map(Number);
   return (await Promise.all(pids.map(readProcessStat))).filter((stat): stat is ProcessStat => stat !== null);
 }
+
+/** The steal column of /proc/stat's aggregate `cpu` line and the sum it is a share of, in clock ticks (USER_HZ). */
+export interface StealTicks {
+  /** Column 8, steal: time the hypervisor ran something else while this host's vCPUs were runnable. */
+  stealTicks: number;
+  /** user + nice + system + idle + iowait + irq + softirq + steal: all CPU time (guest and guest_nice are already inside user and nice). */
+  totalTicks: number;
+}
+
+/**
+ * The steal and total ticks of /proc/stat's aggregate `cpu` line (proc(5): user, nice, system, idle,
+ * iowait, irq, softirq, steal, guest, guest_nice). Kernels before 2.6.11 have no steal column.
+ * @throws Error when there is no `cpu ` line, or it has fewer than 8 columns or one that is not a number.
+ */
+export function parseStealTicks(procStat: string): StealTicks {
+  const line = procStat.split('\n').find((candidate) => candidate.startsWith('cpu '));
+  if (!line) throw new Error('/proc/stat has no aggregate "cpu" line');
+  const columns = line.trim().split(/\s+/).slice(1).map(Number);
+  if (columns.length < 8 || columns.some((value) => !Number.isFinite(value))) throw new Error(`/proc/stat's cpu line has no steal column: ${line}`);
+  return { stealTicks: columns[7]!, totalTicks: columns.slice(0, 8).reduce((sum, value) => sum + value, 0) };
+}
+
+/**
+ * Steal time between two readings as a share of all CPU time in that window, 0..1; 0 when no tick
+ * passed (a window shorter than 1/USER_HZ).
+ */
+export function stealFractionBetween(before: StealTicks, after: StealTicks): number {
+  const total = after.totalTicks - before.totalTicks;
+  if (total <= 0) return 0;
+  return Math.min(1, Math.max(0, (after.stealTicks - before.stealTicks) / total));
+}
+
+/**
+ * Reads /proc/stat's steal and total ticks now.
+ * @throws as parseStealTicks does, or the file system's error.
+ */
+export async function readStealTicks(): Promise<StealTicks> {
+  return parseStealTicks(await readFile('/proc/stat', 'utf8'));
+}

@@ -9,10 +9,14 @@ import { Topology, type TopologyConfig } from '../provisioning/topology.js';
 import type { ProvisionContext } from '../provisioning/types.js';
 import { RESULTS_SCHEMA_ID, RESULTS_SCHEMA_VERSION, type HostFacts, type ResultsFile, type TargetFacts, type TrialRecord } from '../results/schema.js';
 import { ResultsStore } from '../results/store.js';
-import { withVerdicts } from '../results/verdict.js';
+import { DEFAULT_BASELINE, DEFAULT_MARGIN_PERCENT, withVerdicts } from '../results/verdict.js';
 import { CpuMeter } from '../core/cpu-meter.js';
 import { acquireRunLock } from '../core/lock.js';
-import { buildPlan, type PlannedCell } from './planner.js';
+import { readStealTicks, stealFractionBetween, type StealTicks } from '../core/proc.js';
+import { aaArm, armConfiguration } from './aa.js';
+import { MIN_ADAPTIVE_REPETITIONS, nextAdaptiveRound, type AdaptiveLimits } from './adaptive.js';
+import { pinClientCommand, planPinning, type PinningPlan } from './pinning.js';
+import { buildPlan, orderRound, type PlannedCell } from './planner.js';
 import { summarizePoint } from './point-summary.js';
 import { formatDuration, Progress } from './progress.js';
 import { waitForQuietHost, type QuietHostOptions } from './quiet-host.js';
@@ -40,6 +44,24 @@ export interface BenchOptions {
   /** Each suite's parsed options, by suite name. */
   suiteOptions: ReadonlyMap<string, SuiteOptions>;
   quietHost: QuietHostOptions;
+  /**
+   * `compare` (default): every target against the baseline. `aa`: exactly one target, provisioned and
+   * prepared once and measured as two interleaved arms, `T` and `T~aa` (harness/aa.ts); the second
+   * arm's verdicts against the first are the A/A verdicts.
+   */
+  mode?: 'compare' | 'aa';
+  /** The configuration verdicts are judged against; default `native` when it runs, else the first target (`--baseline`). Ignored with `aa`. */
+  baseline?: string;
+  /** The equivalence margin in percent (`--margin`); default 5. */
+  marginPercent?: number;
+  /** A measured noise floor in percent no verdict may call a difference below (`--noise-floor`); default none. */
+  noiseFloorPercent?: number | null;
+  /** Adaptive repetitions (`--until-decided`) and their limits; default off. Needs `repetitions` ≥ 3. */
+  adaptive?: AdaptiveLimits | null;
+  /** Steal time in percent of a trial's CPU time above which the trial is flagged (`--max-steal`); default 10. */
+  maxStealPercent?: number;
+  /** The arguments after `npm run bench --`, as given, for the results file; default none. */
+  command?: string[];
   progress?: Progress;
   /**
    * Test seams: the host facts (default: probe this host), the network (default: build the real
@@ -53,6 +75,60 @@ export interface BenchOptions {
     host?: HostFacts;
     createTopology?: (config: TopologyConfig, resources: ResourceRegistry) => Promise<Topology>;
     exit?: (code: number) => void;
+    /** Reads /proc/stat's steal and total ticks before and after each trial; default {@link readStealTicks}. */
+    readSteal?: () => Promise<StealTicks>;
+  };
+}
+
+/** `--max-steal` when not given: a trial that lost more than 10 % of the host's CPU time to the hypervisor is flagged. */
+export const DEFAULT_MAX_STEAL_PERCENT = 10;
+
+/** The baseline when none is named: `native` when the run has it, else the first configuration. */
+export function defaultBaseline(configurations: readonly string[]): string {
+  return configurations.includes(DEFAULT_BASELINE) ? DEFAULT_BASELINE : configurations[0] ?? DEFAULT_BASELINE;
+}
+
+/** The run's settings that go into `plan` beyond the command line's basics, with defaults filled in. */
+interface RunSettings {
+  mode: 'compare' | 'aa';
+  /** Configuration ids as the plan's rows: the targets, or in an A/A run the two arms. */
+  arms: string[];
+  baseline: string;
+  marginPercent: number;
+  noiseFloorPercent: number | null;
+  adaptive: AdaptiveLimits | null;
+  maxStealPercent: number;
+  command: string[];
+}
+
+/**
+ * Checks and completes the options' run settings.
+ * @throws UsageError for an A/A run without exactly one target, a baseline that is not one of the
+ *   run's targets, or adaptive repetitions with fewer than 3 rounds or a `maxRepetitions` below them.
+ */
+function runSettings(options: BenchOptions): RunSettings {
+  const mode = options.mode ?? 'compare';
+  const ids = options.targets.map(({ id }) => id);
+  if (mode === 'aa' && ids.length !== 1) throw new UsageError(`--aa measures one target against itself: name exactly one with --target, not ${ids.length}`);
+  const arms = mode === 'aa' ? [ids[0]!, aaArm(ids[0]!)] : ids;
+  const baseline = mode === 'aa' ? arms[0]! : options.baseline ?? defaultBaseline(ids);
+  if (!arms.includes(baseline)) throw new UsageError(`--baseline ${baseline} is not one of this run's targets (${ids.join(', ')}): name one of them`);
+  const adaptive = options.adaptive ?? null;
+  if (adaptive && options.repetitions < MIN_ADAPTIVE_REPETITIONS) {
+    throw new UsageError(`--until-decided needs at least ${MIN_ADAPTIVE_REPETITIONS} rounds before it judges: raise --reps to ${MIN_ADAPTIVE_REPETITIONS} or add --no-until-decided`);
+  }
+  if (adaptive && adaptive.maxRepetitions < options.repetitions) {
+    throw new UsageError(`--max-reps ${adaptive.maxRepetitions} is below --reps ${options.repetitions}: raise --max-reps`);
+  }
+  return {
+    mode,
+    arms,
+    baseline,
+    marginPercent: options.marginPercent ?? DEFAULT_MARGIN_PERCENT,
+    noiseFloorPercent: options.noiseFloorPercent ?? null,
+    adaptive,
+    maxStealPercent: options.maxStealPercent ?? DEFAULT_MAX_STEAL_PERCENT,
+    command: options.command ?? [],
   };
 }
 
@@ -79,11 +155,18 @@ export function newRunId(now = new Date()): string {
  * writes the results file after every trial; tears everything down on success, failure and
  * SIGINT, SIGTERM and SIGHUP (then the file says `interrupted` and the process exits 128 + the signal number).
  *
- * @throws UsageError when a crashed run's leftovers remain or another run holds the lock; a failure
+ * With `adaptive`, rounds are added after the planned ones for the points still undecided against the
+ * baseline (harness/adaptive.ts) until a limit stops them; the file's `stopReason` says which.
+ * Steal time is read around every trial and flagged above `maxStealPercent`.
+ *
+ * @throws UsageError for inconsistent run settings (see {@link BenchOptions}: `aa` with other than
+ *   one target, a baseline not in the run, adaptive with fewer than 3 rounds), before anything is
+ *   created; when a crashed run's leftovers remain or another run holds the lock; a failure
  *   to build the network or write the results file is rethrown after the file is marked `failed`.
  *   A target that fails to provision, prepare or run is recorded in the file, not thrown.
  */
 export async function runBench(options: BenchOptions): Promise<BenchOutcome> {
+  const settings = runSettings(options);
   const progress = options.progress ?? new Progress();
   const log = (line: string) => progress.log(line);
   await ensureTools([...options.targets.flatMap(({ driver }) => driver.hostTools), ...options.suites.flatMap((suite) => suite.hostTools)], log);
@@ -137,15 +220,30 @@ export async function runBench(options: BenchOptions): Promise<BenchOutcome> {
   try {
     const suites = new Map(options.suites.map((suite) => [suite.name, suite]));
     const configFor = (suite: string) => ({ quick: options.quick, cores: host.cores, options: options.suiteOptions.get(suite) ?? {} });
-    const plan = buildPlan(options.targets.map(({ id }) => id), [...suites.keys()], { quick: options.quick, cores: host.cores }, options.suiteOptions, options.repetitions, options.seed, suites);
-    store = await ResultsStore.create(options.outDirectory, initialResults(runId, host, options, plan.cells));
-    log(`run ${runId}: ${plan.cells.length} points x ${options.repetitions} repetitions, seed ${options.seed}; results: ${store.path}`);
+    const plan = buildPlan(settings.arms, [...suites.keys()], { quick: options.quick, cores: host.cores }, options.suiteOptions, options.repetitions, options.seed, suites);
+    const pinning = planPinning(host.cores, settings.arms);
+    if (pinning.cpuSets) await ensureTools([TASKSET], log);
+    store = await ResultsStore.create(options.outDirectory, initialResults(runId, host, options, settings, pinning, plan.cells));
+    const adaptive = settings.adaptive;
+    const repetitionsText = adaptive
+      ? `${options.repetitions} repetitions, then until decided (up to ${adaptive.maxRepetitions}${adaptive.budgetSeconds !== null ? `, budget ${formatDuration(adaptive.budgetSeconds * 1000)}` : ''})`
+      : `${options.repetitions} repetitions`;
+    log(`run ${runId}: ${plan.cells.length} points x ${repetitionsText}, seed ${options.seed}, baseline ${settings.baseline}${settings.mode === 'aa' ? ' (A/A)' : ''}; results: ${store.path}`);
+    log(`pinning: ${pinning.reason}`);
 
     const runDirectory = await mkdtemp(join(RUN_DIRECTORY_PARENT, 'isobench-run-'));
     await resources.register(`run directory ${runDirectory}`, { kind: 'path', path: runDirectory });
     const createTopology = options.seams?.createTopology ?? ((config, registry) => Topology.create(config, registry));
     const topology = await createTopology({ subnet: options.subnet, guardRange: options.guardRange }, resources);
-    const client: ClientSide = { exec: (command, execOptions) => topology.clientExec(command, execOptions), wrap: (command) => topology.wrapClient(command) };
+    // The client's CPU set, where planned, is applied here and nowhere else (harness/pinning.ts).
+    const client: ClientSide = {
+      exec: (command, execOptions) => topology.clientExec(pinClientCommand(pinning, command), execOptions),
+      wrap: (command) => topology.wrapClient(pinClientCommand(pinning, command)),
+    };
+    /** The rows a configuration's points are keyed by: itself, and in an A/A run its second arm too. */
+    const armsOf = (configuration: string) => (settings.mode === 'aa' ? [configuration, aaArm(configuration)] : [configuration]);
+    /** The provisioned configuration a row runs on. */
+    const configurationOf = (arm: string) => (settings.mode === 'aa' ? armConfiguration(arm) : arm);
 
     const servicePorts: ServicePort[] = options.suites.flatMap((suite) => suite.ports);
     const contexts = new Map<string, ProvisionContext>();
@@ -165,8 +263,11 @@ export async function runBench(options: BenchOptions): Promise<BenchOutcome> {
       contexts.set(configuration.id, context);
       const facts = await provisionTarget(configuration, context, targets);
       await record((draft) => {
-        draft.targets.push(facts);
-        if (facts.state !== 'ready') markTargetPoints(draft, configuration.id, facts.state === 'failed' ? 'failed' : 'skipped', facts.reason ?? 'not provisioned');
+        // An A/A run's second arm is the same provisioned target under another name.
+        for (const arm of armsOf(configuration.id)) {
+          draft.targets.push({ ...facts, target: arm });
+          if (facts.state !== 'ready') markTargetPoints(draft, arm, facts.state === 'failed' ? 'failed' : 'skipped', facts.reason ?? 'not provisioned');
+        }
       });
     }
 
@@ -192,34 +293,67 @@ export async function runBench(options: BenchOptions): Promise<BenchOutcome> {
           progress.update(`preparing ${suite.name} on ${name}…`);
           prepared.set(`${name}/${suite.name}`, await suite.prepare?.(contextFor(target, suite.name)));
         } catch (error) {
-          await record((draft) => markTargetPoints(draft, name, 'failed', `preparing ${suite.name} failed: ${errorMessage(error)}`, suite.name));
+          await record((draft) => {
+            for (const arm of armsOf(name)) markTargetPoints(draft, arm, 'failed', `preparing ${suite.name} failed: ${errorMessage(error)}`, suite.name);
+          });
         } finally {
           await target.pause();
         }
       }
     }
 
-    const runnable = (cell: PlannedCell) => targets.has(cell.target) && prepared.has(`${cell.target}/${cell.suite}`);
-    const total = plan.rounds.flat().filter(runnable).length;
-    let done = 0;
+    const runnable = (cell: PlannedCell) => targets.has(configurationOf(cell.target)) && prepared.has(`${configurationOf(cell.target)}/${cell.suite}`);
+    const cellByKey = new Map(plan.cells.map((cell) => [cell.key, cell]));
+    const readSteal = options.seams?.readSteal ?? readStealTicks;
     const started = performance.now();
-    for (const [roundIndex, round] of plan.rounds.entries()) {
-      for (const cell of round.filter(runnable)) {
-        if (interruption) break;
-        const target = targets.get(cell.target)!;
-        const left = done === 0 ? '' : ` · ~${formatDuration(((performance.now() - started) / done) * (total - done))} left`;
-        progress.update(`round ${roundIndex + 1}/${plan.rounds.length} · ${cell.target} · ${cell.suite} · ${cell.point.id} · trial ${done + 1}/${total}${left}`);
-        const context = { ...contextFor(target, cell.suite), state: prepared.get(`${cell.target}/${cell.suite}`) };
-        const trial = await runTrial(suites.get(cell.suite)!, cell, roundIndex, target, context, options.quietHost, log);
+    /** Runs one round's runnable cells in order; `status` continues the progress line after `round N`. */
+    const runRound = async (round: readonly PlannedCell[], roundIndex: number, status: (index: number, count: number) => string) => {
+      const cells = round.filter(runnable);
+      for (const [index, cell] of cells.entries()) {
+        if (interruption) return;
+        const configuration = configurationOf(cell.target);
+        const target = targets.get(configuration)!;
+        progress.update(`round ${roundIndex + 1}${status(index, cells.length)} · ${cell.target} · ${cell.suite} · ${cell.point.id}`);
+        const context = { ...contextFor(target, cell.suite), state: prepared.get(`${configuration}/${cell.suite}`) };
+        const repetition = store!.snapshot.points.find((point) => point.key === cell.key)!.trials.length;
+        const trial = await runTrial(suites.get(cell.suite)!, cell, repetition, target, context, options.quietHost, settings.maxStealPercent, readSteal, log);
         await record((draft) => {
-          const index = draft.points.findIndex((point) => point.key === cell.key);
-          const point = draft.points[index]!;
+          const pointIndex = draft.points.findIndex((point) => point.key === cell.key);
+          const point = draft.points[pointIndex]!;
           point.trials.push({ ...trial, round: roundIndex });
-          draft.points[index] = summarizePoint(point, options.cvThreshold);
-          (draft.order[roundIndex] ??= []).push(cell.key);
+          draft.points[pointIndex] = summarizePoint(point, options.cvThreshold);
+          while (draft.order.length <= roundIndex) draft.order.push([]);
+          draft.order[roundIndex]!.push(cell.key);
           draft.points = withVerdicts(draft).points;
         });
-        done++;
+      }
+    };
+
+    const total = plan.rounds.flat().filter(runnable).length;
+    let done = 0;
+    for (const [roundIndex, round] of plan.rounds.entries()) {
+      await runRound(round, roundIndex, (index) => {
+        const trial = done + index;
+        const left = trial === 0 ? '' : ` · ~${formatDuration(((performance.now() - started) / trial) * (total - trial))} left`;
+        return `/${plan.rounds.length}${adaptive ? ' then until decided' : ''} · trial ${trial + 1}/${total}${left}`;
+      });
+      done += round.filter(runnable).length;
+    }
+
+    let stopReason = `all ${plan.rounds.length} round(s) of --reps ${options.repetitions} run`;
+    if (adaptive) {
+      let previous: readonly PlannedCell[] | undefined = plan.rounds.at(-1);
+      for (let roundIndex = plan.rounds.length; !interruption; roundIndex++) {
+        const elapsedMs = performance.now() - started;
+        const decision = nextAdaptiveRound(store.snapshot, adaptive, (key) => runnable(cellByKey.get(key)!), elapsedMs);
+        if (decision.stopReason !== null) {
+          stopReason = decision.stopReason;
+          break;
+        }
+        const round = orderRound(decision.keys.map((key) => cellByKey.get(key)!), roundIndex, previous, plan.random);
+        const budget = adaptive.budgetSeconds !== null ? ` · ${formatDuration(elapsedMs)} of ${formatDuration(adaptive.budgetSeconds * 1000)}` : '';
+        await runRound(round, roundIndex, (index, count) => ` · until decided: ${decision.undecided} undecided, ${decision.chased.length} chased, ≤ ${adaptive.maxRepetitions} reps${budget} · trial ${index + 1}/${count}`);
+        previous = round;
       }
     }
     progress.clear();
@@ -235,8 +369,10 @@ export async function runBench(options: BenchOptions): Promise<BenchOutcome> {
         if (prepared.has(key)) await suite.finish?.(contextFor(target, suite.name), prepared.get(key)).catch(() => {});
       }
     }
+    log(`stopped: ${stopReason}`);
     await record((draft) => {
       draft.status = 'completed';
+      draft.stopReason = stopReason;
       draft.finishedAt = new Date().toISOString();
     });
     return { resultsPath: store.path, results: store.snapshot };
@@ -295,6 +431,9 @@ async function provisionTarget(
   }
 }
 
+/** taskset, to pin client commands (util-linux, essential on Debian, so normally present). */
+const TASKSET = { command: 'taskset', debianPackage: 'util-linux', why: 'to pin the client to its CPUs' };
+
 async function runTrial(
   suite: AnySuite,
   cell: PlannedCell,
@@ -302,6 +441,8 @@ async function runTrial(
   target: ProvisionedTarget,
   context: SuiteContext & { state: unknown },
   quietHostOptions: QuietHostOptions,
+  maxStealPercent: number,
+  readSteal: () => Promise<StealTicks>,
   log: (line: string) => void,
 ): Promise<TrialRecord> {
   const startedAt = new Date().toISOString();
@@ -311,8 +452,13 @@ async function runTrial(
   try {
     await target.resume();
     const quietHost = await waitForQuietHost(quietHostOptions);
+    // Steal brackets the measurement only, not the quiet-host wait; a host without it just has none.
+    const stealBefore = await readSteal().catch(() => null);
     const outcome = await suite.runTrial(cell.point, context);
-    record = { ...outcome, repetition, startedAt, durationMs: performance.now() - begin, quietHost };
+    const stealAfter = stealBefore ? await readSteal().catch(() => null) : null;
+    const fraction = stealBefore && stealAfter ? stealFractionBetween(stealBefore, stealAfter) : null;
+    const steal = fraction !== null ? { steal: { fraction, flagged: fraction * 100 > maxStealPercent } } : {};
+    record = { ...outcome, repetition, startedAt, durationMs: performance.now() - begin, quietHost, ...steal };
   } catch (error) {
     record = { state: 'failed', reason: errorMessage(error), commands: [], repetition, startedAt, durationMs: performance.now() - begin };
   }
@@ -325,7 +471,7 @@ async function runTrial(
   return record;
 }
 
-function initialResults(runId: string, host: HostFacts, options: BenchOptions, cells: PlannedCell[]): ResultsFile {
+function initialResults(runId: string, host: HostFacts, options: BenchOptions, settings: RunSettings, pinning: PinningPlan, cells: PlannedCell[]): ResultsFile {
   return {
     schema: RESULTS_SCHEMA_ID,
     version: RESULTS_SCHEMA_VERSION,
@@ -336,21 +482,20 @@ function initialResults(runId: string, host: HostFacts, options: BenchOptions, c
     isobenchVersion: ISOBENCH_VERSION,
     host,
     plan: {
-      targets: options.targets.map(({ id }) => id),
+      targets: settings.arms,
       suites: options.suites.map(({ name }) => name),
       quick: options.quick,
       repetitions: options.repetitions,
       seed: options.seed,
       cvThreshold: options.cvThreshold,
       options: { ...options.targetOptions, ...(Object.assign({}, ...options.suiteOptions.values()) as SuiteOptions), subnet: options.subnet, guardRange: options.guardRange },
-      // Filled from the command line by the adaptive-repetitions work (issue 9); fixed defaults until then.
-      mode: 'compare',
-      baseline: 'native',
-      marginPercent: 5,
-      noiseFloorPercent: null,
-      adaptive: null,
-      pinning: { oversubscribed: host.cores < 4, cpuSets: null, reason: host.cores < 4 ? `${host.cores} cores: client, server and targets share them` : 'not pinned' },
-      command: [],
+      mode: settings.mode,
+      baseline: settings.baseline,
+      marginPercent: settings.marginPercent,
+      noiseFloorPercent: settings.noiseFloorPercent,
+      adaptive: settings.adaptive,
+      pinning,
+      command: settings.command,
     },
     order: [],
     targets: [],

@@ -392,3 +392,202 @@ for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
     assert.equal(process.listenerCount('SIGTERM'), 0);
   });
 }
+
+/** A completed outcome of the fake suite's headline metric. */
+const scored = (value: number, point: SuitePoint): TrialOutcome => ({ state: 'completed', metrics: [{ name: SCORE.name, unit: SCORE.unit, value }], commands: [['fake', point.id]] });
+
+/** Captures the progress line's texts; prints nothing. */
+class CapturedProgress extends Progress {
+  readonly updates: string[] = [];
+  readonly lines: string[] = [];
+  constructor() {
+    super({ isTTY: false, write: () => true } as unknown as NodeJS.WriteStream);
+  }
+  override update(text: string): void {
+    this.updates.push(text);
+  }
+  override log(text: string): void {
+    this.lines.push(text);
+  }
+}
+
+/** The keys each round of the file's `order` ran, flattened, must be what the journal saw. */
+function assertOrderIsJournal(results: ResultsFile, journal: Journal): void {
+  assert.deepEqual(results.order.flat(), trials(journal));
+}
+
+test('until decided: rounds are added for the undecided point and its baseline only, until it is decided', async () => {
+  const journal: Journal = [];
+  // p1 wobbles by up to ±6 % on both targets, out of step (undecided at n = 3 and 4, equivalent at 5
+  // with the run's seed 7); p2 is constant (equivalent at once).
+  const wobble = [1.06, 0.94, 1.0, 1.02, 0.98, 1.01, 0.99, 1.0, 1.01, 0.99, 1.0, 1.0];
+  const seen = new Map<string, number>();
+  const suite = fakeSuite('fake', journal, {
+    runTrial: async (point, context) => {
+      const key = `${context.target.name}/${point.id}`;
+      const index = seen.get(key) ?? 0;
+      seen.set(key, index + 1);
+      const shift = context.target.name === 'native' ? 0 : 5;
+      return scored(point.id === 'p2' ? 100 : 100 * wobble[(index + shift) % wobble.length]!, point);
+    },
+  });
+  const driver = fakeDriver(journal, new Map());
+  const progress = new CapturedProgress();
+  const { resultsPath } = await runBench(benchOptions([configuration('native', driver), configuration('fake-b', driver)], [suite], {
+    progress,
+    adaptive: { maxRepetitions: 12, budgetSeconds: null },
+    command: ['--target', 'native,fake-b', '--until-decided'],
+  }));
+  const results = await readResultsFile(resultsPath);
+  assert.equal(results.status, 'completed');
+  assert.deepEqual(results.plan.adaptive, { maxRepetitions: 12, budgetSeconds: null });
+  assert.deepEqual(results.plan.command, ['--target', 'native,fake-b', '--until-decided']);
+  assert.equal(results.plan.baseline, 'native');
+  assert.equal(point(results, 'fake-b/fake/p2').verdict?.verdict, 'equivalent');
+  assert.equal(point(results, 'fake-b/fake/p2').trials.length, 3, 'a decided point is not run again');
+  assert.equal(point(results, 'native/fake/p2').trials.length, 3, 'nor is its baseline');
+  const chased = point(results, 'fake-b/fake/p1');
+  assert.equal(chased.verdict?.verdict, 'equivalent');
+  assert.equal(chased.trials.length, 5, 'two rounds were added');
+  assert.equal(point(results, 'native/fake/p1').trials.length, chased.trials.length, 'the baseline point runs in every added round');
+  assert.deepEqual(chased.trials.map((trial) => trial.repetition), chased.trials.map((_, index) => index));
+  assert.deepEqual(chased.trials.map((trial) => trial.round), chased.trials.map((_, index) => index));
+  assert.equal(results.order.length, chased.trials.length);
+  for (const round of results.order.slice(3)) assert.deepEqual([...round].sort(), ['fake-b/fake/p1', 'native/fake/p1']);
+  assert.equal(results.stopReason, 'all 2 compared point(s) decided');
+  assertOrderIsJournal(results, journal);
+  assert.ok(progress.lines.includes('stopped: all 2 compared point(s) decided'));
+  assert.ok(progress.updates.some((line) => /^round 4 · until decided: 1 undecided, 1 chased, ≤ 12 reps · trial 1\/2 · (fake-b|native) · fake · p1$/.test(line)), progress.updates.join('\n'));
+  assert.ok(progress.updates.some((line) => /^round 1\/3 then until decided · trial 1\/12 · (fake-b|native) · fake · p[12]$/.test(line)));
+  // The adaptive rounds are counterbalanced too: round 4 (index 3) reverses round 3's order of these two points.
+  const third = results.order[2]!.filter((key) => key.endsWith('/p1'));
+  assert.deepEqual(results.order[3], [...third].reverse());
+});
+
+test('until decided: a point that would need more than --max-reps is not chased, and the file says why', async () => {
+  const journal: Journal = [];
+  // ±8 % noise: at n = 3 the verdicts want about 30 repetitions, more than --max-reps 5.
+  const noise = [1.08, 0.92, 1.0];
+  const counts = new Map<string, number>();
+  const suite = fakeSuite('fake', journal, {
+    runTrial: async (point, context) => {
+      const key = `${context.target.name}/${point.id}`;
+      const index = counts.get(key) ?? 0;
+      counts.set(key, index + 1);
+      return scored(100 * noise[(index + (context.target.name === 'native' ? 0 : 1)) % 3]!, point);
+    },
+  });
+  const driver = fakeDriver(journal, new Map());
+  const { results } = await runBench(benchOptions([configuration('native', driver), configuration('fake-b', driver)], [suite], { adaptive: { maxRepetitions: 5, budgetSeconds: null } }));
+  assert.equal(results.order.length, 3, 'no round was added');
+  const verdict = point(results, 'fake-b/fake/p1').verdict;
+  assert.equal(verdict?.verdict, 'undecided');
+  assert.ok(verdict?.verdict === 'undecided' && verdict.repetitionsNeeded !== null && verdict.repetitionsNeeded > 5, JSON.stringify(verdict));
+  assert.equal(results.stopReason, 'nothing more can decide: 2 point(s) undecided (2 would need more than 5 repetitions)');
+});
+
+test('without --until-decided the run stops after its rounds and says so', async () => {
+  const journal: Journal = [];
+  const { results } = await runBench(benchOptions([configuration('fake-a', fakeDriver(journal, new Map()))], [fakeSuite('fake', journal)]));
+  assert.equal(results.stopReason, 'all 3 round(s) of --reps 3 run');
+  assert.equal(results.plan.adaptive, null);
+  assert.equal(results.plan.baseline, 'fake-a', 'without native the first target is the baseline');
+  assert.deepEqual(results.plan.pinning, { oversubscribed: true, cpuSets: null, reason: '2 cores: client, servers and targets share them, nothing is pinned (pinning needs 4 or more)' });
+  assertOrderIsJournal(results, journal);
+});
+
+test('A/A: the one target is provisioned and prepared once and measured as two interleaved arms, the second judged against the first', async () => {
+  const journal: Journal = [];
+  const prepared: string[] = [];
+  const suite = fakeSuite('fake', journal, {
+    prepare: async (context) => {
+      prepared.push(context.target.name);
+      return { preparedFor: context.target.name };
+    },
+  });
+  const driver = fakeDriver(journal, new Map());
+  const { results } = await runBench(benchOptions([configuration('fake-a', driver)], [suite], { mode: 'aa', repetitions: 4 }));
+  assert.equal(journal.filter((line) => line.includes(':provision ')).length, 1);
+  assert.deepEqual(prepared, ['fake-a']);
+  assert.equal(journal.filter((line) => line === 'fake-a:teardown').length, 1);
+  assert.equal(results.plan.mode, 'aa');
+  assert.deepEqual(results.plan.targets, ['fake-a', 'fake-a~aa']);
+  assert.equal(results.plan.baseline, 'fake-a');
+  assert.deepEqual(results.targets.map((facts) => facts.target), ['fake-a', 'fake-a~aa']);
+  assert.deepEqual(results.points.map((candidate) => candidate.key), ['fake-a/fake/p1', 'fake-a~aa/fake/p1', 'fake-a/fake/p2', 'fake-a~aa/fake/p2']);
+  for (const candidate of results.points) assert.equal(candidate.trials.length, 4);
+  // Every trial ran on the one provisioned target; the arms interleave within each round.
+  assert.deepEqual(trials(journal).sort(), Array.from({ length: 8 }, () => ['fake-a/fake/p1', 'fake-a/fake/p2']).flat().sort());
+  assert.equal(results.order.flat().filter((key) => key.startsWith('fake-a~aa/')).length, 8);
+  assert.equal(point(results, 'fake-a~aa/fake/p1').verdict?.verdict, 'equivalent', 'identical arms are equivalent');
+  assert.equal(point(results, 'fake-a~aa/fake/p1').verdict?.baseline, 'fake-a');
+  assert.equal(point(results, 'fake-a/fake/p1').verdict, undefined, 'the first arm is the baseline');
+});
+
+test('bad run settings are a UsageError before anything is created', async () => {
+  const journal: Journal = [];
+  const driver = fakeDriver(journal, new Map());
+  const two = [configuration('fake-a', driver), configuration('fake-b', driver)];
+  const cases: Array<[Partial<BenchOptions>, RegExp, TargetConfiguration[]]> = [
+    [{ mode: 'aa' }, /^--aa measures one target against itself: name exactly one with --target, not 2$/, two],
+    [{ baseline: 'kvm' }, /^--baseline kvm is not one of this run's targets \(fake-a, fake-b\): name one of them$/, two],
+    [{ adaptive: { maxRepetitions: 10, budgetSeconds: null }, repetitions: 2 }, /^--until-decided needs at least 3 rounds before it judges/, two],
+    [{ adaptive: { maxRepetitions: 4, budgetSeconds: null }, repetitions: 5 }, /^--max-reps 4 is below --reps 5: raise --max-reps$/, two],
+  ];
+  for (const [overrides, message, targets] of cases) {
+    const options = benchOptions(targets, [fakeSuite('fake', journal)], overrides);
+    await assert.rejects(runBench(options), (error: Error) => error.name === 'UsageError' && message.test(error.message));
+    assert.ok(!existsSync(options.outDirectory), 'no results directory');
+  }
+  assert.deepEqual(journal, [], 'nothing provisioned');
+  await assertStateDirectoryClean();
+});
+
+test('steal time is read around every trial, stored, flagged above --max-steal and noted in the reason', async () => {
+  const journal: Journal = [];
+  let stealTicks = 0;
+  let totalTicks = 1_000;
+  const suite = fakeSuite('fake', journal, {
+    runTrial: async (point) => {
+      // p2's trials lose 30 of the window's 100 ticks to the hypervisor, p1's 5.
+      stealTicks += point.id === 'p2' ? 30 : 5;
+      return undefined;
+    },
+  });
+  const readSteal = async () => {
+    totalTicks += 100;
+    return { stealTicks, totalTicks };
+  };
+  const { results } = await runBench(benchOptions([configuration('fake-a', fakeDriver(journal, new Map()))], [suite], {
+    maxStealPercent: 10,
+    // The real host may be busy (its busy-host note is not what this test is about).
+    quietHost: { maxWaitMs: 0, sampleMs: 5, busyThreshold: 1 },
+    seams: { host: HOST, createTopology: async () => FAKE_TOPOLOGY, readSteal },
+  }));
+  for (const trial of point(results, 'fake-a/fake/p1').trials) assert.deepEqual(trial.steal, { fraction: 0.05, flagged: false });
+  for (const trial of point(results, 'fake-a/fake/p2').trials) assert.deepEqual(trial.steal, { fraction: 0.3, flagged: true });
+  assert.equal(point(results, 'fake-a/fake/p1').reason, undefined);
+  assert.equal(point(results, 'fake-a/fake/p2').reason, '3 trial(s) lost CPU time to the hypervisor above the steal limit (up to 30.0 % steal)');
+});
+
+test('with 4 cores the client commands are pinned with taskset and the plan says only that', async () => {
+  const journal: Journal = [];
+  const wrapped: string[][] = [];
+  const suite = fakeSuite('fake', journal, {
+    runTrial: async (_point, context) => {
+      wrapped.push(context.client.wrap(['iperf3', '-c', '198.18.0.2']));
+      return undefined;
+    },
+  });
+  const { results } = await runBench(benchOptions([configuration('fake-a', fakeDriver(journal, new Map()))], [suite], {
+    repetitions: 1,
+    seams: { host: { ...HOST, cores: 4 }, createTopology: async () => FAKE_TOPOLOGY },
+  }));
+  assert.deepEqual(wrapped, [
+    ['fake-netns', 'taskset', '-c', '0', 'iperf3', '-c', '198.18.0.2'],
+    ['fake-netns', 'taskset', '-c', '0', 'iperf3', '-c', '198.18.0.2'],
+  ]);
+  assert.deepEqual(results.plan.pinning.cpuSets, { client: '0', 'fake-a': '1-3' });
+  assert.equal(results.plan.pinning.oversubscribed, false);
+  assert.match(results.plan.pinning.reason, /^client commands pinned to CPU 0 \(taskset -c\); CPUs 1-3 planned for fake-a but not applied/);
+});

@@ -1,0 +1,75 @@
+/**
+ * harness/commands/bench.ts: the verdict, A/A, adaptive and steal flags, their defaults, and the one
+ * line a bad value gets. Every case names its targets, so nothing probes the host.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { parseBenchOptions } from '../../harness/commands/bench.js';
+
+const base = ['--target', 'native,kvm', '--suite', 'tcp-rr'];
+
+test('defaults: baseline native, margin 5 %, no floor, steal 10 %; until decided up to 10 in quick runs, off in full ones', async () => {
+  const quick = await parseBenchOptions([...base, '--quick']);
+  assert.equal(quick.mode, 'compare');
+  assert.equal(quick.baseline, 'native');
+  assert.equal(quick.marginPercent, 5);
+  assert.equal(quick.noiseFloorPercent, null);
+  assert.equal(quick.maxStealPercent, 10);
+  assert.deepEqual(quick.adaptive, { maxRepetitions: 10, budgetSeconds: null });
+  assert.deepEqual(quick.command, [...base, '--quick'], 'the arguments as given');
+  const full = await parseBenchOptions(base);
+  assert.equal(full.quick, false);
+  assert.equal(full.adaptive, null);
+  assert.deepEqual((await parseBenchOptions([...base, '--until-decided'])).adaptive, { maxRepetitions: 20, budgetSeconds: null });
+  assert.equal((await parseBenchOptions(['--target', 'docker-host,kvm'])).baseline, 'docker-host', 'without native, the first target');
+});
+
+test('the flags are stored as given', async () => {
+  const options = await parseBenchOptions([
+    ...base, '--quick', '--reps', '4', '--baseline', 'kvm', '--margin', '2.5', '--noise-floor', '3', '--max-reps', '8', '--budget', '1h30m', '--max-steal', '20',
+  ]);
+  assert.equal(options.baseline, 'kvm');
+  assert.equal(options.marginPercent, 2.5);
+  assert.equal(options.noiseFloorPercent, 3);
+  assert.equal(options.maxStealPercent, 20);
+  assert.deepEqual(options.adaptive, { maxRepetitions: 8, budgetSeconds: 5400 });
+  assert.equal((await parseBenchOptions([...base, '--quick', '--no-until-decided'])).adaptive, null);
+  assert.equal((await parseBenchOptions([...base, '--quick', '--reps', '2'])).adaptive, null, 'a smoke run of 2 reps is not adaptive by default');
+  assert.deepEqual((await parseBenchOptions([...base, '--quick', '--reps', '15'])).adaptive, { maxRepetitions: 15, budgetSeconds: null }, '--max-reps never defaults below --reps');
+});
+
+test('--aa: one target, two arms, the target is the baseline', async () => {
+  const options = await parseBenchOptions(['--target', 'kvm:qcow2', '--aa', '--quick']);
+  assert.equal(options.mode, 'aa');
+  assert.equal(options.baseline, 'kvm:qcow2');
+  assert.deepEqual(options.targets.map(({ id }) => id), ['kvm:qcow2']);
+});
+
+test('bad values are one UsageError line saying what to do', async () => {
+  const cases: Array<[string[], string]> = [
+    [[...base, '--baseline', 'docker-nat'], '--baseline docker-nat is not one of this run\'s targets (native, kvm): name one of them'],
+    [[...base, '--aa'], '--aa measures one target against itself: name exactly one with --target, not native, kvm'],
+    [['--target', 'kvm', '--aa', '--baseline', 'native'], '--baseline native is not one of this run\'s targets (kvm): name one of them'],
+    [[...base, '--margin', '0'], '--margin takes a percentage above 0 and at most 100, not "0"'],
+    [[...base, '--margin', 'five'], '--margin takes a percentage above 0 and at most 100, not "five"'],
+    [[...base, '--noise-floor', '101'], '--noise-floor takes a percentage above 0 and at most 100, not "101"'],
+    [[...base, '--max-steal', '-1'], '--max-steal needs a value; write a value that starts with "-" as --max-steal=VALUE'],
+    [[...base, '--max-steal=-1'], '--max-steal takes a number from 0 to 100, not "-1"'],
+    [[...base, '--until-decided', '--no-until-decided'], '--until-decided and --no-until-decided contradict each other: choose one'],
+    [[...base, '--max-reps', '8'], '--max-reps limits --until-decided, which is off in this run: add --until-decided or drop --max-reps'],
+    [[...base, '--quick', '--no-until-decided', '--budget', '10m'], '--budget limits --until-decided, which is off in this run: add --until-decided or drop --budget'],
+    [[...base, '--until-decided', '--reps', '2'], '--until-decided needs at least 3 rounds before it judges: raise --reps to 3 or add --no-until-decided'],
+    [[...base, '--quick', '--reps', '6', '--max-reps', '5'], '--max-reps 5 is below --reps 6: raise --max-reps'],
+    [[...base, '--quick', '--max-reps', '0'], '--max-reps takes a whole number from 1 to 1000, not "0"'],
+    [[...base, '--quick', '--budget', '90'], '--budget "90" is not a duration: write it like 90s, 10m, 1h or 1h30m'],
+    [[...base, '--quick', '--budget', '0m'], '--budget "0m" is no time at all: give a duration above zero, like 90s or 10m'],
+  ];
+  for (const [argv, message] of cases) {
+    await assert.rejects(parseBenchOptions(argv), (error: Error) => {
+      assert.equal(error.name, 'UsageError', argv.join(' '));
+      assert.equal(error.message, message);
+      assert.ok(!error.message.includes('\n'));
+      return true;
+    });
+  }
+});
