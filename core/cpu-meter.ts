@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { CLOCK_TICKS_PER_SECOND } from './proc.js';
+import { aggregateCpuColumns, CLOCK_TICKS_PER_SECOND } from './proc.js';
 
 /** One named source of cumulative CPU time beyond the host total (a cgroup, the QEMU process, the guest). */
 export interface CpuCounter {
@@ -21,15 +21,10 @@ export interface HostCpuTimes {
  * Parses the text of /proc/stat (proc(5)): its aggregate `cpu` line, whose fields are clock ticks
  * (USER_HZ) in the order user, nice, system, idle, iowait, irq, softirq, steal, guest, guest_nice.
  * iowait counts as idle time, not busy.
- * @throws Error when there is no `cpu ` line, or it has fewer than 8 fields or a field that is not a number.
+ * @throws as core/proc.ts's aggregateCpuColumns: no `cpu ` line, fewer than 8 fields or a field that is not a number.
  */
 export function parseProcStat(text: string): HostCpuTimes {
-  const line = text.split('\n').find((candidate) => candidate.startsWith('cpu '));
-  if (!line) throw new Error('/proc/stat has no aggregate "cpu" line');
-  const fields = line.trim().split(/\s+/).slice(1).map(Number);
-  if (fields.length < 8 || fields.some((value) => !Number.isFinite(value))) {
-    throw new Error(`/proc/stat's cpu line has an unexpected shape: ${line}`);
-  }
+  const fields = aggregateCpuColumns(text);
   const [user, nice, system, idle, iowait, irq, softirq, steal] = fields as [number, number, number, number, number, number, number, number];
   // guest and guest_nice are already counted inside user and nice.
   const busy = user + nice + system + irq + softirq + steal;

@@ -129,15 +129,28 @@ export interface StealTicks {
 }
 
 /**
- * The steal and total ticks of /proc/stat's aggregate `cpu` line (proc(5): user, nice, system, idle,
- * iowait, irq, softirq, steal, guest, guest_nice). Kernels before 2.6.11 have no steal column.
- * @throws Error when there is no `cpu ` line, or it has fewer than 8 columns or one that is not a number.
+ * The numeric columns of /proc/stat's aggregate `cpu` line, in clock ticks (USER_HZ), in proc(5)'s
+ * order: user, nice, system, idle, iowait, irq, softirq, steal, guest, guest_nice. One reader for
+ * every user of the line (the CPU meter, steal time, the guest's counters).
+ * @throws Error when there is no `cpu ` line, or it has fewer than 8 columns (kernels before 2.6.11
+ *   have no steal column) or one that is not a number; the message quotes the line.
  */
-export function parseStealTicks(procStat: string): StealTicks {
+export function aggregateCpuColumns(procStat: string): number[] {
   const line = procStat.split('\n').find((candidate) => candidate.startsWith('cpu '));
   if (!line) throw new Error('/proc/stat has no aggregate "cpu" line');
   const columns = line.trim().split(/\s+/).slice(1).map(Number);
-  if (columns.length < 8 || columns.some((value) => !Number.isFinite(value))) throw new Error(`/proc/stat's cpu line has no steal column: ${line}`);
+  if (columns.length < 8 || columns.some((value) => !Number.isFinite(value))) {
+    throw new Error(`/proc/stat's cpu line has an unexpected shape: ${line} (8 numeric columns needed, steal the 8th)`);
+  }
+  return columns;
+}
+
+/**
+ * The steal and total ticks of /proc/stat's aggregate `cpu` line.
+ * @throws as {@link aggregateCpuColumns}.
+ */
+export function parseStealTicks(procStat: string): StealTicks {
+  const columns = aggregateCpuColumns(procStat);
   return { stealTicks: columns[7]!, totalTicks: columns.slice(0, 8).reduce((sum, value) => sum + value, 0) };
 }
 

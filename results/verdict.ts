@@ -18,7 +18,7 @@ import type { PointResult, ResultsFile, StoredVerdict } from './schema.js';
  * mulberry32 generator of core/random.ts.
  */
 
-/** The equivalence margin when none is given: ±5 %, as `--margin` will default to. */
+/** The equivalence margin when none is given: ±5 %, `--margin`'s default. */
 export const DEFAULT_MARGIN_PERCENT = 5;
 /** Bootstrap resamples when none is given. */
 export const DEFAULT_RESAMPLES = 10_000;

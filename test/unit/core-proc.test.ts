@@ -53,6 +53,6 @@ test('/proc/stat steal: no tick is 0, a counter that went back is clamped, a lin
   assert.equal(stealFractionBetween(reading, reading), 0);
   assert.equal(stealFractionBetween(reading, { stealTicks: 5, totalTicks: 1100 }), 0);
   assert.equal(stealFractionBetween(reading, { stealTicks: 60, totalTicks: 1100 }), 0.5);
-  assert.throws(() => parseStealTicks('cpu  1 2 3 4 5 6 7\n'), /no steal column/);
+  assert.throws(() => parseStealTicks('cpu  1 2 3 4 5 6 7\n'), /unexpected shape: cpu {2}1 2 3 4 5 6 7 \(8 numeric columns needed, steal the 8th\)/);
   assert.throws(() => parseStealTicks('cpu0 1 2 3 4 5 6 7 8\n'), /no aggregate "cpu" line/);
 });
