@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { parseJsonOutput, ToolOutputError } from '../parse-error.js';
+import { parseJsonOutput, quoteOutput, ToolOutputError } from '../parse-error.js';
 
 const Direction = z.object({
   io_bytes: z.number().nonnegative(),
@@ -7,7 +7,12 @@ const Direction = z.object({
   iops: z.number().nonnegative(),
   total_ios: z.number().nonnegative(),
   clat_ns: z.object({
+    min: z.number().optional(),
+    max: z.number().optional(),
     mean: z.number(),
+    stddev: z.number().optional(),
+    /** Completions whose latency fio recorded (fio 3.x prints it; absent in older versions). */
+    N: z.number().optional(),
     percentile: z.record(z.string(), z.number()).optional(),
   }),
 });
@@ -33,9 +38,9 @@ export interface FioDirectionResult {
   bytesPerSecond: number;
   /** I/Os completed, never 0 (a direction without I/O is null instead). */
   totalIos: number;
-  /** Mean completion latency (fio's `clat_ns.mean` / 1000), µs. */
+  /** Mean completion latency (fio's `clat_ns.mean` / 1000), µs, always > 0. */
   clatMeanUs: number;
-  /** Percentile (e.g. 99.9) to completion latency in microseconds. */
+  /** Percentile (e.g. 99.9) to completion latency in microseconds, every value > 0. */
   clatPercentilesUs: Map<number, number>;
 }
 
@@ -50,33 +55,55 @@ export interface FioResult {
 }
 
 /**
- * Parses fio's JSON for one group-reported job; a direction that did no I/O is null.
- * @throws ToolOutputError when the text is not fio JSON of the expected shape, holds other than one
- *   job, the job reports an error, or it did no I/O in either direction.
+ * Parses fio's JSON for one group-reported job (fio(1), "JSON OUTPUT"; add_ddir_status_json() in
+ * axboe/fio stat.c); a direction that did no I/O is null. Notes fio prints before the JSON
+ * (`fio: …`) and anything after the first complete object are ignored.
+ *
+ * A direction that did I/O but whose completion latency fio did not record — `clat_ns.N` 0, or
+ * mean, min and max all 0 (fio then prints no `percentile` object), as with `disable_clat` or
+ * `gtod_reduce` — is a report that contradicts itself: it is refused, never read as 0 µs. So is a
+ * single percentile of 0 ns or a negative latency.
+ * @throws ToolOutputError when the text is not fio JSON of the expected shape (the field and value
+ *   named), holds other than one job, the job reports an error, it did no I/O in either direction,
+ *   or a direction with I/O has no completion latency (its `total_ios` and `clat_ns` quoted).
  */
 export function parseFio(text: string): FioResult {
-  // fio prints notes such as "fio: file hash not empty on exit" before the JSON on some paths.
-  const start = text.indexOf('{');
-  const report = parseJsonOutput('fio', start >= 0 ? text.slice(start) : text, FioReport);
+  const report = parseJsonOutput('fio', text, FioReport);
   if (report.jobs.length !== 1) throw new ToolOutputError('fio', `expected one group-reported job, got ${report.jobs.length}`);
   const job = report.jobs[0]!;
   if (job.error !== 0) throw new ToolOutputError('fio', `job ${job.jobname} ended with error ${job.error}`);
-  const result = { version: report['fio version'], jobName: job.jobname, read: direction(job.read), write: direction(job.write) };
-  if (!result.read && !result.write) throw new ToolOutputError('fio', `job ${job.jobname} completed no I/O`);
-  return result;
+  const read = direction(job.jobname, 'read', job.read);
+  const write = direction(job.jobname, 'write', job.write);
+  if (!read && !write) {
+    throw new ToolOutputError('fio', `job ${job.jobname} completed no I/O: read.total_ios ${job.read.total_ios}, write.total_ios ${job.write.total_ios}`);
+  }
+  return { version: report['fio version'], jobName: job.jobname, read, write };
 }
 
-function direction(data: z.infer<typeof Direction>): FioDirectionResult | null {
+function direction(jobName: string, name: 'read' | 'write', data: z.infer<typeof Direction>): FioDirectionResult | null {
   if (data.total_ios === 0) return null;
+  const clat = data.clat_ns;
+  const where = `job ${jobName} ${name}`;
+  const recordedNone = clat.N === 0 || (clat.mean === 0 && (clat.max ?? 0) === 0 && (clat.min ?? 0) === 0);
+  if (recordedNone) {
+    throw new ToolOutputError(
+      'fio',
+      `${where} did ${data.total_ios} I/Os (${name}.total_ios) but recorded no completion latency: ${name}.clat_ns is ${quoteOutput(JSON.stringify(clat))}`,
+    );
+  }
+  if (!(clat.mean > 0)) throw new ToolOutputError('fio', `${where}: ${name}.clat_ns.mean is ${clat.mean}, not a latency`);
   const clatPercentilesUs = new Map<number, number>();
-  for (const [percentile, nanoseconds] of Object.entries(data.clat_ns.percentile ?? {})) {
+  for (const [percentile, nanoseconds] of Object.entries(clat.percentile ?? {})) {
+    if (!(nanoseconds > 0)) {
+      throw new ToolOutputError('fio', `${where}: ${name}.clat_ns.percentile["${percentile}"] is ${nanoseconds} ns with ${data.total_ios} I/Os done`);
+    }
     clatPercentilesUs.set(Number(percentile), nanoseconds / 1000);
   }
   return {
     iops: data.iops,
     bytesPerSecond: data.bw_bytes,
     totalIos: data.total_ios,
-    clatMeanUs: data.clat_ns.mean / 1000,
+    clatMeanUs: clat.mean / 1000,
     clatPercentilesUs,
   };
 }

@@ -148,7 +148,9 @@ export const randomIoSuite: Suite<RandomIoParams, Record<string, never>> = {
  * One trial's samples: `iops` and `bandwidth_mb_s` (bytes / 1e6) of reads and writes together,
  * `read_iops` and `write_iops` for a mixed job, and completion latency (µs) of the reads, or of the
  * writes for a write-only job: the mean plus the 50th, 90th and 99th percentiles, or every
- * CDF_PERCENTILES point when `withCdf`.
+ * CDF_PERCENTILES point when `withCdf`. Latency here is always recorded latency: parseFio refuses a
+ * direction that did I/O without recording any (fio's `clat_ns` all 0), so such a trial fails with
+ * fio's fields quoted instead of storing 0 µs.
  */
 export function ioMetrics(result: FioResult, withCdf: boolean): MetricSample[] {
   const method = `fio ${result.version} clat`;

@@ -5,7 +5,7 @@ import { cpuNsPerByteOf, TCP_BULK_METRICS as M } from '../../results/metrics.js'
 import type { MetricSample } from '../../results/schema.js';
 import { failedTrial, outcomeFromTool, sample } from '../trial-helpers.js';
 import { parseIperf3, type Iperf3Result } from './iperf3.js';
-import { parsePerfCycles, withCycleCounter } from './perf-stat.js';
+import { parsePerfCycles, withCycleCounter, type PerfCycles } from './perf-stat.js';
 
 /** iperf3's default port (iperf3(1), `--port`); the startup suite's probe server uses it too. */
 export const IPERF3_PORT = 5201;
@@ -78,7 +78,8 @@ export const tcpBulkSuite: Suite<TcpBulkParams, TcpBulkOptions> = {
         '--parallel', String(point.params.streams), '--json',
         ...(point.params.direction === 'server-to-client' ? ['--reverse'] : []),
       ];
-      // Where the host has hardware counters, perf counts cycles for exactly the client's lifetime.
+      // Where the host probe found hardware counters, perf counts cycles for exactly the client's
+      // lifetime, in every trial of the run: the method is chosen once per host, never per trial.
       const countCycles = context.host.perfCounters;
       const measuredCommand = countCycles ? withCycleCounter(clientCommand) : clientCommand;
       commands.push(client.wrap(measuredCommand));
@@ -101,24 +102,29 @@ export const tcpBulkSuite: Suite<TcpBulkParams, TcpBulkOptions> = {
  * - `throughput_gbps`: iperf3's receiver bits per second (warm-up omitted) / 1e9;
  * - `cpu_ns_per_byte`: whole-host busy CPU seconds × 1e9 / bytes moved. Bytes include the warm-up
  *   second because the CPU window spans the whole client run;
- * - `cycles_per_byte`: perf's whole-host cycles / bytes, when `cycles` is given; else
- *   `est_cycles_per_byte` = ns per byte × `cpuMHz` / 1000 (cycles per ns at the nominal clock),
- *   when the clock is known;
+ * - cycles, by one method per host, so a point never mixes counted and estimated trials:
+ *   - perf ran (`cycles` is not null, the host probe found counters): `cycles_per_byte` = perf's
+ *     whole-host cycles / bytes when perf counted them; when perf printed `<not counted>` or
+ *     `<not supported>` the trial's cycles are not measured and no cycles metric is stored — never
+ *     the estimate, which would put another method into the same point;
+ *   - perf did not run (`cycles` is null: the host has no counters): `est_cycles_per_byte` = ns per
+ *     byte × `cpuMHz` / 1000 (cycles per ns at the nominal clock), labelled as an estimate, when the
+ *     clock is known;
  * - `cpu_ns_per_byte_SOURCE` for each of the target's own CPU sources (cgroup, QEMU process);
  * - `retransmits` (segments, sender side) when iperf3 reports them.
  * @param cpuMHz The host's nominal clock (HostFacts.cpuMHz), or null.
- * @param cycles perf's count over the client's lifetime, or null when perf did not count.
+ * @param cycles What perf stat said over the client's lifetime, or null when perf did not run.
  */
-export function bulkMetrics(result: Iperf3Result, window: CpuWindow, cpuMHz: number | null, cycles: number | null): MetricSample[] {
+export function bulkMetrics(result: Iperf3Result, window: CpuWindow, cpuMHz: number | null, cycles: PerfCycles | null): MetricSample[] {
   const nsPerByte = (seconds: number) => (seconds * 1e9) / result.bytesIncludingWarmup;
   const hostNsPerByte = nsPerByte(window.hostBusySeconds);
   const metrics: MetricSample[] = [
     sample(M.throughput, result.receivedBitsPerSecond / 1e9, 'iperf3 receiver'),
     sample(M.cpuNsPerByte, hostNsPerByte, 'proc-stat: whole-host busy CPU time / bytes'),
   ];
-  if (cycles !== null) {
-    metrics.push(sample(M.cyclesPerByte, cycles / result.bytesIncludingWarmup, 'perf stat --all-cpus -e cycles'));
-  } else if (cpuMHz !== null) {
+  if (cycles?.state === 'counted') {
+    metrics.push(sample(M.cyclesPerByte, cycles.cycles / result.bytesIncludingWarmup, 'perf stat --all-cpus -e cycles'));
+  } else if (cycles === null && cpuMHz !== null) {
     metrics.push(sample(M.estimatedCyclesPerByte, (hostNsPerByte * cpuMHz) / 1000, 'estimated: proc-stat CPU time x nominal clock (no hardware counters)'));
   }
   for (const source of window.sources) {

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { parseJsonOutput, ToolOutputError } from '../parse-error.js';
+import { parseFirstJson, ToolOutputError, validateToolJson } from '../parse-error.js';
 
 const Sum = z.object({
   seconds: z.number(),
@@ -15,7 +15,6 @@ const Iperf3Report = z.object({
     sum_sent: Sum.extend({ retransmits: z.number().optional() }),
     sum_received: Sum,
   }),
-  error: z.string().optional(),
 });
 
 /** What isobench takes from an iperf3 `--json` report. */
@@ -35,18 +34,25 @@ export interface Iperf3Result {
 }
 
 /**
- * Parses iperf3 `--json` output. An `"error"` is checked for before the schema, so a failed run
- * reports iperf3's own words rather than the fields its short report lacks.
- * @throws ToolOutputError when iperf3 reported an error, the text is not JSON of the expected
- *   shape, or the receiver got no data.
+ * Parses iperf3 `--json` output (iperf3(1); the document iperf_json_finish() prints in esnet/iperf
+ * src/iperf_api.c). The stream is judged on its first complete JSON object: iperf3 3.16 and 3.17
+ * print the whole document twice (esnet/iperf issues 1688 and 1716), and both copies are the same
+ * measurement. An `"error"` is checked for before the schema, so a failed run reports iperf3's own
+ * words rather than the fields its short report lacks.
+ * @throws ToolOutputError when iperf3 reported an error (quoted), the stream holds no JSON object
+ *   or a cut-short one (quoted), a field does not match (named, with the value found), or the
+ *   receiver got no data (its `sum_received` quoted).
  */
 export function parseIperf3(text: string): Iperf3Result {
-  const errorOnly = /"error"\s*:\s*"([^"]*)"/.exec(text);
-  if (errorOnly && !text.includes('"sum_received"')) throw new ToolOutputError('iperf3', errorOnly[1]!);
-  const report = parseJsonOutput('iperf3', text, Iperf3Report);
-  if (report.error) throw new ToolOutputError('iperf3', report.error);
+  const data = parseFirstJson('iperf3', text);
+  if (data !== null && typeof data === 'object' && 'error' in data && typeof data.error === 'string') {
+    throw new ToolOutputError('iperf3', data.error);
+  }
+  const report = validateToolJson('iperf3', data, Iperf3Report);
   const received = report.end.sum_received;
-  if (received.seconds <= 0 || received.bytes <= 0) throw new ToolOutputError('iperf3', 'the receiver got no data');
+  if (received.seconds <= 0 || received.bytes <= 0) {
+    throw new ToolOutputError('iperf3', `the receiver got no data: end.sum_received is ${JSON.stringify(received)}`);
+  }
   return {
     reverse: report.start.test_start.reverse === 1,
     streams: report.start.test_start.num_streams,
