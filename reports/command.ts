@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
-import { readResultsFile } from '../results/store.js';
 import { ResultsFormatError, type ResultsFile } from '../results/schema.js';
 import { UsageError } from '../core/errors.js';
+import { loadResultsSource, type ReportSource } from './model/source.js';
 import type { TargetStyleLookup } from './model/targets.js';
 import { DEFAULT_BASELINE, writeReport, type ReportFormat } from './write-report.js';
 
@@ -12,7 +12,7 @@ const FORMATS: readonly ReportFormat[] = ['html', 'svg', 'csv'];
 /** The `isobench report` help text, printed for --help and after a usage error. */
 export const REPORT_USAGE = `usage: isobench report FILES... [--out PATH] [--baseline TARGET] [--title TEXT] [--format html|svg|csv]
   --out       html: the file to write; svg/csv: the directory for one file per figure
-  --baseline  target that counts as 100% (default ${DEFAULT_BASELINE})
+  --baseline  target that counts as 100% and verdicts are judged against (default: the run's, ${DEFAULT_BASELINE} unless told)
   --title     page title
   --format    html (default), svg (each figure) or csv (each figure's data)`;
 
@@ -20,9 +20,13 @@ export const REPORT_USAGE = `usage: isobench report FILES... [--out PATH] [--bas
 export async function runReportCommand(argv: string[], targetStyle?: TargetStyleLookup): Promise<number> {
   const options = parseOptions(argv);
   const results: ResultsFile[] = [];
+  const sources: ReportSource[] = [];
   for (const file of options.files) {
     try {
-      results.push(await readResultsFile(file));
+      // One read: the sha256 under every figure is of exactly the bytes the report shows.
+      const loaded = await loadResultsSource(file);
+      results.push(loaded.results);
+      sources.push(loaded.source);
     } catch (error) {
       if (error instanceof ResultsFormatError) throw new UsageError(error.message);
       throw error;
@@ -31,6 +35,7 @@ export async function runReportCommand(argv: string[], targetStyle?: TargetStyle
   if (options.baseline !== undefined) assertBaselineExists(options.baseline, results);
   const written = await writeReport(results, {
     format: options.format,
+    sources,
     ...(targetStyle ? { targetStyle } : {}),
     ...(options.out !== undefined ? { out: options.out } : {}),
     ...(options.baseline !== undefined ? { baseline: options.baseline } : {}),
