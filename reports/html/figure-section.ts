@@ -48,19 +48,26 @@ function provenance(runs: readonly ReportRun[], multiRun: boolean): SafeHtml {
 }
 
 /**
- * Unclean points, one line per target and reason (a noisy fio latency run marks all 17 of its
- * percentiles noisy for one reason: one line, not 17), with every point folded underneath.
+ * Unclean points, one line per target and status (a noisy fio latency run marks all 17 of its
+ * percentiles noisy: one line, not 17; a target noisy on three points with three different CVs: one
+ * line), its reason when the points share one, with every point and its own reason folded underneath.
  */
 function attentionList(rows: FigureRow[]): SafeHtml {
   const groups = new Map<string, FigureRow[]>();
   for (const row of rows) {
-    const key = JSON.stringify([row.series, row.status, row.reason ?? '']);
+    const key = JSON.stringify([row.series, row.status]);
     groups.set(key, [...(groups.get(key) ?? []), row]);
   }
   const lines = [...groups.values()].map((group) => {
     const first = group[0]!;
-    const points = group.length === 1 ? html`${first.category}${first.metric ? html` · ${first.metric}` : ''}` : html`${group.length} points`;
-    return html`<li class="status-${first.status}"><b>${first.series}</b> · ${points}: <span class="status">${first.status}</span>${first.reason ? html` — ${first.reason}` : ''}</li>`;
+    const reasons = [...new Set(group.map((row) => row.reason ?? ''))];
+    const categories = [...new Set(group.map((row) => row.category))];
+    const points =
+      group.length === 1
+        ? html`${first.category}${first.metric ? html` · ${first.metric}` : ''}`
+        : html`${group.length} points${categories.length > 1 && categories.length <= 6 ? html` (${categories.join(', ')})` : ''}`;
+    const reason = reasons.length === 1 ? (reasons[0] ? html` — ${reasons[0]}` : '') : html` — ${reasons.length} different reasons, each below`;
+    return html`<li class="status-${first.status}"><b>${first.series}</b> · ${points}: <span class="status">${first.status}</span>${reason}</li>`;
   });
   const details = rows.map(
     (row) => html`<li class="status-${row.status}"><b>${row.series}</b> · ${row.category}${row.metric ? html` · ${row.metric}` : ''}: <span class="status">${row.status}</span>${row.reason ? html` — ${row.reason}` : ''}</li>`,

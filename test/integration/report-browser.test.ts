@@ -244,6 +244,14 @@ describe('the report of a real multi-repetition, high-variance run', () => {
     assert.ok(geometry.count > 100, `${geometry.count} marks`);
     assert.deepEqual(geometry.bad, []);
     for (const [figureId, labels] of Object.entries(await targetLegends(page))) assert.deepEqual(labels, ['native', 'docker-nat', 'docker-nat:overlay'], figureId);
+    // Every point is noisy, each with its own CV: one line per target, the six points folded.
+    const attention = page.locator('section#figure-rr-latency .attention');
+    assert.deepEqual(await attention.locator(':scope > ul > li').allInnerTexts(), [
+      'native · 2 points (TCP_RR, UDP_RR): noisy — 2 different reasons, each below',
+      'docker-nat · 2 points (TCP_RR, UDP_RR): noisy — 2 different reasons, each below',
+      'docker-nat:overlay · 2 points (TCP_RR, UDP_RR): noisy — 2 different reasons, each below',
+    ]);
+    assert.equal(await attention.locator('details li').count(), 6);
     for (const figureId of expected) {
       const provenance = await page.locator(`section#figure-${figureId} .provenance`).innerText();
       assert.match(provenance, /Reproduce: command not recorded \(results file version 1\)/);
