@@ -1,10 +1,10 @@
 import { realpath } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { compareBeforeAfter, type BeforeAfter } from '../results/before-after.js';
-import { readResultsFile } from '../results/store.js';
 import { ResultsFormatError, type ResultsFile } from '../results/schema.js';
 import { UsageError } from '../core/errors.js';
 import { beforeAfterSummary, hostWarningLine } from './before-after-summary.js';
+import { loadResultsSource, type ReportSource } from './model/source.js';
 import type { TargetStyleLookup } from './model/targets.js';
 import { DEFAULT_BASELINE, writeReport, type ReportFormat } from './write-report.js';
 
@@ -17,7 +17,7 @@ export const REPORT_USAGE = `usage: isobench report FILE | BEFORE AFTER [--out P
   FILE        one run's results
   BEFORE AFTER  two runs' results (e.g. before and after an upgrade), compared point by point
   --out       html: the file to write; svg/csv: the directory for one file per figure
-  --baseline  target that counts as 100% (default ${DEFAULT_BASELINE})
+  --baseline  target that counts as 100% and verdicts are judged against (default: the run's, ${DEFAULT_BASELINE} unless told)
   --title     page title
   --format    html (default), svg (each figure) or csv (each figure's data)`;
 
@@ -50,9 +50,13 @@ export async function runReportCommand(argv: string[], targetStyle?: TargetStyle
     throw new UsageError(`${options.files.length} results files given: name one for a report, or two (BEFORE AFTER) to compare a run with an earlier one`);
   }
   const results: ResultsFile[] = [];
+  const sources: ReportSource[] = [];
   for (const file of options.files) {
     try {
-      results.push(await readResultsFile(file));
+      // One read: the sha256 under every figure is of exactly the bytes the report shows.
+      const loaded = await loadResultsSource(file);
+      results.push(loaded.results);
+      sources.push(loaded.source);
     } catch (error) {
       if (error instanceof ResultsFormatError) {
         throw new UsageError(beforeAfter ? `${error.message}; name two results files written by npm run bench, BEFORE then AFTER` : error.message);
@@ -66,6 +70,7 @@ export async function runReportCommand(argv: string[], targetStyle?: TargetStyle
   if (warning) output.warn(warning);
   const written = await writeReport(results, {
     format: options.format,
+    sources,
     ...(targetStyle ? { targetStyle } : {}),
     ...(options.out !== undefined ? { out: options.out } : {}),
     ...(options.baseline !== undefined ? { baseline: options.baseline } : {}),

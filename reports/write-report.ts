@@ -8,7 +8,9 @@ import { FIGURES } from './figures/index.js';
 import { beforeAfterSection } from './html/before-after.js';
 import { renderPage } from './html/page.js';
 import { vegaRuntime } from './html/interactive.js';
+import { judgedAgainst } from './model/answers.js';
 import { labelRuns } from './model/runs.js';
+import type { ReportSource } from './model/source.js';
 import { TargetStyles, type TargetStyleLookup } from './model/targets.js';
 import { renderFigure } from './render.js';
 
@@ -19,7 +21,11 @@ export type ReportFormat = 'html' | 'svg' | 'csv';
 export interface ReportOptions {
   /** html: the file to write; svg and csv: the directory to write one file per figure into. */
   out?: string;
-  /** Target whose mean is 100%; `native` unless told. */
+  /**
+   * Target whose mean is 100% and that verdicts are judged against; the first run's `plan.baseline`
+   * (`native` unless the run was told otherwise) when absent. A run whose own baseline differs is
+   * re-judged against it from its raw trials.
+   */
   baseline?: string;
   /** Page title; derived from the results files when absent. */
   title?: string;
@@ -31,14 +37,31 @@ export interface ReportOptions {
   targetStyle?: TargetStyleLookup;
   /** A before/after comparison of the two results (results/before-after.ts): html shows it as its own section. */
   beforeAfter?: BeforeAfter;
+  /**
+   * Where each results file was read from, in the order of `results` (see loadResultsSource): its
+   * sha256 and name are printed under every figure. Without it the page says the hash was not computed.
+   */
+  sources?: readonly (ReportSource | null)[];
 }
 
-/** The target the percentages are relative to unless `--baseline` names another: the papers' reference too. */
+/** The target the percentages are relative to when neither `--baseline` nor the run names another: the papers' reference too. */
 export const DEFAULT_BASELINE = 'native';
 
-/** Builds every figure the results can fill, in the papers' order. */
-export function buildFigures(results: readonly ResultsFile[], baseline: string, targetStyle?: TargetStyleLookup): { context: FigureContext; figures: Figure[] } {
-  const runs = labelRuns(results);
+/**
+ * Builds every figure the results can fill, in the papers' order, with each run's verdicts judged
+ * against `baseline` (see judgedAgainst).
+ * @param sources Per results file, where it was read from (for the provenance under each figure).
+ */
+export function buildFigures(
+  results: readonly ResultsFile[],
+  baseline: string,
+  targetStyle?: TargetStyleLookup,
+  sources: readonly (ReportSource | null)[] = [],
+): { context: FigureContext; figures: Figure[] } {
+  const runs = labelRuns(
+    results.map((file) => judgedAgainst(file, baseline)),
+    sources,
+  );
   const context: FigureContext = { runs, baseline, multiRun: runs.length > 1, styles: new TargetStyles(targetStyle) };
   const figures = FIGURES.map((module) => module.build(context)).filter((figure): figure is Figure => figure !== null);
   return { context, figures };
@@ -47,9 +70,9 @@ export function buildFigures(results: readonly ResultsFile[], baseline: string, 
 /** Writes the report and returns the path written (the HTML file, or the SVG/CSV directory). */
 export async function writeReport(results: ResultsFile[], options: ReportOptions = {}): Promise<string> {
   if (results.length === 0) throw new Error('writeReport needs at least one results file');
-  const baseline = options.baseline ?? DEFAULT_BASELINE;
+  const baseline = options.baseline ?? results[0]?.plan.baseline ?? DEFAULT_BASELINE;
   const format = options.format ?? 'html';
-  const { context, figures } = buildFigures(results, baseline, options.targetStyle);
+  const { context, figures } = buildFigures(results, baseline, options.targetStyle, options.sources);
   const out = resolve(options.out ?? defaultOut(results, format));
 
   if (format === 'csv') {
@@ -74,6 +97,7 @@ export async function writeReport(results: ResultsFile[], options: ReportOptions
     ...(options.beforeAfter
       ? { beforeAfter: beforeAfterSection(options.beforeAfter, { before: context.runs[0]?.label ?? 'BEFORE', after: context.runs[1]?.label ?? 'AFTER' }) }
       : {}),
+    styles: context.styles,
   });
   await mkdir(dirname(out), { recursive: true });
   await writeFile(out, page);

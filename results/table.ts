@@ -1,10 +1,18 @@
-import type { ParamValue, ResultsFile } from './schema.js';
+import { headlineSummary, type ParamValue, type PointResult, type ResultsFile, type StoredVerdict } from './schema.js';
 
 /** Column order of the CSV that `npm run results -- --format csv` prints; snake_case for spreadsheets and R. */
 export const SUMMARY_COLUMNS = [
   'target', 'suite', 'point', 'metric', 'params', 'unit', 'n', 'mean', 'sd', 'ci95_low', 'ci95_high', 'cv', 'status', 'reason',
+  // Version 2: the verdict against the baseline, on the headline metric's row only.
+  'ratio', 'ratio_low', 'ratio_high', 'verdict',
 ] as const;
-/** One summary row; a point without numbers has '' in its numeric columns and n = 0. */
+/**
+ * One summary row; a point without numbers has '' in its numeric columns and n = 0. `ratio`,
+ * `ratio_low` and `ratio_high` (mean(candidate) / mean(baseline) and its 95 % interval, dimensionless)
+ * and `verdict` (`equivalent`, `slower`, `faster`, `undecided` or `not-comparable`) are filled on the
+ * row of the point's headline metric when the point has a verdict, and '' otherwise (baseline rows,
+ * other metrics, points never measured); `ratio` is also '' for a not-comparable verdict without one.
+ */
 export type SummaryRow = Record<(typeof SUMMARY_COLUMNS)[number], string | number>;
 
 /** A point's parameters as `key=value;key=value`, in insertion order, for a single CSV/table cell. */
@@ -14,13 +22,28 @@ export function formatParams(params: Record<string, ParamValue>): string {
     .join(';');
 }
 
+const NO_VERDICT = { ratio: '', ratio_low: '', ratio_high: '', verdict: '' } as const;
+
+function verdictCells(verdict: StoredVerdict | undefined): Pick<SummaryRow, 'ratio' | 'ratio_low' | 'ratio_high' | 'verdict'> {
+  if (!verdict) return NO_VERDICT;
+  return {
+    ratio: verdict.ratio ?? '',
+    ratio_low: verdict.ci95?.[0] ?? '',
+    ratio_high: verdict.ci95?.[1] ?? '',
+    verdict: verdict.verdict,
+  };
+}
+
 /** One row per target x suite x metric x point; a point without numbers still gets a row, with its status. */
 export function summaryRows(results: ResultsFile): SummaryRow[] {
   const rows: SummaryRow[] = [];
   for (const point of results.points) {
     const base = { target: point.target, suite: point.suite, point: point.pointId, params: formatParams(point.params) };
     if (point.summaries.length === 0) {
-      rows.push({ ...base, metric: '', unit: '', n: 0, mean: '', sd: '', ci95_low: '', ci95_high: '', cv: '', status: point.status, reason: point.reason ?? '' });
+      rows.push({
+        ...base, metric: '', unit: '', n: 0, mean: '', sd: '', ci95_low: '', ci95_high: '', cv: '', status: point.status, reason: point.reason ?? '',
+        ...NO_VERDICT,
+      });
       continue;
     }
     for (const summary of point.summaries) {
@@ -37,6 +60,7 @@ export function summaryRows(results: ResultsFile): SummaryRow[] {
         // A noisy headline makes the point noisy; each metric keeps its own verdict too.
         status: point.status === 'ok' || point.status === 'noisy' ? summary.status : point.status,
         reason: point.reason ?? '',
+        ...verdictCells(point.verdict?.metric === summary.metric ? point.verdict : undefined),
       });
     }
   }
@@ -61,11 +85,179 @@ function formatNumber(value: string | number): string {
   return Math.abs(value) >= 100 ? value.toFixed(1) : value.toPrecision(4);
 }
 
-/** A fixed-width table for the terminal (no reason column: it would wrap). */
+/**
+ * Every summary as a fixed-width table (`--format metrics`): one line per target x suite x metric x
+ * point, no reason column (it would wrap). Wider than 100 columns for long metric names.
+ */
 export function toTable(rows: SummaryRow[]): string {
   const columns = ['target', 'suite', 'point', 'metric', 'unit', 'n', 'mean', 'ci95_low', 'ci95_high', 'cv', 'status'] as const;
   const cells = rows.map((row) => columns.map((column) => formatNumber(row[column])));
   const widths = columns.map((column, index) => Math.max(column.length, ...cells.map((line) => line[index]!.length)));
   const render = (line: readonly string[]) => line.map((cell, index) => cell.padEnd(widths[index]!)).join('  ').trimEnd();
   return `${[render(columns), render(widths.map((width) => '-'.repeat(width))), ...cells.map(render)].join('\n')}\n`;
+}
+
+/** A ratio (1 = the baseline) as a percentage of the baseline with one decimal, e.g. `98.6`. */
+export function ratioPercent(ratio: number): string {
+  return (ratio * 100).toFixed(1);
+}
+
+/**
+ * The ratio and its 95 % interval as % of the baseline, e.g. `98.6 % (76.3–127.4)`; the ratio alone
+ * when there is no interval (a not-comparable verdict with both means positive), '' when neither.
+ */
+export function ratioText(verdict: StoredVerdict): string {
+  if (verdict.ratio === null) return '';
+  const interval = verdict.ci95 ? ` (${ratioPercent(verdict.ci95[0])}–${ratioPercent(verdict.ci95[1])})` : '';
+  return `${ratioPercent(verdict.ratio)} %${interval}`;
+}
+
+/**
+ * Repetitions per side still to run before an undecided verdict would be decided, by the verdict's own
+ * estimate (`repetitionsNeeded` less the larger side's current n); null when no number would decide it.
+ */
+export function moreRepetitions(verdict: Extract<StoredVerdict, { verdict: 'undecided' }>): number | null {
+  if (verdict.repetitionsNeeded === null) return null;
+  return Math.max(1, verdict.repetitionsNeeded - Math.max(verdict.n.baseline, verdict.n.candidate));
+}
+
+/**
+ * The verdict in words, as the results table and the report print it: `equivalent`, `slower by 23.6 %`,
+ * `faster by 4.2 %`, `undecided — 130 more reps would decide` (or `… no number of reps decides` when
+ * the ratio sits on the margin) or `not comparable: REASON`.
+ */
+export function verdictWords(verdict: StoredVerdict): string {
+  switch (verdict.verdict) {
+    case 'equivalent':
+      return 'equivalent';
+    case 'slower':
+    case 'faster':
+      return `${verdict.verdict} by ${verdict.effectPercent.toFixed(1)} %`;
+    case 'undecided': {
+      const more = moreRepetitions(verdict);
+      return more === null ? 'undecided — no number of reps decides (ratio on the margin)' : `undecided — ${more} more reps would decide`;
+    }
+    case 'not-comparable':
+      return `not comparable: ${verdict.reason}`;
+  }
+}
+
+/** The minimum detectable effect as `±40.9 %`; '' when the verdict has none (not comparable, or no spread). */
+export function mdeText(verdict: StoredVerdict): string {
+  if (verdict.verdict === 'not-comparable' || verdict.mdePercent === null) return '';
+  return `±${verdict.mdePercent.toFixed(1)} %`;
+}
+
+/** The terminal width {@link toVerdictTable} keeps within, in columns. */
+export const TABLE_WIDTH = 100;
+
+/** A mean with thousands separators and 3–4 significant digits, for a terminal cell. */
+function meanText(value: number): string {
+  if (value === 0) return '0';
+  const digits = Math.max(0, 2 - Math.floor(Math.log10(Math.abs(value))));
+  return value.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
+}
+
+/** Words broken into lines of at most `width` characters (a longer word gets a line of its own). */
+function wrap(text: string, width: number): string[] {
+  const lines: string[] = [];
+  let line = '';
+  for (const word of text.split(' ')) {
+    if (line && line.length + 1 + word.length > width) {
+      lines.push(line);
+      line = word;
+    } else line = line ? `${line} ${word}` : word;
+  }
+  return [...lines, line];
+}
+
+function planLine(results: ResultsFile): string {
+  const { plan } = results;
+  const band = `${ratioPercent(1 / (1 + plan.marginPercent / 100))}–${ratioPercent(1 + plan.marginPercent / 100)} %`;
+  const floor = plan.noiseFloorPercent === null ? '' : `, differences under ${plan.noiseFloorPercent} % not called (noise floor)`;
+  const mode = plan.mode === 'aa' ? 'A/A run (measures the noise floor): ' : '';
+  return `${mode}baseline ${plan.baseline}; margin ±${plan.marginPercent} % (equivalent inside ${band} of ${plan.baseline})${floor}`;
+}
+
+/**
+ * The verdict view of `npm run results` (the default `--format table`), for a terminal of
+ * {@link TABLE_WIDTH} columns: a header naming the run, its baseline and margin; then per suite, per
+ * point, its headline metric and one line per target with the mean, the ratio to the baseline as % of
+ * the baseline with its 95 % interval, the minimum detectable effect and the verdict in words
+ * ({@link verdictWords}); long verdicts wrap under their column. Points without a verdict say why
+ * (`baseline`, or their status and reason).
+ */
+export function toVerdictTable(results: ResultsFile): string {
+  const { plan } = results;
+  const out = [
+    `run ${results.runId} (${results.status}${results.stopReason ? `: ${results.stopReason}` : ''}), ${plan.repetitions} repetitions a point`,
+    ...wrap(planLine(results), TABLE_WIDTH),
+    ...wrap(
+      `each point is judged on its headline metric: its mean, % of ${plan.baseline} (95 % interval), MDE: the smallest difference in % these repetitions could detect, and the verdict`,
+      TABLE_WIDTH,
+    ),
+  ];
+  const header = ['  target', 'mean', `% of ${plan.baseline}`, 'MDE %', 'verdict'];
+  const suites = [...new Set(results.points.map((point) => point.suite))];
+  for (const suite of suites) {
+    const points = pointsInOrder(results, suite);
+    const lines: { point: PointResult; cells: string[] }[] = points.map((point) => ({ point, cells: tableCells(point, plan.baseline) }));
+    const widths = header.slice(0, 4).map((title, index) => Math.max(title.length, ...lines.map((line) => line.cells[index]!.length)));
+    const verdictStart = widths.reduce((sum, width) => sum + width + 2, 0);
+    const verdictWidth = Math.max(24, TABLE_WIDTH - verdictStart);
+    const render = (cells: readonly string[]) => {
+      const [first = '', ...rest] = wrap(cells[4]!, verdictWidth);
+      const head = cells.slice(0, 4).map((cell, index) => (index === 1 || index === 3 ? cell.padStart(widths[index]!) : cell.padEnd(widths[index]!)));
+      return [`${head.join('  ')}  ${first}`.trimEnd(), ...rest.map((line) => `${' '.repeat(verdictStart)}${line}`)];
+    };
+    out.push('', suite, ...render(header));
+    let previous = '';
+    for (const { point, cells } of lines) {
+      if (point.pointId !== previous) {
+        previous = point.pointId;
+        out.push(pointTitle(point));
+      }
+      out.push(...render(cells));
+    }
+  }
+  return `${out.join('\n')}\n`;
+}
+
+/** A suite's points grouped by point id (first seen first), the baseline first within a point, then the plan's target order. */
+function pointsInOrder(results: ResultsFile, suite: string): PointResult[] {
+  const points = results.points.filter((point) => point.suite === suite);
+  const ids = [...new Set(points.map((point) => point.pointId))];
+  const rank = (target: string) => {
+    if (target === results.plan.baseline) return -1;
+    const index = results.plan.targets.indexOf(target);
+    return index < 0 ? results.plan.targets.length : index;
+  };
+  return points.sort((a, b) => ids.indexOf(a.pointId) - ids.indexOf(b.pointId) || rank(a.target) - rank(b.target));
+}
+
+/** `randread · iops (IOPS, higher is better)`: the point and the metric its lines are judged on. */
+function pointTitle(point: PointResult): string {
+  const summary = headlineSummary(point);
+  const metric = point.headline ?? (summary ? { metric: summary.metric, unit: summary.unit, direction: null } : null);
+  if (!metric) return point.pointId;
+  const direction = metric.direction ? `, ${metric.direction} is better` : '';
+  return `${point.pointId} · ${metric.metric} (${metric.unit}${direction})`;
+}
+
+function tableCells(point: PointResult, baseline: string): string[] {
+  const summary = headlineSummary(point);
+  const mean = summary ? `${meanText(summary.mean)}${summary.n < 2 ? ` (n=${summary.n})` : ''}` : '—';
+  const target = `  ${point.target}`;
+  const verdict = point.verdict;
+  if (verdict) {
+    const interval = verdict.ci95 ? ` (${ratioPercent(verdict.ci95[0])}–${ratioPercent(verdict.ci95[1])})` : '';
+    const ratio = verdict.ratio === null ? '' : `${ratioPercent(verdict.ratio)}${interval}`;
+    const mde = verdict.verdict === 'not-comparable' || verdict.mdePercent === null ? '' : `±${verdict.mdePercent.toFixed(1)}`;
+    return [target, mean, ratio, mde, verdictWords(verdict)];
+  }
+  if (point.status === 'failed' || point.status === 'skipped' || point.status === 'pending') {
+    return [target, mean, '', '', `${point.status}${point.reason ? `: ${point.reason}` : ''}`];
+  }
+  if (point.target === baseline) return [target, mean, '100', '', 'baseline'];
+  return [target, mean, '', '', point.headline ? 'no verdict' : 'no verdict (no headline metric declared)'];
 }

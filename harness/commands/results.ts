@@ -1,13 +1,23 @@
 import { readResultsFile } from '../../results/store.js';
-import { summaryRows, toCsv, toTable } from '../../results/table.js';
+import { summaryRows, toCsv, toTable, toVerdictTable } from '../../results/table.js';
 import { UsageError } from '../../core/errors.js';
 import { parseFlags } from './bench.js';
 
 /** One-line usage of `npm run results`; the top-level help reuses it without the `usage: ` prefix. */
-export const RESULTS_USAGE = 'usage: npm run results -- FILE [FILE…] [--format table|csv|json]';
+export const RESULTS_USAGE = 'usage: npm run results -- FILE [FILE…] [--format table|metrics|csv|json]';
 
-/** Every summary of one or more results files, one row per target x suite x metric x point. */
-export async function resultsCommand(argv: string[]): Promise<number> {
+const FORMATS = ['table', 'metrics', 'csv', 'json'];
+
+/**
+ * `npm run results`: `table` (default) shows each point's verdict against the run's baseline, grouped
+ * by suite, in 100 columns; `metrics` every summary as a table; `csv` and `json` every summary, one
+ * row per target x suite x metric x point, with the verdict's ratio, interval and word on the headline
+ * metric's row. Returns the exit code.
+ * @param write Where the output goes; stdout unless told (tests pass their own).
+ * @throws UsageError (exit 2) for an unknown format or no file; ResultsFormatError (exit 2) for a file
+ *   that is not a results file this isobench reads.
+ */
+export async function resultsCommand(argv: string[], write: (text: string) => void = (text) => void process.stdout.write(text)): Promise<number> {
   const { values, positionals } = parseFlags({
     args: argv,
     options: { format: { type: 'string' }, help: { type: 'boolean' } },
@@ -19,15 +29,17 @@ export async function resultsCommand(argv: string[]): Promise<number> {
     return 0;
   }
   const format = values.format ?? 'table';
-  if (!['table', 'csv', 'json'].includes(format)) throw new UsageError(`--format takes table, csv or json, not "${format}"`);
+  if (!FORMATS.includes(format)) throw new UsageError(`--format takes table, metrics, csv or json, not "${format}"`);
   if (positionals.length === 0) throw new UsageError(`name a results file: ${RESULTS_USAGE}`);
-  const rows = [];
-  for (const path of positionals) {
-    const results = await readResultsFile(path);
-    rows.push(...summaryRows(results).map((row) => (positionals.length > 1 ? { run: results.runId, ...row } : row)));
+  const files = [];
+  for (const path of positionals) files.push(await readResultsFile(path));
+  if (format === 'table') {
+    write(files.map((results) => toVerdictTable(results)).join('\n'));
+    return 0;
   }
-  if (format === 'json') process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
-  else if (format === 'csv') process.stdout.write(toCsv(rows));
-  else process.stdout.write(toTable(rows));
+  const rows = files.flatMap((results) => summaryRows(results).map((row) => (files.length > 1 ? { run: results.runId, ...row } : row)));
+  if (format === 'json') write(`${JSON.stringify(rows, null, 2)}\n`);
+  else if (format === 'csv') write(toCsv(rows));
+  else write(toTable(rows));
   return 0;
 }

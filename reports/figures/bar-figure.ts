@@ -2,7 +2,6 @@ import { collectRows, type RowQuery } from '../model/rows.js';
 import type { PaperFigureData } from '../reference/papers.js';
 import type { Figure, FigureContext, FigureModule } from './figure.js';
 import { groupedBars } from './grouped-bars.js';
-import { clippedWhiskerNotes } from './encoding.js';
 
 /** The declarative shape of a bar figure: which points and metric, how to name them, which paper numbers. */
 export interface BarFigureDefinition {
@@ -55,7 +54,7 @@ function buildBarFigure(definition: BarFigureDefinition, context: FigureContext)
     spec: bars.spec,
     rows,
     reference: bars.reference,
-    notes: [...definition.notes, ...methodNotes(rows), ...clippedWhiskerNotes(rows)],
+    notes: [...definition.notes, ...methodNotes(rows), ...bars.notes],
     marks: bars.marks,
   };
 }

@@ -41,6 +41,61 @@ export function logAxisFloor(rows: readonly Pick<FigureRow, 'mean' | 'ci95Low'>[
   return positive.length === 0 ? 1 : Math.min(...positive) / 2;
 }
 
+/** Plotted values whose largest is more than this many times the smallest get a log axis. */
+export const LOG_SPAN = 10;
+
+/**
+ * Whether positive values span more than a decade ({@link LOG_SPAN}): the test for a log axis.
+ * False when fewer than two values, or any is zero, negative or not finite (a log axis cannot show them).
+ */
+export function spansDecade(values: readonly number[]): boolean {
+  if (values.length < 2 || !values.every((value) => Number.isFinite(value) && value > 0)) return false;
+  return Math.max(...values) / Math.min(...values) > LOG_SPAN;
+}
+
+/** How a figure's value axis is drawn, decided from the data ({@link valueAxis}). */
+export interface ValueAxis {
+  /** A log scale: the plotted means span more than a decade. */
+  log: boolean;
+  /** Where whiskers are cut ({@link whiskerLow}): 0 on a linear axis, {@link logAxisFloor} on a log one. */
+  floor: number;
+}
+
+/** The value axis for rows: log when their means span more than a decade (see {@link spansDecade}). */
+export function valueAxis(rows: readonly Pick<FigureRow, 'mean' | 'ci95Low'>[]): ValueAxis {
+  const log = spansDecade(rows.flatMap((row) => (row.mean === null ? [] : [row.mean])));
+  return { log, floor: log ? logAxisFloor(rows) : 0 };
+}
+
+/** An axis title with ` (log scale)` appended on a log axis. */
+export function axisTitle(title: string, log: boolean): string {
+  return log ? `${title} (log scale)` : title;
+}
+
+/** The note a figure on a log axis carries; none on a linear one. */
+export function logScaleNotes(log: boolean, dots: boolean): string[] {
+  if (!log) return [];
+  return [
+    `The values span more than a decade (the largest is over ${LOG_SPAN}× the smallest), so the value axis is logarithmic${dots ? '; each mean is drawn as a dot, since a bar\'s length means nothing on a log axis' : ''}.`,
+  ];
+}
+
+/**
+ * A colour encoding by target whose legend lists only the targets drawn with a value in this figure
+ * (`drawn`, in the scale's order), while the scale still colours every target of `scale`; no legend
+ * when nothing was drawn.
+ */
+export function targetColour(scale: { domain: string[]; range: string[] }, drawn: Iterable<string>) {
+  const shown = new Set(drawn);
+  const values = scale.domain.filter((target) => shown.has(target));
+  return {
+    field: 'target',
+    type: 'nominal',
+    scale,
+    legend: values.length ? { title: 'target', orient: 'bottom', values } : null,
+  };
+}
+
 /**
  * What vega draws for one row: numbers plus the strings the marks and tooltips show. `whiskerFloor`
  * is where a whisker reaching below it is cut (see {@link whiskerLow}).
@@ -71,6 +126,7 @@ export function toDatum(row: FigureRow, baseline: string, multiRun = false, whis
     percentText: percentText(row, baseline),
     barLabel: multiRun ? `${row.runTag} · ${barLabel(row, baseline)}` : barLabel(row, baseline),
     gapLabel: row.mean === null ? gapLabel(row) : '',
+    verdictText: row.verdict ?? '',
   };
 }
 
@@ -103,6 +159,7 @@ export const TOOLTIP = [
   { field: 'n', title: 'n' },
   { field: 'cvPercent', title: 'CV %' },
   { field: 'percentText', title: 'vs baseline' },
+  { field: 'verdictText', title: 'verdict' },
   { field: 'status', title: 'status' },
   { field: 'reason', title: 'reason' },
   { field: 'method', title: 'method' },

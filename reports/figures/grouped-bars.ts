@@ -3,7 +3,22 @@ import { formatPercent } from '../model/format.js';
 import { measured, unmeasured, type FigureRow } from '../model/rows.js';
 import type { PaperFigureData } from '../reference/papers.js';
 import { PAPER_ROWS } from '../reference/papers.js';
-import { BASE_CONFIG, INDEPENDENT_PANELS, colourScale, IS_GAP, IS_MEASURED, toDatum, TOOLTIP, uniqueInOrder } from './encoding.js';
+import {
+  axisTitle,
+  BASE_CONFIG,
+  clippedWhiskerNotes,
+  colourScale,
+  INDEPENDENT_PANELS,
+  IS_GAP,
+  IS_MEASURED,
+  logScaleNotes,
+  spansDecade,
+  targetColour,
+  toDatum,
+  TOOLTIP,
+  uniqueInOrder,
+  valueAxis,
+} from './encoding.js';
 import type { ReferenceRow } from './figure.js';
 import type { TargetStyles } from '../model/targets.js';
 
@@ -28,23 +43,31 @@ export interface GroupedBars {
   spec: TopLevelSpec;
   reference: ReferenceRow[];
   marks: Record<string, number>;
+  /** What the reader must know about the drawing: a log axis, whiskers cut at the axis floor. */
+  notes: string[];
 }
 
 /**
  * The papers' bar charts: one group per point, one bar per target (and run), each with its 95% CI,
  * its % of the baseline above it, and the points that produced no number drawn as labelled gaps.
- * The published values sit in a separate panel on their own scale: same shapes, 2014 hardware.
+ * When the means span more than a decade the value axis is logarithmic and each mean a dot
+ * (whiskers cut at the axis floor). The published values sit in a separate panel on their own
+ * scale: same shapes, 2014 hardware.
  */
 export function groupedBars(input: GroupedBarsInput): GroupedBars {
   const multiRun = new Set(input.rows.map((row) => row.run)).size > 1;
-  const data = input.rows.map((row) => toDatum(row, input.baseline, multiRun));
+  const axis = valueAxis(input.rows);
+  const data = input.rows.map((row) => toDatum(row, input.baseline, multiRun, axis.floor));
   const seriesOrder = uniqueInOrder(input.rows.map((row) => row.series));
   const referenceData = input.reference ? paperData(input.reference) : [];
   const colours = colourScale([...input.rows.map((row) => row.target), ...referenceData.map((row) => row.target)], input.styles);
   const categories = uniqueInOrder([...input.categoryOrder, ...input.rows.map((row) => row.category)]).filter(
     (category) => input.rows.some((row) => row.category === category),
   );
-  const colour = { field: 'target', type: 'nominal', scale: colours, legend: { title: 'target', orient: 'bottom' } };
+  const colour = targetColour(colours, measured(input.rows).map((row) => row.target));
+  const valueMark = axis.log
+    ? { type: 'point', filled: true, size: 80, shape: 'diamond', stroke: '#333', strokeWidth: 0.5 }
+    : { type: 'bar', stroke: '#333', strokeWidth: 0.5 };
 
   const measuredView = {
     title: { text: 'measured (this host)', fontSize: 12 },
@@ -60,9 +83,9 @@ export function groupedBars(input: GroupedBarsInput): GroupedBars {
       {
         name: 'value',
         transform: [{ filter: IS_MEASURED }],
-        mark: { type: 'bar', stroke: '#333', strokeWidth: 0.5 },
+        mark: valueMark,
         encoding: {
-          y: { field: 'mean', type: 'quantitative', title: input.valueTitle },
+          y: { field: 'mean', type: 'quantitative', title: axisTitle(input.valueTitle, axis.log), ...(axis.log ? { scale: { type: 'log' } } : {}) },
           opacity: { condition: { test: "datum.status === 'noisy'", value: 0.45 }, value: 1 },
           strokeDash: { condition: { test: 'datum.emulated', value: [3, 2] }, value: [1, 0] },
           tooltip: TOOLTIP,
@@ -84,7 +107,7 @@ export function groupedBars(input: GroupedBarsInput): GroupedBars {
         name: 'gap',
         transform: [{ filter: IS_GAP }],
         mark: { type: 'text', angle: 270, align: 'left', baseline: 'middle', dx: 4, fontSize: 9, color: '#b00020' },
-        encoding: { y: { datum: 0, type: 'quantitative' }, text: { field: 'gapLabel' }, color: { value: '#b00020' }, tooltip: TOOLTIP },
+        encoding: { y: { datum: axis.floor, type: 'quantitative' }, text: { field: 'gapLabel' }, color: { value: '#b00020' }, tooltip: TOOLTIP },
       },
     ],
   };
@@ -115,6 +138,7 @@ export function groupedBars(input: GroupedBarsInput): GroupedBars {
       gap: unmeasured(input.rows).length,
       ...(input.reference ? { paper: referenceData.length } : {}),
     },
+    notes: [...logScaleNotes(axis.log, true), ...clippedWhiskerNotes(input.rows, axis.floor)],
   };
 }
 
@@ -150,6 +174,7 @@ export function paperView(
     ...measuredCategories.filter((category) => data.some((row) => row.category === category)),
     ...data.map((row) => row.category),
   ]);
+  const log = spansDecade(data.map((row) => row.value));
   return {
     title: { text: 'published: Felter et al. 2014 (2014 hardware)', fontSize: 12, color: '#555' },
     data: { values: data },
@@ -163,9 +188,11 @@ export function paperView(
     layer: [
       {
         name: 'paper',
-        mark: { type: 'bar', opacity: 0.55, stroke: '#555', strokeWidth: 0.5 },
+        mark: log
+          ? { type: 'point', filled: true, size: 70, shape: 'diamond', opacity: 0.7, stroke: '#555', strokeWidth: 0.5 }
+          : { type: 'bar', opacity: 0.55, stroke: '#555', strokeWidth: 0.5 },
         encoding: {
-          y: { field: 'value', type: 'quantitative', title: `published (${reference.unit})` },
+          y: { field: 'value', type: 'quantitative', title: axisTitle(`published (${reference.unit})`, log), ...(log ? { scale: { type: 'log' } } : {}) },
           tooltip: [
             { field: 'series', title: 'paper configuration' },
             { field: 'category', title: 'point' },

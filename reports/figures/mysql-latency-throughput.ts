@@ -2,7 +2,7 @@ import type { TargetStyles } from '../model/targets.js';
 import type { TopLevelSpec } from 'vega-lite';
 import { formatNumber } from '../model/format.js';
 import { collectRows, type FigureRow } from '../model/rows.js';
-import { BASE_CONFIG, colourScale, uniqueInOrder } from './encoding.js';
+import { axisTitle, BASE_CONFIG, clippedWhiskerNotes, colourScale, logScaleNotes, targetColour, uniqueInOrder, valueAxis, whiskerLow, type ValueAxis } from './encoding.js';
 import type { Figure, FigureContext, FigureModule } from './figure.js';
 import { MYSQL_TOOL_NOTE, threadsOf } from './mysql.js';
 import { MYSQL_METRICS } from '../../results/metrics.js';
@@ -30,12 +30,22 @@ export const mysqlLatencyThroughput: FigureModule = {
     const options = { baseline: context.baseline, multiRun: context.multiRun, styles: context.styles };
     const throughput = collectRows(context.runs, { suite: 'mysql', metric: MYSQL_METRICS.transactionsPerSecond.name }, options);
     const latency = collectRows(context.runs, { suite: 'mysql', metric: MYSQL_METRICS.latencyP95.name }, options);
-    const pairs = pair(throughput, latency, context);
-    return pairs.length === 0 ? null : latencyFigure(pairs, [...throughput, ...latency], context.styles);
+    const axes = { x: valueAxis(throughput), y: valueAxis(latency) };
+    const pairs = pair(throughput, latency, context, axes);
+    return pairs.length === 0 ? null : latencyFigure(pairs, [...throughput, ...latency], context.styles, axes, [
+      ...clippedWhiskerNotes(throughput, axes.x.floor),
+      ...clippedWhiskerNotes(latency, axes.y.floor),
+    ]);
   },
 };
 
-function pair(throughput: FigureRow[], latency: FigureRow[], context: FigureContext): Pair[] {
+/** Each axis decided from its own rows: log when they span more than a decade. */
+interface Axes {
+  x: ValueAxis;
+  y: ValueAxis;
+}
+
+function pair(throughput: FigureRow[], latency: FigureRow[], context: FigureContext, axes: Axes): Pair[] {
   const pairs: Pair[] = [];
   for (const row of throughput) {
     const match = latency.find((other) => other.run === row.run && other.target === row.target && other.pointId === row.pointId);
@@ -47,10 +57,10 @@ function pair(throughput: FigureRow[], latency: FigureRow[], context: FigureCont
       target: row.target,
       threads,
       tps: row.mean,
-      tpsLow: row.ci95Low ?? row.mean,
+      tpsLow: whiskerLow(row, axes.x.floor) ?? row.mean,
       tpsHigh: row.ci95High ?? row.mean,
       latency: match.mean,
-      latencyLow: match.ci95Low ?? match.mean,
+      latencyLow: whiskerLow(match, axes.y.floor) ?? match.mean,
       latencyHigh: match.ci95High ?? match.mean,
       emulated: row.emulated,
       status: row.status === 'noisy' || match.status === 'noisy' ? 'noisy' : 'ok',
@@ -60,10 +70,11 @@ function pair(throughput: FigureRow[], latency: FigureRow[], context: FigureCont
   return pairs;
 }
 
-function latencyFigure(pairs: Pair[], rows: FigureRow[], styles: TargetStyles): Figure {
-  const colour = { field: 'target', type: 'nominal', scale: colourScale(pairs.map((row) => row.target), styles), legend: { title: 'target', orient: 'bottom' } };
-  const x = { field: 'tps', type: 'quantitative', title: 'throughput (transactions/s)' };
-  const y = { field: 'latency', type: 'quantitative', title: 'p95 latency (ms)' };
+function latencyFigure(pairs: Pair[], rows: FigureRow[], styles: TargetStyles, axes: Axes, clipped: string[]): Figure {
+  const colour = targetColour(colourScale(pairs.map((row) => row.target), styles), pairs.map((row) => row.target));
+  const scale = (axis: ValueAxis) => (axis.log ? { scale: { type: 'log' } } : {});
+  const x = { field: 'tps', type: 'quantitative', title: axisTitle('throughput (transactions/s)', axes.x.log), ...scale(axes.x) };
+  const y = { field: 'latency', type: 'quantitative', title: axisTitle('p95 latency (ms)', axes.y.log), ...scale(axes.y) };
   const tooltip = [{ field: 'series', title: 'target' }, { field: 'text', title: 'point' }, { field: 'status' }];
   const spec = {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
@@ -97,7 +108,13 @@ function latencyFigure(pairs: Pair[], rows: FigureRow[], styles: TargetStyles): 
     spec,
     rows,
     reference: [],
-    notes: [MYSQL_TOOL_NOTE, 'Failed or skipped thread counts are listed in the MySQL throughput figure.', 'The paper published this figure as a chart only.'],
+    notes: [
+      MYSQL_TOOL_NOTE,
+      'Failed or skipped thread counts are listed in the MySQL throughput figure.',
+      'The paper published this figure as a chart only.',
+      ...logScaleNotes(axes.x.log || axes.y.log, false),
+      ...clipped,
+    ],
     marks: { value: pairs.length, ci: pairs.length },
   };
 }

@@ -1,7 +1,22 @@
 import type { TopLevelSpec } from 'vega-lite';
 import { collectRows, measured, unmeasured, type FigureRow } from '../model/rows.js';
 import { FELTER_MYSQL_THROUGHPUT } from '../reference/papers.js';
-import { BASE_CONFIG, INDEPENDENT_PANELS, colourScale, gapListLayer, gapText, IS_MEASURED, toDatum, TOOLTIP, uniqueInOrder } from './encoding.js';
+import {
+  axisTitle,
+  BASE_CONFIG,
+  clippedWhiskerNotes,
+  colourScale,
+  gapListLayer,
+  gapText,
+  INDEPENDENT_PANELS,
+  IS_MEASURED,
+  logScaleNotes,
+  targetColour,
+  toDatum,
+  TOOLTIP,
+  uniqueInOrder,
+  valueAxis,
+} from './encoding.js';
 import type { Figure, FigureContext, FigureModule } from './figure.js';
 import { paperData, paperView } from './grouped-bars.js';
 import { MYSQL_TOOL_NOTE, threadsOf } from './mysql.js';
@@ -25,8 +40,9 @@ function throughputFigure(rows: FigureRow[], context: FigureContext): Figure {
   for (const run of context.runs) {
     for (const point of run.file.points) if (point.suite === 'mysql') threadsByKey.set(`${run.label}/${point.pointId}`, threadsOf(point));
   }
+  const axis = valueAxis(rows);
   const data = rows.map((row) => {
-    const datum = toDatum(row, context.baseline);
+    const datum = toDatum(row, context.baseline, false, axis.floor);
     return {
       ...datum,
       threads: threadsByKey.get(`${row.run}/${row.pointId}`) ?? null,
@@ -36,20 +52,19 @@ function throughputFigure(rows: FigureRow[], context: FigureContext): Figure {
   });
   const series = uniqueInOrder(rows.map((row) => row.series));
   const reference = paperData(FELTER_MYSQL_THROUGHPUT);
-  const colour = {
-    field: 'target',
-    type: 'nominal',
-    scale: colourScale([...rows.map((row) => row.target), ...reference.map((row) => row.target)], context.styles),
-    legend: { title: 'target', orient: 'bottom' },
-  };
+  const colour = targetColour(
+    colourScale([...rows.map((row) => row.target), ...reference.map((row) => row.target)], context.styles),
+    measured(rows).map((row) => row.target),
+  );
+  const valueScale = axis.log ? { scale: { type: 'log' } } : {};
   const threads = { field: 'threads', type: 'quantitative', title: 'sysbench threads' };
-  const line = (field: string, title: string, name: string) => ({
+  const line = (field: string, title: string, name: string, scale: Record<string, unknown> = {}) => ({
     name,
     transform: [{ filter: IS_MEASURED }],
     mark: { type: 'line', point: false },
     encoding: {
       x: threads,
-      y: { field, type: 'quantitative', title },
+      y: { field, type: 'quantitative', title, ...scale },
       color: colour,
       detail: { field: 'series', type: 'nominal', sort: series },
       strokeDash: { condition: { test: 'datum.emulated', value: [4, 2] }, value: [1, 0] },
@@ -62,7 +77,7 @@ function throughputFigure(rows: FigureRow[], context: FigureContext): Figure {
     width: 380,
     height: 240,
     layer: [
-      line('mean', 'transactions/s', 'curve'),
+      line('mean', axisTitle('transactions/s', axis.log), 'curve', valueScale),
       {
         name: 'ci',
         transform: [{ filter: IS_MEASURED }],
@@ -127,7 +142,12 @@ function throughputFigure(rows: FigureRow[], context: FigureContext): Figure {
       value: row.value,
       unit: FELTER_MYSQL_THROUGHPUT.unit,
     })),
-    notes: [MYSQL_TOOL_NOTE, `Paper: ${FELTER_MYSQL_THROUGHPUT.tool}; ${FELTER_MYSQL_THROUGHPUT.note ?? ''}.`],
+    notes: [
+      MYSQL_TOOL_NOTE,
+      `Paper: ${FELTER_MYSQL_THROUGHPUT.tool}; ${FELTER_MYSQL_THROUGHPUT.note ?? ''}.`,
+      ...logScaleNotes(axis.log, false),
+      ...clippedWhiskerNotes(rows, axis.floor),
+    ],
     marks: {
       value: measuredRows.length,
       ci: measuredRows.length,

@@ -1,7 +1,23 @@
 import type { TopLevelSpec } from 'vega-lite';
 import { collectRows, measured, unmeasured, type FigureRow } from '../model/rows.js';
 import { FELTER_RANDOM_READ_LATENCY, PAPER_ROWS } from '../reference/papers.js';
-import { BASE_CONFIG, INDEPENDENT_PANELS, colourScale, gapListLayer, gapText, IS_MEASURED, clippedWhiskerNotes, logAxisFloor, toDatum, TOOLTIP, uniqueInOrder } from './encoding.js';
+import {
+  axisTitle,
+  BASE_CONFIG,
+  clippedWhiskerNotes,
+  colourScale,
+  gapListLayer,
+  gapText,
+  INDEPENDENT_PANELS,
+  IS_MEASURED,
+  logScaleNotes,
+  spansDecade,
+  targetColour,
+  toDatum,
+  TOOLTIP,
+  uniqueInOrder,
+  valueAxis,
+} from './encoding.js';
 import type { Figure, FigureContext, FigureModule } from './figure.js';
 import { clatPercentileOf } from '../../results/metrics.js';
 
@@ -22,7 +38,10 @@ export const randomReadLatencyCdf: FigureModule = {
 
 function cdfFigure(rows: FigureRow[], context: FigureContext): Figure {
   const series = uniqueInOrder(rows.map((row) => row.series));
-  const floor = logAxisFloor(rows);
+  // Latency percentiles from p1 to p99.99 often span a decade, and an emulated guest's more: the
+  // axis is logarithmic when they do, linear when they do not.
+  const axis = valueAxis(rows);
+  const floor = axis.floor;
   const data = rows.map((row) => {
     const datum = toDatum(row, context.baseline, false, floor);
     const percentile = percentileOf(row.metric);
@@ -43,14 +62,14 @@ function cdfFigure(rows: FigureRow[], context: FigureContext): Figure {
     fraction: Number(value.category) / 100,
     percentile: `p${value.category}`,
   }));
-  const colour = {
-    field: 'target',
-    type: 'nominal',
-    scale: colourScale([...rows.map((row) => row.target), ...paper.map((row) => row.target)], context.styles),
-    legend: { title: 'target', orient: 'bottom' },
-  };
+  const colour = targetColour(
+    colourScale([...rows.map((row) => row.target), ...paper.map((row) => row.target)], context.styles),
+    measured(rows).map((row) => row.target),
+  );
   const fractionAxis = { field: 'fraction', type: 'quantitative', title: 'fraction of reads completed', scale: { domain: [0, 1] } };
-  const latencyScale = { type: 'log' };
+  const latencyScale = axis.log ? { type: 'log' } : { zero: false };
+  const paperLog = spansDecade(paper.map((row) => row.value));
+  const unit = rows.find((row) => row.unit)?.unit ?? 'µs';
 
   const measuredView = {
     title: { text: 'measured (this host)', fontSize: 12 },
@@ -63,7 +82,7 @@ function cdfFigure(rows: FigureRow[], context: FigureContext): Figure {
         transform: [{ filter: IS_MEASURED }],
         mark: { type: 'line', strokeWidth: 1.5, interpolate: 'monotone' },
         encoding: {
-          x: { field: 'mean', type: 'quantitative', scale: latencyScale, title: `completion latency (${rows.find((row) => row.unit)?.unit ?? 'µs'}, log scale)` },
+          x: { field: 'mean', type: 'quantitative', scale: latencyScale, title: axisTitle(`completion latency (${unit})`, axis.log) },
           y: fractionAxis,
           color: colour,
           detail: { field: 'series', type: 'nominal', sort: series },
@@ -110,7 +129,7 @@ function cdfFigure(rows: FigureRow[], context: FigureContext): Figure {
     width: 260,
     height: 280,
     encoding: {
-      x: { field: 'value', type: 'quantitative', scale: latencyScale, title: 'published latency (µs, log scale)' },
+      x: { field: 'value', type: 'quantitative', scale: paperLog ? { type: 'log' } : { zero: false }, title: axisTitle('published latency (µs)', paperLog) },
       y: fractionAxis,
       color: colour,
     },
@@ -162,6 +181,7 @@ function cdfFigure(rows: FigureRow[], context: FigureContext): Figure {
     notes: [
       `Percentiles of fio completion latency; the label at p99 is the % of ${context.baseline} at the same percentile.`,
       `Paper: ${FELTER_RANDOM_READ_LATENCY.tool}; only p50, p90 and p99 are published as numbers.`,
+      ...logScaleNotes(axis.log, false),
       ...clippedWhiskerNotes(rows, floor),
     ],
     marks: { value: measuredRows.length, ci: measuredRows.length, gap: unmeasured(rows).length, paper: paper.length },

@@ -26,6 +26,8 @@ function runEnvironment(run: ReportRun): SafeHtml {
     ['perf counters', yesNo(host.perfCounters)],
     ['Docker', host.docker ? `${host.docker.version}, storage driver ${host.docker.storageDriver}, cgroup ${host.docker.cgroupVersion}` : 'not available'],
     ['plan', planText(file)],
+    ['verdicts', verdictText(file)],
+    ['CPU pinning', file.plan.pinning.cpuSets ? `${Object.entries(file.plan.pinning.cpuSets).map(([role, cpus]) => `${role}: ${cpus}`).join(', ')}; ${file.plan.pinning.reason}` : `none (${file.plan.pinning.oversubscribed ? 'oversubscribed: ' : ''}${file.plan.pinning.reason})`],
   ];
   return html`<h3>Run ${run.label}</h3>
 <table class="facts"><tbody>${rows.map(([name, value]) => html`<tr><th scope="row">${name}</th><td>${value}</td></tr>`)}</tbody></table>
@@ -40,6 +42,16 @@ function runEnvironment(run: ReportRun): SafeHtml {
 function planText(file: ResultsFile): string {
   const plan = file.plan;
   return `targets ${plan.targets.join(', ')}; suites ${plan.suites.join(', ')}; ${plan.quick ? 'quick' : 'full'}; ${plan.repetitions} repetitions, interleaved (seed ${plan.seed}); noisy above CV ${(plan.cvThreshold * 100).toFixed(0)}%`;
+}
+
+function verdictText(file: ResultsFile): string {
+  const plan = file.plan;
+  const mode = plan.mode === 'aa' ? 'A/A (the noise floor)' : 'compare';
+  const floor = plan.noiseFloorPercent === null ? 'no noise floor given' : `noise floor ${plan.noiseFloorPercent} %`;
+  const adaptive = plan.adaptive
+    ? `adaptive up to ${plan.adaptive.maxRepetitions} repetitions${plan.adaptive.budgetSeconds === null ? '' : ` or ${plan.adaptive.budgetSeconds} s`}`
+    : 'fixed repetitions';
+  return `${mode} against ${plan.baseline}, margin ±${plan.marginPercent} %, ${floor}, ${adaptive}${file.stopReason ? `; stopped: ${file.stopReason}` : ''}`;
 }
 
 function yesNo(value: boolean): string {

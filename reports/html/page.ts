@@ -1,9 +1,11 @@
 import { createHash } from 'node:crypto';
 import type { Figure } from '../figures/figure.js';
 import type { ReportRun } from '../model/runs.js';
+import type { TargetStyles } from '../model/targets.js';
 import { FELTER_2014, CLARK_2005 } from '../reference/papers.js';
 import type { RenderedFigure } from '../render.js';
 import { pageBanners } from './banners.js';
+import { answerSection } from './answer.js';
 import { comparisonSection } from './comparison.js';
 import { environmentSection } from './environment.js';
 import { html, trusted, type SafeHtml } from './escape.js';
@@ -23,6 +25,8 @@ export interface PageInput {
   generatedAt: string;
   /** The before/after decision section (html/before-after.ts); when given, it takes the place of the CI-overlap comparison. */
   beforeAfter?: SafeHtml;
+  /** Row order of the targets in the answer table. */
+  styles: TargetStyles;
 }
 
 /**
@@ -56,15 +60,16 @@ export function renderPage(input: PageInput): string {
 <header>
 <h1>${input.title}</h1>
 <p>${input.runs.length === 1 ? 'One run' : `${input.runs.length} runs side by side`}: ${input.runs.map((run) => `${run.tag} = ${run.file.runId}`).join(', ')}. Baseline for percentages: <b>${input.baseline}</b>. Generated ${input.generatedAt}.</p>
-<p class="note">Every bar or point is the mean over repetitions with its 95% confidence interval. Failed, skipped and noisy points are shown as such. The papers' published values are drawn in separate panels: their hardware differs, so compare shapes and ratios, not absolute numbers.</p>
+<p class="note">The answer table comes first: each target judged against the baseline on every point's headline metric. Every bar or point of the figures is the mean over repetitions with its 95% confidence interval. Failed, skipped and noisy points are shown as such. The papers' published values are drawn in separate panels: their hardware differs, so compare shapes and ratios, not absolute numbers.</p>
 </header>
 ${pageBanners(input.runs)}
+${answerSection(input.runs, input.styles)}
 <nav><h2>Figures</h2>${
     input.figures.length
       ? html`<ul>${input.figures.map(({ figure }) => html`<li><a href="#figure-${figure.id}">${figure.title}</a></li>`)}</ul>`
       : html`<p>The results hold no suite this report can draw yet.</p>`
   }</nav>
-${input.figures.map(({ figure, rendered }) => figureSection(figure, rendered, input.baseline))}
+${input.figures.map(({ figure, rendered }) => figureSection(figure, rendered, input.baseline, input.runs))}
 ${input.beforeAfter ??
 comparisonSection(
   input.figures.map(({ figure }) => figure),

@@ -32,6 +32,28 @@ tr.ba-worse td, .ba-verdict.ba-worse { background: #fbe3e4; }
 tr.ba-not-comparable td, .ba-verdict.ba-not-comparable { background: #fff4e5; }
 .ba-verdict.ba-mixed { background: #fdf6d8; }
 .ba-verdict { font-weight: normal; padding: 0 0.3rem; }
+#answer table.answer { font-size: 0.9rem; }
+#answer table.answer > tbody > tr > th { white-space: nowrap; }
+#answer .metrics, #answer .warnings, #answer .direction, #answer .range { font-weight: normal; font-size: 0.8rem; color: #444; }
+#answer .warnings { white-space: normal; color: #8a3b00; }
+#answer .badge { font-size: 0.75rem; border: 1px solid #8a3b00; color: #8a3b00; border-radius: 3px; padding: 0 0.25rem; }
+#answer .word { font-weight: bold; }
+#answer .perf { font-variant-numeric: tabular-nums; }
+#answer .counts { font-size: 0.8rem; color: #333; }
+#answer details table.points { background: #fff; font-size: 0.8rem; }
+#answer table.points td.verdict { min-width: 14em; }
+#answer .key .verdict { padding: 0.05rem 0.4rem; margin-right: 0.3rem; }
+.verdict.v-slower { background: #fbe3d3; border-left: 4px solid #d55e00; }
+.verdict.v-faster { background: #dcebf6; border-left: 4px solid #0072b2; }
+.verdict.v-equivalent { background: #daf1e9; border-left: 4px solid #009e73; }
+.verdict.v-undecided { background: #fdf1d6; border-left: 4px solid #e69f00; }
+.verdict.v-mixed { background: #f6e4ee; border-left: 4px solid #cc79a7; }
+.verdict.v-not-comparable { background: #eeeeee; border-left: 4px solid #999999; }
+.verdict.v-none { color: #555; }
+.verdict.v-baseline { background: #f4f4f4; }
+.glyph { font-weight: bold; }
+.provenance { font-size: 0.85rem; color: #333; margin: 0.3rem 0; }
+.provenance code { background: #f4f4f4; padding: 0 0.2rem; word-break: break-all; }
 footer { color: #555; font-size: 0.85rem; border-top: 1px solid #ccc; padding-top: 0.6rem; }
 @media print { .controls, details { display: none; } }
 `;

@@ -1,4 +1,5 @@
 import type { MetricSummary, ParamValue, PointResult, PointStatus } from '../../results/schema.js';
+import { ratioText, verdictWords } from '../../results/table.js';
 import type { ReportRun } from './runs.js';
 import { describeTarget, type TargetStyles } from './targets.js';
 
@@ -32,6 +33,12 @@ export interface FigureRow {
   percentOfBaseline: number | null;
   emulated: boolean;
   warnings: string[];
+  /**
+   * The point's verdict against the run's baseline in words with its ratio, e.g. `slower by 23.6 %;
+   * 123.6 % (103.6–147.5) of native`, on the row of the metric the verdict judged; null on other rows and
+   * on points without a verdict.
+   */
+  verdict: string | null;
 }
 
 /** Which numbers of a results file one figure draws. */
@@ -90,7 +97,7 @@ function rowsOfPoint(run: ReportRun, point: PointResult, query: RowQuery, option
     // host without counters): that is not a gap to show.
     if (point.status === 'ok' || point.status === 'noisy') return [];
     const metric = typeof query.metric === 'string' ? query.metric : '';
-    return [{ ...base, ...emptyValue(metric), status: point.status, reason: point.reason ?? null }];
+    return [{ ...base, ...emptyValue(metric), status: point.status, reason: point.reason ?? null, verdict: null }];
   }
   return summaries.map((summary) => {
     const noisy = point.status === 'noisy' || summary.status === 'noisy';
@@ -100,8 +107,14 @@ function rowsOfPoint(run: ReportRun, point: PointResult, query: RowQuery, option
       status: noisy ? 'noisy' : 'ok',
       reason: noisy ? (point.reason ?? `coefficient of variation ${(summary.cv * 100).toFixed(1)}%`) : null,
       percentOfBaseline: percentOfBaseline(run, point, summary, options.baseline),
+      verdict: point.verdict && point.verdict.metric === summary.metric ? verdictLine(point.verdict) : null,
     };
   });
+}
+
+function verdictLine(verdict: NonNullable<PointResult['verdict']>): string {
+  const ratio = ratioText(verdict);
+  return `${verdictWords(verdict)}${ratio ? `; ${ratio} of ${verdict.baseline}` : ''}`;
 }
 
 function emptyValue(metric: string) {

@@ -9,7 +9,8 @@ import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import type { ResultsFile } from '../../results/schema.js';
 import { displayOf } from '../../provisioning/targets/configuration.js';
 import { writeReport } from '../../reports/write-report.js';
-import { combined, HOSTILE, hostile, loadFixtures, shifted, withEmulatedGuest } from '../fixtures/reports/derive.js';
+import { loadResultsSource } from '../../reports/model/source.js';
+import { combined, FIXTURES, HOSTILE, hostile, loadFixtures, shifted, withEmulatedGuest, withZeroAndNegativeSample } from '../fixtures/reports/derive.js';
 
 /** Debian's chromium, never a downloaded browser. */
 const CHROMIUM = '/usr/bin/chromium';
@@ -75,6 +76,36 @@ async function countMarks(page: Page, figureId: string, markName: string, contai
   return page.locator(`section#figure-${figureId} ${container} g.${markName}_marks > *`).count();
 }
 
+/**
+ * Every mark of every figure's static SVG, with the ones whose box or drawing attributes are not
+ * finite (a NaN coordinate draws nothing, silently).
+ */
+async function markGeometry(page: Page): Promise<{ count: number; bad: string[] }> {
+  return page.locator('section.figure .static g.role-mark > *').evaluateAll((elements) => {
+    const bad: string[] = [];
+    for (const element of elements) {
+      const box = (element as unknown as { getBBox(): { x: number; y: number; width: number; height: number } }).getBBox();
+      const drawing = [...element.attributes].filter((attribute) => !attribute.name.startsWith('aria')).map((attribute) => attribute.value).join(' ');
+      if (![box.x, box.y, box.width, box.height].every(Number.isFinite) || /NaN|Infinity/.test(drawing)) bad.push(String(element.outerHTML).slice(0, 200));
+    }
+    return { count: elements.length, bad };
+  });
+}
+
+/** The labels of each figure's `target` legend, by figure id. */
+async function targetLegends(page: Page): Promise<Record<string, string[]>> {
+  return page.locator('section.figure').evaluateAll((sections) =>
+    Object.fromEntries(
+      sections.map((section) => {
+        const legends = [...section.querySelectorAll('.static g.role-legend')].filter(
+          (legend) => legend.querySelector('.role-legend-title text')?.textContent === 'target',
+        );
+        return [section.getAttribute('data-figure'), legends.flatMap((legend) => [...legend.querySelectorAll('.role-legend-label text')].map((text) => text.textContent))];
+      }),
+    ),
+  );
+}
+
 type Expected = Record<string, Record<string, number>>;
 
 /**
@@ -122,6 +153,13 @@ describe('HTML report in headless Chromium', () => {
     assert.match(await page.locator('body > .banner.degraded').innerText(), /TCG emulation, not KVM/);
     // Failed and skipped points are listed in words, not only drawn.
     assert.match(await page.locator('section#figure-tcp-bulk-throughput .attention').innerText(), /skipped — docker is not installed/);
+    // Legends name only what is drawn: docker-host was skipped everywhere and has no mark.
+    for (const [figureId, labels] of Object.entries(await targetLegends(page))) {
+      assert.ok(labels.includes('native') && !labels.includes('docker-host'), `${figureId}: ${labels.join(', ')}`);
+    }
+    // The emulated row is marked in the answer table too.
+    assert.equal(await page.locator('#answer tr[data-target="kvm"] .badge').innerText(), 'TCG');
+    assert.deepEqual((await markGeometry(page)).bad, []);
     const screenshot = join(workDir, 'report.png');
     await page.screenshot({ path: screenshot, fullPage: true });
     console.log(`report screenshot: ${screenshot}`);
@@ -175,6 +213,74 @@ describe('HTML report in headless Chromium', () => {
     assert.match(await changes.first().innerText(), /−20\.0%/);
     // The real quick runs have one repetition: no CI, so no verdict on noise.
     assert.match(await changes.first().innerText(), /unknown \(n < 2\)/);
+    assert.deepEqual(consoleErrors, []);
+    await page.close();
+  });
+});
+
+describe('the report of a real multi-repetition, high-variance run', () => {
+  it('answers first, draws every mark at a finite place, names the command and the file\'s sha256', async () => {
+    const { results, source } = await loadResultsSource(FIXTURES.realThreeReps);
+    const path = await writeReport([results], { out: join(workDir, 'real.html'), targetStyle: displayOf, sources: [source] });
+    const { page, consoleErrors, networkRequests } = await open(path);
+    // The answer table comes before the first figure.
+    assert.equal(await page.locator('#answer ~ section.figure').count(), await page.locator('section.figure').count());
+    const rows = page.locator('#answer table.answer > tbody > tr');
+    assert.deepEqual(await rows.evaluateAll((trs) => trs.map((tr) => tr.getAttribute('data-target'))), ['native', 'docker-nat', 'docker-nat:overlay']);
+    assert.deepEqual(await page.locator('#answer table.answer > thead th').allInnerTexts(), ['target', 'random-io\niops, clat_mean_us', 'tcp-rr\nlatency_mean_us']);
+    assert.match(await rows.nth(0).innerText(), /baseline \(100 %\)/);
+    const cells = page.locator('#answer table.answer > tbody > tr > td[data-kind]');
+    assert.deepEqual(await cells.evaluateAll((tds) => tds.map((td) => td.getAttribute('data-kind'))), ['undecided', 'slower', 'undecided', 'undecided']);
+    const rr = page.locator('#answer tr[data-target="docker-nat"] > td[data-kind="slower"]');
+    assert.match(await rr.locator('.word').innerText(), /^▼ slower on 1 of 2 points$/);
+    await rr.locator('summary').click();
+    assert.match(await rr.locator('table.points').innerText(), /udp\s+latency_mean_us \(lower is better\)\s+123\.6 % \(103\.6–147\.5\)\s+±26\.6 %\s+▼ slower by 23\.6 %/);
+    assert.match(await rr.locator('table.points').innerText(), /tcp\s+.*undecided — 3 more reps would decide/);
+    assert.match(await page.locator('#answer .answer-intro').innerText(), /16 points judged: 1 slower · 15 undecided/);
+
+    const expected = ['rr-latency', 'random-io-iops', 'sequential-io', 'random-read-latency-cdf'];
+    assert.deepEqual(await page.locator('section.figure').evaluateAll((sections) => sections.map((section) => section.getAttribute('data-figure'))), expected);
+    const geometry = await markGeometry(page);
+    assert.ok(geometry.count > 100, `${geometry.count} marks`);
+    assert.deepEqual(geometry.bad, []);
+    for (const [figureId, labels] of Object.entries(await targetLegends(page))) assert.deepEqual(labels, ['native', 'docker-nat', 'docker-nat:overlay'], figureId);
+    // Every point is noisy, each with its own CV: one line per target, the six points folded.
+    const attention = page.locator('section#figure-rr-latency .attention');
+    assert.deepEqual(await attention.locator(':scope > ul > li').allInnerTexts(), [
+      'native · 2 points (TCP_RR, UDP_RR): noisy — 2 different reasons, each below',
+      'docker-nat · 2 points (TCP_RR, UDP_RR): noisy — 2 different reasons, each below',
+      'docker-nat:overlay · 2 points (TCP_RR, UDP_RR): noisy — 2 different reasons, each below',
+    ]);
+    assert.equal(await attention.locator('details li').count(), 6);
+    for (const figureId of expected) {
+      const provenance = await page.locator(`section#figure-${figureId} .provenance`).innerText();
+      assert.match(provenance, /Reproduce: command not recorded \(results file version 1\)/);
+      assert.equal(await page.locator(`section#figure-${figureId} .provenance code.sha256`).innerText(), source.sha256);
+    }
+    const screenshot = join(workDir, 'answer-table.png');
+    await page.locator('#answer').screenshot({ path: screenshot });
+    console.log(`answer table screenshot: ${screenshot}`);
+    assert.deepEqual(consoleErrors, []);
+    assert.deepEqual(networkRequests, []);
+    await page.close();
+  });
+
+  it('a zero and a negative sample: not comparable in words, every whisker finite', async () => {
+    const { results } = await loadResultsSource(FIXTURES.realThreeReps);
+    const broken = withZeroAndNegativeSample(results, 'docker-nat/tcp-rr/tcp', 'docker-nat:overlay/random-io/randread');
+    const path = await writeReport([broken], { out: join(workDir, 'zero-negative.html'), targetStyle: displayOf });
+    const { page, consoleErrors } = await open(path);
+    const overlayIo = page.locator('#answer tr[data-target="docker-nat:overlay"] > td[data-kind]').first();
+    assert.match(await overlayIo.locator('.counts').innerText(), /^5 undecided · 1 not comparable$/);
+    await overlayIo.locator('summary').click();
+    assert.match(await overlayIo.locator('table.points').innerText(), /randread\s+iops \(higher is better\)\s+– not comparable: the candidate has a sample of -\d/);
+    const tcp = page.locator('#answer tr[data-target="docker-nat"] > td[data-kind]').nth(1);
+    assert.match(await tcp.locator('.counts').innerText(), /1 slower · 1 not comparable/);
+    const geometry = await markGeometry(page);
+    assert.ok(geometry.count > 100);
+    assert.deepEqual(geometry.bad, []);
+    // The negative sample pulls the interval below zero: its whisker is cut at the axis, and said so.
+    assert.match(await page.locator('section#figure-random-io-iops .notes').innerText(), /1 whisker\(s\) whose 95 % interval reaches below 0 are cut at 0/);
     assert.deepEqual(consoleErrors, []);
     await page.close();
   });

@@ -1,0 +1,178 @@
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { describe, it } from 'node:test';
+import { displayOf } from '../../provisioning/targets/configuration.js';
+import { renderFigure } from '../../reports/render.js';
+import { answerSection } from '../../reports/html/answer.js';
+import { figureSection } from '../../reports/html/figure-section.js';
+import { answerTable, judgedAgainst, noiseFloor } from '../../reports/model/answers.js';
+import { labelRuns } from '../../reports/model/runs.js';
+import { benchCommand, loadResultsSource, shellQuote } from '../../reports/model/source.js';
+import { TargetStyles } from '../../reports/model/targets.js';
+import { spansDecade, valueAxis } from '../../reports/figures/encoding.js';
+import { buildFigures } from '../../reports/write-report.js';
+import type { ResultsFile } from '../../results/schema.js';
+import { withVerdicts } from '../../results/verdict.js';
+import { FIXTURES, loadFixtures, loadRealRun, withEmulatedGuest, withRepetitions, withScaledTarget } from '../fixtures/reports/derive.js';
+
+const styles = new TargetStyles(displayOf);
+const real = await loadRealRun();
+const [network] = await loadFixtures();
+if (!network) throw new Error('fixture missing');
+const repeated = withRepetitions(network, 5, 0.01, 11);
+
+/** A derived run: `target` at exactly `factor` x native's throughput (costs / factor), judged. */
+function shiftedBy(target: string, factor: number, file: ResultsFile = repeated): ResultsFile {
+  return withVerdicts(withScaledTarget(file, target, factor));
+}
+
+describe('the answer table', () => {
+  it('on the real run: one row per target in registry order, one column per suite, verdicts counted', () => {
+    const table = answerTable(labelRuns([real])[0]!, styles);
+    assert.deepEqual(table.rows.map((row) => row.target), ['native', 'docker-nat', 'docker-nat:overlay']);
+    assert.deepEqual(table.suites, [
+      { suite: 'random-io', metrics: ['iops', 'clat_mean_us'] },
+      { suite: 'tcp-rr', metrics: ['latency_mean_us'] },
+    ]);
+    assert.deepEqual(table.counts, { slower: 1, faster: 0, equivalent: 0, undecided: 15, 'not-comparable': 0 });
+    const [, dockerNat, overlay] = table.rows;
+    const rr = dockerNat!.cells[1]!;
+    assert.equal(rr.kind, 'slower');
+    assert.equal(rr.words, 'slower on 1 of 2 points');
+    // Performance: latency is lower-is-better, so the geometric mean is of the inverse ratios.
+    const [tcp, udp] = rr.points.map((point) => point.verdict!.ratio!);
+    assert.ok(Math.abs(rr.performancePercent! - 100 / Math.sqrt(tcp! * udp!)) < 1e-9);
+    assert.ok(rr.performancePercent! < 100);
+    assert.equal(dockerNat!.cells[0]!.kind, 'undecided');
+    assert.equal(dockerNat!.cells[0]!.words, 'undecided on 6 of 6 points');
+    assert.equal(overlay!.cells[1]!.words, 'undecided on 2 of 2 points');
+    assert.equal(table.rows[0]!.isBaseline, true);
+  });
+
+  it('derived shifts: 0.8x is slower, 1x equivalent, 1.25x faster, each with its word and colour class', () => {
+    const file = withVerdicts(withScaledTarget(withScaledTarget(withScaledTarget(repeated, 'docker-nat', 0.8), 'docker-host', 1), 'kvm', 1.25));
+    const table = answerTable(labelRuns([file])[0]!, styles);
+    const cell = (target: string, suite: string) => table.rows.find((row) => row.target === target)!.cells[table.suites.findIndex((column) => column.suite === suite)]!;
+    assert.equal(cell('docker-nat', 'tcp-bulk').kind, 'slower');
+    assert.ok(Math.abs(cell('docker-nat', 'tcp-bulk').performancePercent! - 80) < 1e-9);
+    assert.ok(Math.abs(cell('docker-nat', 'tcp-rr').performancePercent! - 80) < 1e-9);
+    assert.equal(cell('docker-host', 'tcp-rr').kind, 'equivalent');
+    assert.equal(cell('docker-host', 'tcp-rr').words, 'equivalent on all 2');
+    assert.equal(cell('kvm', 'tcp-rr').kind, 'faster');
+    const page = answerSection(labelRuns([file]), styles).html;
+    assert.match(page, /class="verdict v-slower" data-kind="slower"><div class="word"><span class="glyph" aria-hidden="true">▼<\/span> slower on 2 of 2 points/);
+    assert.match(page, /v-equivalent" data-kind="equivalent"><div class="word"><span class="glyph" aria-hidden="true">=<\/span> equivalent on all 2/);
+    assert.match(page, /slower by 20\.0 %/);
+    assert.match(page, /faster by 25\.0 %/);
+  });
+
+  it('marks an emulated (TCG) row and lists why', () => {
+    const guest = withEmulatedGuest(repeated);
+    const page = answerSection(labelRuns([guest]), styles).html;
+    assert.match(page, /<tr class="degraded" data-target="kvm"><th scope="row">kvm \(TCG, no vhost\) <span class="badge">TCG<\/span><br><span class="warnings">TCG emulation, not KVM; virtio-net without vhost<\/span>/);
+  });
+
+  it('judges against a --baseline other than the run\'s own from the raw trials', () => {
+    const file = shiftedBy('docker-nat', 0.8);
+    const rejudged = judgedAgainst(file, 'docker-nat');
+    const native = rejudged.points.find((point) => point.key === 'native/tcp-bulk/client-to-server')!;
+    assert.equal(native.verdict?.baseline, 'docker-nat');
+    assert.ok(Math.abs((native.verdict?.ratio ?? Number.NaN) - 1.25) < 1e-12);
+    assert.equal(native.verdict?.verdict, 'faster');
+    assert.equal(judgedAgainst(file, 'native'), file);
+    assert.equal(judgedAgainst(file, 'no-such-target'), file);
+  });
+});
+
+describe('an A/A run', () => {
+  function aa(factor: number): ResultsFile {
+    const file = shiftedBy('native-b', factor);
+    return { ...file, plan: { ...file.plan, mode: 'aa' } };
+  }
+
+  it('counts the points that claimed a difference, and says it measures the noise floor', () => {
+    const quiet = noiseFloor(aa(1));
+    assert.equal(quiet.points.length, 4);
+    assert.equal(quiet.claimed, 0);
+    assert.ok(quiet.largestSpreadPercent !== null && quiet.largestSpreadPercent > 0 && quiet.largestSpreadPercent < 5);
+    assert.equal(noiseFloor(aa(0.8)).claimed, 4);
+    const page = answerSection(labelRuns([aa(1)]), styles).html;
+    assert.match(page, /A\/A run: this measures the noise floor/);
+    assert.match(page, /<b class="claimed">0 of 4 points claimed a difference<\/b>/);
+    assert.doesNotMatch(page, /<th scope="col">tcp-bulk/, 'no target x suite grid for an A/A run');
+  });
+});
+
+describe('provenance under each figure', () => {
+  it('quotes arguments for a POSIX shell', () => {
+    assert.equal(shellQuote('--target'), '--target');
+    assert.equal(shellQuote('native,docker-nat:overlay'), 'native,docker-nat:overlay');
+    assert.equal(shellQuote("it's a test"), `'it'\\''s a test'`);
+    assert.equal(shellQuote(''), "''");
+    assert.equal(shellQuote('$(rm -rf /)'), `'$(rm -rf /)'`);
+  });
+
+  it('the command of a version 2 run, none for a version 1 file', async () => {
+    const file = { ...real, plan: { ...real.plan, command: ['--target', 'native,docker-nat', '--title', "Felter's rows"] }, order: [['native/tcp-rr/tcp']] };
+    assert.equal(benchCommand(file, null), `npm run bench -- --target native,docker-nat --title 'Felter'\\''s rows'`);
+    assert.equal(benchCommand({ ...file, plan: { ...file.plan, command: [] } }, null), 'npm run bench');
+    const { source } = await loadResultsSource(FIXTURES.realThreeReps);
+    assert.equal(benchCommand(real, source), null);
+    assert.equal(benchCommand(real, null), null, 'an upgraded file without a source: empty command and order');
+  });
+
+  it('hashes exactly the bytes of the file, and says which version it was', async () => {
+    const { results, source } = await loadResultsSource(FIXTURES.realThreeReps);
+    assert.equal(source.sha256, createHash('sha256').update(await readFile(FIXTURES.realThreeReps)).digest('hex'));
+    assert.equal(source.version, 1);
+    assert.equal(results.version, 2);
+    await assert.rejects(loadResultsSource('/nonexistent.json'), /cannot be read \(ENOENT\)/);
+  });
+
+  it('prints the command and the sha256 under a figure', async () => {
+    const { results, source } = await loadResultsSource(FIXTURES.realThreeReps);
+    const { context, figures } = buildFigures([results], 'native', displayOf, [source]);
+    const figure = figures.find((candidate) => candidate.id === 'rr-latency')!;
+    const section = figureSection(figure, await renderFigure(figure.spec), 'native', context.runs).html;
+    assert.match(section, /Reproduce: command not recorded \(results file version 1\)/);
+    assert.match(section, new RegExp(`native-docker-3reps\\.json</code>, sha256 <code class="sha256">${source.sha256}</code>`));
+  });
+});
+
+describe('value axes decided from the data', () => {
+  it('a log axis only for positive values spanning more than a decade', () => {
+    assert.equal(spansDecade([40, 7000]), true);
+    assert.equal(spansDecade([64, 82]), false);
+    assert.equal(spansDecade([1, 10]), false);
+    assert.equal(spansDecade([0, 5, 500]), false);
+    assert.equal(spansDecade([-1, 500]), false);
+    assert.equal(spansDecade([500]), false);
+  });
+
+  it('the real run is drawn on linear axes; a TCG-like 1/30 throughput on a log axis, labelled, dots, whiskers inside it', async () => {
+    const { figures } = buildFigures([real], 'native', displayOf);
+    for (const figure of figures) {
+      if (figure.id === 'random-read-latency-cdf') continue; // p1 to p99.99 span more than a decade
+      assert.doesNotMatch(JSON.stringify(figure.spec), /log scale/, figure.id);
+    }
+    const slow = shiftedBy('kvm', 1 / 30);
+    const throughput = buildFigures([slow], 'native', displayOf).figures.find((figure) => figure.id === 'tcp-bulk-throughput')!;
+    const spec = JSON.stringify(throughput.spec);
+    assert.match(spec, /"title":"throughput \(Gbit\/s\) \(log scale\)","scale":\{"type":"log"\}/);
+    assert.match(spec, /"mark":\{"type":"point","filled":true/);
+    assert.ok(throughput.notes.some((note) => /span more than a decade/.test(note)));
+    assert.ok(valueAxis(throughput.rows).log);
+    const { svg } = await renderFigure(throughput.spec);
+    assert.doesNotMatch(svg, /NaN|Infinity/);
+  });
+
+  it('legends list only the targets drawn: a skipped target with no bar is left out', () => {
+    const guest = withEmulatedGuest(repeated);
+    const figure = buildFigures([guest], 'native', displayOf).figures.find((candidate) => candidate.id === 'rr-latency')!;
+    const legends = JSON.stringify(figure.spec).match(/"legend":\{"title":"target","orient":"bottom","values":(\[[^\]]*\])/);
+    assert.ok(legends);
+    // docker-host was skipped everywhere; kvm drew its ok point; the paper's docker rows are not this run's.
+    assert.deepEqual(JSON.parse(legends[1]!), ['native', 'kvm']);
+  });
+});

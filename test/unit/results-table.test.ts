@@ -1,0 +1,118 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { resultsCommand } from '../../harness/commands/results.js';
+import type { ResultsFile } from '../../results/schema.js';
+import { summaryRows, SUMMARY_COLUMNS, TABLE_WIDTH, toCsv, toVerdictTable, verdictWords } from '../../results/table.js';
+import { withVerdicts } from '../../results/verdict.js';
+import { FIXTURES, loadFixtures, loadRealRun, withRepetitions, withScaledTarget, withZeroAndNegativeSample } from '../fixtures/reports/derive.js';
+
+const [network] = await loadFixtures();
+if (!network) throw new Error('fixture missing');
+
+/**
+ * The real native network run with 5 repetitions of 1 % CV, plus docker-nat at exactly 0.8x native
+ * (every throughput x 0.8, every latency / 0.8) and docker-host at exactly native's samples.
+ */
+const shifted: ResultsFile = withVerdicts(withScaledTarget(withScaledTarget(withRepetitions(network, 5, 0.01, 11), 'docker-nat', 0.8), 'docker-host', 1));
+
+/** Parses our own CSV (no quoted commas in these rows) into objects by header. */
+function csvRecords(csv: string): Record<string, string>[] {
+  const [header, ...lines] = csv.trim().split('\n');
+  const columns = header!.split(',');
+  return lines.map((line) => Object.fromEntries(line.split(',').map((cell, index) => [columns[index]!, cell])));
+}
+
+/** What `npm run results -- ARGS` prints, and that it exits 0. */
+async function results(...argv: string[]): Promise<string> {
+  let out = '';
+  assert.equal(
+    await resultsCommand(argv, (text) => {
+      out += text;
+    }),
+    0,
+  );
+  return out;
+}
+
+describe('CSV export with verdicts', () => {
+  it('appends ratio, ratio_low, ratio_high and verdict after every earlier column', () => {
+    assert.deepEqual(SUMMARY_COLUMNS.slice(0, 14), ['target', 'suite', 'point', 'metric', 'params', 'unit', 'n', 'mean', 'sd', 'ci95_low', 'ci95_high', 'cv', 'status', 'reason']);
+    assert.deepEqual(SUMMARY_COLUMNS.slice(14), ['ratio', 'ratio_low', 'ratio_high', 'verdict']);
+  });
+
+  it('fills them on the headline row of a candidate with the known shift, and leaves them empty elsewhere', () => {
+    const records = csvRecords(toCsv(summaryRows(shifted)));
+    const row = (target: string, point: string, metric: string) => {
+      const found = records.find((record) => record.target === target && record.point === point && record.metric === metric);
+      assert.ok(found, `${target} ${point} ${metric}`);
+      return found;
+    };
+    const throughput = row('docker-nat', 'client-to-server', 'throughput_gbps');
+    assert.ok(Math.abs(Number(throughput.ratio) - 0.8) < 1e-12, throughput.ratio);
+    assert.ok(Number(throughput.ratio_low) < 0.8 && Number(throughput.ratio_high) > 0.8 && Number(throughput.ratio_high) < 0.9);
+    assert.equal(throughput.verdict, 'slower');
+    const latency = row('docker-nat', 'tcp', 'latency_mean_us');
+    assert.ok(Math.abs(Number(latency.ratio) - 1.25) < 1e-12, latency.ratio);
+    assert.equal(latency.verdict, 'slower');
+    assert.equal(row('docker-host', 'udp', 'latency_mean_us').verdict, 'equivalent');
+    // Not the headline: the verdict judged throughput, not CPU per byte.
+    const cost = row('docker-nat', 'client-to-server', 'cpu_ns_per_byte');
+    assert.deepEqual([cost.ratio, cost.ratio_low, cost.ratio_high, cost.verdict], ['', '', '', '']);
+    // The baseline's rows: empty, never 0.
+    const native = records.filter((record) => record.target === 'native');
+    assert.ok(native.length > 0);
+    for (const record of native) assert.deepEqual([record.ratio, record.ratio_low, record.ratio_high, record.verdict], ['', '', '', '']);
+  });
+
+  it('a not-comparable verdict has its word and no interval', async () => {
+    const broken = withZeroAndNegativeSample(await loadRealRun(), 'docker-nat/tcp-rr/tcp', 'docker-nat:overlay/random-io/randread');
+    const records = csvRecords(toCsv(summaryRows(broken)));
+    const tcp = records.find((record) => record.target === 'docker-nat' && record.point === 'tcp' && record.metric === 'latency_mean_us')!;
+    assert.deepEqual([tcp.ratio, tcp.ratio_low, tcp.ratio_high, tcp.verdict], ['', '', '', 'not-comparable']);
+  });
+});
+
+describe('the verdict table of npm run results', () => {
+  it('says the baseline and margin, groups by suite, and words each verdict', () => {
+    const table = toVerdictTable(shifted);
+    const lines = table.split('\n');
+    assert.match(lines[1]!, /^baseline native; margin ±5 % \(equivalent inside 95\.2–105\.0 % of native\)/);
+    assert.equal(lines.filter((line) => line === 'tcp-bulk').length, 1);
+    assert.equal(lines.filter((line) => line === 'tcp-rr').length, 1);
+    const line = (target: string, after: string) => {
+      const start = lines.indexOf(lines.find((candidate) => candidate.startsWith(after))!);
+      assert.ok(start >= 0, after);
+      return lines.slice(start).find((candidate) => candidate.startsWith(`  ${target} `))!;
+    };
+    assert.match(line('docker-nat', 'client-to-server · throughput_gbps (Gbit/s, higher is better)'), /80\.0 \(\d+\.\d–\d+\.\d\)\s+±\d+\.\d\s+slower by 20\.0 %$/);
+    assert.match(line('docker-nat', 'tcp · latency_mean_us (µs, lower is better)'), /125\.0 \(\d+\.\d–\d+\.\d\)\s+±\d+\.\d\s+slower by 25\.0 %$/);
+    assert.match(line('docker-host', 'tcp · latency_mean_us'), /100\.0 \(9\d\.\d–10\d\.\d\)\s+±\d+\.\d\s+equivalent$/);
+    assert.match(line('native', 'tcp · latency_mean_us'), /\s100\s+baseline$/);
+    for (const text of lines) assert.ok(text.length <= TABLE_WIDTH, `${text.length} columns: ${text}`);
+  });
+
+  it('on the real noisy run: undecided with the repetitions still needed, wrapped within 100 columns', async () => {
+    const real = await loadRealRun();
+    const randread = real.points.find((point) => point.key === 'docker-nat/random-io/randread')!.verdict!;
+    assert.equal(randread.verdict, 'undecided');
+    assert.ok(randread.verdict === 'undecided' && randread.repetitionsNeeded !== null);
+    assert.equal(verdictWords(randread), `undecided — ${randread.repetitionsNeeded - 3} more reps would decide`);
+    const broken = withZeroAndNegativeSample(real, 'docker-nat/tcp-rr/tcp', 'docker-nat:overlay/random-io/randread');
+    const table = toVerdictTable(broken);
+    // A long reason wraps under the verdict column: read it as one line.
+    const unwrapped = table.replace(/\n {20,}/g, ' ');
+    assert.match(unwrapped, /not comparable: the candidate has a sample of 0: a ratio needs positive/);
+    assert.match(unwrapped, /not comparable: the candidate has a sample of -\d/);
+    for (const text of table.split('\n')) assert.ok(text.length <= TABLE_WIDTH, `${text.length} columns: ${text}`);
+  });
+
+  it('npm run results prints it by default, and the summaries with --format metrics', async () => {
+    const table = await results(FIXTURES.realThreeReps);
+    assert.match(table, /^run 20261130T024702Z-c6fc \(completed\), 3 repetitions a point\nbaseline native; margin ±5 %/);
+    assert.match(table, /\n {2}docker-nat {10}78\.9 {2}123\.6 \(103\.6–147\.5\) {2}±26\.6 {2}slower by 23\.6 %\n/);
+    const metrics = await results(FIXTURES.realThreeReps, '--format', 'metrics');
+    assert.match(metrics, /^target\s+suite\s+point\s+metric/);
+    const csv = await results(FIXTURES.realThreeReps, '--format', 'csv');
+    assert.match(csv, /\ndocker-nat,tcp-rr,udp,latency_mean_us,.*,1\.23\d+,1\.03\d+,1\.47\d+,slower\n/);
+  });
+});
