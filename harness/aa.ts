@@ -51,3 +51,23 @@ export function aaSummaryLines(file: ResultsFile): string[] {
   }
   return lines;
 }
+
+/** How the report draws a target: its label, row order and colour (see reports' TargetStyleLookup). */
+interface Display {
+  label: string;
+  order: number;
+  colour: string;
+}
+
+/**
+ * A target-style lookup that also knows A/A arms: `native~aa` is drawn as native's second arm, just
+ * after it, in a neutral grey so the two arms never share a colour in one figure.
+ * @param lookup The registry's lookup for configuration ids (provisioning's displayOf).
+ */
+export function withAaArms(lookup: (id: string) => Display | null): (id: string) => Display | null {
+  return (id) => {
+    if (!id.endsWith(AA_ARM_SUFFIX)) return lookup(id);
+    const base = lookup(armConfiguration(id));
+    return base ? { label: `${base.label} (A/A arm B)`, order: base.order + 0.05, colour: '#7f7f7f' } : null;
+  };
+}

@@ -6,6 +6,7 @@ import { resultsCommand, RESULTS_USAGE } from './commands/results.js';
 import { IsobenchError } from '../core/errors.js';
 import { setupForTests } from './setup.js';
 import { displayOf } from '../provisioning/targets/configuration.js';
+import { withAaArms } from './aa.js';
 
 const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
   bench: benchCommand,
@@ -14,7 +15,7 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
   cleanup: () => cleanupCommand(),
   calibrate: calibrateCommand,
   // Loaded on demand: vega is heavy, and the other commands do not need it.
-  report: async (argv) => (await import('../reports/command.js')).runReportCommand(argv, displayOf),
+  report: async (argv) => (await import('../reports/command.js')).runReportCommand(argv, withAaArms(displayOf)),
   'setup-tests': async () => {
     await setupForTests((line) => console.error(line));
     return 0;

@@ -9,7 +9,7 @@ import { TARGET_NAMES } from '../../provisioning/targets/index.js';
 import { DEFAULT_GUARD_RANGE, DEFAULT_TEST_SUBNET, validateTopologyConfig } from '../../provisioning/topology.js';
 import { findSuite, SUITE_NAMES, SUITES } from '../../suites/index.js';
 import { DEFAULT_MARGIN_PERCENT } from '../../results/verdict.js';
-import { aaSummaryLines } from '../aa.js';
+import { aaSummaryLines, withAaArms } from '../aa.js';
 import { DEFAULT_MAX_REPETITIONS, MIN_ADAPTIVE_REPETITIONS, verdictSummaryLine, type AdaptiveLimits } from '../adaptive.js';
 import { parseDuration } from '../duration.js';
 import { randomSeed } from '../random.js';
@@ -279,7 +279,10 @@ export async function benchCommand(argv: string[]): Promise<number> {
   console.log(`results: ${outcome.resultsPath}`);
   try {
     const { writeReport } = await import('../../reports/write-report.js');
-    const report = await writeReport([outcome.results], { out: outcome.resultsPath.replace(/\.json$/, '.html'), targetStyle: displayOf });
+    const { loadResultsSource } = await import('../../reports/model/source.js');
+    // Read back from disk: the sha256 under each figure is of the file a reader will hold.
+    const { source } = await loadResultsSource(outcome.resultsPath);
+    const report = await writeReport([outcome.results], { out: outcome.resultsPath.replace(/\.json$/, '.html'), targetStyle: withAaArms(displayOf), sources: [source] });
     console.log(`report: ${report}`);
   } catch (error) {
     console.error(`isobench: the results are safe, but the report failed: ${(error as Error).message}`);
@@ -288,6 +291,6 @@ export async function benchCommand(argv: string[]): Promise<number> {
   const verdicts = verdictSummaryLine(outcome.results);
   if (verdicts) console.log(verdicts);
   for (const line of aaSummaryLines(outcome.results)) console.log(line);
-  console.log(`see them with: npm run results -- ${outcome.resultsPath} --format table`);
+  console.log(`see them with: npm run results -- ${outcome.resultsPath}`);
   return outcome.results.points.some((point) => point.status === 'failed') ? 1 : 0;
 }
