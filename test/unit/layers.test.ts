@@ -6,20 +6,22 @@ import { fileURLToPath } from 'node:url';
 
 // The layer rule (issue 8): dependencies point one way.
 //   core        imports nothing else of isobench
+//   models      -> core                     (pure analytical models, e.g. pre-copy migration)
 //   results     -> core
 //   contracts   -> core, results            (types only: the seam between suites and targets)
 //   provisioning-> core, results, contracts
-//   suites      -> core, results, contracts
-//   reports     -> core, results
+//   suites      -> core, results, contracts, models
+//   reports     -> core, results, models
 //   harness     -> everything
 const ALLOWED: Record<string, readonly string[]> = {
   core: [],
+  models: ['core'],
   results: ['core'],
   contracts: ['core', 'results'],
   provisioning: ['core', 'results', 'contracts'],
-  suites: ['core', 'results', 'contracts'],
-  reports: ['core', 'results'],
-  harness: ['core', 'results', 'contracts', 'provisioning', 'suites', 'reports'],
+  suites: ['core', 'results', 'contracts', 'models'],
+  reports: ['core', 'results', 'models'],
+  harness: ['core', 'models', 'results', 'contracts', 'provisioning', 'suites', 'reports'],
 };
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -75,4 +77,7 @@ test('the checker finds a wrong arrow (it can fail)', () => {
   const imports = importsOf(fake, "import { x } from '../harness/runner.js';\nexport type { Y } from '../results/schema.js';\nconst m = await import('../reports/index.js');");
   assert.deepEqual(imports.map((entry) => entry.target), ['harness/runner.js', 'results/schema.js', 'reports/index.js']);
   assert.ok(!ALLOWED.core!.includes(layerOf(imports[0]!.target)));
+  // models/ sits just above core/: a model that reached for results/ or a suite would be refused.
+  assert.ok(!ALLOWED.models!.includes('results') && !ALLOWED.models!.includes('suites'));
+  assert.ok(!ALLOWED.core!.includes('models'));
 });
