@@ -4,7 +4,7 @@ import { formatNumber } from '../model/format.js';
 import { collectRows, type FigureRow } from '../model/rows.js';
 import { BASE_CONFIG, colourScale, uniqueInOrder } from './encoding.js';
 import type { Figure, FigureContext, FigureModule } from './figure.js';
-import { MYSQL_TOOL_NOTE, threadsOf } from './mysql.js';
+import { mysqlToolNote, threadsOf } from './mysql.js';
 import { MYSQL_METRICS } from '../../results/metrics.js';
 
 /** One dot per (series, thread count) that has both numbers; its CI in both directions. */
@@ -31,7 +31,7 @@ export const mysqlLatencyThroughput: FigureModule = {
     const throughput = collectRows(context.runs, { suite: 'mysql', metric: MYSQL_METRICS.transactionsPerSecond.name }, options);
     const latency = collectRows(context.runs, { suite: 'mysql', metric: MYSQL_METRICS.latencyP95.name }, options);
     const pairs = pair(throughput, latency, context);
-    return pairs.length === 0 ? null : latencyFigure(pairs, [...throughput, ...latency], context.styles);
+    return pairs.length === 0 ? null : latencyFigure(pairs, [...throughput, ...latency], context.styles, mysqlToolNote(context.runs));
   },
 };
 
@@ -60,7 +60,7 @@ function pair(throughput: FigureRow[], latency: FigureRow[], context: FigureCont
   return pairs;
 }
 
-function latencyFigure(pairs: Pair[], rows: FigureRow[], styles: TargetStyles): Figure {
+function latencyFigure(pairs: Pair[], rows: FigureRow[], styles: TargetStyles, toolNote: string): Figure {
   const colour = { field: 'target', type: 'nominal', scale: colourScale(pairs.map((row) => row.target), styles), legend: { title: 'target', orient: 'bottom' } };
   const x = { field: 'tps', type: 'quantitative', title: 'throughput (transactions/s)' };
   const y = { field: 'latency', type: 'quantitative', title: 'p95 latency (ms)' };
@@ -97,7 +97,7 @@ function latencyFigure(pairs: Pair[], rows: FigureRow[], styles: TargetStyles): 
     spec,
     rows,
     reference: [],
-    notes: [MYSQL_TOOL_NOTE, 'Failed or skipped thread counts are listed in the MySQL throughput figure.', 'The paper published this figure as a chart only.'],
+    notes: [toolNote, 'Failed or skipped thread counts are listed in the MySQL throughput figure.', 'The paper published this figure as a chart only.'],
     marks: { value: pairs.length, ci: pairs.length },
   };
 }

@@ -4,7 +4,7 @@ import { FELTER_MYSQL_THROUGHPUT } from '../reference/papers.js';
 import { BASE_CONFIG, INDEPENDENT_PANELS, colourScale, gapListLayer, gapText, IS_MEASURED, toDatum, TOOLTIP, uniqueInOrder } from './encoding.js';
 import type { Figure, FigureContext, FigureModule } from './figure.js';
 import { paperData, paperView } from './grouped-bars.js';
-import { MYSQL_TOOL_NOTE, threadsOf } from './mysql.js';
+import { mysqlToolNote, threadsOf } from './mysql.js';
 import { MYSQL_METRICS } from '../../results/metrics.js';
 
 /** sysbench OLTP read-only transactions/s per thread count, beside Felter 2014's published sweep. */
@@ -127,7 +127,7 @@ function throughputFigure(rows: FigureRow[], context: FigureContext): Figure {
       value: row.value,
       unit: FELTER_MYSQL_THROUGHPUT.unit,
     })),
-    notes: [MYSQL_TOOL_NOTE, `Paper: ${FELTER_MYSQL_THROUGHPUT.tool}; ${FELTER_MYSQL_THROUGHPUT.note ?? ''}.`],
+    notes: [mysqlToolNote(context.runs), `Paper: ${FELTER_MYSQL_THROUGHPUT.tool}; ${FELTER_MYSQL_THROUGHPUT.note ?? ''}.`],
     marks: {
       value: measuredRows.length,
       ci: measuredRows.length,
