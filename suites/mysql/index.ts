@@ -10,8 +10,8 @@ import { ToolOutputError } from '../parse-error.js';
 import { failedTrial, sample } from '../trial-helpers.js';
 import { MysqlOptions, MysqlParams, resolvePlan, type MysqlPlan } from './options.js';
 import {
-  bufferPoolMiB, claimPort, errorLog, errorLogTail, MARIADB_SERVICE_PORTS, maxConnectionsFor, memTotalKiB, releasePort,
-  startMariadb, stopMariadb, SYSBENCH_DATABASE, SYSBENCH_USER, type MariadbServer,
+  bufferPoolMiB, errorLog, errorLogTail, MARIADB_SERVICE_PORTS, maxConnectionsFor, memTotalKiB, releasePort,
+  startMariadbOnFreePort, stopMariadb, SYSBENCH_DATABASE, SYSBENCH_USER, type MariadbServer,
 } from './server.js';
 import { prepareCommand, redactPassword, runCommand, type SysbenchConnection, type SysbenchTables } from './sysbench-command.js';
 import { parseSysbenchPrepare, parseSysbenchRun, SysbenchFatalError, type SysbenchInterval, type SysbenchReport } from './sysbench-report.js';
@@ -84,11 +84,11 @@ export const mysqlSuite: Suite<MysqlParams, MysqlOptions, MysqlState> = {
     const { target, client, config } = context;
     const plan = resolvePlan(config);
     const address = target.serverAddress;
-    const port = claimPort(address);
     let server: MariadbServer | undefined;
     try {
       const settings = { bufferPoolMiB: bufferPoolMiB(await memTotalKiB(target)), maxConnections: maxConnectionsFor(Math.max(...plan.threads)) };
-      server = await startMariadb(target, settings, port);
+      server = await startMariadbOnFreePort(target, settings);
+      const port = server.port;
       await context.verifyDestination(address);
       const connection: SysbenchConnection = { host: address, port, user: SYSBENCH_USER, password: server.password, database: SYSBENCH_DATABASE };
       const tables: SysbenchTables = { script: plan.script, tables: plan.tables, tableSize: plan.tableSize };
@@ -129,8 +129,10 @@ export const mysqlSuite: Suite<MysqlParams, MysqlOptions, MysqlState> = {
     } catch (error) {
       const saved = server ? await keepErrorLog(context, server, 'prepare') : '';
       const tail = server ? await errorLogTail(target, server.layout, 5) : null;
-      if (server) await stopMariadb(target, server);
-      releasePort(address, port);
+      if (server) {
+        await stopMariadb(target, server);
+        releasePort(address, server.port);
+      }
       const message = (error as Error).message;
       throw new Error(`${message}${tail && !message.includes('error log') ? `; the server's error log ends: ${tail.split('\n').join(' | ')}` : ''}${saved}`, { cause: error });
     }

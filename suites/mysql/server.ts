@@ -223,6 +223,45 @@ export async function startMariadb(target: ProvisionedTarget, settings: MariadbS
   }
 }
 
+/** How mariadbd's error log says its port is taken (`Can't start server: Bind on TCP/IP port. Got error: 98: Address already in use`). */
+const ADDRESS_IN_USE = /Bind on TCP\/IP port|Address already in use/;
+
+/**
+ * Starts a server on the first port of MARIADB_PORTS that is free at the target's test address:
+ * claimed by no other server of this run, and not taken by another program (a machine's own MariaDB
+ * listening on 0.0.0.0:3306 holds 3306 on the test address too). A port in use is skipped.
+ * The port stays claimed until `releasePort`.
+ * @throws Error when every port is claimed or in use (naming the ones in use), or as startMariadb.
+ */
+export async function startMariadbOnFreePort(target: ProvisionedTarget, settings: MariadbSettings): Promise<MariadbServer> {
+  const address = target.serverAddress;
+  const inUse: number[] = [];
+  try {
+    for (;;) {
+      let port: number;
+      try {
+        port = claimPort(address);
+      } catch (error) {
+        if (inUse.length === 0) throw error;
+        const others = inUse.length === MARIADB_PORTS.length ? '' : ', the others by this run\'s other servers';
+        throw new Error(`no MariaDB port is free on ${address}: ${inUse.join(', ')} in use by another program${others}`, { cause: error });
+      }
+      try {
+        return await startMariadb(target, settings, port);
+      } catch (error) {
+        if (!ADDRESS_IN_USE.test((error as Error).message)) {
+          releasePort(address, port);
+          throw error;
+        }
+        // Keep it claimed while the next ones are tried; give it back once a port is found.
+        inUse.push(port);
+      }
+    }
+  } finally {
+    for (const port of inUse) releasePort(address, port);
+  }
+}
+
 /**
  * Shuts the server down cleanly (SQL `SHUTDOWN` on its socket), ends its process whatever that
  * said, and removes its directory. Never throws: it runs at the end, after the measurements.

@@ -167,7 +167,7 @@ describe('mysql metrics', () => {
 });
 
 /** A fake target and client: every command is recorded; the client answers with captured sysbench output. */
-function fakeRig(answers: { prepare?: string; run?: string; runExit?: number }) {
+function fakeRig(answers: { prepare?: string; run?: string; runExit?: number; busyPorts?: number[] }) {
   const journal: string[] = [];
   const logDirectory = mkdtemp(join(tmpdir(), 'isobench-mysql-unit-'));
   const target: ProvisionedTarget = {
@@ -184,6 +184,10 @@ function fakeRig(answers: { prepare?: string; run?: string; runExit?: number }) 
     },
     async startService(spec: ServiceSpec) {
       const command = spec.command({ address: '172.17.0.5', port: spec.port });
+      if (answers.busyPorts?.includes(spec.port)) {
+        journal.push(`busy: ${spec.port}`);
+        throw new Error(`the server for 172.17.0.5:${spec.port} exited before it listened: [ERROR] Can't start server: Bind on TCP/IP port. Got error: 98: Address already in use`);
+      }
       journal.push(`start: ${command.join(' ')}`);
       return { spec, command: ['docker', 'exec', 'c', ...command], stop: async () => void journal.push('stop service') };
     },
@@ -290,6 +294,23 @@ describe('mysql suite against a fake target', () => {
     assert.ok(journal.some((line) => line.includes('--execute=SHUTDOWN')));
     assert.equal(journal.at(-1), 'target: rm -rf /data/isobench-mariadb-3306');
     assert.equal((await readdir(suiteContext.logDirectory!)).length, 1);
+    assert.equal(claimPort('198.18.0.77'), 3306);
+    releasePort('198.18.0.77', 3306);
+  });
+
+  it('a port another program holds (a machine\'s own MariaDB on 0.0.0.0:3306) is skipped; all of them taken is a clear error', async () => {
+    const { journal, context } = fakeRig({ busyPorts: [3306] });
+    const suiteContext = await context();
+    const state = await mysqlSuite.prepare!(suiteContext);
+    assert.equal(state.server.port, 3307);
+    assert.ok(journal.includes('busy: 3306'));
+    assert.ok(journal.includes('target: rm -rf /data/isobench-mariadb-3306'), 'the failed start left nothing behind');
+    await mysqlSuite.finish!(suiteContext, state);
+    assert.equal(claimPort('198.18.0.77'), 3306, 'the busy port is not held once a free one is found');
+    releasePort('198.18.0.77', 3306);
+
+    const { context: allBusy } = fakeRig({ busyPorts: [...MARIADB_PORTS] });
+    await assert.rejects(mysqlSuite.prepare!(await allBusy()), /no MariaDB port is free on 198\.18\.0\.77: 3306, 3307, 3308, 3309 in use by another program$/);
     assert.equal(claimPort('198.18.0.77'), 3306);
     releasePort('198.18.0.77', 3306);
   });
