@@ -64,6 +64,11 @@ export interface SuiteContext<O extends SuiteOptions = SuiteOptions> {
    */
   verifyDestination(address: string): Promise<void>;
   /**
+   * Where a suite keeps files worth reading after the run (a database server's error log when a trial
+   * failed): the results directory, beside the results file. Absent where there is none (calibrate, tests).
+   */
+  logDirectory?: string;
+  /**
    * Provisions another, fresh instance of the same target configuration (its own process,
    * container or guest), for the startup suite; the caller tears it down. Absent where no driver is
    * at hand (calibrate).

@@ -280,6 +280,7 @@ export async function runBench(options: BenchOptions): Promise<BenchOutcome> {
       host,
       cpu,
       verifyDestination: (address) => topology.verifyDestination(address),
+      logDirectory: options.outDirectory,
       launchFresh: () => drivers.get(target.name)!.provision({ ...contexts.get(target.name)!, log: () => {} }),
     });
 

@@ -84,6 +84,25 @@ export const STARTUP_METRICS = {
 
 /** mysql (sysbench OLTP, Felter et al. 2014, "MySQL throughput" and "latency vs throughput"). */
 export const MYSQL_METRICS = {
+  /** sysbench's transactions over its total time: the headline. */
   transactionsPerSecond: metric('transactions_per_s', 'tx/s', 'higher'),
+  /** Every SQL statement sysbench ran (reads, writes, BEGIN/COMMIT) over its total time. */
+  queriesPerSecond: metric('queries_per_s', 'queries/s', 'higher'),
+  /** Mean time of one transaction as sysbench's threads saw it. */
+  latencyMean: metric('latency_mean_ms', 'ms', 'lower'),
+  /** 95th percentile of the transaction times (sysbench `--percentile=95`). */
   latencyP95: metric('latency_p95_ms', 'ms', 'lower'),
+  /** Errors sysbench ignored and retried (deadlocks, lock wait timeouts: `--mysql-ignore-errors`), over the run. */
+  errors: metric('errors', 'count', 'lower'),
+  /** Times sysbench had to reconnect, over the run. */
+  reconnects: metric('reconnects', 'count', 'lower'),
+  /** Busy CPU time of the whole host (client, server, isolation layers) over transactions, /proc/stat. */
+  cpuUsPerTransaction: metric('cpu_us_per_tx', 'µs/tx', 'lower'),
+  /** Share of all the host's cores busy during the run (Felter drew throughput against CPU utilisation): context. */
+  cpuBusyPercent: metric('cpu_busy_percent', '%', 'lower'),
 } as const;
+
+/** CPU µs per transaction of one of the target's own accounting sources (cgroup, QEMU process, guest). */
+export function cpuUsPerTransactionOf(source: string): MetricDefinition {
+  return metric(`cpu_us_per_tx_${source}`, 'µs/tx', 'lower');
+}

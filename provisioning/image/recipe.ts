@@ -71,7 +71,9 @@ export const IMAGE_RECIPE: ImageRecipe = {
     // guests: a kernel and initrd for direct kernel boot, and the agent isobench drives them with
     'linux-image-amd64',
     'qemu-guest-agent',
-    // workloads (DESIGN.md, "Suites")
+    // workloads (DESIGN.md, "Suites"). mariadb-server brings mariadb-client (the `mariadb` client the
+    // mysql suite sets up and stops its server with) and mariadb-install-db; the mysql suite starts
+    // its own mariadbd (suites/mysql/server.ts), never the package's service
     'mariadb-server',
     'nginx-light',
     'iperf3',

@@ -4,7 +4,7 @@ import { formatNumber } from '../model/format.js';
 import { collectRows, type FigureRow } from '../model/rows.js';
 import { axisTitle, BASE_CONFIG, clippedWhiskerNotes, colourScale, logScaleNotes, targetColour, uniqueInOrder, valueAxis, whiskerLow, type ValueAxis } from './encoding.js';
 import type { Figure, FigureContext, FigureModule } from './figure.js';
-import { MYSQL_TOOL_NOTE, threadsOf } from './mysql.js';
+import { mysqlToolNote, threadsOf } from './mysql.js';
 import { MYSQL_METRICS } from '../../results/metrics.js';
 
 /** One dot per (series, thread count) that has both numbers; its CI in both directions. */
@@ -32,7 +32,7 @@ export const mysqlLatencyThroughput: FigureModule = {
     const latency = collectRows(context.runs, { suite: 'mysql', metric: MYSQL_METRICS.latencyP95.name }, options);
     const axes = { x: valueAxis(throughput), y: valueAxis(latency) };
     const pairs = pair(throughput, latency, context, axes);
-    return pairs.length === 0 ? null : latencyFigure(pairs, [...throughput, ...latency], context.styles, axes, [
+    return pairs.length === 0 ? null : latencyFigure(pairs, [...throughput, ...latency], context.styles, axes, mysqlToolNote(context.runs), [
       ...clippedWhiskerNotes(throughput, axes.x.floor),
       ...clippedWhiskerNotes(latency, axes.y.floor),
     ]);
@@ -70,7 +70,7 @@ function pair(throughput: FigureRow[], latency: FigureRow[], context: FigureCont
   return pairs;
 }
 
-function latencyFigure(pairs: Pair[], rows: FigureRow[], styles: TargetStyles, axes: Axes, clipped: string[]): Figure {
+function latencyFigure(pairs: Pair[], rows: FigureRow[], styles: TargetStyles, axes: Axes, toolNote: string, clipped: string[]): Figure {
   const colour = targetColour(colourScale(pairs.map((row) => row.target), styles), pairs.map((row) => row.target));
   const scale = (axis: ValueAxis) => (axis.log ? { scale: { type: 'log' } } : {});
   const x = { field: 'tps', type: 'quantitative', title: axisTitle('throughput (transactions/s)', axes.x.log), ...scale(axes.x) };
@@ -109,7 +109,7 @@ function latencyFigure(pairs: Pair[], rows: FigureRow[], styles: TargetStyles, a
     rows,
     reference: [],
     notes: [
-      MYSQL_TOOL_NOTE,
+      toolNote,
       'Failed or skipped thread counts are listed in the MySQL throughput figure.',
       'The paper published this figure as a chart only.',
       ...logScaleNotes(axes.x.log || axes.y.log, false),

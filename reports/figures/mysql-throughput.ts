@@ -19,7 +19,7 @@ import {
 } from './encoding.js';
 import type { Figure, FigureContext, FigureModule } from './figure.js';
 import { paperData, paperView } from './grouped-bars.js';
-import { MYSQL_TOOL_NOTE, threadsOf } from './mysql.js';
+import { mysqlToolNote, threadsOf } from './mysql.js';
 import { MYSQL_METRICS } from '../../results/metrics.js';
 
 /** sysbench OLTP read-only transactions/s per thread count, beside Felter 2014's published sweep. */
@@ -143,7 +143,7 @@ function throughputFigure(rows: FigureRow[], context: FigureContext): Figure {
       unit: FELTER_MYSQL_THROUGHPUT.unit,
     })),
     notes: [
-      MYSQL_TOOL_NOTE,
+      mysqlToolNote(context.runs),
       `Paper: ${FELTER_MYSQL_THROUGHPUT.tool}; ${FELTER_MYSQL_THROUGHPUT.note ?? ''}.`,
       ...logScaleNotes(axis.log, false),
       ...clippedWhiskerNotes(rows, axis.floor),

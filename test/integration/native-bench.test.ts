@@ -29,7 +29,7 @@ test('the quick native suites run end to end, plausibly, and leave nothing behin
   assert.equal(results.status, 'completed');
   assert.equal(results.plan.repetitions, 2);
   assert.equal(results.targets[0]?.state, 'ready');
-  assert.equal(results.points.length, 2 + 2 + 6 + 1, 'tcp-bulk, tcp-rr, random-io and startup points');
+  assert.equal(results.points.length, 2 + 2 + 6 + 3 + 1, 'tcp-bulk, tcp-rr, random-io, mysql and startup points');
   for (const point of results.points) {
     assert.ok(point.status === 'ok' || point.status === 'noisy', `${point.key}: ${point.status} ${point.reason ?? ''}`);
     assert.equal(point.trials.length, 2);
@@ -54,6 +54,8 @@ test('the quick native suites run end to end, plausibly, and leave nothing behin
   const p50 = mean(results, 'native/random-io/randread-latency', 'clat_p50_us');
   const p99 = mean(results, 'native/random-io/randread-latency', 'clat_p99_us');
   assert.ok(p50 > 0 && p99 >= p50, 'the latency CDF rises');
+  const tps = mean(results, 'native/mysql/threads-2', 'transactions_per_s');
+  assert.ok(tps > 10 && tps < 1e6, `MySQL ${tps} transactions/s`);
   const ready = mean(results, 'native/startup/cold-start', 'ready_ms');
   assert.ok(ready > 0.5 && ready < 10_000, `a fresh server answers in ${ready} ms`);
 

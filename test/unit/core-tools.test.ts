@@ -1,0 +1,25 @@
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { DENY_ALL_POLICY, withServiceStartsDenied } from '../../core/tools.js';
+
+test('service starts are denied while the work runs (policy-rc.d exits 101), and the hook is gone afterwards, failure or not', async () => {
+  const path = join(await mkdtemp(join(tmpdir(), 'isobench-policy-')), 'policy-rc.d');
+  const seen = await withServiceStartsDenied(async () => ({ text: await readFile(path, 'utf8'), mode: (await stat(path)).mode & 0o777 }), path);
+  assert.equal(seen.text, DENY_ALL_POLICY);
+  assert.match(seen.text, /^#!\/bin\/sh\n[\s\S]*\nexit 101\n$/);
+  assert.equal(seen.mode, 0o755);
+  assert.equal(existsSync(path), false);
+  await assert.rejects(withServiceStartsDenied(async () => { throw new Error('apt-get failed'); }, path), /apt-get failed/);
+  assert.equal(existsSync(path), false);
+});
+
+test('a policy the host already has is left alone and decides', async () => {
+  const path = join(await mkdtemp(join(tmpdir(), 'isobench-policy-')), 'policy-rc.d');
+  await writeFile(path, '#!/bin/sh\nexit 0\n', { mode: 0o755 });
+  await withServiceStartsDenied(async () => assert.equal(await readFile(path, 'utf8'), '#!/bin/sh\nexit 0\n'), path);
+  assert.equal(await readFile(path, 'utf8'), '#!/bin/sh\nexit 0\n');
+});
