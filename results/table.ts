@@ -112,6 +112,22 @@ export function ratioText(verdict: StoredVerdict): string {
   return `${ratioPercent(verdict.ratio)} %${interval}`;
 }
 
+/** Above this many more repetitions the table says "over 1,000" rather than an estimate nobody can act on. */
+const MANY_REPETITIONS = 1000;
+
+/**
+ * `3 repetitions a point` for a fixed run; for an adaptive one also the range the added rounds reached,
+ * e.g. `3 repetitions a point, adaptive up to 10 (3–8 ran)`.
+ */
+function repetitionsLine(results: ResultsFile): string {
+  const { plan } = results;
+  const base = `${plan.repetitions} repetitions a point`;
+  if (!plan.adaptive) return base;
+  const counts = results.points.map((point) => point.trials.length).filter((count) => count > 0);
+  const ran = counts.length > 0 ? ` (${Math.min(...counts)}–${Math.max(...counts)} ran)` : '';
+  return `${base}, adaptive up to ${plan.adaptive.maxRepetitions}${ran}`;
+}
+
 /**
  * Repetitions per side still to run before an undecided verdict would be decided, by the verdict's own
  * estimate (`repetitionsNeeded` less the larger side's current n); null when no number would decide it.
@@ -135,7 +151,10 @@ export function verdictWords(verdict: StoredVerdict): string {
       return `${verdict.verdict} by ${verdict.effectPercent.toFixed(1)} %`;
     case 'undecided': {
       const more = moreRepetitions(verdict);
-      return more === null ? 'undecided — no number of reps decides (ratio on the margin)' : `undecided — ${more} more reps would decide`;
+      if (more === null) return 'undecided — no number of reps decides (ratio on the margin)';
+      // Past a thousand the estimate says "the ratio sits near the margin", not a number to plan a run by.
+      if (more > MANY_REPETITIONS) return `undecided — over ${MANY_REPETITIONS.toLocaleString('en-US')} more reps would decide (the ratio is near the margin)`;
+      return `undecided — ${more} more reps would decide`;
     }
     case 'not-comparable':
       return `not comparable: ${verdict.reason}`;
@@ -190,7 +209,7 @@ function planLine(results: ResultsFile): string {
 export function toVerdictTable(results: ResultsFile): string {
   const { plan } = results;
   const out = [
-    `run ${results.runId} (${results.status}${results.stopReason ? `: ${results.stopReason}` : ''}), ${plan.repetitions} repetitions a point`,
+    `run ${results.runId} (${results.status}${results.stopReason ? `: ${results.stopReason}` : ''}), ${repetitionsLine(results)}`,
     ...wrap(planLine(results), TABLE_WIDTH),
     ...wrap(
       `each point is judged on its headline metric: its mean, % of ${plan.baseline} (95 % interval), MDE: the smallest difference in % these repetitions could detect, and the verdict`,
