@@ -139,7 +139,8 @@ export function moreRepetitions(verdict: Extract<StoredVerdict, { verdict: 'unde
 
 /**
  * The verdict in words, as the results table and the report print it: `equivalent`, `slower by 23.6 %`,
- * `faster by 4.2 %`, `undecided — 130 more reps would decide` (or `… no number of reps decides` when
+ * `faster by 4.2 %`, `slower: ×474.4 native` (an effect of 100 % or more, as the factor between the
+ * means), `undecided — 130 more reps would decide` (or `… no number of reps decides` when
  * the ratio sits on the margin) or `not comparable: REASON`.
  */
 export function verdictWords(verdict: StoredVerdict): string {
@@ -148,6 +149,8 @@ export function verdictWords(verdict: StoredVerdict): string {
       return 'equivalent';
     case 'slower':
     case 'faster':
+      // "slower by 47338.2 %" hides the size; from a doubling on, the factor reads at a glance (×474.4).
+      if (verdict.effectPercent >= 100) return `${verdict.verdict}: ×${Math.max(verdict.ratio, 1 / verdict.ratio).toFixed(1)} ${verdict.baseline}`;
       return `${verdict.verdict} by ${verdict.effectPercent.toFixed(1)} %`;
     case 'undecided': {
       const more = moreRepetitions(verdict);
