@@ -181,7 +181,7 @@ async function twoTargetRun(seed: number) {
   const suite = fakeSuite('fake', journal, {
     runTrial: async (_point, context) => {
       // Only the target under test runs; the other is paused while it is measured.
-      for (const target of live.values()) assert.equal(target.running, target === context.target, `${target.name} running during a trial on ${context.target.name}`);
+      for (const target of live.values()) assert.equal(target.running, target.name === context.target.name, `${target.name} running during a trial on ${context.target.name}`);
       return undefined;
     },
   });
@@ -310,7 +310,7 @@ test('prepare that throws fails that target x suite only; what prepare returns r
   for (const id of ['p1', 'p2']) {
     const failed = point(results, `fake-a/flaky/${id}`);
     assert.equal(failed.status, 'failed');
-    assert.match(failed.reason ?? '', /preparing flaky failed: database did not start/);
+    assert.match(failed.reason ?? '', /^preparing flaky on fake-a failed: database did not start$/);
     assert.equal(point(results, `fake-a/steady/${id}`).status, 'ok', 'the other suite still runs on that target');
     assert.equal(point(results, `fake-b/flaky/${id}`).status, 'ok');
   }
