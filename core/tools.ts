@@ -41,11 +41,17 @@ export async function findExecutable(command: string, searchPath: string = proce
   return null;
 }
 
-/** The requirements whose command findExecutable does not find, in the given order. */
-export async function missingTools(requirements: readonly ToolRequirement[]): Promise<ToolRequirement[]> {
+/**
+ * The requirements whose command is not found, in the given order.
+ * @param find Where a command would run from, or null; default findExecutable.
+ */
+export async function missingTools(
+  requirements: readonly ToolRequirement[],
+  find: (command: string) => Promise<string | null> = (command) => findExecutable(command),
+): Promise<ToolRequirement[]> {
   const missing: ToolRequirement[] = [];
   for (const requirement of requirements) {
-    if (!(await findExecutable(requirement.command))) missing.push(requirement);
+    if (!(await find(requirement.command))) missing.push(requirement);
   }
   return missing;
 }
@@ -59,6 +65,8 @@ export interface EnsureToolsOptions {
   install?: boolean;
   /** Runs a command to completion or throws (default runChecked); the seam for apt-get in tests. */
   run?: (command: readonly string[]) => Promise<unknown>;
+  /** Where a command would run from, or null (default findExecutable); the seam for "a missing tool". */
+  findExecutable?: (command: string) => Promise<string | null>;
 }
 
 /**
@@ -95,7 +103,8 @@ export function installLines(missing: readonly ToolRequirement[]): string[] {
  *   apt-get's last line: no network, a package this release lacks).
  */
 export async function ensureTools(requirements: readonly ToolRequirement[], log: (line: string) => void, options: EnsureToolsOptions = {}): Promise<void> {
-  const missing = await missingTools(requirements);
+  const find = options.findExecutable ?? ((command: string) => findExecutable(command));
+  const missing = await missingTools(requirements, find);
   if (missing.length === 0) return;
   const canInstall = options.install ?? (process.getuid?.() === 0 && (await findExecutable('apt-get')) !== null);
   if (!canInstall) {
@@ -116,7 +125,7 @@ export async function ensureTools(requirements: readonly ToolRequirement[], log:
     const detail = (error instanceof Error ? error.message : String(error)).split('\n').at(-1)!.slice(0, 300);
     throw new UsageError(`${first.command} is missing (needed ${first.why}) and \`apt-get install ${packages.join(' ')}\` failed (${detail}): install it by hand, then run again`, { cause: error });
   }
-  const still = await missingTools(missing);
+  const still = await missingTools(missing, find);
   if (still.length > 0) {
     const first = still[0]!;
     throw new MissingToolError(first.command, first.debianPackage, first.why);

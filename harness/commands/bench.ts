@@ -139,15 +139,31 @@ function choice<T extends string>(flag: string, text: string | undefined, choice
   return text as T;
 }
 
-/** node:util's parseArgs, strict, with its complaints turned into one-line usage errors. */
-export function parseFlags<const Config extends ParseArgsConfig>(config: Config): ReturnType<typeof parseArgs<Config>> {
+/**
+ * node:util's parseArgs, strict, with its complaints turned into one-line usage errors that say what
+ * to do: an unknown flag, a flag without its value, a stray argument.
+ * @param help Where the flags are listed, for the fix, e.g. `npm run bench -- --help`; default `--help`.
+ */
+export function parseFlags<const Config extends ParseArgsConfig>(config: Config, help = '--help'): ReturnType<typeof parseArgs<Config>> {
   try {
     return parseArgs(config);
   } catch (error) {
     const message = (error as Error).message.split('\n')[0]!;
     // parseArgs reads `--reps -1` as a flag followed by another flag and calls it ambiguous.
     const ambiguous = /^Option '(--[\w-]+)[^']*' argument is ambiguous/.exec(message);
-    throw new UsageError(ambiguous ? `${ambiguous[1]} needs a value; write a value that starts with "-" as ${ambiguous[1]}=VALUE` : message, { cause: error });
+    const unknown = /^Unknown option '([^']+)'/.exec(message);
+    const missing = /^Option '(--[\w-]+)[^']*' argument missing/.exec(message);
+    const stray = /^Unexpected argument '([^']*)'/.exec(message);
+    const line = ambiguous
+      ? `${ambiguous[1]} needs a value; write a value that starts with "-" as ${ambiguous[1]}=VALUE`
+      : unknown
+        ? `unknown flag ${unknown[1]}: see ${help} for the flags`
+        : missing
+          ? `${missing[1]} needs a value, e.g. ${missing[1]} VALUE: see ${help}`
+          : stray
+            ? `unexpected argument "${stray[1]}": name targets and suites with --target and --suite (see ${help})`
+            : message;
+    throw new UsageError(line, { cause: error });
   }
 }
 
@@ -165,7 +181,7 @@ export function parseFlags<const Config extends ParseArgsConfig>(config: Config)
  *   target, a `--baseline` not among the targets, or an inconsistent adaptive setting (see adaptiveLimits).
  */
 export async function parseBenchOptions(argv: string[]): Promise<BenchOptions> {
-  const { values } = parseFlags({ args: argv, options: FLAGS, strict: true });
+  const { values } = parseFlags({ args: argv, options: FLAGS, strict: true }, 'npm run bench -- --help');
   if (values.resume !== undefined) return resumeBenchOptions(values.resume, argv);
   if (values.quick && values.full) throw new UsageError('--quick and --full contradict each other: choose one');
   const defaultMatrix = values.target === undefined && values.suite === undefined;
