@@ -40,17 +40,22 @@ export async function prepareOutputDirectory(
   const timeoutMs = options.timeoutMs ?? OUTPUT_CHECK_TIMEOUT_MS;
   const created: string[] = [];
   let timer: NodeJS.Timeout | undefined;
+  let timedOut = false;
   const hung = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(new UsageError(`${flag} ${directory}: the file system did not answer within ${timeoutMs / 1000} s: choose a directory on a local disk`)),
-      timeoutMs,
-    );
+    timer = setTimeout(() => {
+      timedOut = true;
+      reject(new UsageError(`${flag} ${directory}: the file system did not answer within ${timeoutMs / 1000} s: choose a directory on a local disk`));
+    }, timeoutMs);
   });
+  const work = createAndProbe(path, directory, flag, created, options.probeBytes ?? PROBE_BYTES, () => timedOut);
   try {
-    await Promise.race([createAndProbe(path, directory, flag, created, options.probeBytes ?? PROBE_BYTES), hung]);
+    await Promise.race([work, hung]);
     return { path, created };
   } catch (error) {
-    await removeCreated(created);
+    // Work cut off by the deadline goes on in the background (it may never settle: do not wait
+    // for it): what it made is undone once it does.
+    if (timedOut) void work.catch(() => {}).finally(() => removeCreated(created));
+    else await removeCreated(created);
     throw error;
   } finally {
     clearTimeout(timer);
@@ -62,7 +67,7 @@ export async function removeCreated(created: readonly string[]): Promise<void> {
   for (const directory of created) await rmdir(directory).catch(() => {});
 }
 
-async function createAndProbe(path: string, given: string, flag: string, created: string[], probeBytes: number): Promise<void> {
+async function createAndProbe(path: string, given: string, flag: string, created: string[], probeBytes: number, cancelled: () => boolean): Promise<void> {
   const fail = (what: string, error: unknown, fix: string) => {
     const code = (error as NodeJS.ErrnoException).code ?? 'unknown error';
     return new UsageError(`${flag} ${given}: ${what} (${code}${describeCode(code)}): ${fix}`, { cause: error });
@@ -88,6 +93,7 @@ async function createAndProbe(path: string, given: string, flag: string, created
     }
   }
   for (const part of missing) {
+    if (cancelled()) return;
     try {
       await mkdir(part);
       created.unshift(part);
@@ -96,6 +102,7 @@ async function createAndProbe(path: string, given: string, flag: string, created
       throw fail(`cannot create ${part}`, error, 'choose a directory you can write');
     }
   }
+  if (cancelled()) return;
   const probe = join(path, `.isobench-write-probe-${process.pid}`);
   try {
     const handle = await open(probe, 'wx', 0o600);
