@@ -107,7 +107,10 @@ async function createAndProbe(path: string, given: string, flag: string, created
   try {
     const handle = await open(probe, 'wx', 0o600);
     try {
-      await handle.write(Buffer.alloc(probeBytes));
+      // writeFile loops over short writes (a nearly full disk takes part and refuses the rest);
+      // datasync makes a file system with delayed allocation say ENOSPC now, not at close.
+      await handle.writeFile(Buffer.alloc(probeBytes));
+      await handle.datasync();
     } finally {
       await handle.close();
     }
