@@ -6,12 +6,13 @@ import { formatDuration } from './progress.js';
  * (ms). Drivers and suites have their own, finer deadlines (every command runs under a timeout);
  * these are the harness's last line, for a step that hangs in a way no inner deadline sees: a
  * guest that never boots, a tool that never exits, a daemon that stops answering mid-request.
- * Each is far above what the step takes on a slow host, so only a hung step meets it.
+ * Each is far above what the step takes on a slow host (an emulated guest included), so only a
+ * hung step meets it.
  */
 export interface StepDeadlines {
   /** One target's `provision`, the first image build included when no cache exists (~2–15 min). */
   provisionMs: number;
-  /** One suite's `prepare` on one target (the full fio file is 16 GiB, laid out in minutes). */
+  /** One suite's `prepare` on one target (the full fio file is 16 GiB, a database loads its tables: minutes, on an emulated guest many). */
   prepareMs: number;
   /** One trial, the quiet-host wait included (the longest, a full startup point, runs about a minute). */
   trialMs: number;
@@ -28,8 +29,8 @@ export interface StepDeadlines {
 /** The deadlines a run uses unless a test gives shorter ones. */
 export const DEFAULT_STEP_DEADLINES: Readonly<StepDeadlines> = {
   provisionMs: 30 * 60_000,
-  prepareMs: 30 * 60_000,
-  trialMs: 15 * 60_000,
+  prepareMs: 60 * 60_000,
+  trialMs: 20 * 60_000,
   finishMs: 5 * 60_000,
   pauseMs: 2 * 60_000,
   teardownMs: 5 * 60_000,

@@ -920,3 +920,24 @@ test('--resume is refused with one line on another host, for a plan that is not 
   assert.equal((await readResultsFile(path)).status, 'interrupted');
   await assertStateDirectoryClean();
 });
+
+test('the default matrix installs every candidate\'s tools; one whose tools cannot be installed is left out, saying why', async () => {
+  const journal: Journal = [];
+  const plain = fakeDriver(journal, new Map());
+  const needsDocker: TargetDriver = { ...plain, hostTools: [{ command: 'dockerd', debianPackage: 'docker.io', why: 'to run the Docker targets' }] };
+  const progress = new CapturedProgress();
+  const findExecutable = async (command: string) => (command === 'dockerd' ? null : `/usr/bin/${command}`);
+  const { results } = await runBench(benchOptions([configuration('fake-a', plain), configuration('fake-docker', needsDocker)], [fakeSuite('fake', journal)], {
+    defaultMatrix: true,
+    progress,
+    repetitions: 1,
+    seams: { host: HOST, createTopology: async () => FAKE_TOPOLOGY, tools: { install: false, findExecutable } },
+  }));
+  assert.deepEqual(results.plan.targets, ['fake-a']);
+  assert.ok(progress.lines.includes('leaving out fake-docker: dockerd is missing (needed to run the Docker targets): install it with `apt-get install docker.io`, or run `npm run bench` as root so isobench installs it'), progress.lines.join('\n'));
+  // Named, the same target is a refusal before anything is created.
+  await assert.rejects(runBench(benchOptions([configuration('fake-a', plain), configuration('fake-docker', needsDocker)], [fakeSuite('fake', journal)], {
+    seams: { host: HOST, createTopology: async () => FAKE_TOPOLOGY, tools: { install: false, findExecutable } },
+  })), { name: 'MissingToolError' });
+  await assertStateDirectoryClean();
+});
