@@ -83,3 +83,37 @@ async function runCliWithState(args: string[], state: string) {
   }
 }
 
+
+/** A range this host really routes that would be a valid guard range (e.g. Docker's 172.17.0.0/16), or null. */
+async function routedGuardCandidate(): Promise<{ guard: string; subnet: string } | null> {
+  const { stdout } = await exec('ip', ['-j', 'route', 'show', 'table', 'all']);
+  for (const route of JSON.parse(stdout) as Array<{ dst?: string }>) {
+    const match = /^(\d+\.\d+\.\d+\.\d+)\/(\d+)$/.exec(route.dst ?? '');
+    if (!match || Number(match[2]) < 15 || Number(match[2]) > 28) continue;
+    const candidate = { guard: route.dst!, subnet: `${match[1]}/28` };
+    if (/^(10\.|172\.(1[6-9]|2\d|3[01])\.|192\.168\.|192\.0\.2\.|198\.51\.100\.|203\.0\.113\.)/.test(match[1]!)) return candidate;
+  }
+  return null;
+}
+
+test('bad input: a range this host really routes is refused with one line before anything is created', async (t) => {
+  const candidate = await routedGuardCandidate();
+  if (!candidate) {
+    t.skip('this host routes no private range that could be a guard range');
+    return;
+  }
+  const state = await mkdtemp(join(tmpdir(), 'isobench-state-'));
+  const out = await mkdtemp(join(tmpdir(), 'isobench-out-'));
+  try {
+    const outcome = await runCliWithState(['bench', '--target', 'native', '--suite', 'tcp-rr', '--quick', '--out', out, '--subnet', candidate.subnet, '--guard-range', candidate.guard], state);
+    assert.equal(outcome.code, 2, outcome.stderr);
+    const lines = outcome.stderr.trim().split('\n').filter((line) => !line.startsWith('isobench: targets '));
+    assert.equal(lines.length, 1, outcome.stderr);
+    assert.match(lines[0]!, /^isobench: the host already routes .*, inside isobench's test range .*: choose another range with --subnet and --guard-range/);
+    assert.deepEqual(await readdir(out), []);
+    assert.deepEqual(await readdir(state), []);
+  } finally {
+    await rm(state, { recursive: true, force: true });
+    await rm(out, { recursive: true, force: true });
+  }
+});
