@@ -41,6 +41,8 @@ interface Ledger {
   runId: string;
   pid: number;
   startedAt: string;
+  /** The run's results file, once it exists: `cleanup` marks it `interrupted` when the run crashed. */
+  resultsPath?: string;
   resources: Array<Omit<ResourceEntry, 'undo'> & { undo: SerializedUndo }>;
 }
 
@@ -66,6 +68,7 @@ export class ResourceRegistry {
   private writing: Promise<void> = Promise.resolve();
   private readonly ledgerPath: string;
   private readonly startedAt = new Date().toISOString();
+  private resultsPath: string | undefined;
 
   constructor(
     readonly runId: string,
@@ -90,6 +93,17 @@ export class ResourceRegistry {
     this.entries.push(entry);
     await this.persist();
     return entry.id;
+  }
+
+  /**
+   * Records the run's results file in the ledger and writes the ledger at once (even with no
+   * resource yet), so a run killed from here on leaves a ledger through which `cleanup` finds the
+   * file and marks it `interrupted`.
+   * @throws the file system's error when the ledger cannot be written.
+   */
+  async recordResultsPath(path: string): Promise<void> {
+    this.resultsPath = path;
+    await this.persist();
   }
 
   /** Undoes one resource now (e.g. a server after its trial) and drops its entry. A no-op for an unknown id. */
@@ -124,6 +138,7 @@ export class ResourceRegistry {
       runId: this.runId,
       pid: process.pid,
       startedAt: this.startedAt,
+      ...(this.resultsPath === undefined ? {} : { resultsPath: this.resultsPath }),
       resources: this.entries.map((entry) => ({ ...entry, undo: serializeUndo(entry.undo) })),
     };
     this.writing = this.writing.then(() => writeJsonAtomic(this.ledgerPath, ledger));
@@ -169,6 +184,8 @@ export interface StaleLedger {
   runId: string;
   /** The run's process, no longer alive. */
   pid: number;
+  /** The run's results file, when the run got as far as writing one (and recorded it). */
+  resultsPath: string | null;
   /** Oldest first, as registered. */
   resources: Ledger['resources'];
 }
@@ -186,7 +203,7 @@ export async function findStaleLedgers(directory: string = stateDirectory()): Pr
     const path = join(directory, name);
     try {
       const ledger = JSON.parse(await readFile(path, 'utf8')) as Ledger;
-      if (!isProcessAlive(ledger.pid)) stale.push({ path, runId: ledger.runId, pid: ledger.pid, resources: ledger.resources });
+      if (!isProcessAlive(ledger.pid)) stale.push({ path, runId: ledger.runId, pid: ledger.pid, resultsPath: ledger.resultsPath ?? null, resources: ledger.resources });
     } catch {
       // A ledger is written atomically; an unreadable one is not ours to judge. Leave it.
     }

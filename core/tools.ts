@@ -1,6 +1,6 @@
 import { access, constants, rm, writeFile } from 'node:fs/promises';
 import { delimiter, join } from 'node:path';
-import { MissingToolError } from './errors.js';
+import { MissingToolError, UsageError } from './errors.js';
 import { runChecked } from './exec.js';
 
 /** A host program isobench runs, the Debian package that provides it, and why it is needed (shown when installing). */
@@ -69,39 +69,94 @@ export async function findExecutable(command: string, searchPath: string = proce
   return null;
 }
 
-/** The requirements whose command findExecutable does not find, in the given order. */
-export async function missingTools(requirements: readonly ToolRequirement[]): Promise<ToolRequirement[]> {
+/**
+ * The requirements whose command is not found, in the given order.
+ * @param find Where a command would run from, or null; default findExecutable.
+ */
+export async function missingTools(
+  requirements: readonly ToolRequirement[],
+  find: (command: string) => Promise<string | null> = (command) => findExecutable(command),
+): Promise<ToolRequirement[]> {
   const missing: ToolRequirement[] = [];
   for (const requirement of requirements) {
-    if (!(await findExecutable(requirement.command))) missing.push(requirement);
+    if (!(await find(requirement.command))) missing.push(requirement);
   }
   return missing;
 }
 
+/** How ensureTools may act; the defaults are what `npm run bench` does. */
+export interface EnsureToolsOptions {
+  /**
+   * Whether it may install at all (default: when running as root with apt-get on PATH). False
+   * turns a missing tool straight into its MissingToolError: the test seam for "a missing tool".
+   */
+  install?: boolean;
+  /** Runs a command to completion or throws (default runChecked); the seam for apt-get in tests. */
+  run?: (command: readonly string[]) => Promise<unknown>;
+  /** Where a command would run from, or null (default findExecutable); the seam for "a missing tool". */
+  findExecutable?: (command: string) => Promise<string | null>;
+}
+
 /**
- * Installs what is missing with apt-get, saying what and why; without root or apt-get it stops
- * with an error that names the package to install. When a missing requirement is marked
- * `startsService`, the install runs with service starts denied (withServiceStartsDenied).
- * @param log Receives one `installing PACKAGE: COMMAND is needed WHY` line per missing tool.
- * @throws MissingToolError (exit 2) for the first missing tool when it cannot install, or when a
- *   tool is still missing after installing; CommandFailedError when apt-get fails.
+ * `apt-get update` ran in this process already: one run installs in several steps (the suites' and
+ * named targets' tools, then each optional target's), and the package lists do not change between them.
  */
-export async function ensureTools(requirements: readonly ToolRequirement[], log: (line: string) => void): Promise<void> {
-  const missing = await missingTools(requirements);
+let aptUpdated = false;
+
+/**
+ * One line per Debian package, however many requirements name it: `installing iperf3: iperf3 is
+ * needed for the tcp-bulk suite and as the service the startup suite waits for`. Commands of one
+ * package are joined with `; `, each with its reasons joined by ` and `.
+ */
+export function installLines(missing: readonly ToolRequirement[]): string[] {
+  const byPackage = new Map<string, Map<string, string[]>>();
+  for (const { command, debianPackage, why } of missing) {
+    const commands = byPackage.get(debianPackage) ?? new Map<string, string[]>();
+    byPackage.set(debianPackage, commands);
+    const reasons = commands.get(command) ?? [];
+    if (!reasons.includes(why)) reasons.push(why);
+    commands.set(command, reasons);
+  }
+  return [...byPackage].map(([debianPackage, commands]) =>
+    `installing ${debianPackage}: ${[...commands].map(([command, reasons]) => `${command} is needed ${reasons.join(' and ')}`).join('; ')}`);
+}
+
+/**
+ * Installs what is missing with apt-get, saying what and why (one line per package); without root
+ * or apt-get it stops with an error that names the package to install. `apt-get update` runs once
+ * per process, before the first install. When a missing requirement is marked `startsService`, the
+ * install runs with service starts denied (withServiceStartsDenied).
+ * @param log Receives one installLines line per missing package.
+ * @throws MissingToolError (exit 2) for the first missing tool when it cannot install, or when a tool
+ *   is still missing after installing; UsageError (exit 2) when apt-get fails (the message quotes
+ *   apt-get's last line: no network, a package this release lacks).
+ */
+export async function ensureTools(requirements: readonly ToolRequirement[], log: (line: string) => void, options: EnsureToolsOptions = {}): Promise<void> {
+  const find = options.findExecutable ?? ((command: string) => findExecutable(command));
+  const missing = await missingTools(requirements, find);
   if (missing.length === 0) return;
-  const canInstall = process.getuid?.() === 0 && (await findExecutable('apt-get')) !== null;
+  const canInstall = options.install ?? (process.getuid?.() === 0 && (await findExecutable('apt-get')) !== null);
   if (!canInstall) {
     const first = missing[0]!;
     throw new MissingToolError(first.command, first.debianPackage, first.why);
   }
   const packages = [...new Set(missing.map((requirement) => requirement.debianPackage))];
-  for (const requirement of missing) log(`installing ${requirement.debianPackage}: ${requirement.command} is needed ${requirement.why}`);
+  for (const line of installLines(missing)) log(line);
   const env = { DEBIAN_FRONTEND: 'noninteractive' };
-  await runChecked(['apt-get', 'update', '-qq'], { timeoutMs: APT_TIMEOUT_MS, env });
-  const install = () => runChecked(['apt-get', 'install', '-y', '-qq', '--no-install-recommends', ...packages], { timeoutMs: APT_TIMEOUT_MS, env });
-  if (missing.some((requirement) => requirement.startsService)) await withServiceStartsDenied(install);
-  else await install();
-  const still = await missingTools(missing);
+  const run = options.run ?? ((command: readonly string[]) => runChecked(command, { timeoutMs: APT_TIMEOUT_MS, env }));
+  try {
+    if (!aptUpdated) await run(['apt-get', 'update', '-qq']);
+    aptUpdated = true;
+    const install = () => run(['apt-get', 'install', '-y', '-qq', '--no-install-recommends', ...packages]);
+    if (missing.some((requirement) => requirement.startsService)) await withServiceStartsDenied(install);
+    else await install();
+  } catch (error) {
+    const first = missing[0]!;
+    // One line: apt-get's own last words say why (no network, a package this release lacks).
+    const detail = (error instanceof Error ? error.message : String(error)).split('\n').at(-1)!.slice(0, 300);
+    throw new UsageError(`${first.command} is missing (needed ${first.why}) and \`apt-get install ${packages.join(' ')}\` failed (${detail}): install it by hand, then run again`, { cause: error });
+  }
+  const still = await missingTools(missing, find);
   if (still.length > 0) {
     const first = still[0]!;
     throw new MissingToolError(first.command, first.debianPackage, first.why);

@@ -3,15 +3,23 @@ import { calibrateCommand } from './commands/calibrate.js';
 import { cleanupCommand } from './commands/cleanup.js';
 import { doctorCommand } from './commands/doctor.js';
 import { resultsCommand, RESULTS_USAGE } from './commands/results.js';
+import { pathToFileURL } from 'node:url';
 import { IsobenchError } from '../core/errors.js';
 import { setupForTests } from './setup.js';
 import { displayOf } from '../provisioning/targets/configuration.js';
 import { withAaArms } from './aa.js';
+import type { BenchOptions } from './runner.js';
 
-const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
-  bench: benchCommand,
+/** What an in-process caller (a test) may pass beside the arguments. */
+export interface CliOptions {
+  /** Test seams for `bench` (harness/runner.ts BenchOptions.seams); none in real use. */
+  benchSeams?: BenchOptions['seams'];
+}
+
+const COMMANDS: Record<string, (argv: string[], options: CliOptions) => Promise<number>> = {
+  bench: (argv, options) => benchCommand(argv, options.benchSeams),
   doctor: () => doctorCommand(),
-  results: resultsCommand,
+  results: (argv) => resultsCommand(argv),
   cleanup: () => cleanupCommand(),
   calibrate: calibrateCommand,
   // Loaded on demand: vega is heavy, and the other commands do not need it.
@@ -30,26 +38,49 @@ const USAGE = `isobench: what does isolation cost?
   npm run calibrate           does the harness change what it measures?
   npm run cleanup             remove what a crashed run left behind`;
 
-async function main(argv: string[]): Promise<number> {
+async function main(argv: string[], options: CliOptions): Promise<number> {
   const [name, ...rest] = argv;
   const command = name ? COMMANDS[name] : undefined;
   if (!command) {
-    console.error(name ? `unknown command "${name}"\n${USAGE}` : USAGE);
+    console.error(name ? `unknown command "${name}": choose one of ${Object.keys(COMMANDS).filter((key) => key !== 'setup-tests').join(', ')}\n${USAGE}` : USAGE);
     return 2;
   }
-  return command(rest);
+  return command(rest, options);
 }
 
-try {
-  process.exitCode = await main(process.argv.slice(2));
-} catch (error) {
-  // Errors isobench throws on purpose carry their exit code and a one-line message; anything else
-  // is a bug, and its stack is what a bug report needs.
-  if (error instanceof IsobenchError) {
-    console.error(`isobench: ${error.message}`);
-    process.exitCode = error.exitCode;
-  } else {
+/**
+ * What to do about a results file isobench cannot read, appended to the reader's message when it
+ * does not already say (a newer schema version says "upgrade isobench").
+ */
+function resultsFileFix(message: string): string {
+  if (!/ is not a valid isobench results file: /.test(message) || /: upgrade isobench/.test(message)) return '';
+  if (/cannot be read \(ENOENT\)/.test(message)) return '; check the path (runs are written as DIR/RUN-ID.json, results/ by default)';
+  if (/cannot be read \((EACCES|EPERM)\)/.test(message)) return '; check its permissions';
+  if (/cannot be read \(EISDIR\)/.test(message)) return '; name the .json file inside it';
+  if (/is not JSON|is not a JSON object/.test(message)) return '; it is cut short or was edited: restore it from a copy, or rerun npm run bench';
+  return '; it was edited or damaged: restore the file as isobench wrote it, or rerun npm run bench';
+}
+
+/**
+ * Runs one isobench command, in this process, and returns its exit code. Errors isobench throws on
+ * purpose (IsobenchError) become one line on stderr, `isobench: MESSAGE`, and their exit code (2 for
+ * a mistake the user can fix); anything else is a bug, printed with its stack, exit code 1.
+ */
+export async function runCli(argv: string[], options: CliOptions = {}): Promise<number> {
+  try {
+    return await main(argv, options);
+  } catch (error) {
+    if (error instanceof IsobenchError) {
+      // One line whatever the message holds (a quoted tool output, a zod path list).
+      console.error(`isobench: ${error.message.replace(/\s*\n\s*/g, ' ')}${resultsFileFix(error.message)}`);
+      return error.exitCode;
+    }
     console.error(`isobench: ${(error as Error).stack ?? String(error)}`);
-    process.exitCode = 1;
+    return 1;
   }
+}
+
+// The entry of every npm script (via bootstrap.mjs); imported by a test, it only exports runCli.
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  process.exitCode = await runCli(process.argv.slice(2));
 }

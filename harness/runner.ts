@@ -1,39 +1,68 @@
 import { mkdtemp } from 'node:fs/promises';
 import { constants as osConstants } from 'node:os';
 import { join } from 'node:path';
-import type { AnySuite, ClientSide, SuiteContext, SuiteOptions } from '../contracts/suite.js';
+import type { AnySuite, ClientSide, SuiteContext, SuiteOptions, TrialOutcome } from '../contracts/suite.js';
 import type { ProvisionedTarget, ServicePort, TargetOptions } from '../contracts/target.js';
 import { probeHost } from '../provisioning/host-probe.js';
+import { ensureRootfs } from '../provisioning/image/index.js';
+import { IMAGE_HOST_TOOLS } from '../provisioning/image/host-tools.js';
 import { optionsFor, type TargetConfiguration } from '../provisioning/targets/configuration.js';
+import { dockerHostDriver } from '../provisioning/targets/docker-host.js';
+import { dockerNatDriver } from '../provisioning/targets/docker-nat.js';
+import { kvmDriver } from '../provisioning/targets/kvm.js';
 import { Topology, type TopologyConfig } from '../provisioning/topology.js';
-import type { ProvisionContext } from '../provisioning/types.js';
-import { RESULTS_SCHEMA_ID, RESULTS_SCHEMA_VERSION, type HostFacts, type ResultsFile, type TargetFacts, type TrialRecord } from '../results/schema.js';
+import type { ProvisionContext, TargetDriver } from '../provisioning/types.js';
+import {
+  ResultsFormatError,
+  RESULTS_SCHEMA_ID,
+  RESULTS_SCHEMA_VERSION,
+  TrialRecord,
+  type HostFacts,
+  type PointResult,
+  type ResultsFile,
+  type RunPhase,
+  type TargetFacts,
+} from '../results/schema.js';
 import { ResultsStore } from '../results/store.js';
 import { DEFAULT_BASELINE, DEFAULT_MARGIN_PERCENT, withVerdicts } from '../results/verdict.js';
 import { CpuMeter } from '../core/cpu-meter.js';
+import { CommandFailedError } from '../core/exec.js';
 import { acquireRunLock } from '../core/lock.js';
 import { readStealTicks, stealFractionBetween, type StealTicks } from '../core/proc.js';
 import { aaArm, armConfiguration } from './aa.js';
 import { MIN_ADAPTIVE_REPETITIONS, nextAdaptiveRound, type AdaptiveLimits } from './adaptive.js';
+import { cutOff, DEFAULT_STEP_DEADLINES, StepDeadlineError, type StepDeadlines } from './deadlines.js';
+import { readHostRoutes, refuseRoutedGuardRange, validateNetworkRanges, type HostRoute } from './network-range.js';
+import { prepareOutputDirectory, removeCreated } from './output-directory.js';
+import { PhaseClock } from './phases.js';
 import { pinClientCommand, planPinning, type PinningPlan } from './pinning.js';
 import { buildPlan, orderRound, type PlannedCell } from './planner.js';
 import { summarizePoint } from './point-summary.js';
 import { formatDuration, Progress } from './progress.js';
-import { waitForQuietHost, type QuietHostOptions } from './quiet-host.js';
+import { DEFAULT_MAX_WAIT_MS, waitForQuietHost, type QuietHostOptions } from './quiet-host.js';
+import { checkSameHost, checkSamePlan, hostIdentity, nextResumeSession, resumeDirectory, roundsDone, type HostIdentity, type ResumeState } from './resume.js';
 import { findStaleLedgers, ResourceRegistry } from '../core/ledger.js';
-import { errorMessage } from '../core/errors.js';
-import { UsageError } from '../core/errors.js';
-import { ensureTools } from '../core/tools.js';
+import { errorMessage, UsageError } from '../core/errors.js';
+import { formatZodIssues } from '../core/zod-text.js';
+import { ensureTools, type EnsureToolsOptions, type ToolRequirement } from '../core/tools.js';
 import { ISOBENCH_VERSION } from './version.js';
 
 /** A parsed `npm run bench` command line: what to run and how. */
 export interface BenchOptions {
   /** Target configurations, one row each, in the order given. */
   targets: TargetConfiguration[];
+  /**
+   * The default matrix (`npm run bench` with no --target and no --suite): `targets` are candidates.
+   * Each gets its tools installed like the suites' (a failed install leaves it out, saying why), then
+   * those this host cannot run are left out, saying why. Default false: every target named must be
+   * able to run, or the run is refused before anything is created.
+   */
+  defaultMatrix?: boolean;
   /** Registered suites (or test doubles) to run, in the order given. */
   suites: AnySuite[];
   quick: boolean;
   repetitions: number;
+  /** Where the results file goes; a resumed run writes to its file's own directory instead. */
   outDirectory: string;
   seed: number;
   cvThreshold: number;
@@ -62,6 +91,12 @@ export interface BenchOptions {
   maxStealPercent?: number;
   /** The arguments after `npm run bench --`, as given, for the results file; default none. */
   command?: string[];
+  /**
+   * `--resume`: finish the run this file describes, in this file. The other options must be the
+   * file's own (harness/resume.ts rebuilds them from it); the runner checks the host and the plan
+   * again before anything is created.
+   */
+  resume?: ResumeState;
   progress?: Progress;
   /**
    * Test seams: the host facts (default: probe this host), the network (default: build the real
@@ -77,6 +112,16 @@ export interface BenchOptions {
     exit?: (code: number) => void;
     /** Reads /proc/stat's steal and total ticks before and after each trial; default {@link readStealTicks}. */
     readSteal?: () => Promise<StealTicks>;
+    /** Shorter deadlines for the steps (tests of hung steps); default DEFAULT_STEP_DEADLINES. */
+    deadlines?: Partial<StepDeadlines>;
+    /** Whether a target can run on this host (null) or why not; default its driver's `defaultAvailability`. */
+    availability?: (configuration: TargetConfiguration, host: HostFacts) => Promise<string | null>;
+    /** The host's routes, for refusing a guard range in use; default `ip -j route`, none with a fake `createTopology`. */
+    readRoutes?: () => Promise<HostRoute[]>;
+    /** How tools are installed (`install: false`: a missing tool is an error at once). */
+    tools?: EnsureToolsOptions;
+    /** Builds or finds the image before provisioning the targets that run it; default ensureRootfs. */
+    buildImage?: (log: (line: string) => void) => Promise<unknown>;
   };
 }
 
@@ -87,6 +132,20 @@ export const DEFAULT_MAX_STEAL_PERCENT = 10;
 export function defaultBaseline(configurations: readonly string[]): string {
   return configurations.includes(DEFAULT_BASELINE) ? DEFAULT_BASELINE : configurations[0] ?? DEFAULT_BASELINE;
 }
+
+/**
+ * The drivers whose targets run the project's image (Docker imports its tree, KVM boots it): the run
+ * builds or finds the image once, as its own phase, before provisioning them. A new driver that runs
+ * the image adds itself here.
+ */
+const IMAGE_DRIVERS: ReadonlySet<TargetDriver> = new Set([dockerHostDriver, dockerNatDriver, kvmDriver]);
+
+/** What the image build runs on the host (provisioning/image/host-tools.ts), as tool requirements. */
+const IMAGE_TOOLS: readonly ToolRequirement[] = Object.entries(IMAGE_HOST_TOOLS).map(([command, debianPackage]) => ({
+  command,
+  debianPackage,
+  why: 'to build the image the Docker and KVM targets run',
+}));
 
 /** The run's settings that go into `plan` beyond the command line's basics, with defaults filled in. */
 interface RunSettings {
@@ -104,11 +163,13 @@ interface RunSettings {
 /**
  * Checks and completes the options' run settings.
  * @throws UsageError for an A/A run without exactly one target, a baseline that is not one of the
- *   run's targets, or adaptive repetitions with fewer than 3 rounds or a `maxRepetitions` below them.
+ *   run's targets, adaptive repetitions with fewer than 3 rounds or a `maxRepetitions` below them,
+ *   a `--subnet`/`--guard-range` validateNetworkRanges refuses, or a resume whose file is completed.
  */
 function runSettings(options: BenchOptions): RunSettings {
   const mode = options.mode ?? 'compare';
   const ids = options.targets.map(({ id }) => id);
+  if (ids.length === 0) throw new UsageError('no target to run: name one with --target');
   if (mode === 'aa' && ids.length !== 1) throw new UsageError(`--aa measures one target against itself: name exactly one with --target, not ${ids.length}`);
   const arms = mode === 'aa' ? [ids[0]!, aaArm(ids[0]!)] : ids;
   const baseline = mode === 'aa' ? arms[0]! : options.baseline ?? defaultBaseline(ids);
@@ -119,6 +180,10 @@ function runSettings(options: BenchOptions): RunSettings {
   }
   if (adaptive && adaptive.maxRepetitions < options.repetitions) {
     throw new UsageError(`--max-reps ${adaptive.maxRepetitions} is below --reps ${options.repetitions}: raise --max-reps`);
+  }
+  validateNetworkRanges({ subnet: options.subnet, guardRange: options.guardRange });
+  if (options.resume?.results.status === 'completed') {
+    throw new UsageError(`${options.resume.path} is a completed run: there is nothing to resume; start a new run with npm run bench`);
   }
   return {
     mode,
@@ -155,31 +220,88 @@ export function newRunId(now = new Date()): string {
  * writes the results file after every trial; tears everything down on success, failure and
  * SIGINT, SIGTERM and SIGHUP (then the file says `interrupted` and the process exits 128 + the signal number).
  *
+ * Before anything is created: the settings are checked, the results directory is created and proved
+ * writable, the tools are installed (one line per package), the host is probed, every target named
+ * is checked to be able to run here (in the default matrix those that cannot are left out), a
+ * crashed run's leftovers refuse the start, the run lock is taken and a guard range the host already
+ * routes is refused. Each phase's time goes into the file's `phases`.
+ *
  * With `adaptive`, rounds are added after the planned ones for the points still undecided against the
  * baseline (harness/adaptive.ts) until a limit stops them; the file's `stopReason` says which.
  * Steal time is read around every trial and flagged above `maxStealPercent`.
  *
- * @throws UsageError for inconsistent run settings (see {@link BenchOptions}: `aa` with other than
- *   one target, a baseline not in the run, adaptive with fewer than 3 rounds), before anything is
- *   created; when a crashed run's leftovers remain or another run holds the lock; a failure
- *   to build the network or write the results file is rethrown after the file is marked `failed`.
- *   A target that fails to provision, prepare or run is recorded in the file, not thrown.
+ * With `resume`, the run continues in its file: points and rounds already run are skipped (every
+ * recorded trial counts, failed ones too), the planned rounds continue where they stopped, adaptive
+ * rounds continue under the same limits (the budget counts the trials already run), and only the
+ * targets and suites with work left are provisioned and prepared.
+ *
+ * Every step has a deadline (harness/deadlines.ts): a provisioning, `prepare`, trial, `finish`,
+ * pause or teardown that hangs is cut off with a message naming it, and the run goes on with the
+ * other targets (a target whose trial or pause was cut off runs no more trials).
+ *
+ * @throws UsageError (exit 2, one line, nothing created, no results file written) for inconsistent
+ *   run settings, an output directory that cannot be created or written, a tool that is missing and
+ *   cannot be installed, a named target that cannot run here, a resume on another host or of a plan
+ *   that cannot be rebuilt the same, a crashed run's leftovers, another run holding the lock, or a
+ *   guard range the host routes. A failure to build the network or write the results file later is
+ *   rethrown after the file is marked `failed`. A target that fails to provision, prepare or run is
+ *   recorded in the file, not thrown.
  */
 export async function runBench(options: BenchOptions): Promise<BenchOutcome> {
   const settings = runSettings(options);
   const progress = options.progress ?? new Progress();
   const log = (line: string) => progress.log(line);
-  await ensureTools([...options.targets.flatMap(({ driver }) => driver.hostTools), ...options.suites.flatMap((suite) => suite.hostTools)], log);
-  const stale = await findStaleLedgers();
-  if (stale.length > 0) {
-    throw new UsageError(`a crashed isobench run (pid ${stale[0]!.pid}) left ${stale[0]!.resources.length} resource(s) behind: run \`npm run cleanup\` first`);
-  }
-  const releaseLock = await acquireRunLock();
-  const host = options.seams?.host ?? (await probeHost());
-  const runId = newRunId();
-  const resources = new ResourceRegistry(runId);
-  const targets = new Map<string, ProvisionedTarget>();
+  const deadlines: StepDeadlines = { ...DEFAULT_STEP_DEADLINES, ...options.seams?.deadlines };
+  const resume = options.resume;
+  const outDirectory = resume ? resumeDirectory(resume) : options.outDirectory;
+
+  // The results directory first: a run that cannot write its results must not start anything.
+  const output = await prepareOutputDirectory(outDirectory);
   let store: ResultsStore | undefined;
+  /** Record each phase in the file once it exists; until then the clock keeps them for the first write. */
+  let recordPhase: (phase: RunPhase) => Promise<void> = async () => {};
+  const clock = new PhaseClock(resume ? `resume ${nextResumeSession(resume.results)}: ` : '', (phase) => recordPhase(phase));
+
+  let host: HostFacts;
+  let configurations: TargetConfiguration[];
+  let runOptions: BenchOptions;
+  let finalSettings: RunSettings;
+  let releaseLock: () => Promise<void>;
+  try {
+    if (resume) {
+      // Cheap checks first: a resume on another host is refused before anything is installed.
+      const here: HostIdentity = options.seams?.host ?? (await hostIdentity());
+      checkSameHost(resume.path, resume.results.host, here);
+      checkSamePlan(resume.path, resume.results, planFor(options, settings, resume.results.host.cores));
+    }
+    configurations = await clock.time('installs', () => installTools(options, log));
+    host = await clock.time('host probe', async () => options.seams?.host ?? (await probeHost()));
+    configurations = await runnableConfigurations(options, configurations, host, log);
+    // In the default matrix some targets may have been left out: the plan's rows are those that run.
+    runOptions = { ...options, targets: configurations };
+    finalSettings = runSettings(runOptions);
+    const stale = await findStaleLedgers();
+    if (stale.length > 0) {
+      throw new UsageError(`a crashed isobench run (pid ${stale[0]!.pid}) left ${stale[0]!.resources.length} resource(s) behind: run \`npm run cleanup\` first`);
+    }
+    releaseLock = await acquireRunLock();
+  } catch (error) {
+    await removeCreated(output.created);
+    throw error;
+  }
+  try {
+    const readRoutes = options.seams?.readRoutes ?? (options.seams?.createTopology ? async () => [] : readHostRoutes);
+    refuseRoutedGuardRange(validateNetworkRanges({ subnet: options.subnet, guardRange: options.guardRange }).guard, await readRoutes());
+  } catch (error) {
+    await releaseLock();
+    await removeCreated(output.created);
+    throw error;
+  }
+
+  const runId = resume?.results.runId ?? newRunId();
+  // A resumed session names its resources afresh: leftovers of the crashed session must never collide.
+  const resources = new ResourceRegistry(resume ? newRunId() : runId);
+  const targets = new Map<string, ProvisionedTarget>();
 
   const exit = options.seams?.exit ?? ((code: number) => process.exit(code));
   const interrupt = async (signal: NodeJS.Signals) => {
@@ -189,7 +311,7 @@ export async function runBench(options: BenchOptions): Promise<BenchOutcome> {
       draft.reason = `stopped by ${signal}`;
       draft.finishedAt = new Date().toISOString();
     }).catch(() => {});
-    await teardownTargets(targets);
+    await teardownTargets(targets, deadlines, log);
     await resources.undoAll();
     await releaseLock();
     if (store) progress.log(`partial results: ${store.path}`);
@@ -204,6 +326,8 @@ export async function runBench(options: BenchOptions): Promise<BenchOutcome> {
   const onSignal = (signal: NodeJS.Signals) => {
     interruption ??= interrupt(signal);
   };
+  /** The interruption in progress, read afresh (a signal can arrive at any await). */
+  const signalled = (): Promise<void> | undefined => interruption;
   /**
    * The main flow's writes to the results file. Once a signal arrived the file belongs to the
    * interrupt handler: a trial that fails because its target was just torn down, or the end of the
@@ -220,16 +344,36 @@ export async function runBench(options: BenchOptions): Promise<BenchOutcome> {
   try {
     const suites = new Map(options.suites.map((suite) => [suite.name, suite]));
     const configFor = (suite: string) => ({ quick: options.quick, cores: host.cores, options: options.suiteOptions.get(suite) ?? {} });
-    const plan = buildPlan(settings.arms, [...suites.keys()], { quick: options.quick, cores: host.cores }, options.suiteOptions, options.repetitions, options.seed, suites);
-    const pinning = planPinning(host.cores, settings.arms);
-    if (pinning.cpuSets) await ensureTools([TASKSET], log);
-    store = await ResultsStore.create(options.outDirectory, initialResults(runId, host, options, settings, pinning, plan.cells));
-    const adaptive = settings.adaptive;
+    const plan = planFor(runOptions, finalSettings, host.cores);
+    const pinning = resume ? resume.results.plan.pinning : planPinning(host.cores, finalSettings.arms);
+    if (pinning.cpuSets) await ensureTools([TASKSET], log, options.seams?.tools);
+    store = await createStore(outDirectory, resume ? resumedResults(resume.results, clock.phases) : initialResults(runId, host, runOptions, finalSettings, pinning, plan.cells, clock.phases));
+    recordPhase = (phase) => record((draft) => {
+      draft.phases = [...(draft.phases ?? []), phase];
+    });
+    await resources.recordResultsPath(store.path);
+    const adaptive = finalSettings.adaptive;
     const repetitionsText = adaptive
       ? `${options.repetitions} repetitions, then until decided (up to ${adaptive.maxRepetitions}${adaptive.budgetSeconds !== null ? `, budget ${formatDuration(adaptive.budgetSeconds * 1000)}` : ''})`
       : `${options.repetitions} repetitions`;
-    log(`run ${runId}: ${plan.cells.length} points x ${repetitionsText}, seed ${options.seed}, baseline ${settings.baseline}${settings.mode === 'aa' ? ' (A/A)' : ''}; results: ${store.path}`);
+    log(`${resume ? 'resuming ' : ''}run ${runId}: ${plan.cells.length} points x ${repetitionsText}, seed ${options.seed}, baseline ${finalSettings.baseline}${finalSettings.mode === 'aa' ? ' (A/A)' : ''}; results: ${store.path}`);
     log(`pinning: ${pinning.reason}`);
+
+    /** The rows a configuration's points are keyed by: itself, and in an A/A run its second arm too. */
+    const armsOf = (configuration: string) => (finalSettings.mode === 'aa' ? [configuration, aaArm(configuration)] : [configuration]);
+    /** The provisioned configuration a row runs on. */
+    const configurationOf = (arm: string) => (finalSettings.mode === 'aa' ? armConfiguration(arm) : arm);
+    /** Rounds each point already ran (a resumed run skips them); empty for a new run. */
+    const done = new Map(store.snapshot.points.map((point) => [point.key, roundsDone(point)]));
+    const planned = (cell: PlannedCell, round: number) => !done.get(cell.key)?.has(round);
+    /** Whether a configuration × suite (any suite when undefined) has work left: adaptive rounds may chase any point. */
+    const workLeft = (configuration: string, suite?: string) =>
+      adaptive !== null ||
+      plan.rounds.some((round, index) => round.some((cell) => configurationOf(cell.target) === configuration && (suite === undefined || cell.suite === suite) && planned(cell, index)));
+    if (resume) {
+      const skipped = store.snapshot.points.reduce((sum, point) => sum + point.trials.length, 0);
+      log(`resuming: ${skipped} trial(s) already recorded count toward the plan; ${plan.rounds.flatMap((round, index) => round.filter((cell) => planned(cell, index))).length} planned trial(s) left`);
+    }
 
     const runDirectory = await mkdtemp(join(RUN_DIRECTORY_PARENT, 'isobench-run-'));
     await resources.register(`run directory ${runDirectory}`, { kind: 'path', path: runDirectory });
@@ -240,14 +384,13 @@ export async function runBench(options: BenchOptions): Promise<BenchOutcome> {
       exec: (command, execOptions) => topology.clientExec(pinClientCommand(pinning, command), execOptions),
       wrap: (command) => topology.wrapClient(pinClientCommand(pinning, command)),
     };
-    /** The rows a configuration's points are keyed by: itself, and in an A/A run its second arm too. */
-    const armsOf = (configuration: string) => (settings.mode === 'aa' ? [configuration, aaArm(configuration)] : [configuration]);
-    /** The provisioned configuration a row runs on. */
-    const configurationOf = (arm: string) => (settings.mode === 'aa' ? armConfiguration(arm) : arm);
+
+    const toProvision = configurations.filter((configuration) => workLeft(configuration.id));
+    const imageFailure = await buildImageIfNeeded(toProvision, options, clock, deadlines, log);
 
     const servicePorts: ServicePort[] = options.suites.flatMap((suite) => suite.ports);
     const contexts = new Map<string, ProvisionContext>();
-    for (const configuration of options.targets) {
+    for (const configuration of toProvision) {
       if (interruption) break;
       const context: ProvisionContext = {
         configuration: configuration.id,
@@ -257,14 +400,18 @@ export async function runBench(options: BenchOptions): Promise<BenchOutcome> {
         options: optionsFor(configuration, options.targetOptions),
         host,
         runDirectory,
-        logDirectory: options.outDirectory,
+        logDirectory: outDirectory,
         log,
       };
       contexts.set(configuration.id, context);
-      const facts = await provisionTarget(configuration, context, targets);
+      const facts = IMAGE_DRIVERS.has(configuration.driver) && imageFailure !== null
+        ? unavailableFacts(configuration.id, 'failed', `building the image failed: ${imageFailure}`)
+        : await clock.time(`provision ${configuration.id}`, () => provisionTarget(configuration, context, targets, deadlines));
       await record((draft) => {
         // An A/A run's second arm is the same provisioned target under another name.
-        for (const arm of armsOf(configuration.id)) {
+        const arms = armsOf(configuration.id);
+        draft.targets = draft.targets.filter((known) => !arms.includes(known.target));
+        for (const arm of arms) {
           draft.targets.push({ ...facts, target: arm });
           if (facts.state !== 'ready') markTargetPoints(draft, arm, facts.state === 'failed' ? 'failed' : 'skipped', facts.reason ?? 'not provisioned');
         }
@@ -272,7 +419,7 @@ export async function runBench(options: BenchOptions): Promise<BenchOutcome> {
     }
 
     const cpu = new CpuMeter();
-    const drivers = new Map(options.targets.map((configuration) => [configuration.id, configuration.driver]));
+    const drivers = new Map(configurations.map((configuration) => [configuration.id, configuration.driver]));
     const contextFor = (target: ProvisionedTarget, suite: string): SuiteContext => ({
       target,
       client,
@@ -284,94 +431,143 @@ export async function runBench(options: BenchOptions): Promise<BenchOutcome> {
       launchFresh: () => drivers.get(target.name)!.provision({ ...contexts.get(target.name)!, log: () => {} }),
     });
 
+    /** Targets that stopped answering (a trial or pause cut off by its deadline): they run no more trials. */
+    const abandoned = new Map<string, string>();
+    const abandon = async (name: string, reason: string) => {
+      if (abandoned.has(name)) return;
+      abandoned.set(name, reason);
+      log(`${name}: ${reason}; its remaining trials are skipped, the run goes on with the other targets`);
+    };
+
     /** What each suite's `prepare` returned, by `configuration/suite`; present only where it succeeded. */
     const prepared = new Map<string, unknown>();
     for (const [name, target] of targets) {
       for (const suite of options.suites) {
-        if (interruption) break;
-        await target.resume();
+        if (interruption || abandoned.has(name)) break;
+        if (!workLeft(name, suite.name)) continue;
+        const step = `preparing ${suite.name} on ${name}`;
         try {
-          progress.update(`preparing ${suite.name} on ${name}…`);
-          prepared.set(`${name}/${suite.name}`, await suite.prepare?.(contextFor(target, suite.name)));
-        } catch (error) {
-          await record((draft) => {
-            for (const arm of armsOf(name)) markTargetPoints(draft, arm, 'failed', `preparing ${suite.name} failed: ${errorMessage(error)}`, suite.name);
+          progress.update(`${step}…`);
+          // Resuming the target belongs inside: a target that will not resume fails this suite, not the run.
+          const state = await clock.time(`prepare ${suite.name} on ${name}`, async () => {
+            await cutOff(target.resume(), deadlines.pauseMs, `resuming ${name}`);
+            return cutOff(Promise.resolve(suite.prepare?.(contextFor(target, suite.name))), deadlines.prepareMs, step);
           });
-        } finally {
-          await target.pause();
+          prepared.set(`${name}/${suite.name}`, state);
+        } catch (error) {
+          log(`${step} failed: ${errorMessage(error)}`);
+          await record((draft) => {
+            for (const arm of armsOf(name)) markTargetPoints(draft, arm, 'failed', `${step} failed: ${errorMessage(error)}`, suite.name);
+          });
         }
+        const paused = await pauseTarget(target, deadlines, log);
+        if (paused !== null) await abandon(name, paused);
       }
     }
 
-    const runnable = (cell: PlannedCell) => targets.has(configurationOf(cell.target)) && prepared.has(`${configurationOf(cell.target)}/${cell.suite}`);
+    const runnable = (cell: PlannedCell) => {
+      const configuration = configurationOf(cell.target);
+      return targets.has(configuration) && !abandoned.has(configuration) && prepared.has(`${configuration}/${cell.suite}`);
+    };
     const cellByKey = new Map(plan.cells.map((cell) => [cell.key, cell]));
     const readSteal = options.seams?.readSteal ?? readStealTicks;
     const started = performance.now();
-    /** Runs one round's runnable cells in order; `status` continues the progress line after `round N`. */
+    // A resumed run's budget counts the trials it already ran (their wall-clock time, quiet-host waits included).
+    const priorMs = resume ? resume.results.points.reduce((sum, point) => sum + point.trials.reduce((total, trial) => total + trial.durationMs, 0), 0) : 0;
+    /** Runs one round's runnable cells in order, those a resumed run already ran excepted; `status` continues the progress line after `round N`. */
     const runRound = async (round: readonly PlannedCell[], roundIndex: number, status: (index: number, count: number) => string) => {
-      const cells = round.filter(runnable);
+      const cells = round.filter((cell) => planned(cell, roundIndex) && runnable(cell));
       for (const [index, cell] of cells.entries()) {
         if (interruption) return;
+        // A target abandoned earlier in this round runs no more trials.
+        if (!runnable(cell)) continue;
         const configuration = configurationOf(cell.target);
         const target = targets.get(configuration)!;
         progress.update(`round ${roundIndex + 1}${status(index, cells.length)} · ${cell.target} · ${cell.suite} · ${cell.point.id}`);
         const context = { ...contextFor(target, cell.suite), state: prepared.get(`${configuration}/${cell.suite}`) };
         const repetition = store!.snapshot.points.find((point) => point.key === cell.key)!.trials.length;
-        const trial = await runTrial(suites.get(cell.suite)!, cell, repetition, target, context, options.quietHost, settings.maxStealPercent, readSteal, log);
-        await record((draft) => {
-          const pointIndex = draft.points.findIndex((point) => point.key === cell.key);
-          const point = draft.points[pointIndex]!;
-          point.trials.push({ ...trial, round: roundIndex });
-          draft.points[pointIndex] = summarizePoint(point, options.cvThreshold);
-          while (draft.order.length <= roundIndex) draft.order.push([]);
-          draft.order[roundIndex]!.push(cell.key);
-          draft.points = withVerdicts(draft).points;
+        const trial = await runTrial(suites.get(cell.suite)!, cell, repetition, target, context, {
+          quietHost: options.quietHost,
+          maxStealPercent: finalSettings.maxStealPercent,
+          readSteal,
+          deadlines,
+          log,
         });
+        await recordTrial(record, cell, roundIndex, { ...trial.record, round: roundIndex }, options.cvThreshold);
+        if (trial.stoppedAnswering) await abandon(configuration, trial.stoppedAnswering);
       }
     };
 
-    const total = plan.rounds.flat().filter(runnable).length;
-    let done = 0;
-    for (const [roundIndex, round] of plan.rounds.entries()) {
-      await runRound(round, roundIndex, (index) => {
-        const trial = done + index;
-        const left = trial === 0 ? '' : ` · ~${formatDuration(((performance.now() - started) / trial) * (total - trial))} left`;
-        return `/${plan.rounds.length}${adaptive ? ' then until decided' : ''} · trial ${trial + 1}/${total}${left}`;
-      });
-      done += round.filter(runnable).length;
-    }
-
     let stopReason = `all ${plan.rounds.length} round(s) of --reps ${options.repetitions} run`;
-    if (adaptive) {
-      let previous: readonly PlannedCell[] | undefined = plan.rounds.at(-1);
-      for (let roundIndex = plan.rounds.length; !interruption; roundIndex++) {
-        const elapsedMs = performance.now() - started;
-        const decision = nextAdaptiveRound(store.snapshot, adaptive, (key) => runnable(cellByKey.get(key)!), elapsedMs);
+    await clock.time('trials', async () => {
+      const total = plan.rounds.flatMap((round, index) => round.filter((cell) => planned(cell, index) && runnable(cell))).length;
+      let doneTrials = 0;
+      for (const [roundIndex, round] of plan.rounds.entries()) {
+        await runRound(round, roundIndex, (index) => {
+          const trial = doneTrials + index;
+          const left = trial === 0 ? '' : ` · ~${formatDuration(((performance.now() - started) / trial) * (total - trial))} left`;
+          return `/${plan.rounds.length}${adaptive ? ' then until decided' : ''} · trial ${trial + 1}/${total}${left}`;
+        });
+        doneTrials += round.filter((cell) => planned(cell, roundIndex) && runnable(cell)).length;
+      }
+      if (!adaptive) return;
+      // A resumed run continues after the last round its file records; its order reverses that round's.
+      const recordedRounds = store!.snapshot.order.length;
+      let previous: readonly PlannedCell[] | undefined = recordedRounds > plan.rounds.length
+        ? store!.snapshot.order.at(-1)!.flatMap((key) => cellByKey.get(key) ?? [])
+        : plan.rounds.at(-1);
+      for (let roundIndex = Math.max(plan.rounds.length, recordedRounds); !interruption; roundIndex++) {
+        const elapsedMs = priorMs + performance.now() - started;
+        const decision = nextAdaptiveRound(store!.snapshot, adaptive, (key) => runnable(cellByKey.get(key)!), elapsedMs);
         if (decision.stopReason !== null) {
           stopReason = decision.stopReason;
           break;
         }
-        const round = orderRound(decision.keys.map((key) => cellByKey.get(key)!), roundIndex, previous, plan.random);
+        const next = orderRound(decision.keys.map((key) => cellByKey.get(key)!), roundIndex, previous, plan.random);
         const budget = adaptive.budgetSeconds !== null ? ` · ${formatDuration(elapsedMs)} of ${formatDuration(adaptive.budgetSeconds * 1000)}` : '';
-        await runRound(round, roundIndex, (index, count) => ` · until decided: ${decision.undecided} undecided, ${decision.chased.length} chased, ≤ ${adaptive.maxRepetitions} reps${budget} · trial ${index + 1}/${count}`);
-        previous = round;
+        await runRound(next, roundIndex, (index, count) => ` · until decided: ${decision.undecided} undecided, ${decision.chased.length} chased, ≤ ${adaptive.maxRepetitions} reps${budget} · trial ${index + 1}/${count}`);
+        previous = next;
       }
-    }
+    });
     progress.clear();
     if (interruption) {
       await interruption;
       return { resultsPath: store.path, results: store.snapshot };
     }
 
-    for (const [name, target] of targets) {
-      await target.resume();
-      for (const suite of options.suites) {
-        const key = `${name}/${suite.name}`;
-        if (prepared.has(key)) await suite.finish?.(contextFor(target, suite.name), prepared.get(key)).catch(() => {});
+    await clock.time('finish and teardown', async () => {
+      for (const [name, target] of targets) {
+        if (abandoned.has(name)) continue;
+        const resumed = await cutOff(target.resume(), deadlines.pauseMs, `resuming ${name}`).then(() => true, (error: unknown) => {
+          log(`${name}: ${errorMessage(error)}; its suites' finish is skipped`);
+          return false;
+        });
+        if (!resumed) continue;
+        for (const suite of options.suites) {
+          const key = `${name}/${suite.name}`;
+          if (!prepared.has(key)) continue;
+          await cutOff(Promise.resolve(suite.finish?.(contextFor(target, suite.name), prepared.get(key))), deadlines.finishMs, `finishing ${suite.name} on ${name}`).catch(
+            (error: unknown) => log(`finishing ${suite.name} on ${name} failed: ${errorMessage(error)}`),
+          );
+        }
       }
+      await teardownTargets(targets, deadlines, log);
+      const teardown = await resources.undoAll();
+      for (const failure of teardown.failed) log(`teardown: could not remove ${failure.description}: ${failure.error} (run \`npm run cleanup\`)`);
+    });
+    // A signal may have come during finish and teardown (the checks above do not see it: TS narrows).
+    const lateInterruption = signalled();
+    if (lateInterruption) {
+      await lateInterruption;
+      return { resultsPath: store.path, results: store.snapshot };
     }
     log(`stopped: ${stopReason}`);
     await record((draft) => {
+      for (const [name, reason] of abandoned) {
+        for (const arm of armsOf(name)) {
+          for (const point of draft.points) if (point.target === arm && point.trials.length === 0) Object.assign(point, { status: 'failed', reason });
+        }
+      }
       draft.status = 'completed';
       draft.stopReason = stopReason;
       draft.finishedAt = new Date().toISOString();
@@ -390,6 +586,7 @@ export async function runBench(options: BenchOptions): Promise<BenchOutcome> {
         draft.finishedAt = new Date().toISOString();
       })
       .catch(() => {});
+    if (!store) await removeCreated(output.created);
     throw error;
   } finally {
     progress.clear();
@@ -398,81 +595,307 @@ export async function runBench(options: BenchOptions): Promise<BenchOutcome> {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     process.off('SIGHUP', onSignal);
-    await teardownTargets(targets);
+    await teardownTargets(targets, deadlines, log);
     const teardown = await resources.undoAll();
     for (const failure of teardown.failed) log(`teardown: could not remove ${failure.description}: ${failure.error} (run \`npm run cleanup\`)`);
     await releaseLock();
   }
 }
 
+/** The run's plan: its rows (the arms), suites, points and seeded rounds. */
+function planFor(options: BenchOptions, settings: RunSettings, cores: number) {
+  const suites = new Map(options.suites.map((suite) => [suite.name, suite]));
+  return buildPlan(settings.arms, [...suites.keys()], { quick: options.quick, cores }, options.suiteOptions, options.repetitions, options.seed, suites);
+}
+
+/**
+ * The installs phase: the suites' tools, the named targets' tools and, when a target runs the image,
+ * the image builder's, one apt-get install for all. In the default matrix a target whose tools cannot
+ * be installed is left out, saying why, instead of failing the run.
+ * @returns The configurations still in the run.
+ * @throws MissingToolError or UsageError (exit 2) when a required tool cannot be installed.
+ */
+async function installTools(options: BenchOptions, log: (line: string) => void): Promise<TargetConfiguration[]> {
+  const toolsOf = (configuration: TargetConfiguration) => [...configuration.driver.hostTools, ...(IMAGE_DRIVERS.has(configuration.driver) ? IMAGE_TOOLS : [])];
+  const suiteTools = options.suites.flatMap((suite) => suite.hostTools);
+  const toolOptions = options.seams?.tools;
+  if (!options.defaultMatrix) {
+    await ensureTools([...suiteTools, ...options.targets.flatMap(toolsOf)], log, toolOptions);
+    return options.targets;
+  }
+  try {
+    await ensureTools([...suiteTools, ...options.targets.flatMap(toolsOf)], log, toolOptions);
+    return options.targets;
+  } catch {
+    // Something could not be installed: find out which target it was, one at a time.
+  }
+  await ensureTools(suiteTools, log, toolOptions);
+  const kept: TargetConfiguration[] = [];
+  for (const configuration of options.targets) {
+    try {
+      await ensureTools(toolsOf(configuration), log, toolOptions);
+      kept.push(configuration);
+    } catch (error) {
+      log(`leaving out ${configuration.id}: ${errorMessage(error)}`);
+    }
+  }
+  return kept;
+}
+
+/**
+ * Which configurations run: in the default matrix those this host can run (the others left out,
+ * saying why); otherwise all of them, each checked to be able to run here.
+ * @throws UsageError naming a target that cannot run here, or when the default matrix has none left.
+ */
+async function runnableConfigurations(options: BenchOptions, configurations: TargetConfiguration[], host: HostFacts, log: (line: string) => void): Promise<TargetConfiguration[]> {
+  const availability = options.seams?.availability ?? ((configuration: TargetConfiguration, facts: HostFacts) => configuration.driver.defaultAvailability(facts));
+  const kept: TargetConfiguration[] = [];
+  for (const configuration of configurations) {
+    const reason = await availability(configuration, host);
+    if (reason === null) kept.push(configuration);
+    else if (options.defaultMatrix) log(`leaving out ${configuration.id}: ${reason}`);
+    else throw new UsageError(`${configuration.id} cannot run on this host: ${reason}; fix that, or leave ${configuration.id} out of --target`);
+  }
+  if (kept.length === 0) throw new UsageError('no target can run on this host (see the lines above): install what they need, or name one with --target');
+  return kept;
+}
+
+/**
+ * The image phase: builds (or finds in the cache) the image once before the targets that run it are
+ * provisioned, so its time is its own phase and not the first such target's.
+ * @returns Why it failed (those targets are then failed without provisioning), or null.
+ */
+async function buildImageIfNeeded(
+  configurations: readonly TargetConfiguration[],
+  options: BenchOptions,
+  clock: PhaseClock,
+  deadlines: StepDeadlines,
+  log: (line: string) => void,
+): Promise<string | null> {
+  if (!configurations.some((configuration) => IMAGE_DRIVERS.has(configuration.driver))) return null;
+  const build = options.seams?.buildImage ?? ((logLine: (line: string) => void) => ensureRootfs({ log: logLine }));
+  try {
+    await clock.time('image build', () => cutOff(build(log), deadlines.imageMs, 'building the image'));
+    return null;
+  } catch (error) {
+    log(`building the image failed: ${errorMessage(error)}`);
+    return errorMessage(error);
+  }
+}
+
+/**
+ * Creates the results file. A file system error here (the disk filled up since the directory was
+ * checked) is the user's to fix: one line, exit 2, and no file is left (the write is atomic).
+ */
+async function createStore(directory: string, initial: ResultsFile): Promise<ResultsStore> {
+  try {
+    return await ResultsStore.create(directory, initial);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (typeof code !== 'string') throw error;
+    const fix = code === 'ENOSPC' || code === 'EDQUOT' ? 'free some space there or choose another --out' : 'choose a directory you can write with --out';
+    throw new UsageError(`cannot write the results file in ${directory} (${code}): ${fix}`, { cause: error });
+  }
+}
+
+/** A target that is not there, with the reason. */
+function unavailableFacts(name: string, state: 'failed' | 'skipped', reason: string): TargetFacts {
+  return { target: name, state, reason, networkPath: 'n/a', storage: 'n/a', labels: {}, degraded: [] };
+}
+
 async function provisionTarget(
   configuration: TargetConfiguration,
   context: ProvisionContext,
   targets: Map<string, ProvisionedTarget>,
+  deadlines: StepDeadlines,
 ): Promise<TargetFacts> {
   const name = configuration.id;
-  const unavailable = (state: 'failed' | 'skipped', reason: string): TargetFacts => ({
-    target: name,
-    state,
-    reason,
-    networkPath: 'n/a',
-    storage: 'n/a',
-    labels: {},
-    degraded: [],
-  });
+  let target: ProvisionedTarget | undefined;
   try {
     context.log(`provisioning ${name}…`);
-    const target = await configuration.driver.provision(context);
+    // A target that comes up after its deadline is torn down at once: the run has gone on without it.
+    target = await cutOff(configuration.driver.provision(context), deadlines.provisionMs, `provisioning ${name}`, (late) => void late.teardown().catch(() => {}));
+    await cutOff(target.pause(), deadlines.pauseMs, `pausing ${name}`);
     targets.set(name, target);
-    await target.pause();
     return target.facts;
   } catch (error) {
-    context.log(`${name}: provisioning failed: ${(error as Error).message}`);
-    return unavailable('failed', `provisioning failed: ${(error as Error).message}`);
+    // Provisioned but not paused: it must not stay up, nor be measured.
+    if (target) await cutOff(target.teardown(), deadlines.teardownMs, `tearing down ${name}`).catch(() => {});
+    context.log(`${name}: provisioning failed: ${errorMessage(error)}`);
+    return unavailableFacts(name, 'failed', `provisioning failed: ${errorMessage(error)}`);
+  }
+}
+
+/** Pauses a target under its deadline; returns why it must be abandoned (the pause was cut off), else null. */
+async function pauseTarget(target: ProvisionedTarget, deadlines: StepDeadlines, log: (line: string) => void): Promise<string | null> {
+  try {
+    await cutOff(target.pause(), deadlines.pauseMs, `pausing ${target.name}`);
+    return null;
+  } catch (error) {
+    // The measurement stands; the next trials on other targets may run beside a target left running.
+    log(`${target.name}: pausing failed: ${errorMessage(error)}`);
+    return error instanceof StepDeadlineError ? error.message : null;
   }
 }
 
 /** taskset, to pin client commands (util-linux, essential on Debian, so normally present). */
 const TASKSET = { command: 'taskset', debianPackage: 'util-linux', why: 'to pin the client to its CPUs' };
 
+/** How runTrial measures, beside the trial's own context. */
+interface TrialSettings {
+  quietHost: QuietHostOptions;
+  maxStealPercent: number;
+  readSteal: () => Promise<StealTicks>;
+  deadlines: StepDeadlines;
+  log: (line: string) => void;
+}
+
+/** One trial's record, and why its target must run no more trials (it stopped answering), if it must. */
+interface TrialResult {
+  record: TrialRecord;
+  stoppedAnswering: string | null;
+}
+
+/**
+ * Runs one trial and turns whatever happens into a TrialRecord: an outcome that does not fit the
+ * schema (a NaN or infinite metric, no metric) is a failed trial naming the field, and a trial that
+ * throws is a failed trial carrying the commands it ran (recorded from the target's and the
+ * client's `exec` and `startService`, and the failed command of a CommandFailedError).
+ */
 async function runTrial(
   suite: AnySuite,
   cell: PlannedCell,
   repetition: number,
   target: ProvisionedTarget,
   context: SuiteContext & { state: unknown },
-  quietHostOptions: QuietHostOptions,
-  maxStealPercent: number,
-  readSteal: () => Promise<StealTicks>,
-  log: (line: string) => void,
-): Promise<TrialRecord> {
+  settings: TrialSettings,
+): Promise<TrialResult> {
   const startedAt = new Date().toISOString();
   const begin = performance.now();
+  const ran: string[][] = [];
+  const trialContext = recordingCommands(context, ran);
   let record: TrialRecord;
+  let stoppedAnswering: string | null = null;
+  const measure = async (): Promise<TrialRecord> => {
+    const quietHost = await waitForQuietHost(settings.quietHost);
+    // Steal brackets the measurement only, not the quiet-host wait; a host without it just has none.
+    const stealBefore = await settings.readSteal().catch(() => null);
+    const outcome = await suite.runTrial(cell.point, trialContext);
+    const stealAfter = stealBefore ? await settings.readSteal().catch(() => null) : null;
+    const fraction = stealBefore && stealAfter ? stealFractionBetween(stealBefore, stealAfter) : null;
+    const steal = fraction !== null ? { steal: { fraction, flagged: fraction * 100 > settings.maxStealPercent } } : {};
+    return checkedRecord(suite.name, outcome, { repetition, startedAt, durationMs: performance.now() - begin, quietHost, ...steal });
+  };
   // A target that will not resume fails this trial, not the run.
   try {
-    await target.resume();
-    const quietHost = await waitForQuietHost(quietHostOptions);
-    // Steal brackets the measurement only, not the quiet-host wait; a host without it just has none.
-    const stealBefore = await readSteal().catch(() => null);
-    const outcome = await suite.runTrial(cell.point, context);
-    const stealAfter = stealBefore ? await readSteal().catch(() => null) : null;
-    const fraction = stealBefore && stealAfter ? stealFractionBetween(stealBefore, stealAfter) : null;
-    const steal = fraction !== null ? { steal: { fraction, flagged: fraction * 100 > maxStealPercent } } : {};
-    record = { ...outcome, repetition, startedAt, durationMs: performance.now() - begin, quietHost, ...steal };
+    await cutOff(target.resume(), settings.deadlines.pauseMs, `resuming ${target.name}`);
+    const step = `the trial ${cell.key}`;
+    record = await cutOff(measure(), settings.deadlines.trialMs + (settings.quietHost.maxWaitMs ?? DEFAULT_MAX_WAIT_MS), step);
   } catch (error) {
-    record = { state: 'failed', reason: errorMessage(error), commands: [], repetition, startedAt, durationMs: performance.now() - begin };
+    if (error instanceof StepDeadlineError) stoppedAnswering = error.message;
+    record = { state: 'failed', reason: errorMessage(error), commands: commandsOf(error, ran), repetition, startedAt, durationMs: performance.now() - begin };
   }
-  try {
-    await target.pause();
-  } catch (error) {
-    // The measurement stands; the next trials on other targets may run beside a target left running.
-    log(`${target.name}: pausing after a trial failed: ${errorMessage(error)}`);
-  }
-  return record;
+  const paused = await pauseTarget(target, settings.deadlines, settings.log);
+  return { record, stoppedAnswering: stoppedAnswering ?? paused };
 }
 
-function initialResults(runId: string, host: HostFacts, options: BenchOptions, settings: RunSettings, pinning: PinningPlan, cells: PlannedCell[]): ResultsFile {
+/** What every trial record carries beside its state, commands and result. */
+type TrialBase = Pick<TrialRecord, 'repetition' | 'startedAt' | 'durationMs' | 'quietHost' | 'steal'>;
+
+/**
+ * The record of a suite's outcome, checked against the schema so the store can never reject it: a
+ * metric that is NaN or infinite makes a failed trial naming the metric (never a stored measurement,
+ * never a failed run), and any other misfit a failed trial naming the field.
+ */
+function checkedRecord(suite: string, outcome: TrialOutcome, base: TrialBase): TrialRecord {
+  const commands = Array.isArray(outcome.commands) ? outcome.commands : [];
+  if (outcome.state === 'completed') {
+    const bad = (outcome.metrics ?? []).find((metric) => typeof metric.value !== 'number' || !Number.isFinite(metric.value));
+    if (bad) {
+      return { ...base, state: 'failed', commands, reason: `metric ${bad.name} is ${String(bad.value)}, not a finite number: the ${suite} trial's output gave no measurement` };
+    }
+  }
+  const parsed = TrialRecord.safeParse({ ...outcome, ...base, commands });
+  if (parsed.success) return parsed.data;
+  const fallback = TrialRecord.safeParse({ ...base, state: 'failed', commands, reason: `the ${suite} suite returned a trial the results file cannot hold (${formatZodIssues(parsed.error)})` });
+  return fallback.success ? fallback.data : { ...base, state: 'failed', commands: [], reason: `the ${suite} suite returned a trial the results file cannot hold (${formatZodIssues(parsed.error)})` };
+}
+
+/**
+ * A copy of the trial's context whose target and client record every command they run, so a trial
+ * that throws is still saved with its commands. The target is a Proxy: everything else passes through
+ * to the real target (bound to it), so a suite that reads more of it than the contract still works.
+ */
+function recordingCommands<C extends SuiteContext>(context: C, ran: string[][]): C {
+  const real = context.target;
+  const exec: ProvisionedTarget['exec'] = (command, execOptions) => {
+    ran.push([...command]);
+    return real.exec(command, execOptions);
+  };
+  const startService: ProvisionedTarget['startService'] = async (spec) => {
+    const service = await real.startService(spec);
+    ran.push([...service.command]);
+    return service;
+  };
+  const target = new Proxy(real, {
+    get(object, property) {
+      if (property === 'exec') return exec;
+      if (property === 'startService') return startService;
+      const value: unknown = Reflect.get(object, property, object);
+      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(object) : value;
+    },
+  });
+  const client: ClientSide = {
+    exec: (command, execOptions) => {
+      ran.push(context.client.wrap(command));
+      return context.client.exec(command, execOptions);
+    },
+    wrap: (command) => context.client.wrap(command),
+  };
+  return { ...context, target, client };
+}
+
+/** The commands a failed trial ran, as recorded, plus the one a CommandFailedError names if it is not among them. */
+function commandsOf(error: unknown, ran: readonly string[][]): string[][] {
+  const commands = ran.map((command) => [...command]);
+  if (error instanceof CommandFailedError) {
+    const failed = [...error.outcome.command];
+    if (!commands.some((command) => command.join('\0') === failed.join('\0'))) commands.push(failed);
+  }
+  return commands;
+}
+
+/**
+ * Appends a trial to its point, recomputes the point's summaries and every verdict, and records the
+ * key in the round's order. Should the store still refuse the update (a summary that overflows), the
+ * trial is stored as failed with the store's reason: one bad trial never fails the run.
+ */
+async function recordTrial(
+  record: (change: (draft: ResultsFile) => void) => Promise<void>,
+  cell: PlannedCell,
+  roundIndex: number,
+  trial: TrialRecord,
+  cvThreshold: number,
+): Promise<void> {
+  const apply = (entry: TrialRecord) => (draft: ResultsFile) => {
+    const pointIndex = draft.points.findIndex((point) => point.key === cell.key);
+    const point = draft.points[pointIndex]!;
+    point.trials.push(entry);
+    draft.points[pointIndex] = summarizePoint(point, cvThreshold);
+    while (draft.order.length <= roundIndex) draft.order.push([]);
+    draft.order[roundIndex]!.push(cell.key);
+    draft.points = withVerdicts(draft).points;
+  };
+  try {
+    await record(apply(trial));
+  } catch (error) {
+    if (!(error instanceof ResultsFormatError)) throw error;
+    const { repetition, startedAt, durationMs, quietHost, steal, round, commands } = trial;
+    await record(apply({ repetition, startedAt, durationMs, quietHost, steal, round, commands, state: 'failed', reason: `the trial could not be stored: ${error.details}` }));
+  }
+}
+
+function initialResults(runId: string, host: HostFacts, options: BenchOptions, settings: RunSettings, pinning: PinningPlan, cells: PlannedCell[], phases: readonly RunPhase[]): ResultsFile {
   return {
     schema: RESULTS_SCHEMA_ID,
     version: RESULTS_SCHEMA_VERSION,
@@ -511,7 +934,29 @@ function initialResults(runId: string, host: HostFacts, options: BenchOptions, s
       summaries: [],
       status: 'pending',
     })),
+    phases: [...phases],
   };
+}
+
+/**
+ * A resumed file as its new session starts: `running` again, the old ending (reason, finishedAt,
+ * stopReason) dropped, and points that never ran a trial (their target or suite failed to come up
+ * last time) pending again, so this session tries them. Trials and order stay as they were.
+ */
+function resumedResults(previous: ResultsFile, phases: readonly RunPhase[]): ResultsFile {
+  const draft = structuredClone(previous);
+  draft.status = 'running';
+  draft.finishedAt = null;
+  delete draft.reason;
+  delete draft.stopReason;
+  draft.points = draft.points.map((point): PointResult => {
+    if (point.trials.length > 0 || (point.status !== 'failed' && point.status !== 'skipped')) return point;
+    const reset: PointResult = { ...point, status: 'pending' };
+    delete reset.reason;
+    return reset;
+  });
+  draft.phases = [...(draft.phases ?? []), ...phases];
+  return draft;
 }
 
 function markTargetPoints(draft: ResultsFile, target: string, status: 'failed' | 'skipped', reason: string, suite?: string): void {
@@ -525,11 +970,14 @@ function markTargetPoints(draft: ResultsFile, target: string, status: 'failed' |
 
 /**
  * Drivers register every resource they create in the registry (a crash leaves a ledger `cleanup`
- * can replay); teardown() is their orderly way out first (stop a guest cleanly, then remove it).
+ * can replay); teardown() is their orderly way out first (stop a guest cleanly, then remove it),
+ * under its deadline: a teardown that hangs is logged and left to the ledger's undo.
  */
-async function teardownTargets(targets: Map<string, ProvisionedTarget>): Promise<void> {
+async function teardownTargets(targets: Map<string, ProvisionedTarget>, deadlines: StepDeadlines, log: (line: string) => void): Promise<void> {
   for (const target of [...targets.values()].reverse()) {
-    await target.teardown().catch(() => {});
+    await cutOff(target.teardown(), deadlines.teardownMs, `tearing down ${target.name}`).catch((error: unknown) => {
+      if (error instanceof StepDeadlineError) log(`${error.message}; what it registered is removed from the ledger`);
+    });
   }
   targets.clear();
 }

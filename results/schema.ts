@@ -309,6 +309,19 @@ export const RunPlan = z.object({
 /** A parsed RunPlan. */
 export type RunPlan = z.infer<typeof RunPlan>;
 
+/**
+ * How long one phase of a run took (harness/phases.ts): `installs`, `host probe`, `image build`,
+ * `provision TARGET`, `prepare SUITE on TARGET`, `trials`, `finish and teardown`, `report`. A resumed
+ * run appends the phases of each session, their names prefixed `resume N: `.
+ */
+export const RunPhase = z.object({
+  name: z.string().min(1),
+  /** Wall-clock milliseconds. */
+  ms: finite.nonnegative(),
+});
+/** A parsed RunPhase. */
+export type RunPhase = z.infer<typeof RunPhase>;
+
 /** `running` until the run ends; `interrupted` by SIGINT or SIGTERM; `failed` with the error as the file's `reason`. */
 export const RunStatus = z.enum(['running', 'completed', 'interrupted', 'failed']);
 /** A parsed RunStatus. */
@@ -339,6 +352,11 @@ export const ResultsFile = z.object({
    * the seed and counterbalanced across targets (harness/planner.ts).
    */
   order: z.array(z.array(z.string())),
+  /**
+   * Where the run's time went, phase by phase, in the order they ran; absent in files written
+   * before isobench recorded it (optional, so the schema version stays 2).
+   */
+  phases: z.array(RunPhase).optional(),
   /** Why the measurement loop stopped (e.g. `all points decided`, `--max-reps 10 reached`, `budget 10m spent`). */
   stopReason: z.string().optional(),
 });

@@ -3,16 +3,20 @@ import { resolve } from 'node:path';
 import type { AnySuite, SuiteOptions } from '../../contracts/suite.js';
 import type { TargetOptions } from '../../contracts/target.js';
 import { UsageError } from '../../core/errors.js';
-import { probeHost } from '../../provisioning/host-probe.js';
-import { allConfigurations, displayOf, parseTargetConfiguration, type TargetConfiguration } from '../../provisioning/targets/configuration.js';
+import { allConfigurations, displayOf, parseTargetConfiguration } from '../../provisioning/targets/configuration.js';
 import { TARGET_NAMES } from '../../provisioning/targets/index.js';
-import { DEFAULT_GUARD_RANGE, DEFAULT_TEST_SUBNET, validateTopologyConfig } from '../../provisioning/topology.js';
+import { DEFAULT_GUARD_RANGE, DEFAULT_TEST_SUBNET } from '../../provisioning/topology.js';
+import { readResultsFile, writeResultsFile } from '../../results/store.js';
 import { findSuite, SUITE_NAMES, SUITES } from '../../suites/index.js';
 import { DEFAULT_MARGIN_PERCENT } from '../../results/verdict.js';
 import { aaSummaryLines, withAaArms } from '../aa.js';
 import { DEFAULT_MAX_REPETITIONS, MIN_ADAPTIVE_REPETITIONS, verdictSummaryLine, type AdaptiveLimits } from '../adaptive.js';
 import { parseDuration } from '../duration.js';
 import { randomSeed } from '../random.js';
+import { validateNetworkRanges } from '../network-range.js';
+import { prepareOutputDirectory, removeCreated } from '../output-directory.js';
+import { phaseLines } from '../phases.js';
+import { nextResumeSession, readResumable, rebuildRun } from '../resume.js';
 import { DEFAULT_MAX_STEAL_PERCENT, defaultBaseline, runBench, type BenchOptions } from '../runner.js';
 import { DEFAULT_CV_THRESHOLD } from '../statistics.js';
 import { DEFAULT_MAX_WAIT_MS } from '../quiet-host.js';
@@ -50,6 +54,7 @@ const FLAGS = {
   'max-reps': { type: 'string' },
   budget: { type: 'string' },
   'max-steal': { type: 'string' },
+  resume: { type: 'string' },
   help: { type: 'boolean' },
   // Each suite's own flags (e.g. --streams), from the registry.
   ...Object.fromEntries(SUITES.flatMap((suite) => suite.flags.map((flag) => [flag.name, { type: 'string' } as const]))),
@@ -58,7 +63,7 @@ const FLAGS = {
 const SUITE_FLAG_USAGE = SUITES.flatMap((suite) => suite.flags.map((flag) => `[--${flag.name} ${flag.valueName}]`)).join(' ');
 
 /** `npm run bench -- --help`; targets, suites and suite flags come from the registries. */
-export const BENCH_USAGE = `usage: npm run bench -- [--target NAME[:OPTION…][,…]|all] [--suite NAME[,NAME…]|all] [--quick|--full]
+export const BENCH_USAGE = `usage: npm run bench -- [--target NAME[:OPTION…][,…]|all] [--suite NAME[,NAME…]|all] [--quick|--full] | --resume RESULTS.json
                       [--reps N] [--out DIR] [--seed N] [--storage volume|overlay]
                       [--accel auto|kvm|tcg] [--disk raw|qcow2] [--vcpus N] [--memory MiB] [--vm-manager qemu|libvirt]
                       [--subnet CIDR] [--guard-range CIDR] [--cv-threshold X] [--quiet-wait SECONDS] ${SUITE_FLAG_USAGE}
@@ -66,7 +71,8 @@ export const BENCH_USAGE = `usage: npm run bench -- [--target NAME[:OPTION…][,
                       [--until-decided|--no-until-decided] [--max-reps N] [--budget DURATION] [--max-steal PERCENT]
 targets: ${TARGET_NAMES.join(', ')}    suites: ${SUITE_NAMES.join(', ')}
 A target may fix its own options after colons, one row each: --target native,docker-nat,docker-nat:overlay,kvm:qcow2
-With no --target and no --suite it runs the default quick matrix: every target this host can run, every suite.`;
+With no --target and no --suite it runs the default quick matrix: every target this host can run, every suite.
+--resume RESULTS.json finishes an interrupted run in that file, with the file's own plan, seed and options.`;
 
 /** A comma-separated list (or `all`), parsed item by item, duplicates (by `keyOf`) dropped. */
 function listOf<T>(text: string, all: () => T[], parse: (name: string) => T, keyOf: (item: T) => string): T[] {
@@ -133,42 +139,61 @@ function choice<T extends string>(flag: string, text: string | undefined, choice
   return text as T;
 }
 
-/** node:util's parseArgs, strict, with its complaints turned into one-line usage errors. */
-export function parseFlags<const Config extends ParseArgsConfig>(config: Config): ReturnType<typeof parseArgs<Config>> {
+/**
+ * node:util's parseArgs, strict, with its complaints turned into one-line usage errors that say what
+ * to do: an unknown flag, a flag without its value, a stray argument.
+ * @param help Where the flags are listed, for the fix, e.g. `npm run bench -- --help`; default `--help`.
+ */
+export function parseFlags<const Config extends ParseArgsConfig>(config: Config, help = '--help'): ReturnType<typeof parseArgs<Config>> {
   try {
     return parseArgs(config);
   } catch (error) {
     const message = (error as Error).message.split('\n')[0]!;
     // parseArgs reads `--reps -1` as a flag followed by another flag and calls it ambiguous.
     const ambiguous = /^Option '(--[\w-]+)[^']*' argument is ambiguous/.exec(message);
-    throw new UsageError(ambiguous ? `${ambiguous[1]} needs a value; write a value that starts with "-" as ${ambiguous[1]}=VALUE` : message, { cause: error });
+    const unknown = /^Unknown option '([^']+)'/.exec(message);
+    const missing = /^Option '(--[\w-]+)[^']*' argument missing/.exec(message);
+    const stray = /^Unexpected argument '([^']*)'/.exec(message);
+    const line = ambiguous
+      ? `${ambiguous[1]} needs a value; write a value that starts with "-" as ${ambiguous[1]}=VALUE`
+      : unknown
+        ? `unknown flag ${unknown[1]}: see ${help} for the flags`
+        : missing
+          ? `${missing[1]} needs a value, e.g. ${missing[1]} VALUE: see ${help}`
+          : stray
+            ? `unexpected argument "${stray[1]}": name targets and suites with --target and --suite (see ${help})`
+            : message;
+    throw new UsageError(line, { cause: error });
   }
 }
 
 /**
  * Turns the command line into the run's options; every bad value is a UsageError naming the flag.
- * With neither `--target` nor `--suite` it is the default matrix: quick, every suite, and every target
- * whose driver says this host can run it (probes the host). Defaults: volume storage, accel auto,
- * raw disk, 2 vCPUs, 2048 MiB, `--vm-manager qemu`, `--quiet-wait` 20 s, baseline `native` (else the
- * first target), `--margin` 5 %, no noise floor, `--max-steal` 10 %, `--until-decided` in quick runs
- * of 3 or more `--reps` only, `--max-reps` 10 quick / 20 full (never below `--reps`), no budget. `command` is `argv` as given.
+ * With neither `--target` nor `--suite` it is the default matrix: quick, every suite, and every
+ * registered target as a candidate (`defaultMatrix`: the runner installs what they need and leaves
+ * out those this host cannot run, saying why). Defaults: volume storage, accel auto, raw disk, 2
+ * vCPUs, 2048 MiB, `--vm-manager qemu`, `--quiet-wait` 20 s, baseline `native` (else the first
+ * target), `--margin` 5 %, no noise floor, `--max-steal` 10 %, `--until-decided` in quick runs of 3
+ * or more `--reps` only, `--max-reps` 10 quick / 20 full (never below `--reps`), no budget. `command`
+ * is `argv` as given. `--resume FILE` takes everything from the file instead (see resumeBenchOptions).
  * @throws UsageError for an unknown flag, target or suite, a value out of range, `--quick` with
- *   `--full`, a `--subnet`/`--guard-range` validateTopologyConfig refuses, `--aa` without exactly one
+ *   `--full`, a `--subnet`/`--guard-range` validateNetworkRanges refuses, `--aa` without exactly one
  *   target, a `--baseline` not among the targets, or an inconsistent adaptive setting (see adaptiveLimits).
  */
 export async function parseBenchOptions(argv: string[]): Promise<BenchOptions> {
-  const { values } = parseFlags({ args: argv, options: FLAGS, strict: true });
+  const { values } = parseFlags({ args: argv, options: FLAGS, strict: true }, 'npm run bench -- --help');
+  if (values.resume !== undefined) return resumeBenchOptions(values.resume, argv);
   if (values.quick && values.full) throw new UsageError('--quick and --full contradict each other: choose one');
   const defaultMatrix = values.target === undefined && values.suite === undefined;
   const quick = values.full ? false : values.quick === true || defaultMatrix;
   const suites = listOf(values.suite ?? 'all', () => [...SUITES], parseSuite, (suite) => suite.name);
   const targets = values.target === undefined
-    ? await availableTargets()
+    ? allConfigurations()
     : listOf(values.target, allConfigurations, parseTargetConfiguration, (configuration) => configuration.id);
   const suiteOptions = parseSuiteOptions(values);
   const subnet = values.subnet ?? DEFAULT_TEST_SUBNET;
   const guardRange = values['guard-range'] ?? DEFAULT_GUARD_RANGE;
-  validateTopologyConfig({ subnet, guardRange });
+  validateNetworkRanges({ subnet, guardRange });
   const targetOptions: TargetOptions = {
     storage: choice('storage', values.storage, ['volume', 'overlay'] as const, 'volume'),
     accel: choice('accel', values.accel, ['auto', 'kvm', 'tcg'] as const, 'auto'),
@@ -189,6 +214,7 @@ export async function parseBenchOptions(argv: string[]): Promise<BenchOptions> {
   }
   return {
     targets,
+    defaultMatrix,
     suites,
     quick,
     repetitions,
@@ -199,15 +225,74 @@ export async function parseBenchOptions(argv: string[]): Promise<BenchOptions> {
     guardRange,
     targetOptions,
     suiteOptions,
-    quietHost: { maxWaitMs: decimal('quiet-wait', values['quiet-wait'], DEFAULT_MAX_WAIT_MS / 1000, 0, 3600) * 1000 },
+    quietHost: { maxWaitMs: quietWaitMs(values['quiet-wait']) },
     mode: aa ? 'aa' : 'compare',
-    // In an A/A run the first arm is the baseline whatever was named (it can only be the one target).
-    baseline: values.baseline ?? defaultBaseline(ids),
+    // In the default matrix, unset unless named: the runner takes native, else the first target
+    // that can run (some may be left out). In an A/A run the first arm is the baseline whatever was named.
+    ...(values.baseline !== undefined || !defaultMatrix ? { baseline: values.baseline ?? defaultBaseline(ids) } : {}),
     marginPercent: percent('margin', values.margin) ?? DEFAULT_MARGIN_PERCENT,
     noiseFloorPercent: percent('noise-floor', values['noise-floor']) ?? null,
     adaptive: adaptiveLimits(values, quick, repetitions),
-    maxStealPercent: decimal('max-steal', values['max-steal'], DEFAULT_MAX_STEAL_PERCENT, 0, 100),
+    maxStealPercent: maxSteal(values['max-steal']),
     command: [...argv],
+  };
+}
+
+const quietWaitMs = (text: string | undefined) => decimal('quiet-wait', text, DEFAULT_MAX_WAIT_MS / 1000, 0, 3600) * 1000;
+const maxSteal = (text: string | undefined) => decimal('max-steal', text, DEFAULT_MAX_STEAL_PERCENT, 0, 100);
+
+/**
+ * `--resume FILE`: the options of the run the file describes, from the file alone: targets, suites,
+ * their options, repetitions, seed, thresholds, baseline, margin, noise floor and adaptive limits
+ * from its plan; `--quiet-wait` and `--max-steal` (which the plan does not store) from the command
+ * line it records. Nothing else may be given.
+ * @throws UsageError for another flag beside `--resume`, a completed run, a file not named after
+ *   its run id, or a plan this isobench cannot rebuild (a target or suite no longer registered, an
+ *   option no longer accepted); ResultsFormatError (exit 2) for a file that is not a results file.
+ */
+export async function resumeBenchOptions(file: string, argv: readonly string[]): Promise<BenchOptions> {
+  const others = argv.filter((arg) => arg.startsWith('--') && !/^--resume(=|$)/.test(arg)).map((arg) => arg.split('=')[0]!);
+  if (others.length > 0) {
+    throw new UsageError(`--resume takes the plan, seed and options from the results file: drop ${[...new Set(others)].join(' ')}`);
+  }
+  if (file === '') throw new UsageError('--resume needs the results file of the run to finish: --resume results/RUN-ID.json');
+  const state = await readResumable(file);
+  const { plan } = state.results;
+  const run = rebuildRun(state, parseSuiteOptions);
+  let recorded: { values: Record<string, unknown> };
+  try {
+    recorded = parseArgs({ args: plan.command, options: FLAGS, strict: true });
+  } catch (error) {
+    throw new UsageError(`cannot rebuild the plan of ${file}: its command line (${plan.command.join(' ')}) no longer parses (${(error as Error).message.split('\n')[0]}); start a new run`, { cause: error });
+  }
+  let checked: { quietWait: number; steal: number };
+  try {
+    checked = { quietWait: quietWaitMs(recorded.values['quiet-wait'] as string | undefined), steal: maxSteal(recorded.values['max-steal'] as string | undefined) };
+    validateNetworkRanges({ subnet: run.subnet, guardRange: run.guardRange });
+  } catch (error) {
+    throw new UsageError(`cannot rebuild the plan of ${file}: ${(error as Error).message}; start a new run`, { cause: error });
+  }
+  return {
+    targets: run.targets,
+    suites: run.suites,
+    quick: plan.quick,
+    repetitions: plan.repetitions,
+    outDirectory: resolve(file, '..'),
+    seed: plan.seed,
+    cvThreshold: plan.cvThreshold,
+    subnet: run.subnet,
+    guardRange: run.guardRange,
+    targetOptions: run.targetOptions,
+    suiteOptions: run.suiteOptions,
+    quietHost: { maxWaitMs: checked.quietWait },
+    mode: plan.mode,
+    baseline: plan.baseline,
+    marginPercent: plan.marginPercent,
+    noiseFloorPercent: plan.noiseFloorPercent,
+    adaptive: plan.adaptive,
+    maxStealPercent: checked.steal,
+    command: plan.command,
+    resume: state,
   };
 }
 
@@ -243,54 +328,76 @@ function adaptiveLimits(values: { 'until-decided'?: boolean; 'no-until-decided'?
   return { maxRepetitions, budgetSeconds };
 }
 
-/** The default matrix: the plain configuration of every target this host can run; say why the others are left out. */
-async function availableTargets(): Promise<TargetConfiguration[]> {
-  const host = await probeHost();
-  const chosen: TargetConfiguration[] = [];
-  for (const configuration of allConfigurations()) {
-    const reason = await configuration.driver.defaultAvailability(host);
-    if (reason === null) chosen.push(configuration);
-    else console.error(`leaving out ${configuration.id}: ${reason}`);
-  }
-  return chosen;
-}
-
 /**
- * `npm run bench`: runs the plan, writes the results file and its HTML report beside it, and prints
- * where they are. A report that fails is reported, not fatal: the results file is already written.
+ * `npm run bench`: runs the plan (or, with `--resume`, the rest of one), writes the results file and
+ * its HTML report beside it, and prints where they are and how long each phase took. The results
+ * directory is checked before anything else (within a second, however broken the path). A report
+ * that fails is reported, not fatal: the results file is already written.
+ * @param seams Test seams passed on to runBench (host, availability, tools, …); none in real use.
  * @returns The exit code: 1 when any point failed, else 0 (`--help` too).
  * @throws UsageError for bad flags; whatever runBench throws.
  */
-export async function benchCommand(argv: string[]): Promise<number> {
+export async function benchCommand(argv: string[], seams?: BenchOptions['seams']): Promise<number> {
   if (argv.includes('--help')) {
     console.log(BENCH_USAGE);
     return 0;
   }
-  const options = await parseBenchOptions(argv);
+  const options: BenchOptions = { ...(await parseBenchOptions(argv)), ...(seams ? { seams } : {}) };
+  const output = await prepareOutputDirectory(options.outDirectory);
   const adaptive = options.adaptive ? `, then until decided (up to ${options.adaptive.maxRepetitions})` : '';
+  const targets = options.targets.map(({ id }) => id).join(', ');
   console.error(
-    `isobench: targets ${options.targets.map(({ id }) => id).join(', ')}${options.mode === 'aa' ? ' (A/A: two arms of one target)' : ''}; ` +
+    `isobench: ${options.resume ? `resuming ${options.resume.path}: ` : ''}` +
+      `targets ${options.defaultMatrix ? `every one this host can run of ${targets}` : targets}${options.mode === 'aa' ? ' (A/A: two arms of one target)' : ''}; ` +
       `suites ${options.suites.map(({ name }) => name).join(', ')}; ` +
       `${options.quick ? 'quick (short durations)' : 'full (the papers\' durations)'}; ${options.repetitions} repetitions${adaptive}`,
   );
-  const outcome = await runBench(options);
+  let outcome;
+  try {
+    outcome = await runBench(options);
+  } catch (error) {
+    // Refused before the results file was written: leave no empty directory behind either.
+    await removeCreated(output.created);
+    throw error;
+  }
   const counts = new Map<string, number>();
   for (const point of outcome.results.points) counts.set(point.status, (counts.get(point.status) ?? 0) + 1);
   console.log(`results: ${outcome.resultsPath}`);
-  try {
+  const report = await writeBenchReport(outcome.resultsPath, options.resume ? `resume ${nextResumeSession(options.resume.results)}: ` : '');
+  if (report) console.log(`report: ${report}`);
+  console.log(`points: ${[...counts].map(([status, count]) => `${count} ${status}`).join(', ')}`);
+  const final = await readResultsFile(outcome.resultsPath).catch(() => outcome.results);
+  const verdicts = verdictSummaryLine(final);
+  if (verdicts) console.log(verdicts);
+  for (const line of aaSummaryLines(final)) console.log(line);
+  for (const line of phaseLines(final.phases ?? [])) console.log(line);
+  console.log(`see them with: npm run results -- ${outcome.resultsPath}`);
+  return final.points.some((point) => point.status === 'failed') ? 1 : 0;
+}
+
+/**
+ * Writes the report beside the results file and records its time as the run's `report` phase. The
+ * report carries the results file's sha256, so it is rendered again after the phase is added: the
+ * file a reader holds is the one whose hash the report shows (rendering takes well under a second
+ * once vega is loaded). Returns the report's path, or null when it failed (said on stderr).
+ */
+async function writeBenchReport(resultsPath: string, phasePrefix: string): Promise<string | null> {
+  const render = async () => {
     const { writeReport } = await import('../../reports/write-report.js');
     const { loadResultsSource } = await import('../../reports/model/source.js');
     // Read back from disk: the sha256 under each figure is of the file a reader will hold.
-    const { source } = await loadResultsSource(outcome.resultsPath);
-    const report = await writeReport([outcome.results], { out: outcome.resultsPath.replace(/\.json$/, '.html'), targetStyle: withAaArms(displayOf), sources: [source] });
-    console.log(`report: ${report}`);
+    const { results, source } = await loadResultsSource(resultsPath);
+    return writeReport([results], { out: resultsPath.replace(/\.json$/, '.html'), targetStyle: withAaArms(displayOf), sources: [source] });
+  };
+  const begin = performance.now();
+  try {
+    await render();
+    const results = await readResultsFile(resultsPath);
+    results.phases = [...(results.phases ?? []), { name: `${phasePrefix}report`, ms: Math.round(performance.now() - begin) }];
+    await writeResultsFile(resultsPath, results);
+    return await render();
   } catch (error) {
     console.error(`isobench: the results are safe, but the report failed: ${(error as Error).message}`);
+    return null;
   }
-  console.log(`points: ${[...counts].map(([status, count]) => `${count} ${status}`).join(', ')}`);
-  const verdicts = verdictSummaryLine(outcome.results);
-  if (verdicts) console.log(verdicts);
-  for (const line of aaSummaryLines(outcome.results)) console.log(line);
-  console.log(`see them with: npm run results -- ${outcome.resultsPath}`);
-  return outcome.results.points.some((point) => point.status === 'failed') ? 1 : 0;
 }

@@ -99,7 +99,7 @@ function measurements(config: Omit<SuiteConfig, 'options'>, target: ProvisionedT
  * ratio isobench/direct with its CI: the harness must not change what it measures.
  */
 export async function calibrateCommand(argv: string[]): Promise<number> {
-  const { values } = parseFlags({ args: argv, options: { pairs: { type: 'string' }, help: { type: 'boolean' } }, strict: true });
+  const { values } = parseFlags({ args: argv, options: { pairs: { type: 'string' }, help: { type: 'boolean' } }, strict: true }, 'npm run calibrate -- --help');
   if (values.help) {
     console.log('usage: npm run calibrate -- [--pairs N]');
     return 0;

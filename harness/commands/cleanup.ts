@@ -2,6 +2,7 @@ import { LEFTOVER_SCANNERS } from '../../provisioning/leftovers.js';
 import { UsageError } from '../../core/errors.js';
 import { acquireRunLock } from '../../core/lock.js';
 import { cleanupStaleLedger, findStaleLedgers, undoResource } from '../../core/ledger.js';
+import { markCrashedRun } from '../crashed-run.js';
 
 /** What a cleanup did, as lines for the terminal. */
 export interface CleanupReport {
@@ -9,11 +10,15 @@ export interface CleanupReport {
   removed: string[];
   /** `description: error message` for each resource that could not be removed. */
   failed: string[];
+  /** Results files of crashed runs now marked `interrupted`; absent when there were none. */
+  interrupted?: string[];
 }
 
 /**
  * Removes what crashed runs left: first by their ledgers (exactly what they created), then by
- * isobench's name prefixes and labels. Refuses while a live run holds the lock.
+ * isobench's name prefixes and labels. A crashed run's results file that still says `running` is
+ * marked `interrupted` (harness/crashed-run.ts), so readers and `--resume` know. Refuses while a
+ * live run holds the lock.
  */
 export async function cleanupLeftovers(log: (line: string) => void): Promise<CleanupReport> {
   const release = await acquireRunLock().catch((error: unknown) => {
@@ -24,6 +29,11 @@ export async function cleanupLeftovers(log: (line: string) => void): Promise<Cle
   try {
     for (const ledger of await findStaleLedgers()) {
       log(`run ${ledger.runId} (pid ${ledger.pid}, gone) left ${ledger.resources.length} resource(s)`);
+      if (ledger.resultsPath !== null) {
+        const mark = await markCrashedRun(ledger.resultsPath, ledger.pid);
+        if (mark.kind === 'marked') (report.interrupted ??= []).push(mark.path);
+        if (mark.kind === 'unreadable') log(`could not mark ${mark.path} interrupted: ${mark.error}`);
+      }
       const result = await cleanupStaleLedger(ledger);
       report.removed.push(...result.removed);
       report.failed.push(...result.failed.map((failure) => `${failure.description}: ${failure.error}`));
@@ -54,6 +64,7 @@ export async function cleanupCommand(): Promise<number> {
   const report = await cleanupLeftovers((line) => console.log(line));
   for (const item of report.removed) console.log(`removed ${item}`);
   for (const item of report.failed) console.error(`could not remove ${item}`);
-  if (report.removed.length === 0 && report.failed.length === 0) console.log('nothing to clean up: no isobench resources are left on this host');
+  for (const path of report.interrupted ?? []) console.log(`marked ${path} interrupted: finish it with npm run bench -- --resume ${path}`);
+  if (report.removed.length === 0 && report.failed.length === 0 && !report.interrupted) console.log('nothing to clean up: no isobench resources are left on this host');
   return report.failed.length === 0 ? 0 : 1;
 }

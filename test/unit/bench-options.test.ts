@@ -4,7 +4,12 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { parseBenchOptions } from '../../harness/commands/bench.js';
+import { readResultsFile } from '../../results/store.js';
+import { REPO_ROOT } from '../helpers.js';
 
 const base = ['--target', 'native,kvm', '--suite', 'tcp-rr'];
 
@@ -71,5 +76,33 @@ test('bad values are one UsageError line saying what to do', async () => {
       assert.ok(!error.message.includes('\n'));
       return true;
     });
+  }
+});
+
+test('--resume FILE takes targets, suites, options, seed and limits from the file, and quiet-wait and max-steal from its command', async () => {
+  const fixture = await readResultsFile(join(REPO_ROOT, 'test/fixtures/results/native-network-1rep.json'));
+  const directory = await mkdtemp(join(tmpdir(), 'isobench-resume-options-'));
+  try {
+    const path = join(directory, `${fixture.runId}.json`);
+    const command = ['--target', 'native', '--suite', 'tcp-bulk,tcp-rr', '--quick', '--reps', '1', '--streams', '4', '--quiet-wait', '5', '--max-steal', '20'];
+    const file = { ...fixture, status: 'interrupted' as const, plan: { ...fixture.plan, options: { ...fixture.plan.options, streams: 4 }, command, adaptive: null } };
+    await writeFile(path, JSON.stringify(file));
+    const options = await parseBenchOptions(['--resume', path]);
+    assert.equal(options.resume?.path, path);
+    assert.equal(options.outDirectory, directory, 'the file\'s own directory');
+    assert.deepEqual(options.targets.map(({ id }) => id), ['native']);
+    assert.deepEqual(options.suites.map(({ name }) => name), ['tcp-bulk', 'tcp-rr']);
+    assert.equal(options.seed, fixture.plan.seed);
+    assert.equal(options.repetitions, 1);
+    assert.equal(options.quick, true);
+    assert.equal(options.suiteOptions.get('tcp-bulk')?.streams, 4);
+    assert.deepEqual(options.targetOptions, { storage: 'volume', accel: 'auto', disk: 'raw', vcpus: 2, memoryMiB: 2048, vmManager: 'qemu', quick: true });
+    assert.deepEqual(options.quietHost, { maxWaitMs: 5000 });
+    assert.equal(options.maxStealPercent, 20);
+    assert.deepEqual(options.command, command, 'the command that made the run, unchanged');
+    assert.equal(options.baseline, 'native');
+    assert.equal(options.defaultMatrix, undefined, 'the file\'s targets, not a new default matrix');
+  } finally {
+    await rm(directory, { recursive: true, force: true });
   }
 });

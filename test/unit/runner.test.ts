@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -20,6 +20,7 @@ import type { Topology } from '../../provisioning/topology.js';
 import type { ProvisionContext, TargetDriver } from '../../provisioning/types.js';
 import type { MetricDefinition } from '../../results/metrics.js';
 import { ParamValue, type HostFacts, type ResultsFile } from '../../results/schema.js';
+import { CommandFailedError } from '../../core/exec.js';
 import { readResultsFile } from '../../results/store.js';
 
 const HOST: HostFacts = {
@@ -54,8 +55,19 @@ interface FakeTarget extends ProvisionedTarget {
   running: boolean;
 }
 
+/** Per-target behaviour of a fake driver's steps, by target name: return a promise that never settles to hang the step. */
+interface TargetHooks {
+  provision?: (name: string) => Promise<void>;
+  pause?: (name: string) => Promise<void>;
+  resume?: (name: string) => Promise<void>;
+  teardown?: (name: string) => Promise<void>;
+}
+
+/** A promise that never settles: a step that hangs. */
+const never = () => new Promise<never>(() => {});
+
 /** A driver whose targets record pause/resume/teardown; `failProvision` makes provision throw it. */
-function fakeDriver(journal: Journal, live: Map<string, FakeTarget>, failProvision?: string): TargetDriver {
+function fakeDriver(journal: Journal, live: Map<string, FakeTarget>, failProvision?: string, hooks: TargetHooks = {}): TargetDriver {
   return {
     name: 'fake',
     description: 'a test double',
@@ -67,6 +79,7 @@ function fakeDriver(journal: Journal, live: Map<string, FakeTarget>, failProvisi
       journal.push(`${context.configuration}:provision ${context.runDirectory}`);
       if (failProvision) throw new Error(failProvision);
       const name = context.configuration;
+      await hooks.provision?.(name);
       const target: FakeTarget = {
         name,
         running: true,
@@ -77,14 +90,17 @@ function fakeDriver(journal: Journal, live: Map<string, FakeTarget>, failProvisi
         startService: () => Promise.reject(new Error('not in this test')),
         cpuCounters: async () => [],
         pause: async () => {
+          await hooks.pause?.(name);
           target.running = false;
           journal.push(`${name}:pause`);
         },
         resume: async () => {
+          await hooks.resume?.(name);
           target.running = true;
           journal.push(`${name}:resume`);
         },
         teardown: async () => {
+          await hooks.teardown?.(name);
           target.running = false;
           journal.push(`${name}:teardown`);
         },
@@ -181,7 +197,7 @@ async function twoTargetRun(seed: number) {
   const suite = fakeSuite('fake', journal, {
     runTrial: async (_point, context) => {
       // Only the target under test runs; the other is paused while it is measured.
-      for (const target of live.values()) assert.equal(target.running, target === context.target, `${target.name} running during a trial on ${context.target.name}`);
+      for (const target of live.values()) assert.equal(target.running, target.name === context.target.name, `${target.name} running during a trial on ${context.target.name}`);
       return undefined;
     },
   });
@@ -310,7 +326,7 @@ test('prepare that throws fails that target x suite only; what prepare returns r
   for (const id of ['p1', 'p2']) {
     const failed = point(results, `fake-a/flaky/${id}`);
     assert.equal(failed.status, 'failed');
-    assert.match(failed.reason ?? '', /preparing flaky failed: database did not start/);
+    assert.match(failed.reason ?? '', /^preparing flaky on fake-a failed: database did not start$/);
     assert.equal(point(results, `fake-a/steady/${id}`).status, 'ok', 'the other suite still runs on that target');
     assert.equal(point(results, `fake-b/flaky/${id}`).status, 'ok');
   }
@@ -590,4 +606,338 @@ test('with 4 cores the client commands are pinned with taskset and the plan says
   assert.deepEqual(results.plan.pinning.cpuSets, { client: '0', 'fake-a': '1-3' });
   assert.equal(results.plan.pinning.oversubscribed, false);
   assert.match(results.plan.pinning.reason, /^client commands pinned to CPU 0 \(taskset -c\); CPUs 1-3 planned for fake-a but not applied/);
+});
+
+/* ---- issue 13: runner paths, hung steps, resume, phases ---- */
+
+/** Deadlines short enough for a test; every fake step takes well under a millisecond. */
+const SHORT = { provisionMs: 200, prepareMs: 200, trialMs: 200, finishMs: 200, pauseMs: 200, teardownMs: 200, imageMs: 200 };
+
+test('a target that will not resume for prepare fails that suite on that target only; the run goes on', async () => {
+  const journal: Journal = [];
+  let refusals = 0;
+  const driver = fakeDriver(journal, new Map(), undefined, {
+    resume: async (name) => {
+      // The first resume of fake-a is its prepare's.
+      if (name === 'fake-a' && refusals++ === 0) throw new Error('the container is gone');
+    },
+  });
+  const progress = new CapturedProgress();
+  const { results } = await runBench(benchOptions([configuration('fake-a', driver), configuration('fake-b', driver)], [fakeSuite('fake', journal)], { progress }));
+  assert.equal(results.status, 'completed');
+  for (const id of ['p1', 'p2']) {
+    assert.equal(point(results, `fake-a/fake/${id}`).status, 'failed');
+    assert.equal(point(results, `fake-a/fake/${id}`).reason, 'preparing fake on fake-a failed: the container is gone');
+    assert.equal(point(results, `fake-b/fake/${id}`).status, 'ok');
+    assert.equal(point(results, `fake-b/fake/${id}`).trials.length, 3);
+  }
+  assert.ok(progress.lines.includes('preparing fake on fake-a failed: the container is gone'));
+  await assertStateDirectoryClean();
+});
+
+for (const bad of [Number.NaN, Number.POSITIVE_INFINITY]) {
+  test(`a trial whose metric is ${bad} is one failed trial naming the metric, not a failed run`, async () => {
+    const journal: Journal = [];
+    let count = 0;
+    const suite = fakeSuite('fake', journal, {
+      runTrial: async (point, context) => (point.id === 'p2' && context.target.name === 'fake-a' && count++ === 1 ? scored(bad, point) : undefined),
+    });
+    const { results, resultsPath } = await runBench(benchOptions([configuration('fake-a', fakeDriver(journal, new Map()))], [suite]));
+    assert.equal(results.status, 'completed');
+    const trialsOfP2 = point(await readResultsFile(resultsPath), 'fake-a/fake/p2').trials;
+    assert.deepEqual(trialsOfP2.map((trial) => trial.state), ['completed', 'failed', 'completed']);
+    const failed = trialsOfP2[1]!;
+    assert.equal(failed.state === 'failed' ? failed.reason : '', `metric score_ops is ${bad}, not a finite number: the fake trial's output gave no measurement`);
+    assert.deepEqual(failed.commands, [['fake', 'p2']], 'the commands that produced it are kept');
+    assert.equal(point(results, 'fake-a/fake/p2').status, 'ok', 'the two measured trials still make the point');
+  });
+}
+
+test('a trial that throws is saved with the commands it ran, and with the failed command of a CommandFailedError', async () => {
+  const journal: Journal = [];
+  const suite = fakeSuite('fake', journal, {
+    runTrial: async (point, context) => {
+      if (point.id === 'p1') {
+        await context.target.exec(['fio', '--name=randread']).catch(() => {});
+        await context.client.exec(['sockperf', 'ping-pong']);
+      }
+      const outcome = { command: ['iperf3', '-c', '198.18.0.2'], ok: false, exitCode: 1, signal: null, timedOut: false, stdout: '', stderr: 'unable to connect', durationMs: 3 };
+      throw new CommandFailedError(outcome);
+    },
+  });
+  const { results } = await runBench(benchOptions([configuration('fake-a', fakeDriver(journal, new Map()))], [suite], { repetitions: 1 }));
+  assert.equal(results.status, 'completed');
+  const [first] = point(results, 'fake-a/fake/p1').trials;
+  assert.equal(first?.state, 'failed');
+  assert.equal(first?.state === 'failed' ? first.reason : '', 'the fake topology runs nothing');
+  assert.deepEqual(first?.commands, [['fio', '--name=randread'], ['fake-netns', 'sockperf', 'ping-pong']]);
+  const [second] = point(results, 'fake-a/fake/p2').trials;
+  assert.equal(second?.state === 'failed' ? second.reason : '', '`iperf3 -c 198.18.0.2` exited with code 1: unable to connect');
+  assert.deepEqual(second?.commands, [['iperf3', '-c', '198.18.0.2']]);
+});
+
+test('hung steps: provisioning, prepare, trial, finish, pause and teardown are cut off by their deadlines and the run goes on', async () => {
+  const journal: Journal = [];
+  const progress = new CapturedProgress();
+  const driver = fakeDriver(journal, new Map(), undefined, {
+    provision: async (name) => (name === 'boots-never' ? never() : undefined),
+    pause: async (name) => (name === 'freezes-never' ? never() : undefined),
+    teardown: async (name) => (name === 'fake-c' ? never() : undefined),
+  });
+  let hungTrial = false;
+  const slow = fakeSuite('slow', journal, { prepare: async (context) => (context.target.name === 'fake-b' ? never() : undefined) });
+  const steady = fakeSuite('steady', journal, {
+    runTrial: async (point, context) => {
+      if (context.target.name === 'fake-a' && point.id === 'p1' && !hungTrial) {
+        hungTrial = true;
+        return never();
+      }
+      return undefined;
+    },
+    finish: async (context) => (context.target.name === 'fake-c' ? never() : undefined),
+  });
+  const names = ['boots-never', 'freezes-never', 'fake-a', 'fake-b', 'fake-c'];
+  const begin = performance.now();
+  const { results } = await runBench(benchOptions(names.map((name) => configuration(name, driver)), [slow, steady], {
+    progress,
+    repetitions: 2,
+    seams: { host: HOST, createTopology: async () => FAKE_TOPOLOGY, deadlines: SHORT },
+  }));
+  assert.ok(performance.now() - begin < 10_000, 'every hang was cut off');
+  assert.equal(results.status, 'completed');
+  const facts = new Map(results.targets.map((target) => [target.target, target]));
+  assert.equal(facts.get('boots-never')?.reason, 'provisioning failed: provisioning boots-never did not finish within 200 ms: cut off (something in it stopped answering)');
+  assert.equal(facts.get('freezes-never')?.reason, 'provisioning failed: pausing freezes-never did not finish within 200 ms: cut off (something in it stopped answering)');
+  assert.ok(journal.includes('freezes-never:teardown'), 'a target that could not be paused after provisioning is torn down');
+  assert.equal(point(results, 'fake-b/slow/p1').reason, 'preparing slow on fake-b failed: preparing slow on fake-b did not finish within 200 ms: cut off (something in it stopped answering)');
+  assert.equal(point(results, 'fake-b/steady/p1').trials.length, 2, 'the other suite still runs on that target');
+  // fake-a's hung trial is a failed trial, and fake-a runs nothing after it.
+  const cut = results.points.filter((candidate) => candidate.target === 'fake-a').flatMap((candidate) => candidate.trials).filter((trial) => trial.state === 'failed');
+  assert.equal(cut.length, 1);
+  assert.equal(cut[0]?.state === 'failed' ? cut[0].reason : '', 'the trial fake-a/steady/p1 did not finish within 200 ms: cut off (something in it stopped answering)');
+  const afterCut = trials(journal).slice(trials(journal).indexOf('fake-a/steady/p1') + 1);
+  assert.deepEqual(afterCut.filter((key) => key.startsWith('fake-a/')), [], 'no trial on fake-a after its trial was cut off');
+  assert.ok(progress.lines.some((line) => line.startsWith('fake-a: the trial fake-a/steady/p1 did not finish within 200 ms') && line.endsWith('the run goes on with the other targets')));
+  for (const candidate of results.points.filter((entry) => entry.target === 'fake-a' && entry.trials.length === 0)) {
+    assert.equal(candidate.status, 'failed');
+    assert.match(candidate.reason ?? '', /^the trial fake-a\/steady\/p1 did not finish within 200 ms/);
+  }
+  for (const key of ['fake-c/slow/p1', 'fake-c/steady/p2']) assert.equal(point(results, key).trials.length, 2);
+  assert.ok(progress.lines.includes('finishing steady on fake-c failed: finishing steady on fake-c did not finish within 200 ms: cut off (something in it stopped answering)'));
+  assert.ok(progress.lines.some((line) => line.startsWith('tearing down fake-c did not finish within 200 ms')));
+  await assertStateDirectoryClean();
+});
+
+test('every phase of a run is timed into the file: installs, host probe, provisioning, prepare, trials, finish and teardown', async () => {
+  const journal: Journal = [];
+  const driver = fakeDriver(journal, new Map());
+  const { results } = await runBench(benchOptions([configuration('fake-a', driver), configuration('fake-b', driver)], [fakeSuite('fake', journal)], { repetitions: 1 }));
+  assert.deepEqual(results.phases?.map((phase) => phase.name), [
+    'installs', 'host probe', 'provision fake-a', 'provision fake-b', 'prepare fake on fake-a', 'prepare fake on fake-b', 'trials', 'finish and teardown',
+  ]);
+  for (const phase of results.phases ?? []) assert.ok(Number.isInteger(phase.ms) && phase.ms >= 0, JSON.stringify(phase));
+});
+
+test('the default matrix leaves out a target this host cannot run, saying why; a named one is refused before anything is created', async () => {
+  const journal: Journal = [];
+  const driver = fakeDriver(journal, new Map());
+  const availability = async (candidate: TargetConfiguration) => (candidate.id === 'fake-b' ? 'no Docker daemon answers and dockerd cannot start' : null);
+  const progress = new CapturedProgress();
+  const { results } = await runBench(benchOptions([configuration('fake-a', driver), configuration('fake-b', driver)], [fakeSuite('fake', journal)], {
+    defaultMatrix: true,
+    progress,
+    seams: { host: HOST, createTopology: async () => FAKE_TOPOLOGY, availability },
+  }));
+  assert.deepEqual(results.plan.targets, ['fake-a']);
+  assert.equal(results.plan.baseline, 'fake-a');
+  assert.ok(progress.lines.includes('leaving out fake-b: no Docker daemon answers and dockerd cannot start'));
+
+  const named = benchOptions([configuration('fake-a', driver), configuration('fake-b', driver)], [fakeSuite('fake', journal)], {
+    seams: { host: HOST, createTopology: async () => FAKE_TOPOLOGY, availability },
+  });
+  journal.length = 0;
+  await assert.rejects(runBench(named), {
+    name: 'UsageError',
+    message: 'fake-b cannot run on this host: no Docker daemon answers and dockerd cannot start; fix that, or leave fake-b out of --target',
+  });
+  assert.deepEqual(journal, []);
+  assert.ok(!existsSync(named.outDirectory), 'the results directory it created is removed again');
+  await assertStateDirectoryClean();
+});
+
+/**
+ * Runs until `afterTrials` trials have been recorded, then SIGINT during the next: the file is left
+ * `interrupted` with those trials. Returns its path.
+ */
+async function interruptedRun(options: BenchOptions, suiteHooks: { count: number; stopAt: number }): Promise<string> {
+  let resultsPath = '';
+  let exited = () => {};
+  const exitCalled = new Promise<void>((resolve) => (exited = resolve));
+  options.seams = {
+    ...options.seams,
+    exit: () => exited(),
+  };
+  stopHook = async () => {
+    if (++suiteHooks.count !== suiteHooks.stopAt) return;
+    resultsPath = join(options.outDirectory, (await readdir(options.outDirectory)).find((name) => name.endsWith('.json'))!);
+    process.emit('SIGINT', 'SIGINT');
+    await exitCalled;
+  };
+  await Promise.allSettled([runBench(options)]);
+  stopHook = async () => {};
+  return resultsPath;
+}
+let stopHook: () => Promise<void> = async () => {};
+
+test('--resume: an interrupted run finishes in its own file with the points, rounds and order an uninterrupted run has', async () => {
+  const journal: Journal = [];
+  const driver = fakeDriver(journal, new Map());
+  const suite = fakeSuite('fake', journal, { runTrial: async () => (await stopHook(), undefined) });
+  const targets = [configuration('fake-a', driver), configuration('fake-b', driver)];
+  const whole = await runBench(benchOptions(targets, [suite], { seed: 11 }));
+
+  journal.length = 0;
+  const options = benchOptions(targets, [suite], { seed: 11 });
+  const path = await interruptedRun(options, { count: 0, stopAt: 6 });
+  const stopped = await readResultsFile(path);
+  assert.equal(stopped.status, 'interrupted');
+  assert.equal(stopped.points.reduce((sum, candidate) => sum + candidate.trials.length, 0), 5, 'five trials recorded, the sixth cut by the signal');
+
+  journal.length = 0;
+  const progress = new CapturedProgress();
+  const resumed = await runBench({ ...benchOptions(targets, [suite], { seed: 11, progress }), resume: { path, results: stopped } });
+  assert.equal(resumed.resultsPath, path, 'the same file');
+  const results = await readResultsFile(path);
+  assert.equal(results.status, 'completed');
+  assert.equal(results.runId, stopped.runId);
+  assert.equal(results.startedAt, stopped.startedAt);
+  assert.deepEqual(results.points.map((candidate) => candidate.key), whole.results.points.map((candidate) => candidate.key));
+  assert.deepEqual(results.order, whole.results.order, 'the planned rounds continued where they stopped, in the seeded order');
+  for (const candidate of results.points) {
+    assert.deepEqual(candidate.trials.map((trial) => [trial.repetition, trial.round]), [[0, 0], [1, 1], [2, 2]], candidate.key);
+  }
+  assert.deepEqual(trials(journal), whole.results.order.flat().slice(5), 'only what was not recorded ran again');
+  assert.ok(progress.lines.some((line) => line.startsWith(`resuming run ${stopped.runId}: 4 points x 3 repetitions`)));
+  assert.ok(progress.lines.includes('resuming: 5 trial(s) already recorded count toward the plan; 7 planned trial(s) left'));
+  const names = results.phases?.map((phase) => phase.name) ?? [];
+  // The interrupted session's phases up to its trials, then the resumed session's, prefixed.
+  assert.deepEqual(names.slice(0, 6), ['installs', 'host probe', 'provision fake-a', 'provision fake-b', 'prepare fake on fake-a', 'prepare fake on fake-b']);
+  assert.deepEqual(names.slice(6).filter((name) => !name.startsWith('resume 1: ')), [], names.join(', '));
+  assert.ok(names.includes('resume 1: trials') && names.includes('resume 1: provision fake-a'), names.join(', '));
+  await assertStateDirectoryClean();
+
+  await assert.rejects(runBench({ ...benchOptions(targets, [suite], { seed: 11 }), resume: { path, results } }), {
+    name: 'UsageError',
+    message: `${path} is a completed run: there is nothing to resume; start a new run with npm run bench`,
+  });
+});
+
+test('--resume: a target that failed to provision last time is tried again; a finished target is not provisioned', async () => {
+  const journal: Journal = [];
+  let broken = true;
+  const driver = fakeDriver(journal, new Map(), undefined, {
+    provision: async (name) => {
+      if (name === 'fake-b' && broken) throw new Error('no daemon');
+    },
+  });
+  const suite = fakeSuite('fake', journal, { runTrial: async () => (await stopHook(), undefined) });
+  const targets = [configuration('fake-a', driver), configuration('fake-b', driver)];
+  // fake-b fails to provision; fake-a's 4 trials run and the signal comes during the last.
+  const path = await interruptedRun(benchOptions(targets, [suite], { repetitions: 2 }), { count: 0, stopAt: 4 });
+  const stopped = await readResultsFile(path);
+  assert.equal(point(stopped, 'fake-b/fake/p1').status, 'failed');
+  broken = false;
+  journal.length = 0;
+  const { results } = await runBench({ ...benchOptions(targets, [suite], { repetitions: 2 }), resume: { path, results: stopped } });
+  assert.equal(results.status, 'completed');
+  for (const candidate of results.points) assert.equal(candidate.trials.length, 2, candidate.key);
+  assert.deepEqual(results.targets.map((facts) => [facts.target, facts.state]), [['fake-a', 'ready'], ['fake-b', 'ready']]);
+  assert.deepEqual(journal.filter((line) => line.includes(':provision ')).map((line) => line.split(':')[0]), ['fake-a', 'fake-b']);
+});
+
+test('--resume: adaptive rounds continue under the same limits after an interruption inside them', async () => {
+  const journal: Journal = [];
+  const wobble = [1.06, 0.94, 1.0, 1.02, 0.98, 1.01, 0.99, 1.0, 1.01, 0.99, 1.0, 1.0];
+  const seen = new Map<string, number>();
+  const suite = fakeSuite('fake', journal, {
+    runTrial: async (point, context) => {
+      await stopHook();
+      const key = `${context.target.name}/${point.id}`;
+      const index = seen.get(key) ?? 0;
+      seen.set(key, index + 1);
+      return scored(point.id === 'p2' ? 100 : 100 * wobble[(index + (context.target.name === 'native' ? 0 : 5)) % wobble.length]!, point);
+    },
+  });
+  const driver = fakeDriver(journal, new Map());
+  const targets = [configuration('native', driver), configuration('fake-b', driver)];
+  const adaptive = { maxRepetitions: 12, budgetSeconds: null };
+  // 12 planned trials, then adaptive rounds of 2: stop during the 14th.
+  const path = await interruptedRun(benchOptions(targets, [suite], { adaptive }), { count: 0, stopAt: 14 });
+  const stopped = await readResultsFile(path);
+  assert.equal(stopped.order.length, 4, 'interrupted inside the first adaptive round');
+  const { results } = await runBench({ ...benchOptions(targets, [suite], { adaptive }), resume: { path, results: stopped } });
+  assert.equal(results.status, 'completed');
+  assert.ok(results.stopReason, 'the loop says why it stopped');
+  assert.ok(results.order.length > 4);
+  for (const candidate of results.points) {
+    assert.ok(candidate.trials.length <= 12, `${candidate.key} within --max-reps`);
+    assert.deepEqual(candidate.trials.map((trial) => trial.repetition), candidate.trials.map((_, index) => index));
+    for (const trial of candidate.trials) assert.ok(results.order[trial.round!]!.includes(candidate.key), 'each trial sits in the round it names');
+  }
+});
+
+test('--resume is refused with one line on another host, for a plan that is not rebuilt the same, and after a crash until cleanup', async () => {
+  const journal: Journal = [];
+  const driver = fakeDriver(journal, new Map());
+  const suite = fakeSuite('fake', journal, { runTrial: async () => (await stopHook(), undefined) });
+  const targets = [configuration('fake-a', driver)];
+  const path = await interruptedRun(benchOptions(targets, [suite]), { count: 0, stopAt: 2 });
+  const stopped = await readResultsFile(path);
+  const before = await readdir(join(path, '..'));
+  journal.length = 0;
+
+  const elsewhere = { ...HOST, hostname: 'elsewhere', kernel: '6.12.0' };
+  await assert.rejects(runBench({ ...benchOptions(targets, [suite], { seams: { host: elsewhere, createTopology: async () => FAKE_TOPOLOGY } }), resume: { path, results: stopped } }), {
+    name: 'UsageError',
+    message: `${path} was measured on another host (hostname "unit-test" there, "elsewhere" here; kernel "6.1.0" there, "6.12.0" here): resume it on that host, or start a new run here`,
+  });
+  const threePoints: AnySuite = { ...suite, points: () => [...suite.points({ quick: true, cores: 2, options: {} }), { id: 'p3', params: { size: 3 }, headline: SCORE }] };
+  await assert.rejects(runBench({ ...benchOptions(targets, [threePoints]), resume: { path, results: stopped } }), {
+    name: 'UsageError',
+    message: `cannot rebuild the plan of ${path}: its 2 points are 3 in the plan rebuilt here; resume it with the isobench that started it, or start a new run`,
+  });
+  // A dead run's ledger: the resume waits for cleanup.
+  await mkdir(stateDirectory, { recursive: true });
+  const ledger = join(stateDirectory, 'ledger-dead.json');
+  await writeFile(ledger, JSON.stringify({ runId: 'dead', pid: 2 ** 22 + 12345, startedAt: '', resultsPath: path, resources: [] }));
+  await assert.rejects(runBench({ ...benchOptions(targets, [suite]), resume: { path, results: stopped } }), {
+    name: 'UsageError',
+    message: `a crashed isobench run (pid ${2 ** 22 + 12345}) left 0 resource(s) behind: run \`npm run cleanup\` first`,
+  });
+  await rm(ledger);
+  assert.deepEqual(journal, [], 'nothing provisioned');
+  assert.deepEqual(await readdir(join(path, '..')), before, 'the file is untouched');
+  assert.equal((await readResultsFile(path)).status, 'interrupted');
+  await assertStateDirectoryClean();
+});
+
+test('the default matrix installs every candidate\'s tools; one whose tools cannot be installed is left out, saying why', async () => {
+  const journal: Journal = [];
+  const plain = fakeDriver(journal, new Map());
+  const needsDocker: TargetDriver = { ...plain, hostTools: [{ command: 'dockerd', debianPackage: 'docker.io', why: 'to run the Docker targets' }] };
+  const progress = new CapturedProgress();
+  const findExecutable = async (command: string) => (command === 'dockerd' ? null : `/usr/bin/${command}`);
+  const { results } = await runBench(benchOptions([configuration('fake-a', plain), configuration('fake-docker', needsDocker)], [fakeSuite('fake', journal)], {
+    defaultMatrix: true,
+    progress,
+    repetitions: 1,
+    seams: { host: HOST, createTopology: async () => FAKE_TOPOLOGY, tools: { install: false, findExecutable } },
+  }));
+  assert.deepEqual(results.plan.targets, ['fake-a']);
+  assert.ok(progress.lines.includes('leaving out fake-docker: dockerd is missing (needed to run the Docker targets): install it with `apt-get install docker.io`, or run `npm run bench` as root so isobench installs it'), progress.lines.join('\n'));
+  // Named, the same target is a refusal before anything is created.
+  await assert.rejects(runBench(benchOptions([configuration('fake-a', plain), configuration('fake-docker', needsDocker)], [fakeSuite('fake', journal)], {
+    seams: { host: HOST, createTopology: async () => FAKE_TOPOLOGY, tools: { install: false, findExecutable } },
+  })), { name: 'MissingToolError' });
+  await assertStateDirectoryClean();
 });
