@@ -156,6 +156,7 @@ test('point summary: ok, noisy above the CV threshold, failed trials kept and co
 test('summary rows carry the documented columns; CSV quotes what needs quoting', async () => {
   const results = await realRun();
   const rows = summaryRows(results);
+  assert.ok(rows.length > 0);
   assert.equal(rows.length, results.points.reduce((sum, point) => sum + point.summaries.length, 0));
   for (const column of ['target', 'suite', 'metric', 'params', 'unit', 'n', 'mean', 'ci95_low', 'ci95_high', 'status']) {
     assert.ok((SUMMARY_COLUMNS as readonly string[]).includes(column), column);
