@@ -1,4 +1,4 @@
-import { runChecked, runCommand, type CommandOptions, type CommandOutcome } from '../core/exec.js';
+import { CommandFailedError, runCommand, type CommandOptions, type CommandOutcome } from '../core/exec.js';
 import type { ResourceRegistry } from '../core/ledger.js';
 import { UsageError } from '../core/errors.js';
 import { cidrContains, cidrsOverlap, cidrWithin, formatCidr, hostAddress, parseAddress, parseCidr, type Cidr } from './ipv4.js';
@@ -31,6 +31,13 @@ export const IPTABLES_COMMENT = 'isobench';
 
 const IP_TIMEOUT_MS = 10_000;
 const GONE = 'Cannot find device|No such file|does not exist|No such process|Bad rule|No chain';
+
+/**
+ * How the topology runs `ip` and `iptables` (not the suites' commands: those go through
+ * {@link Topology.clientExec}): core/exec's runCommand, or a unit test's fake that answers with
+ * captured output. A seam, so the fail-closed checks can be tested without root.
+ */
+export type TopologyRunner = (command: readonly string[], options?: CommandOptions) => Promise<CommandOutcome>;
 
 /** The test network's ranges as given on the command line, in CIDR notation. */
 export interface TopologyConfig {
@@ -83,6 +90,7 @@ export class Topology {
   private constructor(
     config: TopologyConfig,
     private readonly resources: ResourceRegistry,
+    private readonly run: TopologyRunner,
   ) {
     ({ subnet: this.subnet, guard: this.guard } = validateTopologyConfig(config));
     this.hostAddress = hostAddress(this.subnet, 1);
@@ -93,12 +101,13 @@ export class Topology {
   /**
    * Validates the ranges, refuses a guard range the host already routes, then builds the network,
    * registering each piece in `resources` as it is made.
+   * @param seams `run`: what runs `ip` and `iptables` (default core/exec's runCommand); for tests.
    * @throws UsageError for a bad `--subnet`/`--guard-range`; Error when the host already routes part
    *   of the guard range (a crashed run, or a network in use); CommandFailedError when an `ip` or
    *   `iptables` command fails.
    */
-  static async create(config: TopologyConfig, resources: ResourceRegistry): Promise<Topology> {
-    const topology = new Topology(config, resources);
+  static async create(config: TopologyConfig, resources: ResourceRegistry, seams: { run?: TopologyRunner } = {}): Promise<Topology> {
+    const topology = new Topology(config, resources, seams.run ?? runCommand);
     await topology.refuseOverlappingRoutes();
     await topology.build();
     return topology;
@@ -142,16 +151,16 @@ export class Topology {
   }
 
   /**
-   * Throws unless `address` is one isobench assigned and the client namespace routes it out of
-   * isobench's own veth. Called before every trial's traffic.
+   * Throws unless `address` lies in the test subnet, is one isobench assigned, and the client
+   * namespace routes it out of isobench's own veth. Called before every trial's traffic.
    */
   async verifyDestination(address: string): Promise<void> {
-    const owner = this.ownedAddresses.get(address);
-    if (!owner) throw new Error(`refusing to send test traffic to ${address}: it is not an address isobench assigned`);
     if (!cidrContains(this.subnet, parseAddress(address))) {
       throw new Error(`refusing to send test traffic to ${address}: outside the test subnet ${formatCidr(this.subnet)}`);
     }
-    const outcome = await runChecked(['ip', '-n', CLIENT_NETNS, '-j', 'route', 'get', address], { timeoutMs: IP_TIMEOUT_MS });
+    const owner = this.ownedAddresses.get(address);
+    if (!owner) throw new Error(`refusing to send test traffic to ${address}: it is not an address isobench assigned`);
+    const outcome = await this.checked(['ip', '-n', CLIENT_NETNS, '-j', 'route', 'get', address]);
     const routes = JSON.parse(outcome.stdout) as Array<{ dev?: string; type?: string }>;
     const route = routes[0];
     if (!route || route.dev !== VETH_CLIENT || (route.type !== undefined && route.type !== 'unicast')) {
@@ -167,10 +176,10 @@ export class Topology {
    */
   async allowBridgeForwarding(): Promise<void> {
     if (this.forwardingAllowed) return;
-    const chain = await runCommand(['iptables', '-w', '-S', 'DOCKER-USER'], { timeoutMs: IP_TIMEOUT_MS });
+    const chain = await this.run(['iptables', '-w', '-S', 'DOCKER-USER'], { timeoutMs: IP_TIMEOUT_MS });
     if (!chain.ok) return;
     const rule = ['DOCKER-USER', '-i', BRIDGE, '-o', BRIDGE, '-m', 'comment', '--comment', IPTABLES_COMMENT, '-j', 'ACCEPT'];
-    await runChecked(['iptables', '-w', '-I', ...rule], { timeoutMs: IP_TIMEOUT_MS });
+    await this.checked(['iptables', '-w', '-I', ...rule]);
     await this.resources.register(`iptables rule: accept ${BRIDGE} <-> ${BRIDGE} in DOCKER-USER`, {
       kind: 'command',
       command: ['iptables', '-w', '-D', ...rule],
@@ -180,7 +189,7 @@ export class Topology {
   }
 
   private async refuseOverlappingRoutes(): Promise<void> {
-    const outcome = await runChecked(['ip', '-j', 'route', 'show', 'table', 'all'], { timeoutMs: IP_TIMEOUT_MS });
+    const outcome = await this.checked(['ip', '-j', 'route', 'show', 'table', 'all']);
     const routes = JSON.parse(outcome.stdout) as Array<{ dst?: string; dev?: string; type?: string }>;
     for (const route of routes) {
       if (!route.dst || route.dst === 'default' || !/^[\d.]+(\/\d+)?$/.test(route.dst)) continue;
@@ -218,18 +227,25 @@ export class Topology {
   }
 
   private async verifyBridgeHoldsHostAddress(): Promise<void> {
-    const outcome = await runChecked(['ip', '-j', 'addr', 'show', 'dev', BRIDGE], { timeoutMs: IP_TIMEOUT_MS });
+    const outcome = await this.checked(['ip', '-j', 'addr', 'show', 'dev', BRIDGE]);
     const links = JSON.parse(outcome.stdout) as Array<{ addr_info?: Array<{ local?: string }> }>;
     const held = links.flatMap((link) => link.addr_info ?? []).some((info) => info.local === this.hostAddress);
     if (!held) throw new Error(`refusing to send test traffic: ${BRIDGE} does not hold ${this.hostAddress}`);
   }
 
   private async step(command: string[], description: string, undo: string[]): Promise<void> {
-    await runChecked(command, { timeoutMs: IP_TIMEOUT_MS });
+    await this.checked(command);
     await this.resources.register(description, { kind: 'command', command: undo, ignoreFailure: GONE });
   }
 
   private async ip(args: string[]): Promise<void> {
-    await runChecked(['ip', ...args], { timeoutMs: IP_TIMEOUT_MS });
+    await this.checked(['ip', ...args]);
+  }
+
+  /** Like core/exec's runChecked, through the runner: a failure throws CommandFailedError. */
+  private async checked(command: string[]): Promise<CommandOutcome> {
+    const outcome = await this.run(command, { timeoutMs: IP_TIMEOUT_MS });
+    if (!outcome.ok) throw new CommandFailedError(outcome);
+    return outcome;
   }
 }

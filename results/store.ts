@@ -7,8 +7,14 @@ import { parseResultsFile, ResultsFormatError, type ResultsFile } from './schema
 /**
  * Writes a run's results file atomically (temp file + rename in the same directory) after every
  * change, so a run killed at any moment leaves the last valid file behind, never a torn one.
+ * Writes are queued: one starts when the previous one has settled, so concurrent updates (the
+ * Ctrl-C handler's `interrupted` while a trial's update is still writing) land in the order they
+ * were made, and the file ends as the last update left it.
  */
 export class ResultsStore {
+  /** The last write queued (settled or not); the next one waits for it. */
+  private writing: Promise<void> = Promise.resolve();
+
   private constructor(
     readonly path: string,
     private current: ResultsFile,
@@ -28,8 +34,10 @@ export class ResultsStore {
   }
 
   /**
-   * Applies `change` to a copy, validates it and writes it. An invalid result leaves both the memory
-   * state and the file as they were.
+   * Applies `change` to a copy, validates it and writes it once the writes of earlier updates have
+   * settled; resolves when this update is on disk. An invalid result leaves both the memory state and
+   * the file as they were. A write that fails (a full disk) rejects this update only: the memory state
+   * keeps the change, and the next update writes it again.
    * @throws {ResultsFormatError} when the changed file would not pass the schema.
    */
   async update(change: (draft: ResultsFile) => void): Promise<void> {
@@ -39,8 +47,12 @@ export class ResultsStore {
     await this.flush();
   }
 
-  private async flush(): Promise<void> {
-    await writeResultsFile(this.path, this.current);
+  private flush(): Promise<void> {
+    const state = this.current;
+    const settled = () => undefined;
+    const write = this.writing.then(settled, settled).then(() => writeResultsFile(this.path, state));
+    this.writing = write;
+    return write;
   }
 }
 

@@ -1,3 +1,4 @@
+import { csvDocument } from '../core/csv.js';
 import { headlineSummary, type ParamValue, type PointResult, type ResultsFile, type StoredVerdict } from './schema.js';
 
 /** Column order of the CSV that `npm run results -- --format csv` prints; snake_case for spreadsheets and R. */
@@ -67,16 +68,13 @@ export function summaryRows(results: ResultsFile): SummaryRow[] {
   return rows;
 }
 
-function csvField(value: string | number): string {
-  const text = String(value);
-  return /[",\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
-}
-
-/** RFC 4180 CSV with a header row of {@link SUMMARY_COLUMNS}, numbers at full precision. */
+/**
+ * RFC 4180 CSV with a header row of {@link SUMMARY_COLUMNS}, numbers at full precision, written by
+ * core/csv.ts: text a spreadsheet would run as a formula (a reason starting with `=`) gets a leading
+ * apostrophe, as in the report's CSV.
+ */
 export function toCsv(rows: SummaryRow[]): string {
-  const lines = [SUMMARY_COLUMNS.join(',')];
-  for (const row of rows) lines.push(SUMMARY_COLUMNS.map((column) => csvField(row[column])).join(','));
-  return `${lines.join('\n')}\n`;
+  return csvDocument(SUMMARY_COLUMNS, rows.map((row) => SUMMARY_COLUMNS.map((column) => row[column])));
 }
 
 function formatNumber(value: string | number): string {

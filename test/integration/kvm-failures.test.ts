@@ -121,6 +121,7 @@ test('--accel kvm where KVM does not work: the target fails with the probe\'s re
   const facts = results.targets.find((target) => target.target === 'kvm');
   assert.equal(facts?.state, 'failed');
   assert.match(facts?.reason ?? '', /step "choosing the accelerator": --accel kvm: KVM does not work on this host \(.+\); use --accel auto or --accel tcg/);
+  assert.ok(results.points.length > 0);
   assert.ok(results.points.every((point) => point.status === 'failed'));
   assert.deepEqual(await findIsobenchQemuProcesses(), []);
   assert.deepEqual(await isobenchLeftovers(), []);

@@ -6,6 +6,7 @@ import { test } from 'node:test';
 import { readResultsFile } from '../../results/store.js';
 import type { ResultsFile } from '../../results/schema.js';
 import { isobenchLeftovers, runCli } from '../helpers.js';
+import { watchListeners } from './listeners.js';
 
 function mean(results: ResultsFile, pointKey: string, metric: string): number {
   const point = results.points.find((candidate) => candidate.key === pointKey);
@@ -17,8 +18,16 @@ function mean(results: ResultsFile, pointKey: string, metric: string): number {
 test('the quick native suites run end to end, plausibly, and leave nothing behind', { timeout: 15 * 60_000 }, async () => {
   assert.deepEqual(await isobenchLeftovers(), [], 'the host is clean before the run');
   const out = await mkdtemp(join(tmpdir(), 'isobench-results-'));
+  const listeners = await watchListeners();
   const outcome = await runCli(['bench', '--target', 'native', '--suite', 'all', '--quick', '--reps', '2', '--out', out, '--quiet-wait', '5']);
+  const exposure = await listeners.stop();
   assert.equal(outcome.code, 0, outcome.stderr);
+  // Issue 13 §4: the servers listened on the test address, never on 0.0.0.0 or a public address.
+  // The watch saw them (it can fail): iperf3 and sockperf on the bridge's address.
+  for (const name of ['iperf3', 'sockperf']) {
+    assert.ok(exposure.services.some((listener) => listener.address === '198.18.0.1' && listener.processes.some((owner) => owner.name === name)), `${name} seen listening on 198.18.0.1 (${exposure.samples} samples)`);
+  }
+  assert.deepEqual(exposure.exposed.map((listener) => listener.line), [], 'no isobench service outside the test range and loopback');
   const files = (await readdir(out)).filter((name) => name.endsWith('.json'));
   assert.equal(files.length, 1, `one results file in ${out}`);
   const report = join(out, files[0]!.replace(/\.json$/, '.html'));
@@ -40,12 +49,18 @@ test('the quick native suites run end to end, plausibly, and leave nothing behin
     }
   }
 
-  // Plausible on any machine that can run the suite: loopback-class TCP, microseconds of RTT, real IOPS.
-  const throughput = mean(results, 'native/tcp-bulk/client-to-server', 'throughput_gbps');
-  assert.ok(throughput > 0.5 && throughput < 500, `TCP ${throughput} Gbit/s`);
-  assert.ok(mean(results, 'native/tcp-bulk/server-to-client', 'throughput_gbps') > 0.5);
-  const cpuPerByte = mean(results, 'native/tcp-bulk/client-to-server', 'cpu_ns_per_byte');
-  assert.ok(cpuPerByte > 0.01 && cpuPerByte < 100, `CPU ${cpuPerByte} ns/byte`);
+  // Throughput and CPU per byte checked against each other and the host, not against a range as wide
+  // as 0.5-500 Gbit/s: ns/byte x Gbit/s / 8 is the CPU cores busy while the stream ran. A TCP stream
+  // over a veth is CPU-bound (the sender alone keeps about one core busy; 1.4-1.7 of 2 cores here), and
+  // no host is busier than all its cores: a bits/bytes mix-up (x8) or a Mbit/Gbit one (x1000) in either
+  // metric lands outside [0.3, 1.25 x cores] (on hosts of up to 8 cores for x8).
+  for (const direction of ['client-to-server', 'server-to-client']) {
+    const key = `native/tcp-bulk/${direction}`;
+    const throughput = mean(results, key, 'throughput_gbps');
+    const cpuPerByte = mean(results, key, 'cpu_ns_per_byte');
+    const busyCores = (cpuPerByte * throughput) / 8;
+    assert.ok(busyCores >= 0.3 && busyCores <= 1.25 * results.host.cores, `${key}: ${throughput} Gbit/s at ${cpuPerByte} ns/byte is ${busyCores} busy cores of ${results.host.cores}`);
+  }
   const rtt = mean(results, 'native/tcp-rr/tcp', 'latency_p50_us');
   assert.ok(rtt > 1 && rtt < 10_000, `TCP RR p50 ${rtt} µs`);
   assert.ok(mean(results, 'native/tcp-rr/udp', 'latency_mean_us') > 1);
@@ -61,7 +76,7 @@ test('the quick native suites run end to end, plausibly, and leave nothing behin
 
   const table = await runCli(['results', join(out, files[0]!), '--format', 'csv']);
   assert.equal(table.code, 0, table.stderr);
-  assert.match(table.stdout, /^target,suite,point,metric,params,unit,n,mean,sd,ci95_low,ci95_high,cv,status,reason\n/);
+  assert.match(table.stdout, /^target,suite,point,metric,params,unit,n,mean,sd,ci95_low,ci95_high,cv,status,reason,ratio,ratio_low,ratio_high,verdict\n/);
   assert.match(table.stdout, /\nnative,random-io,randread,iops,[^\n]*,IOPS,2,/);
 
   assert.deepEqual(await isobenchLeftovers(), [], 'teardown removed every netns, link, route, rule, ledger and run directory');

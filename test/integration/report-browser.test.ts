@@ -154,12 +154,16 @@ describe('HTML report in headless Chromium', () => {
     // Failed and skipped points are listed in words, not only drawn.
     assert.match(await page.locator('section#figure-tcp-bulk-throughput .attention').innerText(), /skipped — docker is not installed/);
     // Legends name only what is drawn: docker-host was skipped everywhere and has no mark.
-    for (const [figureId, labels] of Object.entries(await targetLegends(page))) {
+    const legends = Object.entries(await targetLegends(page));
+    assert.ok(legends.length > 0, 'legends were found');
+    for (const [figureId, labels] of legends) {
       assert.ok(labels.includes('native') && !labels.includes('docker-host'), `${figureId}: ${labels.join(', ')}`);
     }
     // The emulated row is marked in the answer table too.
     assert.equal(await page.locator('#answer tr[data-target="kvm"] .badge').innerText(), 'TCG');
-    assert.deepEqual((await markGeometry(page)).bad, []);
+    const geometry = await markGeometry(page);
+    assert.ok(geometry.count > 0, 'marks were found');
+    assert.deepEqual(geometry.bad, []);
     const screenshot = join(workDir, 'report.png');
     await page.screenshot({ path: screenshot, fullPage: true });
     console.log(`report screenshot: ${screenshot}`);
@@ -243,7 +247,9 @@ describe('the report of a real multi-repetition, high-variance run', () => {
     const geometry = await markGeometry(page);
     assert.ok(geometry.count > 100, `${geometry.count} marks`);
     assert.deepEqual(geometry.bad, []);
-    for (const [figureId, labels] of Object.entries(await targetLegends(page))) assert.deepEqual(labels, ['native', 'docker-nat', 'docker-nat:overlay'], figureId);
+    const legends = Object.entries(await targetLegends(page));
+    assert.ok(legends.length > 0, 'legends were found');
+    for (const [figureId, labels] of legends) assert.deepEqual(labels, ['native', 'docker-nat', 'docker-nat:overlay'], figureId);
     // Every point is noisy, each with its own CV: one line per target, the six points folded.
     const attention = page.locator('section#figure-rr-latency .attention');
     assert.deepEqual(await attention.locator(':scope > ul > li').allInnerTexts(), [

@@ -67,6 +67,7 @@ describe('before/after decisions', () => {
 
   test('the same shift the other way is `better`, by the metric direction (throughput up, latency down)', () => {
     const result = compareBeforeAfter(networkRun(0.01, 1), withScaledSamples(networkRun(0.01, 2), 1.25, 'after'));
+    assert.equal(allPoints(result).length, 4);
     for (const point of allPoints(result)) {
       assert.equal(point.decision.decision === 'changed' && point.decision.change, 'better', point.key);
     }
@@ -75,6 +76,8 @@ describe('before/after decisions', () => {
   test('identical files are `unchanged` everywhere, with p = 1', () => {
     const before = networkRun(0.03, 1);
     const result = compareBeforeAfter(before, withScaledSamples(before, 1, 'again'));
+    assert.equal(allPoints(result).length, 4);
+    assert.equal(result.sweeps.length, 2);
     for (const point of allPoints(result)) {
       assert.equal(point.decision.decision, 'unchanged', point.key);
       if (point.decision.decision === 'unchanged') assert.equal(point.decision.pValue, 1, point.key);
@@ -117,10 +120,13 @@ describe('before/after decisions', () => {
   test('the floor is the larger of the AFTER plan\'s margin and noise floor', () => {
     const before = networkRun(0.01, 1, 5);
     const after = withScaledSamples(networkRun(0.01, 2, 5), 0.9, 'after');
-    assert.ok(allPoints(compareBeforeAfter(before, after)).every((point) => point.decision.decision === 'changed'));
+    const unfloored = allPoints(compareBeforeAfter(before, after));
+    assert.equal(unfloored.length, 4);
+    assert.ok(unfloored.every((point) => point.decision.decision === 'changed'));
     after.plan.noiseFloorPercent = 12;
     const result = compareBeforeAfter(before, after);
     assert.equal(result.floorPercent, 12);
+    assert.equal(allPoints(result).length, 4);
     assert.ok(allPoints(result).every((point) => point.decision.decision === 'unchanged' && point.decision.significant && !point.decision.beyondFloor));
   });
 });
@@ -148,6 +154,7 @@ describe('what cannot be compared', () => {
 
   test('points from files without declared headlines are not comparable, not silently unchanged', () => {
     const result = compareBeforeAfter(storage!, withScaledSamples(storage!, 0.5, 'after'));
+    assert.equal(allPoints(result).length, 6);
     for (const point of allPoints(result)) assert.equal(point.decision.decision === 'not-comparable' && point.decision.cause, 'no-headline', point.key);
     assert.deepEqual(result.sweeps.map((sweep) => sweep.verdict.verdict), ['not-comparable']);
   });
@@ -168,6 +175,7 @@ describe('what cannot be compared', () => {
       { field: 'kernel', before: before.host.kernel, after: '6.8.0-upgraded' },
       { field: 'cores', before: String(before.host.cores), after: '4' },
     ]);
+    assert.equal(allPoints(result).length, 4);
     assert.ok(allPoints(result).every((point) => point.decision.decision === 'changed'));
   });
 });

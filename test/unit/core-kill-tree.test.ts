@@ -71,6 +71,7 @@ test('startBackground.stop gives the grace period asked for, then the tree is go
   const server = startBackground(['sh', '-c', 'trap "" TERM; sleep 1000 & while :; do sleep 0.05; done'], { timeoutMs: 60_000 });
   await pollUntil(async () => (await allProcessStats()).some((stat) => stat.ppid === server.pid), { timeoutMs: 5_000, intervalMs: 20, what: 'no child' });
   const children = (await allProcessStats()).filter((stat) => stat.ppid === server.pid).map((stat) => stat.pid);
+  assert.ok(children.length > 0, 'the children whose end is checked below');
   const started = performance.now();
   const outcome = await server.stop(400);
   assert.ok(performance.now() - started >= 390, 'SIGKILL only after the grace period');

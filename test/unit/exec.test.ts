@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CommandFailedError, runChecked, runCommand, startBackground } from '../../core/exec.js';
+import { pollUntil } from '../../core/poll.js';
 import { parseProcessStat } from '../../core/proc.js';
 
 const DEADLINE_MS = 300;
@@ -112,16 +113,36 @@ test('startBackground().stop() ends the process', async () => {
   }
 });
 
+/**
+ * Whether `pid` is `sleep` (the shell has exec'd it) and ignores SIGTERM (bit 15 - 1 of SigIgn in
+ * /proc/PID/status): the state the test below needs before stop() may send SIGTERM.
+ */
+const sleepIgnoringTerm = (pid: number) => {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const ignored = /^SigIgn:\s+([0-9a-f]+)$/m.exec(status)?.[1] ?? '0';
+    return /^Name:\s+sleep$/m.test(status) && (parseInt(ignored.slice(-4), 16) & (1 << 14)) !== 0;
+  } catch {
+    return false;
+  }
+};
+
 test('startBackground().stop() kills a program that ignores SIGTERM after the grace period', async () => {
   // `exec` so the shell's ignored SIGTERM is inherited by sleep itself, with no child left behind.
   const server = startBackground(['sh', '-c', 'trap "" TERM; exec sleep 1000']);
   try {
-    await sleep(100); // let the trap be set before stop sends SIGTERM
+    // Wait for the trap and the exec to have happened, not a fixed 100 ms: on a loaded machine the
+    // shell may not have run `trap` yet, and SIGTERM would end it (a false failure, seen once).
+    await pollUntil(async () => sleepIgnoringTerm(server.pid!), { timeoutMs: 10_000, intervalMs: 10, what: 'sh did not become sleep ignoring SIGTERM' });
+    const graceMs = 200;
     const started = performance.now();
-    const outcome = await server.stop(200);
-    // Well before execa's own 2 s force-kill: the grace period given is the one honoured.
+    const outcome = await server.stop(graceMs);
     const elapsed = performance.now() - started;
-    assert.ok(elapsed < 1_500, `stopped after ${Math.round(elapsed)} ms with a 200 ms grace period`);
+    // The grace period given is the one honoured: SIGKILL not before it (load only makes this
+    // later)... and well before the 2000 ms default grace and execa's own 2 s force-kill, either of
+    // which would take at least 2000 ms however idle the machine. Only a stall of 1.8 s could fail it.
+    assert.ok(elapsed >= graceMs - 10, `SIGKILL after ${Math.round(elapsed)} ms, before the ${graceMs} ms grace period`);
+    assert.ok(elapsed < 2_000, `stopped after ${Math.round(elapsed)} ms with a ${graceMs} ms grace period`);
     assert.equal(outcome.signal, 'SIGKILL');
     assert.equal(alive(server.pid!), false);
   } finally {

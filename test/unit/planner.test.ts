@@ -74,6 +74,7 @@ test('counterbalanced: over an even number of rounds every pair of targets runs 
 test('counterbalanced: an odd number of rounds is off by at most one, the last round', () => {
   const plan = buildPlan(['native', 'docker-host', 'kvm'], ['tcp-bulk'], config, options, 5, 9);
   const imbalance = [...orderImbalance(plan.rounds).values()];
+  assert.equal(imbalance.length, 3 * 2, 'every pair of the 3 targets at each of the 2 points is counted');
   assert.ok(imbalance.every((count) => Math.abs(count) === 1), 'one unpaired round decides each pair');
   assert.ok(orderImbalance(plan.rounds.slice(0, 4)).size > 0);
   assert.ok([...orderImbalance(plan.rounds.slice(0, 4)).values()].every((count) => count === 0));

@@ -12,6 +12,8 @@ describe('target registry', () => {
   it('names come from the driver objects, unique, in the papers order', () => {
     assert.deepEqual(TARGET_NAMES, DRIVERS.map((driver) => driver.name));
     assert.equal(new Set(TARGET_NAMES).size, TARGET_NAMES.length);
+    // Non-empty, so the loops over DRIVERS below check something.
+    for (const name of ['native', 'docker-host', 'docker-nat', 'kvm']) assert.ok(TARGET_NAMES.includes(name), name);
     const orders = DRIVERS.map((driver) => driver.display.order);
     assert.deepEqual(orders, [...orders].sort((a, b) => a - b), 'display order follows registry order');
   });
@@ -65,6 +67,7 @@ describe('suite registry', () => {
   it('names and flags come from the suite objects and never collide', () => {
     assert.deepEqual(SUITE_NAMES, SUITES.map((suite) => suite.name));
     assert.equal(new Set(SUITE_NAMES).size, SUITE_NAMES.length);
+    for (const name of ['tcp-bulk', 'tcp-rr', 'random-io', 'startup']) assert.ok(SUITE_NAMES.includes(name), name);
     const flags = SUITES.flatMap((suite) => suite.flags.map((flag) => flag.name));
     assert.equal(new Set(flags).size, flags.length);
   });
@@ -73,7 +76,9 @@ describe('suite registry', () => {
     for (const suite of SUITES) {
       const options = suite.options.parse({});
       for (const quick of [true, false]) {
-        for (const point of suite.points({ quick, cores: 2, options })) {
+        const points = suite.points({ quick, cores: 2, options });
+        assert.ok(points.length > 0, `${suite.name} has points (quick ${quick})`);
+        for (const point of points) {
           assert.ok(suite.params.safeParse(point.params).success, `${suite.name}/${point.id}`);
           assert.ok(point.headline.name && point.headline.unit, `${suite.name}/${point.id}`);
           assert.ok(['higher', 'lower'].includes(point.headline.direction));

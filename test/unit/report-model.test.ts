@@ -91,14 +91,26 @@ describe('before/after comparison', () => {
     }
   });
 
+  /** How many changes a comparison of the fixture with itself yields: one per figure row both runs measured. */
+  const comparable = () => changesBetween(repeated(network), shifted(repeated(network), 1.5, 'later-run')).length;
+
   it('calls a change inside overlapping CIs noise', () => {
-    for (const change of changesBetween(repeated(network), shifted(repeated(network), 1.01, 'later-run'))) {
+    const changes = changesBetween(repeated(network), shifted(repeated(network), 1.01, 'later-run'));
+    // Non-empty first: a comparison that returned nothing would pass the loop below.
+    assert.ok(changes.length > 0);
+    assert.equal(changes.length, comparable(), 'every comparable row is judged, not a few');
+    for (const change of changes) {
+      const expected = /latency|per_byte/.test(change.metric) ? (1 / 1.01 - 1) * 100 : 1;
+      assert.ok(Math.abs(change.changePercent - expected) < 1e-6, `${change.metric}: ${change.changePercent} %`);
       assert.equal(change.beyondNoise, false);
     }
   });
 
   it('does not judge noise from a single repetition', () => {
-    for (const change of changesBetween(network, shifted(network, 1.5, 'later-run'))) assert.equal(change.beyondNoise, null);
+    const changes = changesBetween(network, shifted(network, 1.5, 'later-run'));
+    assert.ok(changes.length > 0);
+    assert.equal(changes.length, comparable(), 'every comparable row is listed, not judged');
+    for (const change of changes) assert.equal(change.beyondNoise, null);
   });
 });
 

@@ -29,6 +29,7 @@ const mean = (values: number[]) => values.reduce((sum, value) => sum + value, 0)
 describe('reading a version 1 results file', () => {
   it('is a version 1 file with no verdicts on disk', () => {
     assert.equal(raw.version, 1);
+    assert.ok(raw.points.length > 0);
     assert.ok(raw.points.every((point: object) => !('verdict' in point)));
     assert.equal(raw.plan.mode, undefined);
   });

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
+import { link, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -49,6 +49,85 @@ test('the store writes atomically after each update and leaves no temp file', as
   assert.equal((await readResultsFile(store.path)).runId, 'test-run');
 });
 
+async function runningStore(): Promise<ResultsStore> {
+  const directory = await mkdtemp(join(tmpdir(), 'isobench-test-'));
+  return ResultsStore.create(directory, { ...(await realRun()), runId: 'test-run', status: 'running' as const, finishedAt: null });
+}
+
+test('an update replaces the file by rename: a reader that opened the old file still reads it whole', async () => {
+  const store = await runningStore();
+  // A hard link keeps the old inode reachable, as a reader's open descriptor would.
+  const readerView = join(store.path, '..', 'reader-view');
+  await link(store.path, readerView);
+  const before = await stat(store.path);
+  await store.update((draft) => {
+    draft.status = 'completed';
+  });
+  assert.notEqual((await stat(store.path)).ino, before.ino, 'renamed over, not rewritten in place');
+  assert.equal(JSON.parse(await readFile(readerView, 'utf8')).status, 'running');
+  assert.equal(JSON.parse(await readFile(store.path, 'utf8')).status, 'completed');
+});
+
+test('a reader never sees a torn file while many updates of a large file run at once', async () => {
+  const store = await runningStore();
+  let writing = true;
+  let reads = 0;
+  const reader = (async () => {
+    while (writing) {
+      const text = await readFile(store.path, 'utf8');
+      const parsed = JSON.parse(text) as ResultsFile; // throws on a torn file
+      assert.ok(parsed.reason === undefined || /^update \d+ x+$/.test(parsed.reason), 'a whole reason');
+      reads++;
+    }
+  })();
+  await Promise.all(Array.from({ length: 20 }, (_, index) => store.update((draft) => {
+    draft.reason = `update ${index} ${'x'.repeat(500_000)}`;
+  })));
+  writing = false;
+  await reader;
+  assert.ok(reads > 0, 'the reader read while the updates ran');
+  assert.deepEqual(await readdir(join(store.path, '..')), ['test-run.json']);
+});
+
+test('the last update wins on disk: the Ctrl-C handler\'s small update while a trial\'s large one is still writing', async () => {
+  const store = await runningStore();
+  for (let round = 0; round < 3; round++) {
+    // The trial's update is large (slow to write); the interrupt handler's is small and comes second.
+    const trialUpdate = store.update((draft) => {
+      draft.status = 'running';
+      draft.reason = `trial ${round} ${'x'.repeat(3_000_000)}`;
+    });
+    const interruptUpdate = store.update((draft) => {
+      draft.status = 'interrupted';
+      draft.reason = `stopped by SIGINT in round ${round}`;
+    });
+    await Promise.all([trialUpdate, interruptUpdate]);
+    const onDisk = await readResultsFile(store.path);
+    assert.equal(onDisk.status, 'interrupted', 'the file says what the last update said, not running');
+    assert.equal(onDisk.reason, `stopped by SIGINT in round ${round}`);
+    assert.deepEqual(JSON.parse(await readFile(store.path, 'utf8')), JSON.parse(JSON.stringify(store.snapshot)));
+  }
+});
+
+test('a write that fails rejects its own update only; the next update lands', async () => {
+  const store = await runningStore();
+  const directory = join(store.path, '..');
+  // A file where the directory was: the write cannot even create it (ENOTDIR), as with a full disk.
+  await rm(directory, { recursive: true });
+  await writeFile(directory, 'not a directory');
+  await assert.rejects(store.update((draft) => {
+    draft.reason = 'lost';
+  }), /ENOTDIR|EEXIST/);
+  await rm(directory);
+  await mkdir(directory);
+  await store.update((draft) => {
+    draft.status = 'completed';
+  });
+  const onDisk = await readResultsFile(store.path);
+  assert.equal(onDisk.status, 'completed');
+  assert.equal(onDisk.reason, 'lost', 'the failed update\'s change is kept in memory and written by the next');
+});
+
 function trial(value: number, repetition: number): TrialRecord {
   return {
     state: 'completed', repetition, startedAt: '2026-11-25T00:00:00Z', durationMs: 1000, commands: [['true']],
@@ -77,6 +156,7 @@ test('point summary: ok, noisy above the CV threshold, failed trials kept and co
 test('summary rows carry the documented columns; CSV quotes what needs quoting', async () => {
   const results = await realRun();
   const rows = summaryRows(results);
+  assert.ok(rows.length > 0);
   assert.equal(rows.length, results.points.reduce((sum, point) => sum + point.summaries.length, 0));
   for (const column of ['target', 'suite', 'metric', 'params', 'unit', 'n', 'mean', 'ci95_low', 'ci95_high', 'status']) {
     assert.ok((SUMMARY_COLUMNS as readonly string[]).includes(column), column);

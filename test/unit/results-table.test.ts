@@ -1,13 +1,17 @@
 import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { resultsCommand } from '../../harness/commands/results.js';
 import type { ResultsFile } from '../../results/schema.js';
+import { writeResultsFile } from '../../results/store.js';
 import { summaryRows, SUMMARY_COLUMNS, TABLE_WIDTH, toCsv, toVerdictTable, verdictWords } from '../../results/table.js';
 import { withVerdicts } from '../../results/verdict.js';
 import { FIXTURES, loadFixtures, loadRealRun, withRepetitions, withScaledTarget, withZeroAndNegativeSample } from '../fixtures/reports/derive.js';
 
-const [network] = await loadFixtures();
-if (!network) throw new Error('fixture missing');
+const [network, storage] = await loadFixtures();
+if (!network || !storage) throw new Error('fixture missing');
 
 /**
  * The real native network run with 5 repetitions of 1 % CV, plus docker-nat at exactly 0.8x native
@@ -114,5 +118,31 @@ describe('the verdict table of npm run results', () => {
     assert.match(metrics, /^target\s+suite\s+point\s+metric/);
     const csv = await results(FIXTURES.realThreeReps, '--format', 'csv');
     assert.match(csv, /\ndocker-nat,tcp-rr,udp,latency_mean_us,.*,1\.23\d+,1\.03\d+,1\.47\d+,slower\n/);
+  });
+});
+
+describe('npm run results -- FILE --format csv and untrusted text', () => {
+  it('defuses spreadsheet formulas in a hand-edited file\'s cells (= + - @ tab CR), as the report\'s CSV does', async () => {
+    const starts = ['=HYPERLINK("http://x","y")', '+cmd|/C calc', '-2+3', '@SUM(A1)', '\t=1+1', '\r=1+1'];
+    const edited = structuredClone(storage);
+    assert.ok(edited.points.length >= starts.length, 'a point for each formula start');
+    starts.forEach((reason, index) => (edited.points[index]!.reason = reason));
+    edited.points[0]!.params = { ...edited.points[0]!.params, note: '=1' };
+    const directory = await mkdtemp(join(tmpdir(), 'isobench-csv-'));
+    try {
+      const path = join(directory, 'edited.json');
+      await writeResultsFile(path, edited);
+      const csv = await results(path, '--format', 'csv');
+      for (const reason of starts) {
+        const cell = `'${reason}`;
+        const quoted = /[",\r]/.test(cell) ? `"${cell.replace(/"/g, '""')}"` : cell;
+        assert.ok(csv.includes(`,${quoted},`), `${JSON.stringify(reason)} is written as ${JSON.stringify(quoted)}`);
+        assert.ok(!csv.includes(`,${reason.replace(/"/g, '""')},`) && !csv.includes(`,"${reason.replace(/"/g, '""')}",`), `${JSON.stringify(reason)} never starts a cell`);
+      }
+      // The params cell starts with its first key, not with the value: it needs nothing.
+      assert.match(csv, /,rw=randread;blockSize=4k;[^,\n]*;note==1,/);
+    } finally {
+      await rm(directory, { recursive: true, force: true });
+    }
   });
 });
