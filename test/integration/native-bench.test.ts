@@ -52,14 +52,16 @@ test('the quick native suites run end to end, plausibly, and leave nothing behin
   // Throughput and CPU per byte checked against each other and the host, not against a range as wide
   // as 0.5-500 Gbit/s: ns/byte x Gbit/s / 8 is the CPU cores busy while the stream ran. A TCP stream
   // over a veth is CPU-bound (the sender alone keeps about one core busy; 1.4-1.7 of 2 cores here), and
-  // no host is busier than all its cores: a bits/bytes mix-up (x8) or a Mbit/Gbit one (x1000) in either
-  // metric lands outside [0.3, 1.25 x cores] (on hosts of up to 8 cores for x8).
+  // no host is busier than all its cores. The bound has slack above the cores because CPU per byte
+  // counts the warm-up's bytes and throughput does not (2.03 of 2 seen for docker-nat). A bits/bytes
+  // mix-up (x8) or a Mbit/Gbit one (x1000) in either metric lands outside [0.3, 1.5 x cores] (x8 on
+  // hosts of up to 6 cores).
   for (const direction of ['client-to-server', 'server-to-client']) {
     const key = `native/tcp-bulk/${direction}`;
     const throughput = mean(results, key, 'throughput_gbps');
     const cpuPerByte = mean(results, key, 'cpu_ns_per_byte');
     const busyCores = (cpuPerByte * throughput) / 8;
-    assert.ok(busyCores >= 0.3 && busyCores <= 1.25 * results.host.cores, `${key}: ${throughput} Gbit/s at ${cpuPerByte} ns/byte is ${busyCores} busy cores of ${results.host.cores}`);
+    assert.ok(busyCores >= 0.3 && busyCores <= 1.5 * results.host.cores, `${key}: ${throughput} Gbit/s at ${cpuPerByte} ns/byte is ${busyCores} busy cores of ${results.host.cores}`);
   }
   const rtt = mean(results, 'native/tcp-rr/tcp', 'latency_p50_us');
   assert.ok(rtt > 1 && rtt < 10_000, `TCP RR p50 ${rtt} µs`);

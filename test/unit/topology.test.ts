@@ -123,7 +123,7 @@ describe('the destination check', () => {
       ['a local address', ROUTE_GET.local, /does not route it through ib-veth-c/],
       ['a broadcast route through the veth', ROUTE_GET.broadcast, /does not route it through ib-veth-c/],
       ['an empty answer', ROUTE_GET.none, /does not route it through ib-veth-c/],
-      ['an unreachable destination', () => 'RTNETLINK answers: Network is unreachable', /route get .* exited with code 2: RTNETLINK answers: Network is unreachable/],
+      ['an unreachable route', () => 'RTNETLINK answers: No route to host', /route get .* exited with code 2: RTNETLINK answers: No route to host/],
     ];
     for (const [what, routeGet, message] of cases) {
       const { topology } = await fakeTopology({ routeGet });
