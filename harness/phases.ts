@@ -43,13 +43,16 @@ export class PhaseClock {
 }
 
 /**
- * The phases as lines for the terminal: `phases: installs 0s · host probe 1s · … · total 4m12s`,
- * wrapped so each line stays under `width` columns. Empty for no phases.
+ * The phases as lines for the terminal: `phases: installs 0.0s · host probe 0.2s · provision 22s
+ * (kvm 21s, docker-nat 0.6s, …) · prepare 3.2s (16 steps, longest random-io on kvm 1.5s) · trials
+ * 13m28s · … · total 13m55s`, wrapped so each line stays under `width` columns. Provisioning and
+ * prepare steps are summed per session (the file keeps each one); a resumed session's phases keep
+ * their `resume N: ` prefix. Empty for no phases.
  */
 export function phaseLines(phases: readonly RunPhase[], width = 100): string[] {
   if (phases.length === 0) return [];
   const total = phases.reduce((sum, phase) => sum + phase.ms, 0);
-  const items = [...phases.map((phase) => `${phase.name} ${formatPhase(phase.ms)}`), `total ${formatPhase(total)}`];
+  const items = [...groupPhases(phases), `total ${formatPhase(total)}`];
   const lines: string[] = [];
   let line = 'phases:';
   for (const item of items) {
@@ -63,6 +66,25 @@ export function phaseLines(phases: readonly RunPhase[], width = 100): string[] {
   }
   lines.push(line);
   return lines;
+}
+
+/** One item per phase, `provision X` and `prepare S on X` folded into one item each per session, in order of first appearance. */
+function groupPhases(phases: readonly RunPhase[]): string[] {
+  const groups = new Map<string, { label: string; ms: number; parts: Array<{ name: string; ms: number }> }>();
+  for (const phase of phases) {
+    const match = /^((?:resume \d+: )?)(provision|prepare) (.+)$/.exec(phase.name);
+    const key = match ? `${match[1]}${match[2]}` : `#${phase.name}#${groups.size}`;
+    const group = groups.get(key) ?? { label: match ? key : phase.name, ms: 0, parts: [] };
+    group.ms += phase.ms;
+    if (match) group.parts.push({ name: match[3]!, ms: phase.ms });
+    groups.set(key, group);
+  }
+  return [...groups.values()].map(({ label, ms, parts }) => {
+    if (parts.length === 0) return `${label} ${formatPhase(ms)}`;
+    const longest = [...parts].sort((a, b) => b.ms - a.ms);
+    if (label.endsWith('provision')) return `${label} ${formatPhase(ms)} (${longest.map((part) => `${part.name} ${formatPhase(part.ms)}`).join(', ')})`;
+    return `${label} ${formatPhase(ms)} (${parts.length} step${parts.length === 1 ? '' : 's'}, longest ${longest[0]!.name} ${formatPhase(longest[0]!.ms)})`;
+  });
 }
 
 /** Below 10 s with one decimal (`0.4s`, `3.2s`): the short phases are the ones a user compares. */

@@ -144,11 +144,16 @@ test('phases are timed whether the work succeeds or throws, and printed wrapped 
   assert.deepEqual(clock.phases.map((phase) => phase.name), ['resume 2: installs', 'resume 2: provision kvm', 'resume 2: report']);
   assert.deepEqual(seen, clock.phases.map((phase) => phase.name));
   assert.equal(clock.phases[2]!.ms, 1235);
-  const lines = phaseLines([{ name: 'installs', ms: 42_000 }, { name: 'host probe', ms: 1500 }, { name: 'image build', ms: 185_000 }, { name: 'provision kvm', ms: 61_000 }, { name: 'trials', ms: 240_000 }, { name: 'report', ms: 800 }], 60);
+  const lines = phaseLines([
+    { name: 'installs', ms: 42_000 }, { name: 'host probe', ms: 200 }, { name: 'provision native', ms: 10 }, { name: 'provision kvm', ms: 21_000 },
+    { name: 'prepare random-io on native', ms: 500 }, { name: 'prepare random-io on kvm', ms: 1500 }, { name: 'trials', ms: 240_000 },
+    { name: 'resume 1: provision kvm', ms: 19_000 }, { name: 'resume 1: trials', ms: 60_000 }, { name: 'report', ms: 800 },
+  ], 80);
   assert.deepEqual(lines, [
-    'phases: installs 42s · host probe 1.5s · image build 3m05s',
-    '        provision kvm 1m01s · trials 4m00s · report 0.8s',
-    '        total 8m50s',
+    'phases: installs 42s · host probe 0.2s · provision 21s (kvm 21s, native 0.0s)',
+    '        prepare 2.0s (2 steps, longest random-io on kvm 1.5s) · trials 4m00s',
+    '        resume 1: provision 19s (kvm 19s) · resume 1: trials 1m00s · report 0.8s',
+    '        total 6m25s',
   ]);
   assert.deepEqual(phaseLines([]), []);
 });
