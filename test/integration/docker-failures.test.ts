@@ -97,11 +97,14 @@ test('a Docker target that fails is marked failed with the step, and the other t
   const nat = results.targets.find((target) => target.target === 'docker-nat');
   assert.equal(nat?.state, 'failed');
   assert.match(nat.reason ?? '', /finding the Docker daemon failed: DOCKER_HOST=tcp:\/\/127\.0\.0\.1:1 is not a unix socket/);
-  for (const point of results.points.filter((candidate) => candidate.target === 'docker-nat')) {
+  const natPoints = results.points.filter((candidate) => candidate.target === 'docker-nat');
+  const nativePoints = results.points.filter((candidate) => candidate.target === 'native');
+  assert.ok(natPoints.length > 0 && nativePoints.length > 0, 'both targets have points to check');
+  for (const point of natPoints) {
     assert.equal(point.status, 'failed');
     assert.match(point.reason ?? '', /finding the Docker daemon failed/);
   }
-  for (const point of results.points.filter((candidate) => candidate.target === 'native')) {
+  for (const point of nativePoints) {
     assert.ok(point.status === 'ok' || point.status === 'noisy', `${point.key}: ${point.status}`);
   }
   assert.deepEqual(await isobenchLeftovers(), []);
