@@ -33,7 +33,7 @@ import { aaArm, armConfiguration } from './aa.js';
 import { MIN_ADAPTIVE_REPETITIONS, nextAdaptiveRound, type AdaptiveLimits } from './adaptive.js';
 import { cutOff, DEFAULT_STEP_DEADLINES, StepDeadlineError, type StepDeadlines } from './deadlines.js';
 import { readHostRoutes, refuseRoutedGuardRange, validateNetworkRanges, type HostRoute } from './network-range.js';
-import { prepareOutputDirectory, removeCreated } from './output-directory.js';
+import { prepareOutputDirectory, removeCreated } from '../core/output-directory.js';
 import { PhaseClock } from './phases.js';
 import { pinClientCommand, planPinning, type PinningPlan } from './pinning.js';
 import { buildPlan, orderRound, type PlannedCell } from './planner.js';

@@ -1,4 +1,6 @@
-import { mkdir, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
+import { UsageError } from '../core/errors.js';
+import { prepareOutputDirectory } from '../core/output-directory.js';
 import { dirname, join, resolve } from 'node:path';
 import type { BeforeAfter } from '../results/before-after.js';
 import type { ResultsFile } from '../results/schema.js';
@@ -76,14 +78,14 @@ export async function writeReport(results: ResultsFile[], options: ReportOptions
   const out = resolve(options.out ?? defaultOut(results, format));
 
   if (format === 'csv') {
-    await mkdir(out, { recursive: true });
+    await outputDirectory(out);
     for (const figure of figures) await writeFile(join(out, `${figure.id}.csv`), figureCsv(figure));
     return out;
   }
   const rendered = [];
   for (const figure of figures) rendered.push({ figure, rendered: await renderFigure(figure.spec) });
   if (format === 'svg') {
-    await mkdir(out, { recursive: true });
+    await outputDirectory(out);
     for (const { figure, rendered: svg } of rendered) await writeFile(join(out, `${figure.id}.svg`), svg.svg);
     return out;
   }
@@ -99,9 +101,23 @@ export async function writeReport(results: ResultsFile[], options: ReportOptions
       : {}),
     styles: context.styles,
   });
-  await mkdir(dirname(out), { recursive: true });
-  await writeFile(out, page);
+  await outputDirectory(dirname(out));
+  try {
+    await writeFile(out, page);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? 'unknown error';
+    throw new UsageError(`--out ${out}: cannot write the report (${code}): choose a file in a directory you can write`, { cause: error });
+  }
   return out;
+}
+
+/**
+ * Creates the report's directory one level at a time and proves it writable (core/output-directory:
+ * a recursive mkdir under /proc never returns).
+ * @throws UsageError (exit 2, one line) naming the directory and the fix.
+ */
+async function outputDirectory(directory: string): Promise<void> {
+  await prepareOutputDirectory(directory, { flag: '--out', probeBytes: 4096 });
 }
 
 function defaultTitle(results: readonly ResultsFile[]): string {

@@ -213,7 +213,7 @@ export function toVerdictTable(results: ResultsFile): string {
     `run ${results.runId} (${results.status}${results.stopReason ? `: ${results.stopReason}` : ''}), ${repetitionsLine(results)}`,
     ...wrap(planLine(results), TABLE_WIDTH),
     ...wrap(
-      `each point is judged on its headline metric: its mean, % of ${plan.baseline} (95 % interval), MDE: the smallest difference in % these repetitions could detect, and the verdict`,
+      `each point is judged on its headline metric: its mean, % of ${plan.baseline} (95 % interval), MDE: the difference in % these repetitions would detect 80 % of the time, and the verdict`,
       TABLE_WIDTH,
     ),
   ];

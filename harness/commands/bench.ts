@@ -14,7 +14,7 @@ import { DEFAULT_MAX_REPETITIONS, MIN_ADAPTIVE_REPETITIONS, verdictSummaryLine, 
 import { parseDuration } from '../duration.js';
 import { randomSeed } from '../random.js';
 import { validateNetworkRanges } from '../network-range.js';
-import { prepareOutputDirectory, removeCreated } from '../output-directory.js';
+import { prepareOutputDirectory, removeCreated } from '../../core/output-directory.js';
 import { phaseLines } from '../phases.js';
 import { nextResumeSession, readResumable, rebuildRun } from '../resume.js';
 import { DEFAULT_MAX_STEAL_PERCENT, defaultBaseline, runBench, type BenchOptions } from '../runner.js';

@@ -49,7 +49,7 @@ function answerBlock(table: AnswerTable, multiRun: boolean): SafeHtml {
 <table class="answer" data-run="${run.file.runId}"><thead><tr><th scope="col">target</th>${table.suites.map(
     ({ suite, metrics }) => html`<th scope="col">${suite}<br><span class="metrics">${metrics.join(', ')}</span></th>`,
   )}</tr></thead><tbody>${table.rows.map((row) => answerRow(row, baseline))}</tbody></table>
-<p class="note">A cell: the verdict over the suite's points on their headline metric, the geometric mean of performance as % of ${baseline} (the ratio of the means, inverted for lower-is-better metrics such as latency, so below 100 % is always worse) and the range over the points; open it for each point's ratio of the metric with its 95 % interval, its MDE (the smallest difference its repetitions could detect) and its verdict.</p>`;
+<p class="note">A cell: the verdict over the suite's points on their headline metric, the geometric mean of performance as % of ${baseline} (the ratio of the means, inverted for lower-is-better metrics such as latency, so below 100 % is always worse) and the range over the points; open it for each point's ratio of the metric with its 95 % interval, its MDE (the difference its repetitions would detect 80 % of the time) and its verdict.</p>`;
 }
 
 function answerRow(row: TargetAnswer, baseline: string): SafeHtml {

@@ -12,7 +12,7 @@ import { after, before, test } from 'node:test';
 import { ensureTools, installLines } from '../../core/tools.js';
 import { markCrashedRun } from '../../harness/crashed-run.js';
 import { refuseRoutedGuardRange, validateNetworkRanges } from '../../harness/network-range.js';
-import { prepareOutputDirectory } from '../../harness/output-directory.js';
+import { prepareOutputDirectory } from '../../core/output-directory.js';
 import { phaseLines, PhaseClock } from '../../harness/phases.js';
 import { roundsDone } from '../../harness/resume.js';
 import { parseCidr } from '../../provisioning/ipv4.js';

@@ -1,6 +1,6 @@
 import { mkdir, open, rm, rmdir, stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
-import { UsageError } from '../core/errors.js';
+import { UsageError } from './errors.js';
 
 /**
  * The results directory is checked before anything is installed, locked or provisioned: a run that
