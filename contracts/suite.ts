@@ -8,6 +8,7 @@ import type { CommandOptions, CommandOutcome } from '../core/exec.js';
 import type { ToolRequirement } from '../core/tools.js';
 import type { MetricDefinition } from '../results/metrics.js';
 import type { HostFacts, MetricSample, ParamValue } from '../results/schema.js';
+import type { TrialDetail } from '../results/migration.js';
 import type { ProvisionedTarget, ServicePort } from './target.js';
 
 /** A point's parameters as stored in the results file: flat, JSON-safe values. */
@@ -79,11 +80,12 @@ export interface TrialContext<O extends SuiteOptions = SuiteOptions, S = unknown
 
 /**
  * What one trial produced. A discriminated union on `state`: a failure is a value with a reason,
- * never a thrown string or a silent zero. `commands` are the exact command lines that ran.
+ * never a thrown string or a silent zero. `commands` are the exact command lines that ran; `detail`
+ * is what a suite records beyond metrics (results/migration.ts), kept with the trial.
  */
 export type TrialOutcome =
-  | { state: 'completed'; metrics: MetricSample[]; commands: string[][] }
-  | { state: 'failed'; reason: string; commands: string[][] }
+  | { state: 'completed'; metrics: MetricSample[]; commands: string[][]; detail?: TrialDetail }
+  | { state: 'failed'; reason: string; commands: string[][]; detail?: TrialDetail }
   | { state: 'skipped'; reason: string; commands: string[][] };
 
 /**
