@@ -1,4 +1,5 @@
 import type { AnySuite } from '../contracts/suite.js';
+import { migrationSuite } from './migration/index.js';
 import { randomIoSuite } from './random-io/index.js';
 import { startupSuite } from './startup/index.js';
 import { tcpBulkSuite } from './tcp-bulk/index.js';
@@ -9,7 +10,7 @@ import { tcpRrSuite } from './tcp-rr/index.js';
  * suite is one folder and one line here: its name, flags, ports and tools reach the CLI, the planner,
  * docker-nat and the installer from its object.
  */
-export const SUITES: readonly AnySuite[] = [tcpBulkSuite, tcpRrSuite, randomIoSuite, startupSuite];
+export const SUITES: readonly AnySuite[] = [tcpBulkSuite, tcpRrSuite, randomIoSuite, startupSuite, migrationSuite];
 
 /** Suite names, from the registry. */
 export const SUITE_NAMES: readonly string[] = SUITES.map((suite) => suite.name);

@@ -1,4 +1,4 @@
-import { constants } from 'node:fs';
+import { appendFileSync, constants } from 'node:fs';
 import { access, chmod, copyFile, mkdir } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { runCommand, type CommandOptions, type CommandOutcome } from '../../core/exec.js';
@@ -99,8 +99,19 @@ async function track<T>(current: Step, name: string, run: () => Promise<T>): Pro
   return run();
 }
 
+/**
+ * With `ISOBENCH_QMP_TRANSCRIPT=FILE`, every QMP line of every QEMU the kvm target starts (guests and
+ * migration destinations) is appended to FILE as one JSON line `{qemu, direction, line, atMs}`: how
+ * the migration fixtures in test/fixtures/kvm/ were captured. Unset: nothing is written.
+ */
+export function qmpTranscriptWriter(file = process.env.ISOBENCH_QMP_TRANSCRIPT): ((qemu: string, direction: 'sent' | 'received', line: string) => void) | undefined {
+  if (!file) return undefined;
+  return (qemu, direction, line) => appendFileSync(file, `${JSON.stringify({ qemu, direction, line, atMs: Date.now() })}\n`);
+}
+
 async function provisionKvm(context: ProvisionContext): Promise<ProvisionedTarget> {
   const { topology, resources, options, log } = context;
+  const transcript = qmpTranscriptWriter();
   const current: Step = { name: 'starting' };
   const viaLibvirt = options.vmManager === 'libvirt';
   const uri = libvirtUri();
@@ -204,7 +215,20 @@ async function provisionKvm(context: ProvisionContext): Promise<ProvisionedTarge
       };
       guest = await LibvirtGuest.launch({ spec: domain, uri, resources, expectedNetwork, log });
     } else {
-      guest = await Guest.launch({ spec, expectedNetwork, resources, cwd: sockets, log });
+      guest = await Guest.launch({
+        spec,
+        expectedNetwork,
+        resources,
+        cwd: sockets,
+        log,
+        ...(transcript
+          ? {
+              transcript: (channel: 'qmp' | 'qga', direction: 'sent' | 'received', line: string) => {
+                if (channel === 'qmp') transcript(name, direction, line);
+              },
+            }
+          : {}),
+      });
     }
     const running = guest;
 
@@ -277,6 +301,7 @@ async function provisionKvm(context: ProvisionContext): Promise<ProvisionedTarge
             instance,
             qemuVersion,
             diskDescription: `${options.disk}, cache=${DISK_CACHE}`,
+            ...(transcript ? { transcript } : {}),
           })
         : undefined;
     return kvmTarget(migration ? migration.slot : slot, facts, address, owned, context, migration);

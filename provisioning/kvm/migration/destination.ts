@@ -5,6 +5,7 @@ import { DeadlineError, sleep, withDeadline } from '../../../core/poll.js';
 import { processStartTicks } from '../../../core/proc.js';
 import { QEMU_LIFETIME_MS } from '../guest.js';
 import { buildQemuCommand, type QemuGuestSpec } from '../qemu-command.js';
+import type { Transcript } from '../json-socket.js';
 import { QmpClient } from '../qmp-client.js';
 
 /**
@@ -51,11 +52,12 @@ export class Destination {
   ) {}
 
   /**
-   * Starts QEMU (registered in the ledger the moment it has a pid) and connects to its QMP.
+   * Starts QEMU (registered in the ledger the moment it has a pid) and connects to its QMP
+   * (`transcript` sees every QMP line, as Guest.launch's does).
    * @throws Error "the destination QEMU …" with QEMU's exit reason when it does not start or answer;
    *   nothing is left running then.
    */
-  static async start(options: { spec: QemuGuestSpec; resources: ResourceRegistry; cwd: string; qemuBinary?: string }): Promise<Destination> {
+  static async start(options: { spec: QemuGuestSpec; resources: ResourceRegistry; cwd: string; qemuBinary?: string; transcript?: Transcript }): Promise<Destination> {
     const { spec, resources } = options;
     if (!spec.qmpSocket) throw new Error('a destination needs a QMP socket');
     const command = buildQemuCommand(spec, options.qemuBinary);
@@ -72,7 +74,11 @@ export class Destination {
       exitState.outcome = outcome;
     });
     try {
-      const qmp = await QmpClient.connect(spec.qmpSocket, { timeoutMs: DESTINATION_QMP_TIMEOUT_MS, alive: () => !exitState.exited });
+      const qmp = await QmpClient.connect(spec.qmpSocket, {
+        timeoutMs: DESTINATION_QMP_TIMEOUT_MS,
+        alive: () => !exitState.exited,
+        ...(options.transcript ? { transcript: options.transcript } : {}),
+      });
       return new Destination(spec, command, qemu, pid, resourceId, resources, qmp, exitState);
     } catch (error) {
       // QEMU's exit is noticed a moment after the socket breaks; its stderr is the better reason.

@@ -13,6 +13,7 @@ import type {
   TargetMigration,
   TimedEvent,
 } from '../../../contracts/target.js';
+import { DIRTIER_PATH, UDP_ECHO_PATH } from '../../image/recipe.js';
 import { GuestAgent } from '../guest-agent.js';
 import { Guest } from '../guest.js';
 import { EmptyResult, eventTimeMs, QueryStatusResult, type QmpClient, type QmpEvent } from '../qmp-client.js';
@@ -51,6 +52,8 @@ export interface QemuMigrationEnvironment {
   qemuVersion: string;
   /** The disk as both sides open it, for `method`, e.g. `raw, cache=none`. */
   diskDescription: string;
+  /** Sees every QMP line of each destination, with its QEMU's name (ISOBENCH_QMP_TRANSCRIPT). */
+  transcript?: (qemu: string, direction: 'sent' | 'received', line: string) => void;
 }
 
 /** Every capability isobench sets, so each migration states all of them (a source that served an earlier variant keeps its settings otherwise). */
@@ -89,6 +92,9 @@ export class QemuMigration implements TargetMigration {
   private current: QemuMigrationRun | null = null;
 
   constructor(private readonly environment: QemuMigrationEnvironment) {}
+
+  /** The image's echo server and dirtier (provisioning/image/files/*.c). */
+  readonly programs = { udpEcho: UDP_ECHO_PATH, dirtier: DIRTIER_PATH };
 
   /** The guest the target runs now; a switch-over replaces it. */
   get slot(): GuestSlot {
@@ -137,7 +143,8 @@ export class QemuMigration implements TargetMigration {
         directory,
         serialLog: join(logDirectory, `${instance}-kvm-serial-m${index}.log`),
       });
-      destination = await Destination.start({ spec, resources, cwd: directory });
+      const transcript = this.environment.transcript;
+      destination = await Destination.start({ spec, resources, cwd: directory, ...(transcript ? { transcript: (direction, line) => transcript(spec.name, direction, line) } : {}) });
       const settings = migrationSettings(request);
       const uri = `unix:${join(directory, 'migrate.sock')}`;
       await setCapabilities(destination.qmp, settings.destination.capabilities);
