@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import {
   EmptyResult,
+  eventTimeMs,
   parseQmpMessage,
   parseResult,
   QmpClient,
@@ -146,6 +147,71 @@ test('QMP client: a command without a reply times out instead of hanging', async
   try {
     const client = await QmpClient.connect(path, { timeoutMs: 2_000 });
     await assert.rejects(client.execute('query-status', undefined, QueryStatusResult, 200), /no reply within 200 ms/);
+    client.close();
+  } finally {
+    server.close();
+    await rm(directory, { recursive: true, force: true });
+  }
+});
+
+/** A QMP server that writes `before` ahead of the greeting and `between` between each command and its reply. */
+async function eventfulServer(path: string, before: string[], between: (command: { execute: string; id?: string }) => string[]): Promise<Server> {
+  const greeting = received[0]!;
+  const server = createServer((socket) => {
+    let buffer = '';
+    socket.write([...before, greeting].map((line) => `${line}\r\n`).join(''));
+    socket.on('data', (chunk) => {
+      buffer += chunk.toString('utf8');
+      for (let newline = buffer.indexOf('\n'); newline >= 0; newline = buffer.indexOf('\n')) {
+        const command = JSON.parse(buffer.slice(0, newline)) as { execute: string; id?: string };
+        buffer = buffer.slice(newline + 1);
+        const reply = command.execute === 'query-status' ? '{"return": {"status": "running", "singlestep": false, "running": true}' : '{"return": {}';
+        socket.write([...between(command), `${reply}, "id": "${command.id}"}`].map((line) => `${line}\r\n`).join(''));
+      }
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(path, resolve));
+  return server;
+}
+
+test('QMP client: events before the greeting and between a command and its reply are kept, in order, and replies still match by id', async () => {
+  // The real events of the captured transcript, moved to where QEMU may also put them.
+  const [stop, resume] = received.filter((line) => /"event": "(STOP|RESUME)"/.test(line));
+  assert.ok(stop && resume);
+  const directory = await mkdtemp(join(tmpdir(), 'isobench-qmp-'));
+  const path = join(directory, 'qmp.sock');
+  const server = await eventfulServer(path, [stop], (command) => (command.execute === 'query-status' ? [resume, stop] : []));
+  try {
+    const client = await QmpClient.connect(path, { timeoutMs: 2_000 });
+    assert.deepEqual(client.events.map((event) => event.event), ['STOP'], 'the event before the greeting');
+    const seen: string[] = [];
+    client.onEvent((event) => seen.push(event.event));
+    assert.equal((await client.queryStatus()).status, 'running');
+    assert.deepEqual(client.events.map((event) => event.event), ['STOP', 'RESUME', 'STOP']);
+    assert.deepEqual(seen, ['RESUME', 'STOP'], 'listeners hear events as they arrive');
+    assert.equal(client.eventCount, 3);
+    // waitForEvent finds a kept event from a position, and a later one as it arrives.
+    assert.equal((await client.waitForEvent('RESUME', { since: 0, timeoutMs: 100 })).event, 'RESUME');
+    await assert.rejects(client.waitForEvent('RESUME', { timeoutMs: 50 }), /no RESUME event within 50 ms/);
+    const next = client.waitForEvent('STOP', { timeoutMs: 2_000 });
+    await client.queryStatus();
+    assert.equal((await next).event, 'STOP');
+    assert.equal(eventTimeMs(client.events[0]!), JSON.parse(stop).timestamp.seconds * 1000 + JSON.parse(stop).timestamp.microseconds / 1000);
+    client.close();
+  } finally {
+    server.close();
+    await rm(directory, { recursive: true, force: true });
+  }
+});
+
+test('QMP client: a reply whose id matches no pending command is kept as stray, not given to another command', async () => {
+  const directory = await mkdtemp(join(tmpdir(), 'isobench-qmp-'));
+  const path = join(directory, 'qmp.sock');
+  const server = await eventfulServer(path, [], (command) => (command.execute === 'query-status' ? ['{"return": {}, "id": "ib-999"}'] : []));
+  try {
+    const client = await QmpClient.connect(path, { timeoutMs: 2_000 });
+    assert.equal((await client.queryStatus()).status, 'running');
+    assert.deepEqual(client.strayReplies, ['{"return": {}, "id": "ib-999"}']);
     client.close();
   } finally {
     server.close();
