@@ -129,6 +129,8 @@ export interface MigrationSnapshot {
   transferredBytes: number | null;
   remainingBytes: number | null;
   totalBytes: number | null;
+  /** `ram.downtime-bytes`: what the stop-and-copy sent (QEMU 7.2 and later). */
+  downtimeBytes: number | null;
   /** Pages per second. */
   dirtyPagesRate: number | null;
   mbps: number | null;
@@ -187,6 +189,8 @@ export interface MigrationRun {
 export interface TargetMigration {
   /** How it migrates, in words, e.g. `QEMU 7.2 pre-copy over a unix socket; shared raw disk, cache=none`. */
   readonly method: string;
+  /** isobench's own programs in the guest, compiled into the image: the echo server and the memory dirtier. */
+  readonly programs: { readonly udpEcho: string; readonly dirtier: string };
   /**
    * Pauses the running guest for `ms` (QMP `stop`, wait, `cont`) and returns the pause as QEMU
    * stamped it: the echo probe's self-test.

@@ -41,32 +41,38 @@ export const MigrationSample = z.object({
   expectedDowntimeMs: count.nullable(),
   /** `cpu-throttle-percentage` (auto-converge), when QEMU reports it. */
   throttlePercent: count.nullable(),
+  /** `ram.downtime-bytes`: what the stop-and-copy sent, once it has. */
+  downtimeBytes: count.nullable(),
 });
 /** A parsed MigrationSample. */
 export type MigrationSample = z.infer<typeof MigrationSample>;
 
 /**
- * One pre-copy round as the polls saw it: the round is `dirty-sync-count`'s value (1 = the first
- * full pass over memory). `sentBytes` is the growth of `transferred` from the first poll that saw
- * this round to the first poll that saw the next (or to the end), so round boundaries are as exact
- * as the 50 ms polling; `roundsMerged` > 0 says the count rose by more than one between two polls.
+ * One pre-copy round: round k runs from QEMU's k-th dirty-bitmap sync (its MIGRATION_PASS event,
+ * or the first poll that saw `dirty-sync-count` k when there was no event) to the next. Bytes at a
+ * boundary are `transferred` interpolated between the polls either side (off by at most what one
+ * 50 ms poll interval moves); a completed migration's last round is the stop-and-copy, whose bytes
+ * are QEMU's own `downtime-bytes`.
  */
 export const MigrationRound = z.object({
   round: z.number().int().positive(),
-  /** ms since the start at the first poll that saw this round. */
+  /** ms since the start. */
   startMs: finite,
-  /** ms since the start at the first poll that saw the next round, or at the end. */
   endMs: finite,
   sentBytes: count,
-  /** `remaining` at the round's first poll: what was dirty when the round began (as far as polls tell). */
+  /** Where sentBytes comes from. */
+  bytesFrom: z.enum(['interpolated', 'downtime-bytes']),
+  /** Where the round's start comes from. */
+  boundary: z.enum(['event', 'poll']),
+  /** The stop-and-copy: the guest was stopped for this round. */
+  stopAndCopy: z.boolean(),
+  /** `remaining` at the first poll inside the round: what was dirty as it began; null when no poll fell inside. */
   remainingAtStartBytes: count.nullable(),
-  /** The last `dirty-pages-rate` seen in the round, pages/s. */
+  /** The last `dirty-pages-rate` polled inside the round, pages/s. */
   dirtyPagesRate: count.nullable(),
-  /** The last `mbps` seen in the round. */
+  /** The last `mbps` polled inside the round. */
   mbps: finite.nullable(),
   expectedDowntimeMs: count.nullable(),
-  /** Rounds that began and ended between two polls, folded into this one. */
-  roundsMerged: count,
 });
 /** A parsed MigrationRound. */
 export type MigrationRound = z.infer<typeof MigrationRound>;
@@ -218,6 +224,8 @@ export const MigrationTrialDetail = z.object({
     totalTimeMs: count.nullable(),
     setupTimeMs: count.nullable(),
     downtimeMs: count.nullable(),
+    /** The destination's RESUME minus the source's STOP at the switch-over, from QEMU's event stamps, ms. */
+    eventDowntimeMs: finite.nonnegative().nullable(),
     transferredBytes: count.nullable(),
     /** The final dirty-sync-count. */
     syncCount: count.nullable(),

@@ -1,56 +1,80 @@
 import type { MigrationRound, MigrationSample } from '../../results/migration.js';
 
+/** A MIGRATION_PASS event of the source: QEMU synced the dirty bitmap and pass `pass` began. */
+export interface PassEvent {
+  pass: number;
+  /** ms since the migration started, QEMU's stamp. */
+  tMs: number;
+}
+
 /**
- * Clark's rounds from `query-migrate` polls: a round is a value of `dirty-sync-count` (QEMU syncs
- * the dirty bitmap once per pass, and the count says which pass runs), from the first poll that saw
- * it to the first poll that saw the next. Bytes sent in a round are the growth of `transferred`
- * between those polls, so each boundary is as exact as the poll interval (about 50 ms). A count that
- * rose by more than one between two polls folds the rounds in between into the later one
- * (`roundsMerged`). Polls before the first pass (setup, no count yet) belong to no round.
+ * Clark's rounds from the polls and QEMU's pass events (results/migration.ts, MigrationRound says
+ * how each field is made). Round k starts at pass event k (else the first poll that saw
+ * `dirty-sync-count` k) and ends where round k+1 starts, or at `end`. Bytes at a boundary are
+ * `transferred` interpolated linearly between the polls around it, anchored at 0 bytes at the start;
+ * when the migration completed and QEMU gave `downtime-bytes`, the last round is the stop-and-copy
+ * with exactly those bytes, and the precopy total is what came before it. What setup sent before
+ * the first sync counts in the first round, so the rounds add up to `transferred`.
  *
  * @param samples In the order polled, times ms since the start.
- * @param end The end of the last round: ms since the start and `transferred` then (the last poll's,
- *   when no later figure exists).
+ * @param end ms since the start at which the last round ended (the migration's end, or the cancel).
  */
-export function deriveRounds(samples: readonly MigrationSample[], end: { tMs: number; transferredBytes: number | null }): MigrationRound[] {
-  const rounds: MigrationRound[] = [];
-  let open: { round: MigrationRound; startTransferred: number } | null = null;
-  let previousCount: number | null = null;
-  let lastTransferred: number | null = null;
-  const close = (tMs: number, transferred: number | null) => {
-    if (!open) return;
-    const sent = transferred === null ? 0 : Math.max(0, transferred - open.startTransferred);
-    rounds.push({ ...open.round, endMs: tMs, sentBytes: sent });
-    open = null;
-  };
+export function deriveRounds(samples: readonly MigrationSample[], passes: readonly PassEvent[], end: { tMs: number }): MigrationRound[] {
+  const last = samples.at(-1);
+  const completed = last?.status === 'completed';
+  const starts = new Map<number, { tMs: number; boundary: 'event' | 'poll' }>();
+  for (const pass of passes) if (!starts.has(pass.pass)) starts.set(pass.pass, { tMs: pass.tMs, boundary: 'event' });
   for (const sample of samples) {
-    if (sample.transferredBytes !== null) lastTransferred = sample.transferredBytes;
-    const syncCount = sample.syncCount;
-    if (syncCount === null || syncCount < 1) continue;
-    if (open && syncCount === previousCount) {
-      open.round.dirtyPagesRate = sample.dirtyPagesRate ?? open.round.dirtyPagesRate;
-      open.round.mbps = sample.mbps ?? open.round.mbps;
-      open.round.expectedDowntimeMs = sample.expectedDowntimeMs ?? open.round.expectedDowntimeMs;
-      continue;
-    }
-    if (previousCount !== null && syncCount < previousCount) continue; // a count never goes back; ignore a stale poll
-    close(sample.tMs, sample.transferredBytes);
-    open = {
-      startTransferred: sample.transferredBytes ?? 0,
-      round: {
-        round: syncCount,
-        startMs: sample.tMs,
-        endMs: sample.tMs,
-        sentBytes: 0,
-        remainingAtStartBytes: sample.remainingBytes,
-        dirtyPagesRate: sample.dirtyPagesRate,
-        mbps: sample.mbps,
-        expectedDowntimeMs: sample.expectedDowntimeMs,
-        roundsMerged: previousCount === null ? Math.max(0, syncCount - 1) : Math.max(0, syncCount - previousCount - 1),
-      },
-    };
-    previousCount = syncCount;
+    if (sample.syncCount !== null && sample.syncCount >= 1 && !starts.has(sample.syncCount)) starts.set(sample.syncCount, { tMs: sample.tMs, boundary: 'poll' });
   }
-  close(end.tMs, end.transferredBytes ?? lastTransferred);
-  return rounds;
+  const numbers = [...starts.keys()].sort((a, b) => a - b);
+  if (numbers.length === 0) return [];
+  const finalRound = numbers.at(-1)!;
+  const stopAndCopyBytes = completed && last?.downtimeBytes != null && last.transferredBytes !== null ? last.downtimeBytes : null;
+
+  // The transferred counter over time: 0 at the start, every pre-copy poll, and (completed) the
+  // pre-copy total at the start of the stop-and-copy.
+  const anchors: Array<[number, number]> = [[0, 0]];
+  for (const sample of samples) {
+    if (sample.transferredBytes !== null && sample.status !== 'completed') anchors.push([sample.tMs, sample.transferredBytes]);
+  }
+  if (stopAndCopyBytes !== null) anchors.push([starts.get(finalRound)!.tMs, last!.transferredBytes! - stopAndCopyBytes]);
+  else if (last?.transferredBytes != null) anchors.push([end.tMs, last.transferredBytes]);
+  anchors.sort((a, b) => a[0] - b[0]);
+  const bytesAt = (tMs: number): number => {
+    let before = anchors[0]!;
+    for (const anchor of anchors) {
+      if (anchor[0] > tMs) {
+        const span = anchor[0] - before[0];
+        return span <= 0 ? anchor[1] : before[1] + ((anchor[1] - before[1]) * (tMs - before[0])) / span;
+      }
+      before = anchor;
+    }
+    return before[1];
+  };
+
+  return numbers.map((round, index) => {
+    const start = starts.get(round)!;
+    const next = numbers[index + 1];
+    const endMs = next === undefined ? end.tMs : starts.get(next)!.tMs;
+    const stopAndCopy = completed && round === finalRound;
+    const inside = samples.filter((sample) => sample.tMs >= start.tMs && sample.tMs < endMs && sample.status !== 'completed');
+    const lastInside = inside.at(-1);
+    // What setup sent before the first sync belongs to the first round.
+    const from = index === 0 ? 0 : bytesAt(start.tMs);
+    const sent = stopAndCopy && stopAndCopyBytes !== null ? stopAndCopyBytes : Math.max(0, Math.round(bytesAt(endMs) - from));
+    return {
+      round,
+      startMs: start.tMs,
+      endMs,
+      sentBytes: sent,
+      bytesFrom: stopAndCopy && stopAndCopyBytes !== null ? 'downtime-bytes' : 'interpolated',
+      boundary: start.boundary,
+      stopAndCopy,
+      remainingAtStartBytes: inside[0]?.remainingBytes ?? null,
+      dirtyPagesRate: lastInside?.dirtyPagesRate ?? null,
+      mbps: lastInside?.mbps ?? null,
+      expectedDowntimeMs: lastInside?.expectedDowntimeMs ?? null,
+    };
+  });
 }

@@ -1,6 +1,9 @@
+import { access, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { epochMs } from '../../core/clock.js';
 import { errorMessage } from '../../core/errors.js';
-import { sleep } from '../../core/poll.js';
+import { pollUntil, sleep } from '../../core/poll.js';
 import type { TrialContext, TrialOutcome } from '../../contracts/suite.js';
 import type { FreezeRecord, MigrationRun, MigrationSnapshot, TargetService } from '../../contracts/target.js';
 import type { GuestHealth, MigrationSample, MigrationTrialDetail, MigrationVariant, ProbeRecord, WebTimeline } from '../../results/migration.js';
@@ -35,8 +38,10 @@ export const POLL_INTERVAL_MS = 50;
 export const PROBE_INTERVAL_MS = 1;
 /** A pause between two echoes this long or longer is listed as a gap by the probe, ms. */
 export const PROBE_GAP_MS = 5;
-/** ms for the client programs to start (Node and tsx take about a second here) and the stream to settle. */
-export const SETTLE_MS = 2_000;
+/** How long the client programs may take to start and get a first answer (Node and tsx take about a second here), ms. */
+export const CLIENT_READY_TIMEOUT_MS = 30_000;
+/** ms of running after the first answers, before the self-test: the stream settles. */
+export const SETTLE_MS = 500;
 /** ms of running between the self-test's pauses, so each pause's gap stands alone. */
 export const SELF_TEST_SPACING_MS = 400;
 /** ms of the pre-migration window: the web workload's baseline rate is measured over it. */
@@ -84,7 +89,10 @@ export async function pollMigration(run: MigrationRun, params: Pick<MigrationTri
     }
     snapshots.push(snapshot);
     if (snapshot.throttlePercent !== null) maxThrottlePercent = Math.max(maxThrottlePercent ?? 0, snapshot.throttlePercent);
-    if (snapshot.status === 'completed') return result({ kind: 'completed' });
+    if (snapshot.status === 'completed') {
+      await settleCompletedFigures(run, snapshots);
+      return result({ kind: 'completed' });
+    }
     if (snapshot.status === 'failed') return result({ kind: 'failed', error: snapshot.error ?? 'QEMU reported the migration failed without a reason' });
     if (snapshot.status === 'cancelled' || snapshot.status === 'cancelling') return result({ kind: 'failed', error: 'the migration was cancelled by someone other than isobench' });
     const now = epochMs();
@@ -109,13 +117,34 @@ export async function pollMigration(run: MigrationRun, params: Pick<MigrationTri
           return result({ kind: 'failed', error: `cancelling at the ${limit} limit failed: ${errorMessage(error)}` });
         }
         snapshots.push(last);
-        if (last.status === 'completed') return result({ kind: 'completed' });
+        if (last.status === 'completed') {
+          await settleCompletedFigures(run, snapshots);
+          return result({ kind: 'completed' });
+        }
         const seconds = ((now - run.startedAtMs) / 1000).toFixed(1);
         const detail = limit === 'rounds' ? `cancelled in round ${rounds} (limit ${params.roundLimit}) after ${seconds} s` : `cancelled at the ${params.timeLimitS} s limit in round ${rounds}`;
         return result({ kind: 'limit', limit, detail });
       }
     }
     await sleep(POLL_INTERVAL_MS - (performance.now() - tick));
+  }
+}
+
+/** Asks after a completion this many times, 20 ms apart, for QEMU's final figures (see settleCompletedFigures). */
+const SETTLE_POLLS = 25;
+
+/**
+ * QEMU 7.2 sets the status to `completed` a moment before its migration thread computes
+ * `total-time` and `downtime`: a query in between reads both as 0 (seen here, with the MIGRATION
+ * completed event 1 ms before the query). Asks again until total-time is non-zero, for up to half a
+ * second; the answer replaces the last snapshot. A 0 that stays is kept as QEMU said it, and
+ * buildDetail treats a completed migration's 0 total-time as "not reported".
+ */
+async function settleCompletedFigures(run: MigrationRun, snapshots: MigrationSnapshot[]): Promise<void> {
+  for (let attempt = 0; attempt < SETTLE_POLLS && !(snapshots.at(-1)!.totalTimeMs! > 0); attempt++) {
+    await sleep(20);
+    const again = await run.poll().catch(() => null);
+    if (again?.status === 'completed') snapshots[snapshots.length - 1] = again;
   }
 }
 
@@ -131,6 +160,7 @@ export function toSample(snapshot: MigrationSnapshot, startedAtMs: number): Migr
     mbps: snapshot.mbps,
     expectedDowntimeMs: snapshot.expectedDowntimeMs,
     throttlePercent: snapshot.throttlePercent,
+    downtimeBytes: snapshot.downtimeBytes,
   };
 }
 
@@ -147,13 +177,14 @@ export async function runMigrationTrial(params: MigrationTrialParams, context: T
   const migration = target.migration;
   if (!migration) return { state: 'skipped', reason: `${target.name} cannot live-migrate (the kvm target with --vm-manager qemu can)`, commands: [] };
   const commands: string[][] = [];
-  const lifetimeS = Math.ceil((SETTLE_MS + SELF_TEST_PAUSES_MS.length * 1500 + BASELINE_MS + WATCH_AFTER_MS + POSTCOPY_GRACE_MS) / 1000 + params.timeLimitS + 60);
+  const lifetimeS = Math.ceil((CLIENT_READY_TIMEOUT_MS * 2 + SETTLE_MS + SELF_TEST_PAUSES_MS.length * 1500 + BASELINE_MS + WATCH_AFTER_MS + POSTCOPY_GRACE_MS) / 1000 + params.timeLimitS + 60);
   const services: TargetService[] = [];
   let dirtier: Dirtier | undefined;
   let probe: ClientProgram<ProbeReport> | undefined;
   let load: ClientProgram<LoadReport> | undefined;
   let run: MigrationRun | undefined;
   let settled = false;
+  let scratch: string | undefined;
   try {
     await context.verifyDestination(target.serverAddress);
     const echo = await startEcho(target, migration.programs.udpEcho, lifetimeS * 1000);
@@ -168,16 +199,21 @@ export async function runMigrationTrial(params: MigrationTrialParams, context: T
       dirtier = await startDirtier(target, migration.programs.dirtier, params.wwsMiB!, params.dirtyRateMiBs!, lifetimeS);
       commands.push([...dirtier.command]);
     }
-    const probeFlags = { address: target.serverAddress, port: ECHO_PORT, 'interval-ms': PROBE_INTERVAL_MS, 'gap-ms': PROBE_GAP_MS, 'max-seconds': lifetimeS };
+    scratch = await mkdtemp(join(tmpdir(), 'isobench-migration-'));
+    const probeReady = join(scratch, 'probe-ready');
+    const loadReady = join(scratch, 'load-ready');
+    const probeFlags = { address: target.serverAddress, port: ECHO_PORT, 'interval-ms': PROBE_INTERVAL_MS, 'gap-ms': PROBE_GAP_MS, 'max-seconds': lifetimeS, 'ready-file': probeReady };
     probe = startClientProgram(client, clientProgramCommand('udp-probe', probeFlags), ProbeReport, lifetimeS);
     commands.push(probe.command);
     if (params.workload === 'web') {
       const loadFlags = {
-        address: target.serverAddress, port: WEB_PORT, connections: WEB_CONNECTIONS, 'bucket-ms': WEB_BUCKET_MS, 'timeout-ms': WEB_REQUEST_TIMEOUT_MS, 'max-seconds': lifetimeS,
+        address: target.serverAddress, port: WEB_PORT, connections: WEB_CONNECTIONS, 'bucket-ms': WEB_BUCKET_MS, 'timeout-ms': WEB_REQUEST_TIMEOUT_MS, 'max-seconds': lifetimeS, 'ready-file': loadReady,
       };
       load = startClientProgram(client, clientProgramCommand('http-load', loadFlags), LoadReport, lifetimeS);
       commands.push(load.command);
     }
+    await waitForFile(probeReady, 'no echo came back from the guest');
+    if (load) await waitForFile(loadReady, 'no web request completed');
     await sleep(SETTLE_MS);
 
     const freezes: FreezeRecord[] = [];
@@ -239,7 +275,23 @@ export async function runMigrationTrial(params: MigrationTrialParams, context: T
     await load?.stop().catch(() => {});
     await dirtier?.stop().catch(() => {});
     for (const service of services.reverse()) await service.stop().catch(() => {});
+    if (scratch) await rm(scratch, { recursive: true, force: true });
   }
+}
+
+/**
+ * Waits until a client program created its ready file (its first answer came back).
+ * @throws DeadlineError "`what` within 30000 ms".
+ */
+async function waitForFile(path: string, what: string): Promise<void> {
+  await pollUntil(
+    async () =>
+      access(path).then(
+        () => true,
+        () => false,
+      ),
+    { timeoutMs: CLIENT_READY_TIMEOUT_MS, intervalMs: 50, what },
+  );
 }
 
 /** What judgeHealth reads from the workload after the switch-over. */
@@ -306,8 +358,11 @@ export function buildDetail(inputs: DetailInputs): MigrationTrialDetail {
   const relative = (ms: number) => Math.round((ms - start) * 10) / 10;
   const samples = loop.snapshots.map((snapshot) => toSample(snapshot, start));
   const last = loop.snapshots.at(-1) ?? null;
-  const rounds = deriveRounds(samples, { tMs: relative(inputs.endedAtMs), transferredBytes: last?.transferredBytes ?? null });
-  const events = run.events().map((event) => ({
+  const timed = run.events();
+  const passes = timed.flatMap((event) => (event.side === 'source' && event.event === 'MIGRATION_PASS' && typeof event.detail === 'number' ? [{ pass: event.detail, tMs: relative(event.atMs) }] : []));
+  const finished = [...timed].reverse().find((event) => event.side === 'source' && event.event === 'MIGRATION' && ['completed', 'cancelled', 'failed'].includes(String(event.detail)));
+  const rounds = deriveRounds(samples, passes, { tMs: finished ? relative(finished.atMs) : (samples.at(-1)?.tMs ?? 0) });
+  const events = timed.map((event) => ({
     tMs: relative(event.atMs),
     side: event.side,
     event: event.event,
@@ -315,8 +370,10 @@ export function buildDetail(inputs: DetailInputs): MigrationTrialDetail {
   }));
   const completed = inputs.outcome.kind !== 'failed' && inputs.outcome.kind !== 'not-converged' && last?.status === 'completed';
   // The switch-over: the source's STOP that precedes the destination's RESUME.
-  const resume = run.events().find((event) => event.side === 'destination' && event.event === 'RESUME');
-  const stop = resume ? run.events().filter((event) => event.side === 'source' && event.event === 'STOP' && event.atMs <= resume.atMs).at(-1) : undefined;
+  const resume = timed.find((event) => event.side === 'destination' && event.event === 'RESUME');
+  const stop = resume ? timed.filter((event) => event.side === 'source' && event.event === 'STOP' && event.atMs <= resume.atMs).at(-1) : undefined;
+  // QEMU 7.2 may report a completed migration's total-time and downtime as 0 (settleCompletedFigures): never a real 0.
+  const reported = (value: number | null | undefined) => (value === null || value === undefined || (completed && value === 0) ? null : value);
   const report = inputs.probeReport;
   const switchGap = completed && stop && resume ? gapCovering(report.gaps, stop.atMs, resume.atMs) : null;
   const longest = longestGapWithin(report.gaps, start, inputs.watchEndMs);
@@ -359,9 +416,10 @@ export function buildDetail(inputs: DetailInputs): MigrationTrialDetail {
     },
     outcome: inputs.outcome,
     qemu: {
-      totalTimeMs: last?.totalTimeMs ?? null,
+      totalTimeMs: reported(last?.totalTimeMs),
       setupTimeMs: last?.setupTimeMs ?? null,
-      downtimeMs: completed ? (last?.downtimeMs ?? null) : null,
+      downtimeMs: completed ? reported(last?.downtimeMs) : null,
+      eventDowntimeMs: completed && stop && resume ? Math.round((resume.atMs - stop.atMs) * 100) / 100 : null,
       transferredBytes: last?.transferredBytes ?? null,
       syncCount: last?.syncCount ?? null,
       ramBytes: last?.totalBytes ?? null,
@@ -398,6 +456,7 @@ export function migrationMetrics(detail: MigrationTrialDetail): MetricSample[] {
   if (qemu.totalTimeMs !== null) metrics.push(sample(M.totalTime, qemu.totalTimeMs, 'QEMU query-migrate total-time'));
   if (qemu.setupTimeMs !== null) metrics.push(sample(M.setupTime, qemu.setupTimeMs, 'QEMU query-migrate setup-time'));
   if (qemu.downtimeMs !== null) metrics.push(sample(M.downtimeQemu, qemu.downtimeMs, 'QEMU query-migrate downtime'));
+  else if (qemu.eventDowntimeMs !== null) metrics.push(sample(M.downtimeQemu, qemu.eventDowntimeMs, 'QEMU events: the destination\'s RESUME minus the source\'s STOP (query-migrate gave no downtime)'));
   if (detail.probe?.coversSwitchover && detail.probe.migrationGapMs !== null) {
     metrics.push(sample(M.downtimeProbe, detail.probe.migrationGapMs, `longest gap in a ${detail.probe.intervalMs} ms UDP echo stream from the client netns, covering the switch-over`));
   }

@@ -5,6 +5,7 @@ import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { z } from 'zod';
 import {
   EmptyResult,
   eventTimeMs,
@@ -212,6 +213,56 @@ test('QMP client: a reply whose id matches no pending command is kept as stray, 
     const client = await QmpClient.connect(path, { timeoutMs: 2_000 });
     assert.equal((await client.queryStatus()).status, 'running');
     assert.deepEqual(client.strayReplies, ['{"return": {}, "id": "ib-999"}']);
+    client.close();
+  } finally {
+    server.close();
+    await rm(directory, { recursive: true, force: true });
+  }
+});
+
+test('QMP client on a real migration source: every command of the captured session gets its own reply, and the events QEMU put between commands and replies are all kept', async () => {
+  const lines = readFileSync(new URL('../fixtures/kvm/migration-idle-qmp.jsonl', import.meta.url), 'utf8')
+    .trim()
+    .split('\n')
+    .map((text) => JSON.parse(text) as { qemu: string; direction: 'sent' | 'received'; line: string });
+  const source = lines.filter((entry) => entry.qemu === lines[0]!.qemu);
+  const directory = await mkdtemp(join(tmpdir(), 'isobench-qmp-'));
+  const path = join(directory, 'qmp.sock');
+  const exchanges: Array<{ sent: string; replies: string[] }> = [];
+  const greeting: string[] = [];
+  for (const entry of source) {
+    if (entry.direction === 'sent') exchanges.push({ sent: entry.line, replies: [] });
+    else (exchanges.at(-1)?.replies ?? greeting).push(entry.line);
+  }
+  const server = createServer((socket) => {
+    let buffer = '';
+    let next = 0;
+    socket.write(greeting.map((line) => `${line}\r\n`).join(''));
+    socket.on('data', (chunk) => {
+      buffer += chunk.toString('utf8');
+      for (let newline = buffer.indexOf('\n'); newline >= 0; newline = buffer.indexOf('\n')) {
+        buffer = buffer.slice(newline + 1);
+        socket.write(exchanges[next++]!.replies.map((reply) => `${reply}\r\n`).join(''));
+      }
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(path, resolve));
+  try {
+    const client = await QmpClient.connect(path, { timeoutMs: 2_000 });
+    const results: unknown[] = [];
+    for (const exchange of exchanges.slice(1)) {
+      const command = JSON.parse(exchange.sent) as { execute: string; arguments?: Record<string, unknown> };
+      if (command.execute === 'quit') break;
+      results.push(await client.execute(command.execute, command.arguments, z.unknown()));
+    }
+    const expected = source.filter((entry) => entry.direction === 'received' && /"event"/.test(entry.line)).map((entry) => JSON.parse(entry.line).event as string);
+    const kept = client.events.map((event) => event.event);
+    // The session's events up to `quit` (its SHUTDOWN comes with quit's reply, not replayed here).
+    assert.deepEqual(kept, expected.slice(0, kept.length));
+    assert.ok(kept.includes('MIGRATION_PASS') && kept.includes('STOP'), 'pass and stop events of the migration were kept');
+    assert.ok(exchanges.some((exchange) => exchange.replies.length > 1 && /"event"/.test(exchange.replies[0]!)), 'the capture does have an event between a command and its reply');
+    assert.equal(results.length, exchanges.length - 2, 'every command but quit got a reply');
+    assert.deepEqual(client.strayReplies, []);
     client.close();
   } finally {
     server.close();

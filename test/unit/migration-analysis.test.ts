@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import type { ProbeReport } from '../../suites/migration/client/reports.js';
 import { classifyOutcome, healthProblem } from '../../suites/migration/outcome.js';
@@ -6,6 +7,8 @@ import { gapCovering, judgeSelfTest, longestGapWithin } from '../../suites/migra
 import { deriveRounds } from '../../suites/migration/rounds.js';
 import { webImpact } from '../../suites/migration/web-analysis.js';
 import type { MigrationSample } from '../../results/migration.js';
+import { toMigrationSnapshot } from '../../provisioning/kvm/migration/query-migrate.js';
+import { toSample } from '../../suites/migration/trial.js';
 
 const T0 = 1_796_000_000_000;
 
@@ -46,28 +49,62 @@ test('probe self-test: passes within ±10 ms, says which pause it misread, and h
   assert.match(blind.reason!, /no gap for the 200 ms, 500 ms pause/);
 });
 
-function sampleAt(tMs: number, syncCount: number | null, transferredBytes: number, remainingBytes: number, status: MigrationSample['status'] = 'active'): MigrationSample {
-  return { tMs, status, syncCount, transferredBytes, remainingBytes, dirtyPagesRate: 1000, mbps: 268, expectedDowntimeMs: 300, throttlePercent: null };
+/** Every QMP line of a real idle migration here (QEMU 7.2, TCG, 512 MiB, 64 MiB/s), captured with ISOBENCH_QMP_TRANSCRIPT. */
+const idle = readFileSync(new URL('../fixtures/kvm/migration-idle-qmp.jsonl', import.meta.url), 'utf8')
+  .trim()
+  .split('\n')
+  .map((text) => JSON.parse(text) as { qemu: string; direction: 'sent' | 'received'; line: string; atMs: number });
+const sourceName = idle[0]!.qemu;
+
+/** The source's query-migrate answers and MIGRATION_PASS events, timed from its `migrate` as the suite times them (the answer's arrival, QEMU's stamp). */
+function idleMigration() {
+  const sent = new Map<string, string>();
+  let startMs: number | null = null;
+  const samples: MigrationSample[] = [];
+  const passes: Array<{ pass: number; tMs: number }> = [];
+  let finishedMs = 0;
+  for (const entry of idle.filter((candidate) => candidate.qemu === sourceName)) {
+    const message = JSON.parse(entry.line);
+    if (entry.direction === 'sent') {
+      sent.set(message.id, message.execute);
+      if (message.execute === 'migrate') startMs = entry.atMs;
+      continue;
+    }
+    if (startMs === null) continue;
+    if (message.event === 'MIGRATION_PASS') passes.push({ pass: message.data.pass, tMs: message.timestamp.seconds * 1000 + message.timestamp.microseconds / 1000 - startMs });
+    if (message.event === 'MIGRATION' && message.data.status === 'completed') finishedMs = message.timestamp.seconds * 1000 + message.timestamp.microseconds / 1000 - startMs;
+    if (sent.get(message.id) === 'query-migrate') samples.push(toSample(toMigrationSnapshot(message.return, entry.atMs), startMs));
+  }
+  return { samples, passes, finishedMs };
 }
 
-test('rounds: bytes per round from the transferred counter between the polls where dirty-sync-count changes', () => {
-  const samples = [
-    sampleAt(0, null, 0, 0, 'setup'),
-    sampleAt(50, 1, 1_000, 500_000),
-    sampleAt(100, 1, 400_000, 100_000),
-    sampleAt(150, 2, 500_000, 60_000),
-    sampleAt(200, 4, 560_000, 20_000), // rounds 3 and 4 both began between two polls
-    sampleAt(250, 5, 580_000, 0, 'completed'),
-  ];
-  const rounds = deriveRounds(samples, { tMs: 260, transferredBytes: 590_000 });
-  assert.deepEqual(rounds.map((round) => [round.round, round.startMs, round.endMs, round.sentBytes, round.roundsMerged]), [
-    [1, 50, 150, 499_000, 0],
-    [2, 150, 200, 60_000, 0],
-    [4, 200, 250, 20_000, 1],
-    [5, 250, 260, 10_000, 0],
+test('rounds of a real idle migration: pass events set the boundaries, the stop-and-copy carries QEMU\'s downtime-bytes', () => {
+  const { samples, passes, finishedMs } = idleMigration();
+  assert.equal(samples.length, 75);
+  assert.deepEqual(passes.map((pass) => pass.pass), [1, 2, 3]);
+  const rounds = deriveRounds(samples, passes, { tMs: finishedMs });
+  assert.deepEqual(rounds.map((round) => [round.round, round.boundary, round.stopAndCopy, round.bytesFrom]), [
+    [1, 'event', false, 'interpolated'],
+    [2, 'event', false, 'interpolated'],
+    [3, 'event', true, 'downtime-bytes'],
   ]);
-  assert.equal(rounds[0]!.remainingAtStartBytes, 500_000);
-  assert.deepEqual(deriveRounds([sampleAt(0, null, 0, 0, 'setup')], { tMs: 10, transferredBytes: null }), [], 'no pass, no round');
+  assert.equal(rounds[2]!.sentBytes, 16_063_253, 'the stop-and-copy sent ram.downtime-bytes');
+  const total = rounds.reduce((sum, round) => sum + round.sentBytes, 0);
+  assert.ok(Math.abs(total - 264_482_653) < 1_000, `the rounds add up to ram.transferred (${total})`);
+  assert.ok(rounds[0]!.sentBytes > 230 * 1_048_576 && rounds[0]!.sentBytes <= 248_419_400, 'the first pass sent almost all of the pre-copy bytes (ram.precopy-bytes 248,419,400)');
+  assert.ok(rounds[1]!.endMs - rounds[1]!.startMs < 5, 'the second pass was a millisecond: little was dirty');
+  assert.equal(rounds[0]!.remainingAtStartBytes, 529_993_728);
+  assert.deepEqual(deriveRounds(samples.slice(0, 1), [], { tMs: 10 }), [], 'no pass, no round');
+});
+
+test('a completed query-migrate read a moment too early says total-time 0 and downtime 0 (QEMU 7.2): captured as such', () => {
+  const { samples } = idleMigration();
+  const completed = idle.find((entry) => entry.line.includes('"status": "completed", "setup-time"'));
+  const snapshot = toMigrationSnapshot(JSON.parse(completed!.line).return, completed!.atMs);
+  assert.deepEqual([snapshot.status, snapshot.totalTimeMs, snapshot.downtimeMs, snapshot.downtimeBytes], ['completed', 0, 0, 16_063_253]);
+  assert.equal(samples.at(-1)!.status, 'completed');
+  assert.equal(samples[0]!.status, 'setup');
+  assert.equal(samples[0]!.syncCount, null, 'during setup there is no count yet, and null is not 0');
 });
 
 test('web: baseline from whole pre-migration buckets, blackout the longest empty run, brownout every bucket under half', () => {

@@ -65,6 +65,7 @@ export function toMigrationSnapshot(value: unknown, atMs: number): MigrationSnap
     transferredBytes: ram?.transferred ?? null,
     remainingBytes: ram?.remaining ?? null,
     totalBytes: ram?.total ?? null,
+    downtimeBytes: ram?.['downtime-bytes'] ?? null,
     dirtyPagesRate: ram?.['dirty-pages-rate'] ?? null,
     mbps: ram?.mbps ?? null,
     expectedDowntimeMs: info['expected-downtime'] ?? null,

@@ -1,14 +1,16 @@
 /**
  * The migration suite's web client, run in the client namespace:
  *
- *   node --import tsx http-load.ts --address A --port P --connections N --bucket-ms 100 --timeout-ms 5000 --max-seconds S
+ *   node --import tsx http-load.ts --address A --port P --connections N --bucket-ms 100 --timeout-ms 5000 --max-seconds S --ready-file F
  *
  * N keep-alive connections, each asking `GET /` again as soon as the last answer is read (a closed
  * loop: the server's rate, not the client's, sets the pace). Every completed and every failed
  * request is counted in the bucket of the moment it ended. A request that takes longer than
- * `timeout-ms` is aborted and counted as failed. On SIGTERM (or stdin's end, or `max-seconds`) it
+ * `timeout-ms` is aborted and counted as failed. It creates the file F when the first request
+ * completes. On SIGTERM (or stdin's end, or `max-seconds`) it
  * prints a LoadReport (reports.ts) as one JSON line and exits 0.
  */
+import { writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { epochMs } from '../../../core/clock.js';
 import { onEnd, requiredFlags } from './args.js';
@@ -19,7 +21,7 @@ const MAX_ERRORS = 5;
 /** After a failure a connection waits this long, ms, so a refused server is not hammered. */
 const RETRY_PAUSE_MS = 20;
 
-const flags = requiredFlags(process.argv.slice(2), ['address', 'port', 'connections', 'bucket-ms', 'timeout-ms', 'max-seconds'] as const, [
+const flags = requiredFlags(process.argv.slice(2), ['address', 'port', 'connections', 'bucket-ms', 'timeout-ms', 'max-seconds', 'ready-file'] as const, [
   'port', 'connections', 'bucket-ms', 'timeout-ms', 'max-seconds',
 ]);
 const bucketMs = Number(flags['bucket-ms']);
@@ -31,6 +33,7 @@ const failed: number[] = [];
 const errors: string[] = [];
 const startedAtMs = epochMs();
 let stopping = false;
+let ready = false;
 
 function count(buckets: number[]): void {
   const index = Math.floor((epochMs() - startedAtMs) / bucketMs);
@@ -49,8 +52,13 @@ function ask(): void {
   const call = request({ host: flags.address, port: Number(flags.port), path: '/', agent, timeout: timeoutMs }, (response) => {
     response.resume();
     response.on('end', () => {
-      if (response.statusCode === 200) count(completed);
-      else count(failed);
+      if (response.statusCode === 200) {
+        count(completed);
+        if (!ready) {
+          ready = true;
+          writeFileSync(flags['ready-file'], `${epochMs()}\n`);
+        }
+      } else count(failed);
       ask();
     });
     response.on('error', fail);

@@ -1,16 +1,18 @@
 /**
  * The migration suite's echo probe, run in the client namespace:
  *
- *   node --import tsx udp-probe.ts --address A --port P --interval-ms 1 --gap-ms 5 --max-seconds N
+ *   node --import tsx udp-probe.ts --address A --port P --interval-ms 1 --gap-ms 5 --max-seconds N --ready-file F
  *
  * Sends a 16-byte datagram (magic, sequence number) every `interval-ms` to the guest's
  * isobench-udp-echo, and notes the arrival of every echo. Every pause of `gap-ms` or more between
- * two arrivals is a gap; on SIGTERM (or stdin's end, or `max-seconds`) it prints a ProbeReport
+ * two arrivals is a gap. It creates the file F when the first echo arrives (the suite waits for it before
+ * it measures anything). On SIGTERM (or stdin's end, or `max-seconds`) it prints a ProbeReport
  * (reports.ts) as one JSON line and exits 0. Sends are scheduled on a fixed grid; when the process
  * itself falls behind it sends at most MAX_BURST due datagrams at once, then drops the backlog and
  * records how late it was (`maxSendLateMs`).
  */
 import { createSocket } from 'node:dgram';
+import { writeFileSync } from 'node:fs';
 import { epochMs } from '../../../core/clock.js';
 import { onEnd, requiredFlags } from './args.js';
 import type { ProbeReport } from './reports.js';
@@ -23,7 +25,7 @@ const MAX_BURST = 5;
 /** The gaps kept; past it the shortest are dropped (only long gaps matter to the suite). */
 const MAX_GAPS = 5_000;
 
-const flags = requiredFlags(process.argv.slice(2), ['address', 'port', 'interval-ms', 'gap-ms', 'max-seconds'] as const, ['port', 'interval-ms', 'gap-ms', 'max-seconds']);
+const flags = requiredFlags(process.argv.slice(2), ['address', 'port', 'interval-ms', 'gap-ms', 'max-seconds', 'ready-file'] as const, ['port', 'interval-ms', 'gap-ms', 'max-seconds']);
 const intervalMs = Number(flags['interval-ms']);
 const gapThresholdMs = Number(flags['gap-ms']);
 const socket = createSocket('udp4');
@@ -57,7 +59,10 @@ socket.on('message', (message) => {
       gapsDropped++;
     }
   }
-  firstEchoAtMs ??= at;
+  if (firstEchoAtMs === null) {
+    firstEchoAtMs = at;
+    writeFileSync(flags['ready-file'], `${at}\n`);
+  }
   lastEchoAtMs = at;
 });
 // An ICMP error on the connected socket (no route yet, port not open) is a lost echo, not an end.
