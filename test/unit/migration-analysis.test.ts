@@ -64,16 +64,24 @@ function idleMigration() {
   const passes: Array<{ pass: number; tMs: number }> = [];
   let finishedMs = 0;
   for (const entry of idle.filter((candidate) => candidate.qemu === sourceName)) {
-    const message = JSON.parse(entry.line);
+    const message = JSON.parse(entry.line) as {
+      id?: string;
+      execute?: string;
+      event?: string;
+      data?: { pass?: number; status?: string };
+      timestamp?: { seconds: number; microseconds: number };
+      return?: unknown;
+    };
     if (entry.direction === 'sent') {
-      sent.set(message.id, message.execute);
+      sent.set(message.id!, message.execute!);
       if (message.execute === 'migrate') startMs = entry.atMs;
       continue;
     }
     if (startMs === null) continue;
-    if (message.event === 'MIGRATION_PASS') passes.push({ pass: message.data.pass, tMs: message.timestamp.seconds * 1000 + message.timestamp.microseconds / 1000 - startMs });
-    if (message.event === 'MIGRATION' && message.data.status === 'completed') finishedMs = message.timestamp.seconds * 1000 + message.timestamp.microseconds / 1000 - startMs;
-    if (sent.get(message.id) === 'query-migrate') samples.push(toSample(toMigrationSnapshot(message.return, entry.atMs), startMs));
+    const stamp = message.timestamp ? message.timestamp.seconds * 1000 + message.timestamp.microseconds / 1000 - startMs : 0;
+    if (message.event === 'MIGRATION_PASS') passes.push({ pass: message.data!.pass!, tMs: stamp });
+    if (message.event === 'MIGRATION' && message.data!.status === 'completed') finishedMs = stamp;
+    if (message.id !== undefined && sent.get(message.id) === 'query-migrate') samples.push(toSample(toMigrationSnapshot(message.return, entry.atMs), startMs));
   }
   return { samples, passes, finishedMs };
 }
