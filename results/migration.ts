@@ -219,7 +219,11 @@ export const MigrationTrialDetail = z.object({
     pollIntervalMs: finite.positive(),
   }),
   outcome: MigrationOutcome,
-  /** QEMU's own figures from the last `query-migrate`, ms; null where QEMU gave none (no downtime without a switch-over). */
+  /**
+   * QEMU's own figures, ms and bytes: a completed migration's final `query-migrate`; a cancelled or
+   * failed one's last answer that had them (the answer after a cancel holds only the status). Null
+   * where QEMU gave none (no downtime without a switch-over).
+   */
   qemu: z.object({
     totalTimeMs: count.nullable(),
     setupTimeMs: count.nullable(),
