@@ -11,12 +11,23 @@ import type { ClientSide } from '../../contracts/suite.js';
  * died) or after its `--max-seconds`, so none outlives a trial.
  */
 
-/** The argv of one of the client programs: this Node, tsx's loader, the program's file, its flags. */
-export function clientProgramCommand(program: 'udp-probe' | 'http-load', flags: Record<string, string | number>): string[] {
+/**
+ * The probe runs under `chrt --rr 1` (util-linux; the lowest real-time priority, round-robin): on two
+ * shared cores an ordinary process waits behind QEMU's threads for milliseconds at a time, and that
+ * wait would be read as the guest's. It sleeps between datagrams, and the kernel's real-time
+ * throttling (95 % of each second) bounds it in any case. The web client runs as an ordinary process.
+ */
+export const PROBE_PRIORITY = ['chrt', '--rr', '1'] as const;
+
+/**
+ * The argv of one of the client programs: this Node, tsx's loader, the program's file, its flags;
+ * behind `prefix` when one is given (PROBE_PRIORITY).
+ */
+export function clientProgramCommand(program: 'udp-probe' | 'http-load', flags: Record<string, string | number>, prefix: readonly string[] = []): string[] {
   const script = fileURLToPath(new URL(`./client/${program}.ts`, import.meta.url));
   // Resolved here, not by name, so the program runs from any working directory.
   const tsx = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
-  return [process.execPath, '--import', tsx, script, ...Object.entries(flags).flatMap(([name, value]) => [`--${name}`, String(value)])];
+  return [...prefix, process.execPath, '--import', tsx, script, ...Object.entries(flags).flatMap(([name, value]) => [`--${name}`, String(value)])];
 }
 
 /** A client program under way. */
@@ -46,7 +57,7 @@ export function startClientProgram<R>(client: ClientSide, command: readonly stri
         parsed = null;
       }
       if (!parsed?.success) {
-        const name = command[3]?.split('/').at(-1) ?? 'the client program';
+        const name = command.find((part) => part.endsWith('.ts'))?.split('/').at(-1) ?? 'the client program';
         throw new Error(`${name} gave no report: ${outcome.exitCode === 0 || outcome.signal === 'SIGTERM' ? outcome.stderr.trim() || line.slice(0, 200) || 'no output' : describeFailure(outcome)}`);
       }
       return parsed.data;

@@ -44,7 +44,7 @@ export const migrationSuite: Suite<MigrationParams, MigrationOptions> = {
   name: 'migration',
   description: 'live migration of the kvm guest between two QEMU processes: total time, rounds, downtime (QEMU and a verified client probe), web blackout',
   figure: 'Clark et al. 2005, "Live Migration of Virtual Machines": rounds, downtime, web throughput during migration',
-  hostTools: [],
+  hostTools: [{ command: 'chrt', debianPackage: 'util-linux', why: 'to run the migration suite\'s echo probe at real-time priority' }],
   ports: MIGRATION_PORTS,
   flags: [
     { name: 'workload', valueName: 'idle|web|dirty,…', description: 'migration: guest workloads, default idle,web,dirty' },

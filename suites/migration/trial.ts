@@ -10,7 +10,7 @@ import type { GuestHealth, MigrationSample, MigrationTrialDetail, MigrationVaria
 import { MIGRATION_METRICS as M } from '../../results/metrics.js';
 import type { MetricSample } from '../../results/schema.js';
 import { sample } from '../trial-helpers.js';
-import { clientProgramCommand, startClientProgram, type ClientProgram } from './client-programs.js';
+import { clientProgramCommand, PROBE_PRIORITY, startClientProgram, type ClientProgram } from './client-programs.js';
 import { LoadReport, ProbeReport } from './client/reports.js';
 import { achievedRate, ECHO_PORT, startDirtier, startEcho, startWeb, WEB_PORT, type Dirtier, type DirtierStats } from './guest-workloads.js';
 import { classifyOutcome, type LoopEnd } from './outcome.js';
@@ -194,7 +194,7 @@ export async function runMigrationTrial(params: MigrationTrialParams, context: T
     const probeReady = join(scratch, 'probe-ready');
     const loadReady = join(scratch, 'load-ready');
     const probeFlags = { address: target.serverAddress, port: ECHO_PORT, 'interval-ms': PROBE_INTERVAL_MS, 'gap-ms': PROBE_GAP_MS, 'max-seconds': lifetimeS, 'ready-file': probeReady };
-    probe = startClientProgram(client, clientProgramCommand('udp-probe', probeFlags), ProbeReport, lifetimeS);
+    probe = startClientProgram(client, clientProgramCommand('udp-probe', probeFlags, PROBE_PRIORITY), ProbeReport, lifetimeS);
     commands.push(probe.command);
     await waitForFile(probeReady, 'no echo came back from the guest');
     await sleep(SETTLE_MS);
