@@ -203,4 +203,12 @@ export interface TargetMigration {
    * @throws when the destination cannot be started; nothing of it is left then.
    */
   start(request: MigrationRequest): Promise<MigrationRun>;
+  /**
+   * Boots a fresh guest from the target's disk, at the same address, in place of one a migration
+   * left unusable (a guest kernel that panicked on the destination ends its QEMU), so the run's later
+   * trials can go on. The old QEMU and its tap go first; the new ones are in the ledger.
+   * @returns The seconds the fresh boot took.
+   * @throws when the fresh guest does not boot (the target is then unusable, as after a failed provision).
+   */
+  recover(): Promise<number>;
 }

@@ -246,6 +246,11 @@ export const MigrationTrialDetail = z.object({
   health: GuestHealth.nullable(),
   /** The destination's serial console, kept beside the results. */
   destinationSerialLog: z.string().optional(),
+  /**
+   * The guest this trial found was unusable (an earlier migration left it so: a panic ends its QEMU),
+   * so a fresh one was booted from the disk before the trial: why, and the boot's seconds.
+   */
+  recoveredBefore: z.object({ reason: z.string().min(1), bootSeconds: finite.nonnegative() }).optional(),
 });
 /** A parsed MigrationTrialDetail. */
 export type MigrationTrialDetail = z.infer<typeof MigrationTrialDetail>;

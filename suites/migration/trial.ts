@@ -186,6 +186,7 @@ export async function runMigrationTrial(params: MigrationTrialParams, context: T
   let settled = false;
   let scratch: string | undefined;
   try {
+    const recoveredBefore = await recoverIfGone(context);
     await context.verifyDestination(target.serverAddress);
     const echo = await startEcho(target, migration.programs.udpEcho, lifetimeS * 1000);
     services.push(echo);
@@ -265,6 +266,7 @@ export async function runMigrationTrial(params: MigrationTrialParams, context: T
       loadReport, loadCommand: commands.find((command) => command.some((part) => part.endsWith('http-load.ts'))) ?? [], baseline: { fromMs: baselineFrom, toMs: baselineTo },
       endedAtMs, watchEndMs, dirtyAfter,
     });
+    if (recoveredBefore) detail.recoveredBefore = recoveredBefore;
     const metrics = migrationMetrics(detail);
     if (outcome.kind === 'failed') return { state: 'failed', reason: `migration failed: ${outcome.error}`, commands, detail };
     if (outcome.kind === 'guest-unhealthy') return { state: 'failed', reason: `guest unhealthy after the migration: ${outcome.reason}`, commands, detail };
@@ -280,6 +282,25 @@ export async function runMigrationTrial(params: MigrationTrialParams, context: T
     for (const service of services.reverse()) await service.stop().catch(() => {});
     if (scratch) await rm(scratch, { recursive: true, force: true });
   }
+}
+
+/** How long the liveness check at a trial's start may take, ms (a guest-exec round trip is ~100 ms here). */
+const LIVENESS_TIMEOUT_MS = 15_000;
+
+/**
+ * A trial starts on a guest that answers: when the agent cannot run `true` (an earlier migration
+ * left the guest dead — a TCG guest's kernel panicked on the destination once in this host's first
+ * 20 migrations), the target boots a fresh guest from its disk first, and the trial says so.
+ * @throws the recovery's error when the fresh guest does not boot.
+ */
+async function recoverIfGone(context: TrialContext): Promise<{ reason: string; bootSeconds: number } | null> {
+  const alive = await context.target.exec(['true'], { timeoutMs: LIVENESS_TIMEOUT_MS }).then(
+    (outcome) => (outcome.ok ? null : `\`true\` failed in the guest: ${outcome.stderr.trim() || `exit code ${outcome.exitCode}`}`),
+    (error: unknown) => errorMessage(error),
+  );
+  if (alive === null) return null;
+  const bootSeconds = await context.target.migration!.recover();
+  return { reason: `the guest did not answer before this trial (${alive}); a fresh guest was booted from its disk`, bootSeconds };
 }
 
 /**

@@ -69,6 +69,11 @@ export const AGENT_MOVE_TIMEOUT_MS = 30_000;
 /** Lines of a guest's console that mean it is not well. */
 const SERIAL_PROBLEM = /Kernel panic[^\n]*|BUG: [^\n]*|Oops[:\s][^\n]*|general protection fault[^\n]*|watchdog: BUG[^\n]*/;
 
+/** A guest's name without the `-mN` (migrated) or `-rN` (rebooted) suffix isobench gave it. */
+function baseName(name: string): string {
+  return name.replace(/-[mr]\d+$/, '');
+}
+
 /** A panic or oops line in a serial console's text, or null. */
 export function serialProblem(serial: string): string | null {
   return SERIAL_PROBLEM.exec(serial)?.[0].trim() ?? null;
@@ -89,6 +94,7 @@ async function setCapabilities(qmp: QmpClient, on: readonly MigrationCapability[
 /** The kvm target's `migration` capability. */
 export class QemuMigration implements TargetMigration {
   private count = 0;
+  private recoveries = 0;
   private current: QemuMigrationRun | null = null;
 
   constructor(private readonly environment: QemuMigrationEnvironment) {}
@@ -138,7 +144,7 @@ export class QemuMigration implements TargetMigration {
       const tap = await createTap(bridge, resources);
       created.push(tap.resourceId);
       const spec = destinationSpec(source.spec, {
-        name: `${source.spec.name.replace(/-m\d+$/, '')}-m${index}`,
+        name: `${baseName(source.spec.name)}-m${index}`,
         tap: tap.name,
         directory,
         serialLog: join(logDirectory, `${instance}-kvm-serial-m${index}.log`),
@@ -161,6 +167,34 @@ export class QemuMigration implements TargetMigration {
       for (const id of created.reverse()) await resources.undo(id).catch(() => {});
       throw error;
     }
+  }
+
+  /** See TargetMigration.recover. */
+  async recover(): Promise<number> {
+    const { slot, resources, bridge, workDirectory, logDirectory, instance } = this.environment;
+    await this.abandonCurrent();
+    const old = slot.guest;
+    await old.stop().catch(() => {});
+    await resources.undo(slot.tapResourceId).catch(() => {});
+    const index = ++this.recoveries;
+    const directory = join(workDirectory, `reboot-${index}`);
+    await resources.register(`guest files ${directory}`, { kind: 'path', path: directory });
+    await mkdir(directory, { recursive: true });
+    const tap = await createTap(bridge, resources);
+    slot.tapResourceId = tap.resourceId;
+    const { incoming: _incoming, ...booted } = old.spec;
+    const spec = {
+      ...booted,
+      name: `${baseName(old.spec.name)}-r${index}`,
+      net: { ...old.spec.net!, tap: tap.name },
+      qmpSocket: join(directory, 'qmp.sock'),
+      agentSocket: join(directory, 'qga.sock'),
+      serialLog: join(logDirectory, `${instance}-kvm-serial-r${index}.log`),
+    };
+    const address = /(?:^|\s)isobench\.addr=(\S+)/.exec(spec.append)?.[1];
+    const guest = await Guest.launch({ spec, resources, cwd: directory, ...(address ? { expectedNetwork: address } : {}) });
+    slot.guest = guest;
+    return guest.bootSeconds;
   }
 
   /** Ends a migration left under way (the target is being torn down): the destination and its tap go. */
