@@ -17,6 +17,7 @@ import { DIRTIER_PATH, UDP_ECHO_PATH } from '../../image/recipe.js';
 import { GuestAgent } from '../guest-agent.js';
 import { Guest } from '../guest.js';
 import { EmptyResult, eventTimeMs, QueryStatusResult, type QmpClient, type QmpEvent } from '../qmp-client.js';
+import type { QemuGuestSpec } from '../qemu-command.js';
 import { createTap } from '../tap.js';
 import { Destination, destinationSpec } from './destination.js';
 import { toMigrationSnapshot } from './query-migrate.js';
@@ -182,9 +183,10 @@ export class QemuMigration implements TargetMigration {
     await mkdir(directory, { recursive: true });
     const tap = await createTap(bridge, resources);
     slot.tapResourceId = tap.resourceId;
-    const { incoming: _incoming, ...booted } = old.spec;
-    const spec = {
-      ...booted,
+    // A fresh boot, not an incoming migration: the spec without `incoming`.
+    const spec: QemuGuestSpec = {
+      ...old.spec,
+      incoming: undefined,
       name: `${baseName(old.spec.name)}-r${index}`,
       net: { ...old.spec.net!, tap: tap.name },
       qmpSocket: join(directory, 'qmp.sock'),
