@@ -8,7 +8,7 @@ import { deriveRounds } from '../../suites/migration/rounds.js';
 import { webImpact } from '../../suites/migration/web-analysis.js';
 import type { MigrationSample } from '../../results/migration.js';
 import { toMigrationSnapshot } from '../../provisioning/kvm/migration/query-migrate.js';
-import { toSample } from '../../suites/migration/trial.js';
+import { toSample } from '../../suites/migration/detail.js';
 
 const T0 = 1_796_000_000_000;
 
