@@ -73,7 +73,8 @@ export function judgeHealth(
   return { runState: report.runState, serialProblem: report.serialProblem, workloadAnswered: answered, detail: notes.join('; ') };
 }
 
-interface DetailInputs {
+/** What buildDetail is built from: the trial's parameters, the run, what the poll loop and the clients saw. */
+export interface DetailInputs {
   params: MigrationTrialParams;
   run: MigrationRun;
   loop: LoopResult;
