@@ -51,8 +51,8 @@ export type MigrationSample = z.infer<typeof MigrationSample>;
  * One pre-copy round: round k runs from QEMU's k-th dirty-bitmap sync (its MIGRATION_PASS event,
  * or the first poll that saw `dirty-sync-count` k when there was no event) to the next. Bytes at a
  * boundary are `transferred` interpolated between the polls either side (off by at most what one
- * 50 ms poll interval moves); a completed migration's last round is the stop-and-copy, whose bytes
- * are QEMU's own `downtime-bytes`.
+ * 50 ms poll interval moves); a completed pre-copy migration's last round is the stop-and-copy,
+ * whose bytes are QEMU's own `downtime-bytes`.
  */
 export const MigrationRound = z.object({
   round: z.number().int().positive(),
@@ -64,8 +64,12 @@ export const MigrationRound = z.object({
   bytesFrom: z.enum(['interpolated', 'downtime-bytes']),
   /** Where the round's start comes from. */
   boundary: z.enum(['event', 'poll']),
-  /** The stop-and-copy: the guest was stopped for this round. */
-  stopAndCopy: z.boolean(),
+  /**
+   * `pre-copy`: the guest ran while it was sent; `stop-and-copy`: a completed pre-copy migration's
+   * last round, the guest stopped; `post-copy`: after the switch to post-copy, the guest running on
+   * the destination while the rest of its memory followed.
+   */
+  phase: z.enum(['pre-copy', 'stop-and-copy', 'post-copy']),
   /** `remaining` at the first poll inside the round: what was dirty as it began; null when no poll fell inside. */
   remainingAtStartBytes: count.nullable(),
   /** The last `dirty-pages-rate` polled inside the round, pages/s. */

@@ -81,7 +81,7 @@ export const migrationRounds: FigureModule = {
         mib: round.sentBytes / MIB,
         seconds: (round.endMs - round.startMs) / 1000,
         remainingMiB: round.remainingAtStartBytes === null ? null : round.remainingAtStartBytes / MIB,
-        stopAndCopy: round.stopAndCopy ? 'yes' : 'no',
+        phase: round.phase,
       })),
     );
     const spec = {
@@ -103,7 +103,7 @@ export const migrationRounds: FigureModule = {
             name: 'round',
             mark: { type: 'bar', stroke: '#333', strokeWidth: 0.4 },
             encoding: {
-              color: { field: 'stopAndCopy', type: 'nominal', title: 'stop-and-copy', scale: { domain: ['no', 'yes'], range: ['#e45756', '#4c78a8'] } },
+              color: { field: 'phase', type: 'nominal', title: 'phase', scale: { domain: ['pre-copy', 'stop-and-copy', 'post-copy'], range: ['#e45756', '#4c78a8', '#54a24b'] } },
               x: { field: 'round', type: 'ordinal', title: 'round' },
               y: { field: 'mib', type: 'quantitative', title: 'MiB sent' },
               tooltip: [
@@ -111,7 +111,7 @@ export const migrationRounds: FigureModule = {
                 { field: 'mib', title: 'MiB sent', format: '.1f' },
                 { field: 'seconds', title: 'seconds', format: '.2f' },
                 { field: 'remainingMiB', title: 'dirty at start (MiB)', format: '.1f' },
-                { field: 'stopAndCopy', title: 'stop-and-copy' },
+                { field: 'phase', title: 'phase' },
               ],
             },
           },

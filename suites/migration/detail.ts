@@ -106,7 +106,11 @@ export function buildDetail(inputs: DetailInputs): MigrationTrialDetail {
   const timed = run.events();
   const passes = timed.flatMap((event) => (event.side === 'source' && event.event === 'MIGRATION_PASS' && typeof event.detail === 'number' ? [{ pass: event.detail, tMs: relative(event.atMs) }] : []));
   const finished = [...timed].reverse().find((event) => event.side === 'source' && event.event === 'MIGRATION' && ['completed', 'cancelled', 'failed'].includes(String(event.detail)));
-  const rounds = deriveRounds(samples, passes, { tMs: finished ? relative(finished.atMs) : (samples.at(-1)?.tMs ?? 0) });
+  const postcopy = timed.find((event) => event.side === 'source' && event.event === 'MIGRATION' && event.detail === 'postcopy-active');
+  const rounds = deriveRounds(samples, passes, {
+    tMs: finished ? relative(finished.atMs) : (samples.at(-1)?.tMs ?? 0),
+    postcopyFromMs: postcopy ? relative(postcopy.atMs) : null,
+  });
   const events = timed.map((event) => ({
     tMs: relative(event.atMs),
     side: event.side,

@@ -17,11 +17,19 @@ export interface PassEvent {
  * the first sync counts in the first round, so the rounds add up to `transferred`.
  *
  * @param samples In the order polled, times ms since the start.
- * @param end ms since the start at which the last round ended (the migration's end, or the cancel).
+ * @param end ms since the start at which the last round ended (the migration's end, or the cancel),
+ *   and when the migration switched to post-copy (its MIGRATION postcopy-active event): rounds that
+ *   begin from then on are `post-copy`, and the completed total closes the last of them.
  */
-export function deriveRounds(samples: readonly MigrationSample[], passes: readonly PassEvent[], end: { tMs: number }): MigrationRound[] {
+export function deriveRounds(
+  samples: readonly MigrationSample[],
+  passes: readonly PassEvent[],
+  end: { tMs: number; postcopyFromMs?: number | null },
+): MigrationRound[] {
   const last = samples.at(-1);
-  const completed = last?.status === 'completed';
+  const postcopyFrom = end.postcopyFromMs ?? null;
+  // A post-copy migration has no stop-and-copy round: its tail is post-copy, counted in `transferred`.
+  const completed = last?.status === 'completed' && postcopyFrom === null;
   const starts = new Map<number, { tMs: number; boundary: 'event' | 'poll' }>();
   for (const pass of passes) if (!starts.has(pass.pass)) starts.set(pass.pass, { tMs: pass.tMs, boundary: 'event' });
   for (const sample of samples) {
@@ -38,8 +46,9 @@ export function deriveRounds(samples: readonly MigrationSample[], passes: readon
   for (const sample of samples) {
     if (sample.transferredBytes !== null && sample.status !== 'completed') anchors.push([sample.tMs, sample.transferredBytes]);
   }
+  const lastTransferred = [...samples].reverse().find((sample) => sample.transferredBytes !== null)?.transferredBytes ?? null;
   if (stopAndCopyBytes !== null) anchors.push([starts.get(finalRound)!.tMs, last!.transferredBytes! - stopAndCopyBytes]);
-  else if (last?.transferredBytes != null) anchors.push([end.tMs, last.transferredBytes]);
+  else if (lastTransferred !== null) anchors.push([end.tMs, lastTransferred]);
   anchors.sort((a, b) => a[0] - b[0]);
   const bytesAt = (tMs: number): number => {
     let before = anchors[0]!;
@@ -58,6 +67,7 @@ export function deriveRounds(samples: readonly MigrationSample[], passes: readon
     const next = numbers[index + 1];
     const endMs = next === undefined ? end.tMs : starts.get(next)!.tMs;
     const stopAndCopy = completed && round === finalRound;
+    const phase = stopAndCopy ? 'stop-and-copy' : postcopyFrom !== null && start.tMs >= postcopyFrom ? 'post-copy' : 'pre-copy';
     const inside = samples.filter((sample) => sample.tMs >= start.tMs && sample.tMs < endMs && sample.status !== 'completed');
     const lastInside = inside.at(-1);
     // What setup sent before the first sync belongs to the first round.
@@ -70,7 +80,7 @@ export function deriveRounds(samples: readonly MigrationSample[], passes: readon
       sentBytes: sent,
       bytesFrom: stopAndCopy && stopAndCopyBytes !== null ? 'downtime-bytes' : 'interpolated',
       boundary: start.boundary,
-      stopAndCopy,
+      phase,
       remainingAtStartBytes: inside[0]?.remainingBytes ?? null,
       dirtyPagesRate: lastInside?.dirtyPagesRate ?? null,
       mbps: lastInside?.mbps ?? null,

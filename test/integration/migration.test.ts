@@ -62,7 +62,7 @@ test(
     assert.ok(idle.samples.length >= 10, `query-migrate was polled (${idle.samples.length} polls)`);
     const gaps = idle.samples.slice(1).map((sample, index) => sample.tMs - idle.samples[index]!.tMs);
     assert.ok(gaps.filter((gap) => gap > 200).length <= 2, `polled about every 50 ms (gaps ${gaps.map(Math.round).join(', ')})`);
-    assert.ok(idle.rounds.length >= 2 && idle.rounds.at(-1)!.stopAndCopy, 'pre-copy rounds, then the stop-and-copy');
+    assert.ok(idle.rounds.length >= 2 && idle.rounds.at(-1)!.phase === 'stop-and-copy', 'pre-copy rounds, then the stop-and-copy');
     const ram = idle.qemu.ramBytes!;
     const sent = idle.rounds.reduce((sum, round) => sum + round.sentBytes, 0);
     assert.ok(Math.abs(sent - idle.qemu.transferredBytes!) < 2 * 1_048_576, 'the rounds add up to what QEMU transferred');
@@ -92,7 +92,7 @@ test(
     assert.ok(dirty, 'the dirty trial kept its migration record');
     assert.equal(dirty.outcome.kind, 'not-converged', JSON.stringify(dirty.outcome));
     assert.equal(dirtyPoint.trials[0]?.state, 'completed', 'not converging is a result, not an error');
-    assert.ok(dirty.rounds.length >= 2 && dirty.rounds.every((round) => !round.stopAndCopy), 'rounds, and no stop-and-copy');
+    assert.ok(dirty.rounds.length >= 2 && dirty.rounds.every((round) => round.phase === 'pre-copy'), 'rounds, and no stop-and-copy');
     assert.equal(dirty.qemu.downtimeMs, null, 'no switch-over, no downtime (null, not 0)');
     assert.ok(dirty.samples.at(-1)!.status === 'cancelled', 'cancelled cleanly');
     assert.ok(dirty.events.some((event) => event.side === 'source' && event.event === 'MIGRATION' && event.detail === 'cancelled'));

@@ -49,21 +49,26 @@ test('probe self-test: passes within ±10 ms, says which pause it misread, and h
   assert.match(blind.reason!, /no gap for the 200 ms, 500 ms pause/);
 });
 
-/** Every QMP line of a real idle migration here (QEMU 7.2, TCG, 512 MiB, 64 MiB/s), captured with ISOBENCH_QMP_TRANSCRIPT. */
-const idle = readFileSync(new URL('../fixtures/kvm/migration-idle-qmp.jsonl', import.meta.url), 'utf8')
-  .trim()
-  .split('\n')
-  .map((text) => JSON.parse(text) as { qemu: string; direction: 'sent' | 'received'; line: string; atMs: number });
-const sourceName = idle[0]!.qemu;
+/** A migration's QMP session as captured here with ISOBENCH_QMP_TRANSCRIPT: one JSON line per QMP line, the source's QEMU first to send `migrate`. */
+function readSession(name: string) {
+  return readFileSync(new URL(`../fixtures/kvm/${name}`, import.meta.url), 'utf8')
+    .trim()
+    .split('\n')
+    .map((text) => JSON.parse(text) as { qemu: string; direction: 'sent' | 'received'; line: string; atMs: number });
+}
+/** Every QMP line of a real idle migration here (QEMU 7.2, TCG, 512 MiB, 64 MiB/s). */
+const idle = readSession('migration-idle-qmp.jsonl');
 
 /** The source's query-migrate answers and MIGRATION_PASS events, timed from its `migrate` as the suite times them (the answer's arrival, QEMU's stamp). */
-function idleMigration() {
+function replaySource(session: ReturnType<typeof readSession>) {
+  const sourceName = session.find((entry) => entry.direction === 'sent' && entry.line.includes('"execute":"migrate"'))!.qemu;
   const sent = new Map<string, string>();
   let startMs: number | null = null;
   const samples: MigrationSample[] = [];
   const passes: Array<{ pass: number; tMs: number }> = [];
   let finishedMs = 0;
-  for (const entry of idle.filter((candidate) => candidate.qemu === sourceName)) {
+  let postcopyFromMs: number | null = null;
+  for (const entry of session.filter((candidate) => candidate.qemu === sourceName)) {
     const message = JSON.parse(entry.line) as {
       id?: string;
       execute?: string;
@@ -81,20 +86,22 @@ function idleMigration() {
     const stamp = message.timestamp ? message.timestamp.seconds * 1000 + message.timestamp.microseconds / 1000 - startMs : 0;
     if (message.event === 'MIGRATION_PASS') passes.push({ pass: message.data!.pass!, tMs: stamp });
     if (message.event === 'MIGRATION' && message.data!.status === 'completed') finishedMs = stamp;
+    if (message.event === 'MIGRATION' && message.data!.status === 'postcopy-active') postcopyFromMs = stamp;
     if (message.id !== undefined && sent.get(message.id) === 'query-migrate') samples.push(toSample(toMigrationSnapshot(message.return, entry.atMs), startMs));
   }
-  return { samples, passes, finishedMs };
+  return { samples, passes, finishedMs, postcopyFromMs };
 }
+const idleMigration = () => replaySource(idle);
 
 test('rounds of a real idle migration: pass events set the boundaries, the stop-and-copy carries QEMU\'s downtime-bytes', () => {
   const { samples, passes, finishedMs } = idleMigration();
   assert.equal(samples.length, 75);
   assert.deepEqual(passes.map((pass) => pass.pass), [1, 2, 3]);
   const rounds = deriveRounds(samples, passes, { tMs: finishedMs });
-  assert.deepEqual(rounds.map((round) => [round.round, round.boundary, round.stopAndCopy, round.bytesFrom]), [
-    [1, 'event', false, 'interpolated'],
-    [2, 'event', false, 'interpolated'],
-    [3, 'event', true, 'downtime-bytes'],
+  assert.deepEqual(rounds.map((round) => [round.round, round.boundary, round.phase, round.bytesFrom]), [
+    [1, 'event', 'pre-copy', 'interpolated'],
+    [2, 'event', 'pre-copy', 'interpolated'],
+    [3, 'event', 'stop-and-copy', 'downtime-bytes'],
   ]);
   assert.equal(rounds[2]!.sentBytes, 16_063_253, 'the stop-and-copy sent ram.downtime-bytes');
   const total = rounds.reduce((sum, round) => sum + round.sentBytes, 0);
@@ -140,4 +147,17 @@ test('outcome: failure and limits first, then health, then forced, else converge
   assert.match(healthProblem({ ...healthy, runState: 'paused' })!, /is paused, not running/);
   assert.match(healthProblem({ ...healthy, workloadAnswered: false, detail: 'no echo arrived after the switch-over' })!, /stopped answering: no echo/);
   assert.equal(healthProblem(null), 'the guest was not checked after the switch-over');
+});
+
+test('rounds of a real post-copy migration: one pre-copy pass, then post-copy, no stop-and-copy; QEMU\'s figures once settled', () => {
+  const { samples, passes, finishedMs, postcopyFromMs } = replaySource(readSession('migration-postcopy-qmp.jsonl'));
+  assert.ok(postcopyFromMs !== null && postcopyFromMs > 9_000, 'switched to post-copy after the first pass (about 9.5 s at 32 MiB/s)');
+  const rounds = deriveRounds(samples, passes, { tMs: finishedMs, postcopyFromMs });
+  assert.deepEqual(rounds.map((round) => [round.round, round.phase]), [[1, 'pre-copy'], [2, 'pre-copy'], [3, 'post-copy']]);
+  const last = samples.at(-1)!;
+  assert.equal(last.status, 'completed');
+  assert.equal(last.downtimeBytes, 0, 'post-copy has no stop-and-copy bytes');
+  const total = rounds.reduce((sum, round) => sum + round.sentBytes, 0);
+  assert.ok(Math.abs(total - last.transferredBytes!) < 1_000, 'the rounds add up to ram.transferred, post-copy included');
+  assert.ok(rounds[2]!.sentBytes > 70 * 1_048_576, `the pages that followed the guest (ram.postcopy-bytes 78,435,844): ${rounds[2]!.sentBytes}`);
 });
