@@ -92,7 +92,7 @@ export const migrationRounds: FigureModule = {
       },
       config: BASE_CONFIG,
       data: { values: data },
-      facet: { field: 'panel', type: 'nominal', title: null, header: { labelFontSize: 10, labelLimit: 420 } },
+      facet: { field: 'panel', type: 'nominal', title: null, sort: trials.map((trial) => trial.panel), header: { labelFontSize: 10, labelLimit: 0 } },
       columns: 2,
       resolve: { scale: { x: 'independent', y: 'independent' } },
       spec: {
@@ -142,7 +142,8 @@ export const migrationWeb: FigureModule = {
     if (trials.length === 0) return null;
     const series = trials.flatMap((trial) => {
       const web = trial.detail.web!;
-      return web.completed.map((value, index) => ({ panel: trial.panel, seconds: (web.firstBucketMs + index * web.bucketMs) / 1000, requests: value }));
+      // The last bucket was cut short when the client stopped: not drawn, so it does not read as a fall.
+      return web.completed.slice(0, -1).map((value, index) => ({ panel: trial.panel, seconds: (web.firstBucketMs + index * web.bucketMs) / 1000, requests: value }));
     });
     const marks = trials.flatMap((trial) => {
       const detail = trial.detail;
@@ -161,7 +162,7 @@ export const migrationWeb: FigureModule = {
         subtitle: ['mirrors Clark et al. 2005, the web server\'s throughput during migration (per trial)', 'rules: the migration\'s start, the switch-over, its end'],
       },
       config: BASE_CONFIG,
-      facet: { field: 'panel', type: 'nominal', title: null, header: { labelFontSize: 10, labelLimit: 420 } },
+      facet: { field: 'panel', type: 'nominal', title: null, sort: trials.map((trial) => trial.panel), header: { labelFontSize: 10, labelLimit: 0 } },
       columns: 1,
       data: { values: [...series.map((row) => ({ ...row, kind: 'requests' })), ...marks.map((row) => ({ ...row, kind: 'event' }))] },
       spec: {
