@@ -8,6 +8,7 @@ import type { CommandOptions, CommandOutcome } from '../core/exec.js';
 import type { ToolRequirement } from '../core/tools.js';
 import type { MetricDefinition } from '../results/metrics.js';
 import type { HostFacts, MetricSample, ParamValue } from '../results/schema.js';
+import type { TrialDetail } from '../results/migration.js';
 import type { ProvisionedTarget, ServicePort } from './target.js';
 
 /** A point's parameters as stored in the results file: flat, JSON-safe values. */
@@ -84,11 +85,12 @@ export interface TrialContext<O extends SuiteOptions = SuiteOptions, S = unknown
 
 /**
  * What one trial produced. A discriminated union on `state`: a failure is a value with a reason,
- * never a thrown string or a silent zero. `commands` are the exact command lines that ran.
+ * never a thrown string or a silent zero. `commands` are the exact command lines that ran; `detail`
+ * is what a suite records beyond metrics (results/migration.ts), kept with the trial.
  */
 export type TrialOutcome =
-  | { state: 'completed'; metrics: MetricSample[]; commands: string[][] }
-  | { state: 'failed'; reason: string; commands: string[][] }
+  | { state: 'completed'; metrics: MetricSample[]; commands: string[][]; detail?: TrialDetail }
+  | { state: 'failed'; reason: string; commands: string[][]; detail?: TrialDetail }
   | { state: 'skipped'; reason: string; commands: string[][] };
 
 /**
@@ -103,6 +105,11 @@ export interface Suite<P extends PointParams = PointParams, O extends SuiteOptio
   readonly description: string;
   /** The paper figure it reproduces. */
   readonly figure: string;
+  /**
+   * Set for a suite that runs only when named (`--suite migration`), never in `--suite all` or the
+   * default matrix; the text says why, and `--help` shows it. Absent: the suite is part of `all`.
+   */
+  readonly optIn?: string;
   /** Host-side tools (the client and native target run them). */
   readonly hostTools: readonly ToolRequirement[];
   /** Ports its servers listen on inside targets (docker-nat publishes them when the container is made). */

@@ -5,6 +5,7 @@
 import type { CpuCounter } from '../core/cpu-meter.js';
 import type { CommandOptions, CommandOutcome } from '../core/exec.js';
 import type { TargetFacts } from '../results/schema.js';
+import type { MigrationStatus, MigrationVariant } from '../results/migration.js';
 
 /** Options from the command line that shape how targets are provisioned; each driver reads those it takes. */
 export interface TargetOptions {
@@ -82,4 +83,132 @@ export interface ProvisionedTarget {
   resume(): Promise<void>;
   /** Ends everything the target started. Idempotent; the resource ledger ends it on Ctrl-C too. */
   teardown(): Promise<void>;
+  /**
+   * Live migration of this target to a fresh copy of itself on the same host, where the target can
+   * (the kvm target with `--vm-manager qemu`); absent elsewhere. After a migration that completed,
+   * the target *is* the destination: same address, same disk, `exec` and started services reach it.
+   */
+  readonly migration?: TargetMigration;
+}
+
+/** What a migration trial asks for: QEMU's knobs, one variant at a time. */
+export interface MigrationRequest {
+  variant: MigrationVariant;
+  /** `max-bandwidth`, bytes per second: the link rate of Clark's experiments. */
+  maxBandwidthBytesPerSecond: number;
+  /** `downtime-limit`, ms: the stop-and-copy QEMU may allow itself (its default is 300). */
+  downtimeLimitMs: number;
+}
+
+/** A pause of known length, as the hypervisor stamped it (epoch ms, µs precision). */
+export interface FreezeRecord {
+  requestedMs: number;
+  /** The STOP event's timestamp. */
+  stoppedAtMs: number;
+  /** The RESUME event's timestamp. */
+  resumedAtMs: number;
+}
+
+/** A QMP event of the source or the destination during a migration, stamped by QEMU (epoch ms). */
+export interface TimedEvent {
+  atMs: number;
+  side: 'source' | 'destination';
+  event: string;
+  /** `data.status` of MIGRATION, `data.pass` of MIGRATION_PASS. */
+  detail?: string | number;
+}
+
+/**
+ * One `query-migrate` of the source, mapped from QEMU's names (fields QEMU did not give are null).
+ * Times are epoch ms for `atMs`, ms otherwise; bytes are bytes.
+ */
+export interface MigrationSnapshot {
+  atMs: number;
+  status: MigrationStatus;
+  syncCount: number | null;
+  transferredBytes: number | null;
+  remainingBytes: number | null;
+  totalBytes: number | null;
+  /** `ram.downtime-bytes`: what the stop-and-copy sent (QEMU 7.2 and later). */
+  downtimeBytes: number | null;
+  /** Pages per second. */
+  dirtyPagesRate: number | null;
+  mbps: number | null;
+  expectedDowntimeMs: number | null;
+  totalTimeMs: number | null;
+  setupTimeMs: number | null;
+  downtimeMs: number | null;
+  throttlePercent: number | null;
+  /** QEMU's `error-desc` once the migration failed. */
+  error: string | null;
+}
+
+/** The target's state after a completed migration moved it onto the destination. */
+export interface SwitchOverReport {
+  /** `query-status` of the destination, e.g. `running`. */
+  runState: string;
+  /** A panic or oops line on the destination's serial console, or null. */
+  serialProblem: string | null;
+  /** Why the guest agent could not be reached on the destination (then `exec` fails), or null. */
+  agentProblem: string | null;
+}
+
+/** One migration under way (TargetMigration.start). The suite polls and decides; the target moves things. */
+export interface MigrationRun {
+  /** Epoch ms at which `migrate` was sent. */
+  readonly startedAtMs: number;
+  /** The destination's serial console file. */
+  readonly destinationSerialLog: string;
+  /**
+   * `query-migrate` on the source, now.
+   * @throws when QMP fails (the source QEMU died).
+   */
+  poll(): Promise<MigrationSnapshot>;
+  /** `migrate-start-postcopy` (the `postcopy` variant only). */
+  startPostcopy(): Promise<void>;
+  /**
+   * `migrate_cancel`, then waits until the source says cancelled (or failed), stops the destination
+   * and removes its tap and socket. The source keeps running.
+   * @returns The source's last snapshot.
+   */
+  cancel(): Promise<MigrationSnapshot>;
+  /**
+   * After the source reported `completed`: waits for the destination to run, moves the guest
+   * agent onto it, stops the source and removes its tap. From then on the target is the destination.
+   * @throws when the destination does not run; the destination is then stopped and the source asked
+   *   to run again (the message says whether it did).
+   */
+  switchOver(): Promise<SwitchOverReport>;
+  /** After a failure: stops the destination if it is still there; the source is kept. Idempotent. */
+  abandon(): Promise<void>;
+  /** The QMP events of both QEMUs since the migration was prepared, in the order stamped. */
+  events(): TimedEvent[];
+}
+
+/** Live migration between two hypervisor processes on this host. */
+export interface TargetMigration {
+  /** How it migrates, in words, e.g. `QEMU 7.2 pre-copy over a unix socket; shared raw disk, cache=none`. */
+  readonly method: string;
+  /** isobench's own programs in the guest, compiled into the image: the echo server and the memory dirtier. */
+  readonly programs: { readonly udpEcho: string; readonly dirtier: string };
+  /**
+   * Pauses the running guest for `ms` (QMP `stop`, wait, `cont`) and returns the pause as QEMU
+   * stamped it: the echo probe's self-test.
+   */
+  freeze(ms: number): Promise<FreezeRecord>;
+  /**
+   * Starts a destination (its own process and tap on the same bridge, the same disk, waiting for the
+   * incoming stream), applies the request's capabilities and parameters on both sides, and sends
+   * `migrate`. Every process, tap and socket is in the resource ledger from the moment it exists.
+   * @throws when the destination cannot be started; nothing of it is left then.
+   */
+  start(request: MigrationRequest): Promise<MigrationRun>;
+  /**
+   * Boots a fresh guest from the target's disk, at the same address, in place of one a migration
+   * left unusable (a guest kernel that panicked on the destination ends its QEMU), so the run's later
+   * trials can go on. The old QEMU and its tap go first; the new ones are in the ledger.
+   * @returns The seconds the fresh boot took.
+   * @throws when the fresh guest does not boot (the target is then unusable, as after a failed provision).
+   */
+  recover(): Promise<number>;
 }

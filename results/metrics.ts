@@ -106,3 +106,31 @@ export const MYSQL_METRICS = {
 export function cpuUsPerTransactionOf(source: string): MetricDefinition {
   return metric(`cpu_us_per_tx_${source}`, 'µs/tx', 'lower');
 }
+
+/**
+ * migration (two QEMU processes, pre-copy, Clark et al. 2005 "Live Migration of Virtual Machines").
+ * Times in ms. A figure a trial could not measure (no downtime without a switch-over, no probe
+ * gap without echoes) is absent from that trial, never 0.
+ */
+export const MIGRATION_METRICS = {
+  /** QEMU's `total-time` at the end; for a cancelled migration, until the cancel took effect. */
+  totalTime: metric('migration_total_ms', 'ms', 'lower'),
+  setupTime: metric('migration_setup_ms', 'ms', 'lower'),
+  /** QEMU's own `downtime`: from stopping the source to the destination being ready to run. */
+  downtimeQemu: metric('downtime_qemu_ms', 'ms', 'lower'),
+  /** The longest gap a client saw in the 1 ms UDP echo stream during the migration. */
+  downtimeProbe: metric('downtime_probe_ms', 'ms', 'lower'),
+  /** The final dirty-sync-count: pre-copy rounds, the stop-and-copy's sync included. */
+  rounds: metric('migration_rounds', 'rounds', 'lower'),
+  transferred: metric('migration_transferred_mib', 'MiB', 'lower'),
+  /** The echo probe's measured resolution: the largest error reading QMP pauses of known length. */
+  probeResolution: metric('probe_resolution_ms', 'ms', 'lower'),
+  /** `--workload web`: the longest time no request completed. */
+  blackout: metric('blackout_ms', 'ms', 'lower'),
+  /** `--workload web`: the time under half the pre-migration request rate. */
+  brownout: metric('brownout_ms', 'ms', 'lower'),
+  /** `--workload web`: requests per second before the migration. */
+  webBaseline: metric('web_baseline_rps', 'req/s', 'higher'),
+  /** `--workload dirty`: the rate the dirtier reached, as it reported (MiB of pages written per second). */
+  dirtyRate: metric('dirty_rate_mib_s', 'MiB/s', 'higher'),
+} as const;

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { IsobenchError } from '../core/errors.js';
 import { formatZodIssues } from '../core/zod-text.js';
+import { TrialDetail } from './migration.js';
 
 /*
  * The results file: one JSON document per run. Versioned; every read and write goes through
@@ -72,6 +73,8 @@ const trialBase = {
   steal: StealCheck.optional(),
   /** The interleaved round (0-based) the trial ran in; absent in version 1 files. */
   round: z.number().int().nonnegative().optional(),
+  /** What a suite recorded beyond metrics (a migration's rounds, probe and outcome); absent for most suites. */
+  detail: TrialDetail.optional(),
 };
 
 /**

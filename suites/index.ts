@@ -1,4 +1,5 @@
 import type { AnySuite } from '../contracts/suite.js';
+import { migrationSuite } from './migration/index.js';
 import { mysqlSuite } from './mysql/index.js';
 import { randomIoSuite } from './random-io/index.js';
 import { startupSuite } from './startup/index.js';
@@ -6,11 +7,14 @@ import { tcpBulkSuite } from './tcp-bulk/index.js';
 import { tcpRrSuite } from './tcp-rr/index.js';
 
 /**
- * Every suite isobench knows, in the order `--suite all` runs them and usage lists them. Adding a
+ * Every suite isobench knows, in the order runs and usage list them (`--suite all` leaves out the opt-in ones). Adding a
  * suite is one folder and one line here: its name, flags, ports and tools reach the CLI, the planner,
  * docker-nat and the installer from its object.
  */
-export const SUITES: readonly AnySuite[] = [tcpBulkSuite, tcpRrSuite, randomIoSuite, mysqlSuite, startupSuite];
+export const SUITES: readonly AnySuite[] = [tcpBulkSuite, tcpRrSuite, randomIoSuite, mysqlSuite, startupSuite, migrationSuite];
+
+/** The suites `--suite all` and the default matrix run: every registered suite but the opt-in ones. */
+export const DEFAULT_SUITES: readonly AnySuite[] = SUITES.filter((suite) => suite.optIn === undefined);
 
 /** Suite names, from the registry. */
 export const SUITE_NAMES: readonly string[] = SUITES.map((suite) => suite.name);

@@ -7,7 +7,7 @@ import { allConfigurations, displayOf, parseTargetConfiguration } from '../../pr
 import { TARGET_NAMES } from '../../provisioning/targets/index.js';
 import { DEFAULT_GUARD_RANGE, DEFAULT_TEST_SUBNET } from '../../provisioning/topology.js';
 import { readResultsFile, writeResultsFile } from '../../results/store.js';
-import { findSuite, SUITE_NAMES, SUITES } from '../../suites/index.js';
+import { DEFAULT_SUITES, findSuite, SUITE_NAMES, SUITES } from '../../suites/index.js';
 import { DEFAULT_MARGIN_PERCENT } from '../../results/verdict.js';
 import { aaSummaryLines, withAaArms } from '../aa.js';
 import { DEFAULT_MAX_REPETITIONS, MIN_ADAPTIVE_REPETITIONS, verdictSummaryLine, type AdaptiveLimits } from '../adaptive.js';
@@ -62,6 +62,9 @@ const FLAGS = {
 
 const SUITE_FLAG_USAGE = SUITES.flatMap((suite) => suite.flags.map((flag) => `[--${flag.name} ${flag.valueName}]`)).join(' ');
 
+const OPT_IN_USAGE = SUITES.filter((suite) => suite.optIn !== undefined)
+  .map((suite) => `--suite all leaves out ${suite.name}: name it to run it (${suite.optIn}).`).join('\n');
+
 /** `npm run bench -- --help`; targets, suites and suite flags come from the registries. */
 export const BENCH_USAGE = `usage: npm run bench -- [--target NAME[:OPTION…][,…]|all] [--suite NAME[,NAME…]|all] [--quick|--full] | --resume RESULTS.json
                       [--reps N] [--out DIR] [--seed N] [--storage volume|overlay]
@@ -70,8 +73,9 @@ export const BENCH_USAGE = `usage: npm run bench -- [--target NAME[:OPTION…][,
                       [--baseline CONFIG] [--margin PERCENT] [--noise-floor PERCENT] [--aa]
                       [--until-decided|--no-until-decided] [--max-reps N] [--budget DURATION] [--max-steal PERCENT]
 targets: ${TARGET_NAMES.join(', ')}    suites: ${SUITE_NAMES.join(', ')}
+${OPT_IN_USAGE}
 A target may fix its own options after colons, one row each: --target native,docker-nat,docker-nat:overlay,kvm:qcow2
-With no --target and no --suite it runs the default quick matrix: every target this host can run, every suite.
+With no --target and no --suite it runs the default quick matrix: every target this host can run, every suite of --suite all.
 --resume RESULTS.json finishes an interrupted run in that file, with the file's own plan, seed and options.`;
 
 /** A comma-separated list (or `all`), parsed item by item, duplicates (by `keyOf`) dropped. */
@@ -186,7 +190,7 @@ export async function parseBenchOptions(argv: string[]): Promise<BenchOptions> {
   if (values.quick && values.full) throw new UsageError('--quick and --full contradict each other: choose one');
   const defaultMatrix = values.target === undefined && values.suite === undefined;
   const quick = values.full ? false : values.quick === true || defaultMatrix;
-  const suites = listOf(values.suite ?? 'all', () => [...SUITES], parseSuite, (suite) => suite.name);
+  const suites = listOf(values.suite ?? 'all', () => [...DEFAULT_SUITES], parseSuite, (suite) => suite.name);
   const targets = values.target === undefined
     ? allConfigurations()
     : listOf(values.target, allConfigurations, parseTargetConfiguration, (configuration) => configuration.id);

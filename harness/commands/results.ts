@@ -1,18 +1,19 @@
+import { migrationRows, toMigrationTable } from '../../results/migration-table.js';
 import { readResultsFile } from '../../results/store.js';
 import { summaryRows, toCsv, toTable, toVerdictTable } from '../../results/table.js';
 import { UsageError } from '../../core/errors.js';
 import { parseFlags } from './bench.js';
 
 /** One-line usage of `npm run results`; the top-level help reuses it without the `usage: ` prefix. */
-export const RESULTS_USAGE = 'usage: npm run results -- FILE [FILE…] [--format table|metrics|csv|json]';
+export const RESULTS_USAGE = 'usage: npm run results -- FILE [FILE…] [--format table|metrics|csv|json|migration]';
 
-const FORMATS = ['table', 'metrics', 'csv', 'json'];
+const FORMATS = ['table', 'metrics', 'csv', 'json', 'migration'];
 
 /**
  * `npm run results`: `table` (default) shows each point's verdict against the run's baseline, grouped
  * by suite, in 100 columns; `metrics` every summary as a table; `csv` and `json` every summary, one
  * row per target x suite x metric x point, with the verdict's ratio, interval and word on the headline
- * metric's row. Returns the exit code.
+ * metric's row; `migration` one line per migration trial (results/migration-table.ts). Returns the exit code.
  * @param write Where the output goes; stdout unless told (tests pass their own).
  * @throws UsageError (exit 2) for an unknown format or no file; ResultsFormatError (exit 2) for a file
  *   that is not a results file this isobench reads.
@@ -29,10 +30,14 @@ export async function resultsCommand(argv: string[], write: (text: string) => vo
     return 0;
   }
   const format = values.format ?? 'table';
-  if (!FORMATS.includes(format)) throw new UsageError(`--format takes table, metrics, csv or json, not "${format}"`);
+  if (!FORMATS.includes(format)) throw new UsageError(`--format takes table, metrics, csv, json or migration, not "${format}"`);
   if (positionals.length === 0) throw new UsageError(`name a results file: ${RESULTS_USAGE}`);
   const files = [];
   for (const path of positionals) files.push(await readResultsFile(path));
+  if (format === 'migration') {
+    write(files.map((results) => toMigrationTable(migrationRows(results))).join('\n'));
+    return 0;
+  }
   if (format === 'table') {
     write(files.map((results) => toVerdictTable(results)).join('\n'));
     return 0;

@@ -26,6 +26,19 @@ export interface RecipeFile {
   mode: number;
 }
 
+/**
+ * A program of isobench's own, compiled inside the built tree with the tree's gcc (so it links
+ * against the guest's own libc), after the recipe's files are installed.
+ */
+export interface RecipeProgram {
+  /** Absolute path of the C source inside the tree (installed there as one of the recipe's files). */
+  source: string;
+  /** Absolute path of the executable inside the tree. */
+  output: string;
+  /** gcc's flags, e.g. `-O2`. */
+  flags: readonly string[];
+}
+
 /** A recipe as data: what debootstrap is asked for, the files added after it, and the build steps' version. */
 export interface ImageRecipe {
   /** The Debian suite debootstrap installs, e.g. `bookworm`. */
@@ -37,6 +50,8 @@ export interface ImageRecipe {
   /** debootstrap's `--include`; every one must be installed for the tree to be cached. */
   packages: readonly string[];
   files: readonly RecipeFile[];
+  /** Programs compiled in the tree after the files are installed (needs `gcc` and `libc6-dev` in `packages`). */
+  programs?: readonly RecipeProgram[];
   /** Directory holding the files' sources. Not hashed: the files' content and mode are. */
   filesDir: string;
   /** RECIPE_VERSION for the real recipe. */
@@ -54,6 +69,13 @@ export const GUEST_AGENT_PORT_NAME = 'org.qemu.guest_agent.0';
 
 /** Where the build records the recipe hash inside the tree, so a running guest can report it. */
 export const TREE_RECIPE_HASH_PATH = '/etc/isobench-recipe';
+
+/** The migration suite's memory dirtier in the guest (files/isobench-dirtier.c says how it is used). */
+export const DIRTIER_PATH = '/usr/local/bin/isobench-dirtier';
+/** The migration suite's UDP echo server in the guest (files/isobench-udp-echo.c). */
+export const UDP_ECHO_PATH = '/usr/local/bin/isobench-udp-echo';
+/** gcc flags of the recipe's programs: a warning fails the image build rather than shipping a doubtful binary. */
+const COMPILE_FLAGS = ['-O2', '-Wall', '-Wextra', '-Werror'] as const;
 
 /** provisioning/image/files/, found from this module's own URL so it does not depend on the working directory. */
 export const DEFAULT_FILES_DIR = fileURLToPath(new URL('./files/', import.meta.url));
@@ -89,6 +111,9 @@ export const IMAGE_RECIPE: ImageRecipe = {
     'kmod',
     'util-linux',
     'busybox',
+    // the migration suite's guest programs, compiled in the tree (programs below)
+    'gcc',
+    'libc6-dev',
   ],
   files: [
     { source: 'isobench-init', target: GUEST_INIT_PATH, mode: 0o755 },
@@ -96,6 +121,12 @@ export const IMAGE_RECIPE: ImageRecipe = {
     { source: 'hosts', target: '/etc/hosts', mode: 0o644 },
     { source: 'hostname', target: '/etc/hostname', mode: 0o644 },
     { source: 'resolv.conf', target: '/etc/resolv.conf', mode: 0o644 },
+    { source: 'isobench-dirtier.c', target: '/usr/local/src/isobench/isobench-dirtier.c', mode: 0o644 },
+    { source: 'isobench-udp-echo.c', target: '/usr/local/src/isobench/isobench-udp-echo.c', mode: 0o644 },
+  ],
+  programs: [
+    { source: '/usr/local/src/isobench/isobench-dirtier.c', output: DIRTIER_PATH, flags: COMPILE_FLAGS },
+    { source: '/usr/local/src/isobench/isobench-udp-echo.c', output: UDP_ECHO_PATH, flags: COMPILE_FLAGS },
   ],
   filesDir: DEFAULT_FILES_DIR,
   version: RECIPE_VERSION,
@@ -109,6 +140,8 @@ export interface RecipeHashInputs {
   packages: readonly string[];
   version: number;
   files: ReadonlyArray<{ target: string; mode: number; content: Uint8Array | string }>;
+  /** Hashed only when there are some, so recipes without programs keep their hashes. */
+  programs?: readonly RecipeProgram[] | undefined;
 }
 
 /** Length of the recipe hash used in names: 64 bits is plenty for a handful of cached trees. */
@@ -129,6 +162,9 @@ export function hashRecipeInputs(inputs: RecipeHashInputs): string {
     packages: [...new Set(inputs.packages)].sort(compareText),
     version: inputs.version,
     files,
+    ...(inputs.programs?.length
+      ? { programs: [...inputs.programs].map((program) => ({ ...program, flags: [...program.flags] })).sort((a, b) => compareText(a.output, b.output)) }
+      : {}),
   });
   return sha256Hex(canonical).slice(0, RECIPE_HASH_LENGTH);
 }

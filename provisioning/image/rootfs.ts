@@ -10,6 +10,7 @@ import { missingPackages } from './installed-packages.js';
 import { computeRecipeHash, GUEST_INIT_PATH, IMAGE_RECIPE, type ImageRecipe } from './recipe.js';
 import { installRecipeFiles, removeDownloadLeftovers, resolveInsideTree, writeRecipeHash } from './tree-files.js';
 import { removeTreeSafely } from './tree-removal.js';
+import { checkPrograms, compileRecipePrograms } from './tree-programs.js';
 
 /**
  * The image recipe's root file system: built once with debootstrap, kept in the cache under its
@@ -134,6 +135,7 @@ async function buildRootfs({ recipe, recipeHash, cacheDir, tree, options, log }:
     });
     log(`debootstrap finished; installing the recipe's files and checking the tree`);
     await installRecipeFiles(recipe, work);
+    await compileRecipePrograms(recipe, work);
     await writeRecipeHash(work, recipeHash);
     await removeDownloadLeftovers(work);
     await checkTree(work, recipe);
@@ -187,12 +189,13 @@ async function runDebootstrap({ debootstrap, recipe, mirror, target, timeoutMs, 
   }
 }
 
-/** The checks that make a tree worth caching: every package installed, boot files, the init. */
+/** The checks that make a tree worth caching: every package installed, boot files, the init, the compiled programs. */
 async function checkTree(tree: string, recipe: ImageRecipe): Promise<void> {
   const missing = await missingPackages(tree, recipe.packages);
   if (missing.length) throw new Error(`debootstrap finished but these recipe packages are not installed: ${missing.join(', ')}`);
   await findBootFiles(tree);
   await access(await resolveInsideTree(tree, GUEST_INIT_PATH));
+  await checkPrograms(recipe, tree);
 }
 
 /** Half-built trees of this recipe left by a crash. Only called while holding the recipe's lock. */

@@ -256,10 +256,20 @@ export class SocketAgentTransport implements AgentTransport {
 export class GuestAgent {
   private readonly lock = new Mutex();
 
-  constructor(private readonly transport: AgentTransport) {}
+  constructor(private transport: AgentTransport) {}
 
   /** Connects to the agent's socket and synchronizes; retries until the agent answers or `timeoutMs` passes. */
   static async connect(path: string, options: { timeoutMs?: number; alive?: () => boolean; transcript?: Transcript } = {}): Promise<GuestAgent> {
+    return new GuestAgent(await GuestAgent.openSocket(path, options));
+  }
+
+  /**
+   * A transport on the agent's socket that has answered guest-sync; retries until the agent answers
+   * or `timeoutMs` (default DEFAULT_AGENT_TIMEOUT_MS) passes.
+   * @throws IsobenchError when the process behind the socket exits or the socket closes; DeadlineError
+   *   "… did not answer guest-sync within N ms".
+   */
+  static async openSocket(path: string, options: { timeoutMs?: number; alive?: () => boolean; transcript?: Transcript } = {}): Promise<SocketAgentTransport> {
     const timeoutMs = options.timeoutMs ?? DEFAULT_AGENT_TIMEOUT_MS;
     const started = performance.now();
     const channel = await JsonLineSocket.connect(path, timeoutMs, options.alive, options.transcript);
@@ -273,7 +283,7 @@ export class GuestAgent {
           if (options.alive && !options.alive()) throw new IsobenchError(`${what}: the process behind it has exited`);
           try {
             await transport.sync(Math.min(2_000, Math.max(100, remainingMs)));
-            return new GuestAgent(transport);
+            return transport;
           } catch (error) {
             lastError = error as Error;
             if (transport.closed) throw new IsobenchError(`${what}: ${lastError.message}`, { cause: error });
@@ -286,6 +296,18 @@ export class GuestAgent {
       transport.close();
       throw error;
     }
+  }
+
+  /**
+   * Moves this client onto another transport: after a live migration, the destination QEMU's
+   * socket. The guest's qemu-ga is the same process, so programs it started stay reachable. The old
+   * transport is closed first, so a request in flight on it fails at once instead of waiting on a
+   * source that will never answer again.
+   */
+  replaceTransport(transport: AgentTransport): void {
+    const old = this.transport;
+    this.transport = transport;
+    old.close();
   }
 
   /** Waits until the agent answers guest-ping (for transports that connect on their own, like libvirt's). */

@@ -284,6 +284,41 @@ export class Guest implements RunningGuest {
     }
   }
 
+  /**
+   * The guest that now runs in a migration's destination QEMU: the destination's process, ledger
+   * entry and QMP session, with the agent client that already reached the guest through it
+   * (GuestAgent.replaceTransport). The guest booted once, in the source; its ready line and boot
+   * time are the source's.
+   */
+  static adopt(parts: {
+    spec: QemuGuestSpec;
+    command: readonly string[];
+    qemu: BackgroundProcess;
+    pid: number;
+    resourceId: number;
+    resources: ResourceRegistry;
+    qmp: QmpClient;
+    agent: GuestAgent;
+    ready: ReadyLine;
+    bootSeconds: number;
+    exitState: { exited: boolean; outcome: CommandOutcome | null };
+  }): Guest {
+    return new Guest(
+      parts.spec, parts.command, parts.qemu, parts.pid, parts.resourceId, parts.resources, parts.qmp, parts.agent, parts.ready, parts.bootSeconds, parts.exitState,
+    );
+  }
+
+  /**
+   * Ends this QEMU after its guest moved to a migration's destination: QMP quit (signals if it does
+   * not go), the ledger entry forgotten. Unlike stop, the agent client is left open: it talks to
+   * the destination now.
+   */
+  async handOver(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    await this.endProcess();
+  }
+
   /** True once the QEMU process has ended, whoever ended it. */
   get exited(): boolean {
     return this.exitedFlag.exited;
@@ -340,6 +375,10 @@ export class Guest implements RunningGuest {
     if (this.stopped) return;
     this.stopped = true;
     this.agent.close();
+    await this.endProcess();
+  }
+
+  private async endProcess(): Promise<void> {
     if (!this.exitedFlag.exited) {
       await this.qmp.quit(5_000).catch(() => {});
       const exited = await withDeadline(this.qemu.exited, 10_000, 'QEMU quitting').then(

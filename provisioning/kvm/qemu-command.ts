@@ -63,6 +63,11 @@ export interface QemuGuestSpec {
   agentSocket?: string;
   /** File the guest's serial console (ttyS0) is written to. */
   serialLog: string;
+  /**
+   * `-incoming`: this QEMU is a migration destination. `defer` waits for QMP `migrate-incoming`, so
+   * capabilities can be set first (QEMU's migration docs); the guest's state arrives instead of a boot.
+   */
+  incoming?: 'defer';
 }
 
 /** QEMU option values are comma-separated: a literal comma in a value is written twice. */
@@ -146,6 +151,8 @@ export function buildQemuCommand(spec: QemuGuestSpec, binary: string = QEMU_BINA
       '-device', `virtserialport,bus=vser0.0,chardev=qga0,name=${GUEST_AGENT_CHANNEL}`,
     );
   }
+  // Last, and not a device: source and destination must list the same devices in the same order.
+  if (spec.incoming) argv.push('-incoming', spec.incoming);
   return argv;
 }
 

@@ -154,9 +154,26 @@ export function formatQemuVersion(version: QueryVersionResult | QmpGreeting['QMP
   return `${major}.${minor}.${micro}${version.package ? ` (${version.package.trim()})` : ''}`;
 }
 
-/** A connected, negotiated QMP session. Commands may overlap: replies are matched by id. */
+/** The epoch time of a QMP event in ms (µs precision): QEMU stamps events with the host's wall clock. */
+export function eventTimeMs(event: QmpEvent): number {
+  return event.timestamp.seconds * 1000 + event.timestamp.microseconds / 1000;
+}
+
+/** How many events a session keeps; older ones are dropped (and counted) past this. */
+export const MAX_KEPT_EVENTS = 10_000;
+
+/**
+ * A connected, negotiated QMP session. Commands may overlap: replies are matched by id. Events may
+ * arrive at any time (before the greeting, between a command and its reply): each is kept in
+ * `events`, in arrival order, and handed to the listeners.
+ */
 export class QmpClient {
   readonly events: QmpEvent[] = [];
+  /** Events dropped because more than MAX_KEPT_EVENTS arrived. */
+  droppedEvents = 0;
+  /** Replies whose id matched no pending command (a command that already timed out), kept for diagnosis. */
+  readonly strayReplies: string[] = [];
+  private readonly listeners = new Set<(event: QmpEvent) => void>();
   private nextId = 1;
   private readonly pending = new Map<string, { resolve: (message: QmpMessage) => void; reject: (error: Error) => void }>();
   private readonly reading: Promise<void>;
@@ -182,9 +199,19 @@ export class QmpClient {
     const timeoutMs = options.timeoutMs ?? DEFAULT_QMP_TIMEOUT_MS;
     const channel = await JsonLineSocket.connect(path, timeoutMs, options.alive, options.transcript);
     try {
-      const first = parseQmpMessage(await channel.nextLine(timeoutMs));
-      if (first.kind !== 'greeting') throw new Error(`QMP on ${path} did not start with a greeting (got a ${first.kind})`);
-      const client = new QmpClient(channel, first.greeting);
+      const deadline = performance.now() + timeoutMs;
+      // QEMU sends the greeting first, but an event queued before a client arrived may be written
+      // ahead of it (and a proxy may reorder): events are kept, anything else before it is an error.
+      const early: QmpEvent[] = [];
+      let greeting: QmpGreeting | undefined;
+      while (!greeting) {
+        const message = parseQmpMessage(await channel.nextLine(Math.max(1, deadline - performance.now())));
+        if (message.kind === 'event') early.push(message.event);
+        else if (message.kind === 'greeting') greeting = message.greeting;
+        else throw new Error(`QMP on ${path} did not start with a greeting (got a ${message.kind})`);
+      }
+      const client = new QmpClient(channel, greeting);
+      for (const event of early) client.keep(event);
       await client.execute('qmp_capabilities', undefined, EmptyResult, timeoutMs);
       return client;
     } catch (error) {
@@ -307,13 +334,68 @@ export class QmpClient {
         return;
       }
       if (message.kind === 'event') {
-        this.events.push(message.event);
+        this.keep(message.event);
         continue;
       }
       const id = message.kind === 'return' || message.kind === 'error' ? message.id : undefined;
       const waiter = id === undefined ? undefined : this.pending.get(String(id));
       if (waiter) waiter.resolve(message);
+      else if (this.strayReplies.length < 100) this.strayReplies.push(line.slice(0, 300));
     }
+  }
+
+  /** How many events arrived in this session, dropped ones included: a position for waitForEvent's `since`. */
+  get eventCount(): number {
+    return this.droppedEvents + this.events.length;
+  }
+
+  private keep(event: QmpEvent): void {
+    this.events.push(event);
+    if (this.events.length > MAX_KEPT_EVENTS) {
+      this.events.shift();
+      this.droppedEvents++;
+    }
+    for (const listener of this.listeners) listener(event);
+  }
+
+  /**
+   * Calls `listener` with every event that arrives from now on.
+   * @returns A function that removes the listener.
+   */
+  onEvent(listener: (event: QmpEvent) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /**
+   * The first event named `name` (and accepted by `match`) among the events kept from index `since`
+   * on, or the next such event to arrive.
+   * @param since An `eventCount` read before the command that causes the event (default: now).
+   * @throws DeadlineError-like Error "QMP: no EVENT event within N ms"; the session's error when the connection fails first.
+   */
+  async waitForEvent(name: string, options: { since?: number; timeoutMs?: number; match?: (event: QmpEvent) => boolean } = {}): Promise<QmpEvent> {
+    const accept = (event: QmpEvent) => event.event === name && (options.match?.(event) ?? true);
+    const seen = this.events.slice(Math.max(0, (options.since ?? this.eventCount) - this.droppedEvents)).find(accept);
+    if (seen) return seen;
+    if (this.failure) throw this.failure;
+    const timeoutMs = options.timeoutMs ?? DEFAULT_QMP_TIMEOUT_MS;
+    return new Promise<QmpEvent>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        stop();
+        reject(new Error(`QMP: no ${name} event within ${timeoutMs} ms`));
+      }, timeoutMs);
+      const stop = this.onEvent((event) => {
+        if (!accept(event)) return;
+        clearTimeout(timer);
+        stop();
+        resolve(event);
+      });
+      void this.reading.then(() => {
+        clearTimeout(timer);
+        stop();
+        reject(this.failure ?? new Error('QMP: the connection ended'));
+      });
+    });
   }
 
   private fail(error: Error): void {

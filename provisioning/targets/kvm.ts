@@ -1,4 +1,4 @@
-import { constants } from 'node:fs';
+import { appendFileSync, constants } from 'node:fs';
 import { access, chmod, copyFile, mkdir } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { runCommand, type CommandOptions, type CommandOutcome } from '../../core/exec.js';
@@ -8,6 +8,7 @@ import type { TargetFacts } from '../../results/schema.js';
 import { cloneDiskImage, ensureDiskImage, ensureRootfs, findBootFiles, guestKernelCommandLine } from '../image/index.js';
 import { decideAccel, probeKvm, type AccelDecision, type KvmProbe } from '../kvm/accel-probe.js';
 import { Guest, type RunningGuest } from '../kvm/guest.js';
+import { QemuMigration } from '../kvm/migration/qemu-migration.js';
 import { LIBVIRT_FILES_PARENT, LIBVIRT_FILES_PREFIX, libvirtdStatus, libvirtUri, LibvirtGuest, loadLibvirtBindings, type LibvirtDomainSpec } from '../kvm/libvirt.js';
 import type { GuestProcess } from '../kvm/guest-agent.js';
 import { pollUntil } from '../../core/poll.js';
@@ -98,8 +99,19 @@ async function track<T>(current: Step, name: string, run: () => Promise<T>): Pro
   return run();
 }
 
+/**
+ * With `ISOBENCH_QMP_TRANSCRIPT=FILE`, every QMP line of every QEMU the kvm target starts (guests and
+ * migration destinations) is appended to FILE as one JSON line `{qemu, direction, line, atMs}`: how
+ * the migration fixtures in test/fixtures/kvm/ were captured. Unset: nothing is written.
+ */
+export function qmpTranscriptWriter(file = process.env.ISOBENCH_QMP_TRANSCRIPT): ((qemu: string, direction: 'sent' | 'received', line: string) => void) | undefined {
+  if (!file) return undefined;
+  return (qemu, direction, line) => appendFileSync(file, `${JSON.stringify({ qemu, direction, line, atMs: Date.now() })}\n`);
+}
+
 async function provisionKvm(context: ProvisionContext): Promise<ProvisionedTarget> {
   const { topology, resources, options, log } = context;
+  const transcript = qmpTranscriptWriter();
   const current: Step = { name: 'starting' };
   const viaLibvirt = options.vmManager === 'libvirt';
   const uri = libvirtUri();
@@ -203,7 +215,20 @@ async function provisionKvm(context: ProvisionContext): Promise<ProvisionedTarge
       };
       guest = await LibvirtGuest.launch({ spec: domain, uri, resources, expectedNetwork, log });
     } else {
-      guest = await Guest.launch({ spec, expectedNetwork, resources, cwd: sockets, log });
+      guest = await Guest.launch({
+        spec,
+        expectedNetwork,
+        resources,
+        cwd: sockets,
+        log,
+        ...(transcript
+          ? {
+              transcript: (channel: 'qmp' | 'qga', direction: 'sent' | 'received', line: string) => {
+                if (channel === 'qmp') transcript(name, direction, line);
+              },
+            }
+          : {}),
+      });
     }
     const running = guest;
 
@@ -262,7 +287,24 @@ async function provisionKvm(context: ProvisionContext): Promise<ProvisionedTarge
       degraded,
     };
     log(`${context.configuration} ready: ${accel.accel.toUpperCase()} guest${viaLibvirt ? ' (libvirt)' : ''} at ${address}, ${options.vcpus} vCPU, ${options.memoryMiB} MiB, vhost ${vhostRunning ? 'on' : 'off'}`);
-    return kvmTarget(running, facts, address, [...created].reverse(), context);
+    // The tap moves with the guest when it migrates, so the slot owns it; the rest stays with the target.
+    const slot = { guest: running, tapResourceId: tap.resourceId };
+    const owned = created.filter((id) => id !== tap.resourceId).reverse();
+    const migration =
+      running instanceof Guest
+        ? new QemuMigration({
+            slot: { guest: running, tapResourceId: tap.resourceId },
+            resources,
+            bridge: topology.bridge,
+            workDirectory: sockets,
+            logDirectory,
+            instance,
+            qemuVersion,
+            diskDescription: `${options.disk}, cache=${DISK_CACHE}`,
+            ...(transcript ? { transcript } : {}),
+          })
+        : undefined;
+    return kvmTarget(migration ? migration.slot : slot, facts, address, owned, context, migration);
   } catch (error) {
     // Nothing of a failed guest stays: QEMU stopped (Guest.launch already did if it failed there),
     // its tap and disk copy removed. The serial log stays, beside the results.
@@ -275,18 +317,29 @@ async function provisionKvm(context: ProvisionContext): Promise<ProvisionedTarge
   }
 }
 
-function kvmTarget(guest: RunningGuest, facts: TargetFacts, address: string, ownedResources: number[], context: ProvisionContext): ProvisionedTarget {
+/**
+ * The kvm target around whatever guest `slot` holds now: a completed migration puts the destination
+ * there, and every call below reaches it from then on.
+ */
+function kvmTarget(
+  slot: { readonly guest: RunningGuest; readonly tapResourceId: number },
+  facts: TargetFacts,
+  address: string,
+  ownedResources: number[],
+  context: ProvisionContext,
+  migration: QemuMigration | undefined,
+): ProvisionedTarget {
   const { resources } = context;
   let tornDown = false;
 
   const exec = async (command: readonly string[], options?: CommandOptions): Promise<CommandOutcome> => {
-    if (guest.exited) throw new Error(`the kvm guest is gone: ${guest.describeExit()}`);
-    return guest.agent.exec(command, options);
+    if (slot.guest.exited) throw new Error(`the kvm guest is gone: ${slot.guest.describeExit()}`);
+    return slot.guest.agent.exec(command, options);
   };
 
   async function startService(spec: ServiceSpec): Promise<TargetService> {
     const command = spec.command({ address, port: spec.port });
-    const server: GuestProcess = await guest.agent.spawn(command, { timeoutMs: spec.timeoutMs });
+    const server: GuestProcess = await slot.guest.agent.spawn(command, { timeoutMs: spec.timeoutMs });
     let alive = true;
     const watching = new AbortController();
     // Notices a server that exits early (so waitForListening stops waiting for it), for as long as
@@ -317,9 +370,9 @@ function kvmTarget(guest: RunningGuest, facts: TargetFacts, address: string, own
 
   async function cpuCounters(): Promise<CpuCounter[]> {
     const counters: CpuCounter[] = [];
-    if (!guest.exited) counters.push({ source: 'qemu', seconds: await guest.qemuCpuSeconds() });
+    if (!slot.guest.exited) counters.push({ source: 'qemu', seconds: await slot.guest.qemuCpuSeconds() });
     // The guest's own accounting (its /proc/stat busy time across its vCPUs).
-    const stat = await guest.agent.exec(['cat', '/proc/stat'], { timeoutMs: 10_000 }).catch(() => null);
+    const stat = await slot.guest.agent.exec(['cat', '/proc/stat'], { timeoutMs: 10_000 }).catch(() => null);
     if (stat?.ok) counters.push({ source: 'guest', seconds: parseProcStat(stat.stdout).busySeconds });
     return counters;
   }
@@ -332,12 +385,16 @@ function kvmTarget(guest: RunningGuest, facts: TargetFacts, address: string, own
     exec,
     startService,
     cpuCounters,
-    pause: () => guest.pause(),
-    resume: () => guest.resume(),
+    pause: () => slot.guest.pause(),
+    resume: () => slot.guest.resume(),
+    ...(migration ? { migration } : {}),
     async teardown() {
       if (tornDown) return;
       tornDown = true;
-      await guest.stop();
+      // A migration interrupted mid-way: its destination and tap go first, then the guest itself.
+      await migration?.abandonCurrent().catch(() => {});
+      await slot.guest.stop();
+      await resources.undo(slot.tapResourceId);
       for (const id of ownedResources) await resources.undo(id);
       context.topology.releaseAddress(address);
     },

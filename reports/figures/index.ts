@@ -1,4 +1,5 @@
 import type { FigureModule } from './figure.js';
+import { migrationDowntime, migrationRounds, migrationWeb } from './migration.js';
 import { mysqlLatencyThroughput } from './mysql-latency-throughput.js';
 import { mysqlThroughput } from './mysql-throughput.js';
 import { randomIoIops } from './random-io-iops.js';
@@ -20,4 +21,7 @@ export const FIGURES: readonly FigureModule[] = [
   mysqlThroughput,
   mysqlLatencyThroughput,
   startupTime,
+  migrationDowntime,
+  migrationRounds,
+  migrationWeb,
 ];

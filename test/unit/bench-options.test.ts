@@ -7,7 +7,8 @@ import { test } from 'node:test';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseBenchOptions } from '../../harness/commands/bench.js';
+import { BENCH_USAGE, parseBenchOptions } from '../../harness/commands/bench.js';
+import { DEFAULT_SUITES, SUITES } from '../../suites/index.js';
 import { readResultsFile } from '../../results/store.js';
 import { REPO_ROOT } from '../helpers.js';
 
@@ -105,4 +106,16 @@ test('--resume FILE takes targets, suites, options, seed and limits from the fil
   } finally {
     await rm(directory, { recursive: true, force: true });
   }
+});
+
+test('--suite all and the default matrix leave out the opt-in suites; naming one runs it', async () => {
+  const optIn = SUITES.filter((suite) => suite.optIn !== undefined).map((suite) => suite.name);
+  assert.ok(optIn.includes('migration'), 'migration is opt-in');
+  for (const argv of [['--target', 'kvm', '--suite', 'all'], ['--target', 'kvm']]) {
+    const names = (await parseBenchOptions(argv)).suites.map((suite) => suite.name);
+    assert.ok(names.length > 0 && names.every((name) => !optIn.includes(name)), `${argv.join(' ')}: ${names.join(',')}`);
+    assert.deepEqual(names, DEFAULT_SUITES.map((suite) => suite.name));
+  }
+  assert.deepEqual((await parseBenchOptions(['--target', 'kvm', '--suite', 'migration'])).suites.map((suite) => suite.name), ['migration']);
+  assert.match(BENCH_USAGE, /--suite all leaves out migration/);
 });

@@ -5,8 +5,10 @@ import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { z } from 'zod';
 import {
   EmptyResult,
+  eventTimeMs,
   parseQmpMessage,
   parseResult,
   QmpClient,
@@ -146,6 +148,121 @@ test('QMP client: a command without a reply times out instead of hanging', async
   try {
     const client = await QmpClient.connect(path, { timeoutMs: 2_000 });
     await assert.rejects(client.execute('query-status', undefined, QueryStatusResult, 200), /no reply within 200 ms/);
+    client.close();
+  } finally {
+    server.close();
+    await rm(directory, { recursive: true, force: true });
+  }
+});
+
+/** A QMP server that writes `before` ahead of the greeting and `between` between each command and its reply. */
+async function eventfulServer(path: string, before: string[], between: (command: { execute: string; id?: string }) => string[]): Promise<Server> {
+  const greeting = received[0]!;
+  const server = createServer((socket) => {
+    let buffer = '';
+    socket.write([...before, greeting].map((line) => `${line}\r\n`).join(''));
+    socket.on('data', (chunk) => {
+      buffer += chunk.toString('utf8');
+      for (let newline = buffer.indexOf('\n'); newline >= 0; newline = buffer.indexOf('\n')) {
+        const command = JSON.parse(buffer.slice(0, newline)) as { execute: string; id?: string };
+        buffer = buffer.slice(newline + 1);
+        const reply = command.execute === 'query-status' ? '{"return": {"status": "running", "singlestep": false, "running": true}' : '{"return": {}';
+        socket.write([...between(command), `${reply}, "id": "${command.id}"}`].map((line) => `${line}\r\n`).join(''));
+      }
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(path, resolve));
+  return server;
+}
+
+test('QMP client: events before the greeting and between a command and its reply are kept, in order, and replies still match by id', async () => {
+  // The real events of the captured transcript, moved to where QEMU may also put them.
+  const [stop, resume] = received.filter((line) => /"event": "(STOP|RESUME)"/.test(line));
+  assert.ok(stop && resume);
+  const directory = await mkdtemp(join(tmpdir(), 'isobench-qmp-'));
+  const path = join(directory, 'qmp.sock');
+  const server = await eventfulServer(path, [stop], (command) => (command.execute === 'query-status' ? [resume, stop] : []));
+  try {
+    const client = await QmpClient.connect(path, { timeoutMs: 2_000 });
+    assert.deepEqual(client.events.map((event) => event.event), ['STOP'], 'the event before the greeting');
+    const seen: string[] = [];
+    client.onEvent((event) => seen.push(event.event));
+    assert.equal((await client.queryStatus()).status, 'running');
+    assert.deepEqual(client.events.map((event) => event.event), ['STOP', 'RESUME', 'STOP']);
+    assert.deepEqual(seen, ['RESUME', 'STOP'], 'listeners hear events as they arrive');
+    assert.equal(client.eventCount, 3);
+    // waitForEvent finds a kept event from a position, and a later one as it arrives.
+    assert.equal((await client.waitForEvent('RESUME', { since: 0, timeoutMs: 100 })).event, 'RESUME');
+    await assert.rejects(client.waitForEvent('RESUME', { timeoutMs: 50 }), /no RESUME event within 50 ms/);
+    const next = client.waitForEvent('STOP', { timeoutMs: 2_000 });
+    await client.queryStatus();
+    assert.equal((await next).event, 'STOP');
+    assert.equal(eventTimeMs(client.events[0]!), JSON.parse(stop).timestamp.seconds * 1000 + JSON.parse(stop).timestamp.microseconds / 1000);
+    client.close();
+  } finally {
+    server.close();
+    await rm(directory, { recursive: true, force: true });
+  }
+});
+
+test('QMP client: a reply whose id matches no pending command is kept as stray, not given to another command', async () => {
+  const directory = await mkdtemp(join(tmpdir(), 'isobench-qmp-'));
+  const path = join(directory, 'qmp.sock');
+  const server = await eventfulServer(path, [], (command) => (command.execute === 'query-status' ? ['{"return": {}, "id": "ib-999"}'] : []));
+  try {
+    const client = await QmpClient.connect(path, { timeoutMs: 2_000 });
+    assert.equal((await client.queryStatus()).status, 'running');
+    assert.deepEqual(client.strayReplies, ['{"return": {}, "id": "ib-999"}']);
+    client.close();
+  } finally {
+    server.close();
+    await rm(directory, { recursive: true, force: true });
+  }
+});
+
+test('QMP client on a real migration source: every command of the captured session gets its own reply, and the events QEMU put between commands and replies are all kept', async () => {
+  const lines = readFileSync(new URL('../fixtures/kvm/migration-idle-qmp.jsonl', import.meta.url), 'utf8')
+    .trim()
+    .split('\n')
+    .map((text) => JSON.parse(text) as { qemu: string; direction: 'sent' | 'received'; line: string });
+  const source = lines.filter((entry) => entry.qemu === lines[0]!.qemu);
+  const directory = await mkdtemp(join(tmpdir(), 'isobench-qmp-'));
+  const path = join(directory, 'qmp.sock');
+  const exchanges: Array<{ sent: string; replies: string[] }> = [];
+  const greeting: string[] = [];
+  for (const entry of source) {
+    if (entry.direction === 'sent') exchanges.push({ sent: entry.line, replies: [] });
+    else (exchanges.at(-1)?.replies ?? greeting).push(entry.line);
+  }
+  const server = createServer((socket) => {
+    let buffer = '';
+    let next = 0;
+    socket.write(greeting.map((line) => `${line}\r\n`).join(''));
+    socket.on('data', (chunk) => {
+      buffer += chunk.toString('utf8');
+      for (let newline = buffer.indexOf('\n'); newline >= 0; newline = buffer.indexOf('\n')) {
+        buffer = buffer.slice(newline + 1);
+        socket.write(exchanges[next++]!.replies.map((reply) => `${reply}\r\n`).join(''));
+      }
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(path, resolve));
+  try {
+    const client = await QmpClient.connect(path, { timeoutMs: 2_000 });
+    const results: unknown[] = [];
+    for (const exchange of exchanges.slice(1)) {
+      const command = JSON.parse(exchange.sent) as { execute: string; arguments?: Record<string, unknown> };
+      if (command.execute === 'quit') break;
+      results.push(await client.execute(command.execute, command.arguments, z.unknown()));
+    }
+    const expected = source.filter((entry) => entry.direction === 'received' && /"event"/.test(entry.line)).map((entry) => JSON.parse(entry.line).event as string);
+    const kept = client.events.map((event) => event.event);
+    // The session's events up to `quit` (its SHUTDOWN comes with quit's reply, not replayed here).
+    assert.deepEqual(kept, expected.slice(0, kept.length));
+    assert.ok(kept.includes('MIGRATION_PASS') && kept.includes('STOP'), 'pass and stop events of the migration were kept');
+    assert.ok(exchanges.some((exchange) => exchange.replies.length > 1 && /"event"/.test(exchange.replies[0]!)), 'the capture does have an event between a command and its reply');
+    assert.equal(results.length, exchanges.length - 2, 'every command but quit got a reply');
+    assert.deepEqual(client.strayReplies, []);
     client.close();
   } finally {
     server.close();

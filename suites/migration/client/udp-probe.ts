@@ -1,0 +1,116 @@
+/**
+ * The migration suite's echo probe, run in the client namespace:
+ *
+ *   node --import tsx udp-probe.ts --address A --port P --interval-ms 1 --gap-ms 5 --max-seconds N --ready-file F
+ *
+ * Sends a 16-byte datagram (magic, sequence number) every `interval-ms` to the guest's
+ * isobench-udp-echo, and notes the arrival of every echo. Every pause of `gap-ms` or more between
+ * two arrivals is a gap. It creates the file F when the first echo arrives (the suite waits for it before
+ * it measures anything). On SIGTERM (or stdin's end, or `max-seconds`) it prints a ProbeReport
+ * (reports.ts) as one JSON line and exits 0. Sends are scheduled on a fixed grid; when the process
+ * itself falls behind it sends at most MAX_BURST due datagrams at once, then drops the backlog and
+ * records how late it was (`maxSendLateMs`).
+ */
+import { createSocket } from 'node:dgram';
+import { writeFileSync } from 'node:fs';
+import { epochMs } from '../../../core/clock.js';
+import { onEnd, requiredFlags } from './args.js';
+import type { ProbeReport } from './reports.js';
+
+/** 'IBPR': marks isobench's datagrams, so anything else arriving on the socket is ignored. */
+const MAGIC = 0x49425052;
+const PACKET_BYTES = 16;
+/** Due datagrams sent in one go when the timer fired late. */
+const MAX_BURST = 5;
+/** The gaps kept; past it the shortest are dropped (only long gaps matter to the suite). */
+const MAX_GAPS = 5_000;
+
+const flags = requiredFlags(process.argv.slice(2), ['address', 'port', 'interval-ms', 'gap-ms', 'max-seconds', 'ready-file'] as const, ['port', 'interval-ms', 'gap-ms', 'max-seconds']);
+const intervalMs = Number(flags['interval-ms']);
+const gapThresholdMs = Number(flags['gap-ms']);
+const socket = createSocket('udp4');
+const answered = new Set<number>();
+const gaps: Array<[number, number]> = [];
+let gapsDropped = 0;
+let sent = 0;
+let received = 0;
+let duplicates = 0;
+let sendErrors = 0;
+let maxSendLateMs = 0;
+let firstEchoAtMs: number | null = null;
+let lastEchoAtMs: number | null = null;
+const startedAtMs = epochMs();
+
+socket.on('message', (message) => {
+  const at = epochMs();
+  if (message.length < 8 || message.readUInt32BE(0) !== MAGIC) return;
+  const sequence = message.readUInt32BE(4);
+  if (answered.has(sequence)) {
+    duplicates++;
+    return;
+  }
+  answered.add(sequence);
+  received++;
+  if (lastEchoAtMs !== null && at - lastEchoAtMs >= gapThresholdMs) {
+    gaps.push([lastEchoAtMs, at]);
+    if (gaps.length > MAX_GAPS) {
+      gaps.sort((a, b) => b[1] - b[0] - (a[1] - a[0]));
+      gaps.length = MAX_GAPS;
+      gapsDropped++;
+    }
+  }
+  if (firstEchoAtMs === null) {
+    firstEchoAtMs = at;
+    writeFileSync(flags['ready-file'], `${at}\n`);
+  }
+  lastEchoAtMs = at;
+});
+// An ICMP error on the connected socket (no route yet, port not open) is a lost echo, not an end.
+socket.on('error', () => sendErrors++);
+
+const packet = Buffer.alloc(PACKET_BYTES);
+packet.writeUInt32BE(MAGIC, 0);
+let origin = performance.now();
+let timer: NodeJS.Timeout | undefined;
+
+function tick(): void {
+  const now = performance.now();
+  let burst = 0;
+  while (origin + sent * intervalMs <= now && burst < MAX_BURST) {
+    maxSendLateMs = Math.max(maxSendLateMs, now - (origin + sent * intervalMs));
+    packet.writeUInt32BE(sent, 4);
+    socket.send(packet, (error) => {
+      if (error) sendErrors++;
+    });
+    sent++;
+    burst++;
+  }
+  // Still behind: start the grid again from now rather than sending a burst the stall never saw.
+  if (origin + sent * intervalMs <= now) origin = now - sent * intervalMs;
+  timer = setTimeout(tick, Math.max(0, origin + sent * intervalMs - performance.now()));
+}
+
+socket.connect(Number(flags.port), flags.address, () => {
+  origin = performance.now();
+  tick();
+});
+
+onEnd(Number(flags['max-seconds']), () => {
+  clearTimeout(timer);
+  const report: ProbeReport = {
+    startedAtMs,
+    endedAtMs: epochMs(),
+    intervalMs,
+    gapThresholdMs,
+    sent,
+    received,
+    duplicates,
+    firstEchoAtMs,
+    lastEchoAtMs,
+    gaps: gaps.sort((a, b) => a[0] - b[0]),
+    gapsDropped,
+    maxSendLateMs,
+    sendErrors,
+  };
+  process.stdout.write(`${JSON.stringify(report)}\n`, () => process.exit(0));
+});

@@ -1,0 +1,86 @@
+import { z } from 'zod';
+import type { Suite, SuitePoint } from '../../contracts/suite.js';
+import { MIGRATION_VARIANTS } from '../../results/migration.js';
+import { MIGRATION_METRICS as M } from '../../results/metrics.js';
+import { MIGRATION_PORTS } from './guest-workloads.js';
+import { MigrationOptions, numbers, TIME_LIMIT_S, variantsOf, words, type Workload } from './options.js';
+import { runMigrationTrial } from './trial.js';
+
+/** One migration point: a workload at one link rate, downtime limit and variant (and dirty rate). */
+export const MigrationParams = z.object({
+  workload: z.enum(['idle', 'web', 'dirty']),
+  variant: z.enum(MIGRATION_VARIANTS),
+  /** QEMU `max-bandwidth`, MiB/s. */
+  bandwidthMiBs: z.number().int().positive(),
+  /** QEMU `downtime-limit`, ms. */
+  downtimeLimitMs: z.number().int().positive(),
+  /** `dirty`: the writable working set, MiB. */
+  wwsMiB: z.number().int().positive().optional(),
+  /** `dirty`: MiB/s the dirtier rewrites (0: as fast as it can). */
+  dirtyRateMiBs: z.number().int().nonnegative().optional(),
+  /** Cancelled as not converged after this many seconds. */
+  timeLimitS: z.number().int().positive(),
+  /** … or once the round count passes this. */
+  roundLimit: z.number().int().positive(),
+});
+/** A parsed MigrationParams. */
+export type MigrationParams = z.infer<typeof MigrationParams>;
+
+/** `idle-bw32-dl300-precopy`, `dirty48-wws64-bw32-dl300-precopy`: readable in tables, unique in a sweep. */
+export function pointId(params: MigrationParams): string {
+  const workload = params.workload === 'dirty' ? `dirty${params.dirtyRateMiBs}-wws${params.wwsMiB}` : params.workload;
+  return `${workload}-bw${params.bandwidthMiBs}-dl${params.downtimeLimitMs}-${params.variant}`;
+}
+
+/**
+ * Clark et al. 2005's live migration between two QEMU processes on this host: per point, one
+ * migration of the kvm target's running guest to a fresh destination (see README, "The migration
+ * suite"), with QEMU's figures, every round, a client-observed downtime from a verified 1 ms echo
+ * probe, and for `web` the blackout and brownout. Headline: `migration_total_ms`, which every trial
+ * that reached QEMU has (a not-converged one to its cancel); downtimes are recorded where there was
+ * a switch-over. Targets other than kvm (with `--vm-manager qemu`) skip it.
+ */
+export const migrationSuite: Suite<MigrationParams, MigrationOptions> = {
+  name: 'migration',
+  description: 'live migration of the kvm guest between two QEMU processes: total time, rounds, downtime (QEMU and a verified client probe), web blackout',
+  figure: 'Clark et al. 2005, "Live Migration of Virtual Machines": rounds, downtime, web throughput during migration',
+  optIn: 'kvm only; on a TCG host its quick sweep alone takes about 12 minutes',
+  hostTools: [{ command: 'chrt', debianPackage: 'util-linux', why: 'to run the migration suite\'s echo probe at real-time priority' }],
+  ports: MIGRATION_PORTS,
+  flags: [
+    { name: 'workload', valueName: 'idle|web|dirty,…', description: 'migration: guest workloads, default idle,web,dirty' },
+    { name: 'wws', valueName: 'MiB', description: 'migration: the dirtier\'s writable working set, default 64' },
+    { name: 'dirty-rate', valueName: 'MiB/s,…', description: 'migration: rates the dirtier rewrites its set at (0: flat out), default 16,48,128' },
+    { name: 'bandwidth', valueName: 'MiB/s,…', description: 'migration: QEMU max-bandwidth (the link rate), default 32,64' },
+    { name: 'downtime-limit', valueName: 'ms,…', description: 'migration: QEMU downtime-limit, default 300' },
+    { name: 'variant', valueName: 'precopy|auto-converge|xbzrle|multifd|postcopy,…', description: 'migration: QEMU\'s variants, default precopy' },
+    { name: 'migration-time-limit', valueName: 'S', description: 'migration: cancel as not converged after S seconds, default 30 (quick), 120 (full)' },
+    { name: 'migration-rounds', valueName: 'N', description: 'migration: cancel as not converged past N rounds, default 30 (Clark)' },
+  ],
+  options: MigrationOptions,
+  params: MigrationParams,
+
+  points(config) {
+    const options = config.options;
+    const timeLimitS = options['migration-time-limit'] === 'auto' ? (config.quick ? TIME_LIMIT_S.quick : TIME_LIMIT_S.full) : options['migration-time-limit'];
+    const points: SuitePoint<MigrationParams>[] = [];
+    for (const workload of words<Workload>(options.workload)) {
+      const loads = workload === 'dirty' ? numbers(options['dirty-rate']).map((rate) => ({ wwsMiB: options.wws, dirtyRateMiBs: rate })) : [{}];
+      for (const load of loads) {
+        for (const bandwidthMiBs of numbers(options.bandwidth)) {
+          for (const downtimeLimitMs of numbers(options['downtime-limit'])) {
+            for (const variant of variantsOf(options)) {
+              const params: MigrationParams = { workload, variant, bandwidthMiBs, downtimeLimitMs, ...load, timeLimitS, roundLimit: options['migration-rounds'] };
+              points.push({ id: pointId(params), params, headline: M.totalTime });
+            }
+          }
+        }
+      }
+    }
+    return points;
+  },
+
+  async runTrial(point, context) {
+    return runMigrationTrial(point.params, context);
+  },
+};

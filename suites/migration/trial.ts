@@ -1,0 +1,211 @@
+import { access, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { epochMs } from '../../core/clock.js';
+import { errorMessage } from '../../core/errors.js';
+import { pollUntil, sleep } from '../../core/poll.js';
+import type { TrialContext, TrialOutcome } from '../../contracts/suite.js';
+import type { FreezeRecord, MigrationRun, TargetService } from '../../contracts/target.js';
+import type { MigrationVariant } from '../../results/migration.js';
+import { clientProgramCommand, PROBE_PRIORITY, startClientProgram, type ClientProgram } from './client-programs.js';
+import { LoadReport, ProbeReport } from './client/reports.js';
+import { buildDetail, judgeHealth, migrationMetrics } from './detail.js';
+import { ECHO_PORT, startDirtier, startEcho, startWeb, WEB_PORT, type Dirtier } from './guest-workloads.js';
+import { classifyOutcome } from './outcome.js';
+import { pollMigration, POSTCOPY_GRACE_MS } from './poll-loop.js';
+import { SELF_TEST_PAUSES_MS } from './probe-analysis.js';
+
+/*
+ * One migration trial's timeline (runMigrationTrial). The poll loop is poll-loop.ts, what the trial
+ * keeps and measures detail.ts.
+ */
+
+/** One migration point's parameters (suites/migration/index.ts declares the schema). */
+export interface MigrationTrialParams {
+  workload: 'idle' | 'web' | 'dirty';
+  variant: MigrationVariant;
+  bandwidthMiBs: number;
+  downtimeLimitMs: number;
+  /** `dirty` only. */
+  wwsMiB?: number | undefined;
+  /** `dirty` only; 0 = as fast as the guest can. */
+  dirtyRateMiBs?: number | undefined;
+  timeLimitS: number;
+  roundLimit: number;
+}
+
+/** The echo probe sends every 1 ms (issue 11). */
+export const PROBE_INTERVAL_MS = 1;
+/** A pause between two echoes this long or longer is listed as a gap by the probe, ms. */
+export const PROBE_GAP_MS = 5;
+/** How long the client programs may take to start and get a first answer (Node and tsx take about a second here), ms. */
+export const CLIENT_READY_TIMEOUT_MS = 30_000;
+/** ms of running after the first answers, before the self-test: the stream settles. */
+export const SETTLE_MS = 500;
+/** ms of running between the self-test's pauses, so each pause's gap stands alone. */
+export const SELF_TEST_SPACING_MS = 400;
+/** ms of the pre-migration window: the web workload's baseline rate is measured over it. */
+export const BASELINE_MS = 2_000;
+/** ms the client keeps watching after the migration ended: recovery (TCP retransmits, ARP) shows here. */
+export const WATCH_AFTER_MS = 2_000;
+/** Keep-alive connections of the web client: a closed loop each, so the guest sets the pace. */
+export const WEB_CONNECTIONS = 4;
+/** Clark's web figure counted requests per 100 ms (issue 11). */
+export const WEB_BUCKET_MS = 100;
+/** A web request unanswered this long is counted failed and retried, ms. */
+export const WEB_REQUEST_TIMEOUT_MS = 5_000;
+const MIB = 1_048_576;
+
+/**
+ * One migration trial (README: "The migration suite"): the echo server and the workload start in
+ * the guest, the probe (and for `web` the load) in the client namespace; the probe's self-test
+ * pauses the guest three times; after a pre-migration window the migration starts and is polled
+ * until it completes, fails or reaches a limit; the client keeps watching for WATCH_AFTER_MS; then
+ * the guest's health is judged and everything is stopped. The guest keeps running on the
+ * destination for the next trial.
+ */
+export async function runMigrationTrial(params: MigrationTrialParams, context: TrialContext): Promise<TrialOutcome> {
+  const { target, client } = context;
+  const migration = target.migration;
+  if (!migration) return { state: 'skipped', reason: `${target.name} cannot live-migrate (the kvm target with --vm-manager qemu can)`, commands: [] };
+  const commands: string[][] = [];
+  const lifetimeS = Math.ceil((CLIENT_READY_TIMEOUT_MS * 2 + SETTLE_MS + SELF_TEST_PAUSES_MS.length * 1500 + BASELINE_MS + WATCH_AFTER_MS + POSTCOPY_GRACE_MS) / 1000 + params.timeLimitS + 60);
+  const services: TargetService[] = [];
+  let dirtier: Dirtier | undefined;
+  let probe: ClientProgram<ProbeReport> | undefined;
+  let load: ClientProgram<LoadReport> | undefined;
+  let run: MigrationRun | undefined;
+  let settled = false;
+  let scratch: string | undefined;
+  try {
+    const recoveredBefore = await recoverIfGone(context);
+    await context.verifyDestination(target.serverAddress);
+    const echo = await startEcho(target, migration.programs.udpEcho, lifetimeS * 1000);
+    services.push(echo);
+    commands.push([...echo.command]);
+    scratch = await mkdtemp(join(tmpdir(), 'isobench-migration-'));
+    const probeReady = join(scratch, 'probe-ready');
+    const loadReady = join(scratch, 'load-ready');
+    const probeFlags = { address: target.serverAddress, port: ECHO_PORT, 'interval-ms': PROBE_INTERVAL_MS, 'gap-ms': PROBE_GAP_MS, 'max-seconds': lifetimeS, 'ready-file': probeReady };
+    probe = startClientProgram(client, clientProgramCommand('udp-probe', probeFlags, PROBE_PRIORITY), ProbeReport, lifetimeS);
+    commands.push(probe.command);
+    await waitForFile(probeReady, 'no echo came back from the guest');
+    await sleep(SETTLE_MS);
+
+    // The self-test checks the measuring chain (client, bridge, tap, guest, echo server) before the
+    // workload starts: a loaded TCG guest can take longer than a pause to answer again (a 500 ms pause
+    // read as 963 ms here under the dirtier), which is the workload's doing, not the probe's.
+    const freezes: FreezeRecord[] = [];
+    for (const ms of SELF_TEST_PAUSES_MS) {
+      freezes.push(await migration.freeze(ms));
+      await sleep(SELF_TEST_SPACING_MS);
+    }
+
+    if (params.workload === 'web') {
+      const web = await startWeb(target, lifetimeS * 1000);
+      services.push(web.service);
+      commands.push(...web.commands);
+      const loadFlags = {
+        address: target.serverAddress, port: WEB_PORT, connections: WEB_CONNECTIONS, 'bucket-ms': WEB_BUCKET_MS, 'timeout-ms': WEB_REQUEST_TIMEOUT_MS, 'max-seconds': lifetimeS, 'ready-file': loadReady,
+      };
+      load = startClientProgram(client, clientProgramCommand('http-load', loadFlags), LoadReport, lifetimeS);
+      commands.push(load.command);
+      await waitForFile(loadReady, 'no web request completed');
+      await sleep(SETTLE_MS);
+    }
+    if (params.workload === 'dirty') {
+      dirtier = await startDirtier(target, migration.programs.dirtier, params.wwsMiB!, params.dirtyRateMiBs!, lifetimeS);
+      commands.push([...dirtier.command]);
+    }
+    const baselineFrom = epochMs();
+    await sleep(BASELINE_MS);
+    const baselineTo = epochMs();
+
+    run = await migration.start({ variant: params.variant, maxBandwidthBytesPerSecond: params.bandwidthMiBs * MIB, downtimeLimitMs: params.downtimeLimitMs });
+    const loop = await pollMigration(run, params);
+    let end = loop.end;
+    let switchedAtMs: number | null = null;
+    let switchOver: Awaited<ReturnType<MigrationRun['switchOver']>> | null = null;
+    if (end.kind === 'completed') {
+      try {
+        switchOver = await run.switchOver();
+        switchedAtMs = epochMs();
+      } catch (error) {
+        end = { kind: 'failed', error: errorMessage(error) };
+      }
+    } else if (end.kind === 'failed') {
+      await run.abandon();
+    }
+    settled = true;
+    const endedAtMs = epochMs();
+    const dirtyAtSwitch = dirtier && switchedAtMs !== null ? await dirtier.read() : null;
+    await sleep(WATCH_AFTER_MS);
+    const watchEndMs = epochMs();
+    const probeReport = await probe.stop();
+    probe = undefined;
+    const loadReport = load ? await load.stop() : null;
+    load = undefined;
+    const dirtyAfter = dirtier ? await dirtier.stop() : null;
+    dirtier = undefined;
+
+    const health =
+      switchOver && switchedAtMs !== null
+        ? judgeHealth(params.workload, switchOver, switchedAtMs, { probe: probeReport, load: loadReport, dirtyAtSwitch, dirtyAfter })
+        : null;
+    const outcome = classifyOutcome(end, { variant: params.variant, maxThrottlePercent: loop.maxThrottlePercent, postcopyStarted: loop.postcopyStarted, health });
+    const detail = buildDetail({
+      params, run, loop, outcome, health, method: migration.method, freezes, probeReport, probeCommand: commands.find((command) => command.some((part) => part.endsWith('udp-probe.ts'))) ?? [],
+      loadReport, loadCommand: commands.find((command) => command.some((part) => part.endsWith('http-load.ts'))) ?? [], baseline: { fromMs: baselineFrom, toMs: baselineTo },
+      endedAtMs, watchEndMs, dirtyAfter,
+    });
+    if (recoveredBefore) detail.recoveredBefore = recoveredBefore;
+    const metrics = migrationMetrics(detail);
+    if (outcome.kind === 'failed') return { state: 'failed', reason: `migration failed: ${outcome.error}`, commands, detail };
+    if (outcome.kind === 'guest-unhealthy') return { state: 'failed', reason: `guest unhealthy after the migration: ${outcome.reason}`, commands, detail };
+    if (metrics.length === 0) return { state: 'failed', reason: 'the migration left no figure to record (no query-migrate answered)', commands, detail };
+    return { state: 'completed', metrics, commands, detail };
+  } catch (error) {
+    if (run && !settled) await run.cancel().catch(() => run?.abandon());
+    return { state: 'failed', reason: errorMessage(error), commands };
+  } finally {
+    await probe?.stop().catch(() => {});
+    await load?.stop().catch(() => {});
+    await dirtier?.stop().catch(() => {});
+    for (const service of services.reverse()) await service.stop().catch(() => {});
+    if (scratch) await rm(scratch, { recursive: true, force: true });
+  }
+}
+
+/** How long the liveness check at a trial's start may take, ms (a guest-exec round trip is ~100 ms here). */
+const LIVENESS_TIMEOUT_MS = 15_000;
+
+/**
+ * A trial starts on a guest that answers: when the agent cannot run `true` (an earlier migration
+ * left the guest dead — a TCG guest's kernel panicked on the destination once in this host's first
+ * 20 migrations), the target boots a fresh guest from its disk first, and the trial says so.
+ * @throws the recovery's error when the fresh guest does not boot.
+ */
+async function recoverIfGone(context: TrialContext): Promise<{ reason: string; bootSeconds: number } | null> {
+  const alive = await context.target.exec(['true'], { timeoutMs: LIVENESS_TIMEOUT_MS }).then(
+    (outcome) => (outcome.ok ? null : `\`true\` failed in the guest: ${outcome.stderr.trim() || `exit code ${outcome.exitCode}`}`),
+    (error: unknown) => errorMessage(error),
+  );
+  if (alive === null) return null;
+  const bootSeconds = await context.target.migration!.recover();
+  return { reason: `the guest did not answer before this trial (${alive}); a fresh guest was booted from its disk`, bootSeconds };
+}
+
+/**
+ * Waits until a client program created its ready file (its first answer came back).
+ * @throws DeadlineError "`what` within 30000 ms".
+ */
+async function waitForFile(path: string, what: string): Promise<void> {
+  await pollUntil(
+    async () =>
+      access(path).then(
+        () => true,
+        () => false,
+      ),
+    { timeoutMs: CLIENT_READY_TIMEOUT_MS, intervalMs: 50, what },
+  );
+}

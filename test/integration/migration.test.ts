@@ -1,0 +1,125 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readdir } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { runCommand } from '../../core/exec.js';
+import { findExecutable } from '../../core/tools.js';
+import { parseBenchOptions } from '../../harness/commands/bench.js';
+import { cleanupLeftovers } from '../../harness/commands/cleanup.js';
+import { runBench } from '../../harness/runner.js';
+import { findIsobenchQemuProcesses } from '../../provisioning/kvm/leftovers.js';
+import type { MigrationTrialDetail } from '../../results/migration.js';
+import type { ResultsFile } from '../../results/schema.js';
+import { readResultsFile } from '../../results/store.js';
+import { isobenchLeftovers, REPO_ROOT, waitFor } from '../helpers.js';
+
+/*
+ * Real migrations of a small TCG guest (512 MiB) between two QEMU processes on this host: an idle
+ * one that converges, a dirtier too fast for the link that must end as not converged, and a Ctrl-C
+ * in the middle of a migration. Each run boots its own guest (about 20 s here).
+ */
+
+async function whyNot(): Promise<string | undefined> {
+  if (process.getuid?.() !== 0) return 'the kvm target needs root (taps, the bridge, the image)';
+  if (!(await findExecutable('qemu-system-x86_64'))) return 'qemu-system-x86_64 is not installed (Debian package qemu-system-x86)';
+  if (!existsSync('/dev/net/tun')) return 'no /dev/net/tun';
+  return undefined;
+}
+
+function details(results: ResultsFile, pointPrefix: string): MigrationTrialDetail[] {
+  return results.points
+    .filter((point) => point.pointId.startsWith(pointPrefix))
+    .flatMap((point) => point.trials.flatMap((trial) => (trial.detail?.kind === 'migration' ? [trial.detail] : [])));
+}
+
+async function assertClean(): Promise<void> {
+  assert.deepEqual(await findIsobenchQemuProcesses(), [], 'neither QEMU is left');
+  assert.deepEqual(await isobenchLeftovers(), [], 'no tap, socket, disk copy, run directory or ledger is left');
+  assert.deepEqual(await cleanupLeftovers(() => {}), { removed: [], failed: [] }, 'cleanup finds nothing to remove');
+}
+
+test(
+  'an idle guest migrates for real: rounds from query-migrate, QEMU\'s downtime, the client\'s gap, a verified probe, a healthy guest; a dirtier past the link ends not converged with both QEMUs gone',
+  { skip: await whyNot(), timeout: 15 * 60_000 },
+  async () => {
+    assert.deepEqual(await isobenchLeftovers(), [], 'the host is clean before the run');
+    const out = await mkdtemp(join(tmpdir(), 'isobench-migration-'));
+    const options = await parseBenchOptions([
+      '--target', 'kvm', '--suite', 'migration', '--workload', 'idle,dirty', '--dirty-rate', '0', '--wws', '128', '--bandwidth', '64',
+      '--migration-time-limit', '10', '--memory', '512', '--accel', 'tcg', '--quick', '--reps', '1', '--no-until-decided', '--out', out, '--quiet-wait', '5',
+    ]);
+    const { results } = await runBench(options);
+    assert.equal(results.status, 'completed');
+
+    const idlePoint = results.points.find((point) => point.pointId === 'idle-bw64-dl300-precopy')!;
+    assert.equal(idlePoint.trials[0]?.state, 'completed', idlePoint.trials[0]?.state === 'failed' ? idlePoint.trials[0].reason : '');
+    const [idle] = details(results, 'idle');
+    assert.ok(idle, 'the idle trial kept its migration record');
+    assert.deepEqual(idle.outcome, { kind: 'converged' });
+    assert.ok(idle.samples.length >= 10, `query-migrate was polled (${idle.samples.length} polls)`);
+    const gaps = idle.samples.slice(1).map((sample, index) => sample.tMs - idle.samples[index]!.tMs);
+    assert.ok(gaps.filter((gap) => gap > 200).length <= 2, `polled about every 50 ms (gaps ${gaps.map(Math.round).join(', ')})`);
+    assert.ok(idle.rounds.length >= 2 && idle.rounds.at(-1)!.phase === 'stop-and-copy', 'pre-copy rounds, then the stop-and-copy');
+    const ram = idle.qemu.ramBytes!;
+    const sent = idle.rounds.reduce((sum, round) => sum + round.sentBytes, 0);
+    assert.ok(Math.abs(sent - idle.qemu.transferredBytes!) < 2 * 1_048_576, 'the rounds add up to what QEMU transferred');
+    assert.ok(idle.qemu.transferredBytes! > 0.05 * ram && idle.qemu.transferredBytes! < 3 * ram, 'a plausible amount of memory moved');
+    // Downtime twice: QEMU's, and the gap the client saw, which covers the switch-over and is longer.
+    const qemuDowntime = idle.qemu.downtimeMs ?? idle.qemu.eventDowntimeMs;
+    assert.ok(qemuDowntime !== null && qemuDowntime > 0 && qemuDowntime < 5_000, `QEMU's downtime ${qemuDowntime} ms`);
+    assert.ok(idle.probe?.coversSwitchover, 'the client saw a gap at the switch-over');
+    assert.ok(idle.probe.migrationGapMs! >= qemuDowntime - 10, `the client's gap (${idle.probe.migrationGapMs} ms) is not shorter than the switch-over (${qemuDowntime} ms)`);
+    assert.ok(idle.probe.migrationGapMs! < 10_000);
+    // The probe was checked against pauses of known length.
+    assert.ok(idle.selfTest);
+    assert.deepEqual(idle.selfTest.pauses.map((pause) => pause.requestedMs), [100, 200, 500]);
+    for (const pause of idle.selfTest.pauses) {
+      assert.ok(Math.abs(pause.pausedMs - pause.requestedMs) < 50, `QEMU stamped a ${pause.pausedMs} ms pause for ${pause.requestedMs} ms asked`);
+      assert.ok(pause.probeGapMs !== null, `the probe saw the ${pause.requestedMs} ms pause`);
+    }
+    assert.ok(idle.selfTest.resolutionMs !== null && idle.selfTest.resolutionMs < 100, `the probe's resolution: ${idle.selfTest.resolutionMs} ms`);
+    assert.equal(idle.selfTest.passed, idle.selfTest.resolutionMs <= 10, 'passed means within 10 ms');
+    const resolution = idlePoint.trials[0]?.state === 'completed' ? idlePoint.trials[0].metrics.find((metric) => metric.name === 'probe_resolution_ms') : undefined;
+    assert.ok(resolution, 'the resolution is stored with the result');
+    assert.deepEqual(idle.health, { ...idle.health!, runState: 'running', serialProblem: null, workloadAnswered: true });
+    assert.ok(idle.events.some((event) => event.side === 'destination' && event.event === 'RESUME'), 'the destination resumed');
+
+    const dirtyPoint = results.points.find((point) => point.pointId === 'dirty0-wws128-bw64-dl300-precopy')!;
+    const [dirty] = details(results, 'dirty');
+    assert.ok(dirty, 'the dirty trial kept its migration record');
+    assert.equal(dirty.outcome.kind, 'not-converged', JSON.stringify(dirty.outcome));
+    assert.equal(dirtyPoint.trials[0]?.state, 'completed', 'not converging is a result, not an error');
+    assert.ok(dirty.rounds.length >= 2 && dirty.rounds.every((round) => round.phase === 'pre-copy'), 'rounds, and no stop-and-copy');
+    assert.equal(dirty.qemu.downtimeMs, null, 'no switch-over, no downtime (null, not 0)');
+    assert.ok(dirty.samples.at(-1)!.status === 'cancelled', 'cancelled cleanly');
+    assert.ok(dirty.events.some((event) => event.side === 'source' && event.event === 'MIGRATION' && event.detail === 'cancelled'));
+    assert.ok((dirty.dirty?.achievedMiBs ?? 0) > 64, `the dirtier outran the 64 MiB/s link (${dirty.dirty?.achievedMiBs} MiB/s)`);
+    if (dirtyPoint.trials[0]?.state === 'completed') assert.ok(!dirtyPoint.trials[0].metrics.some((metric) => metric.name.startsWith('downtime')), 'no downtime metric without a switch-over');
+
+    await assertClean();
+  },
+);
+
+test('Ctrl-C while a migration runs leaves neither QEMU running, no tap and no socket', { skip: await whyNot(), timeout: 10 * 60_000 }, async () => {
+  assert.deepEqual(await isobenchLeftovers(), []);
+  const out = await mkdtemp(join(tmpdir(), 'isobench-migration-interrupt-'));
+  const child = spawn(
+    process.execPath,
+    [
+      '--import', 'tsx', join(REPO_ROOT, 'harness', 'cli.ts'), 'bench', '--target', 'kvm', '--suite', 'migration', '--workload', 'dirty', '--dirty-rate', '0', '--wws', '128',
+      '--bandwidth', '16', '--migration-time-limit', '120', '--memory', '512', '--accel', 'tcg', '--quick', '--reps', '1', '--out', out, '--quiet-wait', '2',
+    ],
+    { cwd: REPO_ROOT, stdio: 'ignore' },
+  );
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  // The destination QEMU is named after the source with -m1: once it runs, a migration is under way.
+  await waitFor(async () => (await runCommand(['pgrep', '-f', 'isobench-kvm-.*-m1,debug-threads'])).ok, 240_000, 'the destination QEMU');
+  child.kill('SIGINT');
+  assert.equal(await exited, 130);
+  const file = (await readdir(out)).find((name) => name.endsWith('.json'))!;
+  assert.equal((await readResultsFile(join(out, file))).status, 'interrupted');
+  await assertClean();
+});

@@ -1,0 +1,44 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { test } from 'node:test';
+import { displayOf } from '../../provisioning/targets/configuration.js';
+import { migrationDowntime, migrationRounds, migrationWeb } from '../../reports/figures/migration.js';
+import { labelRuns } from '../../reports/model/runs.js';
+import { TargetStyles } from '../../reports/model/targets.js';
+import { renderFigure } from '../../reports/render.js';
+import { migrationRows, toMigrationTable } from '../../results/migration-table.js';
+import { parseResultsFile } from '../../results/schema.js';
+
+/** A real run here: an idle migration that converged and a flat-out dirtier that did not (test/integration/migration.test.ts). */
+const file = parseResultsFile(JSON.parse(readFileSync(new URL('../fixtures/results/migration-idle-dirty-1rep.json', import.meta.url), 'utf8')), 'migration-idle-dirty-1rep.json');
+const context = { runs: labelRuns([file]), baseline: 'kvm', multiRun: false, styles: new TargetStyles(displayOf) };
+
+test('results --format migration: one line per trial with every downtime, and – where there was none', () => {
+  const rows = migrationRows(file);
+  assert.deepEqual(
+    rows.map((row) => [row.pointId, row.outcome, row.rounds, row.qemuDowntimeMs, row.probeGapMs, row.totalS]),
+    [
+      ['idle-bw64-dl300-precopy', 'converged', 4, 41, 97.59, 5.748],
+      ['dirty0-wws128-bw64-dl300-precopy', 'not converged (time)', 4, null, null, 10.02],
+    ],
+  );
+  const table = toMigrationTable(rows).split('\n');
+  assert.match(table[0]!, /^point +rep +total s +rounds +MiB +QEMU ms +events ms +probe ms +blackout +brownout +resol\. ms +dirty MiB\/s +outcome$/);
+  assert.match(table[1]!, /^kvm\/idle-bw64-dl300-precopy +1 +5\.7 +4 +379 +41 +46 +98 +– +– +10\.2! +– +converged$/);
+  assert.match(table[2]!, /^kvm\/dirty0-wws128-bw64-dl300-precopy +1 +10\.0 +4 +641 +– +– +– +– +– +10\.0! +27204 +not converged \(time\)$/);
+  assert.match(table.at(-2)!, /missed ±10 ms/, 'a probe that missed ±10 ms is said so under the table');
+});
+
+test('figures: rounds per trial and the client-seen downtime render; no web figure without a web trial', async () => {
+  const rounds = migrationRounds.build(context);
+  assert.ok(rounds);
+  assert.equal(rounds.marks['round'], 8, 'four rounds of each trial');
+  const svg = await renderFigure(rounds.spec);
+  assert.equal((svg.svg.match(/<path[^>]*aria-roledescription="bar"/g) ?? []).length, 8, 'eight bars drawn');
+  assert.match(svg.svg, /idle-bw64-dl300-precopy #1: converged/);
+  assert.match(svg.svg, /not converged \(time limit\)/);
+  const downtime = migrationDowntime.build(context);
+  assert.ok(downtime);
+  assert.deepEqual(downtime.rows.map((row) => [row.pointId, row.mean]), [['idle-bw64-dl300-precopy', 97.59]]);
+  assert.equal(migrationWeb.build(context), null);
+});
