@@ -129,5 +129,5 @@ function defaultTitle(results: readonly ResultsFile[]): string {
 function defaultOut(results: readonly ResultsFile[], format: ReportFormat): string {
   const ids = results.map((file) => file.runId.replace(/[^A-Za-z0-9._-]+/g, '_').slice(0, 60));
   const name = ids.length === 1 ? `report-${ids[0]}` : `report-${ids[0]}-to-${ids[ids.length - 1]}`;
-  return format === 'html' ? join('results', `${name}.html`) : join('reports-out', `${name}-${format}`);
+  return format === 'html' ? join('runs', `${name}.html`) : join('reports-out', `${name}-${format}`);
 }

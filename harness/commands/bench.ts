@@ -23,8 +23,8 @@ import { DEFAULT_MAX_WAIT_MS } from '../quiet-host.js';
 
 /** Trials per point when `--reps` is not given (README: 3 quick, 5 full). */
 export const DEFAULT_REPETITIONS = { quick: 3, full: 5 } as const;
-/** Where results files go without `--out`, relative to the working directory. */
-export const DEFAULT_OUT_DIRECTORY = 'results';
+/** Where results files go without `--out`, relative to the working directory; not `results/`, which holds the schema's source. */
+export const DEFAULT_OUT_DIRECTORY = 'runs';
 
 const FLAGS = {
   target: { type: 'string' },

@@ -43,7 +43,8 @@ export async function resultsCommand(argv: string[], write: (text: string) => vo
     return 0;
   }
   const rows = files.flatMap((results) => summaryRows(results).map((row) => (files.length > 1 ? { run: results.runId, ...row } : row)));
-  if (format === 'json') write(`${JSON.stringify(rows, null, 2)}\n`);
+  // CSV needs '' for "nothing here"; JSON has a word for it, and a reader must not take '' for a value.
+  if (format === 'json') write(`${JSON.stringify(rows, (_key, value: unknown) => (value === '' ? null : value), 2)}\n`);
   else if (format === 'csv') write(toCsv(rows));
   else write(toTable(rows));
   return 0;

@@ -119,6 +119,17 @@ describe('the verdict table of npm run results', () => {
     const csv = await results(FIXTURES.realThreeReps, '--format', 'csv');
     assert.match(csv, /\ndocker-nat,tcp-rr,udp,latency_mean_us,.*,1\.23\d+,1\.03\d+,1\.47\d+,slower\n/);
   });
+
+  it('--format json says null where the CSV leaves a cell empty, never ""', async () => {
+    const rows = JSON.parse(await results(FIXTURES.realThreeReps, '--format', 'json')) as Record<string, unknown>[];
+    const baseline = rows.find((row) => row.target === 'native' && row.metric === 'latency_mean_us');
+    assert.ok(baseline, 'a native row');
+    assert.equal(baseline.verdict, null, 'the baseline has no verdict');
+    assert.equal(baseline.ratio, null);
+    assert.ok(rows.every((row) => Object.values(row).every((value) => value !== '')), 'no empty strings');
+    const judged = rows.find((row) => row.target === 'docker-nat' && row.point === 'udp' && row.metric === 'latency_mean_us');
+    assert.equal(judged?.verdict, 'slower');
+  });
 });
 
 describe('npm run results -- FILE --format csv and untrusted text', () => {
