@@ -2,6 +2,7 @@ import { migrationRows, toMigrationTable } from '../../results/migration-table.j
 import { readResultsFile } from '../../results/store.js';
 import { summaryRows, toCsv, toTable, toVerdictTable } from '../../results/table.js';
 import { UsageError } from '../../core/errors.js';
+import { aaSummaryLines } from '../aa.js';
 import { parseFlags } from './bench.js';
 
 /** One-line usage of `npm run results`; the top-level help reuses it without the `usage: ` prefix. */
@@ -39,7 +40,8 @@ export async function resultsCommand(argv: string[], write: (text: string) => vo
     return 0;
   }
   if (format === 'table') {
-    write(files.map((results) => toVerdictTable(results)).join('\n'));
+    // An A/A run's answer is its false-positive rate and noise, which bench printed at the end: print it again.
+    write(files.map((results) => [toVerdictTable(results), ...aaSummaryLines(results).map((line) => `${line}\n`)].join('')).join('\n'));
     return 0;
   }
   const rows = files.flatMap((results) => summaryRows(results).map((row) => (files.length > 1 ? { run: results.runId, ...row } : row)));

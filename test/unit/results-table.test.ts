@@ -120,6 +120,13 @@ describe('the verdict table of npm run results', () => {
     assert.match(csv, /\ndocker-nat,tcp-rr,udp,latency_mean_us,.*,1\.23\d+,1\.03\d+,1\.47\d+,slower\n/);
   });
 
+  it('an A/A run\'s table ends with the per-suite A/A summary bench printed (a real A/A run, cut to two suites)', async () => {
+    const table = await results(new URL('../fixtures/results/aa-native-tcp-bulk-startup.json', import.meta.url).pathname);
+    assert.match(table, /\nA\/A tcp-bulk: 0 of 2 point\(s\) claimed a difference \(0 %, expected ≤ 5 %\); median \|A\/A ratio − 1\| 3\.24 %; median MDE 34\.81 %\n/);
+    assert.match(table, /\nA\/A startup: 0 of 1 point/);
+    assert.doesNotMatch(await results(FIXTURES.realThreeReps), /A\/A/, 'a compare run has no A/A lines');
+  });
+
   it('--format json says null where the CSV leaves a cell empty, never ""', async () => {
     const rows = JSON.parse(await results(FIXTURES.realThreeReps, '--format', 'json')) as Record<string, unknown>[];
     const baseline = rows.find((row) => row.target === 'native' && row.metric === 'latency_mean_us');
