@@ -43,25 +43,34 @@ function countsText(counts: Record<string, number>): string {
 function answerBlock(table: AnswerTable, multiRun: boolean): SafeHtml {
   const { run, baseline } = table;
   const judged = VERDICT_KINDS.reduce((sum, kind) => sum + table.counts[kind], 0);
+  // A suite only the baseline ran (migration runs on kvm alone) has nothing to be 100 % of.
+  const compared = table.suites.map((_suite, index) => table.rows.some((row) => !row.isBaseline && row.cells[index] !== null));
   const floor = table.floorPercent > table.marginPercent ? html`; no difference under ${table.floorPercent} % is called (noise floor)` : '';
   return html`${multiRun ? html`<h3>Run ${run.label}</h3>` : ''}
-<p class="answer-intro">Each target against <b>${baseline}</b>, equivalence margin ±${table.marginPercent} %${floor}. ${judged} point${judged === 1 ? '' : 's'} judged: <b>${countsText(table.counts) || 'none'}</b>.</p>
+<p class="answer-intro">${
+    judged === 0 && table.rows.every((row) => row.isBaseline)
+      ? html`Only <b>${baseline}</b> ran in this run, so nothing is judged against it: the figures below hold the measurements.`
+      : html`Each target against <b>${baseline}</b>, equivalence margin ±${table.marginPercent} %${floor}. ${judged} point${judged === 1 ? '' : 's'} judged: <b>${countsText(table.counts) || 'none'}</b>.`
+  }</p>
 <table class="answer" data-run="${run.file.runId}"><thead><tr><th scope="col">target</th>${table.suites.map(
     ({ suite, metrics }) => html`<th scope="col">${suite}<br><span class="metrics">${metrics.join(', ')}</span></th>`,
-  )}</tr></thead><tbody>${table.rows.map((row) => answerRow(row, baseline))}</tbody></table>
+  )}</tr></thead><tbody>${table.rows.map((row) => answerRow(row, baseline, compared))}</tbody></table>
 <p class="note">A cell: the verdict over the suite's points on their headline metric, the geometric mean of performance as % of ${baseline} (the ratio of the means, inverted for lower-is-better metrics such as latency, so below 100 % is always worse) and the range over the points; open it for each point's ratio of the metric with its 95 % interval, its MDE (the difference its repetitions would detect 80 % of the time) and its verdict.</p>`;
 }
 
-function answerRow(row: TargetAnswer, baseline: string): SafeHtml {
+function answerRow(row: TargetAnswer, baseline: string, compared: readonly boolean[]): SafeHtml {
   const classes = [row.isBaseline ? 'baseline' : '', row.warnings.length ? 'degraded' : ''].filter(Boolean).join(' ');
   const badge = row.emulated ? html` <span class="badge">TCG</span>` : row.warnings.length ? html` <span class="badge">degraded</span>` : '';
   return html`<tr class="${classes}" data-target="${row.target}"><th scope="row">${row.display}${badge}${
     row.warnings.length ? html`<br><span class="warnings">${row.warnings.join('; ')}</span>` : ''
-  }</th>${row.cells.map((cell) => (row.isBaseline ? baselineCell(cell) : answerCell(cell, baseline)))}</tr>`;
+  }</th>${row.cells.map((cell, index) => (row.isBaseline ? baselineCell(cell, compared[index] ?? true) : answerCell(cell, baseline)))}</tr>`;
 }
 
-function baselineCell(cell: SuiteAnswer | null): SafeHtml {
+function baselineCell(cell: SuiteAnswer | null, compared: boolean): SafeHtml {
   if (!cell) return html`<td class="verdict v-none">not run</td>`;
+  if (!compared) {
+    return html`<td class="verdict v-none">measured here only: no other target to compare<br><span class="counts">${cell.points.length} point${cell.points.length === 1 ? '' : 's'} in the figures</span></td>`;
+  }
   return html`<td class="verdict v-baseline">baseline (100 %)<br><span class="counts">${cell.points.length} point${cell.points.length === 1 ? '' : 's'}</span></td>`;
 }
 

@@ -73,6 +73,17 @@ describe('the answer table', () => {
     assert.match(page, /<tr class="degraded" data-target="kvm"><th scope="row">kvm \(TCG, no vhost\) <span class="badge">TCG<\/span><br><span class="warnings">TCG emulation, not KVM; virtio-net without vhost<\/span>/);
   });
 
+  it('a run only the baseline ran (a migration run on kvm) says nothing was compared, never "baseline (100 %)"', async () => {
+    const migration = JSON.parse(await readFile(new URL('../fixtures/results/migration-idle-dirty-1rep.json', import.meta.url), 'utf8')) as ResultsFile;
+    assert.equal(migration.plan.baseline, 'kvm');
+    const page = answerSection(labelRuns([migration]), styles).html;
+    assert.match(page, /Only <b>kvm<\/b> ran in this run, so nothing is judged against it/);
+    assert.match(page, /measured here only: no other target to compare<br><span class="counts">2 points in the figures/);
+    assert.doesNotMatch(page, /baseline \(100 %\)/);
+    // With a second target, the baseline cell is the 100 % again.
+    assert.match(answerSection(labelRuns([real]), styles).html, /baseline \(100 %\)/);
+  });
+
   it('judges against a --baseline other than the run\'s own from the raw trials', () => {
     const file = shiftedBy('docker-nat', 0.8);
     const rejudged = judgedAgainst(file, 'docker-nat');
