@@ -144,7 +144,8 @@ export interface ContainerDetailInputs {
 
 /**
  * The trial's record: phases relative to the checkpoint's start; the probe's longest gap from the
- * checkpoint's start to the end of the watch (the client-observed downtime); the web blackout and
+ * checkpoint's start to the end of the watch (the client-observed downtime; it covers the
+ * switch-over when it begins inside the checkpoint and ends after the restore began); the web blackout and
  * brownout over the same span; the outcome, with `health` failing a restore after which the
  * workload never answered.
  */
@@ -164,8 +165,12 @@ export function buildContainerDetail(inputs: ContainerDetailInputs): ContainerMi
     migrationGapMs: gap ? Math.round((gap.toMs - gap.fromMs) * 100) / 100 : null,
     migrationGapStartMs: gap ? relative(gap.fromMs) : null,
     migrationGapEndMs: gap ? relative(gap.toMs) : null,
-    // The container's "switch-over" is the whole checkpoint-to-restore span.
-    coversSwitchover: gap !== null && restoredAt !== null && gap.fromMs <= start && gap.toMs >= restoredAt,
+    // The container's switch-over: CRIU freezes the tasks during the checkpoint (about 100 ms after
+    // it starts, here) and they run again during the restore (before runc returns). The gap covers
+    // it when it begins inside the checkpoint and ends after the restore began.
+    coversSwitchover:
+      gap !== null && restoredAt !== null && report.checkpoint !== undefined && report.restore !== undefined &&
+      gap.fromMs >= start - 1 && gap.fromMs <= report.checkpoint.endedAtMs && gap.toMs >= report.restore.startedAtMs,
     maxSendLateMs: Math.round(probeReport.maxSendLateMs * 100) / 100,
     command: inputs.probeCommand,
   };
