@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { appendFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { after, before, test } from 'node:test';
 import { acquireRunLock } from '../../core/lock.js';
@@ -99,6 +100,8 @@ test('a running container migrates by CRIU stop-and-copy, idle and web: phases, 
       const detail = outcome.detail;
       assert.ok(detail?.kind === 'container-migration');
       console.log(line(detail));
+      // ISOBENCH_CONTAINER_DETAILS=FILE keeps each trial's record as a JSON line (how test/fixtures/criu/*.jsonl were captured).
+      if (process.env.ISOBENCH_CONTAINER_DETAILS) appendFileSync(process.env.ISOBENCH_CONTAINER_DETAILS, `${JSON.stringify({ state: outcome.state, metrics: outcome.metrics, commands: outcome.commands, detail })}\n`);
       assert.deepEqual(detail.outcome, { kind: 'converged' });
       const { checkpoint, copy, network, restore } = detail;
       assert.ok(checkpoint && copy && network && restore, 'every phase ran');
