@@ -51,11 +51,19 @@ export const WEB_REQUEST_TIMEOUT_MS = 5_000;
 const LIFETIME_S = 180;
 const MIB = 1_048_576;
 
-/** The servers the container runs for a workload: the echo server always, nginx for `web`. */
+/**
+ * nginx's worker runs as root in the container, unlike in the guest: CRIU reads every task's rlimits
+ * (prlimit), which for a task of another user needs CAP_SYS_RESOURCE, and this host's capability
+ * bounding set lacks it — the dump failed with "Can't get rlimit 0: Operation not permitted" while
+ * the worker ran as nobody.
+ */
+export const CONTAINER_NGINX_USER = 'user root root;\n';
+
+/** The servers the container runs for a workload: the echo server always, nginx for `web` (the VM trials' configuration, worker as root). */
 export function containerWorkload(workload: 'idle' | 'web', address: string, udpEcho: string): ContainerWorkloadSpec {
   const echo = [udpEcho, address, String(ECHO_PORT)];
   if (workload === 'idle') return { files: [], servers: [echo] };
-  return { files: [{ path: NGINX_CONFIG, content: nginxConfig(address, WEB_PORT) }], servers: [echo, ['nginx', '-c', NGINX_CONFIG, '-g', 'daemon off;']] };
+  return { files: [{ path: NGINX_CONFIG, content: CONTAINER_NGINX_USER + nginxConfig(address, WEB_PORT) }], servers: [echo, ['nginx', '-c', NGINX_CONFIG, '-g', 'daemon off;']] };
 }
 
 /**

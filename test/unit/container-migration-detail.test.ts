@@ -93,5 +93,5 @@ test('the container\'s workload: the echo server on the address, and nginx with 
   assert.deepEqual(containerWorkload('idle', '198.18.0.10', '/usr/local/bin/isobench-udp-echo'), { files: [], servers: [['/usr/local/bin/isobench-udp-echo', '198.18.0.10', '7007']] });
   const web = containerWorkload('web', '198.18.0.10', '/e');
   assert.equal(web.servers[1]![0], 'nginx');
-  assert.match(web.files[0]!.content, /listen 198\.18\.0\.10:8080;/);
+  assert.match(web.files[0]!.content, /^user root root;\n[^]*listen 198\.18\.0\.10:8080;/);
 });
