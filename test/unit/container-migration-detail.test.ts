@@ -4,7 +4,7 @@ import type { ContainerMigrationReport } from '../../contracts/container-migrati
 import { ContainerMigrationTrialDetail } from '../../results/container-migration.js';
 import { TrialDetail } from '../../results/trial-detail.js';
 import type { LoadReport, ProbeReport } from '../../suites/migration/client/reports.js';
-import { buildContainerDetail, containerMigrationMetrics, containerWorkload } from '../../suites/migration/container-trial.js';
+import { buildContainerDetail, containerMigrationMetrics, containerWorkload, runContainerMigrationTrial } from '../../suites/migration/container-trial.js';
 
 // The timeline of the first real container migration on this host (idle, CRIU 4.2.1, 2026-11-30):
 // checkpoint 0-347 ms, copy 347-356 ms (243,412 B in 31 files), network 356-492 ms, restore
@@ -94,4 +94,13 @@ test('the container\'s workload: the echo server on the address, and nginx with 
   const web = containerWorkload('web', '198.18.0.10', '/e');
   assert.equal(web.servers[1]![0], 'nginx');
   assert.match(web.files[0]!.content, /^user root root;\n[^]*listen 198\.18\.0\.10:8080;/);
+});
+
+test('a host where `criu check` fails: every container trial is skipped with CRIU\'s own line; dirty is skipped anyway', async () => {
+  const reason = '`criu check` (CRIU 3.17.1 via runc 1.1.5+ds1): Error (criu/vdso.c:381): vdso: Unexpected rt vDSO area bounds';
+  const unsupported = { method: 'm', serverAddress: '198.18.0.10', programs: { udpEcho: '/e' }, support: { kind: 'unsupported' as const, reason }, launch: () => Promise.reject(new Error('must not launch')) };
+  const context = { client: { exec: () => Promise.reject(new Error('no client')), wrap: (command: readonly string[]) => [...command] }, verifyDestination: async () => {} };
+  assert.deepEqual(await runContainerMigrationTrial('idle', unsupported, context), { state: 'skipped', reason: `container migration is not supported on this host: ${reason}`, commands: [] });
+  const supported = { ...unsupported, support: HOST.support };
+  assert.deepEqual(await runContainerMigrationTrial('dirty', supported, context), { state: 'skipped', reason: 'the container row runs the idle and web workloads only', commands: [] });
 });
