@@ -8,7 +8,7 @@ import type { CommandOptions, CommandOutcome } from '../core/exec.js';
 import type { ToolRequirement } from '../core/tools.js';
 import type { MetricDefinition } from '../results/metrics.js';
 import type { HostFacts, MetricSample, ParamValue } from '../results/schema.js';
-import type { TrialDetail } from '../results/migration.js';
+import type { TrialDetail } from '../results/trial-detail.js';
 import type { ProvisionedTarget, ServicePort } from './target.js';
 
 /** A point's parameters as stored in the results file: flat, JSON-safe values. */

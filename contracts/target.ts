@@ -6,6 +6,7 @@ import type { CpuCounter } from '../core/cpu-meter.js';
 import type { CommandOptions, CommandOutcome } from '../core/exec.js';
 import type { TargetFacts } from '../results/schema.js';
 import type { MigrationStatus, MigrationVariant } from '../results/migration.js';
+import type { ContainerMigrationHost } from './container-migration.js';
 
 /** Options from the command line that shape how targets are provisioned; each driver reads those it takes. */
 export interface TargetOptions {
@@ -89,6 +90,8 @@ export interface ProvisionedTarget {
    * the target *is* the destination: same address, same disk, `exec` and started services reach it.
    */
   readonly migration?: TargetMigration;
+  /** Containers it can checkpoint and restore with CRIU (the runc-criu target): the migration suite's container row. */
+  readonly containerMigration?: ContainerMigrationHost;
 }
 
 /** What a migration trial asks for: QEMU's knobs, one variant at a time. */

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { IsobenchError } from '../core/errors.js';
 import { formatZodIssues } from '../core/zod-text.js';
-import { TrialDetail } from './migration.js';
+import { TrialDetail } from './trial-detail.js';
 
 /*
  * The results file: one JSON document per run. Versioned; every read and write goes through

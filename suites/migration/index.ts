@@ -4,6 +4,7 @@ import { MIGRATION_VARIANTS } from '../../results/migration.js';
 import { MIGRATION_METRICS as M } from '../../results/metrics.js';
 import { MIGRATION_PORTS } from './guest-workloads.js';
 import { MigrationOptions, numbers, TIME_LIMIT_S, variantsOf, words, type Workload } from './options.js';
+import { runContainerMigrationTrial } from './container-trial.js';
 import { runMigrationTrial } from './trial.js';
 
 /** One migration point: a workload at one link rate, downtime limit and variant (and dirty rate). */
@@ -81,6 +82,8 @@ export const migrationSuite: Suite<MigrationParams, MigrationOptions> = {
   },
 
   async runTrial(point, context) {
+    // The container row (issue 12): CRIU stop-and-copy; the link rate, downtime limit and variant are QEMU's and do not apply.
+    if (context.target.containerMigration) return runContainerMigrationTrial(point.params.workload, context.target.containerMigration, context);
     return runMigrationTrial(point.params, context);
   },
 };

@@ -1,0 +1,267 @@
+import { access, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { epochMs } from '../../core/clock.js';
+import { errorMessage } from '../../core/errors.js';
+import { pollUntil, sleep } from '../../core/poll.js';
+import type { ContainerMigrationHost, ContainerMigrationReport, ContainerPhase, ContainerWorkloadSpec, MigratableContainer } from '../../contracts/container-migration.js';
+import type { ClientSide, TrialOutcome } from '../../contracts/suite.js';
+import type { FreezeRecord } from '../../contracts/target.js';
+import type { ContainerMigrationOutcome, ContainerMigrationTrialDetail, ContainerPhaseRecord } from '../../results/container-migration.js';
+import { MIGRATION_METRICS as M } from '../../results/metrics.js';
+import type { ProbeRecord, WebTimeline } from '../../results/migration.js';
+import type { MetricSample } from '../../results/schema.js';
+import { sample } from '../trial-helpers.js';
+import { clientProgramCommand, PROBE_PRIORITY, startClientProgram, type ClientProgram } from './client-programs.js';
+import { LoadReport, ProbeReport } from './client/reports.js';
+import { ECHO_PORT, nginxConfig, NGINX_CONFIG, WEB_PORT } from './guest-workloads.js';
+import { judgeSelfTest, longestGapWithin, SELF_TEST_PAUSES_MS } from './probe-analysis.js';
+import { webImpact } from './web-analysis.js';
+
+/*
+ * The container row of the migration suite (issue 12): one stop-and-copy migration of a running
+ * container with CRIU — checkpoint, copy of the images, restore as a new container with the same
+ * address — watched by the VM trials' client programs (the 1 ms UDP echo probe, and for `web` the
+ * HTTP client against nginx), so the two rows compare field for field. There are no rounds: this
+ * kernel has no soft-dirty tracking, so CRIU cannot pre-copy; the whole checkpoint-to-restore span is
+ * downtime.
+ */
+
+/** The probe sends every 1 ms, as in the VM trials (trial.ts). */
+export const PROBE_INTERVAL_MS = 1;
+/** A pause between two echoes this long or longer is listed as a gap, ms (as trial.ts). */
+export const PROBE_GAP_MS = 5;
+/** How long the client programs may take to get a first answer (Node with tsx takes about a second here), ms. */
+export const CLIENT_READY_TIMEOUT_MS = 30_000;
+/** ms the stream runs before the self-test (as trial.ts). */
+export const SETTLE_MS = 500;
+/** ms between the self-test's pauses, so each pause's gap stands alone (as trial.ts). */
+export const SELF_TEST_SPACING_MS = 400;
+/** The pre-migration window the web baseline is measured over, ms (as trial.ts). */
+export const BASELINE_MS = 2_000;
+/** ms the clients keep watching after the restore: a TCP connection's retransmission shows here. */
+export const WATCH_AFTER_MS = 2_000;
+/** Keep-alive connections of the web client, each a closed loop (as trial.ts). */
+export const WEB_CONNECTIONS = 4;
+/** Requests are counted per 100 ms, as in Clark's web figure (as trial.ts). */
+export const WEB_BUCKET_MS = 100;
+/** A web request unanswered this long is counted failed and retried, ms (as trial.ts). */
+export const WEB_REQUEST_TIMEOUT_MS = 5_000;
+/** How long the container's servers and the clients may live, s: generously past the whole trial. */
+const LIFETIME_S = 180;
+const MIB = 1_048_576;
+
+/**
+ * nginx's worker runs as root in the container, unlike in the guest: CRIU reads every task's rlimits
+ * (prlimit), which for a task of another user needs CAP_SYS_RESOURCE, and this host's capability
+ * bounding set lacks it — the dump failed with "Can't get rlimit 0: Operation not permitted" while
+ * the worker ran as nobody.
+ */
+export const CONTAINER_NGINX_USER = 'user root root;\n';
+
+/** The servers the container runs for a workload: the echo server always, nginx for `web` (the VM trials' configuration, worker as root). */
+export function containerWorkload(workload: 'idle' | 'web', address: string, udpEcho: string): ContainerWorkloadSpec {
+  const echo = [udpEcho, address, String(ECHO_PORT)];
+  if (workload === 'idle') return { files: [], servers: [echo] };
+  return { files: [{ path: NGINX_CONFIG, content: CONTAINER_NGINX_USER + nginxConfig(address, WEB_PORT) }], servers: [echo, ['nginx', '-c', NGINX_CONFIG, '-g', 'daemon off;']] };
+}
+
+/**
+ * One container migration trial: a fresh container with the workload, the probe (and the web
+ * client) from the client namespace, the probe's self-test on cgroup-freezer pauses, a
+ * pre-migration window, the migration, a watch after it; then the container is removed.
+ * `skipped` with CRIU's own reason where the host cannot checkpoint; `dirty` is skipped (the row
+ * compares the idle and web workloads).
+ */
+export async function runContainerMigrationTrial(
+  workload: 'idle' | 'web' | 'dirty',
+  host: ContainerMigrationHost,
+  context: { client: ClientSide; verifyDestination(address: string): Promise<void> },
+): Promise<TrialOutcome> {
+  if (host.support.kind === 'unsupported') return { state: 'skipped', reason: `container migration is not supported on this host: ${host.support.reason}`, commands: [] };
+  if (workload === 'dirty') return { state: 'skipped', reason: 'the container row runs the idle and web workloads only', commands: [] };
+  const commands: string[][] = [];
+  let container: MigratableContainer | undefined;
+  let probe: ClientProgram<ProbeReport> | undefined;
+  let load: ClientProgram<LoadReport> | undefined;
+  let scratch: string | undefined;
+  try {
+    container = await host.launch(containerWorkload(workload, host.serverAddress, host.programs.udpEcho));
+    commands.push(...container.commands);
+    const address = container.serverAddress;
+    await context.verifyDestination(address);
+    scratch = await mkdtemp(join(tmpdir(), 'isobench-container-migration-'));
+    const probeFlags = { address, port: ECHO_PORT, 'interval-ms': PROBE_INTERVAL_MS, 'gap-ms': PROBE_GAP_MS, 'max-seconds': LIFETIME_S, 'ready-file': join(scratch, 'probe-ready') };
+    probe = startClientProgram(context.client, clientProgramCommand('udp-probe', probeFlags, PROBE_PRIORITY), ProbeReport, LIFETIME_S);
+    commands.push(probe.command);
+    await waitForFile(join(scratch, 'probe-ready'), 'no echo came back from the container');
+    await sleep(SETTLE_MS);
+    const freezes: FreezeRecord[] = [];
+    for (const ms of SELF_TEST_PAUSES_MS) {
+      freezes.push(await container.freeze(ms));
+      await sleep(SELF_TEST_SPACING_MS);
+    }
+    if (workload === 'web') {
+      const loadFlags = { address, port: WEB_PORT, connections: WEB_CONNECTIONS, 'bucket-ms': WEB_BUCKET_MS, 'timeout-ms': WEB_REQUEST_TIMEOUT_MS, 'max-seconds': LIFETIME_S, 'ready-file': join(scratch, 'load-ready') };
+      load = startClientProgram(context.client, clientProgramCommand('http-load', loadFlags), LoadReport, LIFETIME_S);
+      commands.push(load.command);
+      await waitForFile(join(scratch, 'load-ready'), 'no web request completed');
+      await sleep(SETTLE_MS);
+    }
+    const baseline = { fromMs: epochMs(), toMs: 0 };
+    await sleep(BASELINE_MS);
+    baseline.toMs = epochMs();
+
+    const report = await container.migrate();
+    for (const phase of [report.checkpoint, report.copy, report.network, report.restore]) if (phase && phase.command.length) commands.push(phase.command);
+    await sleep(WATCH_AFTER_MS);
+    const watchEndMs = epochMs();
+    const probeReport = await probe.stop();
+    probe = undefined;
+    const loadReport = load ? await load.stop() : null;
+    load = undefined;
+
+    const detail = buildContainerDetail({ workload, host, report, freezes, probeReport, loadReport, baseline, watchEndMs, probeCommand: commands.find((c) => c.some((part) => part.endsWith('udp-probe.ts'))) ?? [], loadCommand: commands.find((c) => c.some((part) => part.endsWith('http-load.ts'))) ?? [] });
+    const metrics = containerMigrationMetrics(detail);
+    if (detail.outcome.kind === 'failed') return { state: 'failed', reason: `container migration failed at ${detail.outcome.step}: ${detail.outcome.error}`, commands, detail };
+    if (metrics.length === 0) return { state: 'failed', reason: 'the container migration left no figure to record', commands, detail };
+    return { state: 'completed', metrics, commands, detail };
+  } catch (error) {
+    return { state: 'failed', reason: errorMessage(error), commands };
+  } finally {
+    await probe?.stop().catch(() => {});
+    await load?.stop().catch(() => {});
+    await container?.teardown().catch(() => {});
+    if (scratch) await rm(scratch, { recursive: true, force: true });
+  }
+}
+
+/** What buildContainerDetail reads. All times epoch ms. */
+export interface ContainerDetailInputs {
+  workload: 'idle' | 'web';
+  host: Pick<ContainerMigrationHost, 'method' | 'support'>;
+  report: ContainerMigrationReport;
+  freezes: readonly FreezeRecord[];
+  probeReport: ProbeReport;
+  loadReport: LoadReport | null;
+  baseline: { fromMs: number; toMs: number };
+  watchEndMs: number;
+  probeCommand: string[];
+  loadCommand: string[];
+}
+
+/**
+ * The trial's record: phases relative to the checkpoint's start; the probe's longest gap from the
+ * checkpoint's start to the end of the watch (the client-observed downtime; it covers the
+ * switch-over when it begins inside the checkpoint and ends after the restore began); the web blackout and
+ * brownout over the same span; the outcome, with `health` failing a restore after which the
+ * workload never answered.
+ */
+export function buildContainerDetail(inputs: ContainerDetailInputs): ContainerMigrationTrialDetail {
+  const { report } = inputs;
+  const start = report.checkpoint?.startedAtMs ?? inputs.watchEndMs;
+  const relative = (ms: number) => Math.round((ms - start) * 10) / 10;
+  const phase = (value: ContainerPhase | undefined): ContainerPhaseRecord | undefined =>
+    value && { startMs: relative(value.startedAtMs), endMs: relative(value.endedAtMs), ms: Math.round((value.endedAtMs - value.startedAtMs) * 10) / 10 };
+  const restoredAt = report.outcome.kind === 'converged' ? (report.restore?.endedAtMs ?? null) : null;
+  const probeReport = inputs.probeReport;
+  const gap = longestGapWithin(probeReport.gaps, start, inputs.watchEndMs);
+  const probe: ProbeRecord = {
+    intervalMs: probeReport.intervalMs,
+    sent: probeReport.sent,
+    received: probeReport.received,
+    migrationGapMs: gap ? Math.round((gap.toMs - gap.fromMs) * 100) / 100 : null,
+    migrationGapStartMs: gap ? relative(gap.fromMs) : null,
+    migrationGapEndMs: gap ? relative(gap.toMs) : null,
+    // The container's switch-over: CRIU freezes the tasks during the checkpoint (about 100 ms after
+    // it starts, here) and they run again during the restore (before runc returns). The gap covers
+    // it when it begins inside the checkpoint and ends after the restore began.
+    coversSwitchover:
+      gap !== null && restoredAt !== null && report.checkpoint !== undefined && report.restore !== undefined &&
+      gap.fromMs >= start - 1 && gap.fromMs <= report.checkpoint.endedAtMs && gap.toMs >= report.restore.startedAtMs,
+    maxSendLateMs: Math.round(probeReport.maxSendLateMs * 100) / 100,
+    command: inputs.probeCommand,
+  };
+  let web: WebTimeline | undefined;
+  if (inputs.loadReport) {
+    web = {
+      bucketMs: inputs.loadReport.bucketMs,
+      firstBucketMs: relative(inputs.loadReport.startedAtMs),
+      completed: inputs.loadReport.completed,
+      failed: inputs.loadReport.failed,
+      connections: inputs.loadReport.connections,
+      ...webImpact(inputs.loadReport, inputs.baseline, { fromMs: start, toMs: inputs.watchEndMs }),
+      command: inputs.loadCommand,
+    };
+  }
+  let outcome: ContainerMigrationOutcome = report.outcome.kind === 'converged' ? { kind: 'converged' } : report.outcome;
+  let health: string | null = null;
+  if (restoredAt !== null) {
+    const notes: string[] = [];
+    const echoed = probeReport.lastEchoAtMs !== null && probeReport.lastEchoAtMs > restoredAt;
+    notes.push(echoed ? 'echoes arrived after the restore' : 'no echo arrived after the restore');
+    let answered = echoed;
+    if (inputs.loadReport) {
+      const loadReport = inputs.loadReport;
+      const after = loadReport.completed.filter((_, index) => loadReport.startedAtMs + index * loadReport.bucketMs >= restoredAt).reduce((sum, value) => sum + value, 0);
+      notes.push(`${after} web requests completed after the restore`);
+      answered &&= after > 0;
+    }
+    health = notes.join('; ');
+    if (!answered) outcome = { kind: 'failed', step: 'health', error: `the workload stopped answering: ${health}` };
+  }
+  const restore = phase(report.restore);
+  return {
+    kind: 'container-migration',
+    method: inputs.host.method,
+    workload: inputs.workload,
+    dirtyTracking: inputs.host.support.kind === 'supported' ? inputs.host.support.dirtyTracking : { available: false, detail: 'not checked' },
+    outcome,
+    ...(report.checkpoint ? { checkpoint: phase(report.checkpoint)! } : {}),
+    ...(report.copy ? { copy: { ...phase(report.copy)!, bytes: report.copy.bytes, files: report.copy.files } } : {}),
+    ...(report.network ? { network: phase(report.network)! } : {}),
+    ...(restore ? { restore } : {}),
+    totalMs: restoredAt !== null && restore ? restore.endMs : null,
+    probe,
+    selfTest: judgeSelfTest(inputs.freezes, probeReport),
+    ...(web ? { web } : {}),
+    health,
+  };
+}
+
+/**
+ * The trial's metrics, in the VM trials' names where the quantity is the same: total time
+ * (checkpoint start to restore end), the probe's downtime, the bytes moved, the probe's resolution,
+ * the web figures. Anything not measured is left out, never 0.
+ */
+export function containerMigrationMetrics(detail: ContainerMigrationTrialDetail): MetricSample[] {
+  const metrics: MetricSample[] = [];
+  if (detail.totalMs !== null) metrics.push(sample(M.totalTime, detail.totalMs, 'host clock: runc checkpoint start to runc restore end (CRIU stop-and-copy)'));
+  if (detail.probe?.coversSwitchover && detail.probe.migrationGapMs !== null) {
+    metrics.push(sample(M.downtimeProbe, detail.probe.migrationGapMs, `longest gap in a ${detail.probe.intervalMs} ms UDP echo stream from the client netns, covering checkpoint to restore`));
+  }
+  if (detail.copy) metrics.push(sample(M.transferred, detail.copy.bytes / MIB, 'bytes of CRIU\'s image directory copied to the destination'));
+  if (detail.selfTest?.resolutionMs != null) metrics.push(sample(M.probeResolution, detail.selfTest.resolutionMs, 'largest |error| reading cgroup-freezer pauses of 100, 200, 500 ms'));
+  if (detail.web) {
+    const method = `requests completed per ${detail.web.bucketMs} ms, ${detail.web.connections} keep-alive connections from the client netns`;
+    if (detail.web.baselinePerSecond !== null) metrics.push(sample(M.webBaseline, detail.web.baselinePerSecond, method));
+    if (detail.web.blackoutMs !== null) metrics.push(sample(M.blackout, detail.web.blackoutMs, method));
+    if (detail.web.brownoutMs !== null) metrics.push(sample(M.brownout, detail.web.brownoutMs, method));
+  }
+  return metrics;
+}
+
+/**
+ * Waits until a client program created its ready file (its first answer came back).
+ * @throws DeadlineError "`what` within 30000 ms".
+ */
+async function waitForFile(path: string, what: string): Promise<void> {
+  await pollUntil(
+    async () =>
+      access(path).then(
+        () => true,
+        () => false,
+      ),
+    { timeoutMs: CLIENT_READY_TIMEOUT_MS, intervalMs: 50, what },
+  );
+}
