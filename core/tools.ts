@@ -1,11 +1,14 @@
 import { access, constants, rm, writeFile } from 'node:fs/promises';
-import { delimiter, join } from 'node:path';
+import { delimiter, isAbsolute, join } from 'node:path';
 import { MissingToolError, UsageError } from './errors.js';
 import { runChecked } from './exec.js';
 
 /** A host program isobench runs, the Debian package that provides it, and why it is needed (shown when installing). */
 export interface ToolRequirement {
-  /** The executable looked up on PATH, e.g. `fio`. */
+  /**
+   * The executable looked up on PATH, e.g. `fio`; or, for a package without one (a `-dev` package),
+   * the absolute path of a file it installs, e.g. `/usr/include/uuid/uuid.h`, which must exist.
+   */
   command: string;
   /** The Debian package `apt-get install` takes, e.g. `fio`. */
   debianPackage: string;
@@ -69,13 +72,19 @@ export async function findExecutable(command: string, searchPath: string = proce
   return null;
 }
 
+/** An absolute path names a file a package installs (a header): it must exist; a bare name is looked up on PATH. */
+async function defaultFind(command: string): Promise<string | null> {
+  if (!isAbsolute(command)) return findExecutable(command);
+  return access(command, constants.F_OK).then(() => command, () => null);
+}
+
 /**
  * The requirements whose command is not found, in the given order.
  * @param find Where a command would run from, or null; default findExecutable.
  */
 export async function missingTools(
   requirements: readonly ToolRequirement[],
-  find: (command: string) => Promise<string | null> = (command) => findExecutable(command),
+  find: (command: string) => Promise<string | null> = defaultFind,
 ): Promise<ToolRequirement[]> {
   const missing: ToolRequirement[] = [];
   for (const requirement of requirements) {
@@ -132,7 +141,7 @@ export function installLines(missing: readonly ToolRequirement[]): string[] {
  *   apt-get's last line: no network, a package this release lacks).
  */
 export async function ensureTools(requirements: readonly ToolRequirement[], log: (line: string) => void, options: EnsureToolsOptions = {}): Promise<void> {
-  const find = options.findExecutable ?? ((command: string) => findExecutable(command));
+  const find = options.findExecutable ?? defaultFind;
   const missing = await missingTools(requirements, find);
   if (missing.length === 0) return;
   const canInstall = options.install ?? (process.getuid?.() === 0 && (await findExecutable('apt-get')) !== null);

@@ -52,6 +52,13 @@ export interface TargetDriver {
    * after colons. Values are unique across one driver's options, so `kvm:qcow2` needs no key.
    */
   readonly configurable: Readonly<Partial<Record<ConfigurableOption, readonly string[]>>>;
+  /**
+   * Set for a target that runs only when named (`--target runc-criu`), never in `--target all` or the
+   * default matrix; the text says why, and `--help` shows it.
+   */
+  readonly optIn?: string;
+  /** The only suites this target can run (runc-criu: `migration`); absent means every suite. */
+  readonly onlySuites?: readonly string[];
   /** Finds what a crashed run of this driver left (containers, guests); drivers may share one scanner. */
   readonly leftovers?: LeftoverScanner;
   /** Host packages the driver needs, e.g. `{ command: 'qemu-system-x86_64', debianPackage: 'qemu-system-x86' }`. */

@@ -4,7 +4,7 @@ import type { AnySuite, SuiteOptions } from '../../contracts/suite.js';
 import type { TargetOptions } from '../../contracts/target.js';
 import { UsageError } from '../../core/errors.js';
 import { allConfigurations, displayOf, parseTargetConfiguration } from '../../provisioning/targets/configuration.js';
-import { TARGET_NAMES } from '../../provisioning/targets/index.js';
+import { DRIVERS, TARGET_NAMES } from '../../provisioning/targets/index.js';
 import { DEFAULT_GUARD_RANGE, DEFAULT_TEST_SUBNET } from '../../provisioning/topology.js';
 import { readResultsFile, writeResultsFile } from '../../results/store.js';
 import { DEFAULT_SUITES, findSuite, SUITE_NAMES, SUITES } from '../../suites/index.js';
@@ -62,8 +62,10 @@ const FLAGS = {
 
 const SUITE_FLAG_USAGE = SUITES.flatMap((suite) => suite.flags.map((flag) => `[--${flag.name} ${flag.valueName}]`)).join(' ');
 
-const OPT_IN_USAGE = SUITES.filter((suite) => suite.optIn !== undefined)
-  .map((suite) => `--suite all leaves out ${suite.name}: name it to run it (${suite.optIn}).`).join('\n');
+const OPT_IN_USAGE = [
+  ...DRIVERS.filter((driver) => driver.optIn !== undefined).map((driver) => `--target all leaves out ${driver.name}: it ${driver.optIn}.`),
+  ...SUITES.filter((suite) => suite.optIn !== undefined).map((suite) => `--suite all leaves out ${suite.name}: name it to run it (${suite.optIn}).`),
+].join('\n');
 
 /** `npm run bench -- --help`; targets, suites and suite flags come from the registries. */
 export const BENCH_USAGE = `usage: npm run bench -- [--target NAME[:OPTION…][,…]|all] [--suite NAME[,NAME…]|all] [--quick|--full] | --resume RESULTS.json
@@ -194,6 +196,12 @@ export async function parseBenchOptions(argv: string[]): Promise<BenchOptions> {
   const targets = values.target === undefined
     ? allConfigurations()
     : listOf(values.target, allConfigurations, parseTargetConfiguration, (configuration) => configuration.id);
+  for (const { id, driver } of targets) {
+    const others = driver.onlySuites ? suites.filter((suite) => !driver.onlySuites!.includes(suite.name)) : [];
+    if (others.length > 0) {
+      throw new UsageError(`${id} runs only the ${driver.onlySuites!.join(', ')} suite, not ${others.map((suite) => suite.name).join(', ')}: run it with --suite ${driver.onlySuites!.join(',')}`);
+    }
+  }
   const suiteOptions = parseSuiteOptions(values);
   const subnet = values.subnet ?? DEFAULT_TEST_SUBNET;
   const guardRange = values['guard-range'] ?? DEFAULT_GUARD_RANGE;

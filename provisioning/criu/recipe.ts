@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import type { ToolRequirement } from '../../core/tools.js';
 
 /*
  * The CRIU isobench builds for the container row of the migration suite, as data: which Debian
@@ -15,6 +16,34 @@ import { createHash } from 'node:crypto';
 
 /** Bump when the build steps in build.ts change in a way the data below does not show. */
 export const CRIU_RECIPE_VERSION = 1;
+
+/**
+ * Each bookworm package the build needs and a file it installs (its command, or a header for a
+ * `-dev` package; read from `dpkg -L` here), so `npm run bench` installs what is missing first.
+ */
+const BUILD_PACKAGE_FILES: Readonly<Record<string, string>> = {
+  gcc: 'gcc',
+  make: 'make',
+  pkgconf: 'pkg-config',
+  'libbsd-dev': '/usr/include/bsd/bsd.h',
+  'libcap-dev': '/usr/include/sys/capability.h',
+  'libgnutls28-dev': '/usr/include/gnutls/gnutls.h',
+  'libnet1-dev': '/usr/bin/libnet-config',
+  'libnftables-dev': '/usr/include/nftables/libnftables.h',
+  'libnl-3-dev': '/usr/include/libnl3/netlink/netlink.h',
+  'libprotobuf-c-dev': '/usr/include/protobuf-c/protobuf-c.h',
+  'libprotobuf-dev': '/usr/include/google/protobuf/message.h',
+  'protobuf-c-compiler': 'protoc-c',
+  'protobuf-compiler': 'protoc',
+  'uuid-dev': '/usr/include/uuid/uuid.h',
+};
+
+/** The build packages as tool requirements: the runc-criu target's host tools, installed like any other. */
+export const CRIU_BUILD_TOOLS: readonly ToolRequirement[] = Object.entries(BUILD_PACKAGE_FILES).map(([debianPackage, command]) => ({
+  command,
+  debianPackage,
+  why: 'to build CRIU 4.2 from Debian\'s source for the runc-criu target (bookworm\'s criu 3.17 fails `criu check` on newer kernels)',
+}));
 
 /** What is built, from where, with what. */
 export interface CriuRecipe {
@@ -42,10 +71,7 @@ export const CRIU_RECIPE: CriuRecipe = {
   tarballUrl: 'http://deb.debian.org/debian/pool/main/c/criu/criu_4.2.1.orig.tar.xz',
   tarballSha256: '29ec0ee09e296479fe7048c80980e8ef1d0684d0b0204c2b101dfea19f6725b9',
   makeTarget: 'criu',
-  buildPackages: [
-    'gcc', 'make', 'pkgconf', 'libbsd-dev', 'libcap-dev', 'libgnutls28-dev', 'libnet1-dev', 'libnftables-dev', 'libnl-3-dev',
-    'libprotobuf-c-dev', 'libprotobuf-dev', 'protobuf-c-compiler', 'protobuf-compiler', 'uuid-dev',
-  ],
+  buildPackages: Object.keys(BUILD_PACKAGE_FILES),
   recipeVersion: CRIU_RECIPE_VERSION,
 };
 

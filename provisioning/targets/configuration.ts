@@ -59,7 +59,7 @@ export function optionsFor(configuration: TargetConfiguration, runWide: TargetOp
 
 /** The plain configuration of every registered driver. */
 export function allConfigurations(): TargetConfiguration[] {
-  return DRIVERS.map((driver) => ({ id: driver.name, driver, overrides: {} }));
+  return DRIVERS.filter((driver) => driver.optIn === undefined).map((driver) => ({ id: driver.name, driver, overrides: {} }));
 }
 
 /**

@@ -1,6 +1,7 @@
 import { UsageError } from '../../core/errors.js';
 import type { ProvisionedTarget } from '../../contracts/target.js';
 import { provisionCriuHost } from '../criu/index.js';
+import { CRIU_BUILD_TOOLS } from '../criu/recipe.js';
 import type { ProvisionContext, TargetDriver } from '../types.js';
 
 /** What every workload other than the migration suite's container row gets from this target. */
@@ -16,11 +17,13 @@ export const runcCriuDriver: TargetDriver = {
   name: 'runc-criu',
   display: { label: 'runc+CRIU', order: 2.5, colour: '#54a24b' },
   configurable: {},
+  optIn: 'runs only the migration suite\'s container row: --target runc-criu --suite migration',
+  onlySuites: ['migration'],
   description: 'runc container on the test bridge, migrated by CRIU stop-and-copy (migration suite only); client netns -> veth -> bridge -> veth -> container netns',
   hostTools: [
     { command: 'runc', debianPackage: 'runc', why: 'to run the containers the container row checkpoints' },
     { command: 'ip', debianPackage: 'iproute2', why: 'to give each container a network namespace on the test bridge' },
-    { command: 'make', debianPackage: 'make', why: 'to build CRIU from Debian\'s source (bookworm\'s criu fails on this kernel)' },
+    ...CRIU_BUILD_TOOLS,
   ],
 
   async defaultAvailability() {

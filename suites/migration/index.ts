@@ -45,7 +45,7 @@ export const migrationSuite: Suite<MigrationParams, MigrationOptions> = {
   name: 'migration',
   description: 'live migration of the kvm guest between two QEMU processes: total time, rounds, downtime (QEMU and a verified client probe), web blackout',
   figure: 'Clark et al. 2005, "Live Migration of Virtual Machines": rounds, downtime, web throughput during migration',
-  optIn: 'kvm only; on a TCG host its quick sweep alone takes about 12 minutes',
+  optIn: 'kvm, and runc-criu for the container row; on a TCG host its quick sweep alone takes about 12 minutes',
   hostTools: [{ command: 'chrt', debianPackage: 'util-linux', why: 'to run the migration suite\'s echo probe at real-time priority' }],
   ports: MIGRATION_PORTS,
   flags: [

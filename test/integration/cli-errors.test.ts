@@ -10,7 +10,7 @@ import { runCli } from '../helpers.js';
 const exec = promisify(execFile);
 
 const cases: Array<[string, string[], RegExp]> = [
-  ['unknown target', ['bench', '--target', 'lxc'], /unknown target "lxc": choose from native, docker-host, docker-nat, kvm or all/],
+  ['unknown target', ['bench', '--target', 'lxc'], /unknown target "lxc": choose from native, docker-host, docker-nat, runc-criu, kvm or all/],
   ['unknown suite', ['bench', '--target', 'native', '--suite', 'netperf'], /unknown suite "netperf"/],
   ['bad flag value', ['bench', '--target', 'native', '--reps', '0'], /--reps takes a whole number from 1 to 1000/],
   ['unknown flag', ['bench', '--turbo'], /unknown flag --turbo: see npm run bench -- --help for the flags/],

@@ -4,7 +4,7 @@ import { mkdtemp, readFile, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { DENY_ALL_POLICY, withServiceStartsDenied } from '../../core/tools.js';
+import { DENY_ALL_POLICY, missingTools, withServiceStartsDenied } from '../../core/tools.js';
 
 test('service starts are denied while the work runs (policy-rc.d exits 101), and the hook is gone afterwards, failure or not', async () => {
   const path = join(await mkdtemp(join(tmpdir(), 'isobench-policy-')), 'policy-rc.d');
@@ -22,4 +22,14 @@ test('a policy the host already has is left alone and decides', async () => {
   await writeFile(path, '#!/bin/sh\nexit 0\n', { mode: 0o755 });
   await withServiceStartsDenied(async () => assert.equal(await readFile(path, 'utf8'), '#!/bin/sh\nexit 0\n'), path);
   assert.equal(await readFile(path, 'utf8'), '#!/bin/sh\nexit 0\n');
+});
+
+test('a requirement named by an absolute path (a -dev package\'s header) is met when the file exists, not looked up on PATH', async () => {
+  const directory = await mkdtemp(join(tmpdir(), 'isobench-tools-'));
+  const header = join(directory, 'uuid.h');
+  await writeFile(header, '/* not executable */\n', { mode: 0o644 });
+  const requirement = (command: string) => ({ command, debianPackage: 'uuid-dev', why: 'to build CRIU' });
+  assert.deepEqual(await missingTools([requirement(header)]), [], 'a plain file is enough');
+  assert.deepEqual(await missingTools([requirement(join(directory, 'absent.h'))]), [requirement(join(directory, 'absent.h'))]);
+  assert.deepEqual(await missingTools([requirement('uuid.h')]), [requirement('uuid.h')], 'a bare name is a command on PATH');
 });

@@ -46,7 +46,7 @@ test('versions: criu --version and runc --version', () => {
 });
 
 test('a failed dump\'s reason: 4.1.1 cannot read SO_PASSCRED of an inet socket on this kernel; the rlimit line CRIU carries on past is left out', () => {
-  const errors = criuLogErrors(fixture('dump-4.1.1-inet-socket.log'));
+  const errors = criuLogErrors(fixture('dump-4.1.1-inet-socket.txt'));
   assert.equal(errors[0], 'Error (criu/sockets.c:628): sockets: Can\'t get 1:16 opt: Operation not supported');
   assert.ok(errors.every((line) => !line.includes('RLIMIT_NOFILE')));
   assert.equal(errors.at(-1), 'Error (criu/cr-dump.c:2111): Dumping FAILED.');
