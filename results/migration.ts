@@ -306,7 +306,9 @@ export type DirtyRateMeasurement = z.infer<typeof DirtyRateMeasurement>;
  * guest with the workload on: a series of back-to-back 1 s measurements (pages changed per second over
  * time), then longer intervals (distinct pages changed against the interval's length: the WWS curve).
  */
-export const WwsTrace = z.object({
+export const WwsTrace = z.discriminatedUnion('kind', [
+  z.object({
+  kind: z.literal('traced'),
   /** e.g. `QMP calc-dirty-rate, page-sampling, 16384 sample pages per GiB`. */
   method: z.string(),
   /** The mode every measurement used. */
@@ -319,7 +321,10 @@ export const WwsTrace = z.object({
   probes: z.array(z.object({ mode: z.enum(DIRTY_RATE_MODES), dirtyRateMiBs: count.nullable(), error: z.string().nullable() })),
   series: z.array(DirtyRateMeasurement),
   curve: z.array(DirtyRateMeasurement),
-});
+  }),
+  /** The trace could not be taken (QEMU refused every mode, or a measurement never finished): why. The migration still ran. */
+  z.object({ kind: z.literal('failed'), reason: z.string().min(1) }),
+]);
 /** A parsed WwsTrace. */
 export type WwsTrace = z.infer<typeof WwsTrace>;
 
