@@ -317,8 +317,11 @@ export const WwsTrace = z.discriminatedUnion('kind', [
   samplePagesPerGiB: count.nullable(),
   /** Why that mode: the accelerator, and what each mode probed answered. */
   modeReason: z.string(),
-  /** Each mode tried once for 1 s before the trace: QEMU's MiB/s, or its refusal. */
-  probes: z.array(z.object({ mode: z.enum(DIRTY_RATE_MODES), dirtyRateMiBs: count.nullable(), error: z.string().nullable() })),
+  /**
+   * Each mode before the trace: `measured` (1 s, QEMU's MiB/s), `refused` (QEMU's error) or `not-tried`
+   * (why: under TCG a dirty-bitmap calc-dirty-rate ended QEMU 7.2 here, and dirty-ring needs KVM).
+   */
+  probes: z.array(z.object({ mode: z.enum(DIRTY_RATE_MODES), outcome: z.enum(['measured', 'refused', 'not-tried']), dirtyRateMiBs: count.nullable(), detail: z.string().nullable() })),
   series: z.array(DirtyRateMeasurement),
   curve: z.array(DirtyRateMeasurement),
   }),
