@@ -180,51 +180,55 @@ export const migrationBandwidthSweep: FigureModule = {
     if (data.length === 0) return null;
     const colour = { field: 'series', type: 'nominal', title: null, scale: { domain: [...SERIES], range: SERIES_COLOURS } };
     const x = { field: 'bandwidth', type: 'quantitative', title: 'max-bandwidth (MiB/s)', scale: { zero: false } };
-    const spec = {
-      $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
-      title: {
-        text: 'Migration: total time and downtime against the link rate',
-        subtitle: [
-          'mirrors Clark et al. 2005\'s trade-off between migration time and service impact; per workload (rows), QEMU\'s figures (left: total-time, s; right: downtime, ms)',
-          'dots: each repetition as measured; lines: the mean of the measured and of each model\'s predictions; no downtime where the migration was cancelled',
-        ],
-      },
-      config: BASE_CONFIG,
-      data: { values: data },
-      facet: {
-        row: { field: 'workload', type: 'nominal', title: null, sort: swept, header: { labelAngle: 0, labelAlign: 'left', labelLimit: 0, labelFontSize: 10 } },
-        column: { field: 'quantity', type: 'nominal', title: null, sort: ['total time (s)', 'downtime (ms)'] },
-      },
+    const tooltip = [
+      { field: 'series' },
+      { field: 'quantity' },
+      { field: 'value', format: '.1f' },
+      { field: 'bandwidth', title: 'max-bandwidth (MiB/s)' },
+      { field: 'repetition' },
+      { field: 'outcome' },
+    ];
+    // One column per quantity, each with its own unit on its axis; rows are the workloads, in the same order in both.
+    const column = (quantity: string, yTitle: string, labels: boolean, suffix: string) => ({
+      transform: [{ filter: { field: 'quantity', equal: quantity } }],
+      facet: { row: { field: 'workload', type: 'nominal', title: null, sort: swept, header: labels ? { labelAngle: 0, labelAlign: 'left', labelLimit: 0, labelFontSize: 10 } : { labels: false } } },
       resolve: { scale: { y: 'independent' } },
       spec: {
         width: 260,
         height: 150,
         layer: [
           {
-            name: 'mean',
-            mark: { type: 'line', point: false, strokeWidth: 1.5 },
-            encoding: { x, y: { aggregate: 'mean', field: 'value', type: 'quantitative', title: 'value (unit in the column title)' }, color: colour, detail: { field: 'series' } },
+            name: `mean-${suffix}`,
+            mark: { type: 'line', strokeWidth: 1.5 },
+            encoding: { x, y: { aggregate: 'mean', field: 'value', type: 'quantitative', title: yTitle }, color: colour, detail: { field: 'series' } },
           },
           {
-            name: 'trial',
-            mark: { type: 'point', filled: true, size: 40, opacity: 0.85 },
-            encoding: {
-              x,
-              y: { field: 'value', type: 'quantitative' },
-              color: colour,
-              shape: { field: 'series', type: 'nominal', legend: null, scale: { domain: [...SERIES], range: ['circle', 'triangle-up', 'square'] } },
-              tooltip: [
-                { field: 'series' },
-                { field: 'quantity' },
-                { field: 'value', format: '.1f' },
-                { field: 'bandwidth', title: 'max-bandwidth (MiB/s)' },
-                { field: 'repetition' },
-                { field: 'outcome' },
-              ],
-            },
+            name: `predicted-${suffix}`,
+            transform: [{ filter: { field: 'series', oneOf: [SERIES[1], SERIES[2]] } }],
+            mark: { type: 'point', filled: true, size: 40, opacity: 0.8 },
+            encoding: { x, y: { field: 'value', type: 'quantitative' }, color: colour, shape: { field: 'series', type: 'nominal', legend: null, scale: { domain: [...SERIES], range: ['circle', 'triangle-up', 'square'] } }, tooltip },
+          },
+          {
+            name: `measured-${suffix}`,
+            transform: [{ filter: { field: 'series', equal: SERIES[0] } }],
+            mark: { type: 'point', filled: true, size: 70, stroke: '#fff', strokeWidth: 0.8 },
+            encoding: { x, y: { field: 'value', type: 'quantitative' }, color: colour, tooltip },
           },
         ],
       },
+    });
+    const spec = {
+      $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+      title: {
+        text: 'Migration: total time and downtime against the link rate',
+        subtitle: [
+          'mirrors Clark et al. 2005\'s trade-off between migration time and service impact; a row per workload; QEMU\'s total-time (left) and downtime (right)',
+          'dots: each repetition (measured drawn on top, large); lines: the mean of the measured and of each model\'s predictions; no downtime where the migration was cancelled',
+        ],
+      },
+      config: BASE_CONFIG,
+      data: { values: data },
+      hconcat: [column('total time (s)', 'total time (s)', true, 'total'), column('downtime (ms)', 'downtime (ms)', false, 'downtime')],
     } as unknown as TopLevelSpec;
     return {
       id: 'migration-bandwidth-sweep',
@@ -237,7 +241,12 @@ export const migrationBandwidthSweep: FigureModule = {
         'Measured: QEMU\'s total-time (a cancelled migration: up to the cancel) and downtime, one dot per repetition; the spread of the dots is the spread over repetitions.',
         'Predicted: each repetition\'s own Clark and QEMU predictions (the same models as the rounds figure), one dot each; lines join the means.',
       ],
-      marks: { trial: data.length },
+      marks: Object.fromEntries(
+        [['total', 'total time (s)'], ['downtime', 'downtime (ms)']].flatMap(([suffix, quantity]) => [
+          [`predicted-${suffix}`, data.filter((datum) => datum.quantity === quantity && datum.series !== SERIES[0]).length],
+          [`measured-${suffix}`, data.filter((datum) => datum.quantity === quantity && datum.series === SERIES[0]).length],
+        ]),
+      ),
     };
   },
 };
