@@ -81,18 +81,35 @@ export async function runMigrationTrial(params: MigrationTrialParams, context: T
   let settled = false;
   let scratch: string | undefined;
   try {
-    const recoveredBefore = await recoverIfGone(context);
+    let recoveredBefore = await recoverIfGone(context);
     await context.verifyDestination(target.serverAddress);
-    const echo = await startEcho(target, migration.programs.udpEcho, lifetimeS * 1000);
-    services.push(echo);
-    commands.push([...echo.command]);
     scratch = await mkdtemp(join(tmpdir(), 'isobench-migration-'));
     const probeReady = join(scratch, 'probe-ready');
     const loadReady = join(scratch, 'load-ready');
     const probeFlags = { address: target.serverAddress, port: ECHO_PORT, 'interval-ms': PROBE_INTERVAL_MS, 'gap-ms': PROBE_GAP_MS, 'max-seconds': lifetimeS, 'ready-file': probeReady };
-    probe = startClientProgram(client, clientProgramCommand('udp-probe', probeFlags, PROBE_PRIORITY), ProbeReport, lifetimeS);
-    commands.push(probe.command);
-    await waitForFile(probeReady, 'no echo came back from the guest');
+    const startProbeChain = async () => {
+      const echo = await startEcho(target, migration.programs.udpEcho, lifetimeS * 1000);
+      services.push(echo);
+      commands.push([...echo.command]);
+      probe = startClientProgram(client, clientProgramCommand('udp-probe', probeFlags, PROBE_PRIORITY), ProbeReport, lifetimeS);
+      commands.push(probe.command);
+      await waitForFile(probeReady, 'no echo came back from the guest');
+    };
+    try {
+      await startProbeChain();
+    } catch (error) {
+      // A guest whose agent answers but whose network did not come back after the last switch-over
+      // (seen here after a TCG migration judged unhealthy: every later trial of the run failed so):
+      // a fresh guest from the disk, once, and the trial says so.
+      if (recoveredBefore) throw error;
+      await probe?.stop().catch(() => {});
+      probe = undefined;
+      for (const service of services.splice(0).reverse()) await service.stop().catch(() => {});
+      const bootSeconds = await migration.recover();
+      recoveredBefore = { reason: `the guest did not answer the echo probe before this trial (${errorMessage(error)}); a fresh guest was booted from its disk`, bootSeconds };
+      await startProbeChain();
+    }
+    if (!probe) throw new Error('the echo probe did not start');
     await sleep(SETTLE_MS);
 
     // The self-test checks the measuring chain (client, bridge, tap, guest, echo server) before the
