@@ -206,7 +206,7 @@ export const migrationBandwidthSweep: FigureModule = {
             name: `predicted-${suffix}`,
             transform: [{ filter: { field: 'series', oneOf: [SERIES[1], SERIES[2]] } }],
             mark: { type: 'point', filled: true, size: 40, opacity: 0.8 },
-            encoding: { x, y: { field: 'value', type: 'quantitative' }, color: colour, shape: { field: 'series', type: 'nominal', legend: null, scale: { domain: [...SERIES], range: ['circle', 'triangle-up', 'square'] } }, tooltip },
+            encoding: { x, y: { field: 'value', type: 'quantitative' }, color: colour, shape: { field: 'series', type: 'nominal', title: null, scale: { domain: [...SERIES], range: ['circle', 'triangle-up', 'square'] } }, tooltip },
           },
           {
             name: `measured-${suffix}`,
