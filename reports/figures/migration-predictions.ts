@@ -278,7 +278,7 @@ export const migrationWws: FigureModule = {
       ];
     });
     const panels = traced.map((trace) => trace.panel);
-    const pagesAxis = { field: 'pages', type: 'quantitative', title: '4 KiB pages changed in the interval' };
+    const pagesAxis = { field: 'pages', type: 'quantitative', title: 'pages changed (4 KiB)' };
     const spec = {
       $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
       title: {
@@ -292,7 +292,8 @@ export const migrationWws: FigureModule = {
       hconcat: [
         {
           data: { values: series },
-          facet: { row: { field: 'panel', type: 'nominal', title: null, sort: panels, header: { labelAngle: 0, labelAlign: 'left', labelLimit: 0, labelFontSize: 10 } } },
+          facet: { row: { field: 'panel', type: 'nominal', title: null, sort: panels, header: { labelOrient: 'top', labelAngle: 0, labelAnchor: 'start', labelLimit: 0, labelFontSize: 10 } } },
+          resolve: { scale: { y: 'independent' } },
           spec: {
             width: 380,
             height: 110,
@@ -318,7 +319,8 @@ export const migrationWws: FigureModule = {
         },
         {
           data: { values: curve },
-          facet: { row: { field: 'panel', type: 'nominal', title: null, sort: panels, header: { labels: false } } },
+          facet: { row: { field: 'panel', type: 'nominal', title: null, sort: panels, header: { labelOrient: 'top', labelAngle: 0, labelAnchor: 'start', labelFontSize: 10, labelExpr: "'WWS curve'" } } },
+          resolve: { scale: { y: 'independent' } },
           spec: {
             width: 200,
             height: 110,

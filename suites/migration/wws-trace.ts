@@ -1,5 +1,4 @@
 import { errorMessage } from '../../core/errors.js';
-import { epochMs } from '../../core/clock.js';
 import type { DirtyRateMeter, DirtyRateReading, DirtyRateRequest } from '../../contracts/target.js';
 import { DIRTY_RATE_MODES, type DirtyRateMeasurement, type WwsTrace } from '../../results/migration.js';
 
@@ -104,11 +103,14 @@ export async function traceWws(meter: DirtyRateMeter, seriesSeconds: number): Pr
     const probes = await probeModes(meter, usesKvm);
     const chosen = chooseMode(usesKvm, probes);
     if (chosen === null) return { kind: 'failed', reason: `no calc-dirty-rate mode measured: ${probes.map((probe) => `${probe.mode}: ${probe.outcome} (${probe.detail})`).join('; ')}` };
-    const startedAtMs = epochMs();
-    const series: DirtyRateMeasurement[] = [];
-    for (let index = 0; index < seriesSeconds; index++) series.push(toMeasurement(await meter.measure(request(chosen.mode, WWS_SERIES_CALC_S)), startedAtMs));
-    const curve: DirtyRateMeasurement[] = [];
-    for (const seconds of WWS_CURVE_INTERVALS_S) curve.push(toMeasurement(await meter.measure(request(chosen.mode, seconds)), startedAtMs));
+    const seriesReadings: DirtyRateReading[] = [];
+    for (let index = 0; index < seriesSeconds; index++) seriesReadings.push(await meter.measure(request(chosen.mode, WWS_SERIES_CALC_S)));
+    const curveReadings: DirtyRateReading[] = [];
+    for (const seconds of WWS_CURVE_INTERVALS_S) curveReadings.push(await meter.measure(request(chosen.mode, seconds)));
+    // Times from the first measurement's calc-dirty-rate, as the meter stamped it.
+    const startedAtMs = seriesReadings[0]?.startedAtMs ?? curveReadings[0]!.startedAtMs;
+    const series = seriesReadings.map((reading) => toMeasurement(reading, startedAtMs));
+    const curve = curveReadings.map((reading) => toMeasurement(reading, startedAtMs));
     return {
       kind: 'traced',
       method: `QMP calc-dirty-rate/query-dirty-rate, ${chosen.mode}${chosen.mode === 'page-sampling' ? `, ${WWS_SAMPLE_PAGES_PER_GIB} sample pages per GiB` : ''}, ${seriesSeconds} × ${WWS_SERIES_CALC_S} s then ${WWS_CURVE_INTERVALS_S.join(' s, ')} s`,

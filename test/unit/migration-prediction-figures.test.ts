@@ -75,3 +75,24 @@ test('the prediction-error table in the report: a row per trial, the three quant
   assert.match(older.html, /computed on read/);
   assert.equal(migrationWws.build(sweep), null, 'no trace without --wws-trace');
 });
+
+test('tracking the writable working set: the real --wws-trace run, a bar per 1 s sample and the curve per traced trial, the mode named', async () => {
+  /** A real `--wws-trace 8` run here (2026-11-30): web and the dirtier at 48 MiB/s in 64 MiB, 64 MiB/s; trimmed like the sweep. */
+  const traced = context('migration-wws-trace.json');
+  const figure = migrationWws.build(traced);
+  assert.ok(figure);
+  assert.deepEqual(figure.marks, { interval: 16, curve: 6 });
+  const { svg } = await renderFigure(figure.spec);
+  assert.equal(count(svg, 'rect mark'), 16, 'eight 1 s intervals per trial');
+  assert.equal(count(svg, 'point'), 6, 'the curve: 1 s (mean), 2 s and 4 s per trial');
+  for (const text of ['kvm web-bw64-dl300-precopy #1 (page-sampling)', 'kvm dirty48-wws64-bw64-dl300-precopy #1 (page-sampling)', 's since the trace began', 'pages changed (4 KiB)', 'interval length (s)', 'WWS curve']) {
+    assert.ok(svg.includes(text), `the SVG says "${text}"`);
+  }
+  assert.ok(figure.notes.some((note) => /TCG \(query-kvm: not enabled\): page sampling/.test(note)), 'why page sampling is said under the figure');
+  // The dirtier's set is 64 MiB = 16384 pages: the 4 s interval reads the whole set (within page sampling's error), not 4 × the 1 s rate.
+  const trace = load('migration-wws-trace.json').points.flatMap((point) => point.trials).find((trial) => trial.detail?.kind === 'migration' && trial.detail.workload === 'dirty')!.detail;
+  const wws = trace?.kind === 'migration' ? trace.wwsTrace : undefined;
+  assert.ok(wws?.kind === 'traced');
+  const four = wws.curve.find((sample) => sample.calcTimeS === 4)!;
+  assert.ok(Math.abs(four.pages - 16384) / 16384 < 0.1, `${four.pages} pages in 4 s`);
+});
