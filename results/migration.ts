@@ -319,7 +319,7 @@ export const WwsTrace = z.discriminatedUnion('kind', [
   modeReason: z.string(),
   /**
    * Each mode before the trace: `measured` (1 s, QEMU's MiB/s), `refused` (QEMU's error) or `not-tried`
-   * (why: under TCG a dirty-bitmap calc-dirty-rate ended QEMU 7.2 here, and dirty-ring needs KVM).
+   * (why: under TCG, QEMU 7.2 dies of SIGSEGV on dirty-bitmap and dirty-ring here).
    */
   probes: z.array(z.object({ mode: z.enum(DIRTY_RATE_MODES), outcome: z.enum(['measured', 'refused', 'not-tried']), dirtyRateMiBs: count.nullable(), detail: z.string().nullable() })),
   series: z.array(DirtyRateMeasurement),

@@ -348,7 +348,7 @@ export const migrationWws: FigureModule = {
       reference: [],
       notes: [
         'QEMU\'s calc-dirty-rate, read back with query-dirty-rate, on the running guest before the migration, the workload on. QEMU 7.2 takes whole seconds and answers whole MiB/s (256 pages), so under 1 MiB/s reads 0.',
-        'Page sampling (the one mode for TCG: dirty-bitmap counts from KVM\'s dirty log, and asked under TCG it ended QEMU 7.2 here; dirty-ring needs KVM) hashes 16384 sampled pages per GiB at the start and end of the interval: a page written back with the same content, or a write between samples, is not seen; the count is the sampled share times the RAM block.',
+        'Page sampling (the one mode for TCG: QEMU 7.2 dies of SIGSEGV on dirty-bitmap and dirty-ring calc-dirty-rate under TCG here; both count writes through KVM) hashes 16384 sampled pages per GiB at the start and end of the interval: a page written back with the same content, or a write between samples, is not seen; the count is the sampled share times the RAM block.',
         ...traced.map(({ panel, wws }) => `${panel}: ${wws.modeReason}.`),
       ],
       marks: { interval: series.length, curve: curve.length },

@@ -35,14 +35,15 @@ export interface WwsProbe {
 }
 
 /**
- * Why a mode is not asked for under TCG. dirty-bitmap: QEMU 7.2 counts its pages from KVM's dirty log
- * only, and here it did worse than read 0 — the guest's QEMU ended on the command (the QMP session
- * reset, both trials of the first `--wws-trace` run on 2026-11-30 failed so). dirty-ring needs KVM's
- * dirty ring (`dirty-ring-size`). Under KVM every mode is tried.
+ * Why a mode is not asked for under TCG: QEMU 7.2 (Debian 12's 1:7.2+dfsg-7+deb12u18) dies of SIGSEGV
+ * on `calc-dirty-rate` in dirty-bitmap or dirty-ring mode under TCG — seen first as both trials of a
+ * `--wws-trace` run losing their guest, then reproduced with a bare `-machine q35 -accel tcg` QEMU
+ * (exit by signal 11 in both modes; page sampling answers). Both modes count writes through KVM
+ * (its dirty log, its dirty ring). Under KVM every mode is tried.
  */
 export const NOT_UNDER_TCG: Partial<Record<Mode, string>> = {
-  'dirty-bitmap': 'not asked under TCG: QEMU 7.2 counts it from KVM\'s dirty log, and a dirty-bitmap calc-dirty-rate ended the guest\'s QEMU here',
-  'dirty-ring': 'not asked under TCG: it needs KVM\'s dirty ring (dirty-ring-size)',
+  'dirty-bitmap': 'not asked under TCG: QEMU 7.2 dies of SIGSEGV on it here (it counts KVM\'s dirty log)',
+  'dirty-ring': 'not asked under TCG: QEMU 7.2 dies of SIGSEGV on it here (it needs KVM\'s dirty ring)',
 };
 
 /**
