@@ -14,7 +14,7 @@ export function migrationPredictionSection(runs: readonly ReportRun[]): SafeHtml
   const number = (value: number | null, digits: number) => (value === null ? '–' : value.toFixed(digits));
   const cells = (quantity: ComparedQuantity, scale: number, digits: number) => html`<td class="num">${number(quantity.measured === null ? null : quantity.measured * scale, digits)}</td><td class="num">${number(quantity.clark === null ? null : quantity.clark * scale, digits)}</td><td class="num">${errorText(quantity.clarkError)}</td><td class="num">${number(quantity.qemu === null ? null : quantity.qemu * scale, digits)}</td><td class="num">${errorText(quantity.qemuError)}</td>`;
   const computed = trials.some((trial) => trial.row.predictions === 'computed');
-  return html`<section class="figure table-only" id="migration-prediction-error" data-table="migration-prediction-error">
+  return html`<section class="table-only" id="migration-prediction-error">
 <h2>Migration: prediction error per trial</h2>
 <p class="mirrors">Clark et al. 2005's pre-copy (dynamic rate limiting, scaled to the link) and QEMU 7.2's rule, each run on the trial's own dirty trace and limits (models/precopy/trial.ts), against what QEMU reported.</p>
 <table class="numbers"><thead>
