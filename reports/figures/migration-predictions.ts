@@ -107,7 +107,7 @@ export const migrationPredictedRounds: FigureModule = {
             name: 'round',
             mark: { type: 'bar', stroke: '#333', strokeWidth: 0.3 },
             encoding: {
-              x: { field: 'category', type: 'ordinal', sort: order, title: 'round (pre-copy 1…n, then stop-and-copy)', axis: { labelAngle: 0 } },
+              x: { field: 'category', type: 'ordinal', sort: order, title: 'round (pre-copy 1…n, then stop-and-copy)', axis: { labelAngle: 0, labelOverlap: 'parity' } },
               xOffset: { field: 'series', type: 'nominal', sort: [...SERIES] },
               y: { field: 'mib', type: 'quantitative', title: 'MiB sent in the round' },
               color: { field: 'series', type: 'nominal', title: null, scale: { domain: [...SERIES], range: SERIES_COLOURS } },
