@@ -188,8 +188,43 @@ export interface MigrationRun {
   events(): TimedEvent[];
 }
 
+/** One dirty-rate measurement asked of the running guest (QMP `calc-dirty-rate`, QEMU 5.2+). */
+export interface DirtyRateRequest {
+  /** `calc-time`, whole seconds (QEMU 7.2 takes no other unit). */
+  calcTimeS: number;
+  /** QEMU's DirtyRateMeasureMode: `dirty-bitmap` and `dirty-ring` track writes through KVM; `page-sampling` hashes sampled pages. */
+  mode: 'page-sampling' | 'dirty-bitmap' | 'dirty-ring';
+  /** `sample-pages` per GiB, page-sampling only (QEMU's default 512, its range 128–16384). */
+  samplePagesPerGiB?: number;
+}
+
+/** What `query-dirty-rate` answered once the measurement was done. */
+export interface DirtyRateReading {
+  /** Epoch ms at which `calc-dirty-rate` was sent. */
+  startedAtMs: number;
+  calcTimeS: number;
+  mode: DirtyRateRequest['mode'];
+  /** `sample-pages` as QEMU reports it (page-sampling), else null. */
+  samplePagesPerGiB: number | null;
+  /** `dirty-rate`, whole MiB/s. */
+  dirtyRateMiBs: number;
+}
+
+/** The hypervisor's own dirty-rate measurement of the running guest, where it has one. */
+export interface DirtyRateMeter {
+  /** Whether the guest runs under KVM (else TCG): dirty-bitmap and dirty-ring modes need KVM. */
+  usesKvm(): Promise<boolean>;
+  /**
+   * Measures for `calcTimeS` and returns QEMU's reading.
+   * @throws QmpCommandError when QEMU refuses the mode or the arguments; DeadlineError when it does not finish.
+   */
+  measure(request: DirtyRateRequest): Promise<DirtyRateReading>;
+}
+
 /** Live migration between two hypervisor processes on this host. */
 export interface TargetMigration {
+  /** QEMU's `calc-dirty-rate` on the guest as it runs now (the `--wws-trace` of the migration suite); absent where there is none. */
+  readonly dirtyRate?: DirtyRateMeter;
   /** How it migrates, in words, e.g. `QEMU 7.2 pre-copy over a unix socket; shared raw disk, cache=none`. */
   readonly method: string;
   /** isobench's own programs in the guest, compiled into the image: the echo server and the memory dirtier. */

@@ -208,6 +208,129 @@ export const GuestHealth = z.object({
 /** A parsed GuestHealth. */
 export type GuestHealth = z.infer<typeof GuestHealth>;
 
+const stopReason = z.enum(['converged', 'few-pages', 'rate-cap', 'round-limit', 'volume-limit', 'time-limit']);
+
+/** One round a model predicts: start and length in ms from the migration's start, bytes sent, the rate it was held to (bytes/s). */
+export const PredictedRoundRecord = z.object({
+  round: z.number().int().positive(),
+  kind: z.enum(['pre-copy', 'stop-and-copy']),
+  startMs: finite.nonnegative(),
+  durationMs: finite.nonnegative(),
+  sentBytes: finite.nonnegative(),
+  rateLimitBytesPerSecond: finite.positive(),
+});
+/** A parsed PredictedRoundRecord. */
+export type PredictedRoundRecord = z.infer<typeof PredictedRoundRecord>;
+
+/**
+ * One model's prediction of the trial (models/precopy: `clark` is Clark et al.'s dynamic rate
+ * limiting, `qemu` QEMU 7.2's switch-over rule). `stopReason` is why pre-copy ended (models/precopy/types.ts);
+ * `precopyRounds` counts rounds sent while the guest ran; times in ms, bytes in bytes; `downtimeMs`
+ * is null when the model cancels (QEMU's rule at the harness's limit).
+ */
+export const ModelPrediction = z.object({
+  model: z.enum(['clark', 'qemu']),
+  stopReason,
+  switchedOver: z.boolean(),
+  precopyRounds: count,
+  totalTimeMs: finite.nonnegative(),
+  downtimeMs: finite.nonnegative().nullable(),
+  totalBytes: finite.nonnegative(),
+  rounds: z.array(PredictedRoundRecord),
+});
+/** A parsed ModelPrediction. */
+export type ModelPrediction = z.infer<typeof ModelPrediction>;
+
+/**
+ * Both models' predictions, stored beside what the trial measured (models/precopy/trial.ts says
+ * how the inputs are taken from the trial and why its trace is the dirtier's account for `dirty`
+ * and QEMU's polled dirty-pages-rate otherwise), or why there are none. Absent in files written
+ * before predictions were stored: readers may compute them (the report does).
+ */
+export const MigrationPredictions = z.discriminatedUnion('kind', [
+  z.object({
+    kind: z.literal('predicted'),
+    trace: z.object({
+      source: z.enum(['dirtier', 'query-migrate', 'none']),
+      description: z.string(),
+      /** bytes/s the trace starts with. */
+      dirtyBytesPerSecond: finite.nonnegative(),
+      /** bytes; null when not known. */
+      workingSetBytes: finite.positive().nullable(),
+    }),
+    inputs: z.object({
+      memoryBytes: count,
+      pageSizeBytes: count,
+      bandwidthBytesPerSecond: finite.positive(),
+      downtimeLimitMs: finite.nonnegative(),
+      timeLimitMs: finite.positive(),
+      roundLimit: count,
+      /** Share of guest memory QEMU's first pass sent as zero pages (QEMU model only). */
+      zeroPageFraction: finite.min(0).max(1),
+      clarkMinRateBytesPerSecond: finite.positive(),
+      clarkMaxRateBytesPerSecond: finite.positive(),
+      clarkRateIncrementBytesPerSecond: finite.nonnegative(),
+    }),
+    clark: ModelPrediction,
+    qemu: ModelPrediction,
+  }),
+  z.object({ kind: z.literal('not-predicted'), reason: z.string().min(1) }),
+]);
+/** A parsed MigrationPredictions. */
+export type MigrationPredictions = z.infer<typeof MigrationPredictions>;
+
+/** QEMU's dirty-rate measurement modes (`DirtyRateMeasureMode`, qapi/migration.json, QEMU 6.2+). */
+export const DIRTY_RATE_MODES = ['page-sampling', 'dirty-bitmap', 'dirty-ring'] as const;
+
+/**
+ * One `calc-dirty-rate` measurement, read back with `query-dirty-rate` once `measured`: the distinct
+ * pages the guest changed over `calcTimeS` seconds, as QEMU's integer MiB/s (page sampling: the share
+ * of sampled pages whose hash changed × the RAM block's MiB / seconds; QEMU 7.2 migration/dirtyrate.c).
+ */
+export const DirtyRateMeasurement = z.object({
+  /** ms since the trace's first `calc-dirty-rate` was sent. */
+  startMs: finite.nonnegative(),
+  /** `calc-time`, s (QEMU 7.2 takes whole seconds only). */
+  calcTimeS: z.number().int().positive(),
+  /** `dirty-rate`, MiB/s, whole numbers (QEMU's integer division: under 1 MiB/s reads 0). */
+  dirtyRateMiBs: count,
+  /** dirtyRateMiBs × calcTimeS as 4 KiB pages: the distinct pages changed in the interval. */
+  pages: finite.nonnegative(),
+});
+/** A parsed DirtyRateMeasurement. */
+export type DirtyRateMeasurement = z.infer<typeof DirtyRateMeasurement>;
+
+/**
+ * `--wws-trace`: the guest's writable working set tracked while no migration runs (Clark et al.'s
+ * "tracking the writable working set"), from QMP `calc-dirty-rate`/`query-dirty-rate` on the running
+ * guest with the workload on: a series of back-to-back 1 s measurements (pages changed per second over
+ * time), then longer intervals (distinct pages changed against the interval's length: the WWS curve).
+ */
+export const WwsTrace = z.discriminatedUnion('kind', [
+  z.object({
+  kind: z.literal('traced'),
+  /** e.g. `QMP calc-dirty-rate, page-sampling, 16384 sample pages per GiB`. */
+  method: z.string(),
+  /** The mode every measurement used. */
+  mode: z.enum(DIRTY_RATE_MODES),
+  /** `sample-pages` per GiB (page-sampling only; null otherwise). */
+  samplePagesPerGiB: count.nullable(),
+  /** Why that mode: the accelerator, and what each mode probed answered. */
+  modeReason: z.string(),
+  /**
+   * Each mode before the trace: `measured` (1 s, QEMU's MiB/s), `refused` (QEMU's error) or `not-tried`
+   * (why: under TCG, QEMU 7.2 dies of SIGSEGV on dirty-bitmap and dirty-ring here).
+   */
+  probes: z.array(z.object({ mode: z.enum(DIRTY_RATE_MODES), outcome: z.enum(['measured', 'refused', 'not-tried']), dirtyRateMiBs: count.nullable(), detail: z.string().nullable() })),
+  series: z.array(DirtyRateMeasurement),
+  curve: z.array(DirtyRateMeasurement),
+  }),
+  /** The trace could not be taken (QEMU refused every mode, or a measurement never finished): why. The migration still ran. */
+  z.object({ kind: z.literal('failed'), reason: z.string().min(1) }),
+]);
+/** A parsed WwsTrace. */
+export type WwsTrace = z.infer<typeof WwsTrace>;
+
 /** Everything one migration trial recorded besides its metrics. */
 export const MigrationTrialDetail = z.object({
   kind: z.literal('migration'),
@@ -255,6 +378,10 @@ export const MigrationTrialDetail = z.object({
    * so a fresh one was booted from the disk before the trial: why, and the boot's seconds.
    */
   recoveredBefore: z.object({ reason: z.string().min(1), bootSeconds: finite.nonnegative() }).optional(),
+  /** Clark's and QEMU's predictions from what this trial measured; absent in files written before them. */
+  predictions: MigrationPredictions.optional(),
+  /** `--wws-trace`: the workload's dirty rate over time before the migration; absent without the flag. */
+  wwsTrace: WwsTrace.optional(),
 });
 /** A parsed MigrationTrialDetail. */
 export type MigrationTrialDetail = z.infer<typeof MigrationTrialDetail>;

@@ -1,3 +1,5 @@
+import { predictMigrationTrial } from '../../models/precopy/index.js';
+import { predictionRows, toPredictionTable } from '../../results/migration-predictions.js';
 import { migrationRows, toMigrationTable } from '../../results/migration-table.js';
 import { readResultsFile } from '../../results/store.js';
 import { summaryRows, toCsv, toTable, toVerdictTable } from '../../results/table.js';
@@ -36,7 +38,8 @@ export async function resultsCommand(argv: string[], write: (text: string) => vo
   const files = [];
   for (const path of positionals) files.push(await readResultsFile(path));
   if (format === 'migration') {
-    write(files.map((results) => toMigrationTable(migrationRows(results))).join('\n'));
+    // The measured table, then measured against Clark's and QEMU's predictions (computed for files without them).
+    write(files.map((results) => `${toMigrationTable(migrationRows(results))}\n${toPredictionTable(predictionRows(results, predictMigrationTrial))}`).join('\n'));
     return 0;
   }
   if (format === 'table') {

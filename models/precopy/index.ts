@@ -15,3 +15,13 @@ export {
   type WwsPoint,
 } from './trace.js';
 export { DEFAULT_PAGE_SIZE_BYTES, type DirtyTrace, type PrecopyPrediction, type PrecopyStopReason, type PredictedRound } from './types.js';
+export {
+  predictMigrationTrial,
+  traceForTrial,
+  type ObservedMigrationTrial,
+  type StoredPrediction,
+  type StoredPredictedRound,
+  type StoredPredictionInputs,
+  type StoredTraceSource,
+  type TrialPredictions,
+} from './trial.js';

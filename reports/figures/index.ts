@@ -1,5 +1,6 @@
 import type { FigureModule } from './figure.js';
 import { migrationDowntime, migrationRounds, migrationWeb } from './migration.js';
+import { migrationBandwidthSweep, migrationPredictedRounds, migrationWws } from './migration-predictions.js';
 import { mysqlLatencyThroughput } from './mysql-latency-throughput.js';
 import { mysqlThroughput } from './mysql-throughput.js';
 import { randomIoIops } from './random-io-iops.js';
@@ -24,4 +25,7 @@ export const FIGURES: readonly FigureModule[] = [
   migrationDowntime,
   migrationRounds,
   migrationWeb,
+  migrationPredictedRounds,
+  migrationBandwidthSweep,
+  migrationWws,
 ];

@@ -10,6 +10,7 @@ import { comparisonSection } from './comparison.js';
 import { environmentSection } from './environment.js';
 import { html, trusted, type SafeHtml } from './escape.js';
 import { figureSection } from './figure-section.js';
+import { migrationPredictionSection } from './migration-predictions.js';
 import { INTERACTIVE_SCRIPT } from './interactive.js';
 import { PAGE_STYLE } from './style.js';
 
@@ -70,6 +71,7 @@ ${answerSection(input.runs, input.styles)}
       : html`<p>The results hold no suite this report can draw yet.</p>`
   }</nav>
 ${input.figures.map(({ figure, rendered }) => figureSection(figure, rendered, input.baseline, input.runs))}
+${migrationPredictionSection(input.runs)}
 ${input.beforeAfter ??
 comparisonSection(
   input.figures.map(({ figure }) => figure),

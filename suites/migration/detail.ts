@@ -1,3 +1,4 @@
+import { predictMigrationTrial } from '../../models/precopy/index.js';
 import type { FreezeRecord, MigrationRun, MigrationSnapshot } from '../../contracts/target.js';
 import type { GuestHealth, MigrationSample, MigrationTrialDetail, ProbeRecord, WebTimeline } from '../../results/migration.js';
 import { MIGRATION_METRICS as M } from '../../results/metrics.js';
@@ -92,7 +93,7 @@ export interface DetailInputs {
   dirtyAfter: DirtierStats | null;
 }
 
-/** Everything the trial keeps besides metrics (results/migration.ts, MigrationTrialDetail). */
+/** Everything the trial keeps besides metrics (results/migration.ts, MigrationTrialDetail), Clark's and QEMU's predictions included. */
 export function buildDetail(inputs: DetailInputs): MigrationTrialDetail {
   const { params, run, loop } = inputs;
   const start = run.startedAtMs;
@@ -151,7 +152,7 @@ export function buildDetail(inputs: DetailInputs): MigrationTrialDetail {
       command: inputs.loadCommand,
     };
   }
-  return {
+  const detail: MigrationTrialDetail = {
     kind: 'migration',
     method: inputs.method,
     workload: params.workload,
@@ -192,6 +193,9 @@ export function buildDetail(inputs: DetailInputs): MigrationTrialDetail {
     health: inputs.health,
     destinationSerialLog: run.destinationSerialLog,
   };
+  // Both models on what this trial measured (models/precopy/trial.ts): stored beside it.
+  detail.predictions = predictMigrationTrial(detail);
+  return detail;
 }
 
 /**

@@ -23,6 +23,8 @@ export const MigrationParams = z.object({
   timeLimitS: z.number().int().positive(),
   /** … or once the round count passes this. */
   roundLimit: z.number().int().positive(),
+  /** `--wws-trace S`: seconds of 1 s calc-dirty-rate measurements before the migration (absent or 0: none). */
+  wwsTraceS: z.number().int().nonnegative().optional(),
 });
 /** A parsed MigrationParams. */
 export type MigrationParams = z.infer<typeof MigrationParams>;
@@ -56,6 +58,7 @@ export const migrationSuite: Suite<MigrationParams, MigrationOptions> = {
     { name: 'downtime-limit', valueName: 'ms,…', description: 'migration: QEMU downtime-limit, default 300' },
     { name: 'variant', valueName: 'precopy|auto-converge|xbzrle|multifd|postcopy,…', description: 'migration: QEMU\'s variants, default precopy' },
     { name: 'migration-time-limit', valueName: 'S', description: 'migration: cancel as not converged after S seconds, default 30 (quick), 120 (full)' },
+    { name: 'wws-trace', valueName: 'S', description: 'migration: before each migration, trace the workload\'s writable working set with QMP calc-dirty-rate for S seconds (1 s samples, then 2 s and 4 s intervals); default 0 (off)' },
     { name: 'migration-rounds', valueName: 'N', description: 'migration: cancel as not converged past N rounds, default 30 (Clark)' },
   ],
   options: MigrationOptions,
@@ -71,7 +74,7 @@ export const migrationSuite: Suite<MigrationParams, MigrationOptions> = {
         for (const bandwidthMiBs of numbers(options.bandwidth)) {
           for (const downtimeLimitMs of numbers(options['downtime-limit'])) {
             for (const variant of variantsOf(options)) {
-              const params: MigrationParams = { workload, variant, bandwidthMiBs, downtimeLimitMs, ...load, timeLimitS, roundLimit: options['migration-rounds'] };
+              const params: MigrationParams = { workload, variant, bandwidthMiBs, downtimeLimitMs, ...load, timeLimitS, roundLimit: options['migration-rounds'], ...(options['wws-trace'] > 0 ? { wwsTraceS: options['wws-trace'] } : {}) };
               points.push({ id: pointId(params), params, headline: M.totalTime });
             }
           }

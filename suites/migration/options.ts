@@ -72,6 +72,12 @@ export const MigrationOptions = z.object({
       }
       return Number(text);
     }),
+  'wws-trace': z.coerce
+    .number({ message: 'takes a whole number of seconds from 0 (off) to 600' })
+    .int('takes a whole number of seconds from 0 (off) to 600')
+    .min(0, 'takes a whole number of seconds from 0 (off) to 600')
+    .max(600, 'takes a whole number of seconds from 0 (off) to 600')
+    .default(0),
   'migration-rounds': z.coerce
     .number({ message: 'takes a whole number of rounds from 1 to 1000' })
     .int('takes a whole number of rounds from 1 to 1000')

@@ -14,6 +14,7 @@ import { ECHO_PORT, startDirtier, startEcho, startWeb, WEB_PORT, type Dirtier } 
 import { classifyOutcome } from './outcome.js';
 import { pollMigration, POSTCOPY_GRACE_MS } from './poll-loop.js';
 import { SELF_TEST_PAUSES_MS } from './probe-analysis.js';
+import { traceWws, WWS_CURVE_INTERVALS_S } from './wws-trace.js';
 
 /*
  * One migration trial's timeline (runMigrationTrial). The poll loop is poll-loop.ts, what the trial
@@ -32,6 +33,8 @@ export interface MigrationTrialParams {
   dirtyRateMiBs?: number | undefined;
   timeLimitS: number;
   roundLimit: number;
+  /** `--wws-trace`: seconds of 1 s dirty-rate samples before the migration; absent: no trace. */
+  wwsTraceS?: number | undefined;
 }
 
 /** The echo probe sends every 1 ms (issue 11). */
@@ -69,7 +72,7 @@ export async function runMigrationTrial(params: MigrationTrialParams, context: T
   const migration = target.migration;
   if (!migration) return { state: 'skipped', reason: `${target.name} cannot live-migrate (the kvm target with --vm-manager qemu can)`, commands: [] };
   const commands: string[][] = [];
-  const lifetimeS = Math.ceil((CLIENT_READY_TIMEOUT_MS * 2 + SETTLE_MS + SELF_TEST_PAUSES_MS.length * 1500 + BASELINE_MS + WATCH_AFTER_MS + POSTCOPY_GRACE_MS) / 1000 + params.timeLimitS + 60);
+  const lifetimeS = Math.ceil((CLIENT_READY_TIMEOUT_MS * 2 + SETTLE_MS + SELF_TEST_PAUSES_MS.length * 1500 + BASELINE_MS + WATCH_AFTER_MS + POSTCOPY_GRACE_MS) / 1000 + params.timeLimitS + wwsTraceSeconds(params) + 60);
   const services: TargetService[] = [];
   let dirtier: Dirtier | undefined;
   let probe: ClientProgram<ProbeReport> | undefined;
@@ -78,18 +81,35 @@ export async function runMigrationTrial(params: MigrationTrialParams, context: T
   let settled = false;
   let scratch: string | undefined;
   try {
-    const recoveredBefore = await recoverIfGone(context);
+    let recoveredBefore = await recoverIfGone(context);
     await context.verifyDestination(target.serverAddress);
-    const echo = await startEcho(target, migration.programs.udpEcho, lifetimeS * 1000);
-    services.push(echo);
-    commands.push([...echo.command]);
     scratch = await mkdtemp(join(tmpdir(), 'isobench-migration-'));
     const probeReady = join(scratch, 'probe-ready');
     const loadReady = join(scratch, 'load-ready');
     const probeFlags = { address: target.serverAddress, port: ECHO_PORT, 'interval-ms': PROBE_INTERVAL_MS, 'gap-ms': PROBE_GAP_MS, 'max-seconds': lifetimeS, 'ready-file': probeReady };
-    probe = startClientProgram(client, clientProgramCommand('udp-probe', probeFlags, PROBE_PRIORITY), ProbeReport, lifetimeS);
-    commands.push(probe.command);
-    await waitForFile(probeReady, 'no echo came back from the guest');
+    const startProbeChain = async () => {
+      const echo = await startEcho(target, migration.programs.udpEcho, lifetimeS * 1000);
+      services.push(echo);
+      commands.push([...echo.command]);
+      probe = startClientProgram(client, clientProgramCommand('udp-probe', probeFlags, PROBE_PRIORITY), ProbeReport, lifetimeS);
+      commands.push(probe.command);
+      await waitForFile(probeReady, 'no echo came back from the guest');
+    };
+    try {
+      await startProbeChain();
+    } catch (error) {
+      // A guest whose agent answers but whose network did not come back after the last switch-over
+      // (seen here after a TCG migration judged unhealthy: every later trial of the run failed so):
+      // a fresh guest from the disk, once, and the trial says so.
+      if (recoveredBefore) throw error;
+      await probe?.stop().catch(() => {});
+      probe = undefined;
+      for (const service of services.splice(0).reverse()) await service.stop().catch(() => {});
+      const bootSeconds = await migration.recover();
+      recoveredBefore = { reason: `the guest did not answer the echo probe before this trial (${errorMessage(error)}); a fresh guest was booted from its disk`, bootSeconds };
+      await startProbeChain();
+    }
+    if (!probe) throw new Error('the echo probe did not start');
     await sleep(SETTLE_MS);
 
     // The self-test checks the measuring chain (client, bridge, tap, guest, echo server) before the
@@ -120,6 +140,12 @@ export async function runMigrationTrial(params: MigrationTrialParams, context: T
     const baselineFrom = epochMs();
     await sleep(BASELINE_MS);
     const baselineTo = epochMs();
+    // --wws-trace: the workload's writable working set, tracked with the workload on and no migration under way.
+    const wwsTrace = params.wwsTraceS
+      ? migration.dirtyRate
+        ? await traceWws(migration.dirtyRate, params.wwsTraceS)
+        : ({ kind: 'failed', reason: `${target.name} has no dirty-rate measurement (QMP calc-dirty-rate)` } as const)
+      : undefined;
 
     run = await migration.start({ variant: params.variant, maxBandwidthBytesPerSecond: params.bandwidthMiBs * MIB, downtimeLimitMs: params.downtimeLimitMs });
     const loop = await pollMigration(run, params);
@@ -159,6 +185,7 @@ export async function runMigrationTrial(params: MigrationTrialParams, context: T
       endedAtMs, watchEndMs, dirtyAfter,
     });
     if (recoveredBefore) detail.recoveredBefore = recoveredBefore;
+    if (wwsTrace) detail.wwsTrace = wwsTrace;
     const metrics = migrationMetrics(detail);
     if (outcome.kind === 'failed') return { state: 'failed', reason: `migration failed: ${outcome.error}`, commands, detail };
     if (outcome.kind === 'guest-unhealthy') return { state: 'failed', reason: `guest unhealthy after the migration: ${outcome.reason}`, commands, detail };
@@ -174,6 +201,16 @@ export async function runMigrationTrial(params: MigrationTrialParams, context: T
     for (const service of services.reverse()) await service.stop().catch(() => {});
     if (scratch) await rm(scratch, { recursive: true, force: true });
   }
+}
+
+/**
+ * Seconds a `--wws-trace` adds before the migration, at most: three 1 s mode probes, the series, the
+ * curve's intervals, and up to 2 s of QMP and hashing per measurement (page sampling under TCG).
+ */
+function wwsTraceSeconds(params: MigrationTrialParams): number {
+  if (!params.wwsTraceS) return 0;
+  const measurements = 3 + params.wwsTraceS + WWS_CURVE_INTERVALS_S.length;
+  return 3 + params.wwsTraceS + WWS_CURVE_INTERVALS_S.reduce((sum, seconds) => sum + seconds, 0) + 2 * measurements;
 }
 
 /** How long the liveness check at a trial's start may take, ms (a guest-exec round trip is ~100 ms here). */

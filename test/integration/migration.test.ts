@@ -86,6 +86,9 @@ test(
     assert.ok(resolution, 'the resolution is stored with the result');
     assert.deepEqual(idle.health, { ...idle.health!, runState: 'running', serialProblem: null, workloadAnswered: true });
     assert.ok(idle.events.some((event) => event.side === 'destination' && event.event === 'RESUME'), 'the destination resumed');
+    // Clark's and QEMU's predictions are stored beside what happened (issue 12).
+    assert.equal(idle.predictions?.kind, 'predicted', JSON.stringify(idle.predictions));
+    if (idle.predictions?.kind === 'predicted') assert.equal(idle.predictions.inputs.memoryBytes, Math.floor(ram / 4096) * 4096, 'the models ran on the guest\'s memory');
 
     const dirtyPoint = results.points.find((point) => point.pointId === 'dirty0-wws128-bw64-dl300-precopy')!;
     const [dirty] = details(results, 'dirty');
@@ -97,6 +100,7 @@ test(
     assert.ok(dirty.samples.at(-1)!.status === 'cancelled', 'cancelled cleanly');
     assert.ok(dirty.events.some((event) => event.side === 'source' && event.event === 'MIGRATION' && event.detail === 'cancelled'));
     assert.ok((dirty.dirty?.achievedMiBs ?? 0) > 64, `the dirtier outran the 64 MiB/s link (${dirty.dirty?.achievedMiBs} MiB/s)`);
+    assert.equal(dirty.predictions?.kind === 'predicted' ? dirty.predictions.trace.source : dirty.predictions?.kind, 'dirtier', 'the dirty trial was predicted from the dirtier\'s own account');
     if (dirtyPoint.trials[0]?.state === 'completed') assert.ok(!dirtyPoint.trials[0].metrics.some((metric) => metric.name.startsWith('downtime')), 'no downtime metric without a switch-over');
 
     await assertClean();

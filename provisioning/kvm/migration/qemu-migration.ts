@@ -20,6 +20,7 @@ import { EmptyResult, eventTimeMs, QueryStatusResult, type QmpClient, type QmpEv
 import type { QemuGuestSpec } from '../qemu-command.js';
 import { createTap } from '../tap.js';
 import { Destination, destinationSpec } from './destination.js';
+import { qmpDirtyRateMeter } from './dirty-rate.js';
 import { toMigrationSnapshot } from './query-migrate.js';
 import { capabilitiesArgument, migrationSettings, type MigrationCapability } from './settings.js';
 
@@ -99,6 +100,9 @@ export class QemuMigration implements TargetMigration {
   private current: QemuMigrationRun | null = null;
 
   constructor(private readonly environment: QemuMigrationEnvironment) {}
+
+  /** QMP calc-dirty-rate on the guest that runs now (a switch-over moves it to the destination's session). */
+  readonly dirtyRate = qmpDirtyRateMeter(() => this.environment.slot.guest.qmp);
 
   /** The image's echo server and dirtier (provisioning/image/files/*.c). */
   readonly programs = { udpEcho: UDP_ECHO_PATH, dirtier: DIRTIER_PATH };
