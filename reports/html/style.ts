@@ -14,6 +14,8 @@ section { border-top: 1px solid #ccc; padding: 1rem 0; }
 .banner.degraded { background: #fff4e5; border-color: #e08a00; }
 .banner.incomplete { background: #fdecea; border-color: #b00020; }
 .chart { overflow-x: auto; }
+.prediction-error td:first-child { min-width: 16em; }
+.prediction-error tr.trial-notes td { font-size: 85%; color: #555; border-top: none; }
 .chart svg { max-width: none; }
 .controls button { font: inherit; margin: 0.3rem 0; }
 .notes { color: #333; font-size: 0.9rem; margin: 0.3rem 0; }

@@ -65,7 +65,8 @@ test('the prediction-error table in the report: a row per trial, the three quant
   const section = migrationPredictionSection(sweep.runs);
   assert.ok(section);
   const text = section.html;
-  assert.equal((text.match(/<tr><td>kvm /g) ?? []).length, 13);
+  assert.equal((text.match(/<tr class="trial"><td rowspan="2">kvm /g) ?? []).length, 13);
+  assert.equal((text.match(/<tr class="trial-notes"><td colspan="15">stopped: Clark [a-z-]+, QEMU [a-z-]+; dirty trace: /g) ?? []).length, 13, 'each trial\'s stop reasons and trace under its numbers');
   assert.match(text, /pre-copy rounds \(guest running\)/);
   assert.match(text, /total time \(s\)/);
   assert.match(text, /downtime \(ms\)/);
