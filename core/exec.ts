@@ -1,3 +1,4 @@
+import { StringDecoder } from 'node:string_decoder';
 import { execa, type ResultPromise } from 'execa';
 import { IsobenchError } from './errors.js';
 import { killProcessTree } from './kill-tree.js';
@@ -15,6 +16,23 @@ export interface CommandOptions {
   cwd?: string;
   /** Added to the parent's environment (execa's `extendEnv`), not a replacement for it. */
   env?: Record<string, string>;
+  /**
+   * Called with output as it arrives (UTF-8 text, chunks as the pipe delivers them, not lines), for
+   * a caller that streams a long command's progress; the outcome still holds all of it.
+   */
+  onOutput?: (stream: 'stdout' | 'stderr', text: string) => void;
+}
+
+/** Feeds a child's output to `onOutput` as it arrives; a multi-byte character split between chunks is kept whole. */
+function streamOutput(child: ResultPromise, onOutput: CommandOptions['onOutput']): void {
+  if (!onOutput) return;
+  for (const name of ['stdout', 'stderr'] as const) {
+    const decoder = new StringDecoder('utf8');
+    child[name]?.on('data', (chunk: Buffer | string) => {
+      const text = typeof chunk === 'string' ? chunk : decoder.write(chunk);
+      if (text) onOutput(name, text);
+    });
+  }
 }
 
 /** One shape for success and failure, like execa's: a failure carries the whole outcome. */
@@ -79,6 +97,7 @@ export async function runCommand(command: readonly string[], options: CommandOpt
     env: options.env,
     stripFinalNewline: false,
   });
+  streamOutput(child, options.onOutput);
   const lifetime = boundLifetime(child, options.timeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS, 0);
   const result = await child;
   lifetime.clear();
@@ -171,6 +190,7 @@ export function startBackground(command: readonly string[], options: CommandOpti
     env: options.env,
     stripFinalNewline: false,
   });
+  streamOutput(child, options.onOutput);
   const lifetime = boundLifetime(child, options.timeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS, 2_000);
   const exited: Promise<CommandOutcome> = child.then((result) => {
     lifetime.clear();

@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
 import { z } from 'zod';
 import { UsageError } from '../core/errors.js';
@@ -54,7 +55,10 @@ const HostEntry = z.strictObject({
   roles: z.array(z.enum(HOST_ROLES)).default([]),
 });
 
-const InventoryFile = z.strictObject({ hosts: z.array(HostEntry).min(1, 'must list at least one host') });
+const InventoryFile = z.strictObject({
+  'ssh-config': z.string().min(1).optional(),
+  hosts: z.array(HostEntry).min(1, 'must list at least one host'),
+});
 
 /** One host of an inventory, validated. */
 export interface InventoryHost {
@@ -74,6 +78,11 @@ export interface InventoryHost {
 export interface Inventory {
   /** The file it was read from, as given. */
   source: string;
+  /**
+   * `ssh-config`: an ssh_config file for these hosts (`ssh -F`), resolved against the inventory's
+   * directory; absent: the user's own ~/.ssh/config applies.
+   */
+  sshConfig?: string;
   hosts: InventoryHost[];
 }
 
@@ -145,7 +154,8 @@ export function parseInventory(text: string, source: string, testRange: TestRang
     if (entry['data-dir'] !== undefined) host.dataDir = entry['data-dir'];
     hosts.push(host);
   }
-  return { source, hosts };
+  const config = parsed.data!['ssh-config'];
+  return config === undefined ? { source, hosts } : { source, sshConfig: resolve(dirname(source), config), hosts };
 }
 
 /** One zod issue as `hosts[1] (peer): FIELD …`: the host by index and, where it has one, by name. */
@@ -161,7 +171,7 @@ function describeIssue(issue: z.core.$ZodIssue, raw: unknown): string {
   }
   if (issue.code === 'unrecognized_keys') {
     const keys = issue.keys.map((key) => `"${key}"`).join(', ');
-    return `${where}: unknown field ${keys}: the fields are ${path[0] === 'hosts' ? 'name, ssh, test-address, data-dir, roles' : 'hosts'}`;
+    return `${where}: unknown field ${keys}: the fields are ${path[0] === 'hosts' ? 'name, ssh, test-address, data-dir, roles' : 'hosts, ssh-config'}`;
   }
   if (path.length === 0) return 'the file must be a mapping with a hosts list, like hosts: [{ name: sut, ssh: root@lab-sut, test-address: 198.18.1.2 }]';
   const fieldText = field.join('.');

@@ -44,7 +44,7 @@ test('JSON is read too, and localhost needs no ssh', () => {
 /** Each bad inventory, and what its one line must say. */
 const BAD: Array<{ why: string; text: string; says: RegExp }> = [
   { why: 'unknown field', text: GOOD.replace('data-dir:', 'datadir:'), says: /^--hosts lab\.yaml: hosts\[0\] \(sut\): unknown field "datadir"/ },
-  { why: 'unknown top-level field', text: `${GOOD}extra: 1\n`, says: /^--hosts lab\.yaml: the file: unknown field "extra": the fields are hosts$/ },
+  { why: 'unknown top-level field', text: `${GOOD}extra: 1\n`, says: /^--hosts lab\.yaml: the file: unknown field "extra": the fields are hosts, ssh-config$/ },
   { why: 'missing name', text: GOOD.replace('  - name: peer\n', '  - roles: [client]\n').replace('    roles: [client, migration-dest]\n', ''), says: /hosts\[1\]: name is missing$/ },
   { why: 'missing test-address', text: GOOD.replace('    test-address: 198.18.1.3\n', ''), says: /hosts\[1\] \(peer\): test-address is missing$/ },
   { why: 'duplicate host name', text: GOOD.replace('name: peer', 'name: sut'), says: /hosts\[1\] \(sut\): duplicate host name "sut"/ },
