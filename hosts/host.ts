@@ -184,7 +184,21 @@ export class SshHost implements Host {
     const outcome = await runCommand(this.wrap(command, options), local);
     const failure = classifySshFailure(outcome);
     if (failure) throw new HostError(this.name, failure.failure, `${failure.detail} (${this.via})`, outcome);
+    // A command sharing the connection prints nothing when the connection under it dies: exit 255
+    // alone. Whether the shared connection still stands tells a lost host from a command's own 255.
+    if (outcome.exitCode === 255 && !(await this.connectionStands())) {
+      throw new HostError(this.name, 'connection-lost', `ssh exited with code 255 and the shared connection is gone${outcome.stderr.trim() ? `: ${outcome.stderr.trim().split('\n').pop()!}` : ''} (${this.via})`, outcome);
+    }
     return outcome;
+  }
+
+  /** Whether the shared connection's master still runs (`ssh -O check`, local: no packet is sent). */
+  private async connectionStands(): Promise<boolean> {
+    if (!existsSync(this.controlPath)) return false;
+    const prefix = this.sshPrefix();
+    const destination = prefix.pop()!;
+    const check = await runCommand([...prefix.slice(0, -1), '-O', 'check', '--', destination], { timeoutMs: 5_000 }).catch(() => null);
+    return check?.ok === true;
   }
 
   /** Stops the shared connection (`ssh -O exit`); a host that is already gone is fine. */

@@ -121,8 +121,8 @@ test('a host that dies mid-command is a host error naming the host', { skip, tim
   // Everything in the namespace dies at once, sshd included: as if the machine lost power.
   const pids = (await runCommand(['ip', 'netns', 'pids', doomed.netns])).stdout.split('\n').filter(Boolean);
   await runCommand(['kill', '-KILL', ...pids]);
-  const error = await running.then(() => null, (caught: unknown) => caught);
-  assert.ok(error instanceof HostError, String(error));
+  const error = await running.then((outcome) => outcome, (caught: unknown) => caught);
+  assert.ok(error instanceof HostError, JSON.stringify(error));
   assert.equal(error.failure, 'connection-lost');
   assert.match(error.message, /^host doomed: the connection was lost/);
   console.log(`# ${error.message}`);
