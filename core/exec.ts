@@ -174,6 +174,11 @@ export interface BackgroundProcess {
   stop(graceMs?: number): Promise<CommandOutcome>;
   /** Resolves when the process ends by itself. */
   readonly exited: Promise<CommandOutcome>;
+  /**
+   * Writes to the program's standard input (a request/response session, e.g. a clock reading per
+   * line); false when it cannot take more now or has exited.
+   */
+  write(text: string): boolean;
 }
 
 /**
@@ -200,6 +205,10 @@ export function startBackground(command: readonly string[], options: CommandOpti
     command: [...command],
     pid: child.pid,
     exited,
+    write(text: string) {
+      if (!child.stdin || child.stdin.destroyed || child.exitCode !== null) return false;
+      return child.stdin.write(text);
+    },
     async stop(graceMs = 2_000) {
       lifetime.clear();
       await lifetime.kill(graceMs);

@@ -3,7 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { IsobenchError } from '../core/errors.js';
-import { runCommand, type CommandOptions, type CommandOutcome } from '../core/exec.js';
+import { runCommand, startBackground, type BackgroundProcess, type CommandOptions, type CommandOutcome } from '../core/exec.js';
 import type { ResourceRegistry } from '../core/ledger.js';
 import { LOCAL_HOST_NAME, type InventoryHost, type SshTarget } from './inventory.js';
 import { quoteCommand } from './shell-quote.js';
@@ -91,9 +91,19 @@ export interface Host {
    * @throws HostError when the host itself failed (see classifySshFailure); never for the command's own failure.
    */
   run(command: readonly string[], options?: HostCommandOptions): Promise<CommandOutcome>;
+  /** The local command line that runs `command` on the host (the ssh wrapper included), for provenance. */
+  commandLine(command: readonly string[]): string[];
+  /**
+   * Starts a long-running program on the host (a server, a session read line by line), bounded by
+   * `timeoutMs` like core/exec's startBackground; `stop()` ends it on the host too.
+   */
+  start(command: readonly string[], options?: HostCommandOptions): BackgroundProcess;
   /** Ends what the host keeps open (the shared SSH connection). Idempotent; never throws. */
   close(): Promise<void>;
 }
+
+/** The line a remote background program's shell writes first on stderr: its pid on the host. */
+const REMOTE_PID_MARK = '@@isobench-pid ';
 
 /** This machine: commands run through core/exec directly. */
 export class LocalHost implements Host {
@@ -103,6 +113,16 @@ export class LocalHost implements Host {
   /** See Host.run; a local command never raises HostError. */
   run(command: readonly string[], options: HostCommandOptions = {}): Promise<CommandOutcome> {
     return runCommand(command, options);
+  }
+
+  /** See Host.commandLine: the command itself. */
+  commandLine(command: readonly string[]): string[] {
+    return [...command];
+  }
+
+  /** See Host.start: core/exec's startBackground. */
+  start(command: readonly string[], options: HostCommandOptions = {}): BackgroundProcess {
+    return startBackground(command, options);
   }
 
   /** Nothing to close. */
@@ -175,6 +195,11 @@ export class SshHost implements Host {
     return [...this.sshPrefix(), line];
   }
 
+  /** See Host.commandLine: wrap's, with the default deadline. */
+  commandLine(command: readonly string[]): string[] {
+    return this.wrap(command);
+  }
+
   /** See Host.run. */
   async run(command: readonly string[], options: HostCommandOptions = {}): Promise<CommandOutcome> {
     // cwd and env are the host's (applied by wrap), not the local ssh client's.
@@ -190,6 +215,41 @@ export class SshHost implements Host {
       throw new HostError(this.name, 'connection-lost', `ssh exited with code 255 and the shared connection is gone${outcome.stderr.trim() ? `: ${outcome.stderr.trim().split('\n').pop()!}` : ''} (${this.via})`, outcome);
     }
     return outcome;
+  }
+
+  /**
+   * See Host.start. The remote shell first reports its pid (REMOTE_PID_MARK on stderr, kept out of
+   * `onOutput`), then execs the program under `timeout`; `stop()` sends that pid SIGTERM over the
+   * shared connection before stopping the local ssh client, because ending ssh does not end a
+   * remote program that is not writing.
+   */
+  start(command: readonly string[], options: HostCommandOptions = {}): BackgroundProcess {
+    let remotePid: string | undefined;
+    const wrapped = this.wrap(command, options);
+    const line = wrapped.pop()!;
+    const local: CommandOptions = {
+      ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
+      onOutput: (stream, text) => {
+        let rest = text;
+        if (stream === 'stderr' && remotePid === undefined) {
+          const match = new RegExp(`^${REMOTE_PID_MARK}(\\d+)\\n?`).exec(text);
+          if (match) {
+            remotePid = match[1];
+            rest = text.slice(match[0].length);
+          }
+        }
+        if (rest) options.onOutput?.(stream, rest);
+      },
+    };
+    const process = startBackground([...wrapped, `echo '${REMOTE_PID_MARK}'$$ >&2; ${line}`], local);
+    return {
+      ...process,
+      write: (text: string) => process.write(text),
+      stop: async (graceMs?: number) => {
+        if (remotePid !== undefined) await this.run(['kill', '-TERM', remotePid], { timeoutMs: 10_000 }).catch(() => {});
+        return process.stop(graceMs);
+      },
+    };
   }
 
   /** Whether the shared connection's master still runs (`ssh -O check`, local: no packet is sent). */

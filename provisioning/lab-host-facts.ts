@@ -4,7 +4,6 @@
  * offset against the controlling host. The parsers are host-probe.ts's, so a lab host and the
  * single host are described alike.
  */
-import type { CommandOutcome } from '../core/exec.js';
 import { errorMessage } from '../core/errors.js';
 import type { Host } from '../hosts/host.js';
 import type { InventoryHost } from '../hosts/inventory.js';
@@ -24,15 +23,24 @@ const MARK = '@@isobench:';
 const DOCKER_INFO_FORMAT = '{"ServerVersion":{{json .ServerVersion}},"Driver":{{json .Driver}},"CgroupVersion":{{json .CgroupVersion}}}';
 
 /**
- * The accel probe run on the host: QEMU creates a KVM machine with no devices (`-machine none`) and
- * quits at once through its monitor. Cheaper than the single host's probe, which boots a guest
- * (provisioning/kvm/accel-probe.ts), because a lab host may not have isobench's guest image yet;
- * so `works` means KVM accepted a VM, not that a guest ran.
+ * The accel probe run on the host. /dev/kvm existing, or QEMU creating a KVM machine, is not enough
+ * (on the development machines both succeed and a vCPU never runs), so a vCPU must run guest code:
+ * QEMU boots its own firmware (SeaBIOS) under `accel=kvm` with no disk, and the probe waits up to
+ * ACCEL_PROBE_TIMEOUT_S for SeaBIOS's banner on the debug port (0x402, where SeaBIOS logs under
+ * QEMU). Lighter than the single host's probe, which boots isobench's guest kernel
+ * (provisioning/kvm/accel-probe.ts): a lab host may not have the image yet.
  */
 const ACCEL_PROBE = `if [ ! -e /dev/kvm ]; then echo 'not probed: no /dev/kvm'
 elif ! command -v qemu-system-x86_64 >/dev/null 2>&1; then echo 'not probed: qemu-system-x86_64 is missing'
-else out=$(echo quit | timeout -k 2 ${ACCEL_PROBE_TIMEOUT_S} qemu-system-x86_64 -machine none,accel=kvm -nodefaults -no-user-config -display none -monitor stdio 2>&1); code=$?
-  if [ $code -eq 124 ] || [ $code -eq 137 ]; then echo 'hangs'; elif [ $code -eq 0 ]; then echo 'works'; else echo "fails: $(printf '%s' "$out" | grep -v '^QEMU\\|^(qemu)' | tail -n 2 | tr '\\n' ' ')"; fi
+else log=$(mktemp); err=$(mktemp)
+  qemu-system-x86_64 -machine pc,accel=kvm -m 32 -nodefaults -no-user-config -display none -no-reboot -debugcon file:"$log" -global isa-debugcon.iobase=0x402 >"$err" 2>&1 & pid=$!
+  i=0; state=hangs
+  while [ $i -lt ${ACCEL_PROBE_TIMEOUT_S * 5} ]; do
+    if grep -q 'SeaBIOS (version' "$log" 2>/dev/null; then state=works; break; fi
+    if ! kill -0 $pid 2>/dev/null; then state="fails: $(tail -n 2 "$err" | tr '\n' ' ')"; break; fi
+    sleep 0.2; i=$((i + 1))
+  done
+  kill -KILL $pid 2>/dev/null; wait $pid 2>/dev/null; rm -f "$log" "$err"; echo "$state"
 fi`;
 
 /** The one script that prints every fact, each section after a `@@isobench:NAME@@` line. */
@@ -97,7 +105,7 @@ export function parseFacts(stdout: string): LabHostFacts {
     perfCounters: perfCountsCycles(text('perf')),
     kvmDevice: text('kvm-device') === 'yes',
     accel,
-    accelDetail: accel === 'works' ? `QEMU created a KVM machine (-machine none) within ${ACCEL_PROBE_TIMEOUT_S} s` : accel === 'hangs' ? `QEMU with -accel kvm did not quit within ${ACCEL_PROBE_TIMEOUT_S} s: guests run emulated (TCG)` : accelText,
+    accelDetail: accel === 'works' ? 'a KVM vCPU ran QEMU\'s firmware (SeaBIOS banner seen)' : accel === 'hangs' ? `no SeaBIOS banner within ${ACCEL_PROBE_TIMEOUT_S} s under accel=kvm: the vCPU does not run, guests must run emulated (TCG)` : accelText,
     vhostNet: text('vhost-net') === 'yes',
     docker: parseDockerInfo(text('docker')),
     libvirt: text('libvirt') || null,
@@ -155,22 +163,65 @@ export function parseDateNanos(stdout: string): number {
   return match ? Number(match[1]) * 1000 + Number(match[2]) / 1e6 : Number.NaN;
 }
 
+/** A session on a host that answers each line it reads with one reading of its clock. */
+const CLOCK_SESSION = ['sh', '-c', 'while read -r _; do date +%s.%N; done'];
+/** ms one clock reading may take before the session counts as broken. */
+const CLOCK_SAMPLE_TIMEOUT_MS = 5_000;
+
 /**
- * The host's clock offset against this one: CLOCK_SAMPLES readings of `date +%s.%N` over the
- * host's shared connection (the first, which may set the connection up, is discarded).
- * @throws HostError when the host cannot be reached; Error when `date` fails or prints no nanoseconds.
+ * The host's clock offset against this one. One session stays open on the host (CLOCK_SESSION,
+ * over the shared SSH connection), so a sample's round trip is one line there and back plus a
+ * `date`, not an ssh start-up: CLOCK_SAMPLES samples after one discarded warm-up.
+ * @throws HostError when the host cannot be reached; Error when a reading does not come back
+ *   within 5 s or `date` prints no nanoseconds (busybox's cannot), naming the host.
  */
-export async function measureClockOffset(host: Host, samples = CLOCK_SAMPLES, run: (command: readonly string[]) => Promise<CommandOutcome> = (command) => host.run(command, { timeoutMs: 20_000 })): Promise<ClockOffset> {
-  const taken: ClockSample[] = [];
-  for (let index = 0; index <= samples; index += 1) {
-    const t0 = controllerNowMs();
-    const outcome = await run(['date', '+%s.%N']);
-    const t3 = controllerNowMs();
-    const hostMs = parseDateNanos(outcome.stdout);
-    if (!outcome.ok || !Number.isFinite(hostMs)) throw new Error(`host ${host.name}: \`date +%s.%N\` gave no time: ${outcome.stderr.trim() || outcome.stdout.trim()}`);
-    if (index > 0) taken.push({ t0, hostMs, t3 });
+export async function measureClockOffset(host: Host, samples = CLOCK_SAMPLES): Promise<ClockOffset> {
+  const lines: string[] = [];
+  let buffered = '';
+  let waiting: (() => void) | undefined;
+  let stderr = '';
+  const session = host.start(CLOCK_SESSION, {
+    timeoutMs: 60_000,
+    onOutput: (stream, text) => {
+      if (stream === 'stderr') {
+        stderr += text;
+        return;
+      }
+      buffered += text;
+      const parts = buffered.split('\n');
+      buffered = parts.pop()!;
+      lines.push(...parts);
+      if (parts.length > 0) waiting?.();
+    },
+  });
+  const nextLine = () =>
+    new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`host ${host.name}: no clock reading within ${CLOCK_SAMPLE_TIMEOUT_MS} ms${stderr.trim() ? `: ${stderr.trim().split('\n').pop()}` : ''}`)), CLOCK_SAMPLE_TIMEOUT_MS);
+      const take = () => {
+        if (lines.length === 0) return;
+        clearTimeout(timer);
+        waiting = undefined;
+        resolve(lines.shift()!);
+      };
+      waiting = take;
+      take();
+    });
+  try {
+    const taken: ClockSample[] = [];
+    for (let index = 0; index <= samples; index += 1) {
+      const t0 = controllerNowMs();
+      session.write('\n');
+      const line = await nextLine();
+      const t3 = controllerNowMs();
+      const hostMs = parseDateNanos(line);
+      if (!Number.isFinite(hostMs)) throw new Error(`host ${host.name}: \`date +%s.%N\` gave no time: ${line.trim()}`);
+      // The first sample may wait for the connection to be set up: not a measurement.
+      if (index > 0) taken.push({ t0, hostMs, t3 });
+    }
+    return offsetFromSamples(taken);
+  } finally {
+    await session.stop(500);
   }
-  return offsetFromSamples(taken);
 }
 
 /**

@@ -30,6 +30,7 @@ test('doctor --hosts checks every host, measures the clock offsets, and names th
       const offset = /clock offset +([+−])([\d.]+) ms ± ([\d.]+) ms/.exec(block);
       assert.ok(offset, block);
       assert.ok(Number(offset[2]) <= Number(offset[3]), `|offset| ${offset[2]} within ± ${offset[3]}`);
+      assert.ok(Number(offset[3]) < 25, `a bound of ± ${offset[3]} ms: one line over the open session, not an ssh start-up`);
     }
     assert.match(stdout, /clock offsets between hosts .*\n {2}peer − sut: [+−][\d.]+ ms ± [\d.]+ ms/);
     assert.match(stdout, /host ghost .*\n {2}reachable +no: host ghost: unreachable/);

@@ -127,3 +127,22 @@ test('a host that dies mid-command is a host error naming the host', { skip, tim
   assert.match(error.message, /^host doomed: the connection was lost/);
   console.log(`# ${error.message}`);
 });
+
+test('a program started on a host runs until stopped, and stopping ends it on the host', { skip, timeout: 60_000 }, async () => {
+  const peer = lab.hosts.find((host) => host.name === 'peer')!;
+  const seen: string[] = [];
+  const session = hosts.get('peer').start(['sh', '-c', 'echo started; while read -r line; do echo "got $line"; done'], { timeoutMs: 30_000, onOutput: (_stream, text) => seen.push(text) });
+  await sleep(1_500);
+  session.write('ping\n');
+  await sleep(1_000);
+  assert.equal(seen.join(''), 'started\ngot ping\n', 'the pid line is not passed on');
+  const running = async () => {
+    const pids = (await runCommand(['ip', 'netns', 'pids', peer.netns])).stdout.split('\n').filter(Boolean);
+    const lines = await Promise.all(pids.map(async (pid) => (await runCommand(['cat', `/proc/${pid}/cmdline`])).stdout.replace(/\0/g, ' ')));
+    return lines.some((line) => line.includes('while read -r line'));
+  };
+  assert.ok(await running(), 'the program runs on the host');
+  await session.stop();
+  await sleep(500);
+  assert.ok(!(await running()), 'stopped on the host, not only here');
+});

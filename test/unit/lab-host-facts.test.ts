@@ -2,7 +2,6 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import type { CommandOutcome } from '../../core/exec.js';
 import { LocalHost } from '../../hosts/host.js';
 import { measureClockOffset, offsetFromSamples, parseDateNanos, parseFacts, splitSections } from '../../provisioning/lab-host-facts.js';
 import { LabHost } from '../../results/schema.js';
@@ -57,6 +56,8 @@ test('clock offset of this machine against itself is zero within its uncertainty
 });
 
 test('a host whose date has no nanoseconds is refused with its name', async () => {
-  const fake = async (command: readonly string[]): Promise<CommandOutcome> => ({ command, ok: true, exitCode: 0, signal: null, timedOut: false, stdout: '1764494513.N\n', stderr: '', durationMs: 1 });
-  await assert.rejects(measureClockOffset(new LocalHost('busybox'), 2, fake), /host busybox: `date \+%s\.%N` gave no time/);
+  // A host whose `date` ignores %N, as busybox's does: the session answers, but with no nanoseconds.
+  const busybox = new LocalHost('busybox');
+  const fake = { name: 'busybox', via: 'local', commandLine: (command: readonly string[]) => [...command], run: (command: readonly string[]) => busybox.run(command), close: () => busybox.close(), start: (_command: readonly string[], options: Parameters<LocalHost['start']>[1]) => busybox.start(['sh', '-c', 'while read -r _; do echo 1764494513.N; done'], options) };
+  await assert.rejects(measureClockOffset(fake, 2), /host busybox: `date \+%s\.%N` gave no time: 1764494513\.N/);
 });
