@@ -44,8 +44,9 @@ test('tcp-bulk on the native target of host sut, driven from host peer, over the
       console.log(`# ${point.id}: ${gbps.toFixed(2)} Gbit/s from peer ${peerEntry!.testAddress} to sut ${sutEntry!.testAddress}`);
       assert.ok(gbps > 0.1, `${gbps} Gbit/s`);
       // Provenance: the server ran on sut and the client on peer, each through ssh.
-      assert.ok(outcome.commands[0]!.includes('iperf3') && outcome.commands[0]!.includes(sutEntry!.testAddress));
-      assert.ok(outcome.commands[1]!.includes(`root@${peerEntry!.testAddress}`), outcome.commands[1]!.join(' '));
+      const [server, client] = outcome.commands.map((command) => command.join(' '));
+      assert.ok(server!.includes(`root@${sutEntry!.testAddress}`) && server!.includes(`iperf3 --server --bind ${sutEntry!.testAddress}`), server);
+      assert.ok(client!.includes(`root@${peerEntry!.testAddress}`) && client!.includes(`iperf3 --client ${sutEntry!.testAddress}`), client);
     }
     // Host facts of every host, as the results file would store them.
     for (const entry of inventory.hosts) {
