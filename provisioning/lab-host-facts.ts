@@ -23,23 +23,29 @@ const MARK = '@@isobench:';
 const DOCKER_INFO_FORMAT = '{"ServerVersion":{{json .ServerVersion}},"Driver":{{json .Driver}},"CgroupVersion":{{json .CgroupVersion}}}';
 
 /**
- * The accel probe run on the host. /dev/kvm existing, or QEMU creating a KVM machine, is not enough
- * (on the development machines both succeed and a vCPU never runs), so a vCPU must run guest code:
- * QEMU boots its own firmware (SeaBIOS) under `accel=kvm` with no disk, and the probe waits up to
- * ACCEL_PROBE_TIMEOUT_S for SeaBIOS's banner on the debug port (0x402, where SeaBIOS logs under
- * QEMU). Lighter than the single host's probe, which boots isobench's guest kernel
- * (provisioning/kvm/accel-probe.ts): a lab host may not have the image yet.
+ * The accel probe run on the host. /dev/kvm existing, QEMU creating a KVM machine, or even the
+ * firmware running is not enough: on the development machines SeaBIOS and a kernel's real-mode
+ * setup run under KVM, then the vCPU hangs ("Probing EDD", provisioning/kvm/README.md). So a
+ * kernel must reach its 64-bit start (`Linux version` on the serial console) within
+ * ACCEL_PROBE_TIMEOUT_S: isobench's own image's kernel on that host when built there, else the
+ * host's own `/boot/vmlinuz-$(uname -r)`. No initrd: the kernel then panics (no root file system)
+ * and QEMU exits (`-no-reboot`). The single host's probe (provisioning/kvm/accel-probe.ts) boots to
+ * userspace; this one stops earlier because a lab host may not have the image.
  */
-const ACCEL_PROBE = `if [ ! -e /dev/kvm ]; then echo 'not probed: no /dev/kvm'
+const ACCEL_PROBE = `kernel=$(ls /var/cache/isobench/rootfs-*/boot/vmlinuz-* 2>/dev/null | head -n 1)
+[ -n "$kernel" ] || kernel=/boot/vmlinuz-$(uname -r)
+if [ ! -e /dev/kvm ]; then echo 'not probed: no /dev/kvm'
 elif ! command -v qemu-system-x86_64 >/dev/null 2>&1; then echo 'not probed: qemu-system-x86_64 is missing'
+elif [ ! -r "$kernel" ]; then echo 'not probed: no kernel to boot (neither isobench'"'"'s image nor /boot/vmlinuz-'"$(uname -r)"')'
 else log=$(mktemp); err=$(mktemp)
-  qemu-system-x86_64 -machine pc,accel=kvm -m 32 -nodefaults -no-user-config -display none -no-reboot -debugcon file:"$log" -global isa-debugcon.iobase=0x402 >"$err" 2>&1 & pid=$!
-  i=0; state=hangs
+  qemu-system-x86_64 -machine q35,accel=kvm -m 256 -nodefaults -no-user-config -display none -no-reboot -kernel "$kernel" -append 'console=ttyS0 panic=-1' -serial file:"$log" >"$err" 2>&1 & pid=$!
+  i=0; state="hangs: $kernel"
   while [ $i -lt ${ACCEL_PROBE_TIMEOUT_S * 5} ]; do
-    if grep -q 'SeaBIOS (version' "$log" 2>/dev/null; then state=works; break; fi
-    if ! kill -0 $pid 2>/dev/null; then state="fails: $(tail -n 2 "$err" | tr '\n' ' ')"; break; fi
+    if grep -q 'Linux version' "$log" 2>/dev/null; then state="works: $kernel"; break; fi
+    if ! kill -0 $pid 2>/dev/null; then state="fails: $(tail -n 2 "$err" | tr '\\n' ' ')"; break; fi
     sleep 0.2; i=$((i + 1))
   done
+  if [ "\${state%%:*}" = hangs ] && grep -Eq 'Probing EDD|Decompressing' "$log" 2>/dev/null; then state="$state (stopped after the kernel's real-mode setup)"; fi
   kill -KILL $pid 2>/dev/null; wait $pid 2>/dev/null; rm -f "$log" "$err"; echo "$state"
 fi`;
 
@@ -92,7 +98,7 @@ export function parseFacts(stdout: string): LabHostFacts {
   const cores = Number(text('cores'));
   const memoryKiB = Number(/^MemTotal:\s+(\d+)\s+kB/m.exec(text('memtotal'))?.[1]);
   const accelText = text('accel');
-  const accel = accelText === 'works' ? 'works' : accelText === 'hangs' ? 'hangs' : accelText.startsWith('fails') ? 'fails' : 'not probed';
+  const accel = accelText.startsWith('works') ? 'works' : accelText.startsWith('hangs') ? 'hangs' : accelText.startsWith('fails') ? 'fails' : 'not probed';
   return {
     hostname: text('hostname') || 'unknown',
     cpuModel: cpu.model,
@@ -105,7 +111,12 @@ export function parseFacts(stdout: string): LabHostFacts {
     perfCounters: perfCountsCycles(text('perf')),
     kvmDevice: text('kvm-device') === 'yes',
     accel,
-    accelDetail: accel === 'works' ? 'a KVM vCPU ran QEMU\'s firmware (SeaBIOS banner seen)' : accel === 'hangs' ? `no SeaBIOS banner within ${ACCEL_PROBE_TIMEOUT_S} s under accel=kvm: the vCPU does not run, guests must run emulated (TCG)` : accelText,
+    accelDetail:
+      accel === 'works'
+        ? `a kernel reached its 64-bit start under KVM (${accelText.slice('works: '.length)})`
+        : accel === 'hangs'
+          ? `no \`Linux version\` on the serial console within ${ACCEL_PROBE_TIMEOUT_S} s under KVM (${accelText.slice('hangs: '.length)}): guests must run emulated (TCG)`
+          : accelText,
     vhostNet: text('vhost-net') === 'yes',
     docker: parseDockerInfo(text('docker')),
     libvirt: text('libvirt') || null,
