@@ -1,3 +1,4 @@
+import { StringDecoder } from 'node:string_decoder';
 import { execa, type ResultPromise } from 'execa';
 import { IsobenchError } from './errors.js';
 import { killProcessTree } from './kill-tree.js';
@@ -15,6 +16,23 @@ export interface CommandOptions {
   cwd?: string;
   /** Added to the parent's environment (execa's `extendEnv`), not a replacement for it. */
   env?: Record<string, string>;
+  /**
+   * Called with output as it arrives (UTF-8 text, chunks as the pipe delivers them, not lines), for
+   * a caller that streams a long command's progress; the outcome still holds all of it.
+   */
+  onOutput?: (stream: 'stdout' | 'stderr', text: string) => void;
+}
+
+/** Feeds a child's output to `onOutput` as it arrives; a multi-byte character split between chunks is kept whole. */
+function streamOutput(child: ResultPromise, onOutput: CommandOptions['onOutput']): void {
+  if (!onOutput) return;
+  for (const name of ['stdout', 'stderr'] as const) {
+    const decoder = new StringDecoder('utf8');
+    child[name]?.on('data', (chunk: Buffer | string) => {
+      const text = typeof chunk === 'string' ? chunk : decoder.write(chunk);
+      if (text) onOutput(name, text);
+    });
+  }
 }
 
 /** One shape for success and failure, like execa's: a failure carries the whole outcome. */
@@ -79,6 +97,7 @@ export async function runCommand(command: readonly string[], options: CommandOpt
     env: options.env,
     stripFinalNewline: false,
   });
+  streamOutput(child, options.onOutput);
   const lifetime = boundLifetime(child, options.timeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS, 0);
   const result = await child;
   lifetime.clear();
@@ -155,6 +174,11 @@ export interface BackgroundProcess {
   stop(graceMs?: number): Promise<CommandOutcome>;
   /** Resolves when the process ends by itself. */
   readonly exited: Promise<CommandOutcome>;
+  /**
+   * Writes to the program's standard input (a request/response session, e.g. a clock reading per
+   * line); false when it cannot take more now or has exited.
+   */
+  write(text: string): boolean;
 }
 
 /**
@@ -171,6 +195,7 @@ export function startBackground(command: readonly string[], options: CommandOpti
     env: options.env,
     stripFinalNewline: false,
   });
+  streamOutput(child, options.onOutput);
   const lifetime = boundLifetime(child, options.timeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS, 2_000);
   const exited: Promise<CommandOutcome> = child.then((result) => {
     lifetime.clear();
@@ -180,6 +205,10 @@ export function startBackground(command: readonly string[], options: CommandOpti
     command: [...command],
     pid: child.pid,
     exited,
+    write(text: string) {
+      if (!child.stdin || child.stdin.destroyed || child.exitCode !== null) return false;
+      return child.stdin.write(text);
+    },
     async stop(graceMs = 2_000) {
       lifetime.clear();
       await lifetime.kill(graceMs);

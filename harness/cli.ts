@@ -18,7 +18,7 @@ export interface CliOptions {
 
 const COMMANDS: Record<string, (argv: string[], options: CliOptions) => Promise<number>> = {
   bench: (argv, options) => benchCommand(argv, options.benchSeams),
-  doctor: () => doctorCommand(),
+  doctor: (argv) => doctorCommand(argv),
   results: (argv) => resultsCommand(argv),
   cleanup: () => cleanupCommand(),
   calibrate: calibrateCommand,
@@ -32,7 +32,7 @@ const COMMANDS: Record<string, (argv: string[], options: CliOptions) => Promise<
 
 const USAGE = `isobench: what does isolation cost?
   npm run bench -- --help     ${BENCH_USAGE.split('\n')[0]!.replace('usage: ', '')}
-  npm run doctor              what this host can do and what is missing
+  npm run doctor [-- --hosts FILE]   what this host (or every inventory host) can do and what is missing
   ${RESULTS_USAGE.replace('usage: ', '')}
   npm run report -- FILE | BEFORE AFTER   one self-contained HTML report with the papers' figures; two runs: what changed
   npm run calibrate           does the harness change what it measures?

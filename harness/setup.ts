@@ -21,6 +21,9 @@ const TEST_ONLY_TOOLS: readonly ToolRequirement[] = [
   { command: 'mkfs.ext4', debianPackage: 'e2fsprogs', why: 'to turn the image into a guest disk' },
   { command: 'qemu-img', debianPackage: 'qemu-utils', why: 'to make qcow2 guest disks' },
   { command: 'qemu-system-x86_64', debianPackage: 'qemu-system-x86', why: 'to boot the guest in the image tests' },
+  // The lab tests start their own sshd in each namespace host; the machine's own must not start.
+  { command: 'sshd', debianPackage: 'openssh-server', why: 'for the lab-mode tests (an sshd per namespace host)', startsService: true },
+  { command: 'ssh-keygen', debianPackage: 'openssh-client', why: 'for the lab-mode tests (keys generated per test)' },
 ];
 
 /** Every host tool a target, a suite or the tests need, duplicates included (ensureTools installs a package once). */

@@ -51,12 +51,23 @@ export function parseCpuInfo(text: string): { model: string; mhz: number | null 
   return { model, mhz: Number.isFinite(mhz) && mhz > 0 ? mhz : null };
 }
 
+/** The probe of hardware counters: `perf stat` in CSV form counting cycles of `true`. */
+export const PERF_PROBE_COMMAND = ['perf', 'stat', '-x', ',', '-e', 'cycles', 'true'] as const;
+
+/**
+ * Whether PERF_PROBE_COMMAND's stderr counted cycles: a count, not `<not supported>` (where the host,
+ * often itself a VM, exposes no counters).
+ */
+export function perfCountsCycles(stderr: string): boolean {
+  const line = stderr.split('\n').find((candidate) => candidate.includes('cycles')) ?? '';
+  return /^\d+,/.test(line.trim());
+}
+
 /** `perf stat` prints `<not supported>` where the host (often itself a VM) exposes no counters. */
 export async function probePerfCounters(): Promise<boolean> {
-  const outcome = await runCommand(['perf', 'stat', '-x', ',', '-e', 'cycles', 'true'], { timeoutMs: PROBE_TIMEOUT_MS }).catch(() => null);
+  const outcome = await runCommand(PERF_PROBE_COMMAND, { timeoutMs: PROBE_TIMEOUT_MS }).catch(() => null);
   if (!outcome || !outcome.ok) return false;
-  const line = outcome.stderr.split('\n').find((candidate) => candidate.includes('cycles')) ?? '';
-  return /^\d+,/.test(line.trim());
+  return perfCountsCycles(outcome.stderr);
 }
 
 /** The Docker daemon's facts a results file records, from `docker info`. */
@@ -89,7 +100,8 @@ export async function probeDocker(): Promise<DockerFacts | null> {
   }
 }
 
-function distroName(osRelease: string): string {
+/** PRETTY_NAME of /etc/os-release text; `unknown` without one. */
+export function distroName(osRelease: string): string {
   return /^PRETTY_NAME="?([^"\n]+)"?$/m.exec(osRelease)?.[1] ?? 'unknown';
 }
 

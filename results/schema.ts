@@ -250,6 +250,70 @@ export const HostFacts = z.object({
 export type HostFacts = z.infer<typeof HostFacts>;
 
 /**
+ * One host's clock against the controlling host's, measured NTP-style (provisioning/lab-host-facts.ts):
+ * the controller stamps t0, the host reads its clock T, the controller stamps t3; the host's reading
+ * happened between t0 and t3, so its offset lies within T − (t0 + t3) / 2 ± (t3 − t0) / 2. Of several
+ * samples the one with the shortest round trip is kept (NTP's clock filter).
+ */
+export const ClockOffset = z.object({
+  /** ms the host's clock is ahead of the controller's (negative: behind). */
+  offsetMs: finite,
+  /** ± ms: half the kept sample's round trip, a hard bound, not a standard deviation. */
+  uncertaintyMs: finite.nonnegative(),
+  /** ms, the kept sample's round trip (the command over SSH included). */
+  roundTripMs: finite.nonnegative(),
+  /** How many samples were taken. */
+  samples: z.number().int().positive(),
+});
+/** A parsed ClockOffset. */
+export type ClockOffset = z.infer<typeof ClockOffset>;
+
+/**
+ * What lab mode records of a host (issue 14), collected over SSH by one script. Fields a host could
+ * not report are null, never a guess.
+ */
+export const LabHostFacts = z.object({
+  hostname: z.string(),
+  cpuModel: z.string(),
+  cores: z.number().int().positive().nullable(),
+  cpuMHz: finite.nullable(),
+  memoryBytes: finite.nullable(),
+  kernel: z.string(),
+  distro: z.string(),
+  tools: z.array(ToolVersion),
+  perfCounters: z.boolean(),
+  kvmDevice: z.boolean(),
+  /**
+   * The accel probe on that host: `works` (a kernel reached its 64-bit start under KVM), `fails` (with QEMU's words in
+   * `accelDetail`), `hangs` (cut off), `not probed` (no QEMU, no /dev/kvm).
+   */
+  accel: z.enum(['works', 'fails', 'hangs', 'not probed']),
+  accelDetail: z.string(),
+  vhostNet: z.boolean(),
+  docker: z.object({ version: z.string(), storageDriver: z.string(), cgroupVersion: z.string() }).nullable(),
+  /** `virsh version`'s library line when libvirtd answers; null when it does not (or virsh is missing). */
+  libvirt: z.string().nullable(),
+});
+/** A parsed LabHostFacts. */
+export type LabHostFacts = z.infer<typeof LabHostFacts>;
+
+/** One inventory host in a lab run's results: how it was reached, its facts and its clock. */
+export const LabHost = z.object({
+  name: z.string(),
+  /** `local`, or `ssh USER@ADDRESS[:PORT]`: never a key or a password. */
+  via: z.string(),
+  roles: z.array(z.string()),
+  testAddress: z.string(),
+  /** null when the host could not be reached; `error` says why. */
+  facts: LabHostFacts.nullable(),
+  /** Against the controlling host; null when it could not be measured. */
+  clockOffset: ClockOffset.nullable(),
+  error: z.string().optional(),
+});
+/** A parsed LabHost. */
+export type LabHost = z.infer<typeof LabHost>;
+
+/**
  * What one target really ran as: the labels every figure needs (accel, vhost, storage, network path).
  * `degraded` lists what fell back (e.g. TCG instead of KVM); reports show it as a banner.
  */
@@ -362,6 +426,11 @@ export const ResultsFile = z.object({
   phases: z.array(RunPhase).optional(),
   /** Why the measurement loop stopped (e.g. `all points decided`, `--max-reps 10 reached`, `budget 10m spent`). */
   stopReason: z.string().optional(),
+  /**
+   * Lab mode (`--hosts`): every inventory host, facts and clock offset; absent in single-host runs
+   * and in files written before lab mode (optional, so the schema version stays the same).
+   */
+  hosts: z.array(LabHost).optional(),
 });
 /** A parsed ResultsFile. */
 export type ResultsFile = z.infer<typeof ResultsFile>;

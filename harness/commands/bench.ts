@@ -14,6 +14,7 @@ import { DEFAULT_MAX_REPETITIONS, MIN_ADAPTIVE_REPETITIONS, verdictSummaryLine, 
 import { parseDuration } from '../duration.js';
 import { randomSeed } from '../random.js';
 import { validateNetworkRanges } from '../network-range.js';
+import { refuseLabBench } from '../lab.js';
 import { prepareOutputDirectory, removeCreated } from '../../core/output-directory.js';
 import { phaseLines } from '../phases.js';
 import { nextResumeSession, readResumable, rebuildRun } from '../resume.js';
@@ -55,6 +56,10 @@ const FLAGS = {
   budget: { type: 'string' },
   'max-steal': { type: 'string' },
   resume: { type: 'string' },
+  // Lab mode (issue 14): an inventory and the hosts of the two roles.
+  hosts: { type: 'string' },
+  server: { type: 'string' },
+  client: { type: 'string' },
   help: { type: 'boolean' },
   // Each suite's own flags (e.g. --streams), from the registry.
   ...Object.fromEntries(SUITES.flatMap((suite) => suite.flags.map((flag) => [flag.name, { type: 'string' } as const]))),
@@ -78,7 +83,8 @@ targets: ${TARGET_NAMES.join(', ')}    suites: ${SUITE_NAMES.join(', ')}
 ${OPT_IN_USAGE}
 A target may fix its own options after colons, one row each: --target native,docker-nat,docker-nat:overlay,kvm:qcow2
 With no --target and no --suite it runs the default quick matrix: every target this host can run, every suite of --suite all.
---resume RESULTS.json finishes an interrupted run in that file, with the file's own plan, seed and options.`;
+--resume RESULTS.json finishes an interrupted run in that file, with the file's own plan, seed and options.
+--hosts FILE [--server NAME] [--client NAME]: lab mode across hosts over SSH — checked, not yet run (see README).`;
 
 /** A comma-separated list (or `all`), parsed item by item, duplicates (by `keyOf`) dropped. */
 function listOf<T>(text: string, all: () => T[], parse: (name: string) => T, keyOf: (item: T) => string): T[] {
@@ -206,6 +212,7 @@ export async function parseBenchOptions(argv: string[]): Promise<BenchOptions> {
   const subnet = values.subnet ?? DEFAULT_TEST_SUBNET;
   const guardRange = values['guard-range'] ?? DEFAULT_GUARD_RANGE;
   validateNetworkRanges({ subnet, guardRange });
+  await refuseLabBench(values, guardRange, targets.map(({ id }) => id), suites.map(({ name }) => name));
   const targetOptions: TargetOptions = {
     storage: choice('storage', values.storage, ['volume', 'overlay'] as const, 'volume'),
     accel: choice('accel', values.accel, ['auto', 'kvm', 'tcg'] as const, 'auto'),

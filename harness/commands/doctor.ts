@@ -1,4 +1,8 @@
+import { parseArgs } from 'node:util';
+import { UsageError } from '../../core/errors.js';
 import { dockerAvailability } from '../../provisioning/docker/daemon.js';
+import { DEFAULT_GUARD_RANGE } from '../../provisioning/topology.js';
+import { doctorLab } from '../lab-doctor.js';
 import { freeDiskBytes, probeDocker, probeHost } from '../../provisioning/host-probe.js';
 import { kvmDoctorCheck, libvirtDoctorCheck } from '../../provisioning/kvm/doctor.js';
 import { DRIVERS } from '../../provisioning/targets/index.js';
@@ -14,8 +18,28 @@ interface Row {
 
 const GiB = 1024 ** 3;
 
-/** What this host can do and what is missing, with the fix for each gap. */
-export async function doctorCommand(): Promise<number> {
+/** `npm run doctor -- --help`. */
+export const DOCTOR_USAGE = 'usage: npm run doctor [-- --hosts FILE [--guard-range CIDR]]';
+
+/**
+ * What this host can do and what is missing, with the fix for each gap; with `--hosts FILE`, the
+ * same for every inventory host over SSH, and the clock offsets between them (doctorLab).
+ * @returns 0; with `--hosts`, 1 when a host could not be reached or described.
+ * @throws UsageError for an unknown flag or a bad inventory (one line, exit 2).
+ */
+export async function doctorCommand(argv: string[] = []): Promise<number> {
+  let values: { hosts?: string; 'guard-range'?: string; help?: boolean };
+  try {
+    ({ values } = parseArgs({ args: argv, options: { hosts: { type: 'string' }, 'guard-range': { type: 'string' }, help: { type: 'boolean' } }, strict: true, allowPositionals: false }));
+  } catch (error) {
+    throw new UsageError(`${(error as Error).message.split('\n')[0]}; ${DOCTOR_USAGE}`, { cause: error });
+  }
+  if (values.help) {
+    console.log(DOCTOR_USAGE);
+    return 0;
+  }
+  if (values.hosts !== undefined) return doctorLab(values.hosts, values['guard-range'] ?? DEFAULT_GUARD_RANGE);
+  if (values['guard-range'] !== undefined) throw new UsageError(`--guard-range only checks an inventory's test addresses: give --hosts FILE too; ${DOCTOR_USAGE}`);
   const host = await probeHost();
   const rows: Row[] = [
     { check: 'cpu', value: `${host.cpuModel} (${host.cores} cores${host.cpuMHz ? `, ${host.cpuMHz} MHz` : ''})`, note: '' },

@@ -162,3 +162,19 @@ test('a background program is killed at its own deadline', async () => {
     reap(server.pid);
   }
 });
+
+test('onOutput streams both outputs as they arrive, and the outcome still holds all of it', async () => {
+  const seen: Array<{ stream: string; text: string; at: number }> = [];
+  const started = performance.now();
+  const outcome = await runCommand(['sh', '-c', 'echo first; echo oops >&2; sleep 0.4; printf "é\\n"'], {
+    timeoutMs: 5_000,
+    onOutput: (stream, text) => seen.push({ stream, text, at: performance.now() - started }),
+  });
+  assert.equal(outcome.stdout, 'first\né\n');
+  assert.equal(outcome.stderr, 'oops\n');
+  assert.equal(seen.filter((chunk) => chunk.stream === 'stdout').map((chunk) => chunk.text).join(''), 'first\né\n');
+  assert.equal(seen.find((chunk) => chunk.stream === 'stderr')?.text, 'oops\n');
+  // The first line came before the program ended: streamed, not handed over at exit.
+  const first = seen.find((chunk) => chunk.text.startsWith('first'))!;
+  assert.ok(first.at < outcome.durationMs - 200, `first chunk at ${first.at.toFixed(0)} ms of ${outcome.durationMs.toFixed(0)} ms`);
+});

@@ -8,20 +8,22 @@ import { fileURLToPath } from 'node:url';
 //   core        imports nothing else of isobench
 //   models      -> core                     (pure analytical models, e.g. pre-copy migration)
 //   results     -> core
-//   contracts   -> core, results            (types only: the seam between suites and targets)
-//   provisioning-> core, results, contracts
-//   suites      -> core, results, contracts, models
+//   hosts       -> core, results            (inventory, running commands on a host: local or SSH; issue 14)
+//   contracts   -> core, results, hosts     (types only: the seam between suites and targets)
+//   provisioning-> core, results, contracts, hosts
+//   suites      -> core, results, contracts, models, hosts
 //   reports     -> core, results, models
 //   harness     -> everything
 const ALLOWED: Record<string, readonly string[]> = {
   core: [],
   models: ['core'],
   results: ['core'],
-  contracts: ['core', 'results'],
-  provisioning: ['core', 'results', 'contracts'],
-  suites: ['core', 'results', 'contracts', 'models'],
+  hosts: ['core', 'results'],
+  contracts: ['core', 'results', 'hosts'],
+  provisioning: ['core', 'results', 'contracts', 'hosts'],
+  suites: ['core', 'results', 'contracts', 'models', 'hosts'],
   reports: ['core', 'results', 'models'],
-  harness: ['core', 'models', 'results', 'contracts', 'provisioning', 'suites', 'reports'],
+  harness: ['core', 'models', 'results', 'hosts', 'contracts', 'provisioning', 'suites', 'reports'],
 };
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -84,4 +86,6 @@ test('the checker finds a wrong arrow (it can fail)', () => {
   // models/ sits just above core/: a model that reached for results/ or a suite would be refused.
   assert.ok(!ALLOWED.models!.includes('results') && !ALLOWED.models!.includes('suites'));
   assert.ok(!ALLOWED.core!.includes('models'));
+  // hosts/ sits below the target drivers: it may not reach up for a driver, a suite or the harness.
+  assert.ok(!ALLOWED.hosts!.includes('provisioning') && !ALLOWED.hosts!.includes('harness') && ALLOWED.provisioning!.includes('hosts'));
 });

@@ -1,0 +1,251 @@
+/**
+ * Lab hosts on one machine, for lab mode's integration tests (issue 14): each host is a network
+ * namespace with its own address in a /24 of the test range, on a bridge this set-up creates, and
+ * its own sshd (Debian's openssh-server, started in the namespace with its own config and host key);
+ * the client key, known_hosts and an ssh_config naming them are generated per lab in a temp dir.
+ * Nothing leaves the machine: the namespaces have no default route and the bridge has no uplink.
+ *
+ * Names avoid isobench's own prefixes (`isobench-` namespaces, `ib-` links, rules commented
+ * `isobench`), so a concurrent isobench run's `cleanup` or leftover check never sees the lab, and the
+ * lab never touches that run's network. Everything is registered in a private ledger the moment it
+ * exists and removed on success and failure; `sweepLabLeftovers` removes what a killed test left.
+ */
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runChecked, runCommand, startBackground, type BackgroundProcess } from '../../core/exec.js';
+import { ResourceRegistry } from '../../core/ledger.js';
+import { pollUntil } from '../../core/poll.js';
+import type { HostRole } from '../../hosts/inventory.js';
+import { cidrContains, hostAddress, parseAddress, parseCidr } from '../../provisioning/ipv4.js';
+
+/** Every lab object's name starts with this; nothing else of isobench's does. */
+export const LAB_PREFIX = 'islab-';
+/** The lab's bridge; the controlling host (this process) has the subnet's .1 on it. */
+export const LAB_BRIDGE = `${LAB_PREFIX}br`;
+/** The iptables comment on the one FORWARD rule the lab adds (Docker's FORWARD policy is DROP). */
+const LAB_RULE_COMMENT = 'islab-test';
+/**
+ * /24s the lab may use, tried in order: at the top of 198.18.0.0/15, far from isobench's default
+ * 198.18.0.0/24 and the subnets its tests pass with `--subnet`; the first no interface uses is taken.
+ */
+export const LAB_SUBNET_CANDIDATES = ['198.19.214.0/24', '198.19.215.0/24', '198.19.216.0/24'];
+const SSHD = '/usr/sbin/sshd';
+
+/** One host to create. */
+export interface LabHostSpec {
+  name: string;
+  roles?: HostRole[];
+  /** `ok` (default): sshd accepts the lab's client key; `wrong-key`: sshd knows another key only (auth refused). */
+  sshd?: 'ok' | 'wrong-key';
+}
+
+/** A created host. */
+export interface LabHost {
+  name: string;
+  netns: string;
+  address: string;
+  sshd: BackgroundProcess;
+}
+
+/** A lab: its hosts, the files a HostSet or the CLI needs, and its teardown. */
+export interface Lab {
+  subnet: string;
+  /** The controlling host's address on the lab bridge. */
+  controllerAddress: string;
+  hosts: LabHost[];
+  /** An address in the subnet that nothing answers (no namespace holds it). */
+  unreachableAddress: string;
+  directory: string;
+  /** ssh_config naming the lab's client key and known_hosts (`ssh -F`). */
+  sshConfig: string;
+  /** An inventory (YAML) of the hosts, `ssh-config` pointing at sshConfig. */
+  inventoryPath: string;
+  /** Removes everything, newest first; safe to call twice. */
+  teardown(): Promise<void>;
+}
+
+const ip = (args: string[]) => runChecked(['ip', ...args], { timeoutMs: 10_000 });
+
+/** Addresses of every interface in the host namespace and in every namespace, as text. */
+async function addressesInUse(): Promise<string[]> {
+  const namespaces = (await runCommand(['ip', 'netns', 'list'], { timeoutMs: 10_000 })).stdout.split('\n').map((line) => line.split(' ')[0]!).filter(Boolean);
+  const texts = [(await runCommand(['ip', '-br', 'addr'], { timeoutMs: 10_000 })).stdout];
+  for (const namespace of namespaces) texts.push((await runCommand(['ip', '-n', namespace, '-br', 'addr'], { timeoutMs: 10_000 })).stdout);
+  return texts.join('\n').match(/\d+\.\d+\.\d+\.\d+/g) ?? [];
+}
+
+/** The first candidate /24 with no address in use on this machine and no route of its own. */
+export async function pickLabSubnet(): Promise<string> {
+  const used = (await addressesInUse()).map(parseAddress);
+  const routes = (await runCommand(['ip', 'route', 'show', 'table', 'all'], { timeoutMs: 10_000 })).stdout;
+  for (const candidate of LAB_SUBNET_CANDIDATES) {
+    const cidr = parseCidr(candidate);
+    if (used.some((address) => cidrContains(cidr, address))) continue;
+    if (routes.includes(candidate.split('/')[0]!.split('.').slice(0, 3).join('.'))) continue;
+    return candidate;
+  }
+  throw new Error(`every lab subnet is in use (${LAB_SUBNET_CANDIDATES.join(', ')}): a lab test is running, or \`sweepLabLeftovers\` should run`);
+}
+
+/** Removes lab objects a killed test left (namespaces, links, the FORWARD rule); the lab's own only. */
+export async function sweepLabLeftovers(): Promise<string[]> {
+  const removed: string[] = [];
+  const namespaces = (await runCommand(['ip', 'netns', 'list'], { timeoutMs: 10_000 })).stdout.split('\n').map((line) => line.split(' ')[0]!).filter((name) => name.startsWith(LAB_PREFIX));
+  for (const namespace of namespaces) {
+    // sshd runs inside: kill what lives in the namespace before deleting it.
+    const pids = (await runCommand(['ip', 'netns', 'pids', namespace], { timeoutMs: 10_000 })).stdout.split('\n').filter(Boolean);
+    for (const pid of pids) await runCommand(['kill', '-KILL', pid], { timeoutMs: 5_000 });
+    await runCommand(['ip', 'netns', 'delete', namespace], { timeoutMs: 10_000 });
+    removed.push(`netns ${namespace}`);
+  }
+  const links = JSON.parse((await runCommand(['ip', '-j', 'link'], { timeoutMs: 10_000 })).stdout || '[]') as Array<{ ifname: string }>;
+  for (const link of links.filter((candidate) => candidate.ifname.startsWith(LAB_PREFIX))) {
+    await runCommand(['ip', 'link', 'delete', link.ifname], { timeoutMs: 10_000 });
+    removed.push(`link ${link.ifname}`);
+  }
+  const rules = (await runCommand(['iptables', '-S', 'FORWARD'], { timeoutMs: 10_000 })).stdout.split('\n').filter((line) => line.includes(`--comment ${LAB_RULE_COMMENT}`));
+  for (const rule of rules) {
+    await runCommand(['iptables', ...rule.replace(/^-A /, '-D ').split(' ')], { timeoutMs: 10_000 });
+    removed.push(`iptables rule ${rule}`);
+  }
+  return removed;
+}
+
+/** The lab's sshd_config: its own address, host key and authorized keys; keys only, no PAM. */
+function sshdConfig(address: string, hostKey: string, authorizedKeys: string, pidFile: string): string {
+  return [
+    `ListenAddress ${address}:22`,
+    `HostKey ${hostKey}`,
+    `AuthorizedKeysFile ${authorizedKeys}`,
+    `PidFile ${pidFile}`,
+    'PermitRootLogin prohibit-password',
+    'PubkeyAuthentication yes',
+    'PasswordAuthentication no',
+    'KbdInteractiveAuthentication no',
+    'UsePAM no',
+    // The keys live under /tmp, whose mode StrictModes would refuse.
+    'StrictModes no',
+    'MaxStartups 50',
+    // Multiplexed sessions over one connection (ControlMaster): more than the default 10 at once.
+    'MaxSessions 50',
+    'LogLevel ERROR',
+    '',
+  ].join('\n');
+}
+
+/**
+ * Creates the lab: bridge, one namespace per host with a veth on the bridge, keys, sshd in each
+ * namespace (waiting until it listens), the inventory and ssh_config. On any failure what was
+ * created is removed before the error is thrown.
+ * @throws Error when not root, openssh-server is missing, or a step fails.
+ */
+export async function createLab(specs: readonly LabHostSpec[]): Promise<Lab> {
+  if (!existsSync(SSHD)) throw new Error(`${SSHD} is missing: apt-get install openssh-server`);
+  await sweepLabLeftovers();
+  const directory = await mkdtemp(join(tmpdir(), 'isobench-lab-'));
+  const resources = new ResourceRegistry(`lab-${process.pid}`, join(directory, 'ledger'));
+  await mkdir(join(directory, 'ledger'));
+  const teardown = async () => {
+    await resources.undoAll();
+    await rm(directory, { recursive: true, force: true });
+  };
+  try {
+    const subnet = await pickLabSubnet();
+    const cidr = parseCidr(subnet);
+    const controllerAddress = hostAddress(cidr, 1);
+    await ip(['link', 'add', LAB_BRIDGE, 'type', 'bridge']);
+    await resources.register(`bridge ${LAB_BRIDGE}`, { kind: 'command', command: ['ip', 'link', 'delete', LAB_BRIDGE], ignoreFailure: /Cannot find device/ });
+    await ip(['addr', 'add', `${controllerAddress}/24`, 'dev', LAB_BRIDGE]);
+    await ip(['link', 'set', LAB_BRIDGE, 'up']);
+    const rule = ['FORWARD', '-i', LAB_BRIDGE, '-o', LAB_BRIDGE, '-m', 'comment', '--comment', LAB_RULE_COMMENT, '-j', 'ACCEPT'];
+    await runChecked(['iptables', '-I', ...rule], { timeoutMs: 10_000 });
+    await resources.register('iptables FORWARD accept on the lab bridge', { kind: 'command', command: ['iptables', '-D', ...rule], ignoreFailure: /does a matching rule exist|Bad rule/ });
+
+    // Keys: the client's (ed25519, no passphrase: a test key that never leaves this temp dir), and another for a host that must refuse it.
+    const clientKey = join(directory, 'client_ed25519');
+    const otherKey = join(directory, 'other_ed25519');
+    for (const key of [clientKey, otherKey]) await runChecked(['ssh-keygen', '-q', '-t', 'ed25519', '-N', '', '-C', 'isobench-lab-test', '-f', key], { timeoutMs: 30_000 });
+    await mkdir('/run/sshd', { recursive: true }); // sshd's privilege separation directory
+
+    const hosts: LabHost[] = [];
+    const knownHosts: string[] = [];
+    for (const [index, spec] of specs.entries()) {
+      const netns = `${LAB_PREFIX}${spec.name}`.slice(0, 15);
+      const address = hostAddress(cidr, index + 2);
+      const vethHost = `${LAB_PREFIX}${index}h`;
+      const vethNs = `${LAB_PREFIX}${index}n`;
+      await ip(['netns', 'add', netns]);
+      // Whatever still runs inside (sshd's session processes) is killed before the namespace goes.
+      await resources.register(`netns ${netns}`, {
+        kind: 'command',
+        command: ['sh', '-c', 'ip netns pids "$1" | xargs -r kill -KILL; ip netns delete "$1"', 'sh', netns],
+        ignoreFailure: /No such file/,
+      });
+      await ip(['link', 'add', vethHost, 'type', 'veth', 'peer', 'name', vethNs]);
+      await resources.register(`veth ${vethHost}`, { kind: 'command', command: ['ip', 'link', 'delete', vethHost], ignoreFailure: /Cannot find device/ });
+      await ip(['link', 'set', vethNs, 'netns', netns]);
+      await ip(['link', 'set', vethHost, 'master', LAB_BRIDGE]);
+      await ip(['link', 'set', vethHost, 'up']);
+      await ip(['-n', netns, 'link', 'set', 'lo', 'up']);
+      await ip(['-n', netns, 'addr', 'add', `${address}/24`, 'dev', vethNs]);
+      await ip(['-n', netns, 'link', 'set', vethNs, 'up']);
+
+      const hostKey = join(directory, `${spec.name}_host_ed25519`);
+      await runChecked(['ssh-keygen', '-q', '-t', 'ed25519', '-N', '', '-C', `isobench-lab-${spec.name}`, '-f', hostKey], { timeoutMs: 30_000 });
+      const authorized = join(directory, `${spec.name}_authorized_keys`);
+      await writeFile(authorized, await readFile(`${spec.sshd === 'wrong-key' ? otherKey : clientKey}.pub`), { mode: 0o600 });
+      const config = join(directory, `${spec.name}_sshd_config`);
+      await writeFile(config, sshdConfig(address, hostKey, authorized, join(directory, `${spec.name}_sshd.pid`)));
+      // -D: stay in the foreground, so this process owns it; -e: errors to stderr.
+      const sshd = startBackground(['ip', 'netns', 'exec', netns, SSHD, '-D', '-e', '-f', config], { timeoutMs: 60 * 60_000 });
+      if (sshd.pid !== undefined) await resources.register(`sshd in ${netns}`, { kind: 'process', pid: sshd.pid, startTicks: null });
+      knownHosts.push(`${address} ${(await readFile(`${hostKey}.pub`, 'utf8')).trim()}`);
+      hosts.push({ name: spec.name, netns, address, sshd });
+    }
+    // Wait until every sshd listens (ss in its namespace).
+    for (const host of hosts) {
+      await pollUntil(
+        async () => (await runCommand(['ip', 'netns', 'exec', host.netns, 'ss', '-Hltn', 'src', `${host.address}:22`], { timeoutMs: 5_000 })).stdout.includes(':22'),
+        { timeoutMs: 15_000, intervalMs: 100, what: `sshd in ${host.netns} to listen` },
+      );
+    }
+    const knownHostsFile = join(directory, 'known_hosts');
+    await writeFile(knownHostsFile, `${knownHosts.join('\n')}\n`);
+    const sshConfig = join(directory, 'ssh_config');
+    await writeFile(
+      sshConfig,
+      [
+        'Host *',
+        `  IdentityFile ${clientKey}`,
+        '  IdentitiesOnly yes',
+        `  UserKnownHostsFile ${knownHostsFile}`,
+        '  GlobalKnownHostsFile /dev/null',
+        '  StrictHostKeyChecking yes',
+        '  IdentityAgent none',
+        '',
+      ].join('\n'),
+    );
+    const unreachableAddress = hostAddress(cidr, 200);
+    const inventoryPath = join(directory, 'lab.yaml');
+    await writeFile(
+      inventoryPath,
+      [
+        `ssh-config: ${sshConfig}`,
+        'hosts:',
+        ...specs.flatMap((spec, index) => [
+          `  - name: ${spec.name}`,
+          `    ssh: root@${hosts[index]!.address}`,
+          `    test-address: ${hosts[index]!.address}`,
+          `    roles: [${(spec.roles ?? []).join(', ')}]`,
+        ]),
+        '',
+      ].join('\n'),
+    );
+    return { subnet, controllerAddress, hosts, unreachableAddress, directory, sshConfig, inventoryPath, teardown };
+  } catch (error) {
+    await teardown();
+    throw error;
+  }
+}

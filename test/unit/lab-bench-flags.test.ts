@@ -1,0 +1,38 @@
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { runCli } from '../../harness/cli.js';
+import { REPO_ROOT } from '../helpers.js';
+
+const LAB = join(REPO_ROOT, 'test/fixtures/hosts/lab.yaml');
+
+/** Runs `bench` in-process: exit code and stderr; nothing may be created for these inputs. */
+async function bench(argv: string[]): Promise<{ code: number; stderr: string }> {
+  const lines: string[] = [];
+  const original = console.error;
+  console.error = (...args: unknown[]) => lines.push(args.join(' '));
+  try {
+    return { code: await runCli(['bench', ...argv]), stderr: lines.join('\n') };
+  } finally {
+    console.error = original;
+  }
+}
+
+test('bench --hosts: every refusal is one line, exit code 2, before anything is created', async () => {
+  const cases: Array<[string[], RegExp]> = [
+    [['--server', 'sut', '--target', 'native', '--suite', 'tcp-bulk'], /^isobench: --server names an inventory host: give the inventory with --hosts FILE$/],
+    [['--hosts', LAB, '--server', 'peer', '--target', 'native', '--suite', 'tcp-bulk'], /--server peer: host peer does not have the role server/],
+    [['--hosts', LAB, '--client', 'ghost', '--target', 'native', '--suite', 'tcp-bulk'], /--client ghost: no such host in .*lab\.yaml \(hosts: sut, peer\)/],
+    [['--hosts', LAB, '--target', 'kvm', '--suite', 'tcp-bulk'], /lab mode \(--hosts\) runs only --target native --suite tcp-bulk so far, not --target kvm --suite tcp-bulk/],
+    [['--hosts', LAB, '--target', 'native', '--suite', 'tcp-bulk', '--guard-range', '10.1.0.0/16', '--subnet', '10.1.0.0/24'], /test-address 198\.18\.1\.2 lies outside the test range 10\.1\.0\.0\/16/],
+    [['--hosts', join(REPO_ROOT, 'no-such.yaml'), '--target', 'native', '--suite', 'tcp-bulk'], /--hosts .*no-such\.yaml cannot be read \(ENOENT\)/],
+    // A valid lab command line says plainly that lab runs are not wired into bench yet.
+    [['--hosts', LAB, '--server', 'sut', '--client', 'peer', '--target', 'native', '--suite', 'tcp-bulk'], /server sut and client peer are valid, but lab runs are not wired into npm run bench yet/],
+  ];
+  for (const [argv, says] of cases) {
+    const { code, stderr } = await bench(argv);
+    assert.equal(code, 2, `${argv.join(' ')}: ${stderr}`);
+    assert.equal(stderr.split('\n').length, 1, stderr);
+    assert.match(stderr, says);
+  }
+});

@@ -1,0 +1,53 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { runCli } from '../../harness/cli.js';
+import { formatOffset, labHostLines, pairwiseOffsetLines } from '../../harness/lab-doctor.js';
+import type { LabHost } from '../../results/schema.js';
+
+/** Runs the CLI in-process and returns its exit code and stderr. */
+async function cli(argv: string[]): Promise<{ code: number; stderr: string }> {
+  const lines: string[] = [];
+  const original = console.error;
+  console.error = (...args: unknown[]) => lines.push(args.join(' '));
+  try {
+    return { code: await runCli(argv), stderr: lines.join('\n') };
+  } finally {
+    console.error = original;
+  }
+}
+
+test('doctor --hosts: a bad inventory or flag is one line, exit code 2, before any host is contacted', async () => {
+  const directory = await mkdtemp(join(tmpdir(), 'isobench-doctor-'));
+  try {
+    const bad = join(directory, 'lab.yaml');
+    await writeFile(bad, 'hosts:\n  - name: sut\n    ssh: root@lab-sut\n    test-address: 10.1.2.3\n');
+    const outside = await cli(['doctor', '--hosts', bad]);
+    assert.equal(outside.code, 2);
+    assert.equal(outside.stderr, `isobench: --hosts ${bad}: hosts[0] (sut): test-address 10.1.2.3 lies outside the test range 198.18.0.0/15: use an address in it`);
+    // The test range follows --guard-range.
+    await writeFile(bad, 'hosts:\n  - name: sut\n    ssh: root@lab-sut\n    test-address: 198.18.1.2\n    port: 22\n');
+    assert.match((await cli(['doctor', '--hosts', bad, '--guard-range', '10.1.0.0/16'])).stderr, /test-address 198\.18\.1\.2 lies outside the test range 10\.1\.0\.0\/16|unknown field "port"/);
+    const unknown = await cli(['doctor', '--host', bad]);
+    assert.equal(unknown.code, 2);
+    assert.match(unknown.stderr, /^isobench: Unknown option '--host'.*usage: npm run doctor/);
+    assert.equal((await cli(['doctor', '--guard-range', '198.18.0.0/15'])).code, 2);
+  } finally {
+    await rm(directory, { recursive: true, force: true });
+  }
+});
+
+test('offsets print signed with their bound; pairs subtract offsets and add bounds', () => {
+  assert.equal(formatOffset(0.123, 0.85), '+0.12 ms ± 0.85 ms');
+  assert.equal(formatOffset(-3.5, 1), '−3.50 ms ± 1.00 ms');
+  const host = (name: string, offsetMs: number, uncertaintyMs: number): LabHost => ({ name, via: 'local', roles: [], testAddress: '198.18.1.2', facts: null, clockOffset: { offsetMs, uncertaintyMs, roundTripMs: 2 * uncertaintyMs, samples: 8 } });
+  assert.deepEqual(pairwiseOffsetLines([host('a', 1, 0.5), host('b', -2, 0.25), { ...host('c', 0, 0), clockOffset: null }]), ['  b − a: −3.00 ms ± 0.75 ms']);
+  const unreachable: LabHost = { name: 'ghost', via: 'ssh root@198.18.9.9', roles: ['client'], testAddress: '198.18.9.9', facts: null, clockOffset: null, error: 'host ghost: unreachable: ssh: connect to host 198.18.9.9 port 22: No route to host' };
+  assert.deepEqual(labHostLines(unreachable, null), [
+    'host ghost (ssh root@198.18.9.9; roles client; test address 198.18.9.9)',
+    '  reachable     no: host ghost: unreachable: ssh: connect to host 198.18.9.9 port 22: No route to host',
+    '  clock offset  not measured',
+  ]);
+});
