@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { LibvirtMigrationRecord } from './libvirt-jobinfo.js';
 
 /*
  * What one live-migration trial leaves in the results file beyond its metrics: the outcome class,
@@ -255,6 +256,10 @@ export const MigrationTrialDetail = z.object({
    * so a fresh one was booted from the disk before the trial: why, and the boot's seconds.
    */
   recoveredBefore: z.object({ reason: z.string().min(1), bootSeconds: finite.nonnegative() }).optional(),
+  /** Where `qemu`'s figures come from: absent, QEMU's query-migrate; `libvirt domjobinfo` with `--vm-manager libvirt` (then no samples, rounds or events). */
+  figuresSource: z.literal('libvirt domjobinfo').optional(),
+  /** `--vm-manager libvirt`: the destination, the migrate command and libvirt's job statistics, every row virsh printed. */
+  libvirt: LibvirtMigrationRecord.optional(),
 });
 /** A parsed MigrationTrialDetail. */
 export type MigrationTrialDetail = z.infer<typeof MigrationTrialDetail>;

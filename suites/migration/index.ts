@@ -5,6 +5,7 @@ import { MIGRATION_METRICS as M } from '../../results/metrics.js';
 import { MIGRATION_PORTS } from './guest-workloads.js';
 import { MigrationOptions, numbers, TIME_LIMIT_S, variantsOf, words, type Workload } from './options.js';
 import { runMigrationTrial } from './trial.js';
+import { runLibvirtMigrationTrial } from './libvirt-trial.js';
 
 /** One migration point: a workload at one link rate, downtime limit and variant (and dirty rate). */
 export const MigrationParams = z.object({
@@ -56,6 +57,7 @@ export const migrationSuite: Suite<MigrationParams, MigrationOptions> = {
     { name: 'variant', valueName: 'precopy|auto-converge|xbzrle|multifd|postcopy,…', description: 'migration: QEMU\'s variants, default precopy' },
     { name: 'migration-time-limit', valueName: 'S', description: 'migration: cancel as not converged after S seconds, default 30 (quick), 120 (full)' },
     { name: 'migration-rounds', valueName: 'N', description: 'migration: cancel as not converged past N rounds, default 30 (Clark)' },
+    { name: 'dest', valueName: 'URI', description: 'migration with --vm-manager libvirt: the destination libvirtd (virsh migrate --live); needed there' },
   ],
   options: MigrationOptions,
   params: MigrationParams,
@@ -81,6 +83,7 @@ export const migrationSuite: Suite<MigrationParams, MigrationOptions> = {
   },
 
   async runTrial(point, context) {
+    if (context.target.libvirtMigration) return runLibvirtMigrationTrial(point.params, context, context.config.options.dest);
     return runMigrationTrial(point.params, context);
   },
 };

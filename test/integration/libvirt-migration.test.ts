@@ -1,0 +1,156 @@
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { startBackground, type BackgroundProcess } from '../../core/exec.js';
+import { ResourceRegistry } from '../../core/ledger.js';
+import { findExecutable } from '../../core/tools.js';
+import { parseBenchOptions } from '../../harness/commands/bench.js';
+import { cleanupLeftovers } from '../../harness/commands/cleanup.js';
+import { runBench } from '../../harness/runner.js';
+import { findIsobenchQemuProcesses } from '../../provisioning/kvm/leftovers.js';
+import { DEFAULT_LIBVIRT_URI, isobenchDomains, libvirtdStatus, loadLibvirtBindings } from '../../provisioning/kvm/libvirt.js';
+import { startSecondLibvirtd, type SecondLibvirtd } from '../../provisioning/kvm/libvirt-daemon.js';
+import type { MigrationTrialDetail } from '../../results/migration.js';
+import { isobenchLeftovers, waitFor } from '../helpers.js';
+
+/*
+ * `--suite migration --vm-manager libvirt --dest URI` for real: libvirt refuses to migrate a domain
+ * to the host it runs on, so the destination is a second libvirtd in its own mount and UTS namespaces
+ * (provisioning/kvm/libvirt-daemon.ts). A small TCG guest (384 MiB) moves from the system libvirtd
+ * to the second one and, on the second repetition, back; both daemons hold no isobench domain
+ * afterwards, and the second daemon, its directory and its ledger are gone once it is stopped.
+ * There is no systemd here: the system libvirtd and virtlogd are started when none answers.
+ */
+
+async function whyNot(): Promise<string | undefined> {
+  if (process.getuid?.() !== 0) return 'libvirt guests and a second libvirtd need root';
+  for (const [program, pkg] of [
+    ['qemu-system-x86_64', 'qemu-system-x86'],
+    ['libvirtd', 'libvirt-daemon-system'],
+    ['virtlogd', 'libvirt-daemon-system'],
+    ['virsh', 'libvirt-clients'],
+    ['unshare', 'util-linux'],
+  ] as const) {
+    if (!(await findExecutable(program))) return `${program} is not installed (Debian package ${pkg})`;
+  }
+  if (!existsSync('/dev/net/tun')) return 'no /dev/net/tun';
+  return loadLibvirtBindings().then(
+    () => undefined,
+    (error: unknown) => (error as Error).message,
+  );
+}
+
+const skip = await whyNot();
+const system: BackgroundProcess[] = [];
+let second: SecondLibvirtd | undefined;
+let fixtureResources: ResourceRegistry | undefined;
+
+before(async () => {
+  if (skip) return;
+  if ((await libvirtdStatus(DEFAULT_LIBVIRT_URI)).problem !== null) {
+    system.push(startBackground(['virtlogd'], { timeoutMs: 3 * 3600_000 }));
+    system.push(startBackground(['libvirtd'], { timeoutMs: 3 * 3600_000 }));
+    await waitFor(async () => (await libvirtdStatus(DEFAULT_LIBVIRT_URI)).problem === null, 60_000, 'the system libvirtd to answer');
+  }
+});
+
+after(async () => {
+  await second?.stop();
+  if (fixtureResources) await fixtureResources.undoAll();
+  for (const daemon of system.reverse()) await daemon.stop(10_000);
+});
+
+test('a second libvirtd in its own namespaces answers with its own hostname and host UUID, and leaves nothing when stopped', { skip, timeout: 5 * 60_000 }, async () => {
+  const state = await mkdtemp(join(tmpdir(), 'isobench-libvirtd-ledger-'));
+  const resources = new ResourceRegistry('libvirtd-fixture-check', state);
+  const daemon = await startSecondLibvirtd({ resources });
+  try {
+    assert.match(daemon.version, /^libvirt \d+\.\d+\.\d+/);
+    const { runChecked } = await import('../../core/exec.js');
+    const hostname = (await runChecked(['virsh', '-c', daemon.uri, 'hostname'], { timeoutMs: 15_000 })).stdout.trim();
+    assert.equal(hostname, daemon.hostname, 'the daemon sees its own UTS namespace');
+    const sysinfo = (await runChecked(['virsh', '-c', daemon.uri, 'capabilities'], { timeoutMs: 30_000 })).stdout;
+    assert.match(sysinfo, new RegExp(`<uuid>${daemon.hostUuid}</uuid>`), 'the daemon reports the host UUID it was given');
+    assert.ok((await isobenchLeftovers()).some((item) => item.startsWith('second libvirtd')), 'cleanup would find the running daemon');
+  } finally {
+    await daemon.stop();
+  }
+  assert.equal(existsSync(daemon.directory), false, 'its directory is gone');
+  assert.equal(resources.size, 0, 'its ledger is empty');
+  assert.equal(existsSync(`/proc/${daemon.pid}`), false, 'the daemon is gone');
+});
+
+test(
+  'the kvm target\'s libvirt domain migrates to the second libvirtd and back: libvirt\'s job statistics, a running guest on the destination, no domain left on either side',
+  { skip, timeout: 20 * 60_000 },
+  async () => {
+    // Other work on this shared host may have left things of its own: only what this run adds counts.
+    const before = new Set(await isobenchLeftovers());
+    fixtureResources = new ResourceRegistry('libvirt-migration-destination', await mkdtemp(join(tmpdir(), 'isobench-libvirtd-ledger-')));
+    second = await startSecondLibvirtd({ resources: fixtureResources, log: console.log });
+    const out = await mkdtemp(join(tmpdir(), 'isobench-libvirt-migration-'));
+    const options = await parseBenchOptions([
+      '--target', 'kvm', '--suite', 'migration', '--vm-manager', 'libvirt', '--dest', second.uri, '--workload', 'idle', '--bandwidth', '64',
+      '--migration-time-limit', '60', '--memory', '384', '--vcpus', '1', '--accel', 'tcg', '--quick', '--reps', '2', '--no-until-decided', '--out', out, '--quiet-wait', '2',
+    ]);
+    const { results } = await runBench(options);
+    assert.equal(results.status, 'completed');
+    const point = results.points.find((candidate) => candidate.pointId === 'idle-bw64-dl300-precopy');
+    assert.ok(point, results.points.map((candidate) => candidate.pointId).join(', '));
+    assert.equal(point.trials.length, 2);
+    const details: MigrationTrialDetail[] = [];
+    for (const trial of point.trials) {
+      assert.equal(trial.state, 'completed', trial.state === 'failed' || trial.state === 'skipped' ? trial.reason : '');
+      assert.equal(trial.detail?.kind, 'migration');
+      details.push(trial.detail);
+    }
+    // There, then back home.
+    assert.deepEqual(details.map((detail) => detail.libvirt?.destinationUri), [second.uri, DEFAULT_LIBVIRT_URI]);
+    for (const detail of details) {
+      console.log(JSON.stringify({ outcome: detail.outcome, qemu: detail.qemu, probeGapMs: detail.probe?.migrationGapMs, health: detail.health, job: detail.libvirt?.job }));
+      assert.equal(detail.figuresSource, 'libvirt domjobinfo');
+      assert.deepEqual(detail.outcome, { kind: 'converged' });
+      const job = detail.libvirt?.job;
+      assert.ok(job, detail.libvirt?.jobProblem);
+      assert.equal(job.jobType, 'Completed');
+      assert.equal(job.operation, 'Outgoing migration');
+      assert.equal(detail.libvirt?.keptCompleted, true, 'libvirt 9.0\'s virsh has --keep-completed');
+      assert.ok(job.command.includes('--keep-completed'));
+      assert.ok(job.timeElapsedMs! > 0 && job.timeElapsedMs! < 60_000, `elapsed ${job.timeElapsedMs} ms`);
+      assert.ok(job.downtimeMs! > 0 && job.downtimeMs! < 5_000, `downtime ${job.downtimeMs} ms`);
+      assert.ok(job.iterations! >= 2, `${job.iterations} iterations`);
+      assert.ok(Math.abs(job.memoryTotalBytes! - 384 * 1_048_576) < 8 * 1_048_576, `memory total ${job.memoryTotalBytes}`);
+      assert.ok(job.dataProcessedBytes! > 1_048_576 && job.dataProcessedBytes! <= job.dataTotalBytes! + 1_048_576, `processed ${job.dataProcessedBytes}`);
+      assert.ok(job.memoryBandwidthBytesPerSecond! > 0);
+      // The trial record takes libvirt's rows where the QEMU path has query-migrate's, and nothing libvirt does not give.
+      assert.equal(detail.qemu.totalTimeMs, job.timeElapsedMs);
+      assert.equal(detail.qemu.downtimeMs, job.downtimeMs);
+      assert.equal(detail.qemu.syncCount, job.iterations);
+      assert.equal(detail.qemu.eventDowntimeMs, null);
+      assert.deepEqual([detail.samples, detail.rounds, detail.events, detail.selfTest], [[], [], [], null]);
+      // The guest runs on the destination: libvirt says so, and the client's echoes came back after the switch.
+      assert.equal(detail.health?.runState, 'running');
+      assert.equal(detail.health?.serialProblem, null);
+      assert.equal(detail.health?.workloadAnswered, true, detail.health?.detail);
+      assert.ok(detail.probe && detail.probe.received > 1000, `${detail.probe?.received} echoes`);
+    }
+    const metrics = point.trials.flatMap((trial) => (trial.state === 'completed' ? trial.metrics : []));
+    for (const name of ['migration_total_ms', 'downtime_qemu_ms', 'migration_rounds', 'migration_transferred_mib']) {
+      const found = metrics.filter((metric) => metric.name === name);
+      assert.equal(found.length, 2, name);
+      assert.match(found[0]!.method ?? '', /libvirt domjobinfo/, name);
+    }
+
+    assert.deepEqual(await isobenchDomains(DEFAULT_LIBVIRT_URI), [], 'no domain on the system libvirtd');
+    assert.deepEqual(await isobenchDomains(second.uri), [], 'no domain on the second libvirtd');
+    assert.deepEqual(await findIsobenchQemuProcesses(), []);
+    await second.stop();
+    await fixtureResources.undoAll();
+    second = undefined;
+    assert.deepEqual((await isobenchLeftovers()).filter((item) => !before.has(item)), [], 'nothing is left once the second libvirtd is stopped');
+    if (before.size === 0) assert.deepEqual(await cleanupLeftovers(() => {}), { removed: [], failed: [] });
+  },
+);
