@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, readdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -14,7 +15,8 @@ import { findIsobenchQemuProcesses } from '../../provisioning/kvm/leftovers.js';
 import { DEFAULT_LIBVIRT_URI, isobenchDomains, libvirtdStatus, loadLibvirtBindings } from '../../provisioning/kvm/libvirt.js';
 import { startSecondLibvirtd, type SecondLibvirtd } from '../../provisioning/kvm/libvirt-daemon.js';
 import type { MigrationTrialDetail } from '../../results/migration.js';
-import { isobenchLeftovers, waitFor } from '../helpers.js';
+import { readResultsFile } from '../../results/store.js';
+import { isobenchLeftovers, REPO_ROOT, waitFor } from '../helpers.js';
 
 /*
  * `--suite migration --vm-manager libvirt --dest URI` for real: libvirt refuses to migrate a domain
@@ -152,5 +154,57 @@ test(
     second = undefined;
     assert.deepEqual((await isobenchLeftovers()).filter((item) => !before.has(item)), [], 'nothing is left once the second libvirtd is stopped');
     if (before.size === 0) assert.deepEqual(await cleanupLeftovers(() => {}), { removed: [], failed: [] });
+  },
+);
+
+test(
+  'a libvirt migration run killed with SIGKILL after its guest moved: `cleanup` removes the domains on both libvirtds, the taps, and the second libvirtd with its directory',
+  { skip, timeout: 20 * 60_000 },
+  async () => {
+    const before = new Set(await isobenchLeftovers());
+    const resources = new ResourceRegistry('libvirt-migration-crash', await mkdtemp(join(tmpdir(), 'isobench-libvirtd-ledger-')));
+    const daemon = await startSecondLibvirtd({ resources });
+    const out = await mkdtemp(join(tmpdir(), 'isobench-libvirt-migration-crash-'));
+    const child = spawn(
+      process.execPath,
+      [
+        '--import', 'tsx', join(REPO_ROOT, 'harness', 'cli.ts'), 'bench', '--target', 'kvm', '--suite', 'migration', '--vm-manager', 'libvirt', '--dest', daemon.uri,
+        '--workload', 'idle', '--bandwidth', '64', '--memory', '384', '--vcpus', '1', '--accel', 'tcg', '--quick', '--reps', '20', '--no-until-decided', '--out', out, '--quiet-wait', '2',
+      ],
+      { cwd: REPO_ROOT, stdio: 'ignore' },
+    );
+    const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
+    try {
+      await waitFor(
+        async () => {
+          const files = (await readdir(out)).filter((name) => name.endsWith('.json'));
+          const results = files[0] ? await readResultsFile(join(out, files[0])).catch(() => null) : null;
+          return results !== null && results.points.some((point) => point.trials.some((trial) => trial.state === 'completed'));
+        },
+        10 * 60_000,
+        'the first libvirt migration',
+      );
+      child.kill('SIGKILL');
+      await exited;
+      // The guest now runs on the second libvirtd; the first keeps the shut-off definition.
+      assert.deepEqual((await isobenchDomains(daemon.uri)).map((domain) => domain.running), [true], 'the migrated domain outlives its killed run');
+      assert.equal((await isobenchDomains(DEFAULT_LIBVIRT_URI)).length, 1);
+
+      const report = await cleanupLeftovers(() => {});
+      assert.deepEqual(report.failed, []);
+      const removed = report.removed.join('\n');
+      assert.match(removed, /tap ib-tap\d/);
+      assert.match(removed, /second libvirtd \(pid \d+\)/);
+      assert.match(removed, /second libvirtd directory \/var\/tmp\/isobench-libvirtd-/);
+      assert.deepEqual(await isobenchDomains(DEFAULT_LIBVIRT_URI), [], 'the first libvirtd\'s definition is gone');
+      assert.equal(existsSync(`/proc/${daemon.pid}`), false, 'the second libvirtd is gone');
+      assert.equal(existsSync(daemon.directory), false, 'its directory is gone');
+      assert.deepEqual(await findIsobenchQemuProcesses(), [], 'no QEMU is left on either side');
+      assert.deepEqual((await isobenchLeftovers()).filter((item) => !before.has(item)), []);
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+      await daemon.stop();
+      await resources.undoAll();
+    }
   },
 );

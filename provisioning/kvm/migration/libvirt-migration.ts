@@ -100,7 +100,7 @@ export class LibvirtMigration implements TargetLibvirtMigration {
   private count = 0;
   /** The first libvirtd, where the domain was defined: a guest on the destination goes back here. */
   private readonly homeUri: string;
-  private running: ReturnType<typeof startBackground> | null = null;
+  private running: { virsh: ReturnType<typeof startBackground>; abort: string[] } | null = null;
   /** The serial console file the domain writes now; each completed migration gives the destination its own. */
   private serialLog: string;
 
@@ -142,7 +142,8 @@ export class LibvirtMigration implements TargetLibvirtMigration {
     const tap = await createTap(bridge, resources);
     let migrated = false;
     const destroyId = await resources.register(`libvirt domain ${name} on ${destinationUri} (running)`, {
-      kind: 'command', command: ['virsh', '-c', destinationUri, 'destroy', name], ignoreFailure: LIBVIRT_DOMAIN_GONE,
+      // A destination daemon whose socket is gone took its domains with it (its QEMU, if any, is found by name).
+      kind: 'command', command: ['virsh', '-c', destinationUri, 'destroy', name], ignoreFailure: `${LIBVIRT_DOMAIN_GONE}|Failed to connect socket to '[^']*': No such file or directory`,
     });
     const xmlFile = join(workDirectory, `libvirt-migration-${index}.xml`);
     const commands: string[][] = [];
@@ -175,16 +176,17 @@ export class LibvirtMigration implements TargetLibvirtMigration {
     let outcome: CommandOutcome;
     let aborted = false;
     try {
-      this.running = startBackground(command, { timeoutMs: request.timeLimitMs + ABORT_GRACE_MS + VIRSH_TIMEOUT_MS });
+      const running = startBackground(command, { timeoutMs: request.timeLimitMs + ABORT_GRACE_MS + VIRSH_TIMEOUT_MS });
+      this.running = { virsh: running, abort: virsh('domjobabort', name) };
       const limit = sleep(request.timeLimitMs).then(() => 'limit' as const);
-      const first = await Promise.race([this.running.exited, limit]);
+      const first = await Promise.race([running.exited, limit]);
       if (first === 'limit') {
         aborted = true;
         const abort = virsh('domjobabort', name);
         commands.push(abort);
         await runCommand(abort, { timeoutMs: VIRSH_TIMEOUT_MS });
       }
-      outcome = await this.running.exited;
+      outcome = await running.exited;
     } finally {
       this.running = null;
     }
@@ -252,9 +254,15 @@ export class LibvirtMigration implements TargetLibvirtMigration {
     return { runState, serialProblem: serialProblem(serial), agentProblem };
   }
 
-  /** Ctrl-C or a failure mid-way: stops a `virsh migrate` still running (libvirt then aborts the job); the ledger has the rest. */
+  /**
+   * Ctrl-C or a failure mid-way: aborts a migration still running (`virsh domjobabort`, then stops
+   * `virsh migrate`; libvirt also cancels a job whose client went away). The ledger has the rest.
+   */
   async abandonCurrent(): Promise<void> {
-    await this.running?.stop().catch(() => {});
+    const running = this.running;
+    if (!running) return;
+    await runCommand(running.abort, { timeoutMs: VIRSH_TIMEOUT_MS }).catch(() => {});
+    await running.virsh.stop().catch(() => {});
   }
 }
 
