@@ -310,15 +310,15 @@ export class LibvirtGuest implements RunningGuest {
 
   /**
    * After a completed migration: the domain runs on `uri` as QEMU `pid`. The agent goes through that
-   * libvirtd from now on; `resourceId` (the ledger entry that destroys the domain there) is undone by
-   * `stop` with the others.
+   * libvirtd from now on; `resourceIds` (the ledger entries that undefine and destroy the domain
+   * there) are undone by `stop` with the others, newest first.
    */
-  async moveTo(uri: string, pid: number, resourceId: number): Promise<void> {
+  async moveTo(uri: string, pid: number, resourceIds: readonly number[]): Promise<void> {
     this.currentUri = uri;
     this.currentPid = pid;
     this.startTicks = await processStartTicks(pid);
     this.moved = true;
-    this.resourceIds.push(resourceId);
+    this.resourceIds.push(...resourceIds);
     this.agent.replaceTransport(new VirshAgentTransport(uri, this.spec.name));
   }
 

@@ -94,7 +94,7 @@ test('virsh migrate: the same-host extras (loopback, --unsafe) only for a unix-s
   assert.equal(isLocalUri('qemu+tcp://10.0.0.2/system'), false);
   const base = { sourceUri: 'qemu:///system', domain: 'isobench-kvm-r1', maxBandwidthMiBs: 64, xmlFile: '/run/x/m1.xml' };
   assert.deepEqual(migrateCommand({ ...base, destinationUri: second, local: true }), [
-    'virsh', '-c', 'qemu:///system', 'migrate', '--live', '--bandwidth', '64', '--xml', '/run/x/m1.xml',
+    'virsh', '-c', 'qemu:///system', 'migrate', '--live', '--persistent', '--bandwidth', '64', '--xml', '/run/x/m1.xml',
     '--unsafe', '--listen-address', '127.0.0.1', '--migrateuri', 'tcp://127.0.0.1', 'isobench-kvm-r1', second,
   ]);
   const remote = migrateCommand({ ...base, destinationUri: 'qemu+ssh://lab2/system', local: false });

@@ -66,7 +66,7 @@ export function isLocalUri(uri: string): boolean {
 /** The `virsh migrate` command line for one migration (exported for its unit test). */
 export function migrateCommand(options: { sourceUri: string; domain: string; destinationUri: string; maxBandwidthMiBs: number; xmlFile: string; local: boolean }): string[] {
   return [
-    'virsh', '-c', options.sourceUri, 'migrate', '--live', '--bandwidth', String(options.maxBandwidthMiBs), '--xml', options.xmlFile,
+    'virsh', '-c', options.sourceUri, 'migrate', '--live', '--persistent', '--bandwidth', String(options.maxBandwidthMiBs), '--xml', options.xmlFile,
     // Same host: one disk file seen by both daemons, and the stream over loopback (libvirt will not
     // take loopback from its config, see provisioning/kvm/libvirt-daemon.ts).
     ...(options.local ? ['--unsafe', '--listen-address', '127.0.0.1', '--migrateuri', 'tcp://127.0.0.1'] : []),
@@ -141,10 +141,23 @@ export class LibvirtMigration implements TargetLibvirtMigration {
     // Before anything moves: the destination's tap and XML; a failure here leaves nothing behind.
     const tap = await createTap(bridge, resources);
     let migrated = false;
-    const destroyId = await resources.register(`libvirt domain ${name} on ${destinationUri} (running)`, {
-      // A destination daemon whose socket is gone took its domains with it (its QEMU, if any, is found by name).
-      kind: 'command', command: ['virsh', '-c', destinationUri, 'destroy', name], ignoreFailure: `${LIBVIRT_DOMAIN_GONE}|Failed to connect socket to '[^']*': No such file or directory`,
-    });
+    // A destination daemon whose socket is gone took its domains with it (its QEMU, if any, is found by name).
+    const gone = `${LIBVIRT_DOMAIN_GONE}|Failed to connect socket to '[^']*': No such file or directory`;
+    // `--persistent` defines the domain on the destination (the first libvirtd keeps its own
+    // definition), so it stays there, shut off, after the next trial moves it back, and its
+    // completed-job statistics can be read on it (a transient domain vanishes with them: measured).
+    const destinationIds: number[] = [];
+    if (destinationUri !== this.homeUri) {
+      destinationIds.push(
+        await resources.register(`libvirt domain ${name} on ${destinationUri} (definition)`, { kind: 'command', command: ['virsh', '-c', destinationUri, 'undefine', name], ignoreFailure: gone }),
+      );
+    }
+    destinationIds.push(
+      await resources.register(`libvirt domain ${name} on ${destinationUri} (running)`, { kind: 'command', command: ['virsh', '-c', destinationUri, 'destroy', name], ignoreFailure: gone }),
+    );
+    const undoDestination = async () => {
+      for (const id of [...destinationIds].reverse()) await resources.undo(id).catch(() => {});
+    };
     const xmlFile = join(workDirectory, `libvirt-migration-${index}.xml`);
     const commands: string[][] = [];
     try {
@@ -163,7 +176,7 @@ export class LibvirtMigration implements TargetLibvirtMigration {
       commands.push(downtime);
       await runChecked(downtime, { timeoutMs: VIRSH_TIMEOUT_MS });
     } catch (error) {
-      await resources.undo(destroyId).catch(() => {});
+      await undoDestination();
       await resources.undo(tap.resourceId).catch(() => {});
       throw error;
     }
@@ -211,7 +224,7 @@ export class LibvirtMigration implements TargetLibvirtMigration {
     let switchOver: SwitchOverReport | null = null;
     if (end.kind === 'completed') {
       try {
-        switchOver = await this.switchOver(destinationUri, oldPid, destroyId, destinationSerial);
+        switchOver = await this.switchOver(destinationUri, oldPid, destinationIds, destinationSerial);
         migrated = true;
         this.serialLog = destinationSerial;
         await resources.undo(slot.tapResourceId).catch(() => {});
@@ -222,7 +235,7 @@ export class LibvirtMigration implements TargetLibvirtMigration {
     }
     if (!migrated) {
       // The guest stays on the source (libvirt resumes it after an abort or failure); the destination's leftovers go.
-      await resources.undo(destroyId).catch(() => {});
+      await undoDestination();
       await resources.undo(tap.resourceId).catch(() => {});
     }
     return {
@@ -236,7 +249,7 @@ export class LibvirtMigration implements TargetLibvirtMigration {
    * like the guest that is not the source's), the agent through the destination libvirtd.
    * @throws when the domain is not running there or its QEMU cannot be found.
    */
-  private async switchOver(destinationUri: string, oldPid: number, destroyId: number, serialLog: string): Promise<SwitchOverReport> {
+  private async switchOver(destinationUri: string, oldPid: number, destinationIds: number[], serialLog: string): Promise<SwitchOverReport> {
     const { guest } = this.environment.slot;
     const name = guest.spec.name;
     const state = await runChecked(['virsh', '-c', destinationUri, 'domstate', name], { timeoutMs: VIRSH_TIMEOUT_MS });
@@ -245,7 +258,7 @@ export class LibvirtMigration implements TargetLibvirtMigration {
       async () => (await findIsobenchQemuProcesses()).find((qemu) => qemu.name === name && qemu.pid !== oldPid)?.pid,
       { timeoutMs: DESTINATION_PID_TIMEOUT_MS, intervalMs: 100, what: `the destination QEMU of ${name}` },
     );
-    await guest.moveTo(destinationUri, pid, destroyId);
+    await guest.moveTo(destinationUri, pid, destinationIds);
     let agentProblem: string | null = null;
     await pollUntil(async () => (await guest.agent.exec(['true'], { timeoutMs: 5_000 }).catch(() => null))?.ok === true, {
       timeoutMs: AGENT_TIMEOUT_MS, intervalMs: 200, what: `the guest agent through ${destinationUri}`,
