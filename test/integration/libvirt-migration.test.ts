@@ -208,3 +208,42 @@ test(
     }
   },
 );
+
+test(
+  'a dirtier past the link: the libvirt migration is aborted at the time limit (virsh domjobabort) as not converged, the guest runs on, no domain is left',
+  { skip, timeout: 15 * 60_000 },
+  async () => {
+    const before = new Set(await isobenchLeftovers());
+    const resources = new ResourceRegistry('libvirt-migration-abort', await mkdtemp(join(tmpdir(), 'isobench-libvirtd-ledger-')));
+    const daemon = await startSecondLibvirtd({ resources });
+    try {
+      const out = await mkdtemp(join(tmpdir(), 'isobench-libvirt-migration-abort-'));
+      const options = await parseBenchOptions([
+        '--target', 'kvm', '--suite', 'migration', '--vm-manager', 'libvirt', '--dest', daemon.uri, '--workload', 'dirty', '--dirty-rate', '0', '--wws', '128',
+        '--bandwidth', '16', '--migration-time-limit', '8', '--memory', '384', '--vcpus', '1', '--accel', 'tcg', '--quick', '--reps', '1', '--no-until-decided', '--out', out, '--quiet-wait', '2',
+      ]);
+      const { results } = await runBench(options);
+      const trial = results.points[0]?.trials[0];
+      assert.equal(trial?.state, 'completed', trial?.state === 'failed' || trial?.state === 'skipped' ? trial.reason : '');
+      const detail = trial.detail!;
+      console.log(JSON.stringify({ outcome: detail.outcome, libvirt: detail.libvirt, metrics: trial.metrics }));
+      assert.equal(detail.outcome.kind, 'not-converged');
+      assert.ok(detail.libvirt?.migrateCommand.includes('--bandwidth'));
+      // libvirt 9.0 keeps no statistics of a cancelled migration: none are claimed, and the old ones were drained.
+      assert.equal(detail.libvirt?.job, null);
+      assert.match(detail.libvirt?.jobProblem ?? '', /kept no statistics of this aborted migration/);
+      assert.equal(detail.qemu.downtimeMs, null);
+      const total = trial.metrics.find((metric) => metric.name === 'migration_total_ms');
+      assert.ok(total && total.value >= 8_000 && total.value < 40_000, `${total?.value} ms`);
+      assert.match(total.method ?? '', /wall time of virsh migrate until virsh domjobabort/);
+      assert.ok(trial.commands.some((command) => command.includes('domjobabort')));
+      assert.deepEqual(await isobenchDomains(DEFAULT_LIBVIRT_URI), []);
+      assert.deepEqual(await isobenchDomains(daemon.uri), []);
+      assert.deepEqual(await findIsobenchQemuProcesses(), []);
+    } finally {
+      await daemon.stop();
+      await resources.undoAll();
+    }
+    assert.deepEqual((await isobenchLeftovers()).filter((item) => !before.has(item)), []);
+  },
+);
