@@ -7,6 +7,7 @@ import type { CommandOptions, CommandOutcome } from '../core/exec.js';
 import type { TargetFacts } from '../results/schema.js';
 import type { MigrationStatus, MigrationVariant } from '../results/migration.js';
 import type { ContainerMigrationHost } from './container-migration.js';
+import type { LibvirtMigrationRecord } from '../results/libvirt-jobinfo.js';
 
 /** Options from the command line that shape how targets are provisioned; each driver reads those it takes. */
 export interface TargetOptions {
@@ -92,6 +93,12 @@ export interface ProvisionedTarget {
   readonly migration?: TargetMigration;
   /** Containers it can checkpoint and restore with CRIU (the runc-criu target): the migration suite's container row. */
   readonly containerMigration?: ContainerMigrationHost;
+  /**
+   * Live migration of this target's libvirt domain to another libvirtd (the kvm target with
+   * `--vm-manager libvirt`); absent elsewhere. After a completed one the target is the domain on the
+   * destination, as with `migration`.
+   */
+  readonly libvirtMigration?: TargetLibvirtMigration;
 }
 
 /** What a migration trial asks for: QEMU's knobs, one variant at a time. */
@@ -249,4 +256,51 @@ export interface TargetMigration {
    * @throws when the fresh guest does not boot (the target is then unusable, as after a failed provision).
    */
   recover(): Promise<number>;
+}
+
+/** What a libvirt migration trial asks of `virsh migrate --live` (provisioning/kvm/migration/libvirt-migration.ts). */
+export interface LibvirtMigrationRequest {
+  /** The other libvirtd, e.g. `qemu+ssh://lab2/system`. A guest that already lives there goes back to its first libvirtd. */
+  destinationUri: string;
+  /** `virsh migrate --bandwidth`, MiB/s. */
+  maxBandwidthMiBs: number;
+  /** `virsh migrate-setmaxdowntime`, ms. */
+  downtimeLimitMs: number;
+  /** After this many ms the job is aborted (`virsh domjobabort`) as not converged. */
+  timeLimitMs: number;
+}
+
+/** How a libvirt migration ended: completed, aborted at the time limit (a result), or failed (virsh's error). */
+export type LibvirtMigrationEnd = { kind: 'completed' } | { kind: 'aborted'; detail: string } | { kind: 'failed'; error: string };
+
+/** One libvirt migration, after it ended. Times are epoch ms. */
+export interface LibvirtMigrationReport {
+  /** Just before `virsh migrate` started. */
+  startedAtMs: number;
+  /** When it exited. */
+  endedAtMs: number;
+  end: LibvirtMigrationEnd;
+  /** The job statistics and the commands, as the results keep them. */
+  record: LibvirtMigrationRecord;
+  /** The guest after a completed migration (the destination domain's state, its console, its agent); null otherwise. */
+  switchOver: SwitchOverReport | null;
+  /** The destination's serial console file, when the guest moved there. */
+  destinationSerialLog: string | null;
+  /** Every virsh command it ran, in order (migrate-setmaxdowntime, migrate, domjobabort, domjobinfo). */
+  commands: string[][];
+}
+
+/** `--vm-manager libvirt`: the target's domain moved by libvirt itself, one `virsh migrate --live` at a time. */
+export interface TargetLibvirtMigration {
+  /** In words, e.g. `libvirt 9.0.0: virsh migrate --live (pre-copy), shared raw disk, cache=none`. */
+  readonly method: string;
+  /** isobench's own programs in the guest (see TargetMigration.programs). */
+  readonly programs: { readonly udpEcho: string; readonly dirtier: string };
+  /**
+   * Migrates the running domain (see LibvirtMigrationRequest), reads the job statistics once, and on
+   * success makes the destination's domain the target's guest. Every tap and domain is in the ledger
+   * from the moment it exists.
+   * @throws when a step before `virsh migrate` fails (the destination's tap, the domain XML); nothing of it is left then.
+   */
+  migrate(request: LibvirtMigrationRequest): Promise<LibvirtMigrationReport>;
 }

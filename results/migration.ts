@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { LibvirtMigrationRecord } from './libvirt-jobinfo.js';
 
 /*
  * What one live-migration trial leaves in the results file beyond its metrics: the outcome class,
@@ -382,6 +383,10 @@ export const MigrationTrialDetail = z.object({
   predictions: MigrationPredictions.optional(),
   /** `--wws-trace`: the workload's dirty rate over time before the migration; absent without the flag. */
   wwsTrace: WwsTrace.optional(),
+  /** Where `qemu`'s figures come from: absent, QEMU's query-migrate; `libvirt domjobinfo` with `--vm-manager libvirt` (then no samples, rounds or events). */
+  figuresSource: z.literal('libvirt domjobinfo').optional(),
+  /** `--vm-manager libvirt`: the destination, the migrate command and libvirt's job statistics, every row virsh printed. */
+  libvirt: LibvirtMigrationRecord.optional(),
 });
 /** A parsed MigrationTrialDetail. */
 export type MigrationTrialDetail = z.infer<typeof MigrationTrialDetail>;

@@ -3,6 +3,7 @@ import { basename } from 'node:path';
 import { processStartTicks } from '../../core/proc.js';
 import type { Leftover, LeftoverScanner } from '../types.js';
 import { isobenchDomains, LIBVIRT_DOMAIN_GONE, LIBVIRT_FILES_PARENT, LIBVIRT_FILES_PREFIX, libvirtUri } from './libvirt.js';
+import { secondLibvirtdLeftovers } from './libvirt-daemon.js';
 import { QEMU_NAME_PREFIX } from './qemu-command.js';
 import { LINK_GONE, linkNames, TAP_PREFIX } from './tap.js';
 
@@ -56,6 +57,8 @@ export const kvmLeftovers: LeftoverScanner = {
         undo: { kind: 'command', command: ['virsh', '-c', uri, 'undefine', domain.name], ignoreFailure: LIBVIRT_DOMAIN_GONE },
       });
     }
+    // A second libvirtd (a libvirt migration's destination on this host): its domains, itself, its directory.
+    leftovers.push(...(await secondLibvirtdLeftovers()));
     for (const qemu of await findIsobenchQemuProcesses()) {
       leftovers.push({ description: `QEMU ${qemu.name} (pid ${qemu.pid})`, undo: { kind: 'process', pid: qemu.pid, startTicks: qemu.startTicks } });
     }

@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { runCommand } from '../../core/exec.js';
+import { runChecked, runCommand } from '../../core/exec.js';
 import { findExecutable } from '../../core/tools.js';
 import type { ResourceRegistry } from '../../core/ledger.js';
 import { processCpuSeconds, processStartTicks } from '../../core/proc.js';
@@ -281,19 +281,46 @@ export class LibvirtGuest implements RunningGuest {
   readonly manager = 'libvirt' as const;
   private paused = false;
   private stopped = false;
+  /** Set once a migration moved the domain to another libvirtd (moveTo): pause and resume go through virsh then. */
+  private moved = false;
 
   private constructor(
     readonly spec: LibvirtDomainSpec,
     readonly xml: string,
     private readonly hypervisor: Hypervisor,
     private readonly domain: Domain,
-    readonly pid: number,
-    private readonly startTicks: string | null,
+    private currentPid: number,
+    private startTicks: string | null,
     private readonly resourceIds: number[],
     private readonly resources: ResourceRegistry,
     readonly agent: GuestAgent,
     readonly bootSeconds: number,
+    private currentUri: string,
   ) {}
+
+  /** The pid of the domain's QEMU now (a migration changes it). */
+  get pid(): number {
+    return this.currentPid;
+  }
+
+  /** The libvirtd that runs the domain now (a migration changes it). */
+  get uri(): string {
+    return this.currentUri;
+  }
+
+  /**
+   * After a completed migration: the domain runs on `uri` as QEMU `pid`. The agent goes through that
+   * libvirtd from now on; `resourceIds` (the ledger entries that undefine and destroy the domain
+   * there) are undone by `stop` with the others, newest first.
+   */
+  async moveTo(uri: string, pid: number, resourceIds: readonly number[]): Promise<void> {
+    this.currentUri = uri;
+    this.currentPid = pid;
+    this.startTicks = await processStartTicks(pid);
+    this.moved = true;
+    this.resourceIds.push(...resourceIds);
+    this.agent.replaceTransport(new VirshAgentTransport(uri, this.spec.name));
+  }
 
   /**
    * Loads the bindings, connects to libvirtd, defines and starts the domain, finds its QEMU's pid
@@ -355,7 +382,7 @@ export class LibvirtGuest implements RunningGuest {
         return fail('reaching the guest agent through libvirt', (error as Error).message);
       }
       log(`guest ${spec.name} booted in ${bootSeconds.toFixed(1)} s (libvirt)`);
-      return new LibvirtGuest(spec, xml, hypervisor, domain, pid, startTicks, resourceIds, resources, agent, bootSeconds);
+      return new LibvirtGuest(spec, xml, hypervisor, domain, pid, startTicks, resourceIds, resources, agent, bootSeconds, uri);
     } catch (error) {
       for (const id of [...resourceIds].reverse()) await resources.undo(id).catch(() => {});
       await hypervisor.connectClose().catch(() => {});
@@ -383,22 +410,25 @@ export class LibvirtGuest implements RunningGuest {
   }
 
   /**
-   * libvirt's suspend (virDomainSuspend: the vCPUs stop, memory stays). Does nothing when already paused or stopped.
-   * @throws the bindings' error.
+   * libvirt's suspend (virDomainSuspend: the vCPUs stop, memory stays); after a migration through
+   * `virsh suspend` on the libvirtd that runs it now. Does nothing when already paused or stopped.
+   * @throws the bindings' or virsh's error.
    */
   async pause(): Promise<void> {
     if (this.paused || this.stopped) return;
-    await this.domain.suspend();
+    if (this.moved) await runChecked(['virsh', '-c', this.currentUri, 'suspend', this.spec.name], { timeoutMs: VIRSH_TIMEOUT_MS });
+    else await this.domain.suspend();
     this.paused = true;
   }
 
   /**
-   * libvirt's resume after pause; does nothing otherwise.
-   * @throws the bindings' error.
+   * libvirt's resume after pause (`virsh resume` after a migration); does nothing otherwise.
+   * @throws the bindings' or virsh's error.
    */
   async resume(): Promise<void> {
     if (!this.paused || this.stopped) return;
-    await this.domain.resume();
+    if (this.moved) await runChecked(['virsh', '-c', this.currentUri, 'resume', this.spec.name], { timeoutMs: VIRSH_TIMEOUT_MS });
+    else await this.domain.resume();
     this.paused = false;
   }
 
@@ -407,7 +437,7 @@ export class LibvirtGuest implements RunningGuest {
    * @throws Error when that process is gone (checked by its start time, so a reused pid is not read).
    */
   async qemuCpuSeconds(): Promise<number> {
-    if ((await processStartTicks(this.pid)) !== this.startTicks) throw new Error('the domain\'s QEMU is gone');
+    if ((await processStartTicks(this.currentPid)) !== this.startTicks) throw new Error('the domain\'s QEMU is gone');
     return processCpuSeconds(this.pid);
   }
 

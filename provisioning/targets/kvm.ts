@@ -9,6 +9,7 @@ import { cloneDiskImage, ensureDiskImage, ensureRootfs, findBootFiles, guestKern
 import { decideAccel, probeKvm, type AccelDecision, type KvmProbe } from '../kvm/accel-probe.js';
 import { Guest, type RunningGuest } from '../kvm/guest.js';
 import { QemuMigration } from '../kvm/migration/qemu-migration.js';
+import { LibvirtMigration } from '../kvm/migration/libvirt-migration.js';
 import { LIBVIRT_FILES_PARENT, LIBVIRT_FILES_PREFIX, libvirtdStatus, libvirtUri, LibvirtGuest, loadLibvirtBindings, type LibvirtDomainSpec } from '../kvm/libvirt.js';
 import type { GuestProcess } from '../kvm/guest-agent.js';
 import { pollUntil } from '../../core/poll.js';
@@ -304,7 +305,18 @@ async function provisionKvm(context: ProvisionContext): Promise<ProvisionedTarge
             ...(transcript ? { transcript } : {}),
           })
         : undefined;
-    return kvmTarget(migration ? migration.slot : slot, facts, address, owned, context, migration);
+    const libvirtMigration =
+      running instanceof LibvirtGuest
+        ? new LibvirtMigration({
+            slot: { guest: running, tapResourceId: tap.resourceId },
+            resources,
+            bridge: topology.bridge,
+            workDirectory: sockets,
+            libvirtVersion: libvirtVersion ?? 'libvirt',
+            diskDescription: `${options.disk}, cache=${DISK_CACHE}`,
+          })
+        : undefined;
+    return kvmTarget(migration ? migration.slot : (libvirtMigration?.slot ?? slot), facts, address, owned, context, migration, libvirtMigration);
   } catch (error) {
     // Nothing of a failed guest stays: QEMU stopped (Guest.launch already did if it failed there),
     // its tap and disk copy removed. The serial log stays, beside the results.
@@ -328,6 +340,7 @@ function kvmTarget(
   ownedResources: number[],
   context: ProvisionContext,
   migration: QemuMigration | undefined,
+  libvirtMigration?: LibvirtMigration,
 ): ProvisionedTarget {
   const { resources } = context;
   let tornDown = false;
@@ -388,11 +401,13 @@ function kvmTarget(
     pause: () => slot.guest.pause(),
     resume: () => slot.guest.resume(),
     ...(migration ? { migration } : {}),
+    ...(libvirtMigration ? { libvirtMigration } : {}),
     async teardown() {
       if (tornDown) return;
       tornDown = true;
       // A migration interrupted mid-way: its destination and tap go first, then the guest itself.
       await migration?.abandonCurrent().catch(() => {});
+      await libvirtMigration?.abandonCurrent().catch(() => {});
       await slot.guest.stop();
       await resources.undo(slot.tapResourceId);
       for (const id of ownedResources) await resources.undo(id);

@@ -6,6 +6,7 @@ import { MIGRATION_PORTS } from './guest-workloads.js';
 import { MigrationOptions, numbers, TIME_LIMIT_S, variantsOf, words, type Workload } from './options.js';
 import { runContainerMigrationTrial } from './container-trial.js';
 import { runMigrationTrial } from './trial.js';
+import { runLibvirtMigrationTrial } from './libvirt-trial.js';
 
 /** One migration point: a workload at one link rate, downtime limit and variant (and dirty rate). */
 export const MigrationParams = z.object({
@@ -60,6 +61,7 @@ export const migrationSuite: Suite<MigrationParams, MigrationOptions> = {
     { name: 'migration-time-limit', valueName: 'S', description: 'migration: cancel as not converged after S seconds, default 30 (quick), 120 (full)' },
     { name: 'wws-trace', valueName: 'S', description: 'migration: before each migration, trace the workload\'s writable working set with QMP calc-dirty-rate for S seconds (1 s samples, then 2 s and 4 s intervals); default 0 (off)' },
     { name: 'migration-rounds', valueName: 'N', description: 'migration: cancel as not converged past N rounds, default 30 (Clark)' },
+    { name: 'dest', valueName: 'URI', description: 'migration with --vm-manager libvirt: the destination libvirtd (virsh migrate --live); needed there' },
   ],
   options: MigrationOptions,
   params: MigrationParams,
@@ -87,6 +89,7 @@ export const migrationSuite: Suite<MigrationParams, MigrationOptions> = {
   async runTrial(point, context) {
     // The container row (issue 12): CRIU stop-and-copy; the link rate, downtime limit and variant are QEMU's and do not apply.
     if (context.target.containerMigration) return runContainerMigrationTrial(point.params.workload, context.target.containerMigration, context);
+    if (context.target.libvirtMigration) return runLibvirtMigrationTrial(point.params, context, context.config.options.dest);
     return runMigrationTrial(point.params, context);
   },
 };

@@ -26,12 +26,14 @@ test('migration: the default quick sweep is idle, web and three dirty rates at t
 test('migration: flags are checked before anything runs, one line each', () => {
   const parse = (values: Record<string, string>) => parseSuiteOptions(values).get('migration');
   assert.deepEqual(parse({ workload: 'dirty', 'dirty-rate': '0,256', variant: 'auto-converge,postcopy', 'migration-time-limit': '10' }), {
-    workload: 'dirty', wws: 64, 'dirty-rate': '0,256', bandwidth: '32,64', 'downtime-limit': '300', variant: 'auto-converge,postcopy', 'migration-time-limit': 10, 'migration-rounds': 30, 'wws-trace': 0,
+    workload: 'dirty', wws: 64, 'dirty-rate': '0,256', bandwidth: '32,64', 'downtime-limit': '300', variant: 'auto-converge,postcopy', 'migration-time-limit': 10, 'migration-rounds': 30, 'wws-trace': 0, dest: undefined,
   });
   assert.equal(parse({ 'wws-trace': '8' })!['wws-trace'], 8);
   assert.throws(() => parse({ 'wws-trace': 'yes' }), /--wws-trace takes a whole number of seconds from 0 \(off\) to 600/);
   const traced = migrationSuite.points({ quick: true, cores: 2, options: parse({ workload: 'web', 'wws-trace': '8' }) as MigrationOptions });
   assert.ok(traced.every((point) => point.params.wwsTraceS === 8 && migrationSuite.params.safeParse(point.params).success), 'the trace length reaches every point');
+  assert.equal(parse({ dest: 'qemu+ssh://lab2/system' })?.['dest'], 'qemu+ssh://lab2/system');
+  assert.throws(() => parse({ dest: 'lab2' }), /--dest takes a libvirt URI such as qemu\+ssh:\/\/host\/system, not "lab2"/);
   assert.throws(() => parse({ workload: 'idle,busy' }), /--workload takes a comma-separated list of idle, web, dirty, not "idle,busy"/);
   assert.throws(() => parse({ bandwidth: '32,0' }), /--bandwidth takes a comma-separated list of whole MiB\/s from 1, not "32,0"/);
   assert.throws(() => parse({ bandwidth: '32,32' }), /--bandwidth takes/, 'a value twice is a mistake');
