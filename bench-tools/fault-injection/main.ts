@@ -1,0 +1,141 @@
+import { mkdir, readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { runCommand } from '../../core/exec.js';
+import { writeJsonAtomic } from '../../core/json-file.js';
+import { seededRandom } from '../../core/random.js';
+import { DRIVERS } from '../../provisioning/targets/index.js';
+import { DEFAULT_SUITES, SUITES } from '../../suites/index.js';
+import { injectKill, REPO_ROOT, type KillOutcome, type KillPlan } from './inject.js';
+
+/**
+ * `npm run fault-injection -- --kills N --seed S [--target LIST] [--suite LIST] [--out DIR] [--heavy-lock PATH|none]`:
+ * kills N short bench runs at seeded moments, one target × suite after another, and counts what
+ * `npm run cleanup` failed to remove. Writes DIR/fault-injection.json. Exit 0: no leak; 1: leaks; 2: bad input.
+ */
+
+
+/**
+ * First guess, in seconds, of how long the shortest run of a target × suite lasts on the
+ * development machine (2-core VM, TCG guests; from this tool's own runs, 2026-11-30). A kill is drawn
+ * uniformly in [0.5 s, guess]; a run that ends first lowers the guess to 90 % of its length and
+ * the kill is drawn again.
+ */
+const DURATION_GUESS_S: Record<string, number> = { native: 14, 'docker-host': 20, 'docker-nat': 20, kvm: 45 };
+const SUITE_EXTRA_S: Record<string, number> = { 'random-io': 10, mysql: 10, startup: 6 };
+/** Draws for one kill before it is given up as missed (each lowers the guess). */
+const MAX_DRAWS = 4;
+
+/** The campaign's record, as written to fault-injection.json. */
+export interface CampaignRecord {
+  seed: number;
+  startedAt: string;
+  finishedAt?: string;
+  faultsInjected: number;
+  leaksFound: number;
+  /** Every leak, `target/suite @ s: category: item`. */
+  leaks: string[];
+  /** Draws whose run ended before the kill (not faults). */
+  missed: number;
+  kills: KillOutcome[];
+}
+
+function fail(message: string): never {
+  console.error(`fault-injection: ${message}`);
+  process.exit(2);
+}
+
+function list(value: string | undefined, all: readonly string[], what: string, fallback: readonly string[]): string[] {
+  if (value === undefined) return [...fallback];
+  const names = value === 'all' ? [...fallback] : value.split(',').map((name) => name.trim()).filter(Boolean);
+  const unknown = names.filter((name) => !all.includes(name));
+  if (unknown.length > 0 || names.length === 0) fail(`unknown ${what} ${unknown.join(',') || '(none)'}: choose from ${all.join(', ')}`);
+  return names;
+}
+
+function integer(value: string | undefined, name: string, fallback: number, min: number, max: number): number {
+  if (value === undefined) return fallback;
+  const number = Number(value);
+  if (!/^\d+$/.test(value) || number < min || number > max) fail(`--${name} ${value}: give a whole number from ${min} to ${max}`);
+  return number;
+}
+
+/** Runs one kill in a child process under `flock LOCK`, so the heavy lock is held per kill, not per campaign. */
+async function injectUnderLock(plan: KillPlan, lock: string | null, log: (line: string) => void): Promise<KillOutcome> {
+  if (lock === null) return injectKill(plan, log);
+  await mkdir(plan.outDirectory, { recursive: true });
+  const planPath = join(plan.outDirectory, 'plan.json');
+  const outcomePath = join(plan.outDirectory, 'outcome.json');
+  await writeJsonAtomic(planPath, plan);
+  await rm(outcomePath, { force: true });
+  const child = await runCommand(['flock', lock, process.execPath, '--import', 'tsx', join(REPO_ROOT, 'bench-tools', 'fault-injection', 'main.ts'), '--one', planPath, '--one-out', outcomePath],
+    { cwd: REPO_ROOT, timeoutMs: 4 * 60 * 60_000 });
+  for (const line of child.stdout.trimEnd().split('\n').filter(Boolean)) log(line);
+  if (!child.ok) throw new Error(`the kill of ${plan.target}/${plan.suite} failed: ${child.stderr.trim().split('\n').slice(-3).join(' | ')}`);
+  return JSON.parse(await readFile(outcomePath, 'utf8')) as KillOutcome;
+}
+
+async function main(): Promise<number> {
+  const { values } = parseArgs({
+    options: {
+      kills: { type: 'string' }, seed: { type: 'string' }, target: { type: 'string' }, suite: { type: 'string' },
+      out: { type: 'string' }, 'heavy-lock': { type: 'string' }, 'skip-cleanup': { type: 'boolean' },
+      one: { type: 'string' }, 'one-out': { type: 'string' },
+    },
+    strict: true,
+  });
+  if (values.one !== undefined) {
+    // The child half of injectUnderLock: one kill, already under the lock.
+    const plan = JSON.parse(await readFile(values.one, 'utf8')) as KillPlan;
+    const outcome = await injectKill(plan, (line) => console.log(line));
+    await writeJsonAtomic(values['one-out']!, outcome);
+    return 0;
+  }
+  if (process.getuid?.() !== 0) fail('run as root: the bench and cleanup build and remove namespaces, rules and containers');
+  const targets = list(values.target, DRIVERS.map((driver) => driver.name), 'target', DRIVERS.map((driver) => driver.name));
+  const suites = list(values.suite, SUITES.map((suite) => suite.name), 'suite', DEFAULT_SUITES.map((suite) => suite.name)); // the opt-in migration suite only when named
+  const kills = integer(values.kills, 'kills', targets.length * suites.length, 1, 10_000);
+  const seed = integer(values.seed, 'seed', 1, 0, 2 ** 32 - 1);
+  const lock = values['heavy-lock'] === 'none' ? null : values['heavy-lock'] ?? '/tmp/isobench-heavy.lock';
+  const out = values.out ?? `/tmp/isobench-fault-injection/seed-${seed}-${new Date().toISOString().replace(/[:.]/g, '')}`;
+  await mkdir(out, { recursive: true });
+  const random = seededRandom(seed);
+  const guessS = new Map<string, number>();
+  const record: CampaignRecord = { seed, startedAt: new Date().toISOString(), faultsInjected: 0, leaksFound: 0, leaks: [], missed: 0, kills: [] };
+  const recordPath = join(out, 'fault-injection.json');
+  const pairs = targets.flatMap((target) => suites.map((suite) => ({ target, suite })));
+  for (let index = 0; index < kills; index++) {
+    const { target, suite } = pairs[index % pairs.length]!;
+    const key = `${target}/${suite}`;
+    for (let draw = 1; draw <= MAX_DRAWS; draw++) {
+      const guess = guessS.get(key) ?? (DURATION_GUESS_S[target] ?? 30) + (SUITE_EXTRA_S[suite] ?? 0);
+      const delayMs = Math.round(500 + random() * Math.max(0, guess * 1000 - 500));
+      const plan: KillPlan = { target, suite, seed: seed + index, delayMs, outDirectory: join(out, `kill-${index + 1}-${target}-${suite}-draw-${draw}`), ...(values['skip-cleanup'] ? { skipCleanup: true } : {}) };
+      console.log(`kill ${index + 1}/${kills}: ${key} at ${(delayMs / 1000).toFixed(1)} s (draw ${draw})`);
+      const outcome = await injectUnderLock(plan, lock, (line) => console.log(line));
+      record.kills.push(outcome);
+      if (outcome.kind === 'missed') {
+        record.missed++;
+        guessS.set(key, Math.max(1, (Math.min(guess * 1000, outcome.runMs) / 1000) * 0.9));
+        console.log(`  missed: the run ended after ${(outcome.runMs / 1000).toFixed(1)} s (exit ${outcome.exitCode}): ${outcome.lastLines.split('\n').at(-1)?.slice(0, 120)}`);
+        await writeJsonAtomic(recordPath, record);
+        continue;
+      }
+      record.faultsInjected++;
+      record.leaksFound += outcome.leaks.length;
+      for (const leak of outcome.leaks) record.leaks.push(`${key} @ ${(outcome.killedAtMs / 1000).toFixed(1)} s: ${leak.category}: ${leak.item}`);
+      const cleanupLine = outcome.cleanup ? `cleanup exit ${outcome.cleanup.exitCode} in ${(outcome.cleanup.durationMs / 1000).toFixed(1)} s` : 'cleanup skipped';
+      console.log(`  ${cleanupLine}; results ${outcome.resultsStatus ?? 'not written'}; leaks ${outcome.leaks.length}${outcome.leaks.map((leak) => `\n    LEAK ${leak.category}: ${leak.item}`).join('')}`);
+      await writeJsonAtomic(recordPath, record);
+      break;
+    }
+  }
+  record.finishedAt = new Date().toISOString();
+  await writeJsonAtomic(recordPath, record);
+  console.log(`faults injected: ${record.faultsInjected}, leaks found: ${record.leaksFound}, missed draws: ${record.missed}`);
+  for (const leak of record.leaks) console.log(`  ${leak}`);
+  console.log(`written ${recordPath}`);
+  return record.leaksFound === 0 ? 0 : 1;
+}
+
+process.exitCode = await main();
