@@ -19,7 +19,7 @@ export interface KillPlan {
   seed: number;
   /** ms from the bench's start to the SIGKILL of its CLI process. */
   delayMs: number;
-  /** Where the bench writes its results file and this kill's logs. */
+  /** This kill's directory: the bench's log, its results (`results/`), the plan and outcome. */
   outDirectory: string;
   /** Skip `npm run cleanup` (proves the check can fail: the integration test's control). */
   skipCleanup?: boolean;
@@ -48,8 +48,9 @@ export type KillOutcome =
 
 /** The bench's arguments for the shortest run of one target × suite: one repetition, quick, no waits. */
 export function benchArguments(plan: Pick<KillPlan, 'target' | 'suite' | 'seed' | 'outDirectory'>): string[] {
+  const out = join(plan.outDirectory, 'results');
   const args = ['bench', '--target', plan.target, '--suite', plan.suite, '--quick', '--reps', '1', '--no-until-decided',
-    '--quiet-wait', '0', '--seed', String(plan.seed), '--out', plan.outDirectory];
+    '--quiet-wait', '0', '--seed', String(plan.seed), '--out', out];
   // The mysql suite's smallest meaningful run: one thread count, one small table, 2 s.
   if (plan.suite === 'mysql') args.push('--threads', '1', '--tables', '1', '--table-size', '1000', '--duration', '2');
   return args;
@@ -128,7 +129,7 @@ export async function injectKill(plan: KillPlan, log: (line: string) => void): P
   // An orphan the process snapshot already names is one leak, not two.
   const named = new Set(diff.leaks.flatMap((leak) => /^pid (\d+) /.exec(leak.item)?.[1] ?? []));
   const leaks = [...diff.leaks, ...orphansAlive(orphaned, await allProcessStats()).filter((leak) => !named.has(/^pid (\d+) /.exec(leak.item)?.[1] ?? ''))];
-  const status = await resultsStatus(plan.outDirectory);
+  const status = await resultsStatus(join(plan.outDirectory, 'results'));
   // cleanup promises to mark a crashed run's file; a file still `running` is a leak of state too.
   if (status === 'running') leaks.push({ category: 'results-file', item: `results file in ${plan.outDirectory} still says running` });
   return {

@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 //   suites      -> core, results, contracts, models
 //   reports     -> core, results, models
 //   harness     -> everything
+//   bench-tools -> everything (developer tools; nothing imports them)
 const ALLOWED: Record<string, readonly string[]> = {
   core: [],
   models: ['core'],
@@ -22,6 +23,8 @@ const ALLOWED: Record<string, readonly string[]> = {
   suites: ['core', 'results', 'contracts', 'models'],
   reports: ['core', 'results', 'models'],
   harness: ['core', 'models', 'results', 'contracts', 'provisioning', 'suites', 'reports'],
+  // Developer tools (fault injection) drive isobench from outside; nothing imports them.
+  'bench-tools': ['core', 'models', 'results', 'contracts', 'provisioning', 'suites', 'reports', 'harness'],
 };
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
