@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { CyclesNotMeasuredDetail } from './cycles-detail.js';
 
 /*
  * What one live-migration trial leaves in the results file beyond its metrics: the outcome class,
@@ -259,7 +260,7 @@ export const MigrationTrialDetail = z.object({
 /** A parsed MigrationTrialDetail. */
 export type MigrationTrialDetail = z.infer<typeof MigrationTrialDetail>;
 
-/** What a trial may carry beyond its metrics, by suite: a union on `kind`, one member so far. */
-export const TrialDetail = z.discriminatedUnion('kind', [MigrationTrialDetail]);
+/** What a trial may carry beyond its metrics, by suite: a union on `kind` (a migration's record; tcp-bulk's unmeasured cycles). */
+export const TrialDetail = z.discriminatedUnion('kind', [MigrationTrialDetail, CyclesNotMeasuredDetail]);
 /** A parsed TrialDetail. */
 export type TrialDetail = z.infer<typeof TrialDetail>;
