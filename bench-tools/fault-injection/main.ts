@@ -21,7 +21,7 @@ import { injectKill, REPO_ROOT, type KillOutcome, type KillPlan } from './inject
  * uniformly in [0.5 s, guess]; a run that ends first lowers the guess to 90 % of its length and
  * the kill is drawn again.
  */
-const DURATION_GUESS_S: Record<string, number> = { native: 14, 'docker-host': 20, 'docker-nat': 20, kvm: 45 };
+const DURATION_GUESS_S: Record<string, number> = { native: 15, 'docker-host': 20, 'docker-nat': 20, kvm: 60 };
 const SUITE_EXTRA_S: Record<string, number> = { 'random-io': 10, mysql: 10, startup: 6 };
 /** Draws for one kill before it is given up as missed (each lowers the guess). */
 const MAX_DRAWS = 4;
