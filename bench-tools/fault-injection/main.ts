@@ -29,6 +29,8 @@ const MAX_DRAWS = 4;
 /** The campaign's record, as written to fault-injection.json. */
 export interface CampaignRecord {
   seed: number;
+  /** The isobench commit the campaign started on (`git describe --always --dirty`): cleanup's code under test. */
+  commit: string;
   startedAt: string;
   finishedAt?: string;
   faultsInjected: number;
@@ -101,7 +103,8 @@ async function main(): Promise<number> {
   await mkdir(out, { recursive: true });
   const random = seededRandom(seed);
   const guessS = new Map<string, number>();
-  const record: CampaignRecord = { seed, startedAt: new Date().toISOString(), faultsInjected: 0, leaksFound: 0, leaks: [], missed: 0, kills: [] };
+  const commit = (await runCommand(['git', 'describe', '--always', '--dirty'], { cwd: REPO_ROOT, timeoutMs: 10_000 })).stdout.trim() || 'unknown';
+  const record: CampaignRecord = { seed, commit, startedAt: new Date().toISOString(), faultsInjected: 0, leaksFound: 0, leaks: [], missed: 0, kills: [] };
   const recordPath = join(out, 'fault-injection.json');
   const pairs = targets.flatMap((target) => suites.map((suite) => ({ target, suite })));
   for (let index = 0; index < kills; index++) {
