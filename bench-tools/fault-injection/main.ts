@@ -62,19 +62,49 @@ function integer(value: string | undefined, name: string, fallback: number, min:
   return number;
 }
 
-/** Runs one kill in a child process under `flock LOCK`, so the heavy lock is held per kill, not per campaign. */
-async function injectUnderLock(plan: KillPlan, lock: string | null, log: (line: string) => void): Promise<KillOutcome> {
-  if (lock === null) return injectKill(plan, log);
-  await mkdir(plan.outDirectory, { recursive: true });
-  const planPath = join(plan.outDirectory, 'plan.json');
-  const outcomePath = join(plan.outDirectory, 'outcome.json');
-  await writeJsonAtomic(planPath, plan);
+/**
+ * Runs kills in a child process under `flock LOCK`: the first always, the next ones only while the
+ * hold has lasted less than `holdMs` (0: exactly one kill per take of the lock, so other heavy work
+ * interleaves between kills). Without a lock (the caller holds it) they run here.
+ * @returns The outcomes of the kills that ran, in order (at least one).
+ */
+async function injectUnderLock(plans: readonly KillPlan[], lock: string | null, holdMs: number, log: (line: string) => void): Promise<KillOutcome[]> {
+  if (lock === null) return [await injectKill(plans[0]!, log)];
+  const batchDirectory = plans[0]!.outDirectory;
+  await mkdir(batchDirectory, { recursive: true });
+  const planPath = join(batchDirectory, 'plans.json');
+  const outcomePath = join(batchDirectory, 'outcomes.json');
+  await writeJsonAtomic(planPath, { plans, holdMs });
   await rm(outcomePath, { force: true });
-  const child = await runCommand(['flock', lock, process.execPath, '--import', 'tsx', join(REPO_ROOT, 'bench-tools', 'fault-injection', 'main.ts'), '--one', planPath, '--one-out', outcomePath],
+  const child = await runCommand(['flock', lock, process.execPath, '--import', 'tsx', join(REPO_ROOT, 'bench-tools', 'fault-injection', 'main.ts'), '--batch', planPath, '--batch-out', outcomePath],
     { cwd: REPO_ROOT, timeoutMs: 4 * 60 * 60_000 });
   for (const line of child.stdout.trimEnd().split('\n').filter(Boolean)) log(line);
-  if (!child.ok) throw new Error(`the kill of ${plan.target}/${plan.suite} failed: ${child.stderr.trim().split('\n').slice(-3).join(' | ')}`);
-  return JSON.parse(await readFile(outcomePath, 'utf8')) as KillOutcome;
+  if (!child.ok) throw new Error(`the kill of ${plans[0]!.target}/${plans[0]!.suite} failed: ${child.stderr.trim().split('\n').slice(-3).join(' | ')}`);
+  return JSON.parse(await readFile(outcomePath, 'utf8')) as KillOutcome[];
+}
+
+/** The child half of injectUnderLock, already under the lock. */
+async function runBatch(planPath: string, outcomePath: string): Promise<void> {
+  const { plans, holdMs } = JSON.parse(await readFile(planPath, 'utf8')) as { plans: KillPlan[]; holdMs: number };
+  const started = performance.now();
+  const outcomes: KillOutcome[] = [];
+  for (const plan of plans) {
+    if (outcomes.length > 0 && performance.now() - started >= holdMs) break;
+    console.log(`kill ${plan.outDirectory.split('/').at(-1)}: ${plan.target}/${plan.suite} at ${(plan.delayMs / 1000).toFixed(1)} s`);
+    outcomes.push(await injectKill(plan, (line) => console.log(line)));
+    await writeJsonAtomic(outcomePath, outcomes);
+  }
+}
+
+/**
+ * The moment of kill `index`'s draw `draw`, in ms after the start: uniform in [500, guess], from a
+ * generator seeded by (campaign seed, index, draw), so a kill's moment does not depend on how
+ * the kills before it were batched.
+ */
+export function drawDelayMs(seed: number, index: number, draw: number, guessS: number): number {
+  const random = seededRandom((seed * 1_000_003 + index * 101 + draw) >>> 0);
+  random(); // mulberry32's first output follows its seed closely; the second is well mixed
+  return Math.round(500 + random() * Math.max(0, guessS * 1000 - 500));
 }
 
 async function main(): Promise<number> {
@@ -82,15 +112,12 @@ async function main(): Promise<number> {
     options: {
       kills: { type: 'string' }, seed: { type: 'string' }, target: { type: 'string' }, suite: { type: 'string' },
       out: { type: 'string' }, 'heavy-lock': { type: 'string' }, 'skip-cleanup': { type: 'boolean' },
-      one: { type: 'string' }, 'one-out': { type: 'string' },
+      'lock-hold': { type: 'string' }, batch: { type: 'string' }, 'batch-out': { type: 'string' },
     },
     strict: true,
   });
-  if (values.one !== undefined) {
-    // The child half of injectUnderLock: one kill, already under the lock.
-    const plan = JSON.parse(await readFile(values.one, 'utf8')) as KillPlan;
-    const outcome = await injectKill(plan, (line) => console.log(line));
-    await writeJsonAtomic(values['one-out']!, outcome);
+  if (values.batch !== undefined) {
+    await runBatch(values.batch, values['batch-out']!);
     return 0;
   }
   if (process.getuid?.() !== 0) fail('run as root: the bench and cleanup build and remove namespaces, rules and containers');
@@ -101,27 +128,35 @@ async function main(): Promise<number> {
   const lock = values['heavy-lock'] === 'none' ? null : values['heavy-lock'] ?? '/tmp/isobench-heavy.lock';
   const out = values.out ?? `/tmp/isobench-fault-injection/seed-${seed}-${new Date().toISOString().replace(/[:.]/g, '')}`;
   await mkdir(out, { recursive: true });
-  const random = seededRandom(seed);
+  const holdMs = integer(values['lock-hold'], 'lock-hold', 0, 0, 3600) * 1000;
   const guessS = new Map<string, number>();
   const commit = (await runCommand(['git', 'describe', '--always', '--dirty'], { cwd: REPO_ROOT, timeoutMs: 10_000 })).stdout.trim() || 'unknown';
   const record: CampaignRecord = { seed, commit, startedAt: new Date().toISOString(), faultsInjected: 0, leaksFound: 0, leaks: [], missed: 0, kills: [] };
   const recordPath = join(out, 'fault-injection.json');
   const pairs = targets.flatMap((target) => suites.map((suite) => ({ target, suite })));
-  for (let index = 0; index < kills; index++) {
+  const guessOf = (target: string, suite: string) => guessS.get(`${target}/${suite}`) ?? (DURATION_GUESS_S[target] ?? 30) + (SUITE_EXTRA_S[suite] ?? 0);
+  const planOf = ({ index, draw }: { index: number; draw: number }): KillPlan => {
     const { target, suite } = pairs[index % pairs.length]!;
-    const key = `${target}/${suite}`;
-    for (let draw = 1; draw <= MAX_DRAWS; draw++) {
-      const guess = guessS.get(key) ?? (DURATION_GUESS_S[target] ?? 30) + (SUITE_EXTRA_S[suite] ?? 0);
-      const delayMs = Math.round(500 + random() * Math.max(0, guess * 1000 - 500));
-      const plan: KillPlan = { target, suite, seed: seed + index, delayMs, outDirectory: join(out, `kill-${index + 1}-${target}-${suite}-draw-${draw}`), ...(values['skip-cleanup'] ? { skipCleanup: true } : {}) };
-      console.log(`kill ${index + 1}/${kills}: ${key} at ${(delayMs / 1000).toFixed(1)} s (draw ${draw})`);
-      const outcome = await injectUnderLock(plan, lock, (line) => console.log(line));
+    return {
+      target, suite, seed: seed + index, delayMs: drawDelayMs(seed, index, draw, guessOf(target, suite)),
+      outDirectory: join(out, `kill-${index + 1}-${target}-${suite}-draw-${draw}`), ...(values['skip-cleanup'] ? { skipCleanup: true } : {}),
+    };
+  };
+  const queue = Array.from({ length: kills }, (_, index) => ({ index, draw: 1 }));
+  while (queue.length > 0) {
+    // A batch is at most the next 8 kills; the child runs as many as fit in the hold.
+    const batch = queue.slice(0, holdMs > 0 ? 8 : 1);
+    const outcomes = await injectUnderLock(batch.map(planOf), lock, holdMs, (line) => console.log(line));
+    const done = queue.splice(0, outcomes.length);
+    for (const [position, outcome] of outcomes.entries()) {
+      const { index, draw } = done[position]!;
+      const key = `${outcome.plan.target}/${outcome.plan.suite}`;
       record.kills.push(outcome);
       if (outcome.kind === 'missed') {
         record.missed++;
-        guessS.set(key, Math.max(1, (Math.min(guess * 1000, outcome.runMs) / 1000) * 0.9));
+        guessS.set(key, Math.max(1, (Math.min(guessOf(outcome.plan.target, outcome.plan.suite) * 1000, outcome.runMs) / 1000) * 0.9));
         console.log(`  missed: the run ended after ${(outcome.runMs / 1000).toFixed(1)} s (exit ${outcome.exitCode}): ${outcome.lastLines.split('\n').at(-1)?.slice(0, 120)}`);
-        await writeJsonAtomic(recordPath, record);
+        if (draw < MAX_DRAWS) queue.unshift({ index, draw: draw + 1 });
         continue;
       }
       record.faultsInjected++;
@@ -129,9 +164,8 @@ async function main(): Promise<number> {
       for (const leak of outcome.leaks) record.leaks.push(`${key} @ ${(outcome.killedAtMs / 1000).toFixed(1)} s: ${leak.category}: ${leak.item}`);
       const cleanupLine = outcome.cleanup ? `cleanup exit ${outcome.cleanup.exitCode} in ${(outcome.cleanup.durationMs / 1000).toFixed(1)} s` : 'cleanup skipped';
       console.log(`  ${cleanupLine}; results ${outcome.resultsStatus ?? 'not written'}; leaks ${outcome.leaks.length}${outcome.leaks.map((leak) => `\n    LEAK ${leak.category}: ${leak.item}`).join('')}`);
-      await writeJsonAtomic(recordPath, record);
-      break;
     }
+    await writeJsonAtomic(recordPath, record);
   }
   record.finishedAt = new Date().toISOString();
   await writeJsonAtomic(recordPath, record);
