@@ -4,6 +4,7 @@ import { mkdir, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { runCommand } from '../../core/exec.js';
 import { allProcessStats } from '../../core/proc.js';
+import { seededRandom } from '../../core/random.js';
 import { readResultsFile } from '../../results/store.js';
 import { descendantsOf, diffSnapshots, orphansAlive, type Leak, type RecordedProcess, type SnapshotDiff } from './diff.js';
 import { takeSnapshot } from './snapshot.js';
@@ -45,6 +46,17 @@ export type KillOutcome =
     }
   /** The run ended (or refused to start) before the kill moment: no fault was injected. */
   | { kind: 'missed'; plan: KillPlan; runMs: number; exitCode: number | null; lastLines: string };
+
+/**
+ * The moment of kill `index`'s draw `draw`, in ms after the start: uniform in [500, guess], from a
+ * generator seeded by (campaign seed, index, draw), so a kill's moment does not depend on how
+ * the kills before it were batched.
+ */
+export function drawDelayMs(seed: number, index: number, draw: number, guessS: number): number {
+  const random = seededRandom((seed * 1_000_003 + index * 101 + draw) >>> 0);
+  random(); // mulberry32's first output follows its seed closely; the second is well mixed
+  return Math.round(500 + random() * Math.max(0, guessS * 1000 - 500));
+}
 
 /** The bench's arguments for the shortest run of one target × suite: one repetition, quick, no waits. */
 export function benchArguments(plan: Pick<KillPlan, 'target' | 'suite' | 'seed' | 'outDirectory'>): string[] {

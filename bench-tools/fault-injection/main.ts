@@ -3,10 +3,9 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { runCommand } from '../../core/exec.js';
 import { writeJsonAtomic } from '../../core/json-file.js';
-import { seededRandom } from '../../core/random.js';
 import { DRIVERS } from '../../provisioning/targets/index.js';
 import { DEFAULT_SUITES, SUITES } from '../../suites/index.js';
-import { injectKill, REPO_ROOT, type KillOutcome, type KillPlan } from './inject.js';
+import { drawDelayMs, injectKill, REPO_ROOT, type KillOutcome, type KillPlan } from './inject.js';
 
 /**
  * `npm run fault-injection -- --kills N --seed S [--target LIST] [--suite LIST] [--out DIR] [--heavy-lock PATH|none]`:
@@ -94,17 +93,6 @@ async function runBatch(planPath: string, outcomePath: string): Promise<void> {
     outcomes.push(await injectKill(plan, (line) => console.log(line)));
     await writeJsonAtomic(outcomePath, outcomes);
   }
-}
-
-/**
- * The moment of kill `index`'s draw `draw`, in ms after the start: uniform in [500, guess], from a
- * generator seeded by (campaign seed, index, draw), so a kill's moment does not depend on how
- * the kills before it were batched.
- */
-export function drawDelayMs(seed: number, index: number, draw: number, guessS: number): number {
-  const random = seededRandom((seed * 1_000_003 + index * 101 + draw) >>> 0);
-  random(); // mulberry32's first output follows its seed closely; the second is well mixed
-  return Math.round(500 + random() * Math.max(0, guessS * 1000 - 500));
 }
 
 async function main(): Promise<number> {

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { descendantsOf, diffSnapshots, orphansAlive } from '../../bench-tools/fault-injection/diff.js';
-import { benchArguments } from '../../bench-tools/fault-injection/inject.js';
+import { benchArguments, drawDelayMs } from '../../bench-tools/fault-injection/inject.js';
 import { countDuplicates, iptablesItems, routeItem, type HostSnapshot } from '../../bench-tools/fault-injection/snapshot.js';
 
 const fixture = (name: string) => readFileSync(new URL(`../fixtures/fault-injection/${name}`, import.meta.url), 'utf8');
@@ -69,4 +69,13 @@ test('the bench runs the shortest settings: one quick repetition, no adaptive ro
   assert.deepEqual(args.slice(0, 11), ['bench', '--target', 'kvm', '--suite', 'mysql', '--quick', '--reps', '1', '--no-until-decided', '--quiet-wait', '0']);
   assert.ok(args.includes('--table-size') && args.includes('--duration'));
   assert.ok(!benchArguments({ target: 'native', suite: 'tcp-rr', seed: 3, outDirectory: '/tmp/x' }).includes('--threads'), 'mysql flags only for mysql');
+});
+
+test('kill moments: seeded, within [0.5 s, the guess], and spread over the run', () => {
+  const moments = Array.from({ length: 200 }, (_, index) => drawDelayMs(101, index, 1, 20));
+  assert.deepEqual(moments.slice(0, 5), Array.from({ length: 5 }, (_, index) => drawDelayMs(101, index, 1, 20)), 'the same seed gives the same moments');
+  assert.ok(moments.every((ms) => ms >= 500 && ms <= 20_000));
+  assert.ok(moments.filter((ms) => ms < 10_000).length > 60 && moments.filter((ms) => ms >= 10_000).length > 60, 'both halves of the run are hit');
+  assert.notEqual(drawDelayMs(101, 3, 1, 20), drawDelayMs(101, 3, 2, 20), 'a second draw is another moment');
+  assert.notEqual(drawDelayMs(101, 3, 1, 20), drawDelayMs(102, 3, 1, 20), 'another seed, another moment');
 });
