@@ -132,8 +132,8 @@ async function main(): Promise<number> {
   };
   const queue = Array.from({ length: kills }, (_, index) => ({ index, draw: 1 }));
   while (queue.length > 0) {
-    // A batch is at most the next 8 kills; the child runs as many as fit in the hold.
-    const batch = queue.slice(0, holdMs > 0 ? 8 : 1);
+    // With a hold, every queued kill is planned; the child runs as many as fit in the hold.
+    const batch = queue.slice(0, holdMs > 0 ? queue.length : 1);
     const outcomes = await injectUnderLock(batch.map(planOf), lock, holdMs, (line) => console.log(line));
     const done = queue.splice(0, outcomes.length);
     for (const [position, outcome] of outcomes.entries()) {
