@@ -31,6 +31,8 @@ export type KillOutcome =
   | {
       kind: 'killed';
       plan: KillPlan;
+      /** `git describe --always --dirty` of the checkout when the kill ran: the cleanup code under test. */
+      commit: string;
       /** ms from the bench's start to the kill, as it happened. */
       killedAtMs: number;
       /** The bench's last output line before the kill: where in the run it landed. */
@@ -100,6 +102,7 @@ async function resultsStatus(directory: string): Promise<string | undefined> {
  */
 export async function injectKill(plan: KillPlan, log: (line: string) => void): Promise<KillOutcome> {
   await mkdir(plan.outDirectory, { recursive: true });
+  const commit = (await runCommand(['git', 'describe', '--always', '--dirty'], { cwd: REPO_ROOT, timeoutMs: 10_000 })).stdout.trim() || 'unknown';
   const before = await takeSnapshot();
   const logPath = join(plan.outDirectory, 'bench.log');
   const fd = openSync(logPath, 'a');
@@ -145,7 +148,7 @@ export async function injectKill(plan: KillPlan, log: (line: string) => void): P
   // cleanup promises to mark a crashed run's file; a file still `running` is a leak of state too.
   if (status === 'running') leaks.push({ category: 'results-file', item: `results file in ${plan.outDirectory} still says running` });
   return {
-    kind: 'killed', plan, killedAtMs, lastLine, orphaned, cleanup, leaks, removed: diff.removed, unverified: diff.unverified,
+    kind: 'killed', plan, commit, killedAtMs, lastLine, orphaned, cleanup, leaks, removed: diff.removed, unverified: diff.unverified,
     ...(status === undefined ? {} : { resultsStatus: status }),
   };
 }

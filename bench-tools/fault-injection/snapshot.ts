@@ -47,6 +47,9 @@ export const WATCHED_FILES: ReadonlyArray<{ directory: string; keep: (name: stri
   { directory: '/var/cache/isobench', keep: (name) => /\.lock$|\.building-|\.tmp/.test(name) },
 ];
 
+/** This checkout's harness directory: its CLI processes are the ones under test. */
+const ISOBENCH_HARNESS = new URL('../../harness/', import.meta.url).pathname;
+
 /** Debian's service-start policy hook isobench writes while apt installs services (core/tools.ts). */
 const POLICY_RC_D = '/usr/sbin/policy-rc.d';
 
@@ -110,7 +113,9 @@ async function processes(): Promise<string[]> {
     const program = basename(cmdline[0]!);
     const netns = await readlink(`/proc/${stat.pid}/ns/net`).catch(() => hostNetns);
     const watched = WATCHED_PROGRAMS.some((pattern) => pattern.test(stat.comm) || pattern.test(program));
-    const isobenchNode = /node$/.test(program) && cmdline.some((word) => /harness\/(cli\.ts|bootstrap\.mjs)$/.test(word));
+    // This checkout's bench or cleanup only: other checkouts on the host run `report`, `results` and
+    // unit tests at any time, outside the heavy lock.
+    const isobenchNode = /node$/.test(program) && cmdline.some((word) => word.startsWith(ISOBENCH_HARNESS)) && cmdline.some((word) => word === 'bench' || word === 'cleanup');
     // A process in a network namespace of its own that outlives `ip netns delete` keeps the namespace alive, unseen by `ip netns`.
     if (watched || isobenchNode || netns !== hostNetns) {
       items.push(`pid ${stat.pid} ${stat.comm}${netns !== hostNetns ? ` in ${netns}` : ''}: ${cmdline.join(' ').slice(0, 160)}`);
