@@ -6,8 +6,8 @@ import { runCommand } from '../../core/exec.js';
 import { allProcessStats } from '../../core/proc.js';
 import { seededRandom } from '../../core/random.js';
 import { readResultsFile } from '../../results/store.js';
-import { descendantsOf, diffSnapshots, orphansAlive, type Leak, type RecordedProcess, type SnapshotDiff } from './diff.js';
-import { takeSnapshot } from './snapshot.js';
+import { descendantsOf, diffSnapshots, orphansAlive, type Leak, type LiveProcess, type RecordedProcess, type SnapshotDiff } from './diff.js';
+import { takeSnapshot, type HostSnapshot } from './snapshot.js';
 
 /** The repository root: the bench and cleanup run from here, as `npm run` does. */
 export const REPO_ROOT = new URL('../..', import.meta.url).pathname;
@@ -40,7 +40,10 @@ export type KillOutcome =
       /** The CLI's descendants at the kill (what a real crash orphans). */
       orphaned: RecordedProcess[];
       cleanup: { exitCode: number | null; durationMs: number; output: string } | null;
+      /** New after cleanup and still there PERSIST_MS later. */
       leaks: Leak[];
+      /** New after cleanup but gone PERSIST_MS later (not counted as leaks). */
+      transient: Leak[];
       removed: Leak[];
       unverified: SnapshotDiff['unverified'];
       /** The results file's status after cleanup; absent when the run was killed before writing one. */
@@ -68,6 +71,16 @@ export function benchArguments(plan: Pick<KillPlan, 'target' | 'suite' | 'seed' 
   // The mysql suite's smallest meaningful run: one thread count, one small table, 2 s.
   if (plan.suite === 'mysql') args.push('--threads', '1', '--tables', '1', '--table-size', '1000', '--duration', '2');
   return args;
+}
+
+/** How long a new item must last to count as a leak, ms. */
+export const PERSIST_MS = 5_000;
+
+/** New items (snapshot diff) and live orphans; an orphan the process snapshot already names is one leak, not two. */
+function leaksBetween(before: HostSnapshot, after: HostSnapshot, orphaned: readonly RecordedProcess[], table: readonly LiveProcess[]): Leak[] {
+  const diff = diffSnapshots(before, after);
+  const named = new Set(diff.leaks.flatMap((leak) => /^pid (\d+) /.exec(leak.item)?.[1] ?? []));
+  return [...diff.leaks, ...orphansAlive(orphaned, table).filter((leak) => !named.has(/^pid (\d+) /.exec(leak.item)?.[1] ?? ''))];
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -139,16 +152,21 @@ export async function injectKill(plan: KillPlan, log: (line: string) => void): P
   }
   // Orphans signalled by cleanup may need a moment to be reaped by init.
   await sleep(500);
-  const after = await takeSnapshot();
-  const diff = diffSnapshots(before, after);
-  // An orphan the process snapshot already names is one leak, not two.
-  const named = new Set(diff.leaks.flatMap((leak) => /^pid (\d+) /.exec(leak.item)?.[1] ?? []));
-  const leaks = [...diff.leaks, ...orphansAlive(orphaned, await allProcessStats()).filter((leak) => !named.has(/^pid (\d+) /.exec(leak.item)?.[1] ?? ''))];
+  const first = leaksBetween(before, await takeSnapshot(), orphaned, await allProcessStats());
+  // A leak persists. Something new that is gone again PERSIST_MS later came and went: a unit test
+  // of other work making a run directory, or an orphan ending by itself; listed, not counted.
+  await sleep(first.length > 0 ? PERSIST_MS : 0);
+  const second = first.length > 0 ? leaksBetween(before, await takeSnapshot(), orphaned, await allProcessStats()) : [];
+  const key = (leak: Leak) => `${leak.category}\0${leak.item}`;
+  const persisting = new Set(second.map(key));
+  const leaks = first.filter((leak) => persisting.has(key(leak)));
+  const transient = first.filter((leak) => !persisting.has(key(leak)));
+  const diff = diffSnapshots(before, await takeSnapshot());
   const status = await resultsStatus(join(plan.outDirectory, 'results'));
   // cleanup promises to mark a crashed run's file; a file still `running` is a leak of state too.
   if (status === 'running') leaks.push({ category: 'results-file', item: `results file in ${plan.outDirectory} still says running` });
   return {
-    kind: 'killed', plan, commit, killedAtMs, lastLine, orphaned, cleanup, leaks, removed: diff.removed, unverified: diff.unverified,
+    kind: 'killed', plan, commit, killedAtMs, lastLine, orphaned, cleanup, leaks, transient, removed: diff.removed, unverified: diff.unverified,
     ...(status === undefined ? {} : { resultsStatus: status }),
   };
 }

@@ -36,6 +36,8 @@ export interface CampaignRecord {
   leaksFound: number;
   /** Every leak, `target/suite @ s: category: item`. */
   leaks: string[];
+  /** New items gone again 5 s later (concurrent light work, an orphan ending itself): named, not counted. */
+  transient?: string[];
   /** Draws whose run ended before the kill (not faults). */
   missed: number;
   kills: KillOutcome[];
@@ -150,14 +152,15 @@ async function main(): Promise<number> {
       record.faultsInjected++;
       record.leaksFound += outcome.leaks.length;
       for (const leak of outcome.leaks) record.leaks.push(`${key} @ ${(outcome.killedAtMs / 1000).toFixed(1)} s: ${leak.category}: ${leak.item}`);
+      for (const leak of outcome.transient ?? []) (record.transient ??= []).push(`${key} @ ${(outcome.killedAtMs / 1000).toFixed(1)} s: ${leak.category}: ${leak.item}`);
       const cleanupLine = outcome.cleanup ? `cleanup exit ${outcome.cleanup.exitCode} in ${(outcome.cleanup.durationMs / 1000).toFixed(1)} s` : 'cleanup skipped';
-      console.log(`  ${cleanupLine}; results ${outcome.resultsStatus ?? 'not written'}; leaks ${outcome.leaks.length}${outcome.leaks.map((leak) => `\n    LEAK ${leak.category}: ${leak.item}`).join('')}`);
+      console.log(`  ${cleanupLine}; results ${outcome.resultsStatus ?? 'not written'}; leaks ${outcome.leaks.length}${outcome.leaks.map((leak) => `\n    LEAK ${leak.category}: ${leak.item}`).join('')}${(outcome.transient ?? []).map((leak) => `\n    transient (gone 5 s later) ${leak.category}: ${leak.item}`).join('')}`);
     }
     await writeJsonAtomic(recordPath, record);
   }
   record.finishedAt = new Date().toISOString();
   await writeJsonAtomic(recordPath, record);
-  console.log(`faults injected: ${record.faultsInjected}, leaks found: ${record.leaksFound}, missed draws: ${record.missed}`);
+  console.log(`faults injected: ${record.faultsInjected}, leaks found: ${record.leaksFound}, transient changes: ${record.transient?.length ?? 0}, missed draws: ${record.missed}`);
   for (const leak of record.leaks) console.log(`  ${leak}`);
   console.log(`written ${recordPath}`);
   return record.leaksFound === 0 ? 0 : 1;
