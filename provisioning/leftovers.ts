@@ -44,7 +44,7 @@ async function processArgv(pid: number): Promise<string[]> {
  * Processes a crashed run orphaned that no ledger names: the trial's tools in the client namespace
  * (`ip netns exec isobench-client sockperf …`: they outlive `ip netns delete`, which only drops the
  * name, and keep the namespace alive unseen) and any process whose command line names a run
- * directory (a native fio on its file, a MariaDB on its data). `cleanup` ends them before it replays
+ * directory (a native fio on its file, a MariaDB on its data; QEMU excepted, see kvmLeftovers). `cleanup` ends them before it replays
  * the ledgers, while the namespace still has its name. This process and its ancestors are spared.
  */
 export function processLeftovers(seams: ProcessSeams = {}): LeftoverScanner {
@@ -61,6 +61,8 @@ export function processLeftovers(seams: ProcessSeams = {}): LeftoverScanner {
       }
       for (const stat of table) {
         if (found.has(stat.pid) || stat.state === 'Z') continue;
+        // QEMU is left to the ledger and the kvm scanner: a libvirt guest's must go through libvirt.
+        if (stat.comm.startsWith('qemu-system')) continue;
         if ((await (seams.argv ?? processArgv)(stat.pid)).some((word) => word.includes(RUN_DIRECTORY_PREFIX))) found.set(stat.pid, 'using a run directory');
       }
       return [...found].filter(([pid]) => !spared.has(pid) && byPid.get(pid)?.state !== 'Z').map(([pid, where]) => {

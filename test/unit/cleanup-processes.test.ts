@@ -13,6 +13,7 @@ test('cleanup finds the trial tools a killed run orphaned in its namespace, and 
     stat(502, 1, 'fio'), // someone else's fio
     stat(503, 1, 'sleep'), // in a namespace that is not isobench's
     stat(504, 1, 'iperf3', 'Z'), // a zombie: already dead
+    stat(505, 1, 'qemu-system-x86'), // a guest on the run directory's disk: the ledger's and the kvm scanner's
   ];
   const argv: Record<number, string[]> = {
     500: ['sockperf', 'ping-pong', '-i', '198.18.0.1'],
@@ -20,6 +21,7 @@ test('cleanup finds the trial tools a killed run orphaned in its namespace, and 
     502: ['fio', '--filename=/srv/test.dat'],
     503: ['sleep', 'infinity'],
     504: ['iperf3', `--logfile=${RUN_DIRECTORY_PREFIX}x/log`],
+    505: ['qemu-system-x86_64', '-drive', `file=${RUN_DIRECTORY_PREFIX}x/kvm-disk.raw`],
   };
   const found = await processLeftovers({
     processes: async () => table,
