@@ -140,7 +140,14 @@ export async function injectKill(plan: KillPlan, log: (line: string) => void): P
   }
   const table = await allProcessStats();
   const orphaned = descendantsOf(cliPid, table).map(({ pid, startTime, comm }) => ({ pid, startTime, comm }));
-  process.kill(cliPid, 'SIGKILL');
+  try {
+    process.kill(cliPid, 'SIGKILL');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error;
+    // The run ended in the instant between the last look and the kill: nothing was injected.
+    await exited;
+    return { kind: 'missed', plan, runMs: Math.round(performance.now() - started), exitCode: wrapperExit ?? null, lastLines: await lastLines(logPath, 3) };
+  }
   const killedAtMs = Math.round(performance.now() - started);
   await exited; // bootstrap.mjs exits once its child is gone
   const lastLine = await lastLines(logPath, 1);

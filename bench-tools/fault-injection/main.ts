@@ -80,8 +80,9 @@ async function injectUnderLock(plans: readonly KillPlan[], lock: string | null, 
   const child = await runCommand(['flock', lock, process.execPath, '--import', 'tsx', join(REPO_ROOT, 'bench-tools', 'fault-injection', 'main.ts'), '--batch', planPath, '--batch-out', outcomePath],
     { cwd: REPO_ROOT, timeoutMs: 4 * 60 * 60_000 });
   for (const line of child.stdout.trimEnd().split('\n').filter(Boolean)) log(line);
-  if (!child.ok) throw new Error(`the kill of ${plans[0]!.target}/${plans[0]!.suite} failed: ${child.stderr.trim().split('\n').slice(-3).join(' | ')}`);
-  return JSON.parse(await readFile(outcomePath, 'utf8')) as KillOutcome[];
+  const outcomes = JSON.parse(await readFile(outcomePath, 'utf8').catch(() => '[]')) as KillOutcome[];
+  if (!child.ok || outcomes.length === 0) throw new Error(`the kill of ${plans[0]!.target}/${plans[0]!.suite} failed: ${child.stderr.trim().split('\n').slice(-5).join(' | ')}`);
+  return outcomes;
 }
 
 /** The child half of injectUnderLock, already under the lock. */
@@ -92,7 +93,13 @@ async function runBatch(planPath: string, outcomePath: string): Promise<void> {
   for (const plan of plans) {
     if (outcomes.length > 0 && performance.now() - started >= holdMs) break;
     console.log(`kill ${plan.outDirectory.split('/').at(-1)}: ${plan.target}/${plan.suite} at ${(plan.delayMs / 1000).toFixed(1)} s`);
-    outcomes.push(await injectKill(plan, (line) => console.log(line)));
+    try {
+      outcomes.push(await injectKill(plan, (line) => console.log(line)));
+    } catch (error) {
+      // The batch ends here; the kills before it are kept and this one is planned again.
+      console.log(`  the kill failed: ${(error as Error).stack ?? String(error)}`);
+      break;
+    }
     await writeJsonAtomic(outcomePath, outcomes);
   }
 }
