@@ -53,7 +53,7 @@ test('the check can fail: the same kill without cleanup is found leaking, named'
     const leaks = outcome.leaks.map((leak) => `${leak.category}: ${leak.item}`);
     assert.ok(leaks.includes('netns: isobench-client'), leaks.join('\n'));
     assert.ok(leaks.some((leak) => leak.startsWith('files: /var/tmp/isobench/ledger-')), leaks.join('\n'));
-    assert.ok(leaks.includes(`results-file: results file in ${join(out, 'results')} still says running`));
+    assert.ok(leaks.includes(`results-file: results file in ${out} still says running`), leaks.join('\n'));
   } finally {
     const cleanup = await runCli(['cleanup']);
     assert.equal(cleanup.code, 0, cleanup.stderr);
