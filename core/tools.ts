@@ -1,4 +1,4 @@
-import { access, constants, rm, writeFile } from 'node:fs/promises';
+import { access, constants, readFile, rm, writeFile } from 'node:fs/promises';
 import { delimiter, isAbsolute, join } from 'node:path';
 import { MissingToolError, UsageError } from './errors.js';
 import { runChecked } from './exec.js';
@@ -42,6 +42,16 @@ export async function withServiceStartsDenied<T>(work: () => Promise<T>, path: s
   } finally {
     await rm(path, { force: true });
   }
+}
+
+/**
+ * Whether the hook at `path` is the one withServiceStartsDenied writes, byte for byte: a run killed
+ * mid-install leaves it, and it would deny every service start on the machine from then on. Only
+ * this text may be removed by `cleanup`; a hook the administrator wrote is never isobench's.
+ * @returns false when the file is absent, unreadable or anything else.
+ */
+export async function isIsobenchPolicy(path: string = POLICY_RC_D): Promise<boolean> {
+  return (await readFile(path, 'utf8').catch(() => null)) === DENY_ALL_POLICY;
 }
 
 /** Deadline of each `apt-get update` and `apt-get install` run, in ms (15 min). */

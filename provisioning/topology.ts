@@ -1,7 +1,7 @@
 import { CommandFailedError, runCommand, type CommandOptions, type CommandOutcome } from '../core/exec.js';
 import type { ResourceRegistry } from '../core/ledger.js';
 import { UsageError } from '../core/errors.js';
-import { cidrContains, cidrsOverlap, cidrWithin, formatCidr, hostAddress, parseAddress, parseCidr, type Cidr } from './ipv4.js';
+import { cidrContains, cidrSize, cidrsOverlap, cidrWithin, formatCidr, hostAddress, parseAddress, parseCidr, type Cidr } from './ipv4.js';
 
 /**
  * The addresses isobench hands out (`--subnet`): the bridge is .1, the client .2, targets from .10.
@@ -123,9 +123,17 @@ export class Topology {
     return BRIDGE;
   }
 
-  /** Hands a target (a guest, a container) an address of the test subnet and remembers it as ours. */
+  /**
+   * Hands a target (a guest, a container) an address of the test subnet and remembers it as ours.
+   * @throws UsageError when every target address of the subnet (host numbers 10 up to the last before
+   *   broadcast) is in use, naming the subnet, the owner, how many it holds, and the fix (a larger --subnet).
+   */
   allocateAddress(owner: string): string {
     const reused = this.releasedAddresses.shift();
+    if (reused === undefined && this.nextHostNumber >= cidrSize(this.subnet) - 1) {
+      const held = Math.max(0, cidrSize(this.subnet) - 1 - 10);
+      throw new UsageError(`the test subnet ${formatCidr(this.subnet)} has no address left for ${owner}: its ${held} target addresses (from host number 10) are all in use; give a larger --subnet, e.g. a /24 inside the guard range`);
+    }
     const address = reused ?? hostAddress(this.subnet, this.nextHostNumber++);
     this.ownedAddresses.set(address, owner);
     return address;

@@ -390,8 +390,3 @@ export const MigrationTrialDetail = z.object({
 });
 /** A parsed MigrationTrialDetail. */
 export type MigrationTrialDetail = z.infer<typeof MigrationTrialDetail>;
-
-/** What a trial may carry beyond its metrics, by suite: a union on `kind`, one member so far. */
-export const TrialDetail = z.discriminatedUnion('kind', [MigrationTrialDetail]);
-/** A parsed TrialDetail. */
-export type TrialDetail = z.infer<typeof TrialDetail>;

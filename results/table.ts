@@ -71,10 +71,12 @@ export function summaryRows(results: ResultsFile): SummaryRow[] {
 /**
  * RFC 4180 CSV with a header row of {@link SUMMARY_COLUMNS}, numbers at full precision, written by
  * core/csv.ts: text a spreadsheet would run as a formula (a reason starting with `=`) gets a leading
- * apostrophe, as in the report's CSV.
+ * apostrophe, as in the report's CSV. Rows of several runs (`npm run results -- A.json B.json`) carry
+ * their `run` id: then it is the first column, or the runs' rows could not be told apart.
  */
-export function toCsv(rows: SummaryRow[]): string {
-  return csvDocument(SUMMARY_COLUMNS, rows.map((row) => SUMMARY_COLUMNS.map((column) => row[column])));
+export function toCsv(rows: ReadonlyArray<SummaryRow & { run?: string }>): string {
+  if (!rows.some((row) => row.run !== undefined)) return csvDocument(SUMMARY_COLUMNS, rows.map((row) => SUMMARY_COLUMNS.map((column) => row[column])));
+  return csvDocument(['run', ...SUMMARY_COLUMNS], rows.map((row) => [row.run ?? '', ...SUMMARY_COLUMNS.map((column) => row[column])]));
 }
 
 function formatNumber(value: string | number): string {

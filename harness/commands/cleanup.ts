@@ -1,8 +1,9 @@
-import { LEFTOVER_SCANNERS } from '../../provisioning/leftovers.js';
+import { LEFTOVER_SCANNERS, processLeftovers } from '../../provisioning/leftovers.js';
 import { UsageError } from '../../core/errors.js';
 import { acquireRunLock } from '../../core/lock.js';
 import { cleanupStaleLedger, findStaleLedgers, undoResource } from '../../core/ledger.js';
 import { markCrashedRun } from '../crashed-run.js';
+import type { Leftover } from '../../provisioning/types.js';
 
 /** What a cleanup did, as lines for the terminal. */
 export interface CleanupReport {
@@ -15,7 +16,8 @@ export interface CleanupReport {
 }
 
 /**
- * Removes what crashed runs left: first by their ledgers (exactly what they created), then by
+ * Removes what crashed runs left: first the processes they orphaned (processLeftovers), then by their
+ * ledgers (exactly what they created), then by
  * isobench's name prefixes and labels. A crashed run's results file that still says `running` is
  * marked `interrupted` (harness/crashed-run.ts), so readers and `--resume` know. Refuses while a
  * live run holds the lock.
@@ -26,7 +28,18 @@ export async function cleanupLeftovers(log: (line: string) => void): Promise<Cle
     throw error;
   });
   const report: CleanupReport = { removed: [], failed: [] };
+  const remove = async (leftover: Leftover) => {
+    try {
+      await undoResource(leftover.undo);
+      report.removed.push(leftover.description);
+    } catch (error) {
+      report.failed.push(`${leftover.description}: ${(error as Error).message}`);
+    }
+  };
   try {
+    // Orphaned trial tools first, while the client namespace still has the name that finds them:
+    // the ledger's `ip netns delete` would leave them running in a namespace nothing names.
+    for (const leftover of await processLeftovers().find()) await remove(leftover);
     for (const ledger of await findStaleLedgers()) {
       log(`run ${ledger.runId} (pid ${ledger.pid}, gone) left ${ledger.resources.length} resource(s)`);
       if (ledger.resultsPath !== null) {
@@ -39,14 +52,7 @@ export async function cleanupLeftovers(log: (line: string) => void): Promise<Cle
       report.failed.push(...result.failed.map((failure) => `${failure.description}: ${failure.error}`));
     }
     for (const scanner of LEFTOVER_SCANNERS) {
-      for (const leftover of await scanner.find()) {
-        try {
-          await undoResource(leftover.undo);
-          report.removed.push(leftover.description);
-        } catch (error) {
-          report.failed.push(`${leftover.description}: ${(error as Error).message}`);
-        }
-      }
+      for (const leftover of await scanner.find()) await remove(leftover);
     }
   } finally {
     await release();

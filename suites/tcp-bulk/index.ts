@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { CpuWindow } from '../../core/cpu-meter.js';
-import type { Suite, SuitePoint } from '../../contracts/suite.js';
+import type { Suite, SuitePoint, TrialOutcome } from '../../contracts/suite.js';
 import { cpuNsPerByteOf, TCP_BULK_METRICS as M } from '../../results/metrics.js';
 import type { MetricSample } from '../../results/schema.js';
 import { failedTrial, outcomeFromTool, sample } from '../trial-helpers.js';
@@ -86,9 +86,12 @@ export const tcpBulkSuite: Suite<TcpBulkParams, TcpBulkOptions> = {
       const stop = await context.cpu.start(() => target.cpuCounters());
       const outcome = await client.exec(measuredCommand, { timeoutMs: (point.params.seconds + 30) * 1000 });
       const window = await stop();
-      return outcomeFromTool(outcome, commands, (stdout) =>
-        bulkMetrics(parseIperf3(stdout), window, context.host.cpuMHz, countCycles ? parsePerfCycles(outcome.stderr) : null),
-      );
+      let cycles: PerfCycles | null = null;
+      const trial = outcomeFromTool(outcome, commands, (stdout) => {
+        cycles = countCycles ? parsePerfCycles(outcome.stderr) : null;
+        return bulkMetrics(parseIperf3(stdout), window, context.host.cpuMHz, cycles);
+      });
+      return withCyclesDetail(trial, cycles);
     } catch (error) {
       return failedTrial(error, commands);
     } finally {
@@ -96,6 +99,18 @@ export const tcpBulkSuite: Suite<TcpBulkParams, TcpBulkOptions> = {
     }
   },
 };
+
+/**
+ * A completed trial whose perf run printed `<not counted>` or `<not supported>` keeps why it has no
+ * cycles metric (a `cycles-not-measured` detail with perf's lines); any other outcome is returned as is.
+ */
+export function withCyclesDetail(trial: TrialOutcome, cycles: PerfCycles | null): TrialOutcome {
+  if (trial.state !== 'completed' || cycles === null || cycles.state === 'counted') return trial;
+  const reason = cycles.state === 'not-counted'
+    ? 'perf printed <not counted>: the cycles counter exists but was never scheduled during the run (common in VMs, or counters in use by others); cycles not measured'
+    : 'perf printed <not supported>: this host has no cycles counter; cycles not measured';
+  return { ...trial, detail: { kind: 'cycles-not-measured', perf: cycles.state, reason, lines: cycles.lines } };
+}
 
 /**
  * One trial's samples:

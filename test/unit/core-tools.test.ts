@@ -33,3 +33,25 @@ test('a requirement named by an absolute path (a -dev package\'s header) is met 
   assert.deepEqual(await missingTools([requirement(join(directory, 'absent.h'))]), [requirement(join(directory, 'absent.h'))]);
   assert.deepEqual(await missingTools([requirement('uuid.h')]), [requirement('uuid.h')], 'a bare name is a command on PATH');
 });
+
+test('cleanup removes the hook a killed install left only when it is isobench\'s text and no install runs', async () => {
+  const { servicePolicyLeftovers } = await import('../../provisioning/leftovers.js');
+  const { undoResource } = await import('../../core/ledger.js');
+  const path = join(await mkdtemp(join(tmpdir(), 'isobench-policy-')), 'policy-rc.d');
+  const idle = async () => false;
+  assert.deepEqual(await servicePolicyLeftovers(path, idle).find(), [], 'no hook, nothing to remove');
+  // What a run killed inside withServiceStartsDenied leaves: isobench's own text.
+  await writeFile(path, DENY_ALL_POLICY, { mode: 0o755 });
+  assert.deepEqual(await servicePolicyLeftovers(path, async () => true).find(), [], 'an install under way still needs it');
+  const found = await servicePolicyLeftovers(path, idle).find();
+  assert.equal(found.length, 1);
+  assert.match(found[0]!.description, /service-start policy .*policy-rc\.d/);
+  await undoResource(found[0]!.undo);
+  assert.equal(existsSync(path), false);
+  // The administrator's own hook, even one that also exits 101, is never isobench's.
+  for (const text of ['#!/bin/sh\nexit 101\n', `${DENY_ALL_POLICY}# local change\n`]) {
+    await writeFile(path, text, { mode: 0o755 });
+    assert.deepEqual(await servicePolicyLeftovers(path, idle).find(), [], text);
+  }
+  assert.equal(await readFile(path, 'utf8'), `${DENY_ALL_POLICY}# local change\n`);
+});

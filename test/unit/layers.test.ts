@@ -14,6 +14,7 @@ import { fileURLToPath } from 'node:url';
 //   suites      -> core, results, contracts, models, hosts
 //   reports     -> core, results, models
 //   harness     -> everything
+//   bench-tools -> everything (developer tools; nothing imports them)
 const ALLOWED: Record<string, readonly string[]> = {
   core: [],
   models: ['core'],
@@ -24,6 +25,8 @@ const ALLOWED: Record<string, readonly string[]> = {
   suites: ['core', 'results', 'contracts', 'models', 'hosts'],
   reports: ['core', 'results', 'models'],
   harness: ['core', 'models', 'results', 'hosts', 'contracts', 'provisioning', 'suites', 'reports'],
+  // Developer tools (fault injection) drive isobench from outside; nothing imports them.
+  'bench-tools': ['core', 'models', 'results', 'hosts', 'contracts', 'provisioning', 'suites', 'reports', 'harness'],
 };
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');

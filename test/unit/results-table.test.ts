@@ -118,6 +118,17 @@ describe('the verdict table of npm run results', () => {
     assert.match(metrics, /^target\s+suite\s+point\s+metric/);
     const csv = await results(FIXTURES.realThreeReps, '--format', 'csv');
     assert.match(csv, /\ndocker-nat,tcp-rr,udp,latency_mean_us,.*,1\.23\d+,1\.03\d+,1\.47\d+,slower\n/);
+    assert.ok(csv.startsWith(`${SUMMARY_COLUMNS.join(',')}\n`), 'one file: no run column');
+  });
+
+  it('with several files, the CSV keeps each row\'s run id as its first column', async () => {
+    const csv = await results(FIXTURES.realThreeReps, FIXTURES.network, '--format', 'csv');
+    const [header, ...lines] = csv.trim().split('\n');
+    assert.equal(header, `run,${SUMMARY_COLUMNS.join(',')}`);
+    const runs = new Set(lines.map((line) => line.split(',')[0]));
+    assert.equal(runs.size, 2, [...runs].join(' '));
+    assert.ok(runs.has('20261130T024702Z-c6fc'));
+    assert.match(csv, /\n20261130T024702Z-c6fc,docker-nat,tcp-rr,udp,latency_mean_us,/);
   });
 
   it('an A/A run\'s table ends with the per-suite A/A summary bench printed (a real A/A run, cut to two suites)', async () => {

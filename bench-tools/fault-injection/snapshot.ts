@@ -1,0 +1,173 @@
+import { access, readdir, readFile, readlink } from 'node:fs/promises';
+import { basename } from 'node:path';
+import { runCommand } from '../../core/exec.js';
+import { allProcessStats } from '../../core/proc.js';
+
+/**
+ * The host state a crashed isobench run could leave behind, read with the host's own tools and
+ * /proc — never with isobench's leftover scanners, whose blind spots are what this looks for.
+ */
+
+/** One category of host state: its items, or why it could not be read (then it is not compared). */
+export type CategoryState =
+  | { kind: 'listed'; items: string[] }
+  | { kind: 'unavailable'; reason: string };
+
+/** Every category, by name (e.g. `netns`, `iptables`, `docker-containers`, `processes`). */
+export interface HostSnapshot {
+  /** ISO time the snapshot began. */
+  takenAt: string;
+  categories: Record<string, CategoryState>;
+}
+
+/** Deadline of each listing command, ms: a hung daemon (Docker, libvirt) must not hang the campaign. */
+const LIST_TIMEOUT_MS = 15_000;
+
+/**
+ * Programs isobench runs as servers, clients or guests (suites' tools, targets' servers, QEMU,
+ * the guest workloads, Docker's port proxy); a new one alive after cleanup is a leak.
+ */
+export const WATCHED_PROGRAMS: readonly RegExp[] = [
+  /^qemu-system-/, /^mariadbd$/, /^mysqld$/, /^iperf3$/, /^sockperf$/, /^fio$/, /^sysbench$/, /^nginx/,
+  /^docker-proxy$/, /^isobench-/, /^debootstrap$/, /^virtiofsd$/, /^perf$/,
+];
+
+/**
+ * Directories whose entries with these name prefixes isobench creates: the state directory (ledgers,
+ * run lock), run directories and libvirt guest files under /var/tmp, the temporary directories its
+ * production code makes under /tmp (only those prefixes: the unit tests of concurrent work make
+ * other `isobench-*` ones), pid and config files under /run, and the image cache's locks and
+ * half-built trees (finished cache entries are a cache, kept on purpose).
+ */
+export const WATCHED_FILES: ReadonlyArray<{ directory: string; keep: (name: string) => boolean }> = [
+  { directory: '/var/tmp', keep: (name) => name.startsWith('isobench') },
+  { directory: '/var/tmp/isobench', keep: () => true },
+  { directory: '/tmp', keep: (name) => /^isobench-(doctor|migration)-/.test(name) },
+  { directory: '/run', keep: (name) => name.startsWith('isobench') },
+  { directory: '/var/cache/isobench', keep: (name) => /\.lock$|\.building-|\.tmp/.test(name) },
+];
+
+/** This checkout's harness directory: its CLI processes are the ones under test. */
+const ISOBENCH_HARNESS = new URL('../../harness/', import.meta.url).pathname;
+
+/** Debian's service-start policy hook isobench writes while apt installs services (core/tools.ts). */
+const POLICY_RC_D = '/usr/sbin/policy-rc.d';
+
+async function listed(read: () => Promise<string[]>): Promise<CategoryState> {
+  try {
+    return { kind: 'listed', items: (await read()).sort() };
+  } catch (error) {
+    return { kind: 'unavailable', reason: (error as Error).message.split('\n')[0]!.slice(0, 200) };
+  }
+}
+
+async function commandLines(command: string[]): Promise<string> {
+  const outcome = await runCommand(command, { timeoutMs: LIST_TIMEOUT_MS });
+  if (!outcome.ok) throw new Error(`${command.join(' ')}: ${(outcome.stderr || outcome.stdout).trim() || (outcome.exitCode === null ? `could not run ${command[0]} (not installed?)` : `exit ${outcome.exitCode}`)}`);
+  return outcome.stdout;
+}
+
+async function commandJson<T>(command: string[]): Promise<T[]> {
+  const text = (await commandLines(command)).trim();
+  return text ? (JSON.parse(text) as T[]) : [];
+}
+
+/** iptables-save text as rules: `table chain-policy` and `table -A …` lines, packet counters dropped. */
+export function iptablesItems(text: string): string[] {
+  const items: string[] = [];
+  let table = '?';
+  for (const line of text.split('\n')) {
+    if (line.startsWith('*')) table = line.slice(1).trim();
+    else if (line.startsWith(':') || line.startsWith('-')) items.push(`${table} ${line.replace(/\s*\[\d+:\d+\]/g, '').trim()}`);
+  }
+  return countDuplicates(items);
+}
+
+/** A rule added twice is two items: `rule`, `rule (#2)`, so a multiset difference survives sorting. */
+export function countDuplicates(items: readonly string[]): string[] {
+  const seen = new Map<string, number>();
+  return items.map((item) => {
+    const count = (seen.get(item) ?? 0) + 1;
+    seen.set(item, count);
+    return count === 1 ? item : `${item} (#${count})`;
+  });
+}
+
+interface RouteJson { type?: string; dst?: string; dev?: string; table?: string; protocol?: string; gateway?: string; prefsrc?: string; scope?: string }
+
+/** One route as text, without the fields that change on their own (metrics, flags, expiry). */
+export function routeItem(route: RouteJson): string {
+  return [route.type ?? 'unicast', route.dst ?? '?', route.gateway ? `via ${route.gateway}` : '', route.dev ? `dev ${route.dev}` : '',
+    `table ${route.table ?? 'main'}`, route.protocol ? `proto ${route.protocol}` : '', route.prefsrc ? `src ${route.prefsrc}` : '']
+    .filter(Boolean).join(' ');
+}
+
+async function processes(): Promise<string[]> {
+  const hostNetns = await readlink('/proc/self/ns/net').catch(() => '');
+  const items: string[] = [];
+  for (const stat of await allProcessStats()) {
+    if (stat.pid === process.pid || stat.state === 'Z') continue;
+    const cmdline = (await readFile(`/proc/${stat.pid}/cmdline`, 'utf8').catch(() => '')).split('\0').filter(Boolean);
+    // Kernel threads have no command line.
+    if (cmdline.length === 0) continue;
+    const program = basename(cmdline[0]!);
+    const netns = await readlink(`/proc/${stat.pid}/ns/net`).catch(() => hostNetns);
+    const watched = WATCHED_PROGRAMS.some((pattern) => pattern.test(stat.comm) || pattern.test(program));
+    // This checkout's bench or cleanup only: other checkouts on the host run `report`, `results` and
+    // unit tests at any time, outside the heavy lock.
+    const isobenchNode = /node$/.test(program) && cmdline.some((word) => word.startsWith(ISOBENCH_HARNESS)) && cmdline.some((word) => word === 'bench' || word === 'cleanup');
+    // A process in a network namespace of its own that outlives `ip netns delete` keeps the namespace alive, unseen by `ip netns`.
+    if (watched || isobenchNode || netns !== hostNetns) {
+      items.push(`pid ${stat.pid} ${stat.comm}${netns !== hostNetns ? ` in ${netns}` : ''}: ${cmdline.join(' ').slice(0, 160)}`);
+    }
+  }
+  return items;
+}
+
+async function watchedFiles(): Promise<string[]> {
+  const items: string[] = [];
+  for (const { directory, keep } of WATCHED_FILES) {
+    const names = await readdir(directory).catch(() => [] as string[]);
+    items.push(...names.filter(keep).map((name) => `${directory}/${name}`));
+  }
+  if (await access(POLICY_RC_D).then(() => true, () => false)) items.push(`${POLICY_RC_D} (${(await readFile(POLICY_RC_D, 'utf8').catch(() => '')).includes('isobench') ? "isobench's" : 'not isobench\'s'})`);
+  return items;
+}
+
+async function mounts(): Promise<string[]> {
+  const text = await readFile('/proc/self/mountinfo', 'utf8');
+  // Fields: id parent major:minor root mountpoint options … - fstype source
+  return countDuplicates(text.split('\n').filter(Boolean).map((line) => {
+    const fields = line.split(' ');
+    const dash = fields.indexOf('-');
+    return `${fields[4]} (${fields[dash + 1]})`;
+  }));
+}
+
+/** Reads every category; one that cannot be read (Docker down, no virsh) says why instead of failing the snapshot. */
+export async function takeSnapshot(): Promise<HostSnapshot> {
+  const takenAt = new Date().toISOString();
+  const categories: Record<string, CategoryState> = {
+    netns: await listed(async () => (await commandJson<{ name: string }>(['ip', '-j', 'netns', 'list'])).map((entry) => entry.name)),
+    links: await listed(async () => (await commandJson<{ ifname: string; link_info?: { info_kind?: string } }>(['ip', '-j', '-d', 'link', 'show']))
+      .map((link) => `${link.ifname}${link.link_info?.info_kind ? ` (${link.link_info.info_kind})` : ''}`)),
+    addresses: await listed(async () => (await commandJson<{ ifname: string; addr_info?: Array<{ local: string; prefixlen: number }> }>(['ip', '-j', 'addr', 'show']))
+      .flatMap((link) => (link.addr_info ?? []).map((address) => `${address.local}/${address.prefixlen} on ${link.ifname}`))),
+    routes: await listed(async () => countDuplicates((await commandJson<RouteJson>(['ip', '-j', 'route', 'show', 'table', 'all'])).map(routeItem))),
+    routes6: await listed(async () => countDuplicates((await commandJson<RouteJson>(['ip', '-6', '-j', 'route', 'show', 'table', 'all'])).map(routeItem))),
+    'ip-rules': await listed(async () => countDuplicates((await commandLines(['ip', 'rule', 'show'])).split('\n').filter(Boolean))),
+    iptables: await listed(async () => iptablesItems(await commandLines(['iptables-save']))),
+    ip6tables: await listed(async () => iptablesItems(await commandLines(['ip6tables-save']))),
+    'iptables-legacy': await listed(async () => iptablesItems(await commandLines(['iptables-legacy-save']))),
+    nftables: await listed(async () => countDuplicates((await commandLines(['nft', 'list', 'ruleset'])).split('\n')
+      .map((line) => line.replace(/counter packets \d+ bytes \d+/g, 'counter').replace(/\s*# handle \d+/g, '').trim()).filter(Boolean))),
+    'docker-containers': await listed(async () => (await commandLines(['docker', 'ps', '--all', '--no-trunc', '--format', '{{.Names}} {{.Image}} {{.ID}}'])).split('\n').filter(Boolean)),
+    'docker-networks': await listed(async () => (await commandLines(['docker', 'network', 'ls', '--no-trunc', '--format', '{{.Name}} {{.ID}}'])).split('\n').filter(Boolean)),
+    'docker-volumes': await listed(async () => (await commandLines(['docker', 'volume', 'ls', '--format', '{{.Name}}'])).split('\n').filter(Boolean)),
+    'libvirt-domains': await listed(async () => (await commandLines(['virsh', '-c', 'qemu:///system', 'list', '--all', '--name'])).split('\n').map((line) => line.trim()).filter(Boolean)),
+    processes: await listed(processes),
+    mounts: await listed(mounts),
+    files: await listed(watchedFiles),
+  };
+  return { takenAt, categories };
+}
