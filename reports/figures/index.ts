@@ -1,3 +1,4 @@
+import { containerMigrationPhases } from './container-migration.js';
 import type { FigureModule } from './figure.js';
 import { migrationDowntime, migrationRounds, migrationWeb } from './migration.js';
 import { migrationBandwidthSweep, migrationPredictedRounds, migrationWws } from './migration-predictions.js';
@@ -28,4 +29,5 @@ export const FIGURES: readonly FigureModule[] = [
   migrationPredictedRounds,
   migrationBandwidthSweep,
   migrationWws,
+  containerMigrationPhases,
 ];
