@@ -18,6 +18,7 @@ import {
   RESULTS_SCHEMA_VERSION,
   TrialRecord,
   type HostFacts,
+  type ParamValue,
   type PointResult,
   type ResultsFile,
   type RunPhase,
@@ -895,6 +896,14 @@ async function recordTrial(
   }
 }
 
+/**
+ * The options as the plan stores them: an optional flag not given (migration's `--dest`) is left
+ * out, as JSON would drop it anyway; the schema has no "undefined", and `--resume` reads it back absent.
+ */
+export function storedOptions(options: Record<string, ParamValue | undefined>): Record<string, ParamValue> {
+  return Object.fromEntries(Object.entries(options).filter((entry): entry is [string, ParamValue] => entry[1] !== undefined));
+}
+
 function initialResults(runId: string, host: HostFacts, options: BenchOptions, settings: RunSettings, pinning: PinningPlan, cells: PlannedCell[], phases: readonly RunPhase[]): ResultsFile {
   return {
     schema: RESULTS_SCHEMA_ID,
@@ -912,7 +921,7 @@ function initialResults(runId: string, host: HostFacts, options: BenchOptions, s
       repetitions: options.repetitions,
       seed: options.seed,
       cvThreshold: options.cvThreshold,
-      options: { ...options.targetOptions, ...(Object.assign({}, ...options.suiteOptions.values()) as SuiteOptions), subnet: options.subnet, guardRange: options.guardRange },
+      options: storedOptions({ ...options.targetOptions, ...(Object.assign({}, ...options.suiteOptions.values()) as SuiteOptions), subnet: options.subnet, guardRange: options.guardRange }),
       mode: settings.mode,
       baseline: settings.baseline,
       marginPercent: settings.marginPercent,

@@ -119,3 +119,17 @@ test('--suite all and the default matrix leave out the opt-in suites; naming one
   assert.deepEqual((await parseBenchOptions(['--target', 'kvm', '--suite', 'migration'])).suites.map((suite) => suite.name), ['migration']);
   assert.match(BENCH_USAGE, /--suite all leaves out migration/);
 });
+
+test('an optional suite flag not given (migration --dest) is left out of the stored plan, which validates', async () => {
+  const { storedOptions } = await import('../../harness/runner.js');
+  const { parseResultsFile } = await import('../../results/schema.js');
+  const { readFile } = await import('node:fs/promises');
+  const options = await parseBenchOptions(['--target', 'kvm', '--suite', 'migration']);
+  const migration = options.suiteOptions.get('migration')!;
+  assert.ok('dest' in migration && migration.dest === undefined, 'the parsed options hold dest: undefined');
+  const file = JSON.parse(await readFile(new URL('../fixtures/results/migration-idle-dirty-1rep.json', import.meta.url), 'utf8'));
+  const stored = storedOptions({ ...file.plan.options, ...migration });
+  assert.equal('dest' in stored, false);
+  parseResultsFile({ ...file, plan: { ...file.plan, options: stored } }, 'plan.json');
+  assert.throws(() => parseResultsFile({ ...file, plan: { ...file.plan, options: { ...file.plan.options, ...migration } } }, 'plan.json'), /plan\.options\.dest/, 'without it the file would not validate');
+});
