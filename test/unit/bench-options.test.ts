@@ -127,7 +127,7 @@ test('an optional suite flag not given (migration --dest) is left out of the sto
   const options = await parseBenchOptions(['--target', 'kvm', '--suite', 'migration']);
   const migration = options.suiteOptions.get('migration')!;
   assert.ok('dest' in migration && migration.dest === undefined, 'the parsed options hold dest: undefined');
-  const file = JSON.parse(await readFile(new URL('../fixtures/results/migration-idle-dirty-1rep.json', import.meta.url), 'utf8'));
+  const file = JSON.parse(await readFile(new URL('../fixtures/results/migration-idle-dirty-1rep.json', import.meta.url), 'utf8')) as { plan: { options: Record<string, string | number | boolean> } };
   const stored = storedOptions({ ...file.plan.options, ...migration });
   assert.equal('dest' in stored, false);
   parseResultsFile({ ...file, plan: { ...file.plan, options: stored } }, 'plan.json');
