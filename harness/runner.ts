@@ -748,9 +748,8 @@ async function provisionTarget(
   deadlines: StepDeadlines,
 ): Promise<TargetFacts> {
   let target: ProvisionedTarget | undefined;
-  const context = { log };
   try {
-    context.log(`provisioning ${name}…`);
+    log(`provisioning ${name}…`);
     // A target that comes up after its deadline is torn down at once: the run has gone on without it.
     target = await cutOff(provision(), deadlines.provisionMs, `provisioning ${name}`, (late) => void late.teardown().catch(() => {}));
     await cutOff(target.pause(), deadlines.pauseMs, `pausing ${name}`);
@@ -759,7 +758,7 @@ async function provisionTarget(
   } catch (error) {
     // Provisioned but not paused: it must not stay up, nor be measured.
     if (target) await cutOff(target.teardown(), deadlines.teardownMs, `tearing down ${name}`).catch(() => {});
-    context.log(`${name}: provisioning failed: ${errorMessage(error)}`);
+    log(`${name}: provisioning failed: ${errorMessage(error)}`);
     return unavailableFacts(name, 'failed', `provisioning failed: ${errorMessage(error)}`);
   }
 }
