@@ -1,8 +1,11 @@
-import { UsageError } from '../core/errors.js';
+import { errorMessage, UsageError } from '../core/errors.js';
 import type { ResourceRegistry } from '../core/ledger.js';
 import { HostSet } from '../hosts/host.js';
-import { hostForRole, readInventory, type Inventory, type TestRange } from '../hosts/inventory.js';
+import { hostForRole, readInventory, type Inventory, type InventoryHost, type TestRange } from '../hosts/inventory.js';
 import { cidrContains, parseAddress, parseCidr } from '../provisioning/ipv4.js';
+import { describeLabHost } from '../provisioning/lab-host-facts.js';
+import { labClientSide, labDestinationCheck, labNativeTarget } from '../provisioning/lab-native.js';
+import type { Placement } from './placement.js';
 
 /**
  * The test range an inventory's test addresses must lie in: `--guard-range`'s (default
@@ -45,25 +48,96 @@ export interface LabBenchFlags {
   client?: string | undefined;
 }
 
+/** A lab run's hosts as the command line chose them, checked. */
+export interface LabSelection {
+  inventory: Inventory;
+  server: InventoryHost;
+  client: InventoryHost;
+}
+
+/** The suites lab mode runs so far: those whose client and server are plain host processes over TCP. */
+export const LAB_SUITES: readonly string[] = ['tcp-bulk', 'tcp-rr'];
+
 /**
  * Checks `--hosts`/`--server`/`--client` of `npm run bench` before anything is created: the
- * inventory, the hosts for the two roles (distinct), and that the run is the one lab mode can do so
- * far (the native target and the tcp-bulk suite). Lab runs are not wired into the runner yet, so a
- * valid lab command line is refused too, saying so.
- * @throws UsageError, one line, exit 2, always when any of the flags is given.
+ * inventory, the hosts for the two roles (distinct), and that the run is one lab mode can do so
+ * far (the native target; the suites of LAB_SUITES).
+ * @returns null without any of the flags (single-host mode), else the chosen hosts.
+ * @throws UsageError, one line, exit 2.
  */
-export async function refuseLabBench(flags: LabBenchFlags, guardRange: string, targets: readonly string[], suites: readonly string[]): Promise<void> {
-  if (flags.hosts === undefined && flags.server === undefined && flags.client === undefined) return;
+export async function labSelection(flags: LabBenchFlags, guardRange: string, targets: readonly string[], suites: readonly string[]): Promise<LabSelection | null> {
+  if (flags.hosts === undefined && flags.server === undefined && flags.client === undefined) return null;
   if (flags.hosts === undefined) throw new UsageError(`--${flags.server !== undefined ? 'server' : 'client'} names an inventory host: give the inventory with --hosts FILE`);
   const inventory = await readInventory(flags.hosts, testRangeOf(guardRange));
   const server = hostForRole(inventory, 'server', flags.server, 'server');
   const client = hostForRole(inventory, 'client', flags.client, 'client');
   if (server.name === client.name) throw new UsageError(`--server and --client are both ${server.name}: lab mode drives the load from another host`);
-  if (targets.join(',') !== 'native' || suites.join(',') !== 'tcp-bulk') {
-    throw new UsageError(`lab mode (--hosts) runs only --target native --suite tcp-bulk so far, not --target ${targets.join(',')} --suite ${suites.join(',')}`);
+  const otherSuites = suites.filter((suite) => !LAB_SUITES.includes(suite));
+  if (targets.join(',') !== 'native' || otherSuites.length > 0) {
+    throw new UsageError(`lab mode (--hosts) runs only --target native with --suite ${LAB_SUITES.join(', ')} so far, not --target ${targets.join(',')} --suite ${suites.join(',')}`);
   }
-  throw new UsageError(
-    `--hosts ${inventory.source}: server ${server.name} and client ${client.name} are valid, but lab runs are not wired into npm run bench yet: ` +
-      '`npm run doctor -- --hosts FILE` checks the hosts; the native × tcp-bulk trial across hosts runs in test/integration/lab-tcp-bulk.test.ts',
-  );
+  return { inventory, server, client };
+}
+
+/**
+ * Metrics a lab run drops: every CPU-cost metric of results/metrics.ts (`cpu_ns_per_byte…`,
+ * `cpu_us_per_tx`, `cpu_busy_percent`, `cycles_per_byte`, `est_cycles_per_byte`), all read from this
+ * machine's /proc/stat or perf.
+ */
+const LOCAL_CPU_METRIC = /^(cpu_|cycles_|est_cycles_)/;
+
+/** Seconds allowed for `command -v` of the suites' tools on a host. */
+const TOOL_CHECK_TIMEOUT_MS = 30_000;
+
+/**
+ * Lab mode's placement: the native target on the `--server` host (provisioning/lab-native.ts), the
+ * suites' client programs on the `--client` host, both over SSH; test traffic only to the server's
+ * test address. Nothing is pinned. CPU-cost metrics and steal are not measured on remote hosts yet
+ * (the meters read this machine's /proc/stat), so they are left out of the results rather than
+ * stored as the target's.
+ */
+export function labPlacement(selection: LabSelection, hosts: HostSet): Placement {
+  const { inventory, server, client } = selection;
+  const serverHost = hosts.get(server.name);
+  const clientHost = hosts.get(client.name);
+  const used = [server, client];
+  return {
+    description: `lab mode (${inventory.source}): targets on ${server.name} (${serverHost.via}, test address ${server.testAddress}), client on ${client.name} (${clientHost.via}, ${client.testAddress})`,
+    pinning: { oversubscribed: false, cpuSets: null, reason: `lab mode: the client runs on host ${client.name} and the targets on ${server.name}; nothing is pinned` },
+    client: labClientSide(clientHost),
+    verifyDestination: labDestinationCheck(server),
+    async check(suites, log) {
+      const tools = [...new Set(suites.flatMap((suite) => suite.hostTools.map((tool) => tool.command)))];
+      await Promise.all(
+        used.map(async (entry) => {
+          const host = hosts.get(entry.name);
+          // One shell for all the tools: the script is a constant, the tool names are its arguments.
+          const outcome = await host.run(['sh', '-c', 'for t; do command -v "$t" >/dev/null 2>&1 || echo "$t"; done', 'sh', ...tools], { timeoutMs: TOOL_CHECK_TIMEOUT_MS });
+          if (!outcome.ok) throw new UsageError(`host ${entry.name}: checking its tools failed (exit ${outcome.exitCode ?? outcome.signal}): ${outcome.stderr.trim().split('\n').pop() ?? ''}`);
+          const missing = outcome.stdout.split('\n').map((line) => line.trim()).filter(Boolean);
+          if (missing.length > 0) {
+            const packages = suites.flatMap((suite) => suite.hostTools).filter((tool) => missing.includes(tool.command)).map((tool) => tool.debianPackage);
+            throw new UsageError(`host ${entry.name} lacks ${missing.join(', ')}: install ${[...new Set(packages)].join(' ')} there (isobench installs nothing on lab hosts)`);
+          }
+          log(`host ${entry.name}: answers, has ${tools.join(', ')}`);
+        }),
+      );
+    },
+    describeHosts: () => Promise.all(inventory.hosts.filter((entry) => used.includes(entry)).map((entry) => describeLabHost(entry, hosts.get(entry.name)))),
+    provision: async (configuration, resources) => {
+      if (configuration.id !== 'native') throw new Error(`lab mode provisions only native so far, not ${configuration.id}`);
+      return labNativeTarget(serverHost, server, client, resources);
+    },
+    suiteHost: (local) => ({ ...local, perfCounters: false, cpuMHz: null }),
+    keepsMetric: (name) => !LOCAL_CPU_METRIC.test(name),
+    localSteal: false,
+    async hostFailure() {
+      for (const entry of used) {
+        const failure = await hosts.get(entry.name).run(['true'], { timeoutMs: 20_000 }).then(() => null, (error: unknown) => errorMessage(error));
+        if (failure !== null) return failure.startsWith(`host ${entry.name}`) ? failure : `host ${entry.name}: ${failure}`;
+      }
+      return null;
+    },
+    close: () => hosts.close(),
+  };
 }

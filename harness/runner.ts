@@ -47,6 +47,7 @@ import { errorMessage, UsageError } from '../core/errors.js';
 import { formatZodIssues } from '../core/zod-text.js';
 import { ensureTools, type EnsureToolsOptions, type ToolRequirement } from '../core/tools.js';
 import { ISOBENCH_VERSION } from './version.js';
+import type { Placement } from './placement.js';
 
 /** A parsed `npm run bench` command line: what to run and how. */
 export interface BenchOptions {
@@ -99,6 +100,14 @@ export interface BenchOptions {
    */
   resume?: ResumeState;
   progress?: Progress;
+  /**
+   * Where targets are provisioned and the client runs (harness/placement.ts); absent: this host's own
+   * topology, exactly as without it. With one (lab mode), the suites' tools are checked on the hosts
+   * instead of installed here, no local topology is built, nothing is pinned, the hosts' facts go
+   * into the file's `hosts`, metrics the placement does not measure are dropped, and a failed trial
+   * whose host stopped answering ends that target's trials with the host named.
+   */
+  placement?: Placement;
   /**
    * Test seams: the host facts (default: probe this host), the network (default: build the real
    * topology) and how an interrupted run ends the process (default: `process.exit`). `exit` is called
@@ -275,7 +284,14 @@ export async function runBench(options: BenchOptions): Promise<BenchOutcome> {
       checkSameHost(resume.path, resume.results.host, here);
       checkSamePlan(resume.path, resume.results, planFor(options, settings, resume.results.host.cores));
     }
-    configurations = await clock.time('installs', () => installTools(options, log));
+    const placement = options.placement;
+    configurations = placement
+      ? await clock.time('host checks', async () => {
+          log(placement.description);
+          await placement.check(options.suites, log);
+          return options.targets;
+        })
+      : await clock.time('installs', () => installTools(options, log));
     host = await clock.time('host probe', async () => options.seams?.host ?? (await probeHost()));
     configurations = await runnableConfigurations(options, configurations, host, log);
     // In the default matrix some targets may have been left out: the plan's rows are those that run.
@@ -291,7 +307,8 @@ export async function runBench(options: BenchOptions): Promise<BenchOutcome> {
     throw error;
   }
   try {
-    const readRoutes = options.seams?.readRoutes ?? (options.seams?.createTopology ? async () => [] : readHostRoutes);
+    // A lab's test addresses lie in the guard range and are routed by design; no local network is built.
+    const readRoutes = options.seams?.readRoutes ?? (options.seams?.createTopology || options.placement ? async () => [] : readHostRoutes);
     refuseRoutedGuardRange(validateNetworkRanges({ subnet: options.subnet, guardRange: options.guardRange }).guard, await readRoutes());
   } catch (error) {
     await releaseLock();
@@ -314,6 +331,7 @@ export async function runBench(options: BenchOptions): Promise<BenchOutcome> {
     }).catch(() => {});
     await teardownTargets(targets, deadlines, log);
     await resources.undoAll();
+    await options.placement?.close();
     await releaseLock();
     if (store) progress.log(`partial results: ${store.path}`);
     // 128 + the signal's number, as a shell reports it: SIGHUP 129, SIGINT 130, SIGTERM 143.
@@ -346,9 +364,12 @@ export async function runBench(options: BenchOptions): Promise<BenchOutcome> {
     const suites = new Map(options.suites.map((suite) => [suite.name, suite]));
     const configFor = (suite: string) => ({ quick: options.quick, cores: host.cores, options: options.suiteOptions.get(suite) ?? {} });
     const plan = planFor(runOptions, finalSettings, host.cores);
-    const pinning = resume ? resume.results.plan.pinning : planPinning(host.cores, finalSettings.arms);
+    const placement = options.placement;
+    const pinning = resume ? resume.results.plan.pinning : placement ? placement.pinning : planPinning(host.cores, finalSettings.arms);
     if (pinning.cpuSets) await ensureTools([TASKSET], log, options.seams?.tools);
-    store = await createStore(outDirectory, resume ? resumedResults(resume.results, clock.phases) : initialResults(runId, host, runOptions, finalSettings, pinning, plan.cells, clock.phases));
+    const labHosts = placement ? await clock.time('lab host facts', () => placement.describeHosts()) : undefined;
+    const initial = initialResults(runId, host, runOptions, finalSettings, pinning, plan.cells, clock.phases);
+    store = await createStore(outDirectory, resume ? resumedResults(resume.results, clock.phases) : labHosts ? { ...initial, hosts: labHosts } : initial);
     recordPhase = (phase) => record((draft) => {
       draft.phases = [...(draft.phases ?? []), phase];
     });
@@ -379,12 +400,15 @@ export async function runBench(options: BenchOptions): Promise<BenchOutcome> {
     const runDirectory = await mkdtemp(join(RUN_DIRECTORY_PARENT, 'isobench-run-'));
     await resources.register(`run directory ${runDirectory}`, { kind: 'path', path: runDirectory });
     const createTopology = options.seams?.createTopology ?? ((config, registry) => Topology.create(config, registry));
-    const topology = await createTopology({ subnet: options.subnet, guardRange: options.guardRange }, resources);
+    // A placement brings its own network (the lab's link): no local topology is built for it.
+    const topology = placement ? null : await createTopology({ subnet: options.subnet, guardRange: options.guardRange }, resources);
     // The client's CPU set, where planned, is applied here and nowhere else (harness/pinning.ts).
-    const client: ClientSide = {
-      exec: (command, execOptions) => topology.clientExec(pinClientCommand(pinning, command), execOptions),
-      wrap: (command) => topology.wrapClient(pinClientCommand(pinning, command)),
-    };
+    const client: ClientSide = topology
+      ? {
+          exec: (command, execOptions) => topology.clientExec(pinClientCommand(pinning, command), execOptions),
+          wrap: (command) => topology.wrapClient(pinClientCommand(pinning, command)),
+        }
+      : placement!.client;
 
     const toProvision = configurations.filter((configuration) => workLeft(configuration.id));
     const imageFailure = await buildImageIfNeeded(toProvision, options, clock, deadlines, log);
@@ -393,7 +417,8 @@ export async function runBench(options: BenchOptions): Promise<BenchOutcome> {
     const contexts = new Map<string, ProvisionContext>();
     for (const configuration of toProvision) {
       if (interruption) break;
-      const context: ProvisionContext = {
+      const driver = placement ? { provision: () => placement.provision(configuration, resources) } : configuration.driver;
+      const context: ProvisionContext | null = topology && {
         configuration: configuration.id,
         servicePorts,
         topology,
@@ -404,10 +429,10 @@ export async function runBench(options: BenchOptions): Promise<BenchOutcome> {
         logDirectory: outDirectory,
         log,
       };
-      contexts.set(configuration.id, context);
+      if (context) contexts.set(configuration.id, context);
       const facts = IMAGE_DRIVERS.has(configuration.driver) && imageFailure !== null
         ? unavailableFacts(configuration.id, 'failed', `building the image failed: ${imageFailure}`)
-        : await clock.time(`provision ${configuration.id}`, () => provisionTarget(configuration, context, targets, deadlines));
+        : await clock.time(`provision ${configuration.id}`, () => provisionTarget(configuration.id, () => driver.provision(context!), log, targets, deadlines));
       await record((draft) => {
         // An A/A run's second arm is the same provisioned target under another name.
         const arms = armsOf(configuration.id);
@@ -421,15 +446,17 @@ export async function runBench(options: BenchOptions): Promise<BenchOutcome> {
 
     const cpu = new CpuMeter();
     const drivers = new Map(configurations.map((configuration) => [configuration.id, configuration.driver]));
+    const configurationById = new Map(configurations.map((configuration) => [configuration.id, configuration]));
+    const suiteHost = placement ? placement.suiteHost(host) : host;
     const contextFor = (target: ProvisionedTarget, suite: string): SuiteContext => ({
       target,
       client,
       config: configFor(suite),
-      host,
+      host: suiteHost,
       cpu,
-      verifyDestination: (address) => topology.verifyDestination(address),
+      verifyDestination: (address) => (topology ? topology.verifyDestination(address) : placement!.verifyDestination(address)),
       logDirectory: options.outDirectory,
-      launchFresh: () => drivers.get(target.name)!.provision({ ...contexts.get(target.name)!, log: () => {} }),
+      launchFresh: () => (contexts.has(target.name) ? drivers.get(target.name)!.provision({ ...contexts.get(target.name)!, log: () => {} }) : placement!.provision(configurationById.get(target.name)!, resources)),
     });
 
     /** Targets that stopped answering (a trial or pause cut off by its deadline): they run no more trials. */
@@ -490,10 +517,19 @@ export async function runBench(options: BenchOptions): Promise<BenchOutcome> {
         const trial = await runTrial(suites.get(cell.suite)!, cell, repetition, target, context, {
           quietHost: options.quietHost,
           maxStealPercent: finalSettings.maxStealPercent,
-          readSteal,
+          readSteal: placement && !placement.localSteal ? () => Promise.reject(new Error('steal is not read on lab hosts')) : readSteal,
           deadlines,
           log,
+          ...(placement ? { keepsMetric: (name: string) => placement.keepsMetric(name) } : {}),
         });
+        // A host that stopped answering fails every later trial the same way: say so once, naming it.
+        const lostHost = placement && trial.record.state === 'failed' ? await placement.hostFailure() : null;
+        if (lostHost !== null) {
+          await record((draft) => {
+            for (const entry of draft.hosts ?? []) if (lostHost.startsWith(`host ${entry.name}:`)) entry.error = lostHost;
+          });
+          await abandon(configuration, lostHost);
+        }
         await recordTrial(record, cell, roundIndex, { ...trial.record, round: roundIndex }, options.cvThreshold);
         if (trial.stoppedAnswering) await abandon(configuration, trial.stoppedAnswering);
       }
@@ -599,6 +635,7 @@ export async function runBench(options: BenchOptions): Promise<BenchOutcome> {
     await teardownTargets(targets, deadlines, log);
     const teardown = await resources.undoAll();
     for (const failure of teardown.failed) log(`teardown: could not remove ${failure.description}: ${failure.error} (run \`npm run cleanup\`)`);
+    await options.placement?.close();
     await releaseLock();
   }
 }
@@ -705,24 +742,24 @@ function unavailableFacts(name: string, state: 'failed' | 'skipped', reason: str
 }
 
 async function provisionTarget(
-  configuration: TargetConfiguration,
-  context: ProvisionContext,
+  name: string,
+  provision: () => Promise<ProvisionedTarget>,
+  log: (line: string) => void,
   targets: Map<string, ProvisionedTarget>,
   deadlines: StepDeadlines,
 ): Promise<TargetFacts> {
-  const name = configuration.id;
   let target: ProvisionedTarget | undefined;
   try {
-    context.log(`provisioning ${name}…`);
+    log(`provisioning ${name}…`);
     // A target that comes up after its deadline is torn down at once: the run has gone on without it.
-    target = await cutOff(configuration.driver.provision(context), deadlines.provisionMs, `provisioning ${name}`, (late) => void late.teardown().catch(() => {}));
+    target = await cutOff(provision(), deadlines.provisionMs, `provisioning ${name}`, (late) => void late.teardown().catch(() => {}));
     await cutOff(target.pause(), deadlines.pauseMs, `pausing ${name}`);
     targets.set(name, target);
     return target.facts;
   } catch (error) {
     // Provisioned but not paused: it must not stay up, nor be measured.
     if (target) await cutOff(target.teardown(), deadlines.teardownMs, `tearing down ${name}`).catch(() => {});
-    context.log(`${name}: provisioning failed: ${errorMessage(error)}`);
+    log(`${name}: provisioning failed: ${errorMessage(error)}`);
     return unavailableFacts(name, 'failed', `provisioning failed: ${errorMessage(error)}`);
   }
 }
@@ -749,6 +786,8 @@ interface TrialSettings {
   readSteal: () => Promise<StealTicks>;
   deadlines: StepDeadlines;
   log: (line: string) => void;
+  /** Whether a metric the suite returned is kept (a placement's; default all): the others are dropped, never stored. */
+  keepsMetric?: (name: string) => boolean;
 }
 
 /** One trial's record, and why its target must run no more trials (it stopped answering), if it must. */
@@ -781,7 +820,9 @@ async function runTrial(
     const quietHost = await waitForQuietHost(settings.quietHost);
     // Steal brackets the measurement only, not the quiet-host wait; a host without it just has none.
     const stealBefore = await settings.readSteal().catch(() => null);
-    const outcome = await suite.runTrial(cell.point, trialContext);
+    const returned = await suite.runTrial(cell.point, trialContext);
+    const keeps = settings.keepsMetric;
+    const outcome = keeps && returned.state === 'completed' ? { ...returned, metrics: returned.metrics.filter((metric) => keeps(metric.name)) } : returned;
     const stealAfter = stealBefore ? await settings.readSteal().catch(() => null) : null;
     const fraction = stealBefore && stealAfter ? stealFractionBetween(stealBefore, stealAfter) : null;
     const steal = fraction !== null ? { steal: { fraction, flagged: fraction * 100 > settings.maxStealPercent } } : {};

@@ -78,6 +78,15 @@ export function classifySshFailure(outcome: Pick<CommandOutcome, 'exitCode' | 's
 /** How a command runs on a host: core/exec's options (`cwd` and `env` apply on the host). */
 export type HostCommandOptions = CommandOptions;
 
+/** A program started on a host: core/exec's BackgroundProcess, plus its pid on that host. */
+export interface HostProcess extends BackgroundProcess {
+  /**
+   * The program's pid on the host (for a ledger entry that kills it there), or undefined until the
+   * host has reported it or when it could not be started.
+   */
+  hostPid(): number | undefined;
+}
+
 /** A machine isobench runs commands on: this one, or one reached over SSH. */
 export interface Host {
   /** The inventory's name (`localhost` for this machine). */
@@ -97,7 +106,7 @@ export interface Host {
    * Starts a long-running program on the host (a server, a session read line by line), bounded by
    * `timeoutMs` like core/exec's startBackground; `stop()` ends it on the host too.
    */
-  start(command: readonly string[], options?: HostCommandOptions): BackgroundProcess;
+  start(command: readonly string[], options?: HostCommandOptions): HostProcess;
   /** Ends what the host keeps open (the shared SSH connection). Idempotent; never throws. */
   close(): Promise<void>;
 }
@@ -121,8 +130,9 @@ export class LocalHost implements Host {
   }
 
   /** See Host.start: core/exec's startBackground. */
-  start(command: readonly string[], options: HostCommandOptions = {}): BackgroundProcess {
-    return startBackground(command, options);
+  start(command: readonly string[], options: HostCommandOptions = {}): HostProcess {
+    const process = startBackground(command, options);
+    return Object.assign(process, { hostPid: () => process.pid });
   }
 
   /** Nothing to close. */
@@ -223,7 +233,7 @@ export class SshHost implements Host {
    * shared connection before stopping the local ssh client, because ending ssh does not end a
    * remote program that is not writing.
    */
-  start(command: readonly string[], options: HostCommandOptions = {}): BackgroundProcess {
+  start(command: readonly string[], options: HostCommandOptions = {}): HostProcess {
     let remotePid: string | undefined;
     const wrapped = this.wrap(command, options);
     const line = wrapped.pop()!;
@@ -245,6 +255,7 @@ export class SshHost implements Host {
     return {
       ...process,
       write: (text: string) => process.write(text),
+      hostPid: () => (remotePid === undefined ? undefined : Number(remotePid)),
       stop: async (graceMs?: number) => {
         if (remotePid !== undefined) await this.run(['kill', '-TERM', remotePid], { timeoutMs: 10_000 }).catch(() => {});
         return process.stop(graceMs);

@@ -4,26 +4,43 @@
  * runs across a real link unchanged. Servers bind only to the server host's test address.
  */
 import type { ClientSide } from '../contracts/suite.js';
+import type { ResourceRegistry } from '../core/ledger.js';
 import type { ProvisionedTarget, ServiceSpec, TargetService } from '../contracts/target.js';
 import { describeFailure } from '../core/exec.js';
 import type { Host } from '../hosts/host.js';
 import type { InventoryHost } from '../hosts/inventory.js';
 import { waitForListening } from './service-readiness.js';
 
+/** What a lab target says it does not measure (TargetFacts.degraded; the report shows it as a banner). */
+export const LAB_CPU_NOT_MEASURED =
+  'CPU cost not measured: the CPU meter reads the controlling host\'s /proc/stat, not the lab hosts\', so cpu_ns_per_byte and cycles per byte are left out';
+
 /**
  * The native target on `server`: programs run there as host processes, servers bind its test
  * address. No CPU counters of its own (the harness's whole-host meter reads the controller, see
- * README: lab mode's CPU cost is not measured yet).
+ * README: lab mode's CPU cost is not measured yet, and its facts say so in `degraded`).
+ * @param resources Where each server started on the host is registered (a command that kills its
+ *   pid there over SSH), so a crashed run's `cleanup` reaches it; the remote `timeout` bounds it too.
  */
-export function labNativeTarget(server: Host, entry: InventoryHost, client: InventoryHost): ProvisionedTarget {
+export function labNativeTarget(server: Host, entry: InventoryHost, client: InventoryHost, resources?: ResourceRegistry): ProvisionedTarget {
   const started = new Set<TargetService>();
   async function startService(spec: ServiceSpec): Promise<TargetService> {
     const command = spec.command({ address: entry.testAddress, port: spec.port });
     const process = server.start(command, { timeoutMs: spec.timeoutMs });
     let alive = true;
     void process.exited.then(() => (alive = false));
+    let resourceId: number | undefined;
     try {
       await waitForListening((probe, options) => server.run(probe, options), spec.protocols, entry.testAddress, spec.port, () => alive);
+      // The host reports the pid before the program starts, so it is known once the program listens.
+      const pid = process.hostPid();
+      if (resources && pid !== undefined) {
+        resourceId = await resources.register(`${spec.name} server on host ${server.name} (pid ${pid} there)`, {
+          kind: 'command',
+          command: server.commandLine(['kill', '-TERM', String(pid)]),
+          ignoreFailure: /No such process/,
+        });
+      }
     } catch (error) {
       const outcome = await process.stop();
       throw new Error(`host ${server.name}: ${(error as Error).message}; ${describeFailure(outcome)}`, { cause: error });
@@ -34,6 +51,7 @@ export function labNativeTarget(server: Host, entry: InventoryHost, client: Inve
       async stop() {
         started.delete(service);
         await process.stop();
+        if (resourceId !== undefined) await resources?.forget(resourceId);
       },
     };
     started.add(service);
@@ -50,7 +68,7 @@ export function labNativeTarget(server: Host, entry: InventoryHost, client: Inve
       networkPath: `${client.name} (${client.testAddress}) -> lab link -> ${server.name} (${entry.testAddress}) host stack`,
       storage: `host file system of ${server.name} (${entry.dataDir ?? '/var/tmp'})`,
       labels: { host: server.name, via: server.via },
-      degraded: [],
+      degraded: [LAB_CPU_NOT_MEASURED],
     },
     exec: (command, options) => server.run(command, options),
     startService,

@@ -14,7 +14,8 @@ import { DEFAULT_MAX_REPETITIONS, MIN_ADAPTIVE_REPETITIONS, verdictSummaryLine, 
 import { parseDuration } from '../duration.js';
 import { randomSeed } from '../random.js';
 import { validateNetworkRanges } from '../network-range.js';
-import { refuseLabBench } from '../lab.js';
+import { HostSet } from '../../hosts/host.js';
+import { labPlacement, labSelection, type LabSelection } from '../lab.js';
 import { prepareOutputDirectory, removeCreated } from '../../core/output-directory.js';
 import { phaseLines } from '../phases.js';
 import { nextResumeSession, readResumable, rebuildRun } from '../resume.js';
@@ -84,7 +85,7 @@ ${OPT_IN_USAGE}
 A target may fix its own options after colons, one row each: --target native,docker-nat,docker-nat:overlay,kvm:qcow2
 With no --target and no --suite it runs the default quick matrix: every target this host can run, every suite of --suite all.
 --resume RESULTS.json finishes an interrupted run in that file, with the file's own plan, seed and options.
---hosts FILE [--server NAME] [--client NAME]: lab mode across hosts over SSH — checked, not yet run (see README).`;
+--hosts FILE [--server NAME] [--client NAME]: lab mode: the native target on the server host, the client on the client host, over SSH (tcp-bulk and tcp-rr only so far; see README).`;
 
 /** A comma-separated list (or `all`), parsed item by item, duplicates (by `keyOf`) dropped. */
 function listOf<T>(text: string, all: () => T[], parse: (name: string) => T, keyOf: (item: T) => string): T[] {
@@ -192,7 +193,7 @@ export function parseFlags<const Config extends ParseArgsConfig>(config: Config,
  *   `--full`, a `--subnet`/`--guard-range` validateNetworkRanges refuses, `--aa` without exactly one
  *   target, a `--baseline` not among the targets, or an inconsistent adaptive setting (see adaptiveLimits).
  */
-export async function parseBenchOptions(argv: string[]): Promise<BenchOptions> {
+export async function parseBenchOptions(argv: string[]): Promise<BenchOptions & { lab?: LabSelection }> {
   const { values } = parseFlags({ args: argv, options: FLAGS, strict: true }, 'npm run bench -- --help');
   if (values.resume !== undefined) return resumeBenchOptions(values.resume, argv);
   if (values.quick && values.full) throw new UsageError('--quick and --full contradict each other: choose one');
@@ -212,7 +213,7 @@ export async function parseBenchOptions(argv: string[]): Promise<BenchOptions> {
   const subnet = values.subnet ?? DEFAULT_TEST_SUBNET;
   const guardRange = values['guard-range'] ?? DEFAULT_GUARD_RANGE;
   validateNetworkRanges({ subnet, guardRange });
-  await refuseLabBench(values, guardRange, targets.map(({ id }) => id), suites.map(({ name }) => name));
+  const lab = await labSelection(values, guardRange, targets.map(({ id }) => id), suites.map(({ name }) => name));
   const targetOptions: TargetOptions = {
     storage: choice('storage', values.storage, ['volume', 'overlay'] as const, 'volume'),
     accel: choice('accel', values.accel, ['auto', 'kvm', 'tcg'] as const, 'auto'),
@@ -254,6 +255,7 @@ export async function parseBenchOptions(argv: string[]): Promise<BenchOptions> {
     adaptive: adaptiveLimits(values, quick, repetitions),
     maxStealPercent: maxSteal(values['max-steal']),
     command: [...argv],
+    ...(lab ? { lab } : {}),
   };
 }
 
@@ -284,6 +286,8 @@ export async function resumeBenchOptions(file: string, argv: readonly string[]):
   } catch (error) {
     throw new UsageError(`cannot rebuild the plan of ${file}: its command line (${plan.command.join(' ')}) no longer parses (${(error as Error).message.split('\n')[0]}); start a new run`, { cause: error });
   }
+  // A lab run's hosts are not rebuilt from the file yet: resuming it here would run on this host instead.
+  if (recorded.values.hosts !== undefined) throw new UsageError(`${file} is a lab run (--hosts): resuming lab runs is not supported yet; start a new run`);
   let checked: { quietWait: number; steal: number };
   try {
     checked = { quietWait: quietWaitMs(recorded.values['quiet-wait'] as string | undefined), steal: maxSteal(recorded.values['max-steal'] as string | undefined) };
@@ -361,8 +365,12 @@ export async function benchCommand(argv: string[], seams?: BenchOptions['seams']
     console.log(BENCH_USAGE);
     return 0;
   }
-  const options: BenchOptions = { ...(await parseBenchOptions(argv)), ...(seams ? { seams } : {}) };
+  const { lab, ...parsed } = await parseBenchOptions(argv);
+  const options: BenchOptions = { ...parsed, ...(seams ? { seams } : {}) };
   const output = await prepareOutputDirectory(options.outDirectory);
+  // Lab mode: the hosts' shared SSH connections are opened (lazily, at the first command) here and closed below.
+  const hosts = lab ? await HostSet.open(lab.inventory.hosts, lab.inventory.sshConfig ? { configFile: lab.inventory.sshConfig } : {}) : undefined;
+  if (lab && hosts) options.placement = labPlacement(lab, hosts);
   const adaptive = options.adaptive ? `, then until decided (up to ${options.adaptive.maxRepetitions})` : '';
   const targets = options.targets.map(({ id }) => id).join(', ');
   console.error(
@@ -378,6 +386,8 @@ export async function benchCommand(argv: string[], seams?: BenchOptions['seams']
     // Refused before the results file was written: leave no empty directory behind either.
     await removeCreated(output.created);
     throw error;
+  } finally {
+    await hosts?.close();
   }
   const counts = new Map<string, number>();
   for (const point of outcome.results.points) counts.set(point.status, (counts.get(point.status) ?? 0) + 1);

@@ -1,0 +1,134 @@
+/**
+ * Lab mode through the real CLI (issue 14): `bench --hosts … --server sut --client peer --target
+ * native --suite tcp-bulk`, hosts being network namespaces with their own sshd (lab-hosts.ts). The
+ * results file must be a normal one (`results` and `report` read it) with the hosts' facts, no CPU
+ * metric of this machine's presented as the target's, and nothing left on the hosts or here. Root;
+ * about a minute. Run under `flock /tmp/isobench-heavy.lock`.
+ */
+import assert from 'node:assert/strict';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { runCommand } from '../../core/exec.js';
+import { readResultsFile } from '../../results/store.js';
+import { isobenchLeftovers, runCli } from '../helpers.js';
+import { createLab, sweepLabLeftovers, type Lab } from './lab-hosts.js';
+
+const skip = process.getuid?.() === 0 ? false : 'needs root to create network namespaces';
+
+/** What runs in a lab host's namespace besides its sshd and that sshd's sessions. */
+async function strangersIn(lab: Lab): Promise<string[]> {
+  const found: string[] = [];
+  for (const host of lab.hosts) {
+    const pids = (await runCommand(['ip', 'netns', 'pids', host.netns], { timeoutMs: 10_000 })).stdout.split('\n').filter(Boolean);
+    for (const pid of pids) {
+      const comm = (await runCommand(['ps', '-o', 'comm=', '-p', pid], { timeoutMs: 10_000 })).stdout.trim();
+      if (comm !== '' && comm !== 'sshd') found.push(`${host.name}: pid ${pid} ${comm}`);
+    }
+    const listening = (await runCommand(['ip', 'netns', 'exec', host.netns, 'ss', '-Hltnu'], { timeoutMs: 10_000 })).stdout.split('\n').filter((line) => line.trim() && !line.includes(':22 '));
+    found.push(...listening.map((line) => `${host.name}: listening ${line.trim()}`));
+  }
+  return found;
+}
+
+test('bench --hosts: native × tcp-bulk on sut, driven from peer, through the runner, into a normal results file', { skip, timeout: 10 * 60_000 }, async () => {
+  assert.deepEqual(await isobenchLeftovers(), [], 'the host is clean before the run');
+  const lab = await createLab([{ name: 'sut', roles: ['server'] }, { name: 'peer', roles: ['client'] }]);
+  const out = await mkdtemp(join(tmpdir(), 'isobench-lab-results-'));
+  try {
+    const [sut, peer] = lab.hosts;
+    const outcome = await runCli(['bench', '--hosts', lab.inventoryPath, '--server', 'sut', '--client', 'peer', '--target', 'native', '--suite', 'tcp-bulk', '--reps', '1', '--quick', '--out', out, '--quiet-wait', '5']);
+    assert.equal(outcome.code, 0, `${outcome.stdout}\n${outcome.stderr}`);
+    const file = (await readdir(out)).find((name) => name.endsWith('.json'));
+    assert.ok(file, `a results file in ${out}`);
+    const path = join(out, file);
+    const results = await readResultsFile(path);
+    assert.equal(results.status, 'completed');
+    assert.equal(results.plan.pinning.cpuSets, null, 'nothing pinned on lab hosts');
+
+    // Every point completed, over the lab link, at a throughput a veth and a bridge can carry.
+    assert.equal(results.points.length, 2);
+    for (const point of results.points) {
+      assert.equal(point.status === 'ok' || point.status === 'noisy', true, `${point.key}: ${point.status} ${point.reason ?? ''}`);
+      const [trial] = point.trials;
+      assert.equal(trial?.state, 'completed');
+      if (trial?.state !== 'completed') continue;
+      const gbps = trial.metrics.find((metric) => metric.name === 'throughput_gbps')?.value;
+      assert.ok(gbps !== undefined && gbps > 0.1 && gbps < 400, `${point.key}: ${gbps} Gbit/s`);
+      console.log(`# ${point.key}: ${gbps.toFixed(2)} Gbit/s, peer ${peer!.address} -> sut ${sut!.address}`);
+      // This machine's CPU is never stored as the target's: no CPU-cost metric at all.
+      const cpu = trial.metrics.filter((metric) => /cpu|cycles/.test(metric.name)).map((metric) => metric.name);
+      assert.deepEqual(cpu, [], `${point.key}: no CPU metric read from this machine's /proc/stat`);
+      assert.equal(trial.steal, undefined, 'steal of this machine is not recorded as the lab host\'s');
+      // Provenance: the server on sut, the client on peer, each through ssh.
+      const [server, client] = trial.commands.map((command) => command.join(' '));
+      assert.ok(server!.includes(`root@${sut!.address}`) && server!.includes(`iperf3 --server --bind ${sut!.address}`), server);
+      assert.ok(client!.includes(`root@${peer!.address}`) && client!.includes(`iperf3 --client ${sut!.address}`), client);
+    }
+    const target = results.targets.find((facts) => facts.target === 'native');
+    assert.equal(target?.state, 'ready');
+    assert.ok(target?.degraded.some((line) => /CPU cost not measured/.test(line)), 'the absence is labelled');
+
+    // The hosts field: both hosts, facts and clock offsets, no error.
+    assert.deepEqual(results.hosts?.map((host) => host.name).sort(), ['peer', 'sut']);
+    for (const host of results.hosts ?? []) {
+      assert.equal(host.error, undefined, host.error);
+      assert.ok(host.facts && host.facts.cores !== null, `${host.name} has facts`);
+      assert.ok(host.clockOffset && Math.abs(host.clockOffset.offsetMs) <= host.clockOffset.uncertaintyMs + 5, `${host.name}: ${JSON.stringify(host.clockOffset)}`);
+      console.log(`# ${host.name}: clock offset ${host.clockOffset.offsetMs.toFixed(2)} ms ± ${host.clockOffset.uncertaintyMs.toFixed(2)} ms`);
+    }
+
+    // The normal readers take it.
+    const table = await runCli(['results', path]);
+    assert.equal(table.code, 0, table.stderr);
+    assert.match(table.stdout, /tcp-bulk/);
+    const report = await runCli(['report', path, '--out', join(out, 'again.html')]);
+    assert.equal(report.code, 0, report.stderr);
+
+    // Nothing left on the hosts (only each sshd) nor here.
+    assert.deepEqual(await strangersIn(lab), []);
+    assert.deepEqual(await isobenchLeftovers(), []);
+    const sockets = (await readdir(tmpdir())).filter((name) => name.startsWith('isobench-ssh-'));
+    assert.deepEqual(sockets, [], 'the SSH control socket directory is removed');
+  } finally {
+    await lab.teardown();
+    await rm(out, { recursive: true, force: true });
+  }
+  assert.deepEqual(await sweepLabLeftovers(), []);
+});
+
+test('bench --hosts: native × tcp-rr on sut, driven from peer: sockperf latency over the lab link, nothing left', { skip, timeout: 10 * 60_000 }, async () => {
+  const lab = await createLab([{ name: 'sut', roles: ['server'] }, { name: 'peer', roles: ['client'] }]);
+  const out = await mkdtemp(join(tmpdir(), 'isobench-lab-results-'));
+  try {
+    const [sut, peer] = lab.hosts;
+    const outcome = await runCli(['bench', '--hosts', lab.inventoryPath, '--server', 'sut', '--client', 'peer', '--target', 'native', '--suite', 'tcp-rr', '--reps', '1', '--quick', '--out', out, '--quiet-wait', '5']);
+    assert.equal(outcome.code, 0, `${outcome.stdout}\n${outcome.stderr}`);
+    const file = (await readdir(out)).find((name) => name.endsWith('.json'));
+    assert.ok(file, `a results file in ${out}`);
+    const results = await readResultsFile(join(out, file));
+    assert.equal(results.status, 'completed');
+    assert.deepEqual(results.points.map((point) => point.pointId).sort(), ['tcp', 'udp']);
+    for (const point of results.points) {
+      const [trial] = point.trials;
+      assert.equal(trial?.state, 'completed', `${point.key}: ${point.reason ?? ''}`);
+      if (trial?.state !== 'completed') continue;
+      const mean = trial.metrics.find((metric) => metric.name === 'latency_mean_us')?.value;
+      // A round trip through two namespaces' stacks and a bridge: tens of µs here, never below 1 µs or above 100 ms.
+      assert.ok(mean !== undefined && mean > 1 && mean < 100_000, `${point.key}: ${mean} µs`);
+      console.log(`# ${point.key}: mean round trip ${mean.toFixed(1)} µs, peer ${peer!.address} -> sut ${sut!.address}`);
+      const [server, client] = trial.commands.map((command) => command.join(' '));
+      assert.ok(server!.includes(`root@${sut!.address}`) && server!.includes(`sockperf server --ip ${sut!.address}`), server);
+      assert.ok(client!.includes(`root@${peer!.address}`) && client!.includes(`sockperf ping-pong --ip ${sut!.address}`), client);
+    }
+    assert.equal(results.hosts?.length, 2);
+    // sockperf's server does not end by itself: it must have been stopped on sut.
+    assert.deepEqual(await strangersIn(lab), []);
+    assert.deepEqual(await isobenchLeftovers(), []);
+  } finally {
+    await lab.teardown();
+    await rm(out, { recursive: true, force: true });
+  }
+  assert.deepEqual(await sweepLabLeftovers(), []);
+});

@@ -1,0 +1,183 @@
+/**
+ * runBench with a placement (lab mode's seam, harness/placement.ts), all test doubles: no root, no
+ * network, no SSH. The lock and the ledger live in a temporary ISOBENCH_STATE_DIR.
+ */
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { z } from 'zod';
+import type { AnySuite, ClientSide, PointParams } from '../../contracts/suite.js';
+import type { ProvisionedTarget } from '../../contracts/target.js';
+import { HostSet } from '../../hosts/host.js';
+import { labPlacement } from '../../harness/lab.js';
+import type { Placement } from '../../harness/placement.js';
+import { Progress } from '../../harness/progress.js';
+import { runBench, type BenchOptions } from '../../harness/runner.js';
+import { nativeDriver } from '../../provisioning/targets/native.js';
+import { MYSQL_METRICS, TCP_BULK_METRICS, TCP_RR_METRICS, cpuNsPerByteOf } from '../../results/metrics.js';
+import { ParamValue, type HostFacts, type LabHost } from '../../results/schema.js';
+import { readResultsFile } from '../../results/store.js';
+
+const HOST: HostFacts = {
+  hostname: 'controller', cpuModel: 'fake', cores: 2, cpuMHz: 2000, memoryBytes: 2 ** 31, kernel: '6.1.0', distro: 'test',
+  nodeVersion: process.version, tools: [], perfCounters: true, kvmDevice: false, kvmUsable: null, vhostNet: false, docker: null,
+};
+
+const silent = new Progress({ isTTY: false, write: () => true } as unknown as NodeJS.WriteStream);
+let scratch = '';
+before(async () => {
+  scratch = await mkdtemp(join(tmpdir(), 'isobench-placement-test-'));
+  process.env.ISOBENCH_STATE_DIR = join(scratch, 'state');
+});
+after(async () => {
+  delete process.env.ISOBENCH_STATE_DIR;
+  await rm(scratch, { recursive: true, force: true });
+});
+
+/** A suite with two points whose trials return a throughput and a local-CPU metric, or fail when `fails` says so. */
+function suite(seen: { host?: HostFacts; client?: ClientSide; addresses: string[] }, fails: (point: string) => boolean = () => false): AnySuite {
+  const record: z.ZodType<PointParams> = z.record(z.string(), ParamValue);
+  return {
+    name: 'fake-net', description: 'a test double', figure: 'none', hostTools: [{ command: 'iperf3', debianPackage: 'iperf3', why: 'test' }], ports: [], flags: [],
+    options: record, params: record,
+    points: () => [
+      { id: 'p1', params: {}, headline: TCP_BULK_METRICS.throughput },
+      { id: 'p2', params: {}, headline: TCP_BULK_METRICS.throughput },
+    ],
+    runTrial: async (point, context) => {
+      seen.host = context.host;
+      seen.client = context.client;
+      await context.verifyDestination(context.target.serverAddress);
+      seen.addresses.push(context.target.serverAddress);
+      if (fails(point.id)) return { state: 'failed', reason: 'iperf3: ssh exited 255', commands: [] };
+      return {
+        state: 'completed',
+        commands: [['iperf3', point.id]],
+        metrics: [
+          { name: 'throughput_gbps', unit: 'Gbit/s', value: 10 },
+          { name: 'cpu_ns_per_byte', unit: 'ns/byte', value: 0.4 },
+          { name: 'est_cycles_per_byte', unit: 'cycles/byte', value: 0.8 },
+        ],
+      };
+    },
+  };
+}
+
+const LAB_HOSTS: LabHost[] = [
+  { name: 'sut', via: 'ssh root@198.18.1.2', roles: ['server'], testAddress: '198.18.1.2', facts: null, clockOffset: { offsetMs: 0.2, uncertaintyMs: 0.5, roundTripMs: 1, samples: 8 } },
+  { name: 'peer', via: 'ssh root@198.18.1.3', roles: ['client'], testAddress: '198.18.1.3', facts: null, clockOffset: { offsetMs: 0.1, uncertaintyMs: 0.5, roundTripMs: 1, samples: 8 } },
+];
+
+/** A placement double: records what the runner asked of it. */
+function fakePlacement(journal: string[], lost: () => string | null = () => null): Placement {
+  const target: ProvisionedTarget = {
+    name: 'native', serverAddress: '198.18.1.2', dataDirectory: '/srv',
+    facts: { target: 'native', state: 'ready', networkPath: 'lab', storage: 'lab', labels: { host: 'sut' }, degraded: ['CPU cost not measured'] },
+    exec: () => Promise.reject(new Error('unused')), startService: () => Promise.reject(new Error('unused')),
+    cpuCounters: async () => [], pause: async () => {}, resume: async () => {},
+    teardown: async () => void journal.push('teardown native'),
+  };
+  return {
+    description: 'fake lab',
+    pinning: { oversubscribed: false, cpuSets: null, reason: 'lab mode: nothing is pinned' },
+    client: { exec: () => Promise.reject(new Error('unused')), wrap: (command) => ['ssh', 'peer', ...command] },
+    check: async (suites) => void journal.push(`check ${suites.map((one) => one.name).join(',')}`),
+    describeHosts: async () => LAB_HOSTS,
+    provision: async (configuration) => {
+      journal.push(`provision ${configuration.id} on sut`);
+      return target;
+    },
+    verifyDestination: async (address) => {
+      if (address !== '198.18.1.2') throw new Error(`refusing ${address}`);
+    },
+    suiteHost: (local) => ({ ...local, perfCounters: false, cpuMHz: null }),
+    keepsMetric: (name) => !/cpu|cycles/.test(name),
+    localSteal: false,
+    hostFailure: async () => lost(),
+    close: async () => void journal.push('close'),
+  };
+}
+
+function options(suites: AnySuite[], placement: Placement): BenchOptions {
+  return {
+    targets: [{ id: 'native', driver: nativeDriver, overrides: {} }],
+    suites, quick: true, repetitions: 2, outDirectory: join(scratch, `results-${Math.random().toString(16).slice(2)}`), seed: 3, cvThreshold: 0.1,
+    subnet: '198.18.0.0/24', guardRange: '198.18.0.0/15',
+    targetOptions: { storage: 'volume', accel: 'auto', disk: 'raw', vcpus: 2, memoryMiB: 2048, vmManager: 'qemu', quick: true },
+    suiteOptions: new Map(), quietHost: { maxWaitMs: 0, sampleMs: 5 }, progress: silent,
+    placement,
+    seams: {
+      host: HOST,
+      createTopology: () => Promise.reject(new Error('a placement run must not build the local topology')),
+      readRoutes: async () => [],
+      readSteal: async () => ({ stealTicks: 1, totalTicks: 100 }),
+      tools: { install: false },
+    },
+  };
+}
+
+test('a placement run: provisioned and driven through the placement, hosts recorded, local CPU metrics and steal dropped, closed', async () => {
+  const journal: string[] = [];
+  const seen: { host?: HostFacts; client?: ClientSide; addresses: string[] } = { addresses: [] };
+  const { resultsPath } = await runBench(options([suite(seen)], fakePlacement(journal)));
+  const results = await readResultsFile(resultsPath);
+  assert.equal(results.status, 'completed');
+  assert.deepEqual(journal, ['check fake-net', 'provision native on sut', 'teardown native', 'close']);
+  assert.deepEqual(results.hosts, LAB_HOSTS);
+  assert.equal(results.plan.pinning.reason, 'lab mode: nothing is pinned');
+  assert.equal(seen.host?.perfCounters, false, 'the suite is not told to count cycles here');
+  assert.equal(seen.host?.cpuMHz, null);
+  assert.deepEqual(seen.client?.wrap(['x']), ['ssh', 'peer', 'x']);
+  assert.ok(seen.addresses.every((address) => address === '198.18.1.2'));
+  for (const point of results.points) {
+    assert.equal(point.status, 'ok', point.reason);
+    for (const trial of point.trials) {
+      assert.equal(trial.state, 'completed');
+      if (trial.state === 'completed') assert.deepEqual(trial.metrics.map((metric) => metric.name), ['throughput_gbps']);
+      assert.equal(trial.steal, undefined, "this machine's steal is not stored as the lab host's");
+    }
+  }
+  assert.deepEqual(existsSync(join(scratch, 'state')) ? await readdir(join(scratch, 'state')) : [], []);
+});
+
+test('a host that stops answering: its target runs no more trials, the points and the host say which host', async () => {
+  const journal: string[] = [];
+  const seen = { addresses: [] as string[] };
+  let failed = false;
+  const lost = 'host sut: the connection was lost (the host died, rebooted or the link went down): Timeout, server not responding (ssh root@198.18.1.2)';
+  const placement = fakePlacement(journal, () => (failed ? lost : null));
+  const faulty = suite(seen, () => (failed = true));
+  const { resultsPath } = await runBench(options([faulty], placement));
+  const results = await readResultsFile(resultsPath);
+  assert.equal(seen.addresses.length, 1, 'one trial ran, then the target was abandoned');
+  assert.equal(results.hosts?.find((host) => host.name === 'sut')?.error, lost);
+  assert.equal(results.hosts?.find((host) => host.name === 'peer')?.error, undefined);
+  for (const point of results.points) {
+    assert.equal(point.status, 'failed');
+    if (point.trials.length === 0) assert.equal(point.reason, lost);
+  }
+  assert.ok(journal.includes('teardown native') && journal.at(-1) === 'close');
+});
+
+test("labPlacement keeps what the hosts measure and drops the CPU cost read from this machine's /proc/stat", async () => {
+  const entries = [
+    { name: 'sut', ssh: { user: 'root', address: '198.18.1.2' }, testAddress: '198.18.1.2', roles: ['server' as const] },
+    { name: 'peer', ssh: { user: 'root', address: '198.18.1.3' }, testAddress: '198.18.1.3', roles: ['client' as const] },
+  ];
+  const hosts = await HostSet.open(entries);
+  try {
+    const placement = labPlacement({ inventory: { source: 'lab.yaml', hosts: entries }, server: entries[0]!, client: entries[1]! }, hosts);
+    const dropped = [TCP_BULK_METRICS.cpuNsPerByte, TCP_BULK_METRICS.cyclesPerByte, TCP_BULK_METRICS.estimatedCyclesPerByte, cpuNsPerByteOf('qemu pid 12'), MYSQL_METRICS.cpuUsPerTransaction, MYSQL_METRICS.cpuBusyPercent];
+    const kept = [TCP_BULK_METRICS.throughput, TCP_BULK_METRICS.retransmits, TCP_RR_METRICS.latencyMean, TCP_RR_METRICS.transactionsPerSecond];
+    for (const metric of dropped) assert.equal(placement.keepsMetric(metric.name), false, metric.name);
+    for (const metric of kept) assert.equal(placement.keepsMetric(metric.name), true, metric.name);
+    assert.equal(placement.pinning.cpuSets, null);
+    await assert.rejects(placement.verifyDestination('198.18.1.3'), /not host sut's test address 198\.18\.1\.2/);
+    await placement.verifyDestination('198.18.1.2');
+  } finally {
+    await hosts.close();
+  }
+});
