@@ -10,7 +10,7 @@ import { findDockerProxies, readDnatRules } from '../../provisioning/docker/nat.
 import { probeHost } from '../../provisioning/host-probe.js';
 import { dockerNatDriver } from '../../provisioning/targets/docker-nat.js';
 import { BRIDGE, DEFAULT_GUARD_RANGE, DEFAULT_TEST_SUBNET, Topology } from '../../provisioning/topology.js';
-import type { ProvisionedTarget, TargetOptions } from '../../contracts/target.js';
+import type { ProvisionedTarget, ServicePort, TargetOptions } from '../../contracts/target.js';
 import { SUITES } from '../../suites/index.js';
 
 // One docker-nat container with overlay storage, driven through the ProvisionedTarget interface the
@@ -18,6 +18,7 @@ import { SUITES } from '../../suites/index.js';
 
 const OPTIONS: TargetOptions = { storage: 'overlay', accel: 'auto', disk: 'raw', vcpus: 2, memoryMiB: 2048, vmManager: 'qemu', quick: true };
 
+let servicePorts: ServicePort[];
 let release: () => Promise<void>;
 let resources: ResourceRegistry;
 let topology: Topology;
@@ -30,7 +31,7 @@ before(async () => {
   runDirectory = await mkdtemp('/var/tmp/isobench-run-');
   topology = await Topology.create({ subnet: DEFAULT_TEST_SUBNET, guardRange: DEFAULT_GUARD_RANGE }, resources);
   // Every registered suite's ports (the mysql suite's are MariaDB's 3306-3309).
-  const servicePorts = SUITES.flatMap((suite) => suite.ports);
+  servicePorts = SUITES.flatMap((suite) => suite.ports);
   target = await dockerNatDriver.provision({ configuration: 'docker-nat:overlay', servicePorts, topology, resources, options: OPTIONS, host: await probeHost(), runDirectory, log: () => {} });
 });
 
@@ -56,7 +57,11 @@ test('docker-nat publishes on its own bridge address and proved the DNAT path', 
   const addresses = await runCommand(['ip', '-o', '-4', 'addr', 'show', 'dev', BRIDGE]);
   assert.match(addresses.stdout, new RegExp(`inet ${target.serverAddress.replaceAll('.', '\\.')}/32`));
   const rules = (await readDnatRules()).filter((rule) => rule.destination === target.serverAddress);
-  assert.equal(rules.length, 7, 'iperf3, sockperf tcp+udp, MariaDB 3306-3309');
+  // One DNAT rule per port and protocol the registered suites declare: iperf3, sockperf tcp+udp,
+  // MariaDB 3306-3309, the migration suite's echo (udp) and nginx (tcp).
+  const declared = new Set(servicePorts.flatMap((entry) => entry.protocols.map((protocol) => `${entry.port}/${protocol}`)));
+  assert.ok(declared.size >= 9, `the suites declare ${declared.size} port/protocol pairs`);
+  assert.equal(rules.length, declared.size, [...declared].join(', '));
   assert.ok((await readDnatRules()).every((rule) => rule.destination !== '0.0.0.0' && !rule.destination.startsWith('0.0.0.0')));
 });
 
