@@ -54,7 +54,7 @@ async function main(argv: string[], options: CliOptions): Promise<number> {
  */
 function resultsFileFix(message: string): string {
   if (!/ is not a valid isobench results file: /.test(message) || /: upgrade isobench/.test(message)) return '';
-  if (/cannot be read \(ENOENT\)/.test(message)) return '; check the path (runs are written as DIR/RUN-ID.json, results/ by default)';
+  if (/cannot be read \(ENOENT\)/.test(message)) return '; check the path (runs are written as DIR/RUN-ID.json, runs/ by default)';
   if (/cannot be read \((EACCES|EPERM)\)/.test(message)) return '; check its permissions';
   if (/cannot be read \(EISDIR\)/.test(message)) return '; name the .json file inside it';
   if (/is not JSON|is not a JSON object/.test(message)) return '; it is cut short or was edited: restore it from a copy, or rerun npm run bench';

@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { UsageError } from '../../core/errors.js';
+import { findExecutable } from '../../core/tools.js';
 import { LEFTOVER_SCANNERS } from '../../provisioning/leftovers.js';
 import { allConfigurations, displayOf, optionsFor, parseTargetConfiguration } from '../../provisioning/targets/configuration.js';
-import { DRIVERS, TARGET_NAMES } from '../../provisioning/targets/index.js';
+import { DRIVERS, findDriver, TARGET_NAMES } from '../../provisioning/targets/index.js';
 import { SUITES, SUITE_NAMES } from '../../suites/index.js';
 
 const RUN_WIDE = { storage: 'volume', accel: 'auto', disk: 'raw', vcpus: 2, memoryMiB: 2048, vmManager: 'qemu', quick: true } as const;
@@ -62,6 +63,13 @@ describe('target configurations', () => {
     // --target all is every target but the opt-in ones (runc-criu runs only the migration suite).
     assert.deepEqual(allConfigurations().map((configuration) => configuration.id), TARGET_NAMES.filter((name) => name !== 'runc-criu'));
     assert.ok(TARGET_NAMES.includes('runc-criu'), 'runc-criu is registered and can be named');
+  });
+
+  it('a named opt-in target is not refused for being opt-in: runc-criu is available wherever runc is', async () => {
+    const runc = findDriver('runc-criu')!;
+    const reason = await runc.defaultAvailability({} as Parameters<typeof runc.defaultAvailability>[0]);
+    assert.equal(reason, (await findExecutable('runc')) ? null : 'runc is not installed (Debian package runc)');
+    assert.doesNotMatch(String(reason), /opt-in/);
   });
 });
 
