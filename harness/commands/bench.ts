@@ -223,6 +223,15 @@ export async function parseBenchOptions(argv: string[]): Promise<BenchOptions & 
     vmManager: choice('vm-manager', values['vm-manager'], ['qemu', 'libvirt'] as const, 'qemu'),
     quick,
   };
+  // --dest belongs to libvirt's migration: without it the migration would silently stay on this host.
+  const migrating = suites.some((suite) => suite.name === 'migration');
+  const dest = suiteOptions.get('migration')?.dest;
+  if (dest !== undefined && (targetOptions.vmManager !== 'libvirt' || !migrating)) {
+    throw new UsageError('--dest is the destination libvirtd of a libvirt migration: add --vm-manager libvirt --suite migration, or leave --dest out');
+  }
+  if (dest === undefined && migrating && targetOptions.vmManager === 'libvirt' && targets.some(({ driver }) => driver.name === 'kvm')) {
+    throw new UsageError('a libvirt migration needs its destination: add --dest URI (e.g. qemu+ssh://host/system), or use --vm-manager qemu');
+  }
   const repetitions = integer('reps', values.reps, quick ? DEFAULT_REPETITIONS.quick : DEFAULT_REPETITIONS.full, 1, 1000);
   const ids = targets.map(({ id }) => id);
   const aa = values.aa === true;
