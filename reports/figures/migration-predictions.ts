@@ -266,15 +266,17 @@ export const migrationWws: FigureModule = {
         ),
     );
     if (traced.length === 0) return null;
+    // QEMU answers whole MiB/s: a 0 is "under 1 MiB/s", not "no page changed"; it is not drawn as 0 but counted in a note.
+    const belowResolution = traced.reduce((sum, { wws }) => sum + [...wws.series, ...wws.curve].filter((sample) => sample.dirtyRateMiBs === 0).length, 0);
     const series = traced.flatMap(({ panel, wws }) =>
-      wws.series.map((sample) => ({ panel, kind: 'series', startS: sample.startMs / 1000, endS: sample.startMs / 1000 + sample.calcTimeS, pages: sample.pages, mibs: sample.dirtyRateMiBs })),
+      wws.series.filter((sample) => sample.dirtyRateMiBs !== 0).map((sample) => ({ panel, kind: 'series', startS: sample.startMs / 1000, endS: sample.startMs / 1000 + sample.calcTimeS, pages: sample.pages, mibs: sample.dirtyRateMiBs })),
     );
     const curve = traced.flatMap(({ panel, wws }) => {
-      const ones = wws.series.filter((sample) => sample.calcTimeS === 1);
+      const ones = wws.series.filter((sample) => sample.calcTimeS === 1 && sample.dirtyRateMiBs !== 0);
       const mean = ones.length ? ones.reduce((sum, sample) => sum + sample.pages, 0) / ones.length : null;
       return [
         ...(mean === null ? [] : [{ panel, kind: 'curve', intervalS: 1, pages: mean, note: `mean of ${ones.length} 1 s samples` }]),
-        ...wws.curve.map((sample) => ({ panel, kind: 'curve', intervalS: sample.calcTimeS, pages: sample.pages, note: `one ${sample.calcTimeS} s sample` })),
+        ...wws.curve.filter((sample) => sample.dirtyRateMiBs !== 0).map((sample) => ({ panel, kind: 'curve', intervalS: sample.calcTimeS, pages: sample.pages, note: `one ${sample.calcTimeS} s sample` })),
       ];
     });
     const panels = traced.map((trace) => trace.panel);
@@ -347,8 +349,9 @@ export const migrationWws: FigureModule = {
       rows: rowsFor(context, MIGRATION_METRICS.dirtyRate.name),
       reference: [],
       notes: [
-        'QEMU\'s calc-dirty-rate, read back with query-dirty-rate, on the running guest before the migration, the workload on. QEMU 7.2 takes whole seconds and answers whole MiB/s (256 pages), so under 1 MiB/s reads 0.',
+        'QEMU\'s calc-dirty-rate, read back with query-dirty-rate, on the running guest before the migration, the workload on. QEMU 7.2 takes whole seconds and answers whole MiB/s (256 pages), so under 1 MiB/s reads 0, which is left out.',
         'Page sampling (the one mode for TCG: QEMU 7.2 dies of SIGSEGV on dirty-bitmap and dirty-ring calc-dirty-rate under TCG here; both count writes through KVM) hashes 16384 sampled pages per GiB at the start and end of the interval: a page written back with the same content, or a write between samples, is not seen; the count is the sampled share times the RAM block.',
+        ...(belowResolution > 0 ? [`${belowResolution} interval(s) read 0 MiB/s, under QEMU's 1 MiB/s resolution: not drawn (they are not a measured 0).`] : []),
         ...traced.map(({ panel, wws }) => `${panel}: ${wws.modeReason}.`),
       ],
       marks: { interval: series.length, curve: curve.length },
