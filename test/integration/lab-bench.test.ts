@@ -32,8 +32,15 @@ async function strangersIn(lab: Lab): Promise<string[]> {
   return found;
 }
 
+/** isobench's SSH control-socket directories in the temp directory. */
+async function sshSocketDirectories(): Promise<string[]> {
+  return (await readdir(tmpdir())).filter((name) => name.startsWith('isobench-ssh-'));
+}
+
 test('bench --hosts: native × tcp-bulk on sut, driven from peer, through the runner, into a normal results file', { skip, timeout: 10 * 60_000 }, async () => {
   assert.deepEqual(await isobenchLeftovers(), [], 'the host is clean before the run');
+  // Another checkout's or an earlier killed run's socket directory is not this run's to remove: compare with before.
+  const socketsBefore = await sshSocketDirectories();
   const lab = await createLab([{ name: 'sut', roles: ['server'] }, { name: 'peer', roles: ['client'] }]);
   const out = await mkdtemp(join(tmpdir(), 'isobench-lab-results-'));
   try {
@@ -89,7 +96,7 @@ test('bench --hosts: native × tcp-bulk on sut, driven from peer, through the ru
     // Nothing left on the hosts (only each sshd) nor here.
     assert.deepEqual(await strangersIn(lab), []);
     assert.deepEqual(await isobenchLeftovers(), []);
-    const sockets = (await readdir(tmpdir())).filter((name) => name.startsWith('isobench-ssh-'));
+    const sockets = (await sshSocketDirectories()).filter((name) => !socketsBefore.includes(name));
     assert.deepEqual(sockets, [], 'the SSH control socket directory is removed');
   } finally {
     await lab.teardown();
