@@ -48,7 +48,7 @@ test(
     assert.deepEqual(await isobenchLeftovers(), [], 'the host is clean before the run');
     const out = await mkdtemp(join(tmpdir(), 'isobench-migration-'));
     const options = await parseBenchOptions([
-      '--target', 'kvm', '--suite', 'migration', '--workload', 'idle,dirty', '--dirty-rate', '0', '--wws', '128', '--bandwidth', '64',
+      '--target', 'kvm', '--suite', 'migration', '--workload', 'idle,dirty', '--dirty-rate', '0', '--wws', '128', '--bandwidth', '32,64',
       '--migration-time-limit', '10', '--memory', '512', '--accel', 'tcg', '--quick', '--reps', '1', '--no-until-decided', '--out', out, '--quiet-wait', '5',
     ]);
     const { results } = await runBench(options);
@@ -56,7 +56,7 @@ test(
 
     const idlePoint = results.points.find((point) => point.pointId === 'idle-bw64-dl300-precopy')!;
     assert.equal(idlePoint.trials[0]?.state, 'completed', idlePoint.trials[0]?.state === 'failed' ? idlePoint.trials[0].reason : '');
-    const [idle] = details(results, 'idle');
+    const [idle] = details(results, 'idle-bw64');
     assert.ok(idle, 'the idle trial kept its migration record');
     assert.deepEqual(idle.outcome, { kind: 'converged' });
     assert.ok(idle.samples.length >= 10, `query-migrate was polled (${idle.samples.length} polls)`);
@@ -90,8 +90,11 @@ test(
     assert.equal(idle.predictions?.kind, 'predicted', JSON.stringify(idle.predictions));
     if (idle.predictions?.kind === 'predicted') assert.equal(idle.predictions.inputs.memoryBytes, Math.floor(ram / 4096) * 4096, 'the models ran on the guest\'s memory');
 
-    const dirtyPoint = results.points.find((point) => point.pointId === 'dirty0-wws128-bw64-dl300-precopy')!;
-    const [dirty] = details(results, 'dirty');
+    // Judged at 32 MiB/s: a first pass of the 512 MiB guest takes about 8 s there, so even a dirtier that
+    // stalls under TCG after dirtying its 128 MiB set once (seen twice at 64 MiB/s) leaves a second round
+    // that cannot end inside the 10 s limit. At 64 MiB/s such a stall let the migration converge.
+    const dirtyPoint = results.points.find((point) => point.pointId === 'dirty0-wws128-bw32-dl300-precopy')!;
+    const [dirty] = details(results, 'dirty0-wws128-bw32');
     assert.ok(dirty, 'the dirty trial kept its migration record');
     assert.equal(dirty.outcome.kind, 'not-converged', JSON.stringify(dirty.outcome));
     assert.equal(dirtyPoint.trials[0]?.state, 'completed', 'not converging is a result, not an error');
@@ -99,7 +102,7 @@ test(
     assert.equal(dirty.qemu.downtimeMs, null, 'no switch-over, no downtime (null, not 0)');
     assert.ok(dirty.samples.at(-1)!.status === 'cancelled', 'cancelled cleanly');
     assert.ok(dirty.events.some((event) => event.side === 'source' && event.event === 'MIGRATION' && event.detail === 'cancelled'));
-    assert.ok((dirty.dirty?.achievedMiBs ?? 0) > 64, `the dirtier outran the 64 MiB/s link (${dirty.dirty?.achievedMiBs} MiB/s)`);
+    assert.ok((dirty.dirty?.achievedMiBs ?? 0) > 32, `the dirtier outran the 32 MiB/s link (${dirty.dirty?.achievedMiBs} MiB/s)`);
     assert.equal(dirty.predictions?.kind === 'predicted' ? dirty.predictions.trace.source : dirty.predictions?.kind, 'dirtier', 'the dirty trial was predicted from the dirtier\'s own account');
     if (dirtyPoint.trials[0]?.state === 'completed') assert.ok(!dirtyPoint.trials[0].metrics.some((metric) => metric.name.startsWith('downtime')), 'no downtime metric without a switch-over');
 
