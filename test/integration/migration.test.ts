@@ -98,7 +98,8 @@ test(
     assert.ok(dirty, 'the dirty trial kept its migration record');
     assert.equal(dirty.outcome.kind, 'not-converged', JSON.stringify(dirty.outcome));
     assert.equal(dirtyPoint.trials[0]?.state, 'completed', 'not converging is a result, not an error');
-    assert.ok(dirty.rounds.length >= 2 && dirty.rounds.every((round) => round.phase === 'pre-copy'), 'rounds, and no stop-and-copy');
+    // At 32 MiB/s the 10 s limit may fall inside the first pass: one round or more, all pre-copy.
+    assert.ok(dirty.rounds.length >= 1 && dirty.rounds.every((round) => round.phase === 'pre-copy'), 'pre-copy rounds, and no stop-and-copy');
     assert.equal(dirty.qemu.downtimeMs, null, 'no switch-over, no downtime (null, not 0)');
     assert.ok(dirty.samples.at(-1)!.status === 'cancelled', 'cancelled cleanly');
     assert.ok(dirty.events.some((event) => event.side === 'source' && event.event === 'MIGRATION' && event.detail === 'cancelled'));
