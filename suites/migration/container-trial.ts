@@ -1,9 +1,9 @@
-import { access, mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { epochMs } from '../../core/clock.js';
 import { errorMessage } from '../../core/errors.js';
-import { pollUntil, sleep } from '../../core/poll.js';
+import { sleep } from '../../core/poll.js';
 import type { ContainerMigrationHost, ContainerMigrationReport, ContainerPhase, ContainerWorkloadSpec, MigratableContainer } from '../../contracts/container-migration.js';
 import type { ClientSide, TrialOutcome } from '../../contracts/suite.js';
 import type { FreezeRecord } from '../../contracts/target.js';
@@ -15,6 +15,10 @@ import { sample } from '../trial-helpers.js';
 import { clientProgramCommand, PROBE_PRIORITY, startClientProgram, type ClientProgram } from './client-programs.js';
 import { LoadReport, ProbeReport } from './client/reports.js';
 import { ECHO_PORT, nginxConfig, NGINX_CONFIG, WEB_PORT } from './guest-workloads.js';
+import { webMetrics } from './detail.js';
+import {
+  BASELINE_MS, PROBE_GAP_MS, PROBE_INTERVAL_MS, SELF_TEST_SPACING_MS, SETTLE_MS, waitForFile, WATCH_AFTER_MS, WEB_BUCKET_MS, WEB_CONNECTIONS, WEB_REQUEST_TIMEOUT_MS,
+} from './trial.js';
 import { judgeSelfTest, longestGapWithin, SELF_TEST_PAUSES_MS } from './probe-analysis.js';
 import { webImpact } from './web-analysis.js';
 
@@ -27,26 +31,7 @@ import { webImpact } from './web-analysis.js';
  * downtime.
  */
 
-/** The probe sends every 1 ms, as in the VM trials (trial.ts). */
-export const PROBE_INTERVAL_MS = 1;
-/** A pause between two echoes this long or longer is listed as a gap, ms (as trial.ts). */
-export const PROBE_GAP_MS = 5;
-/** How long the client programs may take to get a first answer (Node with tsx takes about a second here), ms. */
-export const CLIENT_READY_TIMEOUT_MS = 30_000;
-/** ms the stream runs before the self-test (as trial.ts). */
-export const SETTLE_MS = 500;
-/** ms between the self-test's pauses, so each pause's gap stands alone (as trial.ts). */
-export const SELF_TEST_SPACING_MS = 400;
-/** The pre-migration window the web baseline is measured over, ms (as trial.ts). */
-export const BASELINE_MS = 2_000;
-/** ms the clients keep watching after the restore: a TCP connection's retransmission shows here. */
-export const WATCH_AFTER_MS = 2_000;
-/** Keep-alive connections of the web client, each a closed loop (as trial.ts). */
-export const WEB_CONNECTIONS = 4;
-/** Requests are counted per 100 ms, as in Clark's web figure (as trial.ts). */
-export const WEB_BUCKET_MS = 100;
-/** A web request unanswered this long is counted failed and retried, ms (as trial.ts). */
-export const WEB_REQUEST_TIMEOUT_MS = 5_000;
+// The probe's, self-test's, baseline's and web client's constants are the VM trials' (trial.ts): the rows compare field for field.
 /** How long the container's servers and the clients may live, s: generously past the whole trial. */
 const LIFETIME_S = 180;
 const MIB = 1_048_576;
@@ -242,26 +227,7 @@ export function containerMigrationMetrics(detail: ContainerMigrationTrialDetail)
   }
   if (detail.copy) metrics.push(sample(M.transferred, detail.copy.bytes / MIB, 'bytes of CRIU\'s image directory copied to the destination'));
   if (detail.selfTest?.resolutionMs != null) metrics.push(sample(M.probeResolution, detail.selfTest.resolutionMs, 'largest |error| reading cgroup-freezer pauses of 100, 200, 500 ms'));
-  if (detail.web) {
-    const method = `requests completed per ${detail.web.bucketMs} ms, ${detail.web.connections} keep-alive connections from the client netns`;
-    if (detail.web.baselinePerSecond !== null) metrics.push(sample(M.webBaseline, detail.web.baselinePerSecond, method));
-    if (detail.web.blackoutMs !== null) metrics.push(sample(M.blackout, detail.web.blackoutMs, method));
-    if (detail.web.brownoutMs !== null) metrics.push(sample(M.brownout, detail.web.brownoutMs, method));
-  }
+  metrics.push(...webMetrics(detail.web));
   return metrics;
 }
 
-/**
- * Waits until a client program created its ready file (its first answer came back).
- * @throws DeadlineError "`what` within 30000 ms".
- */
-async function waitForFile(path: string, what: string): Promise<void> {
-  await pollUntil(
-    async () =>
-      access(path).then(
-        () => true,
-        () => false,
-      ),
-    { timeoutMs: CLIENT_READY_TIMEOUT_MS, intervalMs: 50, what },
-  );
-}

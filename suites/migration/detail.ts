@@ -219,12 +219,25 @@ export function migrationMetrics(detail: MigrationTrialDetail): MetricSample[] {
   if (qemu.syncCount !== null) metrics.push(sample(M.rounds, qemu.syncCount, 'QEMU ram.dirty-sync-count at the end'));
   if (qemu.transferredBytes !== null) metrics.push(sample(M.transferred, qemu.transferredBytes / MIB, 'QEMU ram.transferred'));
   if (detail.selfTest?.resolutionMs != null) metrics.push(sample(M.probeResolution, detail.selfTest.resolutionMs, 'largest |error| reading QMP stop/cont pauses of 100, 200, 500 ms'));
-  if (detail.web) {
-    const method = `requests completed per ${detail.web.bucketMs} ms, ${detail.web.connections} keep-alive connections from the client netns`;
-    if (detail.web.baselinePerSecond !== null) metrics.push(sample(M.webBaseline, detail.web.baselinePerSecond, method));
-    if (detail.web.blackoutMs !== null) metrics.push(sample(M.blackout, detail.web.blackoutMs, method));
-    if (detail.web.brownoutMs !== null) metrics.push(sample(M.brownout, detail.web.brownoutMs, method));
-  }
-  if (detail.dirty?.achievedMiBs != null) metrics.push(sample(M.dirtyRate, detail.dirty.achievedMiBs, 'isobench-dirtier: pages written x page size / seconds'));
+  metrics.push(...webMetrics(detail.web), ...dirtierMetrics(detail.dirty));
   return metrics;
+}
+
+/**
+ * `--workload web`'s metrics, shared by the QEMU, libvirt and container trials: the pre-migration
+ * request rate, blackout and brownout, each present only where it was measured.
+ */
+export function webMetrics(web: WebTimeline | undefined): MetricSample[] {
+  if (!web) return [];
+  const method = `requests completed per ${web.bucketMs} ms, ${web.connections} keep-alive connections from the client netns`;
+  const metrics: MetricSample[] = [];
+  if (web.baselinePerSecond !== null) metrics.push(sample(M.webBaseline, web.baselinePerSecond, method));
+  if (web.blackoutMs !== null) metrics.push(sample(M.blackout, web.blackoutMs, method));
+  if (web.brownoutMs !== null) metrics.push(sample(M.brownout, web.brownoutMs, method));
+  return metrics;
+}
+
+/** `--workload dirty`'s rate as the dirtier reported it, where it did (QEMU and libvirt trials). */
+export function dirtierMetrics(dirty: MigrationTrialDetail['dirty']): MetricSample[] {
+  return dirty?.achievedMiBs != null ? [sample(M.dirtyRate, dirty.achievedMiBs, 'isobench-dirtier: pages written x page size / seconds')] : [];
 }

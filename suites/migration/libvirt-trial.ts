@@ -1,9 +1,9 @@
-import { access, mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { epochMs } from '../../core/clock.js';
 import { errorMessage } from '../../core/errors.js';
-import { pollUntil, sleep } from '../../core/poll.js';
+import { sleep } from '../../core/poll.js';
 import type { TrialContext, TrialOutcome } from '../../contracts/suite.js';
 import type { LibvirtMigrationReport, TargetService } from '../../contracts/target.js';
 import type { LibvirtJobInfo } from '../../results/libvirt-jobinfo.js';
@@ -13,12 +13,12 @@ import type { MetricSample } from '../../results/schema.js';
 import { sample } from '../trial-helpers.js';
 import { clientProgramCommand, PROBE_PRIORITY, startClientProgram, type ClientProgram } from './client-programs.js';
 import { LoadReport, ProbeReport } from './client/reports.js';
-import { judgeHealth } from './detail.js';
+import { dirtierMetrics, judgeHealth, webMetrics } from './detail.js';
 import { achievedRate, ECHO_PORT, startDirtier, startEcho, startWeb, WEB_PORT, type Dirtier } from './guest-workloads.js';
 import { classifyOutcome, type LoopEnd } from './outcome.js';
 import { longestGapWithin } from './probe-analysis.js';
 import {
-  BASELINE_MS, CLIENT_READY_TIMEOUT_MS, PROBE_GAP_MS, PROBE_INTERVAL_MS, SETTLE_MS, WATCH_AFTER_MS, WEB_BUCKET_MS, WEB_CONNECTIONS, WEB_REQUEST_TIMEOUT_MS,
+  BASELINE_MS, CLIENT_READY_TIMEOUT_MS, waitForFile, PROBE_GAP_MS, PROBE_INTERVAL_MS, SETTLE_MS, WATCH_AFTER_MS, WEB_BUCKET_MS, WEB_CONNECTIONS, WEB_REQUEST_TIMEOUT_MS,
   type MigrationTrialParams,
 } from './trial.js';
 import { webImpact } from './web-analysis.js';
@@ -243,27 +243,7 @@ export function libvirtMigrationMetrics(detail: MigrationTrialDetail, job: Libvi
   }
   if (job?.iterations !== undefined) metrics.push(sample(M.rounds, job.iterations, `${SOURCE} Iteration (memory_iteration)`));
   if (job?.dataProcessedBytes !== undefined) metrics.push(sample(M.transferred, job.dataProcessedBytes / MIB, `${SOURCE} Data processed`));
-  if (detail.web) {
-    const method = `requests completed per ${detail.web.bucketMs} ms, ${detail.web.connections} keep-alive connections from the client netns`;
-    if (detail.web.baselinePerSecond !== null) metrics.push(sample(M.webBaseline, detail.web.baselinePerSecond, method));
-    if (detail.web.blackoutMs !== null) metrics.push(sample(M.blackout, detail.web.blackoutMs, method));
-    if (detail.web.brownoutMs !== null) metrics.push(sample(M.brownout, detail.web.brownoutMs, method));
-  }
-  if (detail.dirty?.achievedMiBs != null) metrics.push(sample(M.dirtyRate, detail.dirty.achievedMiBs, 'isobench-dirtier: pages written x page size / seconds'));
+  metrics.push(...webMetrics(detail.web), ...dirtierMetrics(detail.dirty));
   return metrics;
 }
 
-/**
- * Waits until a client program created its ready file (its first answer came back).
- * @throws DeadlineError "`what` within 30000 ms".
- */
-async function waitForFile(path: string, what: string): Promise<void> {
-  await pollUntil(
-    async () =>
-      access(path).then(
-        () => true,
-        () => false,
-      ),
-    { timeoutMs: CLIENT_READY_TIMEOUT_MS, intervalMs: 50, what },
-  );
-}

@@ -236,7 +236,7 @@ async function recoverIfGone(context: TrialContext): Promise<{ reason: string; b
  * Waits until a client program created its ready file (its first answer came back).
  * @throws DeadlineError "`what` within 30000 ms".
  */
-async function waitForFile(path: string, what: string): Promise<void> {
+export async function waitForFile(path: string, what: string): Promise<void> {
   await pollUntil(
     async () =>
       access(path).then(
