@@ -1,8 +1,12 @@
 import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { z } from 'zod';
+import { access } from 'node:fs/promises';
 import { describeFailure, startBackground } from '../../core/exec.js';
+import { pollUntil } from '../../core/poll.js';
 import type { ClientSide } from '../../contracts/suite.js';
+import { LoadReport, ProbeReport } from './client/reports.js';
+import { ECHO_PORT, WEB_PORT } from './guest-workloads.js';
 
 /**
  * The suite's own client programs (client/udp-probe.ts, client/http-load.ts) run in the client
@@ -63,4 +67,59 @@ export function startClientProgram<R>(client: ClientSide, command: readonly stri
       return parsed.data;
     },
   };
+}
+
+// The client side and timeline every migration trial shares (QEMU's, libvirt's and the container
+// row's), so their rows compare field for field.
+/** The echo probe sends every 1 ms (issue 11). */
+export const PROBE_INTERVAL_MS = 1;
+/** A pause between two echoes this long or longer is listed as a gap by the probe, ms. */
+export const PROBE_GAP_MS = 5;
+/** How long the client programs may take to start and get a first answer (Node and tsx take about a second here), ms. */
+export const CLIENT_READY_TIMEOUT_MS = 30_000;
+/** ms of running after the first answers, before the self-test: the stream settles. */
+export const SETTLE_MS = 500;
+/** ms of running between the self-test's pauses, so each pause's gap stands alone. */
+export const SELF_TEST_SPACING_MS = 400;
+/** ms of the pre-migration window: the web workload's baseline rate is measured over it. */
+export const BASELINE_MS = 2_000;
+/** ms the client keeps watching after the migration ended: recovery (TCP retransmits, ARP) shows here. */
+export const WATCH_AFTER_MS = 2_000;
+/** Keep-alive connections of the web client: a closed loop each, so the guest sets the pace. */
+export const WEB_CONNECTIONS = 4;
+/** Clark's web figure counted requests per 100 ms (issue 11). */
+export const WEB_BUCKET_MS = 100;
+/** A web request unanswered this long is counted failed and retried, ms. */
+export const WEB_REQUEST_TIMEOUT_MS = 5_000;
+
+/**
+ * Starts the 1 ms UDP echo probe against `address` at real-time priority (PROBE_PRIORITY); it writes
+ * `readyFile` once its first echo came back.
+ */
+export function startEchoProbe(client: ClientSide, address: string, lifetimeS: number, readyFile: string): ClientProgram<ProbeReport> {
+  const flags = { address, port: ECHO_PORT, 'interval-ms': PROBE_INTERVAL_MS, 'gap-ms': PROBE_GAP_MS, 'max-seconds': lifetimeS, 'ready-file': readyFile };
+  return startClientProgram(client, clientProgramCommand('udp-probe', flags, PROBE_PRIORITY), ProbeReport, lifetimeS);
+}
+
+/** Starts the web client's WEB_CONNECTIONS closed loops against nginx at `address`; it writes `readyFile` once a request completed. */
+export function startWebLoad(client: ClientSide, address: string, lifetimeS: number, readyFile: string): ClientProgram<LoadReport> {
+  const flags = {
+    address, port: WEB_PORT, connections: WEB_CONNECTIONS, 'bucket-ms': WEB_BUCKET_MS, 'timeout-ms': WEB_REQUEST_TIMEOUT_MS, 'max-seconds': lifetimeS, 'ready-file': readyFile,
+  };
+  return startClientProgram(client, clientProgramCommand('http-load', flags), LoadReport, lifetimeS);
+}
+
+/**
+ * Waits until a client program created its ready file (its first answer came back).
+ * @throws DeadlineError "`what` within 30000 ms".
+ */
+export async function waitForFile(path: string, what: string): Promise<void> {
+  await pollUntil(
+    async () =>
+      access(path).then(
+        () => true,
+        () => false,
+      ),
+    { timeoutMs: CLIENT_READY_TIMEOUT_MS, intervalMs: 50, what },
+  );
 }

@@ -12,13 +12,12 @@ import { MIGRATION_METRICS as M } from '../../results/metrics.js';
 import type { ProbeRecord, WebTimeline } from '../../results/migration.js';
 import type { MetricSample } from '../../results/schema.js';
 import { sample } from '../trial-helpers.js';
-import { clientProgramCommand, PROBE_PRIORITY, startClientProgram, type ClientProgram } from './client-programs.js';
+import {
+  BASELINE_MS, type ClientProgram, SELF_TEST_SPACING_MS, SETTLE_MS, startEchoProbe, startWebLoad, waitForFile, WATCH_AFTER_MS,
+} from './client-programs.js';
 import { LoadReport, ProbeReport } from './client/reports.js';
 import { ECHO_PORT, nginxConfig, NGINX_CONFIG, WEB_PORT } from './guest-workloads.js';
 import { webMetrics } from './detail.js';
-import {
-  BASELINE_MS, PROBE_GAP_MS, PROBE_INTERVAL_MS, SELF_TEST_SPACING_MS, SETTLE_MS, waitForFile, WATCH_AFTER_MS, WEB_BUCKET_MS, WEB_CONNECTIONS, WEB_REQUEST_TIMEOUT_MS,
-} from './trial.js';
 import { judgeSelfTest, longestGapWithin, SELF_TEST_PAUSES_MS } from './probe-analysis.js';
 import { webImpact } from './web-analysis.js';
 
@@ -76,8 +75,7 @@ export async function runContainerMigrationTrial(
     const address = container.serverAddress;
     await context.verifyDestination(address);
     scratch = await mkdtemp(join(tmpdir(), 'isobench-container-migration-'));
-    const probeFlags = { address, port: ECHO_PORT, 'interval-ms': PROBE_INTERVAL_MS, 'gap-ms': PROBE_GAP_MS, 'max-seconds': LIFETIME_S, 'ready-file': join(scratch, 'probe-ready') };
-    probe = startClientProgram(context.client, clientProgramCommand('udp-probe', probeFlags, PROBE_PRIORITY), ProbeReport, LIFETIME_S);
+    probe = startEchoProbe(context.client, address, LIFETIME_S, join(scratch, 'probe-ready'));
     commands.push(probe.command);
     await waitForFile(join(scratch, 'probe-ready'), 'no echo came back from the container');
     await sleep(SETTLE_MS);
@@ -87,8 +85,7 @@ export async function runContainerMigrationTrial(
       await sleep(SELF_TEST_SPACING_MS);
     }
     if (workload === 'web') {
-      const loadFlags = { address, port: WEB_PORT, connections: WEB_CONNECTIONS, 'bucket-ms': WEB_BUCKET_MS, 'timeout-ms': WEB_REQUEST_TIMEOUT_MS, 'max-seconds': LIFETIME_S, 'ready-file': join(scratch, 'load-ready') };
-      load = startClientProgram(context.client, clientProgramCommand('http-load', loadFlags), LoadReport, LIFETIME_S);
+      load = startWebLoad(context.client, address, LIFETIME_S, join(scratch, 'load-ready'));
       commands.push(load.command);
       await waitForFile(join(scratch, 'load-ready'), 'no web request completed');
       await sleep(SETTLE_MS);

@@ -180,16 +180,7 @@ export function buildDetail(inputs: DetailInputs): MigrationTrialDetail {
     probe,
     selfTest: judgeSelfTest(inputs.freezes, report),
     ...(web ? { web } : {}),
-    ...(params.workload === 'dirty'
-      ? {
-          dirty: {
-            wwsMiB: params.wwsMiB!,
-            requestedMiBs: params.dirtyRateMiBs!,
-            achievedMiBs: inputs.dirtyAfter ? achievedRate(inputs.dirtyAfter) : null,
-            lateSlices: inputs.dirtyAfter?.late_slices ?? null,
-          },
-        }
-      : {}),
+    ...dirtyRecord(params, inputs.dirtyAfter),
     health: inputs.health,
     destinationSerialLog: run.destinationSerialLog,
   };
@@ -240,4 +231,20 @@ export function webMetrics(web: WebTimeline | undefined): MetricSample[] {
 /** `--workload dirty`'s rate as the dirtier reported it, where it did (QEMU and libvirt trials). */
 export function dirtierMetrics(dirty: MigrationTrialDetail['dirty']): MetricSample[] {
   return dirty?.achievedMiBs != null ? [sample(M.dirtyRate, dirty.achievedMiBs, 'isobench-dirtier: pages written x page size / seconds')] : [];
+}
+
+/**
+ * `--workload dirty`'s part of a trial's record (QEMU and libvirt trials): the set and rate asked
+ * for, and what the dirtier reported it reached; nothing for the other workloads.
+ */
+export function dirtyRecord(params: MigrationTrialParams, dirtyAfter: DirtierStats | null): Pick<MigrationTrialDetail, 'dirty'> {
+  if (params.workload !== 'dirty') return {};
+  return {
+    dirty: {
+      wwsMiB: params.wwsMiB!,
+      requestedMiBs: params.dirtyRateMiBs!,
+      achievedMiBs: dirtyAfter ? achievedRate(dirtyAfter) : null,
+      lateSlices: dirtyAfter?.late_slices ?? null,
+    },
+  };
 }

@@ -11,16 +11,15 @@ import type { MigrationTrialDetail, ProbeRecord, WebTimeline } from '../../resul
 import { MIGRATION_METRICS as M } from '../../results/metrics.js';
 import type { MetricSample } from '../../results/schema.js';
 import { sample } from '../trial-helpers.js';
-import { clientProgramCommand, PROBE_PRIORITY, startClientProgram, type ClientProgram } from './client-programs.js';
+import {
+  BASELINE_MS, CLIENT_READY_TIMEOUT_MS, type ClientProgram, SETTLE_MS, startEchoProbe, startWebLoad, waitForFile, WATCH_AFTER_MS,
+} from './client-programs.js';
 import { LoadReport, ProbeReport } from './client/reports.js';
-import { dirtierMetrics, judgeHealth, webMetrics } from './detail.js';
-import { achievedRate, ECHO_PORT, startDirtier, startEcho, startWeb, WEB_PORT, type Dirtier } from './guest-workloads.js';
+import { dirtierMetrics, dirtyRecord, judgeHealth, webMetrics } from './detail.js';
+import { achievedRate, startDirtier, startEcho, startWeb, type Dirtier } from './guest-workloads.js';
 import { classifyOutcome, type LoopEnd } from './outcome.js';
 import { longestGapWithin } from './probe-analysis.js';
-import {
-  BASELINE_MS, CLIENT_READY_TIMEOUT_MS, waitForFile, PROBE_GAP_MS, PROBE_INTERVAL_MS, SETTLE_MS, WATCH_AFTER_MS, WEB_BUCKET_MS, WEB_CONNECTIONS, WEB_REQUEST_TIMEOUT_MS,
-  type MigrationTrialParams,
-} from './trial.js';
+import { type MigrationTrialParams } from './trial.js';
 import { webImpact } from './web-analysis.js';
 
 /*
@@ -61,8 +60,7 @@ export async function runLibvirtMigrationTrial(params: MigrationTrialParams, con
     scratch = await mkdtemp(join(tmpdir(), 'isobench-migration-'));
     const probeReady = join(scratch, 'probe-ready');
     const loadReady = join(scratch, 'load-ready');
-    const probeFlags = { address: target.serverAddress, port: ECHO_PORT, 'interval-ms': PROBE_INTERVAL_MS, 'gap-ms': PROBE_GAP_MS, 'max-seconds': lifetimeS, 'ready-file': probeReady };
-    probe = startClientProgram(client, clientProgramCommand('udp-probe', probeFlags, PROBE_PRIORITY), ProbeReport, lifetimeS);
+    probe = startEchoProbe(client, target.serverAddress, lifetimeS, probeReady);
     const probeCommand = probe.command;
     commands.push(probeCommand);
     await waitForFile(probeReady, 'no echo came back from the guest');
@@ -72,10 +70,7 @@ export async function runLibvirtMigrationTrial(params: MigrationTrialParams, con
       const web = await startWeb(target, lifetimeS * 1000);
       services.push(web.service);
       commands.push(...web.commands);
-      const loadFlags = {
-        address: target.serverAddress, port: WEB_PORT, connections: WEB_CONNECTIONS, 'bucket-ms': WEB_BUCKET_MS, 'timeout-ms': WEB_REQUEST_TIMEOUT_MS, 'max-seconds': lifetimeS, 'ready-file': loadReady,
-      };
-      load = startClientProgram(client, clientProgramCommand('http-load', loadFlags), LoadReport, lifetimeS);
+      load = startWebLoad(client, target.serverAddress, lifetimeS, loadReady);
       loadCommand = load.command;
       commands.push(loadCommand);
       await waitForFile(loadReady, 'no web request completed');
@@ -206,16 +201,7 @@ export function buildLibvirtDetail(inputs: LibvirtDetailInputs): MigrationTrialD
     probe,
     selfTest: null,
     ...(web ? { web } : {}),
-    ...(params.workload === 'dirty'
-      ? {
-          dirty: {
-            wwsMiB: params.wwsMiB!,
-            requestedMiBs: params.dirtyRateMiBs!,
-            achievedMiBs: inputs.dirtyAfter ? achievedRate(inputs.dirtyAfter) : null,
-            lateSlices: inputs.dirtyAfter?.late_slices ?? null,
-          },
-        }
-      : {}),
+    ...dirtyRecord(params, inputs.dirtyAfter),
     health: inputs.health,
     ...(report.destinationSerialLog ? { destinationSerialLog: report.destinationSerialLog } : {}),
     figuresSource: SOURCE,

@@ -1,16 +1,18 @@
-import { access, mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { epochMs } from '../../core/clock.js';
 import { errorMessage } from '../../core/errors.js';
-import { pollUntil, sleep } from '../../core/poll.js';
+import { sleep } from '../../core/poll.js';
 import type { TrialContext, TrialOutcome } from '../../contracts/suite.js';
 import type { FreezeRecord, MigrationRun, TargetService } from '../../contracts/target.js';
 import type { MigrationVariant } from '../../results/migration.js';
-import { clientProgramCommand, PROBE_PRIORITY, startClientProgram, type ClientProgram } from './client-programs.js';
+import {
+  BASELINE_MS, CLIENT_READY_TIMEOUT_MS, type ClientProgram, SELF_TEST_SPACING_MS, SETTLE_MS, startEchoProbe, startWebLoad, waitForFile, WATCH_AFTER_MS,
+} from './client-programs.js';
 import { LoadReport, ProbeReport } from './client/reports.js';
 import { buildDetail, judgeHealth, migrationMetrics } from './detail.js';
-import { ECHO_PORT, startDirtier, startEcho, startWeb, WEB_PORT, type Dirtier } from './guest-workloads.js';
+import { startDirtier, startEcho, startWeb, type Dirtier } from './guest-workloads.js';
 import { classifyOutcome } from './outcome.js';
 import { pollMigration, POSTCOPY_GRACE_MS } from './poll-loop.js';
 import { SELF_TEST_PAUSES_MS } from './probe-analysis.js';
@@ -37,26 +39,6 @@ export interface MigrationTrialParams {
   wwsTraceS?: number | undefined;
 }
 
-/** The echo probe sends every 1 ms (issue 11). */
-export const PROBE_INTERVAL_MS = 1;
-/** A pause between two echoes this long or longer is listed as a gap by the probe, ms. */
-export const PROBE_GAP_MS = 5;
-/** How long the client programs may take to start and get a first answer (Node and tsx take about a second here), ms. */
-export const CLIENT_READY_TIMEOUT_MS = 30_000;
-/** ms of running after the first answers, before the self-test: the stream settles. */
-export const SETTLE_MS = 500;
-/** ms of running between the self-test's pauses, so each pause's gap stands alone. */
-export const SELF_TEST_SPACING_MS = 400;
-/** ms of the pre-migration window: the web workload's baseline rate is measured over it. */
-export const BASELINE_MS = 2_000;
-/** ms the client keeps watching after the migration ended: recovery (TCP retransmits, ARP) shows here. */
-export const WATCH_AFTER_MS = 2_000;
-/** Keep-alive connections of the web client: a closed loop each, so the guest sets the pace. */
-export const WEB_CONNECTIONS = 4;
-/** Clark's web figure counted requests per 100 ms (issue 11). */
-export const WEB_BUCKET_MS = 100;
-/** A web request unanswered this long is counted failed and retried, ms. */
-export const WEB_REQUEST_TIMEOUT_MS = 5_000;
 const MIB = 1_048_576;
 
 /**
@@ -86,12 +68,11 @@ export async function runMigrationTrial(params: MigrationTrialParams, context: T
     scratch = await mkdtemp(join(tmpdir(), 'isobench-migration-'));
     const probeReady = join(scratch, 'probe-ready');
     const loadReady = join(scratch, 'load-ready');
-    const probeFlags = { address: target.serverAddress, port: ECHO_PORT, 'interval-ms': PROBE_INTERVAL_MS, 'gap-ms': PROBE_GAP_MS, 'max-seconds': lifetimeS, 'ready-file': probeReady };
     const startProbeChain = async () => {
       const echo = await startEcho(target, migration.programs.udpEcho, lifetimeS * 1000);
       services.push(echo);
       commands.push([...echo.command]);
-      probe = startClientProgram(client, clientProgramCommand('udp-probe', probeFlags, PROBE_PRIORITY), ProbeReport, lifetimeS);
+      probe = startEchoProbe(client, target.serverAddress, lifetimeS, probeReady);
       commands.push(probe.command);
       await waitForFile(probeReady, 'no echo came back from the guest');
     };
@@ -125,10 +106,7 @@ export async function runMigrationTrial(params: MigrationTrialParams, context: T
       const web = await startWeb(target, lifetimeS * 1000);
       services.push(web.service);
       commands.push(...web.commands);
-      const loadFlags = {
-        address: target.serverAddress, port: WEB_PORT, connections: WEB_CONNECTIONS, 'bucket-ms': WEB_BUCKET_MS, 'timeout-ms': WEB_REQUEST_TIMEOUT_MS, 'max-seconds': lifetimeS, 'ready-file': loadReady,
-      };
-      load = startClientProgram(client, clientProgramCommand('http-load', loadFlags), LoadReport, lifetimeS);
+      load = startWebLoad(client, target.serverAddress, lifetimeS, loadReady);
       commands.push(load.command);
       await waitForFile(loadReady, 'no web request completed');
       await sleep(SETTLE_MS);
@@ -232,17 +210,3 @@ async function recoverIfGone(context: TrialContext): Promise<{ reason: string; b
   return { reason: `the guest did not answer before this trial (${alive}); a fresh guest was booted from its disk`, bootSeconds };
 }
 
-/**
- * Waits until a client program created its ready file (its first answer came back).
- * @throws DeadlineError "`what` within 30000 ms".
- */
-export async function waitForFile(path: string, what: string): Promise<void> {
-  await pollUntil(
-    async () =>
-      access(path).then(
-        () => true,
-        () => false,
-      ),
-    { timeoutMs: CLIENT_READY_TIMEOUT_MS, intervalMs: 50, what },
-  );
-}
