@@ -1,48 +1,29 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { mkdtemp, readdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { parseBenchOptions } from '../../harness/commands/bench.js';
 import { cleanupLeftovers } from '../../harness/commands/cleanup.js';
-import { startBackground, type BackgroundProcess } from '../../core/exec.js';
+import type { BackgroundProcess } from '../../core/exec.js';
 import { runBench } from '../../harness/runner.js';
-import { findExecutable } from '../../core/tools.js';
 import { findIsobenchQemuProcesses } from '../../provisioning/kvm/leftovers.js';
-import { isobenchDomains, libvirtdStatus, loadLibvirtBindings } from '../../provisioning/kvm/libvirt.js';
+import { isobenchDomains } from '../../provisioning/kvm/libvirt.js';
 import { readResultsFile } from '../../results/store.js';
 import { isobenchLeftovers, REPO_ROOT, waitFor } from '../helpers.js';
+import { ensureSystemLibvirtd, libvirtSkipReason } from './libvirt-fixture.js';
 
 /**
  * `--vm-manager libvirt` against a real libvirtd. There is no systemd here, so the test starts
  * virtlogd and libvirtd itself when none answers, and stops what it started.
  */
-async function whyNot(): Promise<string | undefined> {
-  if (process.getuid?.() !== 0) return 'libvirt guests need root';
-  for (const [program, pkg] of [
-    ['qemu-system-x86_64', 'qemu-system-x86'],
-    ['libvirtd', 'libvirt-daemon-system'],
-    ['virtlogd', 'libvirt-daemon-system'],
-    ['virsh', 'libvirt-clients'],
-  ] as const) {
-    if (!(await findExecutable(program))) return `${program} is not installed (Debian package ${pkg})`;
-  }
-  if (!existsSync('/dev/net/tun')) return 'no /dev/net/tun';
-  return loadLibvirtBindings().then(
-    () => undefined,
-    (error: unknown) => (error as Error).message,
-  );
-}
-const skip = await whyNot();
+const skip = await libvirtSkipReason('libvirt guests');
 const started: BackgroundProcess[] = [];
 
 before(async () => {
-  if (skip || (await libvirtdStatus()).problem === null) return;
-  started.push(startBackground(['virtlogd'], { timeoutMs: 3 * 3600_000 }));
-  started.push(startBackground(['libvirtd'], { timeoutMs: 3 * 3600_000 }));
-  await waitFor(async () => (await libvirtdStatus()).problem === null, 60_000, 'libvirtd to answer');
+  if (skip) return;
+  started.push(...(await ensureSystemLibvirtd()));
 });
 
 after(async () => {

@@ -5,18 +5,18 @@ import { mkdtemp, readdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { startBackground, type BackgroundProcess } from '../../core/exec.js';
+import type { BackgroundProcess } from '../../core/exec.js';
 import { ResourceRegistry } from '../../core/ledger.js';
-import { findExecutable } from '../../core/tools.js';
 import { parseBenchOptions } from '../../harness/commands/bench.js';
 import { cleanupLeftovers } from '../../harness/commands/cleanup.js';
 import { runBench } from '../../harness/runner.js';
 import { findIsobenchQemuProcesses } from '../../provisioning/kvm/leftovers.js';
-import { DEFAULT_LIBVIRT_URI, isobenchDomains, libvirtdStatus, loadLibvirtBindings } from '../../provisioning/kvm/libvirt.js';
+import { DEFAULT_LIBVIRT_URI, isobenchDomains } from '../../provisioning/kvm/libvirt.js';
 import { startSecondLibvirtd, type SecondLibvirtd } from '../../provisioning/kvm/libvirt-daemon.js';
 import type { MigrationTrialDetail } from '../../results/migration.js';
 import { readResultsFile } from '../../results/store.js';
 import { isobenchLeftovers, REPO_ROOT, waitFor } from '../helpers.js';
+import { ensureSystemLibvirtd, libvirtSkipReason } from './libvirt-fixture.js';
 
 /*
  * `--suite migration --vm-manager libvirt --dest URI` for real: libvirt refuses to migrate a domain
@@ -27,36 +27,14 @@ import { isobenchLeftovers, REPO_ROOT, waitFor } from '../helpers.js';
  * There is no systemd here: the system libvirtd and virtlogd are started when none answers.
  */
 
-async function whyNot(): Promise<string | undefined> {
-  if (process.getuid?.() !== 0) return 'libvirt guests and a second libvirtd need root';
-  for (const [program, pkg] of [
-    ['qemu-system-x86_64', 'qemu-system-x86'],
-    ['libvirtd', 'libvirt-daemon-system'],
-    ['virtlogd', 'libvirt-daemon-system'],
-    ['virsh', 'libvirt-clients'],
-    ['unshare', 'util-linux'],
-  ] as const) {
-    if (!(await findExecutable(program))) return `${program} is not installed (Debian package ${pkg})`;
-  }
-  if (!existsSync('/dev/net/tun')) return 'no /dev/net/tun';
-  return loadLibvirtBindings().then(
-    () => undefined,
-    (error: unknown) => (error as Error).message,
-  );
-}
-
-const skip = await whyNot();
+const skip = await libvirtSkipReason('libvirt guests and a second libvirtd', [['unshare', 'util-linux']]);
 const system: BackgroundProcess[] = [];
 let second: SecondLibvirtd | undefined;
 let fixtureResources: ResourceRegistry | undefined;
 
 before(async () => {
   if (skip) return;
-  if ((await libvirtdStatus(DEFAULT_LIBVIRT_URI)).problem !== null) {
-    system.push(startBackground(['virtlogd'], { timeoutMs: 3 * 3600_000 }));
-    system.push(startBackground(['libvirtd'], { timeoutMs: 3 * 3600_000 }));
-    await waitFor(async () => (await libvirtdStatus(DEFAULT_LIBVIRT_URI)).problem === null, 60_000, 'the system libvirtd to answer');
-  }
+  system.push(...(await ensureSystemLibvirtd(DEFAULT_LIBVIRT_URI)));
 });
 
 after(async () => {
