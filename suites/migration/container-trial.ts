@@ -9,7 +9,6 @@ import type { ClientSide, TrialOutcome } from '../../contracts/suite.js';
 import type { FreezeRecord } from '../../contracts/target.js';
 import type { ContainerMigrationOutcome, ContainerMigrationTrialDetail, ContainerPhaseRecord } from '../../results/container-migration.js';
 import { MIGRATION_METRICS as M } from '../../results/metrics.js';
-import type { ProbeRecord, WebTimeline } from '../../results/migration.js';
 import type { MetricSample } from '../../results/schema.js';
 import { sample } from '../trial-helpers.js';
 import {
@@ -18,8 +17,8 @@ import {
 import { LoadReport, ProbeReport } from './client/reports.js';
 import { ECHO_PORT, nginxConfig, NGINX_CONFIG, WEB_PORT } from './guest-workloads.js';
 import { webMetrics } from './detail.js';
-import { judgeSelfTest, longestGapWithin, SELF_TEST_PAUSES_MS } from './probe-analysis.js';
-import { webImpact } from './web-analysis.js';
+import { judgeSelfTest, longestGapWithin, probeRecord, SELF_TEST_PAUSES_MS } from './probe-analysis.js';
+import { webTimeline } from './web-analysis.js';
 
 /*
  * The container row of the migration suite (issue 12): one stop-and-copy migration of a running
@@ -148,34 +147,14 @@ export function buildContainerDetail(inputs: ContainerDetailInputs): ContainerMi
   const restoredAt = report.outcome.kind === 'converged' ? (report.restore?.endedAtMs ?? null) : null;
   const probeReport = inputs.probeReport;
   const gap = longestGapWithin(probeReport.gaps, start, inputs.watchEndMs);
-  const probe: ProbeRecord = {
-    intervalMs: probeReport.intervalMs,
-    sent: probeReport.sent,
-    received: probeReport.received,
-    migrationGapMs: gap ? Math.round((gap.toMs - gap.fromMs) * 100) / 100 : null,
-    migrationGapStartMs: gap ? relative(gap.fromMs) : null,
-    migrationGapEndMs: gap ? relative(gap.toMs) : null,
-    // The container's switch-over: CRIU freezes the tasks during the checkpoint (about 100 ms after
-    // it starts, here) and they run again during the restore (before runc returns). The gap covers
-    // it when it begins inside the checkpoint and ends after the restore began.
-    coversSwitchover:
-      gap !== null && restoredAt !== null && report.checkpoint !== undefined && report.restore !== undefined &&
-      gap.fromMs >= start - 1 && gap.fromMs <= report.checkpoint.endedAtMs && gap.toMs >= report.restore.startedAtMs,
-    maxSendLateMs: Math.round(probeReport.maxSendLateMs * 100) / 100,
-    command: inputs.probeCommand,
-  };
-  let web: WebTimeline | undefined;
-  if (inputs.loadReport) {
-    web = {
-      bucketMs: inputs.loadReport.bucketMs,
-      firstBucketMs: relative(inputs.loadReport.startedAtMs),
-      completed: inputs.loadReport.completed,
-      failed: inputs.loadReport.failed,
-      connections: inputs.loadReport.connections,
-      ...webImpact(inputs.loadReport, inputs.baseline, { fromMs: start, toMs: inputs.watchEndMs }),
-      command: inputs.loadCommand,
-    };
-  }
+  // The container's switch-over: CRIU freezes the tasks during the checkpoint (about 100 ms after
+  // it starts, here) and they run again during the restore (before runc returns). The gap covers
+  // it when it begins inside the checkpoint and ends after the restore began.
+  const coversSwitchover =
+    gap !== null && restoredAt !== null && report.checkpoint !== undefined && report.restore !== undefined &&
+      gap.fromMs >= start - 1 && gap.fromMs <= report.checkpoint.endedAtMs && gap.toMs >= report.restore.startedAtMs;
+  const probe = probeRecord(probeReport, gap, start, coversSwitchover, inputs.probeCommand);
+  const web = webTimeline(inputs.loadReport, inputs.baseline, { fromMs: start, toMs: inputs.watchEndMs }, inputs.loadCommand);
   let outcome: ContainerMigrationOutcome = report.outcome.kind === 'converged' ? { kind: 'converged' } : report.outcome;
   let health: string | null = null;
   if (restoredAt !== null) {

@@ -1,16 +1,16 @@
 import { predictMigrationTrial } from '../../models/precopy/index.js';
 import type { FreezeRecord, MigrationRun, MigrationSnapshot } from '../../contracts/target.js';
-import type { GuestHealth, MigrationSample, MigrationTrialDetail, ProbeRecord, WebTimeline } from '../../results/migration.js';
+import type { GuestHealth, MigrationSample, MigrationTrialDetail, WebTimeline } from '../../results/migration.js';
 import { MIGRATION_METRICS as M } from '../../results/metrics.js';
 import type { MetricSample } from '../../results/schema.js';
 import { sample } from '../trial-helpers.js';
 import type { LoadReport, ProbeReport } from './client/reports.js';
 import { achievedRate, type DirtierStats } from './guest-workloads.js';
 import { POLL_INTERVAL_MS, type LoopResult } from './poll-loop.js';
-import { gapCovering, judgeSelfTest, longestGapWithin } from './probe-analysis.js';
+import { gapCovering, judgeSelfTest, longestGapWithin, probeRecord } from './probe-analysis.js';
 import { deriveRounds } from './rounds.js';
 import type { MigrationTrialParams } from './trial.js';
-import { webImpact } from './web-analysis.js';
+import { webTimeline } from './web-analysis.js';
 
 /*
  * What a migration trial keeps and measures: the stored samples, the guest's health after the
@@ -128,30 +128,8 @@ export function buildDetail(inputs: DetailInputs): MigrationTrialDetail {
   const switchGap = completed && stop && resume ? gapCovering(report.gaps, stop.atMs, resume.atMs) : null;
   const longest = longestGapWithin(report.gaps, start, inputs.watchEndMs);
   const gap = switchGap ?? longest;
-  const probe: ProbeRecord = {
-    intervalMs: report.intervalMs,
-    sent: report.sent,
-    received: report.received,
-    migrationGapMs: gap ? Math.round((gap.toMs - gap.fromMs) * 100) / 100 : null,
-    migrationGapStartMs: gap ? relative(gap.fromMs) : null,
-    migrationGapEndMs: gap ? relative(gap.toMs) : null,
-    coversSwitchover: switchGap !== null,
-    maxSendLateMs: Math.round(report.maxSendLateMs * 100) / 100,
-    command: inputs.probeCommand,
-  };
-  let web: WebTimeline | undefined;
-  if (inputs.loadReport) {
-    const impact = webImpact(inputs.loadReport, inputs.baseline, { fromMs: start, toMs: inputs.watchEndMs });
-    web = {
-      bucketMs: inputs.loadReport.bucketMs,
-      firstBucketMs: relative(inputs.loadReport.startedAtMs),
-      completed: inputs.loadReport.completed,
-      failed: inputs.loadReport.failed,
-      connections: inputs.loadReport.connections,
-      ...impact,
-      command: inputs.loadCommand,
-    };
-  }
+  const probe = probeRecord(report, gap, start, switchGap !== null, inputs.probeCommand);
+  const web = webTimeline(inputs.loadReport, inputs.baseline, { fromMs: start, toMs: inputs.watchEndMs }, inputs.loadCommand);
   const detail: MigrationTrialDetail = {
     kind: 'migration',
     method: inputs.method,

@@ -7,7 +7,7 @@ import { sleep } from '../../core/poll.js';
 import type { TrialContext, TrialOutcome } from '../../contracts/suite.js';
 import type { LibvirtMigrationReport, TargetService } from '../../contracts/target.js';
 import type { LibvirtJobInfo } from '../../results/libvirt-jobinfo.js';
-import type { MigrationTrialDetail, ProbeRecord, WebTimeline } from '../../results/migration.js';
+import type { MigrationTrialDetail } from '../../results/migration.js';
 import { MIGRATION_METRICS as M } from '../../results/metrics.js';
 import type { MetricSample } from '../../results/schema.js';
 import { sample } from '../trial-helpers.js';
@@ -18,9 +18,9 @@ import { LoadReport, ProbeReport } from './client/reports.js';
 import { dirtierMetrics, dirtyRecord, judgeHealth, webMetrics } from './detail.js';
 import { achievedRate, startDirtier, startEcho, startWeb, type Dirtier } from './guest-workloads.js';
 import { classifyOutcome, type LoopEnd } from './outcome.js';
-import { longestGapWithin } from './probe-analysis.js';
+import { longestGapWithin, probeRecord } from './probe-analysis.js';
 import { type MigrationTrialParams } from './trial.js';
-import { webImpact } from './web-analysis.js';
+import { webTimeline } from './web-analysis.js';
 
 /*
  * One migration trial with `--vm-manager libvirt` (the target's `libvirtMigration`): the same
@@ -144,34 +144,12 @@ export interface LibvirtDetailInputs {
 export function buildLibvirtDetail(inputs: LibvirtDetailInputs): MigrationTrialDetail {
   const { params, report } = inputs;
   const start = report.startedAtMs;
-  const relative = (ms: number) => Math.round((ms - start) * 10) / 10;
   const job = report.record.job;
   const switched = report.switchOver !== null;
   const gap = longestGapWithin(inputs.probeReport.gaps, start, inputs.watchEndMs);
-  const probe: ProbeRecord = {
-    intervalMs: inputs.probeReport.intervalMs,
-    sent: inputs.probeReport.sent,
-    received: inputs.probeReport.received,
-    migrationGapMs: gap ? Math.round((gap.toMs - gap.fromMs) * 100) / 100 : null,
-    migrationGapStartMs: gap ? relative(gap.fromMs) : null,
-    migrationGapEndMs: gap ? relative(gap.toMs) : null,
-    // libvirt says how long the guest was stopped, not when: no gap is known to cover the switch-over.
-    coversSwitchover: false,
-    maxSendLateMs: Math.round(inputs.probeReport.maxSendLateMs * 100) / 100,
-    command: inputs.probeCommand,
-  };
-  let web: WebTimeline | undefined;
-  if (inputs.loadReport) {
-    web = {
-      bucketMs: inputs.loadReport.bucketMs,
-      firstBucketMs: relative(inputs.loadReport.startedAtMs),
-      completed: inputs.loadReport.completed,
-      failed: inputs.loadReport.failed,
-      connections: inputs.loadReport.connections,
-      ...webImpact(inputs.loadReport, inputs.baseline, { fromMs: start, toMs: inputs.watchEndMs }),
-      command: inputs.loadCommand,
-    };
-  }
+  // libvirt says how long the guest was stopped, not when: no gap is known to cover the switch-over.
+  const probe = probeRecord(inputs.probeReport, gap, start, false, inputs.probeCommand);
+  const web = webTimeline(inputs.loadReport, inputs.baseline, { fromMs: start, toMs: inputs.watchEndMs }, inputs.loadCommand);
   return {
     kind: 'migration',
     method: inputs.method,

@@ -1,5 +1,5 @@
 import type { FreezeRecord } from '../../contracts/target.js';
-import type { ProbePause, ProbeSelfTest } from '../../results/migration.js';
+import type { ProbePause, ProbeRecord, ProbeSelfTest } from '../../results/migration.js';
 import type { ProbeReport } from './client/reports.js';
 
 /**
@@ -66,4 +66,27 @@ export function judgeSelfTest(freezes: readonly FreezeRecord[], report: ProbeRep
     reason = `the probe cannot resolve ${toleranceMs} ms here: ${outside.map((pause) => `${pause.pausedMs.toFixed(1)} ms read as ${pause.probeGapMs!.toFixed(1)} ms`).join(', ')}`;
   }
   return { pauses, toleranceMs, resolutionMs, passed: reason === undefined, ...(reason ? { reason } : {}) };
+}
+
+/** A host-clock time as ms after the trial's start, to 0.1 ms: how every trial record states its times. */
+export function relativeMs(ms: number, startMs: number): number {
+  return Math.round((ms - startMs) * 10) / 10;
+}
+
+/**
+ * The probe's part of a trial's record (QEMU, libvirt and container trials): its counts, the gap
+ * the trial chose (to 0.01 ms, its ends relative to `startMs`), whether that gap covers the switch-over.
+ */
+export function probeRecord(report: ProbeReport, gap: Gap | null, startMs: number, coversSwitchover: boolean, command: string[]): ProbeRecord {
+  return {
+    intervalMs: report.intervalMs,
+    sent: report.sent,
+    received: report.received,
+    migrationGapMs: gap ? Math.round((gap.toMs - gap.fromMs) * 100) / 100 : null,
+    migrationGapStartMs: gap ? relativeMs(gap.fromMs, startMs) : null,
+    migrationGapEndMs: gap ? relativeMs(gap.toMs, startMs) : null,
+    coversSwitchover,
+    maxSendLateMs: Math.round(report.maxSendLateMs * 100) / 100,
+    command,
+  };
 }

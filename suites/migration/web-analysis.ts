@@ -1,4 +1,6 @@
+import type { WebTimeline } from '../../results/migration.js';
 import type { LoadReport } from './client/reports.js';
+import { relativeMs } from './probe-analysis.js';
 
 /**
  * Clark's web figure in numbers: from requests completed per bucket, the pre-migration rate, the
@@ -47,4 +49,21 @@ export function webImpact(load: LoadReport, baseline: { fromMs: number; toMs: nu
     if (value < BROWNOUT_SHARE * perBucket) brownout += bucketMs;
   }
   return { baselinePerSecond: (perBucket * 1000) / bucketMs, blackoutMs: longestEmpty, brownoutMs: brownout };
+}
+
+/**
+ * The web client's part of a trial's record (QEMU, libvirt and container trials): its buckets, with
+ * times relative to `affected.fromMs`, and webImpact over `affected`; undefined without a web client.
+ */
+export function webTimeline(load: LoadReport | null | undefined, baseline: { fromMs: number; toMs: number }, affected: { fromMs: number; toMs: number }, command: string[]): WebTimeline | undefined {
+  if (!load) return undefined;
+  return {
+    bucketMs: load.bucketMs,
+    firstBucketMs: relativeMs(load.startedAtMs, affected.fromMs),
+    completed: load.completed,
+    failed: load.failed,
+    connections: load.connections,
+    ...webImpact(load, baseline, affected),
+    command,
+  };
 }
