@@ -110,6 +110,12 @@ export interface Suite<P extends PointParams = PointParams, O extends SuiteOptio
    * default matrix; the text says why, and `--help` shows it. Absent: the suite is part of `all`.
    */
   readonly optIn?: string;
+  /**
+   * The only target drivers that can run it, by name (migration: `kvm`, `runc-criu`); absent: every
+   * target. The plan leaves out, before anything is provisioned, a target that can run none of the
+   * chosen suites (harness/target-fit.ts); in a run with other suites its points are skipped.
+   */
+  readonly onlyTargets?: readonly string[];
   /** Host-side tools (the client and native target run them). */
   readonly hostTools: readonly ToolRequirement[];
   /** Ports its servers listen on inside targets (docker-nat publishes them when the container is made). */

@@ -13,6 +13,7 @@ import { aaSummaryLines, withAaArms } from '../aa.js';
 import { DEFAULT_MAX_REPETITIONS, MIN_ADAPTIVE_REPETITIONS, verdictSummaryLine, type AdaptiveLimits } from '../adaptive.js';
 import { parseDuration } from '../duration.js';
 import { randomSeed } from '../random.js';
+import { fitTargets, leftOutLine, unfitReason, type LeftOutTarget } from '../target-fit.js';
 import { validateNetworkRanges } from '../network-range.js';
 import { HostSet } from '../../hosts/host.js';
 import { labPlacement, labSelection, type LabSelection } from '../lab.js';
@@ -189,26 +190,34 @@ export function parseFlags<const Config extends ParseArgsConfig>(config: Config,
  * target), `--margin` 5 %, no noise floor, `--max-steal` 10 %, `--until-decided` in quick runs of 3
  * or more `--reps` only, `--max-reps` 10 quick / 20 full (never below `--reps`), no budget. `command`
  * is `argv` as given. `--resume FILE` takes everything from the file instead (see resumeBenchOptions).
+ * A target that can run none of the suites (a suite's `onlyTargets`, a driver's `onlySuites`) is not
+ * in `targets` but in `leftOut`, with the reason, for `bench` to print (harness/target-fit.ts).
  * @throws UsageError for an unknown flag, target or suite, a value out of range, `--quick` with
- *   `--full`, a `--subnet`/`--guard-range` validateNetworkRanges refuses, `--aa` without exactly one
- *   target, a `--baseline` not among the targets, or an inconsistent adaptive setting (see adaptiveLimits).
+ *   `--full`, a named target that runs only other suites, no target left that can run the suites
+ *   (`--target native --suite migration`), a `--subnet`/`--guard-range` validateNetworkRanges
+ *   refuses, `--aa` without exactly one target, a `--baseline` not among the targets, or an
+ *   inconsistent adaptive setting (see adaptiveLimits).
  */
-export async function parseBenchOptions(argv: string[]): Promise<BenchOptions & { lab?: LabSelection }> {
+export async function parseBenchOptions(argv: string[]): Promise<BenchOptions & { lab?: LabSelection; leftOut?: LeftOutTarget[] }> {
   const { values } = parseFlags({ args: argv, options: FLAGS, strict: true }, 'npm run bench -- --help');
   if (values.resume !== undefined) return resumeBenchOptions(values.resume, argv);
   if (values.quick && values.full) throw new UsageError('--quick and --full contradict each other: choose one');
   const defaultMatrix = values.target === undefined && values.suite === undefined;
   const quick = values.full ? false : values.quick === true || defaultMatrix;
   const suites = listOf(values.suite ?? 'all', () => [...DEFAULT_SUITES], parseSuite, (suite) => suite.name);
-  const targets = values.target === undefined
+  const given = values.target === undefined
     ? allConfigurations()
     : listOf(values.target, allConfigurations, parseTargetConfiguration, (configuration) => configuration.id);
-  for (const { id, driver } of targets) {
+  for (const { id, driver } of given) {
     const others = driver.onlySuites ? suites.filter((suite) => !driver.onlySuites!.includes(suite.name)) : [];
     if (others.length > 0) {
       throw new UsageError(`${id} runs only the ${driver.onlySuites!.join(', ')} suite, not ${others.map((suite) => suite.name).join(', ')}: run it with --suite ${driver.onlySuites!.join(',')}`);
     }
   }
+  // Before anything is installed or provisioned: a target that can run none of the suites (docker-nat
+  // with --suite migration) would only skip every point, so the plan leaves it out.
+  const { kept: targets, leftOut } = fitTargets(given, suites);
+  if (targets.length === 0) throw new UsageError(noFittingTarget(values.target, suites, leftOut));
   const suiteOptions = parseSuiteOptions(values);
   const subnet = values.subnet ?? DEFAULT_TEST_SUBNET;
   const guardRange = values['guard-range'] ?? DEFAULT_GUARD_RANGE;
@@ -265,7 +274,22 @@ export async function parseBenchOptions(argv: string[]): Promise<BenchOptions & 
     maxStealPercent: maxSteal(values['max-steal']),
     command: [...argv],
     ...(lab ? { lab } : {}),
+    leftOut,
   };
+}
+
+/**
+ * The one line when no target given can run the chosen suites, e.g. `native cannot run --suite
+ * migration: the migration suite runs only on kvm and runc-criu; name a target that can: --target kvm or --target runc-criu`.
+ */
+function noFittingTarget(target: string | undefined, suites: readonly AnySuite[], leftOut: readonly LeftOutTarget[]): string {
+  const subject = target === undefined || target === 'all' ? 'no target of --target all can' : `${leftOut.map(({ id }) => id).join(', ')} cannot`;
+  const reasons = [...new Set(leftOut.flatMap((target) => target.reasons))].join('; ');
+  // Those --target all runs first, then the opt-in ones (runc-criu).
+  const able = DRIVERS.filter((driver) => suites.some((suite) => unfitReason(driver, suite) === null))
+    .sort((a, b) => Number(a.optIn !== undefined) - Number(b.optIn !== undefined));
+  const fix = able.length > 0 ? `name a target that can: ${able.map(({ name }) => `--target ${name}`).join(' or ')}` : 'no registered target can: choose other suites with --suite';
+  return `${subject} run --suite ${suites.map(({ name }) => name).join(',')}: ${reasons}; ${fix}`;
 }
 
 const quietWaitMs = (text: string | undefined) => decimal('quiet-wait', text, DEFAULT_MAX_WAIT_MS / 1000, 0, 3600) * 1000;
@@ -374,7 +398,7 @@ export async function benchCommand(argv: string[], seams?: BenchOptions['seams']
     console.log(BENCH_USAGE);
     return 0;
   }
-  const { lab, ...parsed } = await parseBenchOptions(argv);
+  const { lab, leftOut, ...parsed } = await parseBenchOptions(argv);
   const options: BenchOptions = { ...parsed, ...(seams ? { seams } : {}) };
   const output = await prepareOutputDirectory(options.outDirectory);
   // Lab mode: the hosts' shared SSH connections are opened (lazily, at the first command) here and closed below.
@@ -382,6 +406,7 @@ export async function benchCommand(argv: string[], seams?: BenchOptions['seams']
   if (lab && hosts) options.placement = labPlacement(lab, hosts);
   const adaptive = options.adaptive ? `, then until decided (up to ${options.adaptive.maxRepetitions})` : '';
   const targets = options.targets.map(({ id }) => id).join(', ');
+  for (const target of leftOut ?? []) console.error(leftOutLine(target));
   console.error(
     `isobench: ${options.resume ? `resuming ${options.resume.path}: ` : ''}` +
       `targets ${options.defaultMatrix ? `every one this host can run of ${targets}` : targets}${options.mode === 'aa' ? ' (A/A: two arms of one target)' : ''}; ` +

@@ -105,6 +105,7 @@ const CASES: Case[] = [
   { name: 'a libvirt migration without --dest', argv: () => ['bench', '--target', 'kvm', '--suite', 'migration', '--vm-manager', 'libvirt'], line: /^a libvirt migration needs its destination: add --dest URI/ },
   { name: 'a migration-only target with other suites', argv: () => ['bench', '--target', 'kvm,runc-criu', '--suite', 'migration,tcp-rr'], line: /^runc-criu runs only the migration suite, not tcp-rr: run it with --suite migration$/ },
   { name: 'a migration-only target with the default suites', argv: () => ['bench', '--target', 'runc-criu'], line: /^runc-criu runs only the migration suite, not tcp-bulk, tcp-rr, random-io, mysql, startup: run it with --suite migration$/ },
+  { name: 'a target that cannot run the suite', argv: () => ['bench', '--target', 'native', '--suite', 'migration'], line: /^native cannot run --suite migration: the migration suite runs only on kvm and runc-criu; name a target that can: --target kvm or --target runc-criu$/ },
   { name: 'unknown suite', argv: () => ['bench', '--target', 'native', '--suite', 'netperf'], line: new RegExp(`^unknown suite "netperf": choose from ${SUITE_NAMES.join(', ')} or all$`) },
   { name: 'an option a target does not take', argv: () => ['bench', '--target', 'native:qcow2'], line: /^--target native:qcow2: "qcow2" is not an option of native \(native takes no options\)$/ },
   { name: '--reps 0', argv: () => ['bench', '--target', 'native', '--reps', '0'], line: /^--reps takes a whole number from 1 to 1000, not "0"$/ },

@@ -133,3 +133,56 @@ test('an optional suite flag not given (migration --dest) is left out of the sto
   parseResultsFile({ ...file, plan: { ...file.plan, options: stored } }, 'plan.json');
   assert.throws(() => parseResultsFile({ ...file, plan: { ...file.plan, options: { ...file.plan.options, ...migration } } }, 'plan.json'), /plan\.options\.dest/, 'without it the file would not validate');
 });
+
+test('--target all --suite migration plans only the targets that can run it, and says why it leaves out the others', async () => {
+  const { buildPlan } = await import('../../harness/planner.js');
+  const { leftOutLine } = await import('../../harness/target-fit.js');
+  for (const argv of [['--target', 'all', '--suite', 'migration', '--quick'], ['--suite', 'migration', '--quick']]) {
+    const options = await parseBenchOptions(argv);
+    // runc-criu can run it too, but is opt-in: --target all never had it.
+    assert.deepEqual(options.targets.map(({ id }) => id), ['kvm'], argv.join(' '));
+    assert.equal(options.baseline, 'kvm');
+    assert.deepEqual(options.leftOut?.map(leftOutLine), [
+      'leaving out native: the migration suite runs only on kvm and runc-criu',
+      'leaving out docker-host: the migration suite runs only on kvm and runc-criu',
+      'leaving out docker-nat: the migration suite runs only on kvm and runc-criu',
+    ]);
+    // The plan the runner builds from these options (runner.ts planFor), dry: no host probed, nothing provisioned.
+    const plan = buildPlan(options.targets.map(({ id }) => id), options.suites.map(({ name }) => name), { quick: true, cores: 2 }, options.suiteOptions, options.repetitions, options.seed);
+    assert.ok(plan.cells.length > 0);
+    assert.deepEqual([...new Set(plan.cells.map((cell) => cell.target))], ['kvm']);
+  }
+  const named = await parseBenchOptions(['--target', 'native,kvm,runc-criu', '--suite', 'migration']);
+  assert.deepEqual(named.targets.map(({ id }) => id), ['kvm', 'runc-criu'], 'a named list keeps the targets that can');
+  assert.deepEqual(named.leftOut?.map(({ id }) => id), ['native']);
+});
+
+test('--target native --suite migration leaves no target: one UsageError line naming the fix', async () => {
+  const cases: Array<[string[], string]> = [
+    [['--target', 'native', '--suite', 'migration'], 'native cannot run --suite migration: the migration suite runs only on kvm and runc-criu; name a target that can: --target kvm or --target runc-criu'],
+    [['--target', 'native,docker-nat:overlay', '--suite', 'migration'], 'native, docker-nat:overlay cannot run --suite migration: the migration suite runs only on kvm and runc-criu; name a target that can: --target kvm or --target runc-criu'],
+    [['--target', 'docker-host', '--suite', 'migration', '--aa'], 'docker-host cannot run --suite migration: the migration suite runs only on kvm and runc-criu; name a target that can: --target kvm or --target runc-criu'],
+  ];
+  for (const [argv, message] of cases) {
+    await assert.rejects(parseBenchOptions(argv), (error: Error) => {
+      assert.equal(error.name, 'UsageError', argv.join(' '));
+      assert.equal(error.message, message);
+      return true;
+    });
+  }
+});
+
+test('targets that can run a chosen suite stay: --suite tcp-bulk, mixed suites and the default matrix are unchanged', async () => {
+  const all = ['native', 'docker-host', 'docker-nat', 'kvm'];
+  for (const argv of [['--target', 'all', '--suite', 'tcp-bulk'], [], ['--suite', 'all'], ['--target', 'all']]) {
+    const options = await parseBenchOptions(argv);
+    assert.deepEqual(options.targets.map(({ id }) => id), all, argv.join(' ') || '(default matrix)');
+    assert.deepEqual(options.leftOut, [], argv.join(' ') || '(default matrix)');
+  }
+  assert.equal((await parseBenchOptions([])).defaultMatrix, true);
+  // native runs tcp-rr, so it stays; its migration points are skipped at trial time, as before.
+  const mixed = await parseBenchOptions(['--target', 'native,kvm', '--suite', 'tcp-rr,migration']);
+  assert.deepEqual(mixed.targets.map(({ id }) => id), ['native', 'kvm']);
+  assert.equal(mixed.baseline, 'native');
+  assert.deepEqual(mixed.leftOut, []);
+});
