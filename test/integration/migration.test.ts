@@ -11,8 +11,6 @@ import { parseBenchOptions } from '../../harness/commands/bench.js';
 import { cleanupLeftovers } from '../../harness/commands/cleanup.js';
 import { runBench } from '../../harness/runner.js';
 import { findIsobenchQemuProcesses } from '../../provisioning/kvm/leftovers.js';
-import type { MigrationTrialDetail } from '../../results/migration.js';
-import type { ResultsFile } from '../../results/schema.js';
 import { readResultsFile } from '../../results/store.js';
 import { isobenchLeftovers, REPO_ROOT, waitFor } from '../helpers.js';
 
@@ -29,12 +27,6 @@ async function whyNot(): Promise<string | undefined> {
   return undefined;
 }
 
-function details(results: ResultsFile, pointPrefix: string): MigrationTrialDetail[] {
-  return results.points
-    .filter((point) => point.pointId.startsWith(pointPrefix))
-    .flatMap((point) => point.trials.flatMap((trial) => (trial.detail?.kind === 'migration' ? [trial.detail] : [])));
-}
-
 async function assertClean(): Promise<void> {
   assert.deepEqual(await findIsobenchQemuProcesses(), [], 'neither QEMU is left');
   assert.deepEqual(await isobenchLeftovers(), [], 'no tap, socket, disk copy, run directory or ledger is left');
@@ -49,15 +41,28 @@ test(
     const out = await mkdtemp(join(tmpdir(), 'isobench-migration-'));
     const options = await parseBenchOptions([
       '--target', 'kvm', '--suite', 'migration', '--workload', 'idle,dirty', '--dirty-rate', '0', '--wws', '128', '--bandwidth', '32,64',
-      '--migration-time-limit', '10', '--memory', '512', '--accel', 'tcg', '--quick', '--reps', '1', '--no-until-decided', '--out', out, '--quiet-wait', '5',
+      '--migration-time-limit', '10', '--memory', '512', '--accel', 'tcg', '--quick', '--reps', '2', '--no-until-decided', '--out', out, '--quiet-wait', '5',
     ]);
     const { results } = await runBench(options);
     assert.equal(results.status, 'completed');
 
-    const idlePoint = results.points.find((point) => point.pointId === 'idle-bw64-dl300-precopy')!;
-    assert.equal(idlePoint.trials[0]?.state, 'completed', idlePoint.trials[0]?.state === 'failed' ? idlePoint.trials[0].reason : '');
-    const [idle] = details(results, 'idle-bw64');
-    assert.ok(idle, 'the idle trial kept its migration record');
+    // The TCG guest itself sometimes crashes after a switch-over (here 2 of 20 migrations with
+    // multi-threaded TCG and 2 of 11 with thread=single, on idle and dirty guests alike: slab
+    // corruption in the guest's kernel). isobench must classify such a trial as guest-unhealthy, with
+    // the console's line, and the next trial gets a fresh guest; so the idle points run twice each,
+    // every idle trial is either converged or so classified, and the checks below read the first
+    // converged one.
+    const idleTrials = results.points.filter((point) => point.pointId.startsWith('idle-')).flatMap((point) => point.trials);
+    assert.equal(idleTrials.length, 4, 'two idle points, two repetitions each');
+    for (const trial of idleTrials) {
+      const outcome = trial.detail?.kind === 'migration' ? trial.detail.outcome.kind : undefined;
+      if (trial.state === 'completed') assert.equal(outcome, 'converged');
+      else assert.ok(trial.state === 'failed' && outcome === 'guest-unhealthy' && /guest unhealthy after the migration: \S/.test(trial.reason), `an idle trial either converges or is judged guest-unhealthy with its reason: ${JSON.stringify({ state: trial.state, outcome, reason: trial.state === 'failed' ? trial.reason : undefined })}`);
+    }
+    const idleTrial = idleTrials.find((trial) => trial.state === 'completed');
+    assert.ok(idleTrial, 'at least one idle trial of four converged with a healthy guest');
+    assert.ok(idleTrial.detail?.kind === 'migration');
+    const idle = idleTrial.detail;
     assert.deepEqual(idle.outcome, { kind: 'converged' });
     assert.ok(idle.samples.length >= 10, `query-migrate was polled (${idle.samples.length} polls)`);
     const gaps = idle.samples.slice(1).map((sample, index) => sample.tMs - idle.samples[index]!.tMs);
@@ -82,7 +87,7 @@ test(
     }
     assert.ok(idle.selfTest.resolutionMs !== null && idle.selfTest.resolutionMs < 100, `the probe's resolution: ${idle.selfTest.resolutionMs} ms`);
     assert.equal(idle.selfTest.passed, idle.selfTest.resolutionMs <= 10, 'passed means within 10 ms');
-    const resolution = idlePoint.trials[0]?.state === 'completed' ? idlePoint.trials[0].metrics.find((metric) => metric.name === 'probe_resolution_ms') : undefined;
+    const resolution = idleTrial.state === 'completed' ? idleTrial.metrics.find((metric) => metric.name === 'probe_resolution_ms') : undefined;
     assert.ok(resolution, 'the resolution is stored with the result');
     assert.deepEqual(idle.health, { ...idle.health!, runState: 'running', serialProblem: null, workloadAnswered: true });
     assert.ok(idle.events.some((event) => event.side === 'destination' && event.event === 'RESUME'), 'the destination resumed');
@@ -94,18 +99,21 @@ test(
     // stalls under TCG after dirtying its 128 MiB set once (seen twice at 64 MiB/s) leaves a second round
     // that cannot end inside the 10 s limit. At 64 MiB/s such a stall let the migration converge.
     const dirtyPoint = results.points.find((point) => point.pointId === 'dirty0-wws128-bw32-dl300-precopy')!;
-    const [dirty] = details(results, 'dirty0-wws128-bw32');
-    assert.ok(dirty, 'the dirty trial kept its migration record');
-    assert.equal(dirty.outcome.kind, 'not-converged', JSON.stringify(dirty.outcome));
-    assert.equal(dirtyPoint.trials[0]?.state, 'completed', 'not converging is a result, not an error');
-    // At 32 MiB/s the 10 s limit may fall inside the first pass: one round or more, all pre-copy.
-    assert.ok(dirty.rounds.length >= 1 && dirty.rounds.every((round) => round.phase === 'pre-copy'), 'pre-copy rounds, and no stop-and-copy');
-    assert.equal(dirty.qemu.downtimeMs, null, 'no switch-over, no downtime (null, not 0)');
-    assert.ok(dirty.samples.at(-1)!.status === 'cancelled', 'cancelled cleanly');
-    assert.ok(dirty.events.some((event) => event.side === 'source' && event.event === 'MIGRATION' && event.detail === 'cancelled'));
-    assert.ok((dirty.dirty?.achievedMiBs ?? 0) > 32, `the dirtier outran the 32 MiB/s link (${dirty.dirty?.achievedMiBs} MiB/s)`);
-    assert.equal(dirty.predictions?.kind === 'predicted' ? dirty.predictions.trace.source : dirty.predictions?.kind, 'dirtier', 'the dirty trial was predicted from the dirtier\'s own account');
-    if (dirtyPoint.trials[0]?.state === 'completed') assert.ok(!dirtyPoint.trials[0].metrics.some((metric) => metric.name.startsWith('downtime')), 'no downtime metric without a switch-over');
+    assert.equal(dirtyPoint.trials.length, 2);
+    for (const trial of dirtyPoint.trials) {
+      assert.ok(trial.detail?.kind === 'migration', 'the dirty trial kept its migration record');
+      const dirty = trial.detail;
+      assert.equal(dirty.outcome.kind, 'not-converged', JSON.stringify(dirty.outcome));
+      assert.equal(trial.state, 'completed', 'not converging is a result, not an error');
+      // At 32 MiB/s the 10 s limit may fall inside the first pass: one round or more, all pre-copy.
+      assert.ok(dirty.rounds.length >= 1 && dirty.rounds.every((round) => round.phase === 'pre-copy'), 'pre-copy rounds, and no stop-and-copy');
+      assert.equal(dirty.qemu.downtimeMs, null, 'no switch-over, no downtime (null, not 0)');
+      assert.ok(dirty.samples.at(-1)!.status === 'cancelled', 'cancelled cleanly');
+      assert.ok(dirty.events.some((event) => event.side === 'source' && event.event === 'MIGRATION' && event.detail === 'cancelled'));
+      assert.ok((dirty.dirty?.achievedMiBs ?? 0) > 32, `the dirtier outran the 32 MiB/s link (${dirty.dirty?.achievedMiBs} MiB/s)`);
+      assert.equal(dirty.predictions?.kind === 'predicted' ? dirty.predictions.trace.source : dirty.predictions?.kind, 'dirtier', 'the dirty trial was predicted from the dirtier\'s own account');
+      if (trial.state === 'completed') assert.ok(!trial.metrics.some((metric) => metric.name.startsWith('downtime')), 'no downtime metric without a switch-over');
+    }
 
     await assertClean();
   },
