@@ -59,10 +59,25 @@ test(
       if (trial.state === 'completed') assert.equal(outcome, 'converged');
       else assert.ok(trial.state === 'failed' && outcome === 'guest-unhealthy' && /guest unhealthy after the migration: \S/.test(trial.reason), `an idle trial either converges or is judged guest-unhealthy with its reason: ${JSON.stringify({ state: trial.state, outcome, reason: trial.state === 'failed' ? trial.reason : undefined })}`);
     }
-    const idleTrial = idleTrials.find((trial) => trial.state === 'completed');
-    assert.ok(idleTrial, 'at least one idle trial of four converged with a healthy guest');
-    assert.ok(idleTrial.detail?.kind === 'migration');
-    const idle = idleTrial.detail;
+    // Every converged trial's probe was checked against pauses of known length, and says how well it
+    // resolved them. A guest just booted under TCG can answer the echo late for a second or more (a
+    // self-test read 1,676 ms for all three pauses in the first trial after a boot here): that trial's
+    // probe is flagged, not trusted, and the checks below read a trial whose probe resolved the pauses.
+    const converged = idleTrials.flatMap((trial) => (trial.state === 'completed' && trial.detail?.kind === 'migration' ? [{ trial, detail: trial.detail }] : []));
+    assert.ok(converged.length > 0, 'at least one idle trial of four converged with a healthy guest');
+    for (const { detail } of converged) {
+      assert.ok(detail.selfTest, 'the probe was self-tested');
+      assert.deepEqual(detail.selfTest.pauses.map((pause) => pause.requestedMs), [100, 200, 500]);
+      for (const pause of detail.selfTest.pauses) {
+        assert.ok(Math.abs(pause.pausedMs - pause.requestedMs) < 50, `QEMU stamped a ${pause.pausedMs} ms pause for ${pause.requestedMs} ms asked`);
+        assert.ok(pause.probeGapMs !== null, `the probe saw the ${pause.requestedMs} ms pause`);
+      }
+      assert.ok(detail.selfTest.resolutionMs !== null);
+      assert.equal(detail.selfTest.passed, detail.selfTest.resolutionMs <= 10, 'passed means within 10 ms');
+    }
+    const chosen = converged.find(({ detail }) => detail.selfTest!.resolutionMs! < 100);
+    assert.ok(chosen, `a converged idle trial's probe resolved its pauses within 100 ms (resolutions: ${converged.map(({ detail }) => detail.selfTest?.resolutionMs).join(', ')} ms)`);
+    const { trial: idleTrial, detail: idle } = chosen;
     assert.deepEqual(idle.outcome, { kind: 'converged' });
     assert.ok(idle.samples.length >= 10, `query-migrate was polled (${idle.samples.length} polls)`);
     const gaps = idle.samples.slice(1).map((sample, index) => sample.tMs - idle.samples[index]!.tMs);
@@ -78,15 +93,6 @@ test(
     assert.ok(idle.probe?.coversSwitchover, 'the client saw a gap at the switch-over');
     assert.ok(idle.probe.migrationGapMs! >= qemuDowntime - 10, `the client's gap (${idle.probe.migrationGapMs} ms) is not shorter than the switch-over (${qemuDowntime} ms)`);
     assert.ok(idle.probe.migrationGapMs! < 10_000);
-    // The probe was checked against pauses of known length.
-    assert.ok(idle.selfTest);
-    assert.deepEqual(idle.selfTest.pauses.map((pause) => pause.requestedMs), [100, 200, 500]);
-    for (const pause of idle.selfTest.pauses) {
-      assert.ok(Math.abs(pause.pausedMs - pause.requestedMs) < 50, `QEMU stamped a ${pause.pausedMs} ms pause for ${pause.requestedMs} ms asked`);
-      assert.ok(pause.probeGapMs !== null, `the probe saw the ${pause.requestedMs} ms pause`);
-    }
-    assert.ok(idle.selfTest.resolutionMs !== null && idle.selfTest.resolutionMs < 100, `the probe's resolution: ${idle.selfTest.resolutionMs} ms`);
-    assert.equal(idle.selfTest.passed, idle.selfTest.resolutionMs <= 10, 'passed means within 10 ms');
     const resolution = idleTrial.state === 'completed' ? idleTrial.metrics.find((metric) => metric.name === 'probe_resolution_ms') : undefined;
     assert.ok(resolution, 'the resolution is stored with the result');
     assert.deepEqual(idle.health, { ...idle.health!, runState: 'running', serialProblem: null, workloadAnswered: true });
