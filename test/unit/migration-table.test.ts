@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import { resultsCommand } from '../../harness/commands/results.js';
 import { predictMigrationTrial } from '../../models/precopy/index.js';
 import { predictionRows, toPredictionTable } from '../../results/migration-predictions.js';
-import { migrationRows, outcomeText, roundDurations, toMigrationTable } from '../../results/migration-table.js';
+import { migrationRows, noMigrationTrialsLine, outcomeText, roundDurations, toMigrationTable } from '../../results/migration-table.js';
 import { parseResultsFile } from '../../results/schema.js';
 
 /** A real run's file from test/fixtures/results. */
@@ -99,4 +99,15 @@ test('a file without migration trials: one line naming its suites, exit 0; besid
   assert.equal(await resultsCommand([fixturePath('migration-idle-dirty-1rep.json'), network, '--format', 'migration'], write), 0);
   assert.match(out, /^point +rep +total s +pre-copy rounds/);
   assert.ok(out.endsWith(`\nno migration trials in ${network} (its suites: tcp-bulk, tcp-rr)\n`), out.slice(-200));
+});
+
+test('a file whose only migrations are container ones (CRIU) says it has no VM migration trials and where those are drawn', () => {
+  // The real captured container trials (test/fixtures/criu) as the only points of a file.
+  const trials = readFileSync(new URL('../fixtures/criu/container-trials.jsonl', import.meta.url), 'utf8').trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
+  const raw = JSON.parse(readFileSync(fixturePath('migration-idle-dirty-1rep.json'), 'utf8')) as { points: Array<Record<string, unknown>> };
+  const template = raw.points[0]!;
+  raw.points = [{ ...template, key: 'runc-criu/migration/idle', target: 'runc-criu', trials: trials.map((trial, repetition) => ({ repetition, startedAt: '2026-11-30T09:20:00.000Z', durationMs: 9_000, round: repetition, ...trial })), summaries: [] }];
+  const file = parseResultsFile(raw, 'containers.json');
+  assert.equal(migrationRows(file).length, 0);
+  assert.equal(noMigrationTrialsLine(file, 'containers.json'), `no VM migration trials in containers.json (its suites: migration; ${trials.length} container migration trials, drawn by npm run report)`);
 });
