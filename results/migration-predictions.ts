@@ -56,6 +56,13 @@ function compared(measured: number | null, clark: number | null, qemu: number | 
 }
 
 /**
+ * What "pre-copy rounds" means in every migration table (measured, per trial and against the
+ * models), in words: the legend line of both tables of `results --format migration`.
+ */
+export const PRECOPY_ROUNDS_DEFINITION =
+  'pre-copy rounds: rounds sent while the guest ran = QEMU\'s final dirty-sync-count less its setup and completion syncs (a cancelled migration: the round it was cut in)';
+
+/**
  * Pre-copy rounds as measured: QEMU syncs its dirty bitmap once at setup, once after each pre-copy
  * round and once more inside the completion, so a migration that switched over sent
  * `dirty-sync-count − 2` rounds with the guest running; one that was cancelled was in round
@@ -120,12 +127,13 @@ export function errorText(error: number | null): string {
 const value = (number: number | null, digits: number) => (number === null ? '–' : number.toFixed(digits));
 
 /**
- * The rows as a fixed-width text table: per trial, rounds, total time (s) and downtime (ms) as
+ * The rows as a fixed-width text table: per trial, pre-copy rounds, total time (s) and downtime (ms) as
  * measured and as each model predicted, with each prediction's relative error; the models' stop
  * reasons last. A figure that does not exist (no switch-over, no prediction) is `–`.
  */
 export function toPredictionTable(rows: readonly PredictionRow[]): string {
-  const header = ['point', 'rep', 'rounds', 'Clark', 'QEMU', 'total s', 'Clark', 'err', 'QEMU', 'err', 'down ms', 'Clark', 'err', 'QEMU', 'err', 'stops (Clark / QEMU)'];
+  // Every number's header names its unit (the errors' cells carry their %); the rounds are counts.
+  const header = ['point', 'rep', 'pre-copy rounds', 'Clark', 'QEMU', 'total s', 'Clark s', 'err', 'QEMU s', 'err', 'down ms', 'Clark ms', 'err', 'QEMU ms', 'err', 'stops (Clark / QEMU)'];
   const seconds = (ms: number | null) => (ms === null ? null : ms / 1000);
   const lines = rows.map((row) => [
     `${row.target}/${row.pointId}`,
@@ -148,7 +156,8 @@ export function toPredictionTable(rows: readonly PredictionRow[]): string {
   const widths = header.map((title, column) => Math.max(title.length, ...lines.map((line) => line[column]!.length)));
   const format = (line: string[]) => line.map((text, column) => (column === 0 || column === line.length - 1 ? text.padEnd(widths[column]!) : text.padStart(widths[column]!))).join('  ').trimEnd();
   const legend =
-    'rounds: pre-copy rounds (guest running); total: QEMU total-time vs predicted; down: QEMU downtime vs predicted; err: (predicted − measured) / measured.\n' +
+    `${PRECOPY_ROUNDS_DEFINITION}; Clark, QEMU after it: the rounds each model predicts.\n` +
+    'total: QEMU total-time vs predicted; down: QEMU downtime vs predicted; err: (predicted − measured) / measured.\n' +
     'Clark: Xen 2005\'s dynamic rate limiting scaled to the link (start 1/5, step 1/10 of max-bandwidth); QEMU: QEMU 7.2\'s rule at max-bandwidth (models/README.md).\n';
   return `${[format(header), ...lines.map(format)].join('\n')}\n${legend}`;
 }

@@ -1,6 +1,6 @@
 import { predictMigrationTrial } from '../../models/precopy/index.js';
 import { predictionRows, toPredictionTable } from '../../results/migration-predictions.js';
-import { migrationRows, toMigrationTable } from '../../results/migration-table.js';
+import { migrationRows, noMigrationTrialsLine, toMigrationTable } from '../../results/migration-table.js';
 import { readResultsFile } from '../../results/store.js';
 import { summaryRows, toCsv, toTable, toVerdictTable } from '../../results/table.js';
 import { UsageError } from '../../core/errors.js';
@@ -16,7 +16,8 @@ const FORMATS = ['table', 'metrics', 'csv', 'json', 'migration'];
  * `npm run results`: `table` (default) shows each point's verdict against the run's baseline, grouped
  * by suite, in 100 columns; `metrics` every summary as a table; `csv` and `json` every summary, one
  * row per target x suite x metric x point, with the verdict's ratio, interval and word on the headline
- * metric's row; `migration` one line per migration trial (results/migration-table.ts). Returns the exit code.
+ * metric's row; `migration` one line per migration trial (results/migration-table.ts), or one line
+ * saying a file has none (exit 0 still). Returns the exit code.
  * @param write Where the output goes; stdout unless told (tests pass their own).
  * @throws UsageError (exit 2) for an unknown format or no file; ResultsFormatError (exit 2) for a file
  *   that is not a results file this isobench reads.
@@ -38,8 +39,18 @@ export async function resultsCommand(argv: string[], write: (text: string) => vo
   const files = [];
   for (const path of positionals) files.push(await readResultsFile(path));
   if (format === 'migration') {
-    // The measured table, then measured against Clark's and QEMU's predictions (computed for files without them).
-    write(files.map((results) => `${toMigrationTable(migrationRows(results))}\n${toPredictionTable(predictionRows(results, predictMigrationTrial))}`).join('\n'));
+    // The measured table, then measured against Clark's and QEMU's predictions (computed for files
+    // without them). A file without migration trials is not bad input (one of several files, say):
+    // one line says so and what it holds, as `cleanup` says "nothing to clean up", and exit 0.
+    write(
+      files
+        .map((results, index) => {
+          const rows = migrationRows(results);
+          if (rows.length === 0) return `${noMigrationTrialsLine(results, positionals[index]!)}\n`;
+          return `${toMigrationTable(rows)}\n${toPredictionTable(predictionRows(results, predictMigrationTrial))}`;
+        })
+        .join('\n'),
+    );
     return 0;
   }
   if (format === 'table') {

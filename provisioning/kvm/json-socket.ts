@@ -91,7 +91,7 @@ export class JsonLineSocket {
         ? setTimeout(() => {
             const index = this.waiting.indexOf(waiter);
             if (index >= 0) this.waiting.splice(index, 1);
-            reject(new Error(`${this.path}: no reply within ${timeoutMs} ms`));
+            reject(new Error(`${this.path}: no reply within ${Math.round(timeoutMs)} ms`));
           }, timeoutMs)
         : undefined;
       this.waiting.push(waiter);

@@ -239,7 +239,7 @@ export class QmpClient {
       this.pending.set(id, { resolve, reject });
     });
     const timer = new Promise<never>((_, reject) => {
-      const handle = setTimeout(() => reject(new Error(`QMP ${command}: no reply within ${timeoutMs} ms`)), timeoutMs);
+      const handle = setTimeout(() => reject(new Error(`QMP ${command}: no reply within ${Math.round(timeoutMs)} ms`)), timeoutMs);
       void reply.finally(() => clearTimeout(handle)).catch(() => {});
     });
     await this.sending.run(async () => this.channel.send({ execute: command, ...(args ? { arguments: args } : {}), id }));

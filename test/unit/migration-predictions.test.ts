@@ -78,8 +78,9 @@ test('measured against predicted: rounds, total time and downtime with relative 
   assert.equal(dirtyRow!.downtimeMs.measured, null);
   assert.equal(dirtyRow!.downtimeMs.qemu, null);
   const table = toPredictionTable(rows).split('\n');
-  assert.match(table[0]!, /^point +rep +rounds +Clark +QEMU +total s +Clark +err +QEMU +err +down ms +Clark +err +QEMU +err +stops \(Clark \/ QEMU\)$/);
+  assert.match(table[0]!, /^point +rep +pre-copy rounds +Clark +QEMU +total s +Clark s +err +QEMU s +err +down ms +Clark ms +err +QEMU ms +err +stops \(Clark \/ QEMU\)$/);
   assert.match(table[1]!, /^kvm\/idle-bw64-dl300-precopy +1 +2 +2 +1 +5\.7 +40\.1 +\+597 % +5\.7 +−1 % +41 +0 +−100 % +215 +\+423 % +few-pages \/ converged \(computed on read\)$/);
   assert.match(table[2]!, /^kvm\/dirty0-wws128-bw64-dl300-precopy +1 +4 +2 +4 +10\.0 +32\.1 +\+220 % +10\.0 +±0 % +– +2000 +– +– +– +rate-cap \/ time-limit/);
-  assert.match(table[3]!, /err: \(predicted − measured\) \/ measured/);
+  assert.match(table[3]!, /^pre-copy rounds: rounds sent while the guest ran/);
+  assert.match(table[4]!, /err: \(predicted − measured\) \/ measured/);
 });

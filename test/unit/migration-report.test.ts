@@ -16,16 +16,16 @@ const context = { runs: labelRuns([file]), baseline: 'kvm', multiRun: false, sty
 test('results --format migration: one line per trial with every downtime, and – where there was none', () => {
   const rows = migrationRows(file);
   assert.deepEqual(
-    rows.map((row) => [row.pointId, row.outcome, row.rounds, row.qemuDowntimeMs, row.probeGapMs, row.totalS]),
+    rows.map((row) => [row.pointId, row.outcome, row.precopyRounds, row.dirtySyncCount, row.qemuDowntimeMs, row.probeGapMs, row.totalS]),
     [
-      ['idle-bw64-dl300-precopy', 'converged', 4, 41, 97.59, 5.748],
-      ['dirty0-wws128-bw64-dl300-precopy', 'not converged (time)', 4, null, null, 10.02],
+      ['idle-bw64-dl300-precopy', 'converged', 2, 4, 41, 97.59, 5.748],
+      ['dirty0-wws128-bw64-dl300-precopy', 'not converged (time)', 4, 4, null, null, 10.02],
     ],
   );
   const table = toMigrationTable(rows).split('\n');
-  assert.match(table[0]!, /^point +rep +total s +rounds +MiB +QEMU ms +events ms +probe ms +blackout +brownout +resol\. ms +dirty MiB\/s +outcome$/);
-  assert.match(table[1]!, /^kvm\/idle-bw64-dl300-precopy +1 +5\.7 +4 +379 +41 +46 +98 +– +– +10\.2! +– +converged$/);
-  assert.match(table[2]!, /^kvm\/dirty0-wws128-bw64-dl300-precopy +1 +10\.0 +4 +641 +– +– +– +– +– +10\.0! +27204 +not converged \(time\)$/);
+  assert.match(table[0]!, /^point +rep +total s +pre-copy rounds +dirty-sync-count +sent MiB +QEMU ms +events ms +probe ms +blackout ms +brownout ms +resol\. ms +dirty MiB\/s +outcome$/);
+  assert.match(table[1]!, /^kvm\/idle-bw64-dl300-precopy +1 +5\.7 +2 +4 +379 +41 +46 +98 +– +– +10\.2! +– +converged$/);
+  assert.match(table[2]!, /^kvm\/dirty0-wws128-bw64-dl300-precopy +1 +10\.0 +4 +4 +641 +– +– +– +– +– +10\.0! +27204 +not converged \(time\)$/);
   assert.match(table.at(-2)!, /missed ±10 ms/, 'a probe that missed ±10 ms is said so under the table');
 });
 
