@@ -1,4 +1,4 @@
-import type { MetricSummary, ParamValue, PointResult, PointStatus } from '../../results/schema.js';
+import { headlineSummary, type MetricSummary, type ParamValue, type PointResult, type PointStatus } from '../../results/schema.js';
 import { ratioText, verdictWords } from '../../results/table.js';
 import type { ReportRun } from './runs.js';
 import { describeTarget, type TargetStyles } from './targets.js';
@@ -99,13 +99,18 @@ function rowsOfPoint(run: ReportRun, point: PointResult, query: RowQuery, option
     const metric = typeof query.metric === 'string' ? query.metric : '';
     return [{ ...base, ...emptyValue(metric), status: point.status, reason: point.reason ?? null, verdict: null }];
   }
+  const headline = headlineSummary(point)?.metric;
   return summaries.map((summary) => {
-    const noisy = point.status === 'noisy' || summary.status === 'noisy';
+    // Each row is judged by its own metric's spread. The point's status and notes are about its
+    // headline metric, so they speak for the headline's row only: a newcomer saw a probe-downtime row
+    // flagged with migration_total_ms's coefficient of variation.
+    const isHeadline = summary.metric === headline;
+    const noisy = summary.status === 'noisy' || (isHeadline && point.status === 'noisy');
     return {
       ...base,
       ...valueOf(summary),
       status: noisy ? 'noisy' : 'ok',
-      reason: noisy ? (point.reason ?? `coefficient of variation ${(summary.cv * 100).toFixed(1)}%`) : null,
+      reason: noisy ? ((isHeadline ? point.reason : undefined) ?? `${summary.metric} varies by ${(summary.cv * 100).toFixed(1)} %`) : null,
       percentOfBaseline: percentOfBaseline(run, point, summary, options.baseline),
       verdict: point.verdict && point.verdict.metric === summary.metric ? verdictLine(point.verdict) : null,
     };

@@ -42,6 +42,27 @@ describe('report rows', () => {
     assert.equal(skipped.length, 2);
   });
 
+  it('flags each row by its own metric\'s spread, never with another metric\'s coefficient of variation', () => {
+    // A point noisy on its headline (throughput) whose CPU cost is steady, and the other way round.
+    const file = structuredClone(network);
+    const [noisyHeadline, noisyOther] = file.points.filter((point) => point.suite === 'tcp-bulk');
+    const mark = (point: typeof noisyHeadline, metric: string, cv: number) => {
+      const summary = point!.summaries.find((candidate) => candidate.metric === metric)!;
+      Object.assign(summary, { cv, status: 'noisy' });
+    };
+    mark(noisyHeadline, 'throughput_gbps', 0.31);
+    Object.assign(noisyHeadline!, { status: 'noisy', reason: 'throughput_gbps varies by 31.0 % (threshold 10 %)' });
+    mark(noisyOther, 'cpu_ns_per_byte', 0.22);
+    const rows = (metric: string) => collectRows(labelRuns([file]), { suite: 'tcp-bulk', metric }, { baseline: 'native', multiRun: false, styles });
+    const byPoint = (metric: string, pointId: string) => rows(metric).find((row) => row.pointId === pointId)!;
+    assert.equal(byPoint('throughput_gbps', noisyHeadline!.pointId).status, 'noisy');
+    assert.match(byPoint('throughput_gbps', noisyHeadline!.pointId).reason ?? '', /throughput_gbps varies by 31\.0 %/);
+    assert.equal(byPoint('cpu_ns_per_byte', noisyHeadline!.pointId).status, 'ok', 'a steady metric of a point noisy on its headline is not flagged');
+    assert.equal(byPoint('cpu_ns_per_byte', noisyHeadline!.pointId).reason, null);
+    assert.equal(byPoint('cpu_ns_per_byte', noisyOther!.pointId).status, 'noisy');
+    assert.equal(byPoint('cpu_ns_per_byte', noisyOther!.pointId).reason, 'cpu_ns_per_byte varies by 22.0 %');
+  });
+
   it('leaves out a metric an ok point does not measure instead of calling it a gap', () => {
     const rows = collectRows(labelRuns([network]), { suite: 'tcp-bulk', metric: 'cycles_per_byte' }, { baseline: 'native', multiRun: false, styles });
     assert.deepEqual(rows, []);
