@@ -1,8 +1,13 @@
 import type { ResultsFile } from '../../results/schema.js';
 import type { ReportRun } from '../model/runs.js';
 import { html, type SafeHtml } from './escape.js';
+import { labHostsTable } from './lab-hosts.js';
 
-/** Everything a reader needs to judge whether two runs are comparable, per run. */
+/**
+ * Everything a reader needs to judge whether two runs are comparable, per run. A lab run (a file
+ * with `hosts`) shows its inventory hosts side by side in one table, and of the controlling host
+ * only what it is; a single-host run shows its host's facts in the run's table.
+ */
 export function environmentSection(runs: readonly ReportRun[]): SafeHtml {
   return html`<section id="environment"><h2>Environment</h2>${runs.map((run) => runEnvironment(run))}</section>`;
 }
@@ -10,11 +15,8 @@ export function environmentSection(runs: readonly ReportRun[]): SafeHtml {
 function runEnvironment(run: ReportRun): SafeHtml {
   const { file } = run;
   const host = file.host;
-  const rows: [string, unknown][] = [
-    ['run id', file.runId],
-    ['started / finished', `${file.startedAt} / ${file.finishedAt ?? '(not finished)'}`],
-    ['run status', file.reason ? `${file.status}: ${file.reason}` : file.status],
-    ['isobench', file.isobenchVersion],
+  const lab = file.hosts !== undefined && file.hosts.length > 0;
+  const hostRows: [string, unknown][] = [
     ['host', host.hostname],
     ['CPU', `${host.cpuModel}, ${host.cores} cores${host.cpuMHz === null ? '' : ` @ ${host.cpuMHz} MHz`}`],
     ['memory', `${(host.memoryBytes / 2 ** 30).toFixed(1)} GiB`],
@@ -25,18 +27,32 @@ function runEnvironment(run: ReportRun): SafeHtml {
     ['vhost-net', yesNo(host.vhostNet)],
     ['perf counters', yesNo(host.perfCounters)],
     ['Docker', host.docker ? `${host.docker.version}, storage driver ${host.docker.storageDriver}, cgroup ${host.docker.cgroupVersion}` : 'not available'],
+  ];
+  const rows: [string, unknown][] = [
+    ['run id', file.runId],
+    ['started / finished', `${file.startedAt} / ${file.finishedAt ?? '(not finished)'}`],
+    ['run status', file.reason ? `${file.status}: ${file.reason}` : file.status],
+    ['isobench', file.isobenchVersion],
+    // In lab mode the controller's own facts describe no measured machine: one line says what it is.
+    ...(lab ? [controllerRow(file)] : hostRows),
     ['plan', planText(file)],
     ['verdicts', verdictText(file)],
     ['CPU pinning', file.plan.pinning.cpuSets ? `${Object.entries(file.plan.pinning.cpuSets).map(([role, cpus]) => `${role}: ${cpus}`).join(', ')}; ${file.plan.pinning.reason}` : `none (${file.plan.pinning.oversubscribed ? 'oversubscribed: ' : ''}${file.plan.pinning.reason})`],
   ];
   return html`<h3>Run ${run.label}</h3>
 <table class="facts"><tbody>${rows.map(([name, value]) => html`<tr><th scope="row">${name}</th><td>${value}</td></tr>`)}</tbody></table>
-<table class="targets"><thead><tr><th>target</th><th>state</th><th>network path</th><th>storage</th><th>labels</th><th>degraded</th></tr></thead><tbody>${file.targets.map(
+${lab ? html`${labHostsTable(file.hosts ?? [])}\n` : ''}<table class="targets"><thead><tr><th>target</th><th>state</th><th>network path</th><th>storage</th><th>labels</th><th>degraded</th></tr></thead><tbody>${file.targets.map(
     (target) =>
       html`<tr class="${target.degraded.length ? 'degraded' : ''}"><td>${target.target}</td><td>${target.state}${target.reason ? html`: ${target.reason}` : ''}</td><td>${target.networkPath}</td><td>${target.storage}</td><td>${Object.entries(target.labels)
         .map(([key, value]) => `${key}=${String(value)}`)
         .join(', ')}</td><td>${target.degraded.join('; ')}</td></tr>`,
   )}</tbody></table>`;
+}
+
+/** The controlling host of a lab run: what ran isobench and is the clock reference. */
+function controllerRow(file: ResultsFile): [string, string] {
+  const host = file.host;
+  return ['controlling host', `${host.hostname} (${host.cpuModel}, ${host.cores} cores; kernel ${host.kernel}; Node.js ${host.nodeVersion}): ran isobench; the hosts' clock offsets are against it`];
 }
 
 function planText(file: ResultsFile): string {

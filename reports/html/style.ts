@@ -27,6 +27,10 @@ table { border-collapse: collapse; font-size: 0.85rem; margin: 0.4rem 0; }
 th, td { border: 1px solid #ddd; padding: 0.2rem 0.5rem; text-align: left; vertical-align: top; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 table.facts th { background: #f4f4f4; font-weight: normal; white-space: nowrap; }
+table.hosts caption { caption-side: top; text-align: left; color: #444; padding: 0.2rem 0; }
+table.hosts thead th { font-weight: bold; }
+table.hosts td { max-width: 32em; overflow-wrap: anywhere; }
+table.hosts td.absent { color: #666; font-style: italic; }
 tr.degraded td { background: #fff4e5; }
 tr.significant td { background: #eef6ee; }
 tr.ba-better td, .ba-verdict.ba-better { background: #e6f4e6; }
