@@ -69,13 +69,14 @@ export function groupedBars(input: GroupedBarsInput): GroupedBars {
     ? { type: 'point', filled: true, size: 80, shape: 'diamond', stroke: '#333', strokeWidth: 0.5 }
     : { type: 'bar', stroke: '#333', strokeWidth: 0.5 };
 
+  const { width, x: xAxis } = categoryLayout(categories, seriesOrder.length, 26, { labelFontWeight: 'bold' });
   const measuredView = {
     title: { text: 'measured (this host)', fontSize: 12 },
     data: { values: data },
-    width: { step: offsetStep(categories, seriesOrder.length, 26), for: 'offset' },
+    width,
     height: 260,
     encoding: {
-      x: { field: 'category', type: 'nominal', sort: categories, title: null, axis: { labelAngle: 0, labelFontWeight: 'bold' } },
+      x: xAxis,
       xOffset: { field: 'series', type: 'nominal', sort: seriesOrder },
       color: colour,
     },
@@ -175,14 +176,16 @@ export function paperView(
     ...data.map((row) => row.category),
   ]);
   const log = spansDecade(data.map((row) => row.value));
+  const series = uniqueInOrder(data.map((row) => row.series));
+  const { width, x } = categoryLayout(categories, series.length, 20, {});
   return {
     title: { text: 'published: Felter et al. 2014 (2014 hardware)', fontSize: 12, color: '#555' },
     data: { values: data },
-    width: { step: offsetStep(categories, uniqueInOrder(data.map((row) => row.series)).length, 20), for: 'offset' },
+    width,
     height: 260,
     encoding: {
-      x: { field: 'category', type: 'nominal', sort: categories, title: null, axis: { labelAngle: 0 } },
-      xOffset: { field: 'series', type: 'nominal', sort: uniqueInOrder(data.map((row) => row.series)) },
+      x,
+      xOffset: { field: 'series', type: 'nominal', sort: series },
       color: colour,
     },
     layer: [
@@ -214,7 +217,22 @@ export function paperView(
 }
 
 /** Wide enough bars that a group is at least as wide as its category label (about 6 px a character). */
-function offsetStep(categories: readonly string[], seriesCount: number, minimum: number): number {
+/** Above this plot width (px) the category labels are tilted instead of widening the bars to fit them flat. */
+export const MAX_FLAT_PLOT_WIDTH_PX = 900;
+
+/**
+ * The view's width (a step per series bar) and its category axis. Flat labels need a group as wide
+ * as the longest label (about 6 px a character at the axis font); when that would make the plot wider
+ * than MAX_FLAT_PLOT_WIDTH_PX (a newcomer saw nine migration points, 34-character ids, scroll past a
+ * 1300 px window), the bars keep their minimum step and the labels are tilted to fit under them.
+ */
+export function categoryLayout(categories: readonly string[], seriesCount: number, minimum: number, axisStyle: Record<string, unknown>) {
   const longest = Math.max(0, ...categories.map((category) => category.length));
-  return Math.max(minimum, Math.ceil((longest * 6 + 8) / Math.max(1, seriesCount)));
+  const flatStep = Math.max(minimum, Math.ceil((longest * 6 + 8) / Math.max(1, seriesCount)));
+  const tilted = flatStep * Math.max(1, seriesCount) * categories.length > MAX_FLAT_PLOT_WIDTH_PX;
+  const axis = tilted ? { ...axisStyle, labelAngle: -35, labelAlign: 'right', labelLimit: 0 } : { ...axisStyle, labelAngle: 0 };
+  return {
+    width: { step: tilted ? minimum : flatStep, for: 'offset' },
+    x: { field: 'category', type: 'nominal', sort: [...categories], title: null, axis },
+  };
 }
