@@ -40,7 +40,7 @@ test(
     assert.deepEqual(await isobenchLeftovers(), [], 'the host is clean before the run');
     const out = await mkdtemp(join(tmpdir(), 'isobench-migration-'));
     const options = await parseBenchOptions([
-      '--target', 'kvm', '--suite', 'migration', '--workload', 'idle,dirty', '--dirty-rate', '0', '--wws', '128', '--bandwidth', '32,64',
+      '--target', 'kvm', '--suite', 'migration', '--workload', 'idle,dirty', '--dirty-rate', '0', '--wws', '128', '--bandwidth', '32,128',
       '--migration-time-limit', '10', '--memory', '512', '--accel', 'tcg', '--quick', '--reps', '2', '--no-until-decided', '--out', out, '--quiet-wait', '5',
     ]);
     const { results } = await runBench(options);
@@ -55,15 +55,17 @@ test(
     const idleTrials = results.points.filter((point) => point.pointId.startsWith('idle-')).flatMap((point) => point.trials);
     assert.equal(idleTrials.length, 4, 'two idle points, two repetitions each');
     for (const trial of idleTrials) {
-      const outcome = trial.detail?.kind === 'migration' ? trial.detail.outcome.kind : undefined;
-      if (trial.state === 'completed') assert.equal(outcome, 'converged');
-      else assert.ok(trial.state === 'failed' && outcome === 'guest-unhealthy' && /guest unhealthy after the migration: \S/.test(trial.reason), `an idle trial either converges or is judged guest-unhealthy with its reason: ${JSON.stringify({ state: trial.state, outcome, reason: trial.state === 'failed' ? trial.reason : undefined })}`);
+      const outcome = trial.detail?.kind === 'migration' ? trial.detail.outcome : undefined;
+      // At 32 MiB/s the idle guest's first pass alone takes 7.6-9.5 s here, so the 10 s limit may
+      // end it: not converged, a result. At 128 MiB/s it converges in about 2 s.
+      if (trial.state === 'completed') assert.ok(outcome?.kind === 'converged' || (outcome?.kind === 'not-converged' && outcome.limit === 'time'), JSON.stringify(outcome));
+      else assert.ok(trial.state === 'failed' && outcome?.kind === 'guest-unhealthy' && /guest unhealthy after the migration: \S/.test(trial.reason), `an idle trial either converges or is judged guest-unhealthy with its reason: ${JSON.stringify({ state: trial.state, outcome, reason: trial.state === 'failed' ? trial.reason : undefined })}`);
     }
     // Every converged trial's probe was checked against pauses of known length, and says how well it
     // resolved them. A guest just booted under TCG can answer the echo late for a second or more (a
     // self-test read 1,676 ms for all three pauses in the first trial after a boot here): that trial's
     // probe is flagged, not trusted, and the checks below read a trial whose probe resolved the pauses.
-    const converged = idleTrials.flatMap((trial) => (trial.state === 'completed' && trial.detail?.kind === 'migration' ? [{ trial, detail: trial.detail }] : []));
+    const converged = idleTrials.flatMap((trial) => (trial.state === 'completed' && trial.detail?.kind === 'migration' && trial.detail.outcome.kind === 'converged' ? [{ trial, detail: trial.detail }] : []));
     assert.ok(converged.length > 0, 'at least one idle trial of four converged with a healthy guest');
     for (const { detail } of converged) {
       assert.ok(detail.selfTest, 'the probe was self-tested');
