@@ -120,8 +120,16 @@ export const MIGRATION_METRICS = {
   downtimeQemu: metric('downtime_qemu_ms', 'ms', 'lower'),
   /** The longest gap a client saw in the 1 ms UDP echo stream during the migration. */
   downtimeProbe: metric('downtime_probe_ms', 'ms', 'lower'),
-  /** The final dirty-sync-count: pre-copy rounds, the stop-and-copy's sync included. */
+  /**
+   * The final dirty-sync-count: QEMU's setup sync, one per pre-copy round and the completion's
+   * (libvirt: its Iteration). Kept under this name for older files; it is not the round count.
+   */
   rounds: metric('migration_rounds', 'rounds', 'lower'),
+  /**
+   * Pre-copy rounds sent while the guest ran: dirty-sync-count − 2 after a switch-over, the round a
+   * cancelled migration was cut in otherwise (`measuredPrecopyRounds`, the prediction table's count).
+   */
+  precopyRounds: metric('migration_precopy_rounds', 'rounds', 'lower'),
   transferred: metric('migration_transferred_mib', 'MiB', 'lower'),
   /** The echo probe's measured resolution: the largest error reading QMP pauses of known length. */
   probeResolution: metric('probe_resolution_ms', 'ms', 'lower'),

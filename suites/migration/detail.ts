@@ -2,6 +2,7 @@ import { predictMigrationTrial } from '../../models/precopy/index.js';
 import type { FreezeRecord, MigrationRun, MigrationSnapshot } from '../../contracts/target.js';
 import type { GuestHealth, MigrationSample, MigrationTrialDetail, WebTimeline } from '../../results/migration.js';
 import { MIGRATION_METRICS as M } from '../../results/metrics.js';
+import { measuredPrecopyRounds, PRECOPY_ROUNDS_DEFINITION } from '../../results/migration-predictions.js';
 import type { MetricSample } from '../../results/schema.js';
 import { sample } from '../trial-helpers.js';
 import type { LoadReport, ProbeReport } from './client/reports.js';
@@ -186,6 +187,8 @@ export function migrationMetrics(detail: MigrationTrialDetail): MetricSample[] {
     metrics.push(sample(M.downtimeProbe, detail.probe.migrationGapMs, `longest gap in a ${detail.probe.intervalMs} ms UDP echo stream from the client netns, covering the switch-over`));
   }
   if (qemu.syncCount !== null) metrics.push(sample(M.rounds, qemu.syncCount, 'QEMU ram.dirty-sync-count at the end'));
+  const precopyRounds = measuredPrecopyRounds(detail);
+  if (precopyRounds !== null) metrics.push(sample(M.precopyRounds, precopyRounds, PRECOPY_ROUNDS_DEFINITION));
   if (qemu.transferredBytes !== null) metrics.push(sample(M.transferred, qemu.transferredBytes / MIB, 'QEMU ram.transferred'));
   if (detail.selfTest?.resolutionMs != null) metrics.push(sample(M.probeResolution, detail.selfTest.resolutionMs, 'largest |error| reading QMP stop/cont pauses of 100, 200, 500 ms'));
   metrics.push(...webMetrics(detail.web), ...dirtierMetrics(detail.dirty));

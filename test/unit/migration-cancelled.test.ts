@@ -86,6 +86,7 @@ test('a migration cancelled at its round limit: QEMU\'s figures from its last fu
   assert.ok(mib[0]! > 300 && mib.slice(1, -1).every((value) => value > 40 && value < 80), `after the first pass each round resends about the 64 MiB set (${mib.map(Math.round).join(', ')})`);
   assert.ok(detail.events.some((event) => event.side === 'destination' && event.detail === 'failed'), 'the destination saw the stream end');
   const metrics = migrationMetrics(detail);
-  assert.deepEqual(metrics.map((metric) => metric.name), ['migration_total_ms', 'migration_setup_ms', 'migration_rounds', 'migration_transferred_mib']);
+  assert.deepEqual(metrics.map((metric) => metric.name), ['migration_total_ms', 'migration_setup_ms', 'migration_rounds', 'migration_precopy_rounds', 'migration_transferred_mib']);
+  assert.equal(metrics.find((metric) => metric.name === 'migration_precopy_rounds')?.value, 31, 'cancelled in its 31st round');
   assert.match(metrics[0]!.method!, /last answer before the migration stopped/);
 });

@@ -5,6 +5,7 @@ import { predictMigrationTrial, traceForTrial } from '../../models/precopy/index
 import { MigrationPredictions, type MigrationTrialDetail } from '../../results/migration.js';
 import { measuredPrecopyRounds, predictionRows, relativeError, toPredictionTable } from '../../results/migration-predictions.js';
 import { parseResultsFile } from '../../results/schema.js';
+import { migrationMetrics } from '../../suites/migration/detail.js';
 
 /** A real run here, written before predictions were stored: an idle migration that converged, a flat-out dirtier that did not. */
 const raw = JSON.parse(readFileSync(new URL('../fixtures/results/migration-idle-dirty-1rep.json', import.meta.url), 'utf8')) as { points: Array<{ trials: Array<{ detail?: Record<string, unknown> }> }> };
@@ -65,6 +66,10 @@ test('old files still read; a trial with stored predictions round-trips through 
 test('measured against predicted: rounds, total time and downtime with relative errors; the text table says what each column is', () => {
   assert.equal(measuredPrecopyRounds(idle), 2, 'four syncs less setup and completion');
   assert.equal(measuredPrecopyRounds(dirty), 4, 'cancelled in round 4');
+  // The trial's metrics carry the same count beside QEMU's dirty-sync-count.
+  const value = (detail: MigrationTrialDetail, name: string) => migrationMetrics(detail).find((metric) => metric.name === name)?.value;
+  assert.deepEqual([value(idle, 'migration_precopy_rounds'), value(idle, 'migration_rounds')], [2, 4]);
+  assert.deepEqual([value(dirty, 'migration_precopy_rounds'), value(dirty, 'migration_rounds')], [4, 4]);
   assert.equal(relativeError(110, 100), 0.1);
   assert.equal(relativeError(5, 0), null);
   assert.equal(relativeError(null, 3), null);
