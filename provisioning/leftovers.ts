@@ -1,4 +1,5 @@
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import { runCommand } from '../core/exec.js';
 import { allProcessStats, type ProcessStat } from '../core/proc.js';
 import { isIsobenchPolicy, POLICY_RC_D } from '../core/tools.js';
@@ -97,13 +98,36 @@ export function servicePolicyLeftovers(
 }
 
 /**
+ * Run directories (`/var/tmp/isobench-run-*`) that no ledger removed: a run killed between its
+ * `mkdtemp` and the ledger entry that names the directory leaves one no ledger knows. `cleanup`
+ * holds the run lock while it scans, and every run (and `calibrate`) makes its directory under that
+ * lock, so none of these belongs to a live run; cleanup scans them after the ledgers, which remove
+ * every directory they name.
+ * @param prefix The directories' path prefix; RUN_DIRECTORY_PREFIX unless a test says otherwise.
+ */
+export function runDirectoryLeftovers(prefix: string = RUN_DIRECTORY_PREFIX): LeftoverScanner {
+  return {
+    name: 'run directories',
+    async find(): Promise<Leftover[]> {
+      const parent = dirname(prefix);
+      const entries = await readdir(parent, { withFileTypes: true }).catch(() => []);
+      return entries
+        .filter((entry) => entry.isDirectory() && entry.name.startsWith(basename(prefix)))
+        .map((entry) => ({ description: `run directory ${join(parent, entry.name)} (no ledger named it)`, undo: { kind: 'path', path: join(parent, entry.name) } }));
+    },
+  };
+}
+
+/**
  * Every kind of resource `cleanup` looks for beyond the ledgers: orphaned processes first (cleanup
  * also runs that one before the ledgers), the test network every run builds,
  * then each registered driver's own scanner (drivers may share one: both Docker drivers do), then
- * the service-start policy of an interrupted install.
+ * the service-start policy of an interrupted install, then run directories no ledger named (last:
+ * the drivers' scanners may still need files inside them).
  */
 export const LEFTOVER_SCANNERS: readonly LeftoverScanner[] = [
   processLeftovers(),
   ...new Set([...DRIVERS.flatMap((driver) => (driver.leftovers ? [driver.leftovers] : [])), networkLeftovers]),
   servicePolicyLeftovers(),
+  runDirectoryLeftovers(),
 ];

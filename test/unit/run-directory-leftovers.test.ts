@@ -1,0 +1,27 @@
+import assert from 'node:assert/strict';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { LEFTOVER_SCANNERS, runDirectoryLeftovers } from '../../provisioning/leftovers.js';
+
+test('a run directory no ledger named (a kill between mkdtemp and the ledger entry) is found, and only isobench-run-* directories are', async () => {
+  const parent = await mkdtemp(join(tmpdir(), 'isobench-scan-'));
+  try {
+    await mkdir(join(parent, 'isobench-run-Ab12Cd'));
+    await mkdir(join(parent, 'isobench-runner'));
+    await mkdir(join(parent, 'someone-else'));
+    await writeFile(join(parent, 'isobench-run-file'), 'not a directory');
+    const found = await runDirectoryLeftovers(join(parent, 'isobench-run-')).find();
+    assert.deepEqual(found, [
+      { description: `run directory ${join(parent, 'isobench-run-Ab12Cd')} (no ledger named it)`, undo: { kind: 'path', path: join(parent, 'isobench-run-Ab12Cd') } },
+    ]);
+    assert.deepEqual(await runDirectoryLeftovers(join(parent, 'missing', 'isobench-run-')).find(), [], 'a parent that does not exist holds nothing');
+  } finally {
+    await rm(parent, { recursive: true, force: true });
+  }
+});
+
+test('cleanup scans run directories last, after the drivers\' scanners that may need files inside them', () => {
+  assert.equal(LEFTOVER_SCANNERS.at(-1)?.name, 'run directories');
+});
