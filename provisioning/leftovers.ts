@@ -105,17 +105,31 @@ export function servicePolicyLeftovers(
  * every directory they name.
  * @param prefix The directories' path prefix; RUN_DIRECTORY_PREFIX unless a test says otherwise.
  */
-export function runDirectoryLeftovers(prefix: string = RUN_DIRECTORY_PREFIX): LeftoverScanner {
+export function runDirectoryLeftovers(prefix: string = RUN_DIRECTORY_PREFIX, mountPoints: () => Promise<string[]> = currentMountPoints): LeftoverScanner {
   return {
     name: 'run directories',
     async find(): Promise<Leftover[]> {
       const parent = dirname(prefix);
       const entries = await readdir(parent, { withFileTypes: true }).catch(() => []);
+      const mounts = await mountPoints();
       return entries
         .filter((entry) => entry.isDirectory() && entry.name.startsWith(basename(prefix)))
-        .map((entry) => ({ description: `run directory ${join(parent, entry.name)} (no ledger named it)`, undo: { kind: 'path', path: join(parent, entry.name) } }));
+        .map((entry) => join(parent, entry.name))
+        // A mount inside (an overlay whose ledger entry failed to unmount it) is not removed through:
+        // a recursive delete would cross into it.
+        .filter((path) => !mounts.some((mount) => mount === path || mount.startsWith(`${path}/`)))
+        .map((path) => ({ description: `run directory ${path} (no ledger named it)`, undo: { kind: 'path', path } }));
     },
   };
+}
+
+/** This mount namespace's mount points (/proc/self/mounts, octal escapes decoded). */
+async function currentMountPoints(): Promise<string[]> {
+  const text = await readFile('/proc/self/mounts', 'utf8').catch(() => '');
+  return text.split('\n').flatMap((line) => {
+    const field = line.split(' ')[1];
+    return field ? [field.replace(/\\([0-7]{3})/g, (_, octal: string) => String.fromCharCode(parseInt(octal, 8)))] : [];
+  });
 }
 
 /**

@@ -5,14 +5,16 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { LEFTOVER_SCANNERS, runDirectoryLeftovers } from '../../provisioning/leftovers.js';
 
-test('a run directory no ledger named (a kill between mkdtemp and the ledger entry) is found, and only isobench-run-* directories are', async () => {
+test('a run directory no ledger named (a kill between mkdtemp and the ledger entry) is found; only isobench-run-* directories are, and none with a mount inside', async () => {
   const parent = await mkdtemp(join(tmpdir(), 'isobench-scan-'));
   try {
     await mkdir(join(parent, 'isobench-run-Ab12Cd'));
     await mkdir(join(parent, 'isobench-runner'));
     await mkdir(join(parent, 'someone-else'));
     await writeFile(join(parent, 'isobench-run-file'), 'not a directory');
-    const found = await runDirectoryLeftovers(join(parent, 'isobench-run-')).find();
+    await mkdir(join(parent, 'isobench-run-Mounted', 'rootfs'), { recursive: true });
+    const mounts = async () => ['/', '/proc', join(parent, 'isobench-run-Mounted', 'rootfs')];
+    const found = await runDirectoryLeftovers(join(parent, 'isobench-run-'), mounts).find();
     assert.deepEqual(found, [
       { description: `run directory ${join(parent, 'isobench-run-Ab12Cd')} (no ledger named it)`, undo: { kind: 'path', path: join(parent, 'isobench-run-Ab12Cd') } },
     ]);
