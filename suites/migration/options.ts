@@ -65,9 +65,10 @@ export const MigrationOptions = z.object({
     .string()
     .optional()
     .transform((text, context) => {
-      if (text === undefined) return 'auto';
+      // `auto` is the default as the results file stores it: `--resume` reads it back through here.
+      if (text === undefined || text === 'auto') return 'auto';
       if (!/^\d+$/.test(text) || Number(text) < 1 || Number(text) > 3600) {
-        context.addIssue({ code: 'custom', message: 'takes a whole number of seconds from 1 to 3600' });
+        context.addIssue({ code: 'custom', message: 'takes auto or a whole number of seconds from 1 to 3600' });
         return z.NEVER;
       }
       return Number(text);

@@ -7,7 +7,9 @@ import { test } from 'node:test';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BENCH_USAGE, parseBenchOptions } from '../../harness/commands/bench.js';
+import { BENCH_USAGE, parseBenchOptions, parseSuiteOptions } from '../../harness/commands/bench.js';
+import { storedOptions } from '../../harness/runner.js';
+import type { ParamValue } from '../../results/schema.js';
 import { DEFAULT_SUITES, SUITES } from '../../suites/index.js';
 import { readResultsFile } from '../../results/store.js';
 import { REPO_ROOT } from '../helpers.js';
@@ -185,4 +187,19 @@ test('targets that can run a chosen suite stay: --suite tcp-bulk, mixed suites a
   assert.deepEqual(mixed.targets.map(({ id }) => id), ['native', 'kvm']);
   assert.equal(mixed.baseline, 'native');
   assert.deepEqual(mixed.leftOut, []);
+});
+
+test('every suite option a results file stores reads back to the same options, so --resume can rebuild the plan (a stored "auto" once refused every resume)', async () => {
+  const cases = [
+    ['--target', 'native', '--suite', 'tcp-rr'],
+    ['--target', 'kvm', '--suite', 'migration', '--migration-time-limit', '12', '--bandwidth', '32,128', '--workload', 'idle,dirty', '--dirty-rate', '0,16', '--wws', '128'],
+  ];
+  for (const argv of cases) {
+    const options = await parseBenchOptions(argv);
+    // As the runner stores them (harness/runner.ts initialResults) and resume reads them (harness/resume.ts rebuildRun).
+    const stored = storedOptions({ ...(Object.assign({}, ...options.suiteOptions.values()) as Record<string, ParamValue | undefined>) });
+    const readBack = parseSuiteOptions(Object.fromEntries(Object.entries(stored).map(([key, value]) => [key, String(value)])));
+    assert.ok(options.suiteOptions.size > 0);
+    for (const [suite, parsed] of options.suiteOptions) assert.deepEqual(readBack.get(suite), parsed, `${suite}'s options read back unchanged`);
+  }
 });

@@ -39,7 +39,7 @@ test('migration: flags are checked before anything runs, one line each', () => {
   assert.throws(() => parse({ bandwidth: '32,32' }), /--bandwidth takes/, 'a value twice is a mistake');
   assert.throws(() => parse({ variant: 'precopy,turbo' }), /--variant takes a comma-separated list of precopy, auto-converge, xbzrle, multifd, postcopy/);
   assert.throws(() => parse({ wws: '0' }), /--wws takes a whole number of MiB from 1 to 65536, not "0"/);
-  assert.throws(() => parse({ 'migration-time-limit': '1.5' }), /--migration-time-limit takes a whole number of seconds/);
+  assert.throws(() => parse({ 'migration-time-limit': '1.5' }), /--migration-time-limit takes auto or a whole number of seconds/);
 });
 
 test('migration settings: both sides get events; multifd and post-copy on both, auto-converge and xbzrle on the source only', () => {
