@@ -20,7 +20,7 @@ const COMMANDS: Record<string, (argv: string[], options: CliOptions) => Promise<
   bench: (argv, options) => benchCommand(argv, options.benchSeams),
   doctor: (argv) => doctorCommand(argv),
   results: (argv) => resultsCommand(argv),
-  cleanup: () => cleanupCommand(),
+  cleanup: (argv) => cleanupCommand(argv),
   calibrate: calibrateCommand,
   // Loaded on demand: vega is heavy, and the other commands do not need it.
   report: async (argv) => (await import('../reports/command.js')).runReportCommand(argv, withAaArms(displayOf)),

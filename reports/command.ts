@@ -13,7 +13,7 @@ export { UsageError };
 const FORMATS: readonly ReportFormat[] = ['html', 'svg', 'csv'];
 
 /** The `isobench report` help text, printed for --help and after a usage error. */
-export const REPORT_USAGE = `usage: isobench report FILE | BEFORE AFTER [--out PATH] [--baseline TARGET] [--title TEXT] [--format html|svg|csv]
+export const REPORT_USAGE = `usage: npm run report -- FILE | BEFORE AFTER [--out PATH] [--baseline TARGET] [--title TEXT] [--format html|svg|csv]
   FILE        one run's results
   BEFORE AFTER  two runs' results (e.g. before and after an upgrade), compared point by point
   --out       html: the file to write; svg/csv: the directory for one file per figure
@@ -45,6 +45,10 @@ const PROCESS_OUTPUT: ReportOutput = {
  */
 export async function runReportCommand(argv: string[], targetStyle?: TargetStyleLookup, output: ReportOutput = PROCESS_OUTPUT): Promise<number> {
   const options = parseOptions(argv);
+  if (options === 'help') {
+    output.print(REPORT_USAGE);
+    return 0;
+  }
   const beforeAfter = options.files.length === 2;
   if (options.files.length > 2) {
     throw new UsageError(`${options.files.length} results files given: name one for a report, or two (BEFORE AFTER) to compare a run with an earlier one`);
@@ -103,7 +107,7 @@ interface ReportArguments {
   format: ReportFormat;
 }
 
-function parseOptions(argv: string[]): ReportArguments {
+function parseOptions(argv: string[]): ReportArguments | 'help' {
   let parsed;
   try {
     parsed = parseArgs({
@@ -115,12 +119,15 @@ function parseOptions(argv: string[]): ReportArguments {
         baseline: { type: 'string' },
         title: { type: 'string' },
         format: { type: 'string', default: 'html' },
+        help: { type: 'boolean' },
       },
     });
   } catch (error) {
-    throw new UsageError(`${(error as Error).message}\n${REPORT_USAGE}`);
+    // Node's first line names the flag; its advice on positionals is about node, not isobench.
+    throw new UsageError(`${(error as Error).message.split('\n')[0]!.replace(/\. To specify a positional argument.*$/, '')}: see npm run report -- --help`);
   }
   const { values, positionals } = parsed;
+  if (values.help) return 'help';
   if (positionals.length === 0) throw new UsageError(`name at least one results file\n${REPORT_USAGE}`);
   const format = values.format as ReportFormat;
   if (!FORMATS.includes(format)) throw new UsageError(`--format must be one of ${FORMATS.join(', ')}, not "${values.format}"`);

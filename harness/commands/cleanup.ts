@@ -3,6 +3,7 @@ import { UsageError } from '../../core/errors.js';
 import { acquireRunLock } from '../../core/lock.js';
 import { cleanupStaleLedger, findStaleLedgers, undoResource } from '../../core/ledger.js';
 import { markCrashedRun } from '../crashed-run.js';
+import { parseFlags } from './bench.js';
 import type { Leftover } from '../../provisioning/types.js';
 
 /** What a cleanup did, as lines for the terminal. */
@@ -60,13 +61,27 @@ export async function cleanupLeftovers(log: (line: string) => void): Promise<Cle
   return report;
 }
 
+/** `npm run cleanup -- --help`. */
+export const CLEANUP_USAGE = `usage: npm run cleanup
+  Removes what crashed isobench runs left on this host, and only that: their orphaned processes,
+  what their ledgers name, then what carries isobench's name prefixes and labels. Marks a crashed
+  run's results file interrupted, so npm run bench -- --resume FILE can finish it. Refused while a
+  run is under way. No flags.`;
+
 /**
- * `isobench cleanup`: prints what was removed and what was not.
+ * `isobench cleanup`: prints what was removed and what was not; `--help` prints CLEANUP_USAGE.
+ * @throws {UsageError} for any flag other than --help or an argument.
  * @returns the exit code: 0 when everything left over is gone (or nothing was), 1 when something
  *   could not be removed.
  * @throws {UsageError} while a live run holds the lock.
  */
-export async function cleanupCommand(): Promise<number> {
+export async function cleanupCommand(argv: readonly string[] = []): Promise<number> {
+  const { values, positionals } = parseFlags({ args: [...argv], options: { help: { type: 'boolean' } }, strict: true, allowPositionals: true }, 'npm run cleanup -- --help');
+  if (positionals.length > 0) throw new UsageError(`cleanup takes no arguments, not "${positionals.join(' ')}": it finds every crashed run's leftovers itself (see npm run cleanup -- --help)`);
+  if (values.help) {
+    console.log(CLEANUP_USAGE);
+    return 0;
+  }
   const report = await cleanupLeftovers((line) => console.log(line));
   for (const item of report.removed) console.log(`removed ${item}`);
   for (const item of report.failed) console.error(`could not remove ${item}`);

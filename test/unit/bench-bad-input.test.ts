@@ -154,6 +154,9 @@ const CASES: Case[] = [
     line: /^docker-nat cannot run on this host: no Docker daemon answers on \/var\/run\/docker\.sock and starting dockerd needs root; fix that, or leave docker-nat out of --target$/,
   },
   // Results files given to results, report and --resume.
+  { name: 'cleanup: an unknown flag (it used to run the cleanup)', argv: () => ['cleanup', '--bogus'], line: /^unknown flag --bogus: see npm run cleanup -- --help for the flags$/ },
+  { name: 'cleanup: an argument', argv: () => ['cleanup', 'runs/x.json'], line: /^cleanup takes no arguments, not "runs\/x\.json": it finds every crashed run's leftovers itself \(see npm run cleanup -- --help\)$/ },
+  { name: 'report: an unknown flag', argv: () => ['report', '--bogus', join(scratch, 'x.json')], line: /^Unknown option '--bogus': see npm run report -- --help$/ },
   { name: 'results: a missing file', argv: () => ['results', join(scratch, 'nope.json')], line: /nope\.json is not a valid isobench results file: cannot be read \(ENOENT\); check the path/ },
   { name: 'results: an empty file', argv: () => ['results', file('empty.json')], line: /empty\.json is not a valid isobench results file: is not JSON \(Unexpected end of JSON input\); it is cut short or was edited: restore it from a copy, or rerun npm run bench$/ },
   { name: 'results: a truncated file', argv: () => ['results', file('truncated.json')], line: /truncated\.json is not a valid isobench results file: is not JSON \(.*\); it is cut short or was edited/ },
