@@ -104,6 +104,13 @@ function parseSuite(name: string): AnySuite {
   return suite;
 }
 
+/** Each suite flag's name and the suites that declare it, in SUITES order. */
+function suiteFlagOwners(): Map<string, string[]> {
+  const owners = new Map<string, string[]>();
+  for (const suite of SUITES) for (const flag of suite.flags) owners.set(flag.name, [...(owners.get(flag.name) ?? []), suite.name]);
+  return owners;
+}
+
 /**
  * Each registered suite's options from its flags, parsed by the suite's own schema.
  * @throws UsageError naming the flag and what its schema said, e.g. `--streams takes a whole number from 1 to 128, not "500"`.
@@ -218,6 +225,13 @@ export async function parseBenchOptions(argv: string[]): Promise<BenchOptions & 
   // with --suite migration) would only skip every point, so the plan leaves it out.
   const { kept: targets, leftOut } = fitTargets(given, suites);
   if (targets.length === 0) throw new UsageError(noFittingTarget(values.target, suites, leftOut));
+  // A suite's flag without the suite would be ignored without a word (a newcomer's `--bandwidth 64
+  // --suite tcp-rr` ran tcp-rr and exited 0).
+  for (const [flag, owners] of suiteFlagOwners()) {
+    if ((values as Record<string, unknown>)[flag] === undefined || suites.some((suite) => owners.includes(suite.name))) continue;
+    const which = owners.length === 1 ? `the ${owners[0]} suite` : `the ${owners.join(', ')} suites`;
+    throw new UsageError(`--${flag} is a flag of ${which}, which this run does not include: add --suite ${owners[0]}, or leave --${flag} out`);
+  }
   const suiteOptions = parseSuiteOptions(values);
   const subnet = values.subnet ?? DEFAULT_TEST_SUBNET;
   const guardRange = values['guard-range'] ?? DEFAULT_GUARD_RANGE;
