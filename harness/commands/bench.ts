@@ -203,7 +203,8 @@ export function parseFlags<const Config extends ParseArgsConfig>(config: Config,
  *   `--full`, a named target that runs only other suites, no target left that can run the suites
  *   (`--target native --suite migration`), a `--subnet`/`--guard-range` validateNetworkRanges
  *   refuses, `--aa` without exactly one target, a `--baseline` not among the targets, or an
- *   inconsistent adaptive setting (see adaptiveLimits).
+ *   inconsistent adaptive setting (see adaptiveLimits), a suite's flag without its suite, or a
+ *   migration `--wws` that does not fit in the kvm guest's `--memory`.
  */
 export async function parseBenchOptions(argv: string[]): Promise<BenchOptions & { lab?: LabSelection; leftOut?: LeftOutTarget[] }> {
   const { values } = parseFlags({ args: argv, options: FLAGS, strict: true }, 'npm run bench -- --help');
@@ -251,6 +252,12 @@ export async function parseBenchOptions(argv: string[]): Promise<BenchOptions & 
   const dest = suiteOptions.get('migration')?.dest;
   if (dest !== undefined && (targetOptions.vmManager !== 'libvirt' || !migrating)) {
     throw new UsageError('--dest is the destination libvirtd of a libvirt migration: add --vm-manager libvirt --suite migration, or leave --dest out');
+  }
+  // The dirtier maps its working set inside the guest: one as large as the guest cannot be mapped
+  // (`--wws 4096 --memory 512` booted a guest, then failed the point on the dirtier's mmap).
+  const migration = suiteOptions.get('migration') as { wws?: number; workload?: string } | undefined;
+  if (migrating && migration?.workload?.split(',').includes('dirty') && migration.wws !== undefined && migration.wws >= targetOptions.memoryMiB && targets.some(({ driver }) => driver.name === 'kvm')) {
+    throw new UsageError(`--wws ${migration.wws} MiB does not fit in the kvm guest's ${targetOptions.memoryMiB} MiB (--memory): choose a --wws well below --memory, or a larger --memory`);
   }
   if (dest === undefined && migrating && targetOptions.vmManager === 'libvirt' && targets.some(({ driver }) => driver.name === 'kvm')) {
     throw new UsageError('a libvirt migration needs its destination: add --dest URI (e.g. qemu+ssh://host/system), or use --vm-manager qemu');

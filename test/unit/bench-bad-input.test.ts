@@ -156,6 +156,7 @@ const CASES: Case[] = [
   // Results files given to results, report and --resume.
   { name: 'a suite\'s flag without its suite (it was ignored)', argv: () => ['bench', '--target', 'native', '--suite', 'tcp-rr', '--bandwidth', '64'], line: /^--bandwidth is a flag of the migration suite, which this run does not include: add --suite migration, or leave --bandwidth out$/ },
   { name: 'a suite\'s flag the default matrix does not use', argv: () => ['bench', '--workload', 'web'], line: /^--workload is a flag of the migration suite, which this run does not include: add --suite migration, or leave --workload out$/ },
+  { name: 'a working set larger than the guest', argv: () => ['bench', '--target', 'kvm', '--suite', 'migration', '--workload', 'dirty', '--wws', '4096', '--memory', '512'], line: /^--wws 4096 MiB does not fit in the kvm guest's 512 MiB \(--memory\): choose a --wws well below --memory, or a larger --memory$/ },
   { name: 'cleanup: an unknown flag (it used to run the cleanup)', argv: () => ['cleanup', '--bogus'], line: /^unknown flag --bogus: see npm run cleanup -- --help for the flags$/ },
   { name: 'cleanup: an argument', argv: () => ['cleanup', 'runs/x.json'], line: /^cleanup takes no arguments, not "runs\/x\.json": it finds every crashed run's leftovers itself \(see npm run cleanup -- --help\)$/ },
   { name: 'report: an unknown flag', argv: () => ['report', '--bogus', join(scratch, 'x.json')], line: /^Unknown option '--bogus': see npm run report -- --help$/ },
