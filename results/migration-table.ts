@@ -65,11 +65,19 @@ export function outcomeText(outcome: MigrationTrialDetail['outcome']): string {
   }
 }
 
-/** Every migration trial of the file, in the file's point order, with its figures. */
+/**
+ * Every migration trial of the file, in the file's point order, with its figures. A VM migration
+ * trial that failed or was skipped before it kept a record (a dirtier that could not map its working
+ * set) is a row too, its figures `–` and its reason as the outcome: hiding it read as "no migration
+ * trials" to a newcomer.
+ */
 export function migrationRows(results: ResultsFile): MigrationTrialRow[] {
   return results.points.flatMap((point) =>
     point.trials.flatMap((trial) => {
       const detail = trial.detail;
+      if (detail === undefined && point.suite === 'migration' && trial.state !== 'completed') {
+        return [{ ...EMPTY_FIGURES, target: point.target, pointId: point.pointId, repetition: trial.repetition, outcome: `${trial.state}: ${roundDurations(trial.reason)}` }];
+      }
       if (detail?.kind !== 'migration') return [];
       const qemu = detail.qemu;
       return [{
@@ -93,6 +101,12 @@ export function migrationRows(results: ResultsFile): MigrationTrialRow[] {
     }),
   );
 }
+
+/** A row's figures when the trial measured none. */
+const EMPTY_FIGURES = {
+  totalS: null, precopyRounds: null, dirtySyncCount: null, transferredMiB: null, qemuDowntimeMs: null, eventDowntimeMs: null, probeGapMs: null,
+  blackoutMs: null, brownoutMs: null, resolutionMs: null, probePassed: null, dirtyMiBs: null,
+} as const;
 
 const cell = (value: number | null, digits = 0) => (value === null ? '–' : value.toFixed(digits));
 

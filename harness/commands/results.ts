@@ -47,7 +47,9 @@ export async function resultsCommand(argv: string[], write: (text: string) => vo
         .map((results, index) => {
           const rows = migrationRows(results);
           if (rows.length === 0) return `${noMigrationTrialsLine(results, positionals[index]!)}\n`;
-          return `${toMigrationTable(rows)}\n${toPredictionTable(predictionRows(results, predictMigrationTrial))}`;
+          const predicted = predictionRows(results, predictMigrationTrial);
+          // Trials that failed before a migration kept its record have nothing to predict from.
+          return `${toMigrationTable(rows)}\n${predicted.length > 0 ? toPredictionTable(predicted) : 'no trial kept a migration record to predict from: no prediction table\n'}`;
         })
         .join('\n'),
     );
