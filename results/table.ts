@@ -48,16 +48,19 @@ export function summaryRows(results: ResultsFile): SummaryRow[] {
       continue;
     }
     for (const summary of point.summaries) {
+      // One sample has no spread: its sd, interval and cv are absent (the stored summary holds 0 and
+      // the mean there, which a CSV reader would take for a measured zero spread).
+      const spread = summary.n >= 2;
       rows.push({
         ...base,
         metric: summary.metric,
         unit: summary.unit,
         n: summary.n,
         mean: summary.mean,
-        sd: summary.sd,
-        ci95_low: summary.ci95Low,
-        ci95_high: summary.ci95High,
-        cv: summary.cv,
+        sd: spread ? summary.sd : '',
+        ci95_low: spread ? summary.ci95Low : '',
+        ci95_high: spread ? summary.ci95High : '',
+        cv: spread ? summary.cv : '',
         // A noisy headline makes the point noisy; each metric keeps its own verdict too.
         status: point.status === 'ok' || point.status === 'noisy' ? summary.status : point.status,
         reason: point.reason ?? '',

@@ -175,3 +175,16 @@ describe('npm run results -- FILE --format csv and untrusted text', () => {
     }
   });
 });
+
+describe('one repetition', () => {
+  it('leaves sd, the interval and cv empty (null in JSON) instead of a measured zero spread', async () => {
+    const { readFile } = await import('node:fs/promises');
+    const file = JSON.parse(await readFile(new URL('../fixtures/reports/native-network-quick.json', import.meta.url), 'utf8')) as ResultsFile;
+    const rows = summaryRows(file).filter((row) => row.n === 1);
+    assert.ok(rows.length > 0, 'the fixture is a one-repetition run');
+    for (const row of rows) {
+      assert.equal(typeof row.mean, 'number');
+      assert.deepEqual([row.sd, row.ci95_low, row.ci95_high, row.cv], ['', '', '', ''], `${row.point} ${row.metric}`);
+    }
+  });
+});
