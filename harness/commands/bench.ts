@@ -78,7 +78,7 @@ const OPT_IN_USAGE = [
 export const BENCH_USAGE = `usage: npm run bench -- [--target NAME[:OPTION…][,…]|all] [--suite NAME[,NAME…]|all] [--quick|--full] | --resume RESULTS.json
                       [--reps N] [--out DIR] [--seed N] [--storage volume|overlay]
                       [--accel auto|kvm|tcg] [--disk raw|qcow2] [--vcpus N] [--memory MiB] [--vm-manager qemu|libvirt]
-                      [--subnet CIDR] [--guard-range CIDR] [--cv-threshold X] [--quiet-wait SECONDS] ${SUITE_FLAG_USAGE}
+                      [--subnet CIDR] [--guard-range CIDR] [--cv-threshold PERCENT] [--quiet-wait SECONDS] ${SUITE_FLAG_USAGE}
                       [--baseline CONFIG] [--margin PERCENT] [--noise-floor PERCENT] [--aa]
                       [--until-decided|--no-until-decided] [--max-reps N] [--budget DURATION] [--max-steal PERCENT]
 targets: ${TARGET_NAMES.join(', ')}    suites: ${SUITE_NAMES.join(', ')}
@@ -279,7 +279,8 @@ export async function parseBenchOptions(argv: string[]): Promise<BenchOptions & 
     repetitions,
     outDirectory: resolve(values.out ?? DEFAULT_OUT_DIRECTORY),
     seed: integer('seed', values.seed, randomSeed(), 0, 2 ** 31 - 1),
-    cvThreshold: decimal('cv-threshold', values['cv-threshold'], DEFAULT_CV_THRESHOLD, 0, 10),
+    // In percent, as --margin and --noise-floor are (it was a fraction: `--cv-threshold 5` meant 500 %).
+    cvThreshold: values['cv-threshold'] === undefined ? DEFAULT_CV_THRESHOLD : percent('cv-threshold', values['cv-threshold'])! / 100,
     subnet,
     guardRange,
     targetOptions,

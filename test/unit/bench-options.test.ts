@@ -203,3 +203,9 @@ test('every suite option a results file stores reads back to the same options, s
     for (const [suite, parsed] of options.suiteOptions) assert.deepEqual(readBack.get(suite), parsed, `${suite}'s options read back unchanged`);
   }
 });
+
+test('--cv-threshold is in percent, as --margin and --noise-floor are (5 used to mean 500 %)', async () => {
+  assert.equal((await parseBenchOptions(['--target', 'native', '--suite', 'tcp-rr', '--cv-threshold', '10'])).cvThreshold, 0.1);
+  assert.equal((await parseBenchOptions(['--target', 'native', '--suite', 'tcp-rr'])).cvThreshold, 0.05);
+  await assert.rejects(parseBenchOptions(['--target', 'native', '--suite', 'tcp-rr', '--cv-threshold', '0']), /^UsageError: --cv-threshold takes a percentage above 0 and at most 100, not "0"$/);
+});
