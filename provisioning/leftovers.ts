@@ -3,6 +3,7 @@ import { basename, dirname, join } from 'node:path';
 import { runCommand } from '../core/exec.js';
 import { allProcessStats, type ProcessStat } from '../core/proc.js';
 import { isIsobenchPolicy, POLICY_RC_D } from '../core/tools.js';
+import { mountPointsUnder } from './image/tree-removal.js';
 import { networkLeftovers } from './network-leftovers.js';
 import { NETNS_PREFIX } from './topology.js';
 import { DRIVERS } from './targets/index.js';
@@ -104,32 +105,24 @@ export function servicePolicyLeftovers(
  * lock, so none of these belongs to a live run; cleanup scans them after the ledgers, which remove
  * every directory they name.
  * @param prefix The directories' path prefix; RUN_DIRECTORY_PREFIX unless a test says otherwise.
+ * @param mountinfo The text of /proc/self/mountinfo (read by default), parsed by mountPointsUnder.
  */
-export function runDirectoryLeftovers(prefix: string = RUN_DIRECTORY_PREFIX, mountPoints: () => Promise<string[]> = currentMountPoints): LeftoverScanner {
+export function runDirectoryLeftovers(prefix: string = RUN_DIRECTORY_PREFIX, mountinfo: () => Promise<string> = () => readFile('/proc/self/mountinfo', 'utf8').catch(() => '')): LeftoverScanner {
   return {
     name: 'run directories',
     async find(): Promise<Leftover[]> {
       const parent = dirname(prefix);
       const entries = await readdir(parent, { withFileTypes: true }).catch(() => []);
-      const mounts = await mountPoints();
+      const mounts = await mountinfo();
       return entries
         .filter((entry) => entry.isDirectory() && entry.name.startsWith(basename(prefix)))
         .map((entry) => join(parent, entry.name))
         // A mount inside (an overlay whose ledger entry failed to unmount it) is not removed through:
         // a recursive delete would cross into it.
-        .filter((path) => !mounts.some((mount) => mount === path || mount.startsWith(`${path}/`)))
+        .filter((path) => mountPointsUnder(mounts, path).length === 0)
         .map((path) => ({ description: `run directory ${path} (no ledger named it)`, undo: { kind: 'path', path } }));
     },
   };
-}
-
-/** This mount namespace's mount points (/proc/self/mounts, octal escapes decoded). */
-async function currentMountPoints(): Promise<string[]> {
-  const text = await readFile('/proc/self/mounts', 'utf8').catch(() => '');
-  return text.split('\n').flatMap((line) => {
-    const field = line.split(' ')[1];
-    return field ? [field.replace(/\\([0-7]{3})/g, (_, octal: string) => String.fromCharCode(parseInt(octal, 8)))] : [];
-  });
 }
 
 /**

@@ -13,7 +13,8 @@ test('a run directory no ledger named (a kill between mkdtemp and the ledger ent
     await mkdir(join(parent, 'someone-else'));
     await writeFile(join(parent, 'isobench-run-file'), 'not a directory');
     await mkdir(join(parent, 'isobench-run-Mounted', 'rootfs'), { recursive: true });
-    const mounts = async () => ['/', '/proc', join(parent, 'isobench-run-Mounted', 'rootfs')];
+    // /proc/self/mountinfo lines: field 5 is the mount point.
+    const mounts = async () => ['22 1 8:1 / / rw - ext4 /dev/sda1 rw', '23 22 0:5 / /proc rw - proc proc rw', `90 22 0:50 / ${join(parent, 'isobench-run-Mounted', 'rootfs')} rw - overlay overlay rw`].join('\n');
     const found = await runDirectoryLeftovers(join(parent, 'isobench-run-'), mounts).find();
     assert.deepEqual(found, [
       { description: `run directory ${join(parent, 'isobench-run-Ab12Cd')} (no ledger named it)`, undo: { kind: 'path', path: join(parent, 'isobench-run-Ab12Cd') } },
