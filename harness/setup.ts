@@ -6,6 +6,7 @@ import { APT_TIMEOUT_MS, ensureTools, findExecutable, type ToolRequirement } fro
 import { loadLibvirtBindings } from '../provisioning/kvm/libvirt.js';
 import { DRIVERS } from '../provisioning/targets/index.js';
 import { SUITES } from '../suites/index.js';
+import { cleanupLeftovers } from './commands/cleanup.js';
 
 const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 /** The optional native binding the `--vm-manager libvirt` test needs; it builds from source against libvirt-dev. */
@@ -39,6 +40,23 @@ export function everyToolRequirement(): ToolRequirement[] {
 export async function setupForTests(log: (line: string) => void): Promise<void> {
   await ensureTools(everyToolRequirement(), log);
   await ensureLibvirtBindings(log);
+  await removeCrashedRunLeftovers(log);
+}
+
+/**
+ * The integration tests check the host is clean before a run and refuse a test range the host
+ * already routes, so what an earlier run left when it was killed (a test run cut off, a crashed
+ * bench: its bridge still routing 198.18.0.0/24) would fail every one of them for a reason that is
+ * not theirs. Remove it first, exactly as `npm run cleanup` would, and say what went. A test's own
+ * leak is still caught: each test compares the host after its run with the host before it.
+ *
+ * @throws {UsageError} while a live run holds the run lock (the tests would collide with it).
+ */
+async function removeCrashedRunLeftovers(log: (line: string) => void): Promise<void> {
+  if (process.getuid?.() !== 0) return;
+  const report = await cleanupLeftovers((line) => log(`isobench: before the tests, ${line}`));
+  if (report.removed.length > 0) log(`isobench: before the tests, removed what crashed runs left: ${report.removed.join('; ')}`);
+  if (report.failed.length > 0) log(`isobench: before the tests, could not remove: ${report.failed.join('; ')}`);
 }
 
 /**
