@@ -1,5 +1,5 @@
 import { readdir, readFile, rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { runCommand } from './exec.js';
 import { writeJsonAtomic } from './json-file.js';
 import { hostProcessTree, terminate } from './kill-tree.js';
@@ -13,6 +13,22 @@ export const UNDO_TIMEOUT_MS = 30_000;
 /** The directory of ledgers and the run lock: `$ISOBENCH_STATE_DIR`, else DEFAULT_STATE_DIRECTORY. */
 export function stateDirectory(): string {
   return process.env.ISOBENCH_STATE_DIR ?? DEFAULT_STATE_DIRECTORY;
+}
+
+/** The name every run directory starts with (`mkdtemp` adds six characters). */
+export const RUN_DIRECTORY_NAME_PREFIX = 'isobench-run-';
+
+/**
+ * The path prefix of run directories: `isobench-run-` beside the state directory, so
+ * `/var/tmp/isobench-run-` by default. A run's directory lives beside the lock it is made under:
+ * `cleanup` removes the run directories no ledger names while holding *that* lock, so a run with a
+ * private `ISOBENCH_STATE_DIR` (the runner's unit tests) must not make its directory among the host's.
+ * Made under /var/tmp, the unit tests' directories were found by a concurrent integration test's
+ * leftover check (a CI failure: an empty `/var/tmp/isobench-run-fJd6Zy`) and removed from under the
+ * test by a concurrent `cleanup`.
+ */
+export function runDirectoryPrefix(): string {
+  return join(dirname(stateDirectory()), RUN_DIRECTORY_NAME_PREFIX);
 }
 
 /**

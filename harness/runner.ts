@@ -1,6 +1,5 @@
 import { mkdtemp } from 'node:fs/promises';
 import { constants as osConstants } from 'node:os';
-import { join } from 'node:path';
 import type { AnySuite, ClientSide, SuiteContext, SuiteOptions, TrialOutcome } from '../contracts/suite.js';
 import type { ProvisionedTarget, ServicePort, TargetOptions } from '../contracts/target.js';
 import { probeHost } from '../provisioning/host-probe.js';
@@ -42,7 +41,7 @@ import { summarizePoint } from './point-summary.js';
 import { formatDuration, Progress } from './progress.js';
 import { DEFAULT_MAX_WAIT_MS, waitForQuietHost, type QuietHostOptions } from './quiet-host.js';
 import { checkSameHost, checkSamePlan, hostIdentity, nextResumeSession, resumeDirectory, roundsDone, type HostIdentity, type ResumeState } from './resume.js';
-import { findStaleLedgers, ResourceRegistry } from '../core/ledger.js';
+import { findStaleLedgers, ResourceRegistry, runDirectoryPrefix } from '../core/ledger.js';
 import { errorMessage, UsageError } from '../core/errors.js';
 import { formatZodIssues } from '../core/zod-text.js';
 import { ensureTools, type EnsureToolsOptions, type ToolRequirement } from '../core/tools.js';
@@ -213,8 +212,6 @@ export interface BenchOutcome {
   resultsPath: string;
   results: ResultsFile;
 }
-
-const RUN_DIRECTORY_PARENT = '/var/tmp';
 
 /**
  * A run id that sorts by start time and stays unique when two runs start in the same second:
@@ -397,7 +394,8 @@ export async function runBench(options: BenchOptions): Promise<BenchOutcome> {
       log(`resuming: ${skipped} trial(s) already recorded count toward the plan; ${plan.rounds.flatMap((round, index) => round.filter((cell) => planned(cell, index))).length} planned trial(s) left`);
     }
 
-    const runDirectory = await mkdtemp(join(RUN_DIRECTORY_PARENT, 'isobench-run-'));
+    // Beside the state directory whose lock this run holds (core/ledger.ts says why).
+    const runDirectory = await mkdtemp(runDirectoryPrefix());
     await resources.register(`run directory ${runDirectory}`, { kind: 'path', path: runDirectory });
     const createTopology = options.seams?.createTopology ?? ((config, registry) => Topology.create(config, registry));
     // A placement brings its own network (the lab's link): no local topology is built for it.

@@ -2,6 +2,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { runCommand } from '../core/exec.js';
 import { allProcessStats, type ProcessStat } from '../core/proc.js';
+import { runDirectoryPrefix } from '../core/ledger.js';
 import { isIsobenchPolicy, POLICY_RC_D } from '../core/tools.js';
 import { mountPointsUnder } from './image/tree-removal.js';
 import { networkLeftovers } from './network-leftovers.js';
@@ -10,8 +11,8 @@ import { DRIVERS } from './targets/index.js';
 import type { Leftover, LeftoverScanner } from './types.js';
 
 /**
- * The path prefix of every run directory (harness/runner.ts makes them with mkdtemp under /var/tmp;
- * provisioning may not import the harness, so the prefix is repeated here).
+ * The path prefix of every run directory with the default state directory (core/ledger.ts's
+ * runDirectoryPrefix(), which the scanners read when they run: it follows `ISOBENCH_STATE_DIR`).
  */
 export const RUN_DIRECTORY_PREFIX = '/var/tmp/isobench-run-';
 
@@ -58,6 +59,7 @@ export function processLeftovers(seams: ProcessSeams = {}): LeftoverScanner {
       const spared = new Set<number>();
       for (let pid: number | undefined = process.pid; pid !== undefined && pid > 0 && !spared.has(pid); pid = byPid.get(pid)?.ppid) spared.add(pid);
       const found = new Map<number, string>();
+      const runDirectories = runDirectoryPrefix();
       for (const namespace of (await (seams.namespaces ?? namespaceNames)()).filter((name) => name.startsWith(NETNS_PREFIX))) {
         for (const pid of await (seams.pidsIn ?? pidsInNamespace)(namespace)) found.set(pid, `in network namespace ${namespace}`);
       }
@@ -65,7 +67,7 @@ export function processLeftovers(seams: ProcessSeams = {}): LeftoverScanner {
         if (found.has(stat.pid) || stat.state === 'Z') continue;
         // QEMU is left to the ledger and the kvm scanner: a libvirt guest's must go through libvirt.
         if (stat.comm.startsWith('qemu-system')) continue;
-        if ((await (seams.argv ?? processArgv)(stat.pid)).some((word) => word.includes(RUN_DIRECTORY_PREFIX))) found.set(stat.pid, 'using a run directory');
+        if ((await (seams.argv ?? processArgv)(stat.pid)).some((word) => word.includes(runDirectories))) found.set(stat.pid, 'using a run directory');
       }
       return [...found].filter(([pid]) => !spared.has(pid) && byPid.get(pid)?.state !== 'Z').map(([pid, where]) => {
         const stat = byPid.get(pid);
@@ -102,20 +104,21 @@ export function servicePolicyLeftovers(
  * Run directories (`/var/tmp/isobench-run-*`) that no ledger removed: a run killed between its
  * `mkdtemp` and the ledger entry that names the directory leaves one no ledger knows. `cleanup`
  * holds the run lock while it scans, and every run (and `calibrate`) makes its directory under that
- * lock, so none of these belongs to a live run; cleanup scans them after the ledgers, which remove
- * every directory they name.
- * @param prefix The directories' path prefix; RUN_DIRECTORY_PREFIX unless a test says otherwise.
+ * lock, beside the state directory that holds it (runDirectoryPrefix), so none of these belongs to a
+ * live run; cleanup scans them after the ledgers, which remove every directory they name.
+ * @param prefix The directories' path prefix; runDirectoryPrefix() when the scan runs unless a test says otherwise.
  * @param mountinfo The text of /proc/self/mountinfo (read by default), parsed by mountPointsUnder.
  */
-export function runDirectoryLeftovers(prefix: string = RUN_DIRECTORY_PREFIX, mountinfo: () => Promise<string> = () => readFile('/proc/self/mountinfo', 'utf8').catch(() => '')): LeftoverScanner {
+export function runDirectoryLeftovers(prefix?: string, mountinfo: () => Promise<string> = () => readFile('/proc/self/mountinfo', 'utf8').catch(() => '')): LeftoverScanner {
   return {
     name: 'run directories',
     async find(): Promise<Leftover[]> {
-      const parent = dirname(prefix);
+      const scanned = prefix ?? runDirectoryPrefix();
+      const parent = dirname(scanned);
       const entries = await readdir(parent, { withFileTypes: true }).catch(() => []);
       const mounts = await mountinfo();
       return entries
-        .filter((entry) => entry.isDirectory() && entry.name.startsWith(basename(prefix)))
+        .filter((entry) => entry.isDirectory() && entry.name.startsWith(basename(scanned)))
         .map((entry) => join(parent, entry.name))
         // A mount inside (an overlay whose ledger entry failed to unmount it) is not removed through:
         // a recursive delete would cross into it.

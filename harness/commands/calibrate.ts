@@ -16,7 +16,7 @@ import { runChecked, runCommand, startBackground } from '../../core/exec.js';
 import { acquireRunLock } from '../../core/lock.js';
 import { seededRandom } from '../random.js';
 import { waitForQuietHost } from '../quiet-host.js';
-import { ResourceRegistry } from '../../core/ledger.js';
+import { ResourceRegistry, runDirectoryPrefix } from '../../core/ledger.js';
 import { summarize } from '../statistics.js';
 import { ensureTools } from '../../core/tools.js';
 import { newRunId } from '../runner.js';
@@ -111,7 +111,7 @@ export async function calibrateCommand(argv: string[]): Promise<number> {
   const resources = new ResourceRegistry(newRunId());
   try {
     const host = await probeHost();
-    const runDirectory = await mkdtemp('/var/tmp/isobench-run-');
+    const runDirectory = await mkdtemp(runDirectoryPrefix());
     await resources.register(`run directory ${runDirectory}`, { kind: 'path', path: runDirectory });
     const topology = await Topology.create({ subnet: DEFAULT_TEST_SUBNET, guardRange: DEFAULT_GUARD_RANGE }, resources);
     const options = { storage: 'volume', accel: 'auto', disk: 'raw', vcpus: 1, memoryMiB: 1024, vmManager: 'qemu', quick: true } as const;

@@ -3,7 +3,8 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { LEFTOVER_SCANNERS, runDirectoryLeftovers } from '../../provisioning/leftovers.js';
+import { runDirectoryPrefix } from '../../core/ledger.js';
+import { LEFTOVER_SCANNERS, RUN_DIRECTORY_PREFIX, runDirectoryLeftovers } from '../../provisioning/leftovers.js';
 
 test('a run directory no ledger named (a kill between mkdtemp and the ledger entry) is found; only isobench-run-* directories are, and none with a mount inside', async () => {
   const parent = await mkdtemp(join(tmpdir(), 'isobench-scan-'));
@@ -27,4 +28,23 @@ test('a run directory no ledger named (a kill between mkdtemp and the ledger ent
 
 test('cleanup scans run directories last, after the drivers\' scanners that may need files inside them', () => {
   assert.equal(LEFTOVER_SCANNERS.at(-1)?.name, 'run directories');
+});
+
+test('run directories lie beside the state directory: /var/tmp by default, a private one\'s parent with ISOBENCH_STATE_DIR, and the scanner looks there', async () => {
+  const saved = process.env.ISOBENCH_STATE_DIR;
+  const parent = await mkdtemp(join(tmpdir(), 'isobench-scan-'));
+  try {
+    delete process.env.ISOBENCH_STATE_DIR;
+    assert.equal(runDirectoryPrefix(), RUN_DIRECTORY_PREFIX);
+    process.env.ISOBENCH_STATE_DIR = join(parent, 'state');
+    assert.equal(runDirectoryPrefix(), join(parent, 'isobench-run-'));
+    await mkdir(join(parent, 'isobench-run-Zz99Yy'));
+    // The scanner reads the prefix when it scans, not when it is made: LEFTOVER_SCANNERS is built at import.
+    const found = await runDirectoryLeftovers(undefined, async () => '').find();
+    assert.deepEqual(found.map((leftover) => leftover.undo), [{ kind: 'path', path: join(parent, 'isobench-run-Zz99Yy') }]);
+  } finally {
+    if (saved === undefined) delete process.env.ISOBENCH_STATE_DIR;
+    else process.env.ISOBENCH_STATE_DIR = saved;
+    await rm(parent, { recursive: true, force: true });
+  }
 });

@@ -237,6 +237,19 @@ test('every round runs every target x point once, in the order the seed shuffles
   assert.equal(process.listenerCount('SIGTERM'), 0);
 });
 
+test('a run with a private state directory makes its run directory beside it, never among the host\'s in /var/tmp', async () => {
+  // A concurrent integration test's leftover check (and a concurrent `cleanup`, which holds only the
+  // host's lock) would see a /var/tmp/isobench-run-* directory this test run made: one CI run failed so.
+  const journal: Journal = [];
+  const outcome = await runBench(benchOptions([configuration('fake-a', fakeDriver(journal, new Map()))], [fakeSuite('fake', journal)], { repetitions: 1 }));
+  assert.equal(outcome.results.status, 'completed');
+  const runDirectory = journal[0]!.split(' ')[1]!;
+  assert.match(runDirectory, /\/isobench-run-[A-Za-z0-9]{6}$/);
+  assert.equal(join(runDirectory, '..'), scratch, `${runDirectory} lies beside the state directory ${stateDirectory}`);
+  assert.ok(!existsSync(runDirectory), 'and is removed');
+  await assertStateDirectoryClean();
+});
+
 test('a target whose provisioning fails has its points failed with the reason; the other runs and is torn down', async () => {
   const journal: Journal = [];
   const live = new Map<string, FakeTarget>();
