@@ -1,4 +1,5 @@
 import { LEFTOVER_SCANNERS, processLeftovers } from '../../provisioning/leftovers.js';
+import { RUNC_LEFTOVERS } from '../../provisioning/criu/leftovers.js';
 import { UsageError } from '../../core/errors.js';
 import { acquireRunLock } from '../../core/lock.js';
 import { cleanupStaleLedger, findStaleLedgers, undoResource } from '../../core/ledger.js';
@@ -17,7 +18,8 @@ export interface CleanupReport {
 }
 
 /**
- * Removes what crashed runs left: first the processes they orphaned (processLeftovers), then by their
+ * Removes what crashed runs left: first the runc containers whose state lies in their run
+ * directories (criu/leftovers.ts) and the processes they orphaned (processLeftovers), then by their
  * ledgers (exactly what they created), then by
  * isobench's name prefixes and labels. A crashed run's results file that still says `running` is
  * marked `interrupted` (harness/crashed-run.ts), so readers and `--resume` know. Refuses while a
@@ -38,7 +40,17 @@ export async function cleanupLeftovers(log: (line: string) => void): Promise<Cle
     }
   };
   try {
-    // Orphaned trial tools first, while the client namespace still has the name that finds them:
+    // runc containers first. Their state lives in the run directory a ledger is about to remove, and
+    // one the ledger does not name (a kill inside `runc run`) could not be deleted by runc after that.
+    // And before the orphaned processes: a container killed while frozen (a checkpoint, a timed pause)
+    // has tasks no signal ends until thawed; `runc delete --force` thaws and kills them.
+    try {
+      for (const leftover of await RUNC_LEFTOVERS.find()) await remove(leftover);
+    } catch (error) {
+      // Unreadable runc output must not keep the rest of cleanup from running; it is reported.
+      report.failed.push(`${RUNC_LEFTOVERS.name}: ${(error as Error).message}`);
+    }
+    // Orphaned trial tools next, while the client namespace still has the name that finds them:
     // the ledger's `ip netns delete` would leave them running in a namespace nothing names.
     for (const leftover of await processLeftovers().find()) await remove(leftover);
     for (const ledger of await findStaleLedgers()) {

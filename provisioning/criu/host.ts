@@ -12,6 +12,7 @@ import type {
   MigratableContainer,
 } from '../../contracts/container-migration.js';
 import { UDP_ECHO_PATH } from '../image/recipe.js';
+import { LINK_PREFIX, NETNS_PREFIX } from '../topology.js';
 import { freezeFor } from './freezer.js';
 import { createContainerNetwork, type ContainerNetwork, type ContainerNetworkSpec } from './netns.js';
 import { workloadCommand, type OciConfigInputs } from './oci-config.js';
@@ -24,6 +25,14 @@ import { checkpointContainer, restoreContainer, runContainer, type CriuStep, typ
  * container in a new namespace with the same address and MAC, restored from a copy of the images,
  * on the same root file system (shared storage, as the VM's shared disk).
  */
+
+/**
+ * The name prefix of every runc container and network namespace of the container row
+ * (`isobench-criu-<tag>-<trial><side>`): cleanup's runc scanner (criu/leftovers.ts) finds them by it.
+ */
+export const CRIU_NAME_PREFIX = `${NETNS_PREFIX}criu-`;
+/** The prefix of a container namespace's bridge-side veth, `ib-cr<trial><side>` (LINK_PREFIX; at most 14 characters in all). */
+export const CRIU_LINK_PREFIX = `${LINK_PREFIX}cr`;
 
 /** Copying the images (a few MB) on the local disk, ms. */
 export const COPY_TIMEOUT_MS = 60_000;
@@ -87,10 +96,10 @@ export async function createCriuHost(setup: CriuHostSetup): Promise<ContainerMig
     const trial = ++launched;
     const base = join(setup.workDirectory, `trial-${trial}`);
     const names = (side: 'a' | 'b') => ({
-      container: `isobench-criu-${setup.tag}-${trial}${side}`,
+      container: `${CRIU_NAME_PREFIX}${setup.tag}-${trial}${side}`,
       network: {
-        netns: `isobench-criu-${setup.tag}-${trial}${side}`,
-        hostLink: `ib-cr${trial % 1000}${side}`,
+        netns: `${CRIU_NAME_PREFIX}${setup.tag}-${trial}${side}`,
+        hostLink: `${CRIU_LINK_PREFIX}${trial % 1000}${side}`,
         bridge: setup.bridge,
         address: setup.address,
         prefixLength: setup.prefixLength,

@@ -27,6 +27,17 @@ export interface ProvisionCriuOptions {
   cacheDir?: string;
 }
 
+/**
+ * Where the container row keeps its files inside the run directory: the overlay root, bundles and
+ * CRIU images under `workDirectory`, and runc's state (its `--root`) in `runcRoot`, so that the run
+ * directory's removal takes everything, and cleanup's runc scanner finds the containers of a crashed
+ * run by listing each run directory's `runcRoot`.
+ */
+export function criuDirectories(runDirectory: string): { workDirectory: string; runcRoot: string } {
+  const workDirectory = join(runDirectory, 'criu');
+  return { workDirectory, runcRoot: join(workDirectory, 'runc') };
+}
+
 /** `runc --version`'s first line's version, e.g. `1.1.5+ds1`; null when it is not there. */
 export function parseRuncVersion(output: string): string | null {
   return /^runc version (\S+)/m.exec(output)?.[1] ?? null;
@@ -54,8 +65,7 @@ export async function provisionCriuHost(options: ProvisionCriuOptions): Promise<
   }
   options.log(support.kind === 'supported' ? `${tool}: criu check passed; dirty tracking ${support.dirtyTracking.available ? 'available' : `unavailable (${support.dirtyTracking.detail})`}` : `container migration unsupported: ${support.reason}`);
   const { tree } = await ensureRootfs({ log: options.log, ...(options.cacheDir ? { cacheDir: options.cacheDir } : {}) });
-  const workDirectory = join(options.runDirectory, 'criu');
-  const runcRoot = join(workDirectory, 'runc');
+  const { workDirectory, runcRoot } = criuDirectories(options.runDirectory);
   await mkdir(runcRoot, { recursive: true });
   const address = options.topology.allocateAddress(`runc container (criu ${options.tag})`);
   return createCriuHost({

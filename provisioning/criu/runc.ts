@@ -1,8 +1,10 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { z } from 'zod';
 import { epochMs } from '../../core/clock.js';
 import { CommandFailedError, runChecked, runCommand, type CommandOutcome } from '../../core/exec.js';
 import type { ResourceRegistry } from '../../core/ledger.js';
+import { formatZodIssues } from '../../core/zod-text.js';
 import { freezerFromCgroupFile, type FreezerPath } from './freezer.js';
 import { ociConfig, type OciConfigInputs } from './oci-config.js';
 
@@ -70,6 +72,57 @@ export function parseRuncState(json: string): { pid: number; status: string } {
   const state = JSON.parse(json) as { pid?: unknown; status?: unknown };
   if (typeof state.pid !== 'number' || typeof state.status !== 'string') throw new Error(`runc state gave no pid and status: ${json.slice(0, 200)}`);
   return { pid: state.pid, status: state.status };
+}
+
+/**
+ * One container as `runc list --format json` prints it (runc 1.1's `containerState`, list.go):
+ * `pid` is the init process on the host (0 once stopped), `created` an RFC 3339 time, `status` one
+ * of runc's states. Fields isobench does not read (`ociVersion`, `annotations`) are allowed, not kept.
+ */
+export const RuncListEntry = z.object({
+  id: z.string().min(1),
+  pid: z.number().int().nonnegative(),
+  status: z.enum(['created', 'running', 'pausing', 'paused', 'stopped']),
+  bundle: z.string(),
+  rootfs: z.string(),
+  created: z.string(),
+  owner: z.string(),
+});
+/** A validated RuncListEntry. */
+export type RuncListEntry = z.infer<typeof RuncListEntry>;
+
+/** Longest piece of runc's output an error quotes, in characters. */
+const QUOTE_LIMIT = 200;
+
+function quote(text: string, limit = QUOTE_LIMIT): string {
+  const line = text.replace(/\s+/g, ' ').trim();
+  if (line === '') return '(empty)';
+  return line.length > limit ? `${line.slice(0, limit)}…` : line;
+}
+
+/**
+ * Parses `runc --root R list --format json`: a JSON array of containers, or `null` when the root
+ * holds none (runc 1.1 prints `null`, also for a root that does not exist; captured in
+ * test/fixtures/criu/).
+ * @throws Error `unexpected runc list output: …` quoting the text when it is not JSON or not a list,
+ *   or naming the first field that does not match with the value found there
+ *   (`1.status: … (found "exploded")`).
+ */
+export function parseRuncList(text: string): RuncListEntry[] {
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch {
+    throw new Error(`unexpected runc list output: not JSON: ${quote(text)}`);
+  }
+  if (data === null) return [];
+  if (!Array.isArray(data)) throw new Error(`unexpected runc list output: not a list of containers: ${quote(text)}`);
+  const parsed = z.array(RuncListEntry).safeParse(data);
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0];
+  let found: unknown = data;
+  for (const key of issue?.path ?? []) found = found !== null && typeof found === 'object' ? (found as Record<PropertyKey, unknown>)[key] : undefined;
+  throw new Error(`unexpected runc list output: ${formatZodIssues(parsed.error, 1)} (found ${found === undefined ? 'nothing' : quote(JSON.stringify(found), 80)})`);
 }
 
 /**

@@ -2,6 +2,7 @@ import { UsageError } from '../../core/errors.js';
 import { findExecutable } from '../../core/tools.js';
 import type { ProvisionedTarget } from '../../contracts/target.js';
 import { provisionCriuHost } from '../criu/index.js';
+import { RUNC_LEFTOVERS } from '../criu/leftovers.js';
 import { CRIU_BUILD_TOOLS } from '../criu/recipe.js';
 import type { ProvisionContext, TargetDriver } from '../types.js';
 
@@ -20,6 +21,7 @@ export const runcCriuDriver: TargetDriver = {
   configurable: {},
   optIn: 'runs only the migration suite\'s container row: --target runc-criu --suite migration',
   onlySuites: ['migration'],
+  leftovers: RUNC_LEFTOVERS,
   description: 'runc container on the test bridge, migrated by CRIU stop-and-copy (migration suite only); client netns -> veth -> bridge -> veth -> container netns',
   hostTools: [
     { command: 'runc', debianPackage: 'runc', why: 'to run the containers the container row checkpoints' },
