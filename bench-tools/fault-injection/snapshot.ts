@@ -1,7 +1,9 @@
 import { access, readdir, readFile, readlink } from 'node:fs/promises';
-import { basename } from 'node:path';
+import { basename, join } from 'node:path';
 import { runCommand } from '../../core/exec.js';
 import { allProcessStats } from '../../core/proc.js';
+import { criuDirectories } from '../../provisioning/criu/index.js';
+import { parseRuncList } from '../../provisioning/criu/runc.js';
 
 /**
  * The host state a crashed isobench run could leave behind, read with the host's own tools and
@@ -83,6 +85,59 @@ export function iptablesItems(text: string): string[] {
   return countDuplicates(items);
 }
 
+/** nft's words that open a block inside a table (nft(8), "RULESET" … "STATEFUL OBJECTS"). */
+const NFT_BLOCK = /^(table|chain|set|map|flowtable|counter|quota|limit|ct (helper|timeout|expectation)|secmark|synproxy)\b.*\{$/;
+
+/**
+ * What changes in a ruleset on its own, not by anyone's hand: packet and byte counts (of `counter`
+ * statements and named counters), a quota's bytes used, a dynamic set element's time left, and the
+ * handles `nft -a` prints. Each is dropped, keeping the word that says the thing is there.
+ */
+function nftStable(line: string): string {
+  return line
+    .replace(/\s*# handle \d+/g, '')
+    .replace(/\bpackets \d+ bytes \d+/g, '')
+    .replace(/\s+used \d+ \w*bytes\b/g, '')
+    .replace(/\s+expires [\d.dhms]+/g, '')
+    .replace(/\s+/g, ' ')
+    .trim();
+}
+
+/**
+ * `nft list ruleset` as items that say where each statement sits: every block as its path
+ * (`table ip filter > chain DOCKER`, so an empty chain left behind is seen too) and every statement
+ * under it (`table ip filter > chain FORWARD: iifname "ib-br0" oifname "ib-br0" counter accept`), with
+ * nftStable's changing parts dropped and duplicates counted. A statement spread over lines (a long
+ * `elements = { … }`) is one item. iptables-nft's `# Warning:` notes (stderr, but skipped here too) are not state.
+ */
+export function nftRulesetItems(text: string): string[] {
+  const items: string[] = [];
+  const path: string[] = [];
+  let pending = '';
+  const depth = (part: string) => [...part].filter((c) => c === '{').length - [...part].filter((c) => c === '}').length;
+  for (const raw of text.split('\n')) {
+    const line = nftStable(raw);
+    if (!line || line.startsWith('# ')) continue;
+    if (pending) {
+      pending = `${pending} ${line}`;
+      if (depth(pending) > 0) continue;
+      items.push(`${path.join(' > ')}: ${pending}`);
+      pending = '';
+    } else if (NFT_BLOCK.test(line)) {
+      path.push(line.replace(/\s*\{$/, ''));
+      items.push(path.join(' > '));
+    } else if (line === '}') {
+      path.pop();
+    } else if (depth(line) > 0) {
+      pending = line;
+    } else {
+      items.push(`${path.join(' > ')}: ${line}`);
+    }
+  }
+  if (pending) items.push(`${path.join(' > ')}: ${pending}`);
+  return countDuplicates(items);
+}
+
 /** A rule added twice is two items: `rule`, `rule (#2)`, so a multiset difference survives sorting. */
 export function countDuplicates(items: readonly string[]): string[] {
   const seen = new Map<string, number>();
@@ -144,6 +199,52 @@ async function mounts(): Promise<string[]> {
   }));
 }
 
+/** runc's default `--root` (containers someone ran with plain `runc run`). */
+const RUNC_DEFAULT_ROOT = '/run/runc';
+
+/**
+ * runc containers as `ID STATUS (root ROOT)`: those in runc's default root and in the runc root of
+ * every run directory under /var/tmp (where the runc-criu target keeps runc's state, criuDirectories);
+ * roots that do not exist hold none.
+ * @throws Error when runc is not installed or fails, so the category is unverified rather than empty.
+ */
+export async function runcContainerItems(): Promise<string[]> {
+  const runDirectories = (await readdir('/var/tmp').catch(() => [] as string[])).filter((name) => name.startsWith('isobench-run-')).map((name) => join('/var/tmp', name));
+  const roots = [RUNC_DEFAULT_ROOT, ...runDirectories.map((directory) => criuDirectories(directory).runcRoot)];
+  const items: string[] = [];
+  // runc itself must run, or the category is unverified: a missing runc is not "no containers".
+  await commandLines(['runc', '--version']);
+  for (const root of roots) {
+    // runc 1.1 creates a --root that does not exist (mkdir -p) even to list it: ask only about one
+    // that exists, or the snapshot would make the directory (a run directory among them) it looks for.
+    if (!(await access(root).then(() => true, () => false))) continue;
+    for (const container of parseRuncList(await commandLines(['runc', '--root', root, 'list', '--format', 'json']))) items.push(`${container.id} ${container.status} (root ${root})`);
+  }
+  return items;
+}
+
+/** Directories of the cgroup tree this deep are looked at: runc puts a container's cgroup 1-3 levels below a controller's root here. */
+const CGROUP_DEPTH = 5;
+
+/**
+ * cgroups named `isobench*` (runc-criu's containers, `isobench-criu-…`, one per controller on cgroup
+ * v1), as paths under /sys/fs/cgroup: a container removed without `runc delete` leaves them.
+ */
+export async function isobenchCgroups(root = '/sys/fs/cgroup'): Promise<string[]> {
+  const found: string[] = [];
+  const walk = async (directory: string, depth: number): Promise<void> => {
+    if (depth > CGROUP_DEPTH) return;
+    for (const entry of await readdir(directory, { withFileTypes: true }).catch(() => [])) {
+      if (!entry.isDirectory()) continue;
+      const path = join(directory, entry.name);
+      if (entry.name.startsWith('isobench')) found.push(path.slice(root.length + 1));
+      await walk(path, depth + 1);
+    }
+  };
+  await walk(root, 1);
+  return found;
+}
+
 /** Reads every category; one that cannot be read (Docker down, no virsh) says why instead of failing the snapshot. */
 export async function takeSnapshot(): Promise<HostSnapshot> {
   const takenAt = new Date().toISOString();
@@ -159,11 +260,12 @@ export async function takeSnapshot(): Promise<HostSnapshot> {
     iptables: await listed(async () => iptablesItems(await commandLines(['iptables-save']))),
     ip6tables: await listed(async () => iptablesItems(await commandLines(['ip6tables-save']))),
     'iptables-legacy': await listed(async () => iptablesItems(await commandLines(['iptables-legacy-save']))),
-    nftables: await listed(async () => countDuplicates((await commandLines(['nft', 'list', 'ruleset'])).split('\n')
-      .map((line) => line.replace(/counter packets \d+ bytes \d+/g, 'counter').replace(/\s*# handle \d+/g, '').trim()).filter(Boolean))),
+    nftables: await listed(async () => nftRulesetItems(await commandLines(['nft', 'list', 'ruleset']))),
     'docker-containers': await listed(async () => (await commandLines(['docker', 'ps', '--all', '--no-trunc', '--format', '{{.Names}} {{.Image}} {{.ID}}'])).split('\n').filter(Boolean)),
     'docker-networks': await listed(async () => (await commandLines(['docker', 'network', 'ls', '--no-trunc', '--format', '{{.Name}} {{.ID}}'])).split('\n').filter(Boolean)),
     'docker-volumes': await listed(async () => (await commandLines(['docker', 'volume', 'ls', '--format', '{{.Name}}'])).split('\n').filter(Boolean)),
+    'runc-containers': await listed(runcContainerItems),
+    cgroups: await listed(() => isobenchCgroups()),
     'libvirt-domains': await listed(async () => (await commandLines(['virsh', '-c', 'qemu:///system', 'list', '--all', '--name'])).split('\n').map((line) => line.trim()).filter(Boolean)),
     processes: await listed(processes),
     mounts: await listed(mounts),

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { descendantsOf, diffSnapshots, orphansAlive } from '../../bench-tools/fault-injection/diff.js';
 import { benchArguments, drawDelayMs } from '../../bench-tools/fault-injection/inject.js';
-import { countDuplicates, iptablesItems, routeItem, type HostSnapshot } from '../../bench-tools/fault-injection/snapshot.js';
+import { countDuplicates, iptablesItems, nftRulesetItems, routeItem, type HostSnapshot } from '../../bench-tools/fault-injection/snapshot.js';
 
 const fixture = (name: string) => readFileSync(new URL(`../fixtures/fault-injection/${name}`, import.meta.url), 'utf8');
 
@@ -17,6 +17,42 @@ test('iptables-save output becomes table-prefixed rules and policies, counters d
   const withRule = fixture('iptables-save.txt').replace('-A DOCKER-USER -j RETURN', '-A DOCKER-USER -i ib-br0 -o ib-br0 -m comment --comment isobench -j ACCEPT\n-A DOCKER-USER -j RETURN');
   const added = iptablesItems(withRule).filter((item) => !items.includes(item));
   assert.deepEqual(added, ['filter -A DOCKER-USER -i ib-br0 -o ib-br0 -m comment --comment isobench -j ACCEPT']);
+});
+
+test('nft list ruleset becomes items that say where they sit; counters and handles dropped', () => {
+  // Captured here (nftables 1.0.6, Debian 12, Docker's rules through iptables-nft): plain, and 40 min
+  // later with `nft -a`, after other work had removed its lab bridge's FORWARD rule and traffic had
+  // moved the counters.
+  const items = nftRulesetItems(fixture('nft-list-ruleset.txt'));
+  assert.equal(items.length, 31); // 2 tables, 9 chains, 20 statements (policies and rules)
+  assert.ok(items.includes('table ip filter > chain DOCKER'), 'an empty chain is an item: one left behind is seen');
+  assert.ok(items.includes('table ip filter > chain FORWARD: type filter hook forward priority filter; policy drop;'));
+  assert.ok(items.includes('table ip nat > chain PREROUTING: fib daddr type local counter jump DOCKER'));
+  assert.ok(items.every((item) => !/packets|bytes|handle|\d{4,}/.test(item)), items.join('\n'));
+  const later = { takenAt: 't1', categories: { nftables: { kind: 'listed' as const, items: nftRulesetItems(fixture('nft-list-ruleset-handles.txt')) } } };
+  const diff = diffSnapshots({ takenAt: 't0', categories: { nftables: { kind: 'listed', items } } }, later);
+  assert.deepEqual(diff.leaks, [], 'handles and counters that moved are no difference');
+  assert.deepEqual(diff.removed.map((entry) => entry.item), ['table ip filter > chain FORWARD: iifname "islab-br" oifname "islab-br" counter accept']);
+});
+
+test('an nft rule, chain, set or table left behind is a new item, named with its table and chain', () => {
+  // Captured here right after adding isobench's DOCKER-USER rule with iptables (-m comment --comment
+  // isobench: iptables-nft 1.8.9 keeps the comment where nft 1.0.6 does not print it) and a table with
+  // a set of timed elements and an empty chain; the clean side is the `nft -a` capture beside it.
+  const before = { takenAt: 't0', categories: { nftables: { kind: 'listed' as const, items: nftRulesetItems(fixture('nft-list-ruleset-handles.txt')) } } };
+  const after = { takenAt: 't1', categories: { nftables: { kind: 'listed' as const, items: nftRulesetItems(fixture('nft-list-ruleset-leftovers.txt')) } } };
+  const diff = diffSnapshots(before, after);
+  assert.deepEqual(diff.leaks.map((leak) => leak.item), [
+    'table ip filter > chain DOCKER-USER: iifname "ib-br0" oifname "ib-br0" counter accept',
+    'table inet wtscanfix',
+    'table inet wtscanfix > set guarded',
+    'table inet wtscanfix > set guarded: type ipv4_addr',
+    'table inet wtscanfix > set guarded: flags interval,timeout',
+    // `expires 59s988ms` counts down on its own: dropped; the configured timeout stays.
+    'table inet wtscanfix > set guarded: elements = { 198.18.0.0/16 timeout 1m, 198.19.254.0/24 timeout 1m }',
+    'table inet wtscanfix > chain left',
+  ]);
+  assert.deepEqual(diff.removed, []);
 });
 
 test('a duplicated item is counted, so one leaked copy of a rule is still seen', () => {
