@@ -5,7 +5,7 @@ import { predictionRows, type PredictionRow } from '../../results/migration-pred
 import { MIGRATION_METRICS } from '../../results/metrics.js';
 import { collectRows } from '../model/rows.js';
 import type { ReportRun } from '../model/runs.js';
-import { BASE_CONFIG } from './encoding.js';
+import { BASE_CONFIG, FIGURE_MAX_WIDTH_PX, wrapSubtitle } from './encoding.js';
 import type { Figure, FigureContext, FigureModule } from './figure.js';
 import { outcomeWords } from './migration.js';
 
@@ -21,6 +21,8 @@ const MIB = 1_048_576;
 /** The three series every prediction figure draws, in this order and these colours. */
 const SERIES = ['measured (QEMU)', 'Clark model', 'QEMU model'] as const;
 const SERIES_COLOURS = ['#4c78a8', '#f58518', '#54a24b'];
+/** Left of where a faceted figure's title starts: the first panel's value axis, its labels and title (px, as vega lays them out here). */
+const PANEL_LEFT_PX = 110;
 /** The stop-and-copy's category on a rounds axis: after the pre-copy rounds. */
 const STOP_AND_COPY = 'stop-and-copy';
 
@@ -89,14 +91,15 @@ export const migrationPredictedRounds: FigureModule = {
       $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
       title: {
         text: 'Migration: measured rounds against Clark\'s and QEMU\'s models',
-        subtitle: [
+        subtitle: wrapSubtitle([
           'bars: MiB sent in each round — measured (query-migrate), predicted by Clark et al.\'s dynamic rate limiting and by QEMU 7.2\'s rule, from the trial\'s own dirty trace and limits',
           'x: pre-copy rounds in the order sent, then the stop-and-copy (the guest paused); a model or trial without one has no bar there',
-        ],
+        ], FIGURE_MAX_WIDTH_PX - PANEL_LEFT_PX),
       },
       config: BASE_CONFIG,
       data: { values: data },
-      facet: { field: 'panel', type: 'nominal', title: null, sort: trials.map((trial) => trial.panel), header: { labelFontSize: 10, labelLimit: 0 } },
+      // Two columns fit the page only if each panel's title fits over its panel: the trial on one line, its outcome under it.
+      facet: { field: 'panel', type: 'nominal', title: null, sort: trials.map((trial) => trial.panel), header: { labelFontSize: 10, labelLimit: 0, labelExpr: "split(datum.value, ': ')" } },
       columns: 2,
       resolve: { scale: { x: 'independent', xOffset: 'independent', y: 'independent' } },
       spec: {
@@ -110,7 +113,8 @@ export const migrationPredictedRounds: FigureModule = {
               x: { field: 'category', type: 'ordinal', sort: order, title: 'round (pre-copy 1…n, then stop-and-copy)', axis: { labelAngle: 0, labelOverlap: 'parity' } },
               xOffset: { field: 'series', type: 'nominal', sort: [...SERIES] },
               y: { field: 'mib', type: 'quantitative', title: 'MiB sent in the round' },
-              color: { field: 'series', type: 'nominal', title: null, scale: { domain: [...SERIES], range: SERIES_COLOURS } },
+              // Above the panels: a legend to their right widened the figure past the page.
+              color: { field: 'series', type: 'nominal', title: null, scale: { domain: [...SERIES], range: SERIES_COLOURS }, legend: { orient: 'top' } },
               tooltip: [
                 { field: 'series', title: 'series' },
                 { field: 'category', title: 'round' },
