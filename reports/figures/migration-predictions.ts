@@ -1,7 +1,7 @@
 import type { TopLevelSpec } from 'vega-lite';
 import { predictMigrationTrial } from '../../models/precopy/index.js';
 import type { MigrationTrialDetail } from '../../results/migration.js';
-import { predictionRows, type PredictionRow } from '../../results/migration-predictions.js';
+import { countedRounds, predictionRows, type PredictionRow } from '../../results/migration-predictions.js';
 import { MIGRATION_METRICS } from '../../results/metrics.js';
 import { collectRows } from '../model/rows.js';
 import type { ReportRun } from '../model/runs.js';
@@ -46,17 +46,16 @@ export function predictedTrials(runs: readonly ReportRun[], multiRun: boolean): 
 
 /**
  * A measured trial's rounds on the prediction figure's axis: pre-copy rounds numbered from 1 in the
- * order sent, then the stop-and-copy. The empty round QEMU counts between its last pre-copy sync and
- * the completion's sync (0 bytes, a millisecond or two) is left out: the models have no such round.
+ * order sent, then the stop-and-copy; the pre-copy rounds are those the table counts
+ * (results/migration-predictions.ts `countedRounds`: QEMU's sync that decides the switch-over is not
+ * a round, and the models have no such round).
  */
 export function measuredRoundBars(detail: MigrationTrialDetail): { category: string; mib: number; seconds: number }[] {
-  const precopy = detail.rounds.filter((round) => round.phase !== 'stop-and-copy');
-  const switched = detail.rounds.some((round) => round.phase === 'stop-and-copy');
-  const kept = switched && precopy.at(-1)?.sentBytes === 0 ? precopy.slice(0, -1) : precopy;
-  return [
-    ...kept.map((round, index) => ({ category: String(index + 1), mib: round.sentBytes / MIB, seconds: (round.endMs - round.startMs) / 1000 })),
-    ...detail.rounds.filter((round) => round.phase === 'stop-and-copy').map((round) => ({ category: STOP_AND_COPY, mib: round.sentBytes / MIB, seconds: (round.endMs - round.startMs) / 1000 })),
-  ];
+  return countedRounds(detail).map((round, index) => ({
+    category: round.phase === 'stop-and-copy' ? STOP_AND_COPY : String(index + 1),
+    mib: round.sentBytes / MIB,
+    seconds: (round.endMs - round.startMs) / 1000,
+  }));
 }
 
 function rowsFor(context: FigureContext, metric: string) {
