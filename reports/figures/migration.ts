@@ -16,6 +16,8 @@ import type { Figure, FigureContext, FigureModule } from './figure.js';
  */
 
 const MIB = 1_048_576;
+/** The rounds figure's phases in legend order, each with its colour. */
+const PHASE_COLOURS: readonly (readonly [string, string])[] = [['pre-copy', '#e45756'], ['stop-and-copy', '#4c78a8'], ['post-copy', '#54a24b']];
 
 /** One trial's migration record with where it came from. */
 interface MigrationTrial {
@@ -87,6 +89,7 @@ export const migrationRounds: FigureModule = {
         phase: round.phase,
       })),
     );
+    const phases = PHASE_COLOURS.filter(([phase]) => data.some((datum) => datum.phase === phase));
     const spec = {
       $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
       title: {
@@ -106,7 +109,8 @@ export const migrationRounds: FigureModule = {
             name: 'round',
             mark: { type: 'bar', stroke: '#333', strokeWidth: 0.4 },
             encoding: {
-              color: { field: 'phase', type: 'nominal', title: 'phase', scale: { domain: ['pre-copy', 'stop-and-copy', 'post-copy'], range: ['#e45756', '#4c78a8', '#54a24b'] } },
+              // The legend names only the phases drawn (a pre-copy run has no post-copy bar); each phase keeps its colour.
+              color: { field: 'phase', type: 'nominal', title: 'phase', scale: { domain: phases.map(([phase]) => phase), range: phases.map(([, colour]) => colour) } },
               x: { field: 'label', type: 'ordinal', title: 'round (dirty-sync-count), then stop-and-copy', sort: { field: 'round', op: 'min' }, axis: { labelAngle: 0, labelOverlap: 'parity' } },
               y: { field: 'mib', type: 'quantitative', title: 'MiB sent' },
               tooltip: [

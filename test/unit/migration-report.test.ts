@@ -38,6 +38,17 @@ test('figures: rounds per trial and the client-seen downtime render; no web figu
   const svg = await renderFigure(rounds.spec);
   assert.equal((svg.svg.match(/<path[^>]*aria-roledescription="bar"/g) ?? []).length, 7, 'seven bars drawn');
   assert.match(svg.svg, /stop-and-copy<\/text>/, 'the stop-and-copy named on the round axis');
+  // The legend lists the phases drawn: pre-copy and stop-and-copy; no post-copy bar, so no post-copy entry.
+  const legend = svg.svg.slice(svg.svg.indexOf('role-legend'));
+  assert.match(legend, />pre-copy</);
+  assert.match(legend, />stop-and-copy</);
+  assert.doesNotMatch(svg.svg, /post-copy/, 'no post-copy in the legend without a post-copy round');
+  const postcopy = structuredClone(file);
+  const detail = postcopy.points[1]!.trials[0]!.detail;
+  assert.ok(detail?.kind === 'migration');
+  detail.rounds[3]!.phase = 'post-copy';
+  const withPostcopy = migrationRounds.build({ ...context, runs: labelRuns([postcopy]) });
+  assert.match((await renderFigure(withPostcopy!.spec)).svg, />post-copy</, 'a post-copy round drawn is in the legend');
   assert.match(svg.svg, /idle-bw64-dl300-precopy #1: converged/);
   assert.match(svg.svg, /not converged \(time limit\)/);
   const downtime = migrationDowntime.build(context);
