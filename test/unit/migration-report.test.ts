@@ -56,3 +56,22 @@ test('figures: rounds per trial and the client-seen downtime render; no web figu
   assert.deepEqual(downtime.rows.map((row) => [row.pointId, row.mean]), [['idle-bw64-dl300-precopy', 97.59]]);
   assert.equal(migrationWeb.build(context), null);
 });
+
+test('downtime of points with no samples: the gaps say why, and no value axis (no lone 0.000000 tick)', async () => {
+  // As the first --wws-trace run here (QEMU died under TCG): every point failed, no summaries.
+  const failed = structuredClone(file);
+  failed.points = failed.points.filter((point) => point.pointId.startsWith('idle'));
+  Object.assign(failed.points[0]!, { status: 'failed', reason: 'qmp.sock: read ECONNRESET', summaries: [] });
+  const figure = migrationDowntime.build({ ...context, runs: labelRuns([failed]) });
+  assert.ok(figure);
+  assert.deepEqual(figure.rows.map((row) => row.mean), [null]);
+  assert.deepEqual([figure.marks['value'], figure.marks['gap']], [0, 1]);
+  const { svg } = await renderFigure(figure.spec);
+  assert.doesNotMatch(svg, />0\.0+</, 'no 0 tick');
+  assert.doesNotMatch(svg, /longest echo gap/, 'no value axis title');
+  assert.match(svg, /measured \(this host\): no samples/);
+  assert.equal((svg.match(/role-axis-label/g) ?? []).length, 1, 'the point axis only');
+  assert.ok(figure.notes.some((note) => /no value axis is drawn/.test(note)));
+  // With one point measured, the axis is back.
+  assert.match((await renderFigure(migrationDowntime.build(context)!.spec)).svg, /longest echo gap/);
+});
