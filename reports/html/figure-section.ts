@@ -2,7 +2,7 @@ import type { Figure } from '../figures/figure.js';
 import { formatNumber, formatPercent } from '../model/format.js';
 import type { FigureRow } from '../model/rows.js';
 import type { ReportRun } from '../model/runs.js';
-import { benchCommand, sourceName } from '../model/source.js';
+import { benchCommandWords, sourceName } from '../model/source.js';
 import type { RenderedFigure } from '../render.js';
 import { figureBanner } from './banners.js';
 import { html, jsonForScriptElement, trusted, type SafeHtml } from './escape.js';
@@ -37,9 +37,11 @@ ${attention.length ? attentionList(attention) : ''}
  */
 function provenance(runs: readonly ReportRun[], multiRun: boolean): SafeHtml {
   return html`<div class="provenance">${runs.map((run) => {
-    const command = benchCommand(run.file, run.source);
+    const words = benchCommandWords(run.file, run.source);
     const tag = multiRun ? html`${run.tag}: ` : '';
-    return html`<p>${tag}Reproduce: ${command === null ? html`command not recorded (results file version 1)` : html`<code class="command">${command}</code>`}<br>${
+    // One span per argument: the line wraps between arguments, never inside one (reports/html/style.ts).
+    const command = words?.map((word, index) => html`${index ? ' ' : ''}<span class="arg">${word}</span>`);
+    return html`<p>${tag}Reproduce: ${command === undefined ? html`command not recorded (results file version 1)` : html`<code class="command">${command}</code>`}<br>${
       run.source
         ? html`Results file <code title="${run.source.path}">${sourceName(run.source)}</code>, sha256 <code class="sha256">${run.source.sha256}</code>`
         : html`Results file of run <code>${run.file.runId}</code>: sha256 not computed here (this report was written without reading the file; <code>npm run report -- FILE</code> adds it)`

@@ -6,6 +6,7 @@ import { displayOf } from '../../provisioning/targets/configuration.js';
 import { renderFigure } from '../../reports/render.js';
 import { answerSection } from '../../reports/html/answer.js';
 import { figureSection } from '../../reports/html/figure-section.js';
+import { PAGE_STYLE } from '../../reports/html/style.js';
 import { answerTable, judgedAgainst, noiseFloor } from '../../reports/model/answers.js';
 import { labelRuns } from '../../reports/model/runs.js';
 import { benchCommand, loadResultsSource, shellQuote } from '../../reports/model/source.js';
@@ -131,6 +132,21 @@ describe('provenance under each figure', () => {
     const { source } = await loadResultsSource(FIXTURES.realThreeReps);
     assert.equal(benchCommand(real, source), null);
     assert.equal(benchCommand(real, null), null, 'an upgraded file without a source: empty command and order');
+  });
+
+  it('the command wraps between its arguments only: a span per shell word, kept whole', async () => {
+    // A newcomer saw `--out` broken across two lines: `word-break: break-all` on every provenance code.
+    const command = ['--target', 'kvm', '--suite', 'migration', '--bandwidth', '32,64,128', '--title', "Felter's rows", '--out', '/work/evidence/issue12'];
+    const file = { ...real, plan: { ...real.plan, command }, order: [['native/tcp-rr/tcp']] };
+    const { context, figures } = buildFigures([file], 'native', displayOf);
+    const figure = figures.find((candidate) => candidate.id === 'rr-latency')!;
+    const section = figureSection(figure, await renderFigure(figure.spec), 'native', context.runs).html;
+    const code = /<code class="command">(.*?)<\/code>/.exec(section)![1]!;
+    const words = [...code.matchAll(/<span class="arg">(.*?)<\/span>/g)].map((match) => match[1]);
+    assert.deepEqual(words.map((word) => word!.replace(/&#39;/g, "'")), ['npm', 'run', 'bench', '--', ...command.slice(0, 7), "'Felter'\\''s rows'", '--out', '/work/evidence/issue12']);
+    assert.equal(code.replace(/<[^>]+>/g, '').replace(/&#39;/g, "'"), benchCommand(file, null), 'the text pastes as the command');
+    assert.match(PAGE_STYLE, /\.provenance code\.command \{ word-break: normal; overflow-wrap: normal; \}/);
+    assert.match(PAGE_STYLE, /\.provenance code\.command \.arg \{ display: inline-block; max-width: 100%; overflow-wrap: anywhere; \}/, 'a word breaks only when it alone is wider than the page');
   });
 
   it('hashes exactly the bytes of the file, and says which version it was', async () => {
