@@ -1,6 +1,6 @@
 import type { Figure } from '../figures/figure.js';
 import { formatNumber, formatPercent } from '../model/format.js';
-import type { FigureRow } from '../model/rows.js';
+import { hasBaselinePercent, type FigureRow } from '../model/rows.js';
 import type { ReportRun } from '../model/runs.js';
 import { benchCommandWords, sourceName } from '../model/source.js';
 import type { RenderedFigure } from '../render.js';
@@ -79,8 +79,10 @@ function attentionList(rows: FigureRow[]): SafeHtml {
 }
 
 function numbersTable(rows: FigureRow[], baseline: string): SafeHtml {
-  return html`<table class="numbers"><thead><tr><th>target</th><th>point</th><th>metric</th><th>mean</th><th>95% CI</th><th>n</th><th>CV</th><th>% of ${baseline}</th><th>verdict</th><th>status</th><th>method</th></tr></thead><tbody>${rows.map(
+  // No "% of" column when no row has the baseline's point to be a percentage of.
+  const percents = hasBaselinePercent(rows);
+  return html`<table class="numbers"><thead><tr><th>target</th><th>point</th><th>metric</th><th>mean</th><th>95% CI</th><th>n</th><th>CV</th>${percents ? html`<th>% of ${baseline}</th>` : ''}<th>verdict</th><th>status</th><th>method</th></tr></thead><tbody>${rows.map(
     (row) =>
-      html`<tr class="status-${row.status}"><td>${row.series}</td><td>${row.category}</td><td>${row.metric}</td><td class="num">${row.mean === null ? '—' : `${formatNumber(row.mean)} ${row.unit}`}</td><td class="num">${row.ci95Low === null || row.ci95High === null ? '—' : `${formatNumber(row.ci95Low)} – ${formatNumber(row.ci95High)}`}</td><td class="num">${row.n}</td><td class="num">${row.cv === null ? '—' : `${(row.cv * 100).toFixed(1)}%`}</td><td class="num">${row.percentOfBaseline === null ? '—' : formatPercent(row.percentOfBaseline)}</td><td>${row.verdict ?? ''}</td><td>${row.status}${row.reason ? html`: ${row.reason}` : ''}</td><td>${row.method ?? ''}</td></tr>`,
+      html`<tr class="status-${row.status}"><td>${row.series}</td><td>${row.category}</td><td>${row.metric}</td><td class="num">${row.mean === null ? '—' : `${formatNumber(row.mean)} ${row.unit}`}</td><td class="num">${row.ci95Low === null || row.ci95High === null ? '—' : `${formatNumber(row.ci95Low)} – ${formatNumber(row.ci95High)}`}</td><td class="num">${row.n}</td><td class="num">${row.cv === null ? '—' : `${(row.cv * 100).toFixed(1)}%`}</td>${percents ? html`<td class="num">${row.percentOfBaseline === null ? '—' : formatPercent(row.percentOfBaseline)}</td>` : ''}<td>${row.verdict ?? ''}</td><td>${row.status}${row.reason ? html`: ${row.reason}` : ''}</td><td>${row.method ?? ''}</td></tr>`,
   )}</tbody></table>`;
 }

@@ -41,6 +41,15 @@ export interface FigureRow {
   verdict: string | null;
 }
 
+/**
+ * Whether any row is a percentage of the baseline: the baseline target ran the same point in the
+ * same run. A figure whose rows have none (a native-only run in a report judged against kvm) must
+ * not label anything "% of" the baseline.
+ */
+export function hasBaselinePercent(rows: readonly Pick<FigureRow, 'percentOfBaseline'>[]): boolean {
+  return rows.some((row) => row.percentOfBaseline !== null);
+}
+
 /** Which numbers of a results file one figure draws. */
 export interface RowQuery {
   suite: string;

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { describe, it } from 'node:test';
 import { displayOf } from '../../provisioning/targets/configuration.js';
@@ -13,7 +14,7 @@ import { benchCommand, loadResultsSource, shellQuote } from '../../reports/model
 import { TargetStyles } from '../../reports/model/targets.js';
 import { spansDecade, valueAxis } from '../../reports/figures/encoding.js';
 import { buildFigures } from '../../reports/write-report.js';
-import type { ResultsFile } from '../../results/schema.js';
+import { parseResultsFile, type ResultsFile } from '../../results/schema.js';
 import { withVerdicts } from '../../results/verdict.js';
 import { FIXTURES, loadFixtures, loadRealRun, withEmulatedGuest, withRepetitions, withScaledTarget } from '../fixtures/reports/derive.js';
 
@@ -202,5 +203,37 @@ describe('value axes decided from the data', () => {
     assert.ok(legends);
     // docker-host was skipped everywhere; kvm drew its ok point; the paper's docker rows are not this run's.
     assert.deepEqual(JSON.parse(legends[1]!), ['native', 'kvm']);
+  });
+});
+
+describe('a figure without the baseline does not claim one', () => {
+  const load = (name: string) => parseResultsFile(JSON.parse(readFileSync(new URL(`../fixtures/results/${name}`, import.meta.url), 'utf8')), name);
+
+  it('before/after of a kvm migration run and a native-only run, judged against kvm: no "% of kvm" on native figures', async () => {
+    // The compare report labelled native-only figures "labels: % of kvm" and gave them an empty "% of kvm" column.
+    const { context, figures } = buildFigures([load('migration-idle-dirty-1rep.json'), load('aa-native-tcp-bulk-startup.json')], 'kvm', displayOf);
+    const nativeOnly = figures.filter((figure) => figure.rows.every((row) => row.target.startsWith('native')));
+    assert.deepEqual(nativeOnly.map((figure) => figure.id).sort(), ['startup-time', 'tcp-bulk-efficiency', 'tcp-bulk-throughput']);
+    for (const figure of nativeOnly) {
+      const section = figureSection(figure, await renderFigure(figure.spec), 'kvm', context.runs).html;
+      assert.doesNotMatch(`${JSON.stringify(figure.spec)} ${figure.notes.join(' ')} ${section}`, /of kvm/, figure.id);
+    }
+    const downtime = figures.find((figure) => figure.id === 'migration-downtime')!;
+    assert.match(JSON.stringify(downtime.spec), /labels: % of kvm/, 'the kvm figure still says it');
+    assert.match(figureSection(downtime, await renderFigure(downtime.spec), 'kvm', context.runs).html, /<th>% of kvm<\/th>/);
+  });
+
+  it('every figure of a native and Docker run, judged against kvm (which it did not run), names no % of kvm', async () => {
+    const { context, figures } = buildFigures([real], 'kvm', displayOf);
+    assert.ok(figures.some((figure) => figure.id === 'random-read-latency-cdf'));
+    for (const figure of figures) {
+      const section = figureSection(figure, await renderFigure(figure.spec), 'kvm', context.runs).html;
+      assert.doesNotMatch(`${JSON.stringify(figure.spec)} ${figure.notes.join(' ')} ${section}`, /of kvm/, figure.id);
+    }
+  });
+
+  it('a native run judged against native keeps its "% of native"', () => {
+    const throughput = buildFigures([load('aa-native-tcp-bulk-startup.json')], 'native', displayOf).figures.find((figure) => figure.id === 'tcp-bulk-throughput')!;
+    assert.match(JSON.stringify(throughput.spec), /labels: % of native/);
   });
 });
