@@ -224,10 +224,10 @@ export const migrationBandwidthSweep: FigureModule = {
       $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
       title: {
         text: 'Migration: total time and downtime against the link rate',
-        subtitle: [
+        subtitle: wrapSubtitle([
           'mirrors Clark et al. 2005\'s trade-off between migration time and service impact; a row per workload; QEMU\'s total-time (left) and downtime (right)',
           'dots: each repetition (measured drawn on top, large); lines: the mean of the measured and of each model\'s predictions; no downtime where the migration was cancelled',
-        ],
+        ], FIGURE_MAX_WIDTH_PX - PANEL_LEFT_PX),
       },
       config: BASE_CONFIG,
       data: { values: data },
@@ -288,10 +288,10 @@ export const migrationWws: FigureModule = {
       $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
       title: {
         text: 'Migration: tracking the writable working set',
-        subtitle: [
+        subtitle: wrapSubtitle([
           'mirrors Clark et al. 2005, "tracking the writable working set" (pages dirtied per interval over time), with the workload on and no migration under way',
           'left: pages changed in each 1 s interval over time; right: distinct pages changed against the interval\'s length (flattens at the working set); QMP calc-dirty-rate, mode in each title',
-        ],
+        ], FIGURE_MAX_WIDTH_PX - PANEL_LEFT_PX),
       },
       config: BASE_CONFIG,
       hconcat: [

@@ -110,7 +110,8 @@ export const migrationRounds: FigureModule = {
             mark: { type: 'bar', stroke: '#333', strokeWidth: 0.4 },
             encoding: {
               // The legend names only the phases drawn (a pre-copy run has no post-copy bar); each phase keeps its colour.
-              color: { field: 'phase', type: 'nominal', title: 'phase', scale: { domain: phases.map(([phase]) => phase), range: phases.map(([, colour]) => colour) } },
+              // Above the panels: to their right it took the figure 2 px past the page.
+              color: { field: 'phase', type: 'nominal', title: 'phase', scale: { domain: phases.map(([phase]) => phase), range: phases.map(([, colour]) => colour) }, legend: { orient: 'top' } },
               x: { field: 'label', type: 'ordinal', title: 'round (dirty-sync-count), then stop-and-copy', sort: { field: 'round', op: 'min' }, axis: { labelAngle: 0, labelOverlap: 'parity' } },
               y: { field: 'mib', type: 'quantitative', title: 'MiB sent' },
               tooltip: [

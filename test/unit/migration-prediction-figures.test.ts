@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { displayOf } from '../../provisioning/targets/configuration.js';
 import { measuredRoundBars, migrationBandwidthSweep, migrationPredictedRounds, migrationWws } from '../../reports/figures/migration-predictions.js';
+import { FIGURES } from '../../reports/figures/index.js';
 import { migrationPredictionSection } from '../../reports/html/migration-predictions.js';
 import { labelRuns } from '../../reports/model/runs.js';
 import { TargetStyles } from '../../reports/model/targets.js';
@@ -52,6 +53,19 @@ test('rounds against both models fit the page: two columns of panels no wider th
     const width = Number(/<svg[^>]* width="(\d+)"/.exec(svg)![1]);
     assert.ok(width <= FIGURE_MAX_WIDTH_PX, `the figure is ${width} px wide, the page has ${FIGURE_MAX_WIDTH_PX}`);
     assert.ok(width > 600, `still two columns (${width} px)`);
+  }
+});
+
+test('every migration figure of the three real runs fits the page', async () => {
+  // The rounds figure (legend at the side: 1254 px), the bandwidth sweep (1453 px) and the WWS trace
+  // (1611 px) overflowed the 1252 px box as well, on their subtitles and legend.
+  for (const run of [sweep, old, context('migration-wws-trace.json')]) {
+    for (const module of FIGURES) {
+      const figure = module.build(run);
+      if (!figure) continue;
+      const width = Number(/<svg[^>]* width="(\d+)"/.exec((await renderFigure(figure.spec)).svg)![1]);
+      assert.ok(width <= FIGURE_MAX_WIDTH_PX, `${figure.id}: ${width} px wide, the page has ${FIGURE_MAX_WIDTH_PX}`);
+    }
   }
 });
 
