@@ -210,7 +210,8 @@ function planLine(results: ResultsFile): string {
  * point, its headline metric and one line per target with the mean, the ratio to the baseline as % of
  * the baseline with its 95 % interval, the minimum detectable effect and the verdict in words
  * ({@link verdictWords}); long verdicts wrap under their column. Points without a verdict say why
- * (`baseline`, or their status and reason).
+ * (`baseline`, with `— noisy: REASON` when its headline is flagged noisy ({@link headlineNoise}), or
+ * their status and reason).
  */
 export function toVerdictTable(results: ResultsFile): string {
   const { plan } = results;
@@ -269,6 +270,17 @@ function pointTitle(point: PointResult): string {
   return `${point.pointId} · ${metric.metric} (${metric.unit}${direction})`;
 }
 
+/**
+ * Why the point's headline metric is flagged noisy, in the words the report uses for the headline's
+ * row (reports/model/rows.ts): the point's reason, else the headline's own coefficient of variation
+ * (`throughput_gbps varies by 10.5 %`); null when neither the point nor its headline is noisy.
+ */
+export function headlineNoise(point: Pick<PointResult, 'headline' | 'summaries' | 'status' | 'reason'>): string | null {
+  const summary = headlineSummary(point);
+  if (!summary || (point.status !== 'noisy' && summary.status !== 'noisy')) return null;
+  return point.reason ?? `${summary.metric} varies by ${(summary.cv * 100).toFixed(1)} %`;
+}
+
 function tableCells(point: PointResult, baseline: string): string[] {
   const summary = headlineSummary(point);
   const mean = summary ? `${meanText(summary.mean)}${summary.n < 2 ? ` (n=${summary.n})` : ''}` : '—';
@@ -283,6 +295,10 @@ function tableCells(point: PointResult, baseline: string): string[] {
   if (point.status === 'failed' || point.status === 'skipped' || point.status === 'pending') {
     return [target, mean, '', '', `${point.status}${point.reason ? `: ${point.reason}` : ''}`];
   }
-  if (point.target === baseline) return [target, mean, '100', '', 'baseline'];
+  if (point.target === baseline) {
+    // Every line of the point is judged against this mean: its spread is the table's business too.
+    const noise = headlineNoise(point);
+    return [target, mean, '100', '', noise === null ? 'baseline' : `baseline — noisy: ${noise}`];
+  }
   return [target, mean, '', '', point.headline ? 'no verdict' : 'no verdict (no headline metric declared)'];
 }

@@ -1,4 +1,4 @@
-import { collectRows, type RowQuery } from '../model/rows.js';
+import { collectRows, hasBaselinePercent, type RowQuery } from '../model/rows.js';
 import type { PaperFigureData } from '../reference/papers.js';
 import type { Figure, FigureContext, FigureModule } from './figure.js';
 import { groupedBars } from './grouped-bars.js';
@@ -39,7 +39,8 @@ function buildBarFigure(definition: BarFigureDefinition, context: FigureContext)
   const unit = rows.find((row) => row.unit)?.unit ?? definition.defaultUnit;
   const bars = groupedBars({
     title: definition.title,
-    subtitle: [`mirrors ${definition.mirrors}`, 'bars: mean; whiskers: 95% confidence interval; labels: % of ' + context.baseline],
+    // "% of kvm" only when some bar is one: a native-only run in a report judged against kvm has none.
+    subtitle: [`mirrors ${definition.mirrors}`, `bars: mean; whiskers: 95% confidence interval${hasBaselinePercent(rows) ? `; labels: % of ${context.baseline}` : ''}`],
     rows,
     baseline: context.baseline,
     valueTitle: definition.valueTitle(unit),

@@ -165,6 +165,43 @@ export const TOOLTIP = [
   { field: 'method', title: 'method' },
 ];
 
+/**
+ * The widest a figure's static SVG may be, px: the page's content box at a 1300 px window (1252 px:
+ * reports/html/style.ts, body max-width 1280 px less 1.5rem padding each side), less a little slack.
+ */
+export const FIGURE_MAX_WIDTH_PX = 1240;
+
+/**
+ * Text width as vega lays it out in Node, px. Without a canvas vega-scenegraph estimates every text
+ * at 0.8 × the font size per character (`estimateWidth`), and the static SVG's width follows that
+ * estimate (wider than DejaVu Sans draws it), so layouts that must fit are sized by it.
+ */
+export function estimatedTextWidthPx(text: string, fontSize: number): number {
+  return Math.floor(0.8 * text.length * fontSize);
+}
+
+/**
+ * Subtitle lines broken at spaces so that none is estimated wider than `maxPx`
+ * ({@link estimatedTextWidthPx}): a subtitle sets its figure's width, and one long line pushed a
+ * figure past the page. A word longer than the line stays whole on a line of its own.
+ */
+export function wrapSubtitle(lines: readonly string[], maxPx: number, fontSize: number = BASE_CONFIG.title.subtitleFontSize): string[] {
+  return lines.flatMap((line) => {
+    const wrapped: string[] = [];
+    let current = '';
+    for (const word of line.split(' ')) {
+      const candidate = current === '' ? word : `${current} ${word}`;
+      if (current !== '' && estimatedTextWidthPx(candidate, fontSize) > maxPx) {
+        wrapped.push(current);
+        current = word;
+      } else {
+        current = candidate;
+      }
+    }
+    return [...wrapped, current];
+  });
+}
+
 /** vega-lite `config` shared by all figures; the fonts are those the CI installs (fonts-dejavu-core), so SVGs render the same. */
 export const BASE_CONFIG = {
   font: 'DejaVu Sans, Liberation Sans, Arial, sans-serif',

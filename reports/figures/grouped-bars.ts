@@ -47,6 +47,9 @@ export interface GroupedBars {
   notes: string[];
 }
 
+/** Height of a bar panel's plot, px. */
+const PLOT_HEIGHT_PX = 260;
+
 /**
  * The papers' bar charts: one group per point, one bar per target (and run), each with its 95% CI,
  * its % of the baseline above it, and the points that produced no number drawn as labelled gaps.
@@ -69,47 +72,56 @@ export function groupedBars(input: GroupedBarsInput): GroupedBars {
     ? { type: 'point', filled: true, size: 80, shape: 'diamond', stroke: '#333', strokeWidth: 0.5 }
     : { type: 'bar', stroke: '#333', strokeWidth: 0.5 };
 
+  // With no point measured there is no value to scale: a gap placed at a value (0) made a lone
+  // `0.000000` tick mid-plot with the labels running out of the frame. The gaps then sit on the
+  // frame's floor by pixel and no value axis is drawn.
+  const anyMeasured = measured(input.rows).length > 0;
   const { width, x: xAxis } = categoryLayout(categories, seriesOrder.length, 26, { labelFontWeight: 'bold' });
+  const measuredLayers = [
+    {
+      name: 'value',
+      transform: [{ filter: IS_MEASURED }],
+      mark: valueMark,
+      encoding: {
+        y: { field: 'mean', type: 'quantitative', title: axisTitle(input.valueTitle, axis.log), ...(axis.log ? { scale: { type: 'log' } } : {}) },
+        opacity: { condition: { test: "datum.status === 'noisy'", value: 0.45 }, value: 1 },
+        strokeDash: { condition: { test: 'datum.emulated', value: [3, 2] }, value: [1, 0] },
+        tooltip: TOOLTIP,
+      },
+    },
+    {
+      name: 'ci',
+      transform: [{ filter: IS_MEASURED }],
+      mark: { type: 'rule', color: '#111', strokeWidth: 1.2 },
+      encoding: { y: { field: 'whiskerLow', type: 'quantitative' }, y2: { field: 'ci95High' }, tooltip: TOOLTIP },
+    },
+    {
+      name: 'label',
+      transform: [{ filter: IS_MEASURED }],
+      mark: { type: 'text', angle: 270, align: 'left', baseline: 'middle', dx: 4, fontSize: 9, color: '#222' },
+      encoding: { y: { field: 'labelY', type: 'quantitative' }, text: { field: 'barLabel' } },
+    },
+  ];
+  const gapLayer = {
+    name: 'gap',
+    transform: [{ filter: IS_GAP }],
+    mark: { type: 'text', angle: 270, align: 'left', baseline: 'middle', dx: 4, fontSize: 9, color: '#b00020' },
+    encoding: { y: anyMeasured ? { datum: axis.floor, type: 'quantitative' } : { value: PLOT_HEIGHT_PX }, text: { field: 'gapLabel' }, color: { value: '#b00020' }, tooltip: TOOLTIP },
+  };
   const measuredView = {
-    title: { text: 'measured (this host)', fontSize: 12 },
+    title: { text: anyMeasured ? 'measured (this host)' : 'measured (this host): no samples', fontSize: 12 },
     data: { values: data },
     width,
-    height: 260,
+    height: PLOT_HEIGHT_PX,
     encoding: {
       x: xAxis,
       xOffset: { field: 'series', type: 'nominal', sort: seriesOrder },
       color: colour,
     },
     layer: [
-      {
-        name: 'value',
-        transform: [{ filter: IS_MEASURED }],
-        mark: valueMark,
-        encoding: {
-          y: { field: 'mean', type: 'quantitative', title: axisTitle(input.valueTitle, axis.log), ...(axis.log ? { scale: { type: 'log' } } : {}) },
-          opacity: { condition: { test: "datum.status === 'noisy'", value: 0.45 }, value: 1 },
-          strokeDash: { condition: { test: 'datum.emulated', value: [3, 2] }, value: [1, 0] },
-          tooltip: TOOLTIP,
-        },
-      },
-      {
-        name: 'ci',
-        transform: [{ filter: IS_MEASURED }],
-        mark: { type: 'rule', color: '#111', strokeWidth: 1.2 },
-        encoding: { y: { field: 'whiskerLow', type: 'quantitative' }, y2: { field: 'ci95High' }, tooltip: TOOLTIP },
-      },
-      {
-        name: 'label',
-        transform: [{ filter: IS_MEASURED }],
-        mark: { type: 'text', angle: 270, align: 'left', baseline: 'middle', dx: 4, fontSize: 9, color: '#222' },
-        encoding: { y: { field: 'labelY', type: 'quantitative' }, text: { field: 'barLabel' } },
-      },
-      {
-        name: 'gap',
-        transform: [{ filter: IS_GAP }],
-        mark: { type: 'text', angle: 270, align: 'left', baseline: 'middle', dx: 4, fontSize: 9, color: '#b00020' },
-        encoding: { y: { datum: axis.floor, type: 'quantitative' }, text: { field: 'gapLabel' }, color: { value: '#b00020' }, tooltip: TOOLTIP },
-      },
+      // Without a measured point these layers draw nothing, but their value encodings would still make an axis.
+      ...(anyMeasured ? measuredLayers : []),
+      gapLayer,
     ],
   };
 
@@ -139,7 +151,11 @@ export function groupedBars(input: GroupedBarsInput): GroupedBars {
       gap: unmeasured(input.rows).length,
       ...(input.reference ? { paper: referenceData.length } : {}),
     },
-    notes: [...logScaleNotes(axis.log, true), ...clippedWhiskerNotes(input.rows, axis.floor)],
+    notes: [
+      ...(anyMeasured ? [] : ['No point of this figure has a sample (each label says why), so no value axis is drawn.']),
+      ...logScaleNotes(axis.log, true),
+      ...clippedWhiskerNotes(input.rows, axis.floor),
+    ],
   };
 }
 

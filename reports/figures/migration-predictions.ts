@@ -1,11 +1,11 @@
 import type { TopLevelSpec } from 'vega-lite';
 import { predictMigrationTrial } from '../../models/precopy/index.js';
 import type { MigrationTrialDetail } from '../../results/migration.js';
-import { predictionRows, type PredictionRow } from '../../results/migration-predictions.js';
+import { countedRounds, predictionRows, type PredictionRow } from '../../results/migration-predictions.js';
 import { MIGRATION_METRICS } from '../../results/metrics.js';
 import { collectRows } from '../model/rows.js';
 import type { ReportRun } from '../model/runs.js';
-import { BASE_CONFIG } from './encoding.js';
+import { BASE_CONFIG, FIGURE_MAX_WIDTH_PX, wrapSubtitle } from './encoding.js';
 import type { Figure, FigureContext, FigureModule } from './figure.js';
 import { outcomeWords } from './migration.js';
 
@@ -21,6 +21,8 @@ const MIB = 1_048_576;
 /** The three series every prediction figure draws, in this order and these colours. */
 const SERIES = ['measured (QEMU)', 'Clark model', 'QEMU model'] as const;
 const SERIES_COLOURS = ['#4c78a8', '#f58518', '#54a24b'];
+/** Left of where a faceted figure's title starts: the first panel's value axis, its labels and title (px, as vega lays them out here). */
+const PANEL_LEFT_PX = 110;
 /** The stop-and-copy's category on a rounds axis: after the pre-copy rounds. */
 const STOP_AND_COPY = 'stop-and-copy';
 
@@ -44,17 +46,16 @@ export function predictedTrials(runs: readonly ReportRun[], multiRun: boolean): 
 
 /**
  * A measured trial's rounds on the prediction figure's axis: pre-copy rounds numbered from 1 in the
- * order sent, then the stop-and-copy. The empty round QEMU counts between its last pre-copy sync and
- * the completion's sync (0 bytes, a millisecond or two) is left out: the models have no such round.
+ * order sent, then the stop-and-copy; the pre-copy rounds are those the table counts
+ * (results/migration-predictions.ts `countedRounds`: QEMU's sync that decides the switch-over is not
+ * a round, and the models have no such round).
  */
 export function measuredRoundBars(detail: MigrationTrialDetail): { category: string; mib: number; seconds: number }[] {
-  const precopy = detail.rounds.filter((round) => round.phase !== 'stop-and-copy');
-  const switched = detail.rounds.some((round) => round.phase === 'stop-and-copy');
-  const kept = switched && precopy.at(-1)?.sentBytes === 0 ? precopy.slice(0, -1) : precopy;
-  return [
-    ...kept.map((round, index) => ({ category: String(index + 1), mib: round.sentBytes / MIB, seconds: (round.endMs - round.startMs) / 1000 })),
-    ...detail.rounds.filter((round) => round.phase === 'stop-and-copy').map((round) => ({ category: STOP_AND_COPY, mib: round.sentBytes / MIB, seconds: (round.endMs - round.startMs) / 1000 })),
-  ];
+  return countedRounds(detail).map((round, index) => ({
+    category: round.phase === 'stop-and-copy' ? STOP_AND_COPY : String(index + 1),
+    mib: round.sentBytes / MIB,
+    seconds: (round.endMs - round.startMs) / 1000,
+  }));
 }
 
 function rowsFor(context: FigureContext, metric: string) {
@@ -89,14 +90,15 @@ export const migrationPredictedRounds: FigureModule = {
       $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
       title: {
         text: 'Migration: measured rounds against Clark\'s and QEMU\'s models',
-        subtitle: [
+        subtitle: wrapSubtitle([
           'bars: MiB sent in each round — measured (query-migrate), predicted by Clark et al.\'s dynamic rate limiting and by QEMU 7.2\'s rule, from the trial\'s own dirty trace and limits',
           'x: pre-copy rounds in the order sent, then the stop-and-copy (the guest paused); a model or trial without one has no bar there',
-        ],
+        ], FIGURE_MAX_WIDTH_PX - PANEL_LEFT_PX),
       },
       config: BASE_CONFIG,
       data: { values: data },
-      facet: { field: 'panel', type: 'nominal', title: null, sort: trials.map((trial) => trial.panel), header: { labelFontSize: 10, labelLimit: 0 } },
+      // Two columns fit the page only if each panel's title fits over its panel: the trial on one line, its outcome under it.
+      facet: { field: 'panel', type: 'nominal', title: null, sort: trials.map((trial) => trial.panel), header: { labelFontSize: 10, labelLimit: 0, labelExpr: "split(datum.value, ': ')" } },
       columns: 2,
       resolve: { scale: { x: 'independent', xOffset: 'independent', y: 'independent' } },
       spec: {
@@ -110,7 +112,8 @@ export const migrationPredictedRounds: FigureModule = {
               x: { field: 'category', type: 'ordinal', sort: order, title: 'round (pre-copy 1…n, then stop-and-copy)', axis: { labelAngle: 0, labelOverlap: 'parity' } },
               xOffset: { field: 'series', type: 'nominal', sort: [...SERIES] },
               y: { field: 'mib', type: 'quantitative', title: 'MiB sent in the round' },
-              color: { field: 'series', type: 'nominal', title: null, scale: { domain: [...SERIES], range: SERIES_COLOURS } },
+              // Above the panels: a legend to their right widened the figure past the page.
+              color: { field: 'series', type: 'nominal', title: null, scale: { domain: [...SERIES], range: SERIES_COLOURS }, legend: { orient: 'top' } },
               tooltip: [
                 { field: 'series', title: 'series' },
                 { field: 'category', title: 'round' },
@@ -221,10 +224,10 @@ export const migrationBandwidthSweep: FigureModule = {
       $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
       title: {
         text: 'Migration: total time and downtime against the link rate',
-        subtitle: [
+        subtitle: wrapSubtitle([
           'mirrors Clark et al. 2005\'s trade-off between migration time and service impact; a row per workload; QEMU\'s total-time (left) and downtime (right)',
           'dots: each repetition (measured drawn on top, large); lines: the mean of the measured and of each model\'s predictions; no downtime where the migration was cancelled',
-        ],
+        ], FIGURE_MAX_WIDTH_PX - PANEL_LEFT_PX),
       },
       config: BASE_CONFIG,
       data: { values: data },
@@ -285,10 +288,10 @@ export const migrationWws: FigureModule = {
       $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
       title: {
         text: 'Migration: tracking the writable working set',
-        subtitle: [
+        subtitle: wrapSubtitle([
           'mirrors Clark et al. 2005, "tracking the writable working set" (pages dirtied per interval over time), with the workload on and no migration under way',
           'left: pages changed in each 1 s interval over time; right: distinct pages changed against the interval\'s length (flattens at the working set); QMP calc-dirty-rate, mode in each title',
-        ],
+        ], FIGURE_MAX_WIDTH_PX - PANEL_LEFT_PX),
       },
       config: BASE_CONFIG,
       hconcat: [

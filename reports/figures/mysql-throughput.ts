@@ -1,5 +1,5 @@
 import type { TopLevelSpec } from 'vega-lite';
-import { collectRows, measured, unmeasured, type FigureRow } from '../model/rows.js';
+import { collectRows, hasBaselinePercent, measured, unmeasured, type FigureRow } from '../model/rows.js';
 import { FELTER_MYSQL_THROUGHPUT } from '../reference/papers.js';
 import {
   axisTitle,
@@ -108,6 +108,7 @@ function throughputFigure(rows: FigureRow[], context: FigureContext): Figure {
       gapListLayer(380, 240),
     ],
   };
+  const percents = hasBaselinePercent(rows);
   const percentView = {
     title: { text: `% of ${context.baseline} (100% = no loss)`, fontSize: 12 },
     data: { values: data },
@@ -129,11 +130,12 @@ function throughputFigure(rows: FigureRow[], context: FigureContext): Figure {
       text: 'MySQL throughput against concurrency',
       subtitle: [
         'mirrors Felter et al. 2014, MySQL throughput (transactions/s) vs. concurrency',
-        'points: mean; whiskers: 95% CI; lower panel: % of baseline at each thread count',
+        `points: mean; whiskers: 95% CI${percents ? `; lower panel: % of ${context.baseline} at each thread count` : ''}`,
       ],
     },
     config: BASE_CONFIG,
-    hconcat: [{ vconcat: [throughputView, percentView] }, paperView(FELTER_MYSQL_THROUGHPUT, reference, colour, [])],
+    // No "% of" panel when no point has the baseline's: it would be an empty panel claiming one.
+    hconcat: [percents ? { vconcat: [throughputView, percentView] } : throughputView, paperView(FELTER_MYSQL_THROUGHPUT, reference, colour, [])],
     resolve: INDEPENDENT_PANELS,
   } as unknown as TopLevelSpec;
 

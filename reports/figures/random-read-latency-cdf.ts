@@ -1,5 +1,5 @@
 import type { TopLevelSpec } from 'vega-lite';
-import { collectRows, measured, unmeasured, type FigureRow } from '../model/rows.js';
+import { collectRows, hasBaselinePercent, measured, unmeasured, type FigureRow } from '../model/rows.js';
 import { FELTER_RANDOM_READ_LATENCY, PAPER_ROWS } from '../reference/papers.js';
 import {
   axisTitle,
@@ -179,7 +179,7 @@ function cdfFigure(rows: FigureRow[], context: FigureContext): Figure {
       unit: 'µs',
     })),
     notes: [
-      `Percentiles of fio completion latency; the label at p99 is the % of ${context.baseline} at the same percentile.`,
+      `Percentiles of fio completion latency${hasBaselinePercent(rows) ? `; the label at p99 is the % of ${context.baseline} at the same percentile` : ''}.`,
       `Paper: ${FELTER_RANDOM_READ_LATENCY.tool}; only p50, p90 and p99 are published as numbers.`,
       ...logScaleNotes(axis.log, false),
       ...clippedWhiskerNotes(rows, floor),

@@ -1,8 +1,8 @@
 import type { Figure } from '../figures/figure.js';
 import { formatNumber, formatPercent } from '../model/format.js';
-import type { FigureRow } from '../model/rows.js';
+import { hasBaselinePercent, type FigureRow } from '../model/rows.js';
 import type { ReportRun } from '../model/runs.js';
-import { benchCommand, sourceName } from '../model/source.js';
+import { benchCommandWords, sourceName } from '../model/source.js';
 import type { RenderedFigure } from '../render.js';
 import { figureBanner } from './banners.js';
 import { html, jsonForScriptElement, trusted, type SafeHtml } from './escape.js';
@@ -37,9 +37,11 @@ ${attention.length ? attentionList(attention) : ''}
  */
 function provenance(runs: readonly ReportRun[], multiRun: boolean): SafeHtml {
   return html`<div class="provenance">${runs.map((run) => {
-    const command = benchCommand(run.file, run.source);
+    const words = benchCommandWords(run.file, run.source);
     const tag = multiRun ? html`${run.tag}: ` : '';
-    return html`<p>${tag}Reproduce: ${command === null ? html`command not recorded (results file version 1)` : html`<code class="command">${command}</code>`}<br>${
+    // One span per argument: the line wraps between arguments, never inside one (reports/html/style.ts).
+    const command = words?.map((word, index) => html`${index ? ' ' : ''}<span class="arg">${word}</span>`);
+    return html`<p>${tag}Reproduce: ${command === undefined ? html`command not recorded (results file version 1)` : html`<code class="command">${command}</code>`}<br>${
       run.source
         ? html`Results file <code title="${run.source.path}">${sourceName(run.source)}</code>, sha256 <code class="sha256">${run.source.sha256}</code>`
         : html`Results file of run <code>${run.file.runId}</code>: sha256 not computed here (this report was written without reading the file; <code>npm run report -- FILE</code> adds it)`
@@ -77,8 +79,10 @@ function attentionList(rows: FigureRow[]): SafeHtml {
 }
 
 function numbersTable(rows: FigureRow[], baseline: string): SafeHtml {
-  return html`<table class="numbers"><thead><tr><th>target</th><th>point</th><th>metric</th><th>mean</th><th>95% CI</th><th>n</th><th>CV</th><th>% of ${baseline}</th><th>verdict</th><th>status</th><th>method</th></tr></thead><tbody>${rows.map(
+  // No "% of" column when no row has the baseline's point to be a percentage of.
+  const percents = hasBaselinePercent(rows);
+  return html`<table class="numbers"><thead><tr><th>target</th><th>point</th><th>metric</th><th>mean</th><th>95% CI</th><th>n</th><th>CV</th>${percents ? html`<th>% of ${baseline}</th>` : ''}<th>verdict</th><th>status</th><th>method</th></tr></thead><tbody>${rows.map(
     (row) =>
-      html`<tr class="status-${row.status}"><td>${row.series}</td><td>${row.category}</td><td>${row.metric}</td><td class="num">${row.mean === null ? '—' : `${formatNumber(row.mean)} ${row.unit}`}</td><td class="num">${row.ci95Low === null || row.ci95High === null ? '—' : `${formatNumber(row.ci95Low)} – ${formatNumber(row.ci95High)}`}</td><td class="num">${row.n}</td><td class="num">${row.cv === null ? '—' : `${(row.cv * 100).toFixed(1)}%`}</td><td class="num">${row.percentOfBaseline === null ? '—' : formatPercent(row.percentOfBaseline)}</td><td>${row.verdict ?? ''}</td><td>${row.status}${row.reason ? html`: ${row.reason}` : ''}</td><td>${row.method ?? ''}</td></tr>`,
+      html`<tr class="status-${row.status}"><td>${row.series}</td><td>${row.category}</td><td>${row.metric}</td><td class="num">${row.mean === null ? '—' : `${formatNumber(row.mean)} ${row.unit}`}</td><td class="num">${row.ci95Low === null || row.ci95High === null ? '—' : `${formatNumber(row.ci95Low)} – ${formatNumber(row.ci95High)}`}</td><td class="num">${row.n}</td><td class="num">${row.cv === null ? '—' : `${(row.cv * 100).toFixed(1)}%`}</td>${percents ? html`<td class="num">${row.percentOfBaseline === null ? '—' : formatPercent(row.percentOfBaseline)}</td>` : ''}<td>${row.verdict ?? ''}</td><td>${row.status}${row.reason ? html`: ${row.reason}` : ''}</td><td>${row.method ?? ''}</td></tr>`,
   )}</tbody></table>`;
 }

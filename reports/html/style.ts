@@ -60,6 +60,8 @@ tr.ba-not-comparable td, .ba-verdict.ba-not-comparable { background: #fff4e5; }
 .glyph { font-weight: bold; }
 .provenance { font-size: 0.85rem; color: #333; margin: 0.3rem 0; }
 .provenance code { background: #f4f4f4; padding: 0 0.2rem; word-break: break-all; }
+.provenance code.command { word-break: normal; overflow-wrap: normal; }
+.provenance code.command .arg { display: inline-block; max-width: 100%; overflow-wrap: anywhere; }
 footer { color: #555; font-size: 0.85rem; border-top: 1px solid #ccc; padding-top: 0.6rem; }
 @media print { .controls, details { display: none; } }
 `;

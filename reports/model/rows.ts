@@ -1,5 +1,5 @@
 import { headlineSummary, type MetricSummary, type ParamValue, type PointResult, type PointStatus } from '../../results/schema.js';
-import { ratioText, verdictWords } from '../../results/table.js';
+import { headlineNoise, ratioText, verdictWords } from '../../results/table.js';
 import type { ReportRun } from './runs.js';
 import { describeTarget, type TargetStyles } from './targets.js';
 
@@ -39,6 +39,15 @@ export interface FigureRow {
    * on points without a verdict.
    */
   verdict: string | null;
+}
+
+/**
+ * Whether any row is a percentage of the baseline: the baseline target ran the same point in the
+ * same run. A figure whose rows have none (a native-only run in a report judged against kvm) must
+ * not label anything "% of" the baseline.
+ */
+export function hasBaselinePercent(rows: readonly Pick<FigureRow, 'percentOfBaseline'>[]): boolean {
+  return rows.some((row) => row.percentOfBaseline !== null);
 }
 
 /** Which numbers of a results file one figure draws. */
@@ -105,12 +114,13 @@ function rowsOfPoint(run: ReportRun, point: PointResult, query: RowQuery, option
     // headline metric, so they speak for the headline's row only: a newcomer saw a probe-downtime row
     // flagged with migration_total_ms's coefficient of variation.
     const isHeadline = summary.metric === headline;
-    const noisy = summary.status === 'noisy' || (isHeadline && point.status === 'noisy');
+    // The headline's flag and words are the results table's (results/table.ts headlineNoise).
+    const noise = isHeadline ? headlineNoise(point) : summary.status === 'noisy' ? `${summary.metric} varies by ${(summary.cv * 100).toFixed(1)} %` : null;
     return {
       ...base,
       ...valueOf(summary),
-      status: noisy ? 'noisy' : 'ok',
-      reason: noisy ? ((isHeadline ? point.reason : undefined) ?? `${summary.metric} varies by ${(summary.cv * 100).toFixed(1)} %`) : null,
+      status: noise !== null ? 'noisy' : 'ok',
+      reason: noise,
       percentOfBaseline: percentOfBaseline(run, point, summary, options.baseline),
       verdict: point.verdict && point.verdict.metric === summary.metric ? verdictLine(point.verdict) : null,
     };

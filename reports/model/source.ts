@@ -60,14 +60,20 @@ export function shellQuote(argument: string): string {
 }
 
 /**
- * The command line that made a run, to paste into a shell: `npm run bench -- ARGS` with the run's
- * recorded arguments (`plan.command`) shell-quoted, or `npm run bench` when it was run without any.
- * Null when the file recorded none because it predates the field: a version 1 file (known from
+ * The command line that made a run, word by word, each shell-quoted: `npm run bench -- ARGS` with the
+ * run's recorded arguments (`plan.command`), or `npm run bench` when it was run without any; joined
+ * with spaces it pastes into a shell. The page keeps each word whole when it wraps the line. Null when
+ * the file recorded none because it predates the field: a version 1 file (known from
  * `source.version`, or without a source from an upgraded file's empty trial order and command).
  */
-export function benchCommand(file: ResultsFile, source: ReportSource | null): string | null {
+export function benchCommandWords(file: ResultsFile, source: ReportSource | null): string[] | null {
   const command = file.plan.command;
   const versionOne = source ? source.version === 1 : command.length === 0 && file.order.length === 0;
   if (versionOne) return null;
-  return command.length === 0 ? 'npm run bench' : `npm run bench -- ${command.map(shellQuote).join(' ')}`;
+  return command.length === 0 ? ['npm', 'run', 'bench'] : ['npm', 'run', 'bench', '--', ...command.map(shellQuote)];
+}
+
+/** {@link benchCommandWords} as one line to paste into a shell; null likewise. */
+export function benchCommand(file: ResultsFile, source: ReportSource | null): string | null {
+  return benchCommandWords(file, source)?.join(' ') ?? null;
 }

@@ -3,9 +3,11 @@ import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { displayOf } from '../../provisioning/targets/configuration.js';
 import { measuredRoundBars, migrationBandwidthSweep, migrationPredictedRounds, migrationWws } from '../../reports/figures/migration-predictions.js';
+import { FIGURES } from '../../reports/figures/index.js';
 import { migrationPredictionSection } from '../../reports/html/migration-predictions.js';
 import { labelRuns } from '../../reports/model/runs.js';
 import { TargetStyles } from '../../reports/model/targets.js';
+import { FIGURE_MAX_WIDTH_PX, wrapSubtitle, estimatedTextWidthPx } from '../../reports/figures/encoding.js';
 import { renderFigure } from '../../reports/render.js';
 import { parseResultsFile } from '../../results/schema.js';
 
@@ -33,12 +35,47 @@ test('rounds against both models: a bar per round and series, predictions comput
   assert.equal(figure.marks['round'], 3 + 3 + 2 + 4 + 3 + 4);
   const { svg } = await renderFigure(figure.spec);
   assert.equal(count(svg, 'bar'), 19, 'every bar drawn');
-  for (const text of ['measured (QEMU)', 'Clark model', 'QEMU model', 'MiB sent in the round', 'round (pre-copy 1…n, then stop-and-copy)', 'stop-and-copy', 'idle-bw64-dl300-precopy #1: converged']) {
+  for (const text of ['measured (QEMU)', 'Clark model', 'QEMU model', 'MiB sent in the round', 'round (pre-copy 1…n, then stop-and-copy)', 'stop-and-copy', 'idle-bw64-dl300-precopy #1', 'converged']) {
     assert.ok(svg.includes(text), `the SVG says "${text}"`);
   }
   assert.ok(figure.notes.some((note) => /2 trial\(s\) come from a file written before predictions were stored/.test(note)));
   const [idle] = load('migration-idle-dirty-1rep.json').points[0]!.trials.flatMap((trial) => (trial.detail?.kind === 'migration' ? [trial.detail] : []));
   assert.deepEqual(measuredRoundBars(idle!).map((bar) => bar.category), ['1', '2', 'stop-and-copy'], 'the 0-byte round between the last sync and the completion is not a round');
+});
+
+test('rounds against both models fit the page: two columns of panels no wider than the report\'s content box', async () => {
+  // The sweep's 18 panels drew 1541 px in a 1252 px box: a 190-character subtitle line, panel titles
+  // wider than their panels, and the legend to the right, all at vega's text-width estimate.
+  for (const run of [sweep, old]) {
+    const figure = migrationPredictedRounds.build(run);
+    assert.ok(figure);
+    const { svg } = await renderFigure(figure.spec);
+    const width = Number(/<svg[^>]* width="(\d+)"/.exec(svg)![1]);
+    assert.ok(width <= FIGURE_MAX_WIDTH_PX, `the figure is ${width} px wide, the page has ${FIGURE_MAX_WIDTH_PX}`);
+    assert.ok(width > 600, `still two columns (${width} px)`);
+  }
+});
+
+test('every migration figure of the three real runs fits the page', async () => {
+  // The rounds figure (legend at the side: 1254 px), the bandwidth sweep (1453 px) and the WWS trace
+  // (1611 px) overflowed the 1252 px box as well, on their subtitles and legend.
+  for (const run of [sweep, old, context('migration-wws-trace.json')]) {
+    for (const module of FIGURES) {
+      const figure = module.build(run);
+      if (!figure) continue;
+      const width = Number(/<svg[^>]* width="(\d+)"/.exec((await renderFigure(figure.spec)).svg)![1]);
+      assert.ok(width <= FIGURE_MAX_WIDTH_PX, `${figure.id}: ${width} px wide, the page has ${FIGURE_MAX_WIDTH_PX}`);
+    }
+  }
+});
+
+test('wrapSubtitle breaks at spaces under the width and keeps every word', () => {
+  const line = 'bars: MiB sent in each round — measured (query-migrate), predicted by Clark et al.\'s dynamic rate limiting and by QEMU 7.2\'s rule';
+  const wrapped = wrapSubtitle([line, 'short'], 400, 11);
+  assert.ok(wrapped.length > 2);
+  for (const part of wrapped) assert.ok(estimatedTextWidthPx(part, 11) <= 400, part);
+  assert.equal(wrapped.join(' '), `${line} short`);
+  assert.deepEqual(wrapSubtitle(['a-very-long-word-alone'], 10, 11), ['a-very-long-word-alone']);
 });
 
 test('bandwidth sweep: one row per workload measured at several link rates, every repetition a dot, both quantities with units', async () => {

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { predictMigrationTrial, traceForTrial } from '../../models/precopy/index.js';
 import { MigrationPredictions, type MigrationTrialDetail } from '../../results/migration.js';
-import { measuredPrecopyRounds, predictionRows, relativeError, toPredictionTable } from '../../results/migration-predictions.js';
+import { countedRounds, measuredPrecopyRounds, predictionRows, relativeError, toPredictionTable } from '../../results/migration-predictions.js';
 import { parseResultsFile } from '../../results/schema.js';
 import { migrationMetrics } from '../../suites/migration/detail.js';
 
@@ -88,4 +88,35 @@ test('measured against predicted: rounds, total time and downtime with relative 
   assert.match(table[2]!, /^kvm\/dirty0-wws128-bw64-dl300-precopy +1 +4 +2 +4 +10\.0 +32\.1 +\+220 % +10\.0 +±0 % +– +2000 +– +– +– +rate-cap \/ time-limit/);
   assert.match(table[3]!, /^pre-copy rounds: rounds sent while the guest ran/);
   assert.match(table[4]!, /err: \(predicted − measured\) \/ measured/);
+});
+
+test('countedRounds: the figures\' pre-copy rounds are the table\'s, the switch-over\'s sync folded into the last round, no byte lost', () => {
+  const trialsOf = (name: string) =>
+    parseResultsFile(JSON.parse(readFileSync(new URL(`../fixtures/results/${name}`, import.meta.url), 'utf8')), name).points.flatMap((point) =>
+      point.trials.flatMap((trial) => (trial.detail?.kind === 'migration' ? [{ pointId: point.pointId, repetition: trial.repetition, detail: trial.detail }] : [])),
+    );
+  const all = ['migration-idle-dirty-1rep.json', 'migration-sweep-2reps.json', 'migration-wws-trace.json'].flatMap(trialsOf);
+  for (const { pointId, repetition, detail } of all) {
+    const counted = countedRounds(detail);
+    const precopy = counted.filter((round) => round.phase === 'pre-copy');
+    assert.equal(precopy.length, measuredPrecopyRounds(detail), `${pointId} #${repetition + 1}: as many pre-copy rounds as the table`);
+    const sum = (rounds: readonly { sentBytes: number }[]) => rounds.reduce((total, round) => total + round.sentBytes, 0);
+    assert.equal(sum(counted), sum(detail.rounds), `${pointId} #${repetition + 1}: every byte still in a round`);
+  }
+  // The web trial of the --wws-trace run: dirty-sync-count 4 (two pre-copy rounds), and 126 794 bytes
+  // interpolated into the 7.7 ms between the sync that decided the switch-over and the completion's.
+  const web = trialsOf('migration-wws-trace.json').find((trial) => trial.pointId.startsWith('web-'))!.detail;
+  assert.deepEqual(web.rounds.map((round) => [round.round, round.phase, round.sentBytes]), [
+    [1, 'pre-copy', 241274457],
+    [2, 'pre-copy', 4337676],
+    [3, 'pre-copy', 126794],
+    [4, 'stop-and-copy', 17015417],
+  ]);
+  assert.deepEqual(countedRounds(web).map((round) => [round.round, round.phase, round.sentBytes]), [
+    [1, 'pre-copy', 241274457],
+    [2, 'pre-copy', 4337676 + 126794],
+    [4, 'stop-and-copy', 17015417],
+  ]);
+  assert.equal(countedRounds(web)[1]!.endMs, web.rounds[2]!.endMs, 'the last pre-copy round ends at the completion\'s sync');
+  assert.deepEqual(countedRounds(dirty), dirty.rounds, 'a cancelled migration keeps the rounds it was in');
 });

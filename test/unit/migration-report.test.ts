@@ -32,13 +32,46 @@ test('results --format migration: one line per trial with every downtime, and â€
 test('figures: rounds per trial and the client-seen downtime render; no web figure without a web trial', async () => {
   const rounds = migrationRounds.build(context);
   assert.ok(rounds);
-  assert.equal(rounds.marks['round'], 8, 'four rounds of each trial');
+  // idle: dirty-sync-count 4 = pre-copy rounds 1 and 2 (the table's 2) and the stop-and-copy (QEMU's
+  // empty sync before the completion is not a round); the cancelled dirtier: the four rounds it was in.
+  assert.equal(rounds.marks['round'], 3 + 4);
   const svg = await renderFigure(rounds.spec);
-  assert.equal((svg.svg.match(/<path[^>]*aria-roledescription="bar"/g) ?? []).length, 8, 'eight bars drawn');
+  assert.equal((svg.svg.match(/<path[^>]*aria-roledescription="bar"/g) ?? []).length, 7, 'seven bars drawn');
+  assert.match(svg.svg, /stop-and-copy<\/text>/, 'the stop-and-copy named on the round axis');
+  // The legend lists the phases drawn: pre-copy and stop-and-copy; no post-copy bar, so no post-copy entry.
+  const legend = svg.svg.slice(svg.svg.indexOf('role-legend'));
+  assert.match(legend, />pre-copy</);
+  assert.match(legend, />stop-and-copy</);
+  assert.doesNotMatch(svg.svg, /post-copy/, 'no post-copy in the legend without a post-copy round');
+  const postcopy = structuredClone(file);
+  const detail = postcopy.points[1]!.trials[0]!.detail;
+  assert.ok(detail?.kind === 'migration');
+  detail.rounds[3]!.phase = 'post-copy';
+  const withPostcopy = migrationRounds.build({ ...context, runs: labelRuns([postcopy]) });
+  assert.match((await renderFigure(withPostcopy!.spec)).svg, />post-copy</, 'a post-copy round drawn is in the legend');
   assert.match(svg.svg, /idle-bw64-dl300-precopy #1: converged/);
   assert.match(svg.svg, /not converged \(time limit\)/);
   const downtime = migrationDowntime.build(context);
   assert.ok(downtime);
   assert.deepEqual(downtime.rows.map((row) => [row.pointId, row.mean]), [['idle-bw64-dl300-precopy', 97.59]]);
   assert.equal(migrationWeb.build(context), null);
+});
+
+test('downtime of points with no samples: the gaps say why, and no value axis (no lone 0.000000 tick)', async () => {
+  // As the first --wws-trace run here (QEMU died under TCG): every point failed, no summaries.
+  const failed = structuredClone(file);
+  failed.points = failed.points.filter((point) => point.pointId.startsWith('idle'));
+  Object.assign(failed.points[0]!, { status: 'failed', reason: 'qmp.sock: read ECONNRESET', summaries: [] });
+  const figure = migrationDowntime.build({ ...context, runs: labelRuns([failed]) });
+  assert.ok(figure);
+  assert.deepEqual(figure.rows.map((row) => row.mean), [null]);
+  assert.deepEqual([figure.marks['value'], figure.marks['gap']], [0, 1]);
+  const { svg } = await renderFigure(figure.spec);
+  assert.doesNotMatch(svg, />0\.0+</, 'no 0 tick');
+  assert.doesNotMatch(svg, /longest echo gap/, 'no value axis title');
+  assert.match(svg, /measured \(this host\): no samples/);
+  assert.equal((svg.match(/role-axis-label/g) ?? []).length, 1, 'the point axis only');
+  assert.ok(figure.notes.some((note) => /no value axis is drawn/.test(note)));
+  // With one point measured, the axis is back.
+  assert.match((await renderFigure(migrationDowntime.build(context)!.spec)).svg, /longest echo gap/);
 });

@@ -1,18 +1,20 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { describe, it } from 'node:test';
 import { displayOf } from '../../provisioning/targets/configuration.js';
 import { renderFigure } from '../../reports/render.js';
 import { answerSection } from '../../reports/html/answer.js';
 import { figureSection } from '../../reports/html/figure-section.js';
+import { PAGE_STYLE } from '../../reports/html/style.js';
 import { answerTable, judgedAgainst, noiseFloor } from '../../reports/model/answers.js';
 import { labelRuns } from '../../reports/model/runs.js';
 import { benchCommand, loadResultsSource, shellQuote } from '../../reports/model/source.js';
 import { TargetStyles } from '../../reports/model/targets.js';
 import { spansDecade, valueAxis } from '../../reports/figures/encoding.js';
 import { buildFigures } from '../../reports/write-report.js';
-import type { ResultsFile } from '../../results/schema.js';
+import { parseResultsFile, type ResultsFile } from '../../results/schema.js';
 import { withVerdicts } from '../../results/verdict.js';
 import { FIXTURES, loadFixtures, loadRealRun, withEmulatedGuest, withRepetitions, withScaledTarget } from '../fixtures/reports/derive.js';
 
@@ -133,6 +135,21 @@ describe('provenance under each figure', () => {
     assert.equal(benchCommand(real, null), null, 'an upgraded file without a source: empty command and order');
   });
 
+  it('the command wraps between its arguments only: a span per shell word, kept whole', async () => {
+    // A newcomer saw `--out` broken across two lines: `word-break: break-all` on every provenance code.
+    const command = ['--target', 'kvm', '--suite', 'migration', '--bandwidth', '32,64,128', '--title', "Felter's rows", '--out', '/work/evidence/issue12'];
+    const file = { ...real, plan: { ...real.plan, command }, order: [['native/tcp-rr/tcp']] };
+    const { context, figures } = buildFigures([file], 'native', displayOf);
+    const figure = figures.find((candidate) => candidate.id === 'rr-latency')!;
+    const section = figureSection(figure, await renderFigure(figure.spec), 'native', context.runs).html;
+    const code = /<code class="command">(.*?)<\/code>/.exec(section)![1]!;
+    const words = [...code.matchAll(/<span class="arg">(.*?)<\/span>/g)].map((match) => match[1]);
+    assert.deepEqual(words.map((word) => word!.replace(/&#39;/g, "'")), ['npm', 'run', 'bench', '--', ...command.slice(0, 7), "'Felter'\\''s rows'", '--out', '/work/evidence/issue12']);
+    assert.equal(code.replace(/<[^>]+>/g, '').replace(/&#39;/g, "'"), benchCommand(file, null), 'the text pastes as the command');
+    assert.match(PAGE_STYLE, /\.provenance code\.command \{ word-break: normal; overflow-wrap: normal; \}/);
+    assert.match(PAGE_STYLE, /\.provenance code\.command \.arg \{ display: inline-block; max-width: 100%; overflow-wrap: anywhere; \}/, 'a word breaks only when it alone is wider than the page');
+  });
+
   it('hashes exactly the bytes of the file, and says which version it was', async () => {
     const { results, source } = await loadResultsSource(FIXTURES.realThreeReps);
     assert.equal(source.sha256, createHash('sha256').update(await readFile(FIXTURES.realThreeReps)).digest('hex'));
@@ -186,5 +203,37 @@ describe('value axes decided from the data', () => {
     assert.ok(legends);
     // docker-host was skipped everywhere; kvm drew its ok point; the paper's docker rows are not this run's.
     assert.deepEqual(JSON.parse(legends[1]!), ['native', 'kvm']);
+  });
+});
+
+describe('a figure without the baseline does not claim one', () => {
+  const load = (name: string) => parseResultsFile(JSON.parse(readFileSync(new URL(`../fixtures/results/${name}`, import.meta.url), 'utf8')), name);
+
+  it('before/after of a kvm migration run and a native-only run, judged against kvm: no "% of kvm" on native figures', async () => {
+    // The compare report labelled native-only figures "labels: % of kvm" and gave them an empty "% of kvm" column.
+    const { context, figures } = buildFigures([load('migration-idle-dirty-1rep.json'), load('aa-native-tcp-bulk-startup.json')], 'kvm', displayOf);
+    const nativeOnly = figures.filter((figure) => figure.rows.every((row) => row.target.startsWith('native')));
+    assert.deepEqual(nativeOnly.map((figure) => figure.id).sort(), ['startup-time', 'tcp-bulk-efficiency', 'tcp-bulk-throughput']);
+    for (const figure of nativeOnly) {
+      const section = figureSection(figure, await renderFigure(figure.spec), 'kvm', context.runs).html;
+      assert.doesNotMatch(`${JSON.stringify(figure.spec)} ${figure.notes.join(' ')} ${section}`, /of kvm/, figure.id);
+    }
+    const downtime = figures.find((figure) => figure.id === 'migration-downtime')!;
+    assert.match(JSON.stringify(downtime.spec), /labels: % of kvm/, 'the kvm figure still says it');
+    assert.match(figureSection(downtime, await renderFigure(downtime.spec), 'kvm', context.runs).html, /<th>% of kvm<\/th>/);
+  });
+
+  it('every figure of a native and Docker run, judged against kvm (which it did not run), names no % of kvm', async () => {
+    const { context, figures } = buildFigures([real], 'kvm', displayOf);
+    assert.ok(figures.some((figure) => figure.id === 'random-read-latency-cdf'));
+    for (const figure of figures) {
+      const section = figureSection(figure, await renderFigure(figure.spec), 'kvm', context.runs).html;
+      assert.doesNotMatch(`${JSON.stringify(figure.spec)} ${figure.notes.join(' ')} ${section}`, /of kvm/, figure.id);
+    }
+  });
+
+  it('a native run judged against native keeps its "% of native"', () => {
+    const throughput = buildFigures([load('aa-native-tcp-bulk-startup.json')], 'native', displayOf).figures.find((figure) => figure.id === 'tcp-bulk-throughput')!;
+    assert.match(JSON.stringify(throughput.spec), /labels: % of native/);
   });
 });

@@ -6,7 +6,11 @@ import { describe, it } from 'node:test';
 import { resultsCommand } from '../../harness/commands/results.js';
 import type { ResultsFile } from '../../results/schema.js';
 import { writeResultsFile } from '../../results/store.js';
-import { summaryRows, SUMMARY_COLUMNS, TABLE_WIDTH, toCsv, toVerdictTable, verdictWords } from '../../results/table.js';
+import { headlineNoise, summaryRows, SUMMARY_COLUMNS, TABLE_WIDTH, toCsv, toVerdictTable, verdictWords } from '../../results/table.js';
+import { displayOf } from '../../provisioning/targets/configuration.js';
+import { collectRows } from '../../reports/model/rows.js';
+import { labelRuns } from '../../reports/model/runs.js';
+import { TargetStyles } from '../../reports/model/targets.js';
 import { withVerdicts } from '../../results/verdict.js';
 import { FIXTURES, loadFixtures, loadRealRun, withRepetitions, withScaledTarget, withZeroAndNegativeSample } from '../fixtures/reports/derive.js';
 
@@ -93,6 +97,20 @@ describe('the verdict table of npm run results', () => {
     assert.match(line('docker-host', 'tcp · latency_mean_us'), /100\.0 \(9\d\.\d–10\d\.\d\)\s+±\d+\.\d\s+equivalent$/);
     assert.match(line('native', 'tcp · latency_mean_us'), /\s100\s+baseline$/);
     for (const text of lines) assert.ok(text.length <= TABLE_WIDTH, `${text.length} columns: ${text}`);
+  });
+
+  it('a noisy baseline says so, with the words and cv of the report\'s row for it', async () => {
+    // The report flagged native's randread noisy (iops varies by 12.0 %); the table said only "baseline".
+    const real = await loadRealRun();
+    const unwrapped = toVerdictTable(real).replace(/\n {20,}/g, ' ');
+    const randread = unwrapped.split('\n').slice(unwrapped.split('\n').findIndex((line) => line.startsWith('randread ·'))).find((line) => line.startsWith('  native '))!;
+    assert.match(randread, /\s100\s+baseline — noisy: iops varies by 12\.0 % \(threshold 5 %\)$/);
+    const [row] = collectRows(labelRuns([real]), { suite: 'random-io', metric: 'iops', pointIds: ['randread'] }, { baseline: 'native', multiRun: false, styles: new TargetStyles(displayOf) });
+    assert.equal(row!.target, 'native');
+    assert.equal(`baseline — noisy: ${row!.reason}`, randread.replace(/^.*?(baseline — )/, '$1'), 'the same flag and words as the report');
+    const quiet = real.points.find((point) => point.target === 'native' && point.status === 'ok');
+    if (quiet) assert.equal(headlineNoise(quiet), null);
+    assert.equal(headlineNoise({ ...real.points.find((point) => point.key === 'native/random-io/randread')!, reason: undefined }), 'iops varies by 12.0 %', 'no reason stored: the headline\'s own cv');
   });
 
   it('on the real noisy run: undecided with the repetitions still needed, wrapped within 100 columns', async () => {

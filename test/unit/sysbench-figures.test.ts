@@ -30,4 +30,13 @@ describe('MySQL figures from a real run', () => {
       assert.equal(drawn, figure.marks['value'], `${figure.id}: one value mark per configuration and thread count in the SVG`);
     }
   });
+
+  it('judged against a target the run did not have (kvm): no "% of kvm" panel, subtitle or note', async () => {
+    const results = await readResultsFile(RUN);
+    const throughput = buildFigures([results], 'kvm', displayOf).figures.find((figure) => figure.id === 'mysql-throughput')!;
+    assert.equal(throughput.marks['percent'], 0);
+    const text = `${JSON.stringify(throughput.spec)} ${throughput.notes.join(' ')} ${(await renderFigure(throughput.spec)).svg}`;
+    assert.doesNotMatch(text, /of kvm/);
+    assert.doesNotMatch(text, /percent_curve/, 'no empty percentage panel');
+  });
 });
