@@ -42,7 +42,8 @@ import { summarizePoint } from './point-summary.js';
 import { formatDuration, Progress } from './progress.js';
 import { DEFAULT_MAX_WAIT_MS, waitForQuietHost, type QuietHostOptions } from './quiet-host.js';
 import { checkSameHost, checkSamePlan, hostIdentity, nextResumeSession, resumeDirectory, roundsDone, type HostIdentity, type ResumeState } from './resume.js';
-import { findStaleLedgers, ResourceRegistry } from '../core/ledger.js';
+import { ResourceRegistry } from '../core/ledger.js';
+import { refuseCrashedRun } from './crashed-run.js';
 import { errorMessage, UsageError } from '../core/errors.js';
 import { formatZodIssues } from '../core/zod-text.js';
 import { ensureTools, type EnsureToolsOptions, type ToolRequirement } from '../core/tools.js';
@@ -231,9 +232,9 @@ export function newRunId(now = new Date()): string {
  * SIGINT, SIGTERM and SIGHUP (then the file says `interrupted` and the process exits 128 + the signal number).
  *
  * Before anything is created: the settings are checked, the results directory is created and proved
- * writable, the tools are installed (one line per package), the host is probed, every target named
- * is checked to be able to run here (in the default matrix those that cannot are left out), a
- * crashed run's leftovers refuse the start, the run lock is taken and a guard range the host already
+ * writable, a crashed run's leftovers refuse the start, the tools are installed (one line per
+ * package), the host is probed, every target named is checked to be able to run here (in the default
+ * matrix those that cannot are left out), the run lock is taken and a guard range the host already
  * routes is refused. Each phase's time goes into the file's `phases`.
  *
  * With `adaptive`, rounds are added after the planned ones for the points still undecided against the
@@ -278,8 +279,9 @@ export async function runBench(options: BenchOptions): Promise<BenchOutcome> {
   let finalSettings: RunSettings;
   let releaseLock: () => Promise<void>;
   try {
+    // Cheap checks first: a crashed run's leftovers, or a resume on another host, are refused before anything is installed.
+    await refuseCrashedRun();
     if (resume) {
-      // Cheap checks first: a resume on another host is refused before anything is installed.
       const here: HostIdentity = options.seams?.host ?? (await hostIdentity());
       checkSameHost(resume.path, resume.results.host, here);
       checkSamePlan(resume.path, resume.results, planFor(options, settings, resume.results.host.cores));
@@ -297,10 +299,6 @@ export async function runBench(options: BenchOptions): Promise<BenchOutcome> {
     // In the default matrix some targets may have been left out: the plan's rows are those that run.
     runOptions = { ...options, targets: configurations };
     finalSettings = runSettings(runOptions);
-    const stale = await findStaleLedgers();
-    if (stale.length > 0) {
-      throw new UsageError(`a crashed isobench run (pid ${stale[0]!.pid}) left ${stale[0]!.resources.length} resource(s) behind: run \`npm run cleanup\` first`);
-    }
     releaseLock = await acquireRunLock();
   } catch (error) {
     await removeCreated(output.created);

@@ -233,3 +233,23 @@ test('bad input: the refused resume leaves its file as it was', async () => {
   assert.equal(await readFile(path, 'utf8'), before);
   assert.deepEqual(await readdir(join(path, '..')), [path.split('/').at(-1)]);
 });
+
+test('bad input: a crashed run\'s leftovers refuse the start with one line, before the plan line or anything else', async () => {
+  // A ledger whose process is gone (pid above the kernel's pid_max) is what a crashed run leaves.
+  const ledger = join(state, 'ledger-crashed.json');
+  await writeFile(ledger, JSON.stringify({ runId: 'crashed', pid: 2 ** 22 + 12345, startedAt: '', resources: [{ id: 1, description: 'bridge ib-br0', undo: { kind: 'path', path: join(scratch, 'gone') } }] }));
+  try {
+    const before = await readdir(scratch);
+    // The default matrix also prints `leaving out …` lines: they come after the refusal, never before.
+    for (const argv of [['bench', '--target', 'native', '--suite', 'tcp-rr', '--quick'], ['bench']]) {
+      const outcome = await capture(argv, seams({}));
+      assert.equal(outcome.code, 2, outcome.stderr.join('\n'));
+      assert.deepEqual(outcome.stdout, []);
+      assert.deepEqual(outcome.stderr, [`isobench: a crashed isobench run (pid ${2 ** 22 + 12345}) left 1 resource(s) behind: run \`npm run cleanup\` first`], argv.join(' '));
+      assert.deepEqual(await readdir(scratch), before, 'no results file or directory');
+    }
+  } finally {
+    await rm(ledger);
+  }
+  assert.deepEqual(await readdir(state), []);
+});
