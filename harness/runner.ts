@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { AnySuite, ClientSide, SuiteContext, SuiteOptions, TrialOutcome } from '../contracts/suite.js';
 import type { ProvisionedTarget, ServicePort, TargetOptions } from '../contracts/target.js';
 import { probeHost } from '../provisioning/host-probe.js';
-import { ensureRootfs } from '../provisioning/image/index.js';
+import { RunImage } from '../provisioning/image/index.js';
 import { IMAGE_HOST_TOOLS } from '../provisioning/image/host-tools.js';
 import { optionsFor, type TargetConfiguration } from '../provisioning/targets/configuration.js';
 import { dockerHostDriver } from '../provisioning/targets/docker-host.js';
@@ -131,7 +131,7 @@ export interface BenchOptions {
     readRoutes?: () => Promise<HostRoute[]>;
     /** How tools are installed (`install: false`: a missing tool is an error at once). */
     tools?: EnsureToolsOptions;
-    /** Builds or finds the image before provisioning the targets that run it; default ensureRootfs. */
+    /** Builds or finds the image before provisioning the targets that run it; default the run's RunImage (ensureRootfs). */
     buildImage?: (log: (line: string) => void) => Promise<unknown>;
   };
 }
@@ -409,7 +409,9 @@ export async function runBench(options: BenchOptions): Promise<BenchOutcome> {
       : placement!.client;
 
     const toProvision = configurations.filter((configuration) => workLeft(configuration.id));
-    const imageFailure = await buildImageIfNeeded(toProvision, options, clock, deadlines, log);
+    // One per run: the image phase finds or builds the tree, the targets then get it without looking again.
+    const image = new RunImage();
+    const imageFailure = await buildImageIfNeeded(toProvision, image, options, clock, deadlines, log);
 
     const servicePorts: ServicePort[] = options.suites.flatMap((suite) => suite.ports);
     const contexts = new Map<string, ProvisionContext>();
@@ -425,6 +427,7 @@ export async function runBench(options: BenchOptions): Promise<BenchOutcome> {
         host,
         runDirectory,
         logDirectory: outDirectory,
+        image,
         log,
       };
       if (context) contexts.set(configuration.id, context);
@@ -703,13 +706,14 @@ async function runnableConfigurations(options: BenchOptions, configurations: Tar
  */
 async function buildImageIfNeeded(
   configurations: readonly TargetConfiguration[],
+  image: RunImage,
   options: BenchOptions,
   clock: PhaseClock,
   deadlines: StepDeadlines,
   log: (line: string) => void,
 ): Promise<string | null> {
   if (!configurations.some((configuration) => IMAGE_DRIVERS.has(configuration.driver))) return null;
-  const build = options.seams?.buildImage ?? ((logLine: (line: string) => void) => ensureRootfs({ log: logLine }));
+  const build = options.seams?.buildImage ?? ((logLine: (line: string) => void) => image.rootfs(logLine));
   try {
     await clock.time('image build', () => cutOff(build(log), deadlines.imageMs, 'building the image'));
     return null;
