@@ -46,7 +46,7 @@ import { ResourceRegistry } from '../core/ledger.js';
 import { refuseCrashedRun } from './crashed-run.js';
 import { errorMessage, UsageError } from '../core/errors.js';
 import { formatZodIssues } from '../core/zod-text.js';
-import { ensureTools, type EnsureToolsOptions, type ToolRequirement } from '../core/tools.js';
+import { ensureTools, InstallSession, type EnsureToolsOptions, type ToolRequirement } from '../core/tools.js';
 import { ISOBENCH_VERSION } from './version.js';
 import type { Placement } from './placement.js';
 
@@ -657,7 +657,8 @@ function planFor(options: BenchOptions, settings: RunSettings, cores: number) {
 async function installTools(options: BenchOptions, log: (line: string) => void): Promise<TargetConfiguration[]> {
   const toolsOf = (configuration: TargetConfiguration) => [...configuration.driver.hostTools, ...(IMAGE_DRIVERS.has(configuration.driver) ? IMAGE_TOOLS : [])];
   const suiteTools = options.suites.flatMap((suite) => suite.hostTools);
-  const toolOptions = options.seams?.tools;
+  // One session for the run's install steps: each package is announced once, a failed install not retried.
+  const toolOptions: EnsureToolsOptions = { ...options.seams?.tools, session: new InstallSession() };
   if (!options.defaultMatrix) {
     await ensureTools([...suiteTools, ...options.targets.flatMap(toolsOf)], log, toolOptions);
     return options.targets;
