@@ -11,11 +11,12 @@ import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promis
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { runCli, type CliOptions } from '../../harness/cli.js';
+import type { CliOptions } from '../../harness/cli.js';
 import type { HostFacts } from '../../results/schema.js';
 import { readResultsFile } from '../../results/store.js';
 import { SUITE_NAMES } from '../../suites/index.js';
 import { REPO_ROOT } from '../helpers.js';
+import { captureCli as capture } from './capture.js';
 
 const FAKE_HOST: HostFacts = {
   hostname: 'bad-input-test',
@@ -182,22 +183,6 @@ const CASES: Case[] = [
   },
   { name: '--resume of a renamed file', argv: () => ['bench', '--resume', file('renamed/my-run.json')], line: /my-run\.json holds run \S+, and a resumed run writes to \S+\.json: rename the file back to \S+\.json$/ },
 ];
-
-/** Runs the CLI in this process and captures what it prints. */
-async function capture(argv: string[], options?: CliOptions): Promise<{ code: number; stdout: string[]; stderr: string[]; ms: number }> {
-  const stdout: string[] = [];
-  const stderr: string[] = [];
-  const original = { log: console.log.bind(console), error: console.error.bind(console) };
-  console.log = (...args: unknown[]) => void stdout.push(args.join(' '));
-  console.error = (...args: unknown[]) => void stderr.push(args.join(' '));
-  const begin = performance.now();
-  try {
-    const code = await runCli(argv, options);
-    return { code, stdout, stderr: stderr.join('\n').split('\n'), ms: performance.now() - begin };
-  } finally {
-    Object.assign(console, original);
-  }
-}
 
 test(`at least 25 malformed inputs are in the table (${CASES.length})`, () => {
   assert.ok(CASES.length >= 25);
