@@ -74,8 +74,13 @@ export function startClientProgram<R>(client: ClientSide, command: readonly stri
   return {
     command: wrapped,
     async snapshot() {
+      // Answers come in the order asked: a request that timed out keeps its place, so its late
+      // answer goes to it and not to the next request.
       const line = new Promise<string>((resolve) => waiting.push(resolve));
-      if (!running.write('report\n')) throw new Error(`${name} cannot be asked for its report: it has ended`);
+      if (!running.write('report\n')) {
+        waiting.pop();
+        throw new Error(`${name} cannot be asked for its report: its stdin is closed (it has ended) or full`);
+      }
       let timer: NodeJS.Timeout | undefined;
       const deadline = new Promise<never>((_, reject) => {
         timer = setTimeout(() => reject(new Error(`${name} did not answer \`report\` within ${SNAPSHOT_TIMEOUT_MS} ms`)), SNAPSHOT_TIMEOUT_MS);
