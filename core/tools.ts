@@ -182,8 +182,8 @@ export function installLines(missing: readonly ToolRequirement[]): string[] {
 /**
  * Installs what is missing with apt-get, saying what and why (one line per package, once per
  * `session`); without root or apt-get it stops with an error that names the package to install.
- * `apt-get update` runs once per process, before the first install. When a missing requirement is marked `startsService`, the
- * install runs with service starts denied (withServiceStartsDenied).
+ * `apt-get update` runs once per process, before the first install. When a missing requirement is
+ * marked `startsService`, the install runs with service starts denied (withServiceStartsDenied).
  * @param log Receives one installLines line per missing package.
  * @throws MissingToolError (exit 2) for the first missing tool when it cannot install, or when a tool
  *   is still missing after installing; UsageError (exit 2) when apt-get fails (the message quotes
