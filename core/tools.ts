@@ -114,6 +114,45 @@ export interface EnsureToolsOptions {
   run?: (command: readonly string[]) => Promise<unknown>;
   /** Where a command would run from, or null (default findExecutable); the seam for "a missing tool". */
   findExecutable?: (command: string) => Promise<string | null>;
+  /**
+   * The run's earlier installs (see {@link InstallSession}): a package already announced is not
+   * announced again, and an install that already failed is not tried again. Default: none.
+   */
+  session?: InstallSession;
+}
+
+/**
+ * What one run's installs have said and where they failed. A run installs in several steps when an
+ * install fails (the default matrix then tries the suites' tools and each target's alone, to leave
+ * out only the target whose package fails), and two targets often need the same package (docker.io
+ * for docker-host and docker-nat, the image builder's for every image target): each package is
+ * announced once a run, and a failed install is not run again for the next target that needs it.
+ */
+export class InstallSession {
+  private readonly announced = new Set<string>();
+  /** Package sets whose `apt-get install` failed, with the refusal that said so. */
+  private readonly failures: Array<{ packages: ReadonlySet<string>; error: Error }> = [];
+
+  /** The packages not announced yet in this run; from now on they count as announced. */
+  announce(packages: readonly string[]): Set<string> {
+    const fresh = new Set(packages.filter((name) => !this.announced.has(name)));
+    for (const name of fresh) this.announced.add(name);
+    return fresh;
+  }
+
+  /**
+   * The refusal of an earlier install of some of these packages, or null. apt-get installs all or
+   * nothing, so installing a superset of packages that failed together fails again.
+   */
+  failureFor(packages: readonly string[]): Error | null {
+    const wanted = new Set(packages);
+    return this.failures.find((failure) => [...failure.packages].every((name) => wanted.has(name)))?.error ?? null;
+  }
+
+  /** Records that installing `packages` failed with `error`. */
+  recordFailure(packages: readonly string[], error: Error): void {
+    this.failures.push({ packages: new Set(packages), error });
+  }
 }
 
 /**
@@ -141,14 +180,15 @@ export function installLines(missing: readonly ToolRequirement[]): string[] {
 }
 
 /**
- * Installs what is missing with apt-get, saying what and why (one line per package); without root
- * or apt-get it stops with an error that names the package to install. `apt-get update` runs once
- * per process, before the first install. When a missing requirement is marked `startsService`, the
- * install runs with service starts denied (withServiceStartsDenied).
+ * Installs what is missing with apt-get, saying what and why (one line per package, once per
+ * `session`); without root or apt-get it stops with an error that names the package to install.
+ * `apt-get update` runs once per process, before the first install. When a missing requirement is
+ * marked `startsService`, the install runs with service starts denied (withServiceStartsDenied).
  * @param log Receives one installLines line per missing package.
  * @throws MissingToolError (exit 2) for the first missing tool when it cannot install, or when a tool
  *   is still missing after installing; UsageError (exit 2) when apt-get fails (the message quotes
- *   apt-get's last line: no network, a package this release lacks).
+ *   apt-get's last line: no network, a package this release lacks), or, with a `session`, the same
+ *   UsageError again, without running apt-get, when an install of some of these packages failed before.
  */
 export async function ensureTools(requirements: readonly ToolRequirement[], log: (line: string) => void, options: EnsureToolsOptions = {}): Promise<void> {
   const find = options.findExecutable ?? defaultFind;
@@ -160,7 +200,11 @@ export async function ensureTools(requirements: readonly ToolRequirement[], log:
     throw new MissingToolError(first.command, first.debianPackage, first.why);
   }
   const packages = [...new Set(missing.map((requirement) => requirement.debianPackage))];
-  for (const line of installLines(missing)) log(line);
+  const session = options.session;
+  const failed = session?.failureFor(packages);
+  if (failed) throw failed;
+  const fresh = session ? session.announce(packages) : new Set(packages);
+  for (const line of installLines(missing.filter((requirement) => fresh.has(requirement.debianPackage)))) log(line);
   const env = { DEBIAN_FRONTEND: 'noninteractive' };
   const run = options.run ?? ((command: readonly string[]) => runChecked(command, { timeoutMs: APT_TIMEOUT_MS, env }));
   try {
@@ -173,7 +217,9 @@ export async function ensureTools(requirements: readonly ToolRequirement[], log:
     const first = missing[0]!;
     // One line: apt-get's own last words say why (no network, a package this release lacks).
     const detail = (error instanceof Error ? error.message : String(error)).split('\n').at(-1)!.slice(0, 300);
-    throw new UsageError(`${first.command} is missing (needed ${first.why}) and \`apt-get install ${packages.join(' ')}\` failed (${detail}): install it by hand, then run again`, { cause: error });
+    const refusal = new UsageError(`${first.command} is missing (needed ${first.why}) and \`apt-get install ${packages.join(' ')}\` failed (${detail}): install it by hand, then run again`, { cause: error });
+    session?.recordFailure(packages, refusal);
+    throw refusal;
   }
   const still = await missingTools(missing, find);
   if (still.length > 0) {

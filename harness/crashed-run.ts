@@ -1,5 +1,6 @@
 import { stat } from 'node:fs/promises';
-import { errorMessage } from '../core/errors.js';
+import { errorMessage, UsageError } from '../core/errors.js';
+import { findStaleLedgers } from '../core/ledger.js';
 import { readResultsFile, writeResultsFile } from '../results/store.js';
 
 /** What {@link markCrashedRun} did with a crashed run's results file. */
@@ -28,5 +29,18 @@ export async function markCrashedRun(path: string, pid: number): Promise<Crashed
     return { kind: 'marked', path };
   } catch (error) {
     return { kind: 'unreadable', path, error: errorMessage(error) };
+  }
+}
+
+/**
+ * Refuses to start while a crashed run's leftovers remain (a ledger in the state directory whose
+ * process is gone): a new run could collide with them, and `cleanup` must mark the dead run's file.
+ * Cheap (one directory read), so `bench` calls it before printing anything.
+ * @throws UsageError naming the dead run's pid and how many resources it left, and `npm run cleanup`.
+ */
+export async function refuseCrashedRun(): Promise<void> {
+  const stale = await findStaleLedgers();
+  if (stale.length > 0) {
+    throw new UsageError(`a crashed isobench run (pid ${stale[0]!.pid}) left ${stale[0]!.resources.length} resource(s) behind: run \`npm run cleanup\` first`);
   }
 }

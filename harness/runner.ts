@@ -3,7 +3,7 @@ import { constants as osConstants } from 'node:os';
 import type { AnySuite, ClientSide, SuiteContext, SuiteOptions, TrialOutcome } from '../contracts/suite.js';
 import type { ProvisionedTarget, ServicePort, TargetOptions } from '../contracts/target.js';
 import { probeHost } from '../provisioning/host-probe.js';
-import { ensureRootfs } from '../provisioning/image/index.js';
+import { RunImage } from '../provisioning/image/index.js';
 import { IMAGE_HOST_TOOLS } from '../provisioning/image/host-tools.js';
 import { optionsFor, type TargetConfiguration } from '../provisioning/targets/configuration.js';
 import { dockerHostDriver } from '../provisioning/targets/docker-host.js';
@@ -41,10 +41,11 @@ import { summarizePoint } from './point-summary.js';
 import { formatDuration, Progress } from './progress.js';
 import { DEFAULT_MAX_WAIT_MS, waitForQuietHost, type QuietHostOptions } from './quiet-host.js';
 import { checkSameHost, checkSamePlan, hostIdentity, nextResumeSession, resumeDirectory, roundsDone, type HostIdentity, type ResumeState } from './resume.js';
-import { findStaleLedgers, ResourceRegistry, runDirectoryPrefix } from '../core/ledger.js';
+import { ResourceRegistry, runDirectoryPrefix } from '../core/ledger.js';
+import { refuseCrashedRun } from './crashed-run.js';
 import { errorMessage, UsageError } from '../core/errors.js';
 import { formatZodIssues } from '../core/zod-text.js';
-import { ensureTools, type EnsureToolsOptions, type ToolRequirement } from '../core/tools.js';
+import { ensureTools, InstallSession, type EnsureToolsOptions, type ToolRequirement } from '../core/tools.js';
 import { ISOBENCH_VERSION } from './version.js';
 import type { Placement } from './placement.js';
 
@@ -129,7 +130,7 @@ export interface BenchOptions {
     readRoutes?: () => Promise<HostRoute[]>;
     /** How tools are installed (`install: false`: a missing tool is an error at once). */
     tools?: EnsureToolsOptions;
-    /** Builds or finds the image before provisioning the targets that run it; default ensureRootfs. */
+    /** Builds or finds the image before provisioning the targets that run it; default the run's RunImage (ensureRootfs). */
     buildImage?: (log: (line: string) => void) => Promise<unknown>;
   };
 }
@@ -228,9 +229,9 @@ export function newRunId(now = new Date()): string {
  * SIGINT, SIGTERM and SIGHUP (then the file says `interrupted` and the process exits 128 + the signal number).
  *
  * Before anything is created: the settings are checked, the results directory is created and proved
- * writable, the tools are installed (one line per package), the host is probed, every target named
- * is checked to be able to run here (in the default matrix those that cannot are left out), a
- * crashed run's leftovers refuse the start, the run lock is taken and a guard range the host already
+ * writable, a crashed run's leftovers refuse the start, the tools are installed (one line per
+ * package), the host is probed, every target named is checked to be able to run here (in the default
+ * matrix those that cannot are left out), the run lock is taken and a guard range the host already
  * routes is refused. Each phase's time goes into the file's `phases`.
  *
  * With `adaptive`, rounds are added after the planned ones for the points still undecided against the
@@ -275,8 +276,9 @@ export async function runBench(options: BenchOptions): Promise<BenchOutcome> {
   let finalSettings: RunSettings;
   let releaseLock: () => Promise<void>;
   try {
+    // Cheap checks first: a crashed run's leftovers, or a resume on another host, are refused before anything is installed.
+    await refuseCrashedRun();
     if (resume) {
-      // Cheap checks first: a resume on another host is refused before anything is installed.
       const here: HostIdentity = options.seams?.host ?? (await hostIdentity());
       checkSameHost(resume.path, resume.results.host, here);
       checkSamePlan(resume.path, resume.results, planFor(options, settings, resume.results.host.cores));
@@ -294,10 +296,6 @@ export async function runBench(options: BenchOptions): Promise<BenchOutcome> {
     // In the default matrix some targets may have been left out: the plan's rows are those that run.
     runOptions = { ...options, targets: configurations };
     finalSettings = runSettings(runOptions);
-    const stale = await findStaleLedgers();
-    if (stale.length > 0) {
-      throw new UsageError(`a crashed isobench run (pid ${stale[0]!.pid}) left ${stale[0]!.resources.length} resource(s) behind: run \`npm run cleanup\` first`);
-    }
     releaseLock = await acquireRunLock();
   } catch (error) {
     await removeCreated(output.created);
@@ -409,7 +407,9 @@ export async function runBench(options: BenchOptions): Promise<BenchOutcome> {
       : placement!.client;
 
     const toProvision = configurations.filter((configuration) => workLeft(configuration.id));
-    const imageFailure = await buildImageIfNeeded(toProvision, options, clock, deadlines, log);
+    // One per run: the image phase finds or builds the tree, the targets then get it without looking again.
+    const image = new RunImage();
+    const imageFailure = await buildImageIfNeeded(toProvision, image, options, clock, deadlines, log);
 
     const servicePorts: ServicePort[] = options.suites.flatMap((suite) => suite.ports);
     const contexts = new Map<string, ProvisionContext>();
@@ -425,6 +425,7 @@ export async function runBench(options: BenchOptions): Promise<BenchOutcome> {
         host,
         runDirectory,
         logDirectory: outDirectory,
+        image,
         log,
       };
       if (context) contexts.set(configuration.id, context);
@@ -654,7 +655,8 @@ function planFor(options: BenchOptions, settings: RunSettings, cores: number) {
 async function installTools(options: BenchOptions, log: (line: string) => void): Promise<TargetConfiguration[]> {
   const toolsOf = (configuration: TargetConfiguration) => [...configuration.driver.hostTools, ...(IMAGE_DRIVERS.has(configuration.driver) ? IMAGE_TOOLS : [])];
   const suiteTools = options.suites.flatMap((suite) => suite.hostTools);
-  const toolOptions = options.seams?.tools;
+  // One session for the run's install steps: each package is announced once, a failed install not retried.
+  const toolOptions: EnsureToolsOptions = { ...options.seams?.tools, session: new InstallSession() };
   if (!options.defaultMatrix) {
     await ensureTools([...suiteTools, ...options.targets.flatMap(toolsOf)], log, toolOptions);
     return options.targets;
@@ -703,13 +705,14 @@ async function runnableConfigurations(options: BenchOptions, configurations: Tar
  */
 async function buildImageIfNeeded(
   configurations: readonly TargetConfiguration[],
+  image: RunImage,
   options: BenchOptions,
   clock: PhaseClock,
   deadlines: StepDeadlines,
   log: (line: string) => void,
 ): Promise<string | null> {
   if (!configurations.some((configuration) => IMAGE_DRIVERS.has(configuration.driver))) return null;
-  const build = options.seams?.buildImage ?? ((logLine: (line: string) => void) => ensureRootfs({ log: logLine }));
+  const build = options.seams?.buildImage ?? ((logLine: (line: string) => void) => image.rootfs(logLine));
   try {
     await clock.time('image build', () => cutOff(build(log), deadlines.imageMs, 'building the image'));
     return null;

@@ -2,6 +2,7 @@ import type { ResourceRegistry, Undo } from '../core/ledger.js';
 import type { ToolRequirement } from '../core/tools.js';
 import type { ProvisionedTarget, ServicePort, TargetOptions } from '../contracts/target.js';
 import type { HostFacts } from '../results/schema.js';
+import type { RunImage } from './image/run-image.js';
 import type { Topology } from './topology.js';
 
 /** What a driver's `provision` receives: the run's network, ledger, options and where to put files. */
@@ -21,6 +22,8 @@ export interface ProvisionContext {
    * directory, beside the results file. Optional so tests can provision without one.
    */
   logDirectory?: string;
+  /** The run's image steps, each done once per run (so the cache is looked in, and said, once); one per run. */
+  image: RunImage;
   log: (line: string) => void;
 }
 

@@ -140,6 +140,25 @@ export const ProbeSelfTest = z.object({
 /** A parsed ProbeSelfTest. */
 export type ProbeSelfTest = z.infer<typeof ProbeSelfTest>;
 
+/**
+ * A self-test run twice: the first attempt failed, the suite waited for the echo stream to be
+ * steady (`steadySecondsWanted` whole seconds in a row with every echo answered and no gap), then
+ * ran it again. The trial's `selfTest` is the second attempt; the first stays here as it was read.
+ */
+export const ProbeSelfTestRetry = z.object({
+  /** The failed first attempt, judged on the stream as it was right after its last pause. */
+  first: ProbeSelfTest,
+  /** Why the self-test was run again, and what the wait found, in words. */
+  reason: z.string().min(1),
+  steadySecondsWanted: count,
+  /** Steady seconds in a row when the wait ended: below the wanted number, the wait timed out. */
+  steadySecondsReached: count,
+  /** How long the wait for a steady stream took, ms. */
+  waitedMs: finite.nonnegative(),
+});
+/** A parsed ProbeSelfTestRetry. */
+export type ProbeSelfTestRetry = z.infer<typeof ProbeSelfTestRetry>;
+
 /** The 1 ms UDP echo stream from the client namespace to the guest, over the whole trial. */
 export const ProbeRecord = z.object({
   /** The interval the probe sends at, ms. */
@@ -369,6 +388,8 @@ export const MigrationTrialDetail = z.object({
   events: z.array(MigrationEvent),
   probe: ProbeRecord.nullable(),
   selfTest: ProbeSelfTest.nullable(),
+  /** Present when the first self-test failed and was run again (`selfTest` is then the second attempt). */
+  selfTestRetry: ProbeSelfTestRetry.optional(),
   web: WebTimeline.optional(),
   dirty: DirtyRecord.optional(),
   health: GuestHealth.nullable(),

@@ -19,6 +19,7 @@ import { HostSet } from '../../hosts/host.js';
 import { labPlacement, labSelection, type LabSelection } from '../lab.js';
 import { prepareOutputDirectory, removeCreated } from '../../core/output-directory.js';
 import { phaseLines } from '../phases.js';
+import { refuseCrashedRun } from '../crashed-run.js';
 import { nextResumeSession, readResumable, rebuildRun } from '../resume.js';
 import { DEFAULT_MAX_STEAL_PERCENT, defaultBaseline, runBench, type BenchOptions } from '../runner.js';
 import { DEFAULT_CV_THRESHOLD } from '../statistics.js';
@@ -421,6 +422,8 @@ export async function benchCommand(argv: string[], seams?: BenchOptions['seams']
     return 0;
   }
   const { lab, leftOut, ...parsed } = await parseBenchOptions(argv);
+  // Before any line is printed: a refusal is the run's one line (runBench checks again, for its other callers).
+  await refuseCrashedRun();
   const options: BenchOptions = { ...parsed, ...(seams ? { seams } : {}) };
   const output = await prepareOutputDirectory(options.outDirectory);
   // Lab mode: the hosts' shared SSH connections are opened (lazily, at the first command) here and closed below.

@@ -1,5 +1,6 @@
 import { mkdtemp } from 'node:fs/promises';
 import { probeHost } from '../../provisioning/host-probe.js';
+import { RunImage } from '../../provisioning/image/index.js';
 import { nativeDriver } from '../../provisioning/targets/native.js';
 import { DEFAULT_GUARD_RANGE, DEFAULT_TEST_SUBNET, Topology } from '../../provisioning/topology.js';
 import type { ProvisionedTarget } from '../../contracts/target.js';
@@ -116,7 +117,7 @@ export async function calibrateCommand(argv: string[]): Promise<number> {
     const topology = await Topology.create({ subnet: DEFAULT_TEST_SUBNET, guardRange: DEFAULT_GUARD_RANGE }, resources);
     const options = { storage: 'volume', accel: 'auto', disk: 'raw', vcpus: 1, memoryMiB: 1024, vmManager: 'qemu', quick: true } as const;
     const ports = [...tcpBulkSuite.ports, ...randomIoSuite.ports];
-    const target = await nativeDriver.provision({ configuration: 'native', servicePorts: ports, topology, resources, options, host, runDirectory, log: (line) => console.error(line) });
+    const target = await nativeDriver.provision({ configuration: 'native', servicePorts: ports, topology, resources, options, host, runDirectory, image: new RunImage(), log: (line) => console.error(line) });
     const config = { quick: true, cores: host.cores };
     const client = { exec: topology.clientExec.bind(topology), wrap: topology.wrapClient.bind(topology) };
     const trialContext: SuiteContext = { client, config: { ...config, options: {} }, host, target, cpu: new CpuMeter(), verifyDestination: (address) => topology.verifyDestination(address) };

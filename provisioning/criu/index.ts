@@ -4,7 +4,7 @@ import { runCommand } from '../../core/exec.js';
 import type { ResourceRegistry } from '../../core/ledger.js';
 import { findExecutable } from '../../core/tools.js';
 import type { ContainerMigrationHost, ContainerMigrationSupport } from '../../contracts/container-migration.js';
-import { ensureRootfs } from '../image/rootfs.js';
+import type { RunImage } from '../image/run-image.js';
 import type { Topology } from '../topology.js';
 import { ensureCriu } from './build.js';
 import { runCriuCheck, runDirtyTrackCheck } from './check.js';
@@ -24,6 +24,9 @@ export interface ProvisionCriuOptions {
   /** Names containers and namespaces, e.g. the run id's random tail. */
   tag: string;
   log: (line: string) => void;
+  /** The run's image steps: the containers' overlay is built on its tree. */
+  image: RunImage;
+  /** Where CRIU's build is cached; default ensureCriu's. */
   cacheDir?: string;
 }
 
@@ -64,7 +67,7 @@ export async function provisionCriuHost(options: ProvisionCriuOptions): Promise<
     support = { kind: 'supported', tool, dirtyTracking: await runDirtyTrackCheck(criu.path) };
   }
   options.log(support.kind === 'supported' ? `${tool}: criu check passed; dirty tracking ${support.dirtyTracking.available ? 'available' : `unavailable (${support.dirtyTracking.detail})`}` : `container migration unsupported: ${support.reason}`);
-  const { tree } = await ensureRootfs({ log: options.log, ...(options.cacheDir ? { cacheDir: options.cacheDir } : {}) });
+  const { tree } = await options.image.rootfs(options.log);
   const { workDirectory, runcRoot } = criuDirectories(options.runDirectory);
   await mkdir(runcRoot, { recursive: true });
   const address = options.topology.allocateAddress(`runc container (criu ${options.tag})`);

@@ -2,7 +2,6 @@ import type { CommandOptions, CommandOutcome } from '../../core/exec.js';
 import { runChecked } from '../../core/exec.js';
 import { processStartTicks } from '../../core/proc.js';
 import type { TargetFacts } from '../../results/schema.js';
-import { ensureRootfs } from '../image/index.js';
 import { waitForListening } from '../service-readiness.js';
 import { BRIDGE } from '../topology.js';
 import type { CpuCounter } from '../../core/cpu-meter.js';
@@ -171,7 +170,7 @@ async function provisionContainer(spec: ContainerTargetSpec, context: ProvisionC
     // A daemon that just started has set FORWARD to DROP: let isobench's bridge through again.
     await dockerStep('allowing the test bridge through DOCKER-USER', () => topology.allowBridgeForwarding());
 
-    const rootfs = await dockerStep('building the image tree (debootstrap)', () => ensureRootfs({ log }), 30 * 60_000);
+    const rootfs = await dockerStep('building the image tree (debootstrap)', () => context.image.rootfs(log), 30 * 60_000);
     const image = await ensureDockerImage(client, rootfs, { log });
 
     let volumeName: string | null = null;

@@ -11,6 +11,7 @@ export {
   type DiskImageOptions,
 } from './disk.js';
 export { findBootFiles, type BootFiles } from './boot-files.js';
+export { RunImage } from './run-image.js';
 export {
   IMAGE_RECIPE,
   RECIPE_VERSION,

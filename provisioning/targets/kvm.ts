@@ -5,7 +5,7 @@ import { runCommand, type CommandOptions, type CommandOutcome } from '../../core
 import { findExecutable } from '../../core/tools.js';
 import { parseProcStat } from '../../core/cpu-meter.js';
 import type { TargetFacts } from '../../results/schema.js';
-import { cloneDiskImage, ensureDiskImage, ensureRootfs, findBootFiles, guestKernelCommandLine } from '../image/index.js';
+import { cloneDiskImage, findBootFiles, guestKernelCommandLine } from '../image/index.js';
 import { decideAccel, probeKvm, type AccelDecision, type KvmProbe } from '../kvm/accel-probe.js';
 import { Guest, type RunningGuest } from '../kvm/guest.js';
 import { QemuMigration } from '../kvm/migration/qemu-migration.js';
@@ -132,7 +132,7 @@ async function provisionKvm(context: ProvisionContext): Promise<ProvisionedTarge
         return status.version;
       });
     }
-    const rootfs = await track(current, 'building or finding the image', () => ensureRootfs({ log }));
+    const rootfs = await track(current, 'building or finding the image', () => context.image.rootfs(log));
     const boot = await track(current, 'finding the guest kernel', () => findBootFiles(rootfs.tree));
 
     let probe: KvmProbe | null = null;
@@ -145,7 +145,7 @@ async function provisionKvm(context: ProvisionContext): Promise<ProvisionedTarge
     const accel: AccelDecision = await track(current, 'choosing the accelerator', async () => decideAccel(options.accel, probe));
     if (accel.accel === 'tcg') log(`${context.configuration}: ${accel.explanation}`);
 
-    const image = await track(current, `making the ${options.disk} disk image`, () => ensureDiskImage(rootfs.tree, rootfs.recipeHash, options.disk, undefined, { log }));
+    const image = await track(current, `making the ${options.disk} disk image`, () => context.image.disk(options.disk, log));
     // libvirt's QEMU runs as its own user (libvirt-qemu on Debian): its files go in a directory it can
     // reach (the run directory is private to root); libvirt gives it the files themselves.
     const guestFiles = viaLibvirt ? join(LIBVIRT_FILES_PARENT, `${LIBVIRT_FILES_PREFIX}${instance}`) : context.runDirectory;

@@ -42,6 +42,7 @@ export const runcCriuDriver: TargetDriver = {
       runDirectory: context.runDirectory,
       tag: context.resources.runId.slice(-4),
       log: context.log,
+      image: context.image,
     });
     const supported = host.support.kind === 'supported';
     const refuse = async (): Promise<never> => {

@@ -45,12 +45,60 @@ export interface ClientProgram<R> {
   stop(): Promise<R>;
 }
 
+/** A client program that also reports while it runs (udp-probe.ts answers `report` lines on stdin). */
+export interface ReportingClientProgram<R> extends ClientProgram<R> {
+  /**
+   * Asks for the report so far: writes `report` to the program's stdin and parses the next line it prints.
+   * @throws Error when no valid report line comes within SNAPSHOT_TIMEOUT_MS, or the program has ended.
+   */
+  snapshot(): Promise<R>;
+}
+
+/** How long a running client program may take to answer `report`, ms (a line of JSON; the probe's answers take well under 100 ms). */
+export const SNAPSHOT_TIMEOUT_MS = 5_000;
+
 /** Starts a client program in the client namespace; it is killed at the latest after `maxSeconds` plus 30 s. */
-export function startClientProgram<R>(client: ClientSide, command: readonly string[], report: z.ZodType<R>, maxSeconds: number): ClientProgram<R> {
+export function startClientProgram<R>(client: ClientSide, command: readonly string[], report: z.ZodType<R>, maxSeconds: number): ReportingClientProgram<R> {
   const wrapped = client.wrap(command);
-  const running = startBackground(wrapped, { timeoutMs: (maxSeconds + 30) * 1000 });
+  // Lines on stdout while it runs answer `report` requests, in order; the final report is read from the outcome.
+  let partial = '';
+  const waiting: Array<(line: string) => void> = [];
+  const onOutput = (stream: 'stdout' | 'stderr', text: string) => {
+    if (stream !== 'stdout') return;
+    const lines = (partial + text).split('\n');
+    partial = lines.pop()!;
+    for (const line of lines) waiting.shift()?.(line);
+  };
+  const running = startBackground(wrapped, { timeoutMs: (maxSeconds + 30) * 1000, onOutput });
+  const name = command.find((part) => part.endsWith('.ts'))?.split('/').at(-1) ?? 'the client program';
   return {
     command: wrapped,
+    async snapshot() {
+      // Answers come in the order asked: a request that timed out keeps its place, so its late
+      // answer goes to it and not to the next request.
+      const line = new Promise<string>((resolve) => waiting.push(resolve));
+      if (!running.write('report\n')) {
+        waiting.pop();
+        throw new Error(`${name} cannot be asked for its report: its stdin is closed (it has ended) or full`);
+      }
+      let timer: NodeJS.Timeout | undefined;
+      const deadline = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`${name} did not answer \`report\` within ${SNAPSHOT_TIMEOUT_MS} ms`)), SNAPSHOT_TIMEOUT_MS);
+      });
+      try {
+        const answer = await Promise.race([line, deadline]);
+        let parsed: z.ZodSafeParseResult<R> | null;
+        try {
+          parsed = report.safeParse(JSON.parse(answer));
+        } catch {
+          parsed = null;
+        }
+        if (!parsed?.success) throw new Error(`${name} answered \`report\` with no valid report: ${answer.slice(0, 200)}`);
+        return parsed.data;
+      } finally {
+        clearTimeout(timer);
+      }
+    },
     async stop() {
       const outcome = await running.stop(5_000);
       const line = outcome.stdout.trim().split('\n').at(-1) ?? '';
@@ -61,7 +109,6 @@ export function startClientProgram<R>(client: ClientSide, command: readonly stri
         parsed = null;
       }
       if (!parsed?.success) {
-        const name = command.find((part) => part.endsWith('.ts'))?.split('/').at(-1) ?? 'the client program';
         throw new Error(`${name} gave no report: ${outcome.exitCode === 0 || outcome.signal === 'SIGTERM' ? outcome.stderr.trim() || line.slice(0, 200) || 'no output' : describeFailure(outcome)}`);
       }
       return parsed.data;
@@ -96,7 +143,7 @@ export const WEB_REQUEST_TIMEOUT_MS = 5_000;
  * Starts the 1 ms UDP echo probe against `address` at real-time priority (PROBE_PRIORITY); it writes
  * `readyFile` once its first echo came back.
  */
-export function startEchoProbe(client: ClientSide, address: string, lifetimeS: number, readyFile: string): ClientProgram<ProbeReport> {
+export function startEchoProbe(client: ClientSide, address: string, lifetimeS: number, readyFile: string): ReportingClientProgram<ProbeReport> {
   const flags = { address, port: ECHO_PORT, 'interval-ms': PROBE_INTERVAL_MS, 'gap-ms': PROBE_GAP_MS, 'max-seconds': lifetimeS, 'ready-file': readyFile };
   return startClientProgram(client, clientProgramCommand('udp-probe', flags, PROBE_PRIORITY), ProbeReport, lifetimeS);
 }

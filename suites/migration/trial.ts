@@ -5,10 +5,10 @@ import { epochMs } from '../../core/clock.js';
 import { errorMessage } from '../../core/errors.js';
 import { sleep } from '../../core/poll.js';
 import type { TrialContext, TrialOutcome } from '../../contracts/suite.js';
-import type { FreezeRecord, MigrationRun, TargetService } from '../../contracts/target.js';
+import type { MigrationRun, TargetService } from '../../contracts/target.js';
 import type { MigrationVariant } from '../../results/migration.js';
 import {
-  BASELINE_MS, CLIENT_READY_TIMEOUT_MS, type ClientProgram, SELF_TEST_SPACING_MS, SETTLE_MS, startEchoProbe, startWebLoad, waitForFile, WATCH_AFTER_MS,
+  BASELINE_MS, CLIENT_READY_TIMEOUT_MS, type ClientProgram, type ReportingClientProgram, SELF_TEST_SPACING_MS, SETTLE_MS, SNAPSHOT_TIMEOUT_MS, startEchoProbe, startWebLoad, waitForFile, WATCH_AFTER_MS,
 } from './client-programs.js';
 import { LoadReport, ProbeReport } from './client/reports.js';
 import { buildDetail, judgeHealth, migrationMetrics } from './detail.js';
@@ -16,6 +16,7 @@ import { startDirtier, startEcho, startWeb, type Dirtier } from './guest-workloa
 import { classifyOutcome } from './outcome.js';
 import { pollMigration, POSTCOPY_GRACE_MS } from './poll-loop.js';
 import { SELF_TEST_PAUSES_MS } from './probe-analysis.js';
+import { runSelfTest, STEADY_TIMEOUT_MS } from './self-test.js';
 import { traceWws, WWS_CURVE_INTERVALS_S } from './wws-trace.js';
 
 /*
@@ -54,10 +55,12 @@ export async function runMigrationTrial(params: MigrationTrialParams, context: T
   const migration = target.migration;
   if (!migration) return { state: 'skipped', reason: `${target.name} cannot live-migrate (the kvm target with --vm-manager qemu can)`, commands: [] };
   const commands: string[][] = [];
-  const lifetimeS = Math.ceil((CLIENT_READY_TIMEOUT_MS * 2 + SETTLE_MS + SELF_TEST_PAUSES_MS.length * 1500 + BASELINE_MS + WATCH_AFTER_MS + POSTCOPY_GRACE_MS) / 1000 + params.timeLimitS + wwsTraceSeconds(params) + 60);
+  // The self-test's pauses, twice, and the wait for a steady stream between them (self-test.ts).
+  const selfTestMs = 2 * SELF_TEST_PAUSES_MS.length * 1500 + STEADY_TIMEOUT_MS + 2 * SNAPSHOT_TIMEOUT_MS;
+  const lifetimeS = Math.ceil((CLIENT_READY_TIMEOUT_MS * 2 + SETTLE_MS + selfTestMs + BASELINE_MS + WATCH_AFTER_MS + POSTCOPY_GRACE_MS) / 1000 + params.timeLimitS + wwsTraceSeconds(params) + 60);
   const services: TargetService[] = [];
   let dirtier: Dirtier | undefined;
-  let probe: ClientProgram<ProbeReport> | undefined;
+  let probe: ReportingClientProgram<ProbeReport> | undefined;
   let load: ClientProgram<LoadReport> | undefined;
   let run: MigrationRun | undefined;
   let settled = false;
@@ -95,12 +98,14 @@ export async function runMigrationTrial(params: MigrationTrialParams, context: T
 
     // The self-test checks the measuring chain (client, bridge, tap, guest, echo server) before the
     // workload starts: a loaded TCG guest can take longer than a pause to answer again (a 500 ms pause
-    // read as 963 ms here under the dirtier), which is the workload's doing, not the probe's.
-    const freezes: FreezeRecord[] = [];
-    for (const ms of SELF_TEST_PAUSES_MS) {
-      freezes.push(await migration.freeze(ms));
-      await sleep(SELF_TEST_SPACING_MS);
-    }
+    // read as 963 ms here under the dirtier), which is the workload's doing, not the probe's. A fresh
+    // guest still busy with its boot can too: a failed self-test runs once more on a steady stream.
+    const echoProbe = probe;
+    const selfTest = await runSelfTest(
+      { freeze: (ms) => migration.freeze(ms), snapshot: () => echoProbe.snapshot(), sleep, now: () => performance.now() },
+      { spacingMs: SELF_TEST_SPACING_MS },
+    );
+    const freezes = selfTest.freezes;
 
     if (params.workload === 'web') {
       const web = await startWeb(target, lifetimeS * 1000);
@@ -162,6 +167,7 @@ export async function runMigrationTrial(params: MigrationTrialParams, context: T
       loadReport, loadCommand: commands.find((command) => command.some((part) => part.endsWith('http-load.ts'))) ?? [], baseline: { fromMs: baselineFrom, toMs: baselineTo },
       endedAtMs, watchEndMs, dirtyAfter,
     });
+    if (selfTest.retry) detail.selfTestRetry = selfTest.retry;
     if (recoveredBefore) detail.recoveredBefore = recoveredBefore;
     if (wwsTrace) detail.wwsTrace = wwsTrace;
     const metrics = migrationMetrics(detail);

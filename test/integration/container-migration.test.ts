@@ -11,6 +11,7 @@ import type { TrialContext } from '../../contracts/suite.js';
 import type { ProvisionedTarget, TargetOptions } from '../../contracts/target.js';
 import { newRunId } from '../../harness/runner.js';
 import { probeHost } from '../../provisioning/host-probe.js';
+import { RunImage } from '../../provisioning/image/index.js';
 import { runcCriuDriver } from '../../provisioning/targets/runc-criu.js';
 import { DEFAULT_GUARD_RANGE, DEFAULT_TEST_SUBNET, Topology } from '../../provisioning/topology.js';
 import type { ContainerMigrationTrialDetail } from '../../results/container-migration.js';
@@ -48,7 +49,7 @@ before(async () => {
   runDirectory = await mkdtemp('/var/tmp/isobench-run-');
   topology = await Topology.create({ subnet: DEFAULT_TEST_SUBNET, guardRange: DEFAULT_GUARD_RANGE }, resources);
   target = await runcCriuDriver.provision({
-    configuration: 'runc-criu', servicePorts: migrationSuite.ports, topology, resources, options: OPTIONS, host: await probeHost(), runDirectory, log: (line) => console.log(`# ${line}`),
+    configuration: 'runc-criu', servicePorts: migrationSuite.ports, topology, resources, options: OPTIONS, host: await probeHost(), runDirectory, image: new RunImage(), log: (line) => console.log(`# ${line}`),
   });
   host = target.containerMigration!;
 });

@@ -8,6 +8,7 @@ import { newRunId } from '../../harness/runner.js';
 import { createDockerClient } from '../../provisioning/docker/client.js';
 import { findDockerProxies, readDnatRules } from '../../provisioning/docker/nat.js';
 import { probeHost } from '../../provisioning/host-probe.js';
+import { RunImage } from '../../provisioning/image/index.js';
 import { dockerNatDriver } from '../../provisioning/targets/docker-nat.js';
 import { BRIDGE, DEFAULT_GUARD_RANGE, DEFAULT_TEST_SUBNET, Topology } from '../../provisioning/topology.js';
 import type { ProvisionedTarget, ServicePort, TargetOptions } from '../../contracts/target.js';
@@ -32,7 +33,7 @@ before(async () => {
   topology = await Topology.create({ subnet: DEFAULT_TEST_SUBNET, guardRange: DEFAULT_GUARD_RANGE }, resources);
   // Every registered suite's ports (the mysql suite's are MariaDB's 3306-3309).
   servicePorts = SUITES.flatMap((suite) => suite.ports);
-  target = await dockerNatDriver.provision({ configuration: 'docker-nat:overlay', servicePorts, topology, resources, options: OPTIONS, host: await probeHost(), runDirectory, log: () => {} });
+  target = await dockerNatDriver.provision({ configuration: 'docker-nat:overlay', servicePorts, topology, resources, options: OPTIONS, host: await probeHost(), runDirectory, image: new RunImage(), log: () => {} });
 });
 
 after(async () => {

@@ -76,6 +76,13 @@ test(
       }
       assert.ok(detail.selfTest.resolutionMs !== null);
       assert.equal(detail.selfTest.passed, detail.selfTest.resolutionMs <= 10, 'passed means within 10 ms');
+      // A failed first self-test is run once more on a steady stream; the first stays in the record.
+      if (detail.selfTestRetry) {
+        assert.equal(detail.selfTestRetry.first.passed, false, 'only a failed self-test is run again');
+        assert.deepEqual(detail.selfTestRetry.first.pauses.map((pause) => pause.requestedMs), [100, 200, 500]);
+        assert.ok(detail.selfTestRetry.first.pauses.every((pause) => pause.probeGapMs === null || pause.errorMs !== null), 'the first readings are kept');
+        assert.match(detail.selfTestRetry.reason, /^the first self-test failed /);
+      }
     }
     const chosen = converged.find(({ detail }) => detail.selfTest!.resolutionMs! < 100);
     assert.ok(chosen, `a converged idle trial's probe resolved its pauses within 100 ms (resolutions: ${converged.map(({ detail }) => detail.selfTest?.resolutionMs).join(', ')} ms)`);

@@ -11,11 +11,12 @@ import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promis
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { runCli, type CliOptions } from '../../harness/cli.js';
+import type { CliOptions } from '../../harness/cli.js';
 import type { HostFacts } from '../../results/schema.js';
 import { readResultsFile } from '../../results/store.js';
 import { SUITE_NAMES } from '../../suites/index.js';
 import { REPO_ROOT } from '../helpers.js';
+import { captureCli as capture } from './capture.js';
 
 const FAKE_HOST: HostFacts = {
   hostname: 'bad-input-test',
@@ -183,22 +184,6 @@ const CASES: Case[] = [
   { name: '--resume of a renamed file', argv: () => ['bench', '--resume', file('renamed/my-run.json')], line: /my-run\.json holds run \S+, and a resumed run writes to \S+\.json: rename the file back to \S+\.json$/ },
 ];
 
-/** Runs the CLI in this process and captures what it prints. */
-async function capture(argv: string[], options?: CliOptions): Promise<{ code: number; stdout: string[]; stderr: string[]; ms: number }> {
-  const stdout: string[] = [];
-  const stderr: string[] = [];
-  const original = { log: console.log.bind(console), error: console.error.bind(console) };
-  console.log = (...args: unknown[]) => void stdout.push(args.join(' '));
-  console.error = (...args: unknown[]) => void stderr.push(args.join(' '));
-  const begin = performance.now();
-  try {
-    const code = await runCli(argv, options);
-    return { code, stdout, stderr: stderr.join('\n').split('\n'), ms: performance.now() - begin };
-  } finally {
-    Object.assign(console, original);
-  }
-}
-
 test(`at least 25 malformed inputs are in the table (${CASES.length})`, () => {
   assert.ok(CASES.length >= 25);
 });
@@ -232,4 +217,24 @@ test('bad input: the refused resume leaves its file as it was', async () => {
   await capture(['bench', '--resume', path]);
   assert.equal(await readFile(path, 'utf8'), before);
   assert.deepEqual(await readdir(join(path, '..')), [path.split('/').at(-1)]);
+});
+
+test('bad input: a crashed run\'s leftovers refuse the start with one line, before the plan line or anything else', async () => {
+  // A ledger whose process is gone (pid above the kernel's pid_max) is what a crashed run leaves.
+  const ledger = join(state, 'ledger-crashed.json');
+  await writeFile(ledger, JSON.stringify({ runId: 'crashed', pid: 2 ** 22 + 12345, startedAt: '', resources: [{ id: 1, description: 'bridge ib-br0', undo: { kind: 'path', path: join(scratch, 'gone') } }] }));
+  try {
+    const before = await readdir(scratch);
+    // The default matrix also prints `leaving out …` lines: they come after the refusal, never before.
+    for (const argv of [['bench', '--target', 'native', '--suite', 'tcp-rr', '--quick'], ['bench']]) {
+      const outcome = await capture(argv, seams({}));
+      assert.equal(outcome.code, 2, outcome.stderr.join('\n'));
+      assert.deepEqual(outcome.stdout, []);
+      assert.deepEqual(outcome.stderr, [`isobench: a crashed isobench run (pid ${2 ** 22 + 12345}) left 1 resource(s) behind: run \`npm run cleanup\` first`], argv.join(' '));
+      assert.deepEqual(await readdir(scratch), before, 'no results file or directory');
+    }
+  } finally {
+    await rm(ledger);
+  }
+  assert.deepEqual(await readdir(state), []);
 });

@@ -1,20 +1,11 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { runCli } from '../../harness/cli.js';
+import { captureCli } from './capture.js';
 
 /** Runs the CLI in this process and returns its exit code and what it printed on stdout. */
 async function run(argv: string[]): Promise<{ code: number; stdout: string }> {
-  const lines: string[] = [];
-  const log = console.log;
-  const write = process.stdout.write.bind(process.stdout);
-  console.log = (...parts: unknown[]) => void lines.push(parts.join(' '));
-  process.stdout.write = (chunk: string | Uint8Array) => lines.push(String(chunk)) > 0;
-  try {
-    return { code: await runCli(argv), stdout: lines.join('\n') };
-  } finally {
-    console.log = log;
-    process.stdout.write = write;
-  }
+  const { code, stdout } = await captureCli(argv);
+  return { code, stdout: stdout.join('\n') };
 }
 
 test('--help of cleanup and report prints the usage and exits 0, doing nothing else (cleanup used to run, report to exit 2)', async () => {

@@ -28,7 +28,7 @@ const FREEZES = [
 function probe(gaps: Array<[number, number]>, lastEchoAtMs: number | null = T0 + 2_700): ProbeReport {
   return {
     startedAtMs: T0 - 6_000, endedAtMs: T0 + 2_750, intervalMs: 1, gapThresholdMs: 5, sent: 8_750, received: 8_000, duplicates: 0,
-    firstEchoAtMs: T0 - 5_999, lastEchoAtMs, gaps, gapsDropped: 0, maxSendLateMs: 1.5, sendErrors: 0,
+    firstEchoAtMs: T0 - 5_999, lastEchoAtMs, gaps, gapsDropped: 0, maxSendLateMs: 1.5, sendErrors: 0, perSecond: [],
   };
 }
 const SELF_TEST_GAPS: Array<[number, number]> = [[T0 - 5_000.5, T0 - 4_897], [T0 - 4_500.4, T0 - 4_297.5], [T0 - 3_800.2, T0 - 3_297]];

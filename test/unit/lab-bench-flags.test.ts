@@ -1,21 +1,15 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { runCli } from '../../harness/cli.js';
+import { captureCli } from './capture.js';
 import { REPO_ROOT } from '../helpers.js';
 
 const LAB = join(REPO_ROOT, 'test/fixtures/hosts/lab.yaml');
 
 /** Runs `bench` in-process: exit code and stderr; nothing may be created for these inputs. */
 async function bench(argv: string[]): Promise<{ code: number; stderr: string }> {
-  const lines: string[] = [];
-  const original = console.error;
-  console.error = (...args: unknown[]) => lines.push(args.join(' '));
-  try {
-    return { code: await runCli(['bench', ...argv]), stderr: lines.join('\n') };
-  } finally {
-    console.error = original;
-  }
+  const { code, stderr } = await captureCli(['bench', ...argv]);
+  return { code, stderr: stderr.join('\n') };
 }
 
 test('bench --hosts: every refusal is one line, exit code 2, before anything is created', async () => {

@@ -3,20 +3,14 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { runCli } from '../../harness/cli.js';
+import { captureCli } from './capture.js';
 import { formatOffset, labHostLines, pairwiseOffsetLines } from '../../harness/lab-doctor.js';
 import type { LabHost } from '../../results/schema.js';
 
 /** Runs the CLI in-process and returns its exit code and stderr. */
 async function cli(argv: string[]): Promise<{ code: number; stderr: string }> {
-  const lines: string[] = [];
-  const original = console.error;
-  console.error = (...args: unknown[]) => lines.push(args.join(' '));
-  try {
-    return { code: await runCli(argv), stderr: lines.join('\n') };
-  } finally {
-    console.error = original;
-  }
+  const { code, stderr } = await captureCli(argv);
+  return { code, stderr: stderr.join('\n') };
 }
 
 test('doctor --hosts: a bad inventory or flag is one line, exit code 2, before any host is contacted', async () => {

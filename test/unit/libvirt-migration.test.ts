@@ -137,7 +137,7 @@ function report(job: LibvirtJobInfo | null, end: LibvirtMigrationReport['end']):
 const params = { workload: 'idle' as const, variant: 'precopy' as const, bandwidthMiBs: 64, downtimeLimitMs: 300, timeLimitS: 30, roundLimit: 30 };
 const probeReport = {
   startedAtMs: 990_000, endedAtMs: 1_015_000, intervalMs: 1, gapThresholdMs: 5, sent: 25_000, received: 24_800, duplicates: 0,
-  firstEchoAtMs: 990_001, lastEchoAtMs: 1_014_999, gaps: [[1_011_800, 1_011_950]] as Array<[number, number]>, gapsDropped: 0, maxSendLateMs: 1.2, sendErrors: 0,
+  firstEchoAtMs: 990_001, lastEchoAtMs: 1_014_999, gaps: [[1_011_800, 1_011_950]] as Array<[number, number]>, gapsDropped: 0, maxSendLateMs: 1.2, sendErrors: 0, perSecond: [],
 };
 
 test('the libvirt trial\'s record: the QEMU path\'s shape, libvirt\'s rows labelled as such, absent where libvirt gives none', () => {

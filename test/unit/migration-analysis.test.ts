@@ -15,7 +15,7 @@ const T0 = 1_796_000_000_000;
 function probe(gaps: Array<[number, number]>): ProbeReport {
   return {
     startedAtMs: T0, endedAtMs: T0 + 10_000, intervalMs: 1, gapThresholdMs: 5, sent: 10_000, received: 9_000, duplicates: 0,
-    firstEchoAtMs: T0 + 1, lastEchoAtMs: T0 + 9_999, gaps, gapsDropped: 0, maxSendLateMs: 1.2, sendErrors: 0,
+    firstEchoAtMs: T0 + 1, lastEchoAtMs: T0 + 9_999, gaps, gapsDropped: 0, maxSendLateMs: 1.2, sendErrors: 0, perSecond: [],
   };
 }
 

@@ -57,7 +57,7 @@ test('a migration cancelled at its round limit: QEMU\'s figures from its last fu
   assert.equal(snapshots.at(-1)!.totalTimeMs, null, 'the answer after the cancel holds only the status');
   const probeReport = {
     startedAtMs: run.startedAtMs - 5_000, endedAtMs: run.startedAtMs + 40_000, intervalMs: 1, gapThresholdMs: 5, sent: 45_000, received: 44_900, duplicates: 0,
-    firstEchoAtMs: run.startedAtMs - 4_999, lastEchoAtMs: run.startedAtMs + 39_999, gaps: [], gapsDropped: 0, maxSendLateMs: 3, sendErrors: 0,
+    firstEchoAtMs: run.startedAtMs - 4_999, lastEchoAtMs: run.startedAtMs + 39_999, gaps: [], gapsDropped: 0, maxSendLateMs: 3, sendErrors: 0, perSecond: [],
   } satisfies Parameters<typeof buildDetail>[0]['probeReport'];
   const detail = buildDetail({
     params: { workload: 'dirty', variant: 'precopy', bandwidthMiBs: 64, downtimeLimitMs: 300, wwsMiB: 64, dirtyRateMiBs: 128, timeLimitS: 30, roundLimit: 30 },

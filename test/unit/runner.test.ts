@@ -934,6 +934,43 @@ test('--resume is refused with one line on another host, for a plan that is not 
   await assertStateDirectoryClean();
 });
 
+test('a package two targets need is announced once, and a failed install is not tried again for the second target', async () => {
+  const journal: Journal = [];
+  const plain = fakeDriver(journal, new Map());
+  const docker = { command: 'dockerd', debianPackage: 'docker.io', why: 'to run the Docker targets' };
+  const dockerHost: TargetDriver = { ...plain, hostTools: [docker] };
+  const dockerNat: TargetDriver = { ...plain, hostTools: [docker, { command: 'docker', debianPackage: 'docker.io', why: 'to remove containers after a crash' }] };
+  const suite: AnySuite = { ...fakeSuite('fake', journal), hostTools: [{ command: 'fio', debianPackage: 'fio', why: 'for the fake suite' }] };
+  const progress = new CapturedProgress();
+  const installs: string[][] = [];
+  const installed = new Set<string>();
+  // apt-get installs all or nothing: a package that cannot be installed fails the whole command.
+  const run = async (command: readonly string[]) => {
+    if (command[1] !== 'install') return;
+    installs.push(command.slice(5));
+    if (command.includes('docker.io')) throw new Error('E: Unable to locate package docker.io');
+    for (const name of command.slice(5)) installed.add(name);
+  };
+  const findExecutable = async (command: string) => (command === 'fio' && !installed.has('fio')) || command.startsWith('docker') ? null : `/usr/bin/${command}`;
+  const { results } = await runBench(benchOptions([configuration('fake-a', plain), configuration('fake-docker-host', dockerHost), configuration('fake-docker-nat', dockerNat)], [suite], {
+    defaultMatrix: true,
+    progress,
+    repetitions: 1,
+    seams: { host: HOST, createTopology: async () => FAKE_TOPOLOGY, tools: { install: true, run, findExecutable } },
+  }));
+  assert.deepEqual(results.plan.targets, ['fake-a']);
+  assert.deepEqual(progress.lines.filter((line) => line.startsWith('installing ')), [
+    'installing fio: fio is needed for the fake suite',
+    'installing docker.io: dockerd is needed to run the Docker targets; docker is needed to remove containers after a crash',
+  ], progress.lines.join('\n'));
+  // All at once; then, to find the target whose package fails, the suite's and the first Docker target's: not the second's.
+  assert.deepEqual(installs, [['fio', 'docker.io'], ['fio'], ['docker.io']]);
+  const leftOut = progress.lines.filter((line) => line.startsWith('leaving out '));
+  assert.deepEqual(leftOut.map((line) => line.split(':')[0]), ['leaving out fake-docker-host', 'leaving out fake-docker-nat']);
+  for (const line of leftOut) assert.match(line, /`apt-get install docker\.io` failed \(E: Unable to locate package docker\.io\)/);
+  await assertStateDirectoryClean();
+});
+
 test('the default matrix installs every candidate\'s tools; one whose tools cannot be installed is left out, saying why', async () => {
   const journal: Journal = [];
   const plain = fakeDriver(journal, new Map());

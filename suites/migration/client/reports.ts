@@ -28,6 +28,12 @@ export const ProbeReport = z.object({
   /** The worst lateness of a send against its schedule, ms: the probe's own stall. */
   maxSendLateMs: z.number().nonnegative(),
   sendErrors: count,
+  /**
+   * Per whole second since `startedAtMs` (index 0 is the first second): `[sent, answered]`, the
+   * datagrams sent in that second and how many of those have been echoed so far. The suite reads
+   * from it whether the stream is steady (suites/migration/self-test.ts).
+   */
+  perSecond: z.array(z.tuple([count, count])),
 });
 /** A parsed ProbeReport. */
 export type ProbeReport = z.infer<typeof ProbeReport>;

@@ -6,8 +6,10 @@
  * Sends a 16-byte datagram (magic, sequence number) every `interval-ms` to the guest's
  * isobench-udp-echo, and notes the arrival of every echo. Every pause of `gap-ms` or more between
  * two arrivals is a gap. It creates the file F when the first echo arrives (the suite waits for it before
- * it measures anything). On SIGTERM (or stdin's end, or `max-seconds`) it prints a ProbeReport
- * (reports.ts) as one JSON line and exits 0. Sends are scheduled on a fixed grid; when the process
+ * it measures anything). Each line `report` on stdin is answered with the ProbeReport so far, as one
+ * JSON line on stdout (the suite judges its self-test and waits for a steady stream with it). On
+ * SIGTERM (or stdin's end, or `max-seconds`) it prints the final ProbeReport (reports.ts) as one JSON
+ * line and exits 0. Sends are scheduled on a fixed grid; when the process
  * itself falls behind it sends at most MAX_BURST due datagrams at once, then drops the backlog and
  * records how late it was (`maxSendLateMs`).
  */
@@ -40,6 +42,22 @@ let maxSendLateMs = 0;
 let firstEchoAtMs: number | null = null;
 let lastEchoAtMs: number | null = null;
 const startedAtMs = epochMs();
+/** `[sent, answered]` per whole second since startedAtMs. */
+const perSecond: Array<[number, number]> = [];
+/** The first sequence number sent in each second of perSecond (a second without sends repeats the next one's). */
+const secondStarts: number[] = [];
+
+/** The second a sequence number was sent in: the last second whose first sequence is at or below it. */
+function secondOf(sequence: number): number {
+  let low = 0;
+  let high = secondStarts.length - 1;
+  while (low < high) {
+    const middle = Math.ceil((low + high) / 2);
+    if (secondStarts[middle]! <= sequence) low = middle;
+    else high = middle - 1;
+  }
+  return low;
+}
 
 socket.on('message', (message) => {
   const at = epochMs();
@@ -51,6 +69,8 @@ socket.on('message', (message) => {
   }
   answered.add(sequence);
   received++;
+  const second = perSecond[secondOf(sequence)];
+  if (second) second[1]++;
   if (lastEchoAtMs !== null && at - lastEchoAtMs >= gapThresholdMs) {
     gaps.push([lastEchoAtMs, at]);
     if (gaps.length > MAX_GAPS) {
@@ -78,6 +98,12 @@ function tick(): void {
   let burst = 0;
   while (origin + sent * intervalMs <= now && burst < MAX_BURST) {
     maxSendLateMs = Math.max(maxSendLateMs, now - (origin + sent * intervalMs));
+    const second = Math.floor((epochMs() - startedAtMs) / 1000);
+    while (perSecond.length <= second) {
+      perSecond.push([0, 0]);
+      secondStarts.push(sent);
+    }
+    perSecond[second]![0]++;
     packet.writeUInt32BE(sent, 4);
     socket.send(packet, (error) => {
       if (error) sendErrors++;
@@ -95,9 +121,9 @@ socket.connect(Number(flags.port), flags.address, () => {
   tick();
 });
 
-onEnd(Number(flags['max-seconds']), () => {
-  clearTimeout(timer);
-  const report: ProbeReport = {
+/** The report so far; `endedAtMs` is now. */
+function currentReport(): ProbeReport {
+  return {
     startedAtMs,
     endedAtMs: epochMs(),
     intervalMs,
@@ -107,10 +133,25 @@ onEnd(Number(flags['max-seconds']), () => {
     duplicates,
     firstEchoAtMs,
     lastEchoAtMs,
-    gaps: gaps.sort((a, b) => a[0] - b[0]),
+    gaps: [...gaps].sort((a, b) => a[0] - b[0]),
     gapsDropped,
     maxSendLateMs,
     sendErrors,
+    perSecond,
   };
-  process.stdout.write(`${JSON.stringify(report)}\n`, () => process.exit(0));
+}
+
+// `report` lines on stdin ask for the report so far; stdin's end still ends the probe (onEnd).
+let pending = '';
+process.stdin.setEncoding('utf8');
+process.stdin.on('data', (chunk: string) => {
+  pending += chunk;
+  const lines = pending.split('\n');
+  pending = lines.pop()!;
+  for (const line of lines) if (line.trim() === 'report') process.stdout.write(`${JSON.stringify(currentReport())}\n`);
+});
+
+onEnd(Number(flags['max-seconds']), () => {
+  clearTimeout(timer);
+  process.stdout.write(`${JSON.stringify(currentReport())}\n`, () => process.exit(0));
 });
