@@ -1,10 +1,12 @@
 import { errorMessage, UsageError } from '../core/errors.js';
 import type { ResourceRegistry } from '../core/ledger.js';
 import { HostSet } from '../hosts/host.js';
+import { hostProcStat } from '../hosts/proc-stat.js';
 import { hostForRole, readInventory, type Inventory, type InventoryHost, type TestRange } from '../hosts/inventory.js';
 import { cidrContains, parseAddress, parseCidr } from '../provisioning/ipv4.js';
 import { describeLabHost } from '../provisioning/lab-host-facts.js';
 import { labClientSide, labDestinationCheck, labNativeTarget } from '../provisioning/lab-native.js';
+import { hostCpuSource } from '../results/metrics.js';
 import type { Placement } from './placement.js';
 
 /**
@@ -80,11 +82,11 @@ export async function labSelection(flags: LabBenchFlags, guardRange: string, tar
 }
 
 /**
- * Metrics a lab run drops: every CPU-cost metric of results/metrics.ts (`cpu_ns_per_byte…`,
- * `cpu_us_per_tx`, `cpu_busy_percent`, `cycles_per_byte`, `est_cycles_per_byte`), all read from this
- * machine's /proc/stat or perf.
+ * CPU-cost metrics of results/metrics.ts (`cpu_ns_per_byte…`, `cpu_us_per_tx…`, `cpu_busy_percent…`,
+ * `cycles_per_byte`, `est_cycles_per_byte`): a lab run keeps only those naming one of its measured
+ * hosts (`cpu_ns_per_byte_host sut`); the others would be this machine's /proc/stat or perf.
  */
-const LOCAL_CPU_METRIC = /^(cpu_|cycles_|est_cycles_)/;
+const CPU_METRIC = /^(cpu_|cycles_|est_cycles_)/;
 
 /** Seconds allowed for `command -v` of the suites' tools on a host. */
 const TOOL_CHECK_TIMEOUT_MS = 30_000;
@@ -92,15 +94,17 @@ const TOOL_CHECK_TIMEOUT_MS = 30_000;
 /**
  * Lab mode's placement: the native target on the `--server` host (provisioning/lab-native.ts), the
  * suites' client programs on the `--client` host, both over SSH; test traffic only to the server's
- * test address. Nothing is pinned. CPU-cost metrics and steal are not measured on remote hosts yet
- * (the meters read this machine's /proc/stat), so they are left out of the results rather than
- * stored as the target's.
+ * test address. Nothing is pinned. CPU time and steal are read from the server's and the client's
+ * own /proc/stat over their SSH connections (hosts/proc-stat.ts) and stored by host name; the
+ * quiet-host wait samples the server host. Cycles are not counted on the hosts (perf runs only here).
  */
 export function labPlacement(selection: LabSelection, hosts: HostSet): Placement {
   const { inventory, server, client } = selection;
   const serverHost = hosts.get(server.name);
   const clientHost = hosts.get(client.name);
   const used = [server, client];
+  const measuredHosts = used.map((entry) => hostProcStat(hosts.get(entry.name)));
+  const hostMetricSuffixes = used.map((entry) => `_${hostCpuSource(entry.name)}`);
   return {
     description: `lab mode (${inventory.source}): targets on ${server.name} (${serverHost.via}, test address ${server.testAddress}), client on ${client.name} (${clientHost.via}, ${client.testAddress})`,
     pinning: { oversubscribed: false, cpuSets: null, reason: `lab mode: the client runs on host ${client.name} and the targets on ${server.name}; nothing is pinned` },
@@ -129,8 +133,9 @@ export function labPlacement(selection: LabSelection, hosts: HostSet): Placement
       return labNativeTarget(serverHost, server, client, resources);
     },
     suiteHost: (local) => ({ ...local, perfCounters: false, cpuMHz: null }),
-    keepsMetric: (name) => !LOCAL_CPU_METRIC.test(name),
-    localSteal: false,
+    keepsMetric: (name) => !CPU_METRIC.test(name) || hostMetricSuffixes.some((suffix) => name.endsWith(suffix)),
+    measuredHosts,
+    quietHost: measuredHosts[0]!,
     async hostFailure() {
       for (const entry of used) {
         const failure = await hosts.get(entry.name).run(['true'], { timeoutMs: 20_000 }).then(() => null, (error: unknown) => errorMessage(error));
