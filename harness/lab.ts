@@ -1,12 +1,13 @@
 import { errorMessage, UsageError } from '../core/errors.js';
 import type { ResourceRegistry } from '../core/ledger.js';
-import { HostSet } from '../hosts/host.js';
+import { HostSet, viaOf } from '../hosts/host.js';
 import { hostProcStat } from '../hosts/proc-stat.js';
 import { hostForRole, readInventory, type Inventory, type InventoryHost, type TestRange } from '../hosts/inventory.js';
 import { cidrContains, parseAddress, parseCidr } from '../provisioning/ipv4.js';
 import { describeLabHost } from '../provisioning/lab-host-facts.js';
 import { labClientSide, labDestinationCheck, labNativeTarget } from '../provisioning/lab-native.js';
 import { hostCpuSource } from '../results/metrics.js';
+import type { LabHost } from '../results/schema.js';
 import type { Placement } from './placement.js';
 
 /**
@@ -79,6 +80,42 @@ export async function labSelection(flags: LabBenchFlags, guardRange: string, tar
     throw new UsageError(`lab mode (--hosts) runs only --target native with --suite ${LAB_SUITES.join(', ')} so far, not --target ${targets.join(',')} --suite ${suites.join(',')}`);
   }
   return { inventory, server, client };
+}
+
+/**
+ * A lab run's hosts for `--resume`: the inventory, `--server` and `--client` its file's command line
+ * recorded, read and checked again as `labSelection` does, and the inventory's two hosts checked
+ * against the file's `hosts` (name, how reached, test address), so the rest of the run measures the
+ * machines the first part did. The path is resolved as the first run resolved it (the working
+ * directory; `npm run` starts in the package's root).
+ * @param file The results file, for messages.
+ * @param stored The file's `hosts` (LabHost): the hosts the run measured on.
+ * @throws UsageError, one line, exit 2: `cannot resume FILE: …` for an inventory missing or no longer
+ *   valid, a role's host gone from it, a host the file does not record, or one reached at another
+ *   address or with another test address.
+ */
+export async function labResumeSelection(file: string, recorded: LabBenchFlags, stored: readonly LabHost[] | undefined, guardRange: string, targets: readonly string[], suites: readonly string[]): Promise<LabSelection> {
+  const refuse = (why: string): never => {
+    throw new UsageError(`cannot resume ${file}: ${why}`);
+  };
+  let selection: LabSelection | null = null;
+  try {
+    selection = await labSelection(recorded, guardRange, targets, suites);
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    // readInventory's fix ("name an inventory file") does not apply: --resume takes no --hosts.
+    refuse(`its inventory: ${error.message.replace(/: name an inventory file \(YAML or JSON\)$/, '')}; a lab run resumes only with the inventory it ran with, at the same path`);
+  }
+  if (selection === null) return refuse('its command line names no --hosts inventory');
+  for (const entry of [selection.server, selection.client]) {
+    const was = stored?.find((host) => host.name === entry.name);
+    if (!was) return refuse(`host ${entry.name} of ${selection.inventory.source} is not among the hosts the run measured on (${(stored ?? []).map((host) => host.name).join(', ') || 'none recorded'}): resume with the inventory it ran with, or start a new run`);
+    const now = { via: viaOf(entry), testAddress: entry.testAddress };
+    if (was.via !== now.via || was.testAddress !== now.testAddress) {
+      refuse(`host ${entry.name} is ${now.via}, test address ${now.testAddress} in ${selection.inventory.source} now, but the run measured ${was.via}, test address ${was.testAddress}: resume with the inventory it ran with, or start a new run`);
+    }
+  }
+  return selection;
 }
 
 /**

@@ -367,7 +367,9 @@ export async function runBench(options: BenchOptions): Promise<BenchOutcome> {
     const placement = options.placement;
     const pinning = resume ? resume.results.plan.pinning : placement ? placement.pinning : planPinning(host.cores, finalSettings.arms);
     if (pinning.cpuSets) await ensureTools([TASKSET], log, options.seams?.tools);
-    const labHosts = placement ? await clock.time('lab host facts', () => placement.describeHosts()) : undefined;
+    // A resumed lab run keeps the hosts' facts its file recorded (the hosts were checked to be the same
+    // ones, and the facts' accel probes take 15 s a host); a new one describes them.
+    const labHosts = placement && !resume ? await clock.time('lab host facts', () => placement.describeHosts()) : undefined;
     const initial = initialResults(runId, host, runOptions, finalSettings, pinning, plan.cells, clock.phases);
     store = await createStore(outDirectory, resume ? resumedResults(resume.results, clock.phases) : labHosts ? { ...initial, hosts: labHosts } : initial);
     recordPhase = (phase) => record((draft) => {
@@ -1028,7 +1030,7 @@ function initialResults(runId: string, host: HostFacts, options: BenchOptions, s
 
 /**
  * A resumed file as its new session starts: `running` again, the old ending (reason, finishedAt,
- * stopReason) dropped, and points that never ran a trial (their target or suite failed to come up
+ * stopReason) and any lab host's `error` dropped, and points that never ran a trial (their target or suite failed to come up
  * last time) pending again, so this session tries them. Trials and order stay as they were.
  */
 function resumedResults(previous: ResultsFile, phases: readonly RunPhase[]): ResultsFile {
@@ -1037,6 +1039,8 @@ function resumedResults(previous: ResultsFile, phases: readonly RunPhase[]): Res
   draft.finishedAt = null;
   delete draft.reason;
   delete draft.stopReason;
+  // A lab host that stopped answering last time answered this session's host checks: its error was that session's.
+  for (const host of draft.hosts ?? []) delete host.error;
   draft.points = draft.points.map((point): PointResult => {
     if (point.trials.length > 0 || (point.status !== 'failed' && point.status !== 'skipped')) return point;
     const reset: PointResult = { ...point, status: 'pending' };

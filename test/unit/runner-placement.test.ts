@@ -21,7 +21,7 @@ import { runBench, type BenchOptions } from '../../harness/runner.js';
 import { nativeDriver } from '../../provisioning/targets/native.js';
 import { MYSQL_METRICS, TCP_BULK_METRICS, TCP_RR_METRICS, cpuNsPerByteOf, cpuUsPerTransactionOf, hostCpuSource } from '../../results/metrics.js';
 import { ParamValue, type HostFacts, type LabHost } from '../../results/schema.js';
-import { readResultsFile } from '../../results/store.js';
+import { readResultsFile, writeResultsFile } from '../../results/store.js';
 
 const HOST: HostFacts = {
   hostname: 'controller', cpuModel: 'fake', cores: 2, cpuMHz: 2000, memoryBytes: 2 ** 31, kernel: '6.1.0', distro: 'test',
@@ -233,5 +233,36 @@ test("labPlacement keeps what the hosts measure and drops the CPU cost read from
     await placement.verifyDestination('198.18.1.2');
   } finally {
     await hosts.close();
+  }
+});
+
+test('--resume of a placement run: continues on the placement without describing the hosts again; a host error of the last session is dropped', async () => {
+  const journal: string[] = [];
+  const first = options([suite({ addresses: [] })], fakePlacement(journal));
+  const { resultsPath } = await runBench(first);
+  // The file as a run killed after round 0 leaves it (one trial per point), peer's loss recorded.
+  const whole = await readResultsFile(resultsPath);
+  const stopped = structuredClone(whole);
+  stopped.status = 'interrupted';
+  stopped.finishedAt = null;
+  for (const point of stopped.points) point.trials = point.trials.filter((trial) => trial.round === 0);
+  stopped.order = stopped.order.slice(0, 1);
+  stopped.hosts = LAB_HOSTS.map((host) => (host.name === 'peer' ? { ...host, error: 'host peer: the connection was lost' } : host));
+  await writeResultsFile(resultsPath, stopped);
+
+  journal.length = 0;
+  const placement = fakePlacement(journal);
+  const described = { count: 0 };
+  const resumed = await runBench({ ...options([suite({ addresses: [] })], { ...placement, describeHosts: async () => (described.count++, LAB_HOSTS) }), outDirectory: first.outDirectory, seed: first.seed, resume: { path: resultsPath, results: stopped } });
+  assert.equal(resumed.resultsPath, resultsPath);
+  const results = await readResultsFile(resultsPath);
+  assert.equal(results.status, 'completed');
+  assert.equal(described.count, 0, 'the recorded hosts are kept, not probed again');
+  assert.deepEqual(results.hosts, LAB_HOSTS, "peer's error of the last session is gone");
+  assert.deepEqual(journal, ['check fake-net', 'provision native on sut', 'teardown native', 'close']);
+  assert.deepEqual(results.order, whole.order);
+  for (const point of results.points) {
+    assert.deepEqual(point.trials.map((trial) => trial.round), [0, 1], point.key);
+    assert.deepEqual(point.trials[1]?.hostSteal?.map((check) => check.host), ['sut', 'peer'], 'the resumed trials read the hosts too');
   }
 });
