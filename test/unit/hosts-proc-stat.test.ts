@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { parseProcStat } from '../../core/cpu-meter.js';
 import { parseStealTicks } from '../../core/proc.js';
-import { HostError } from '../../hosts/host.js';
+import { HostError, LocalHost } from '../../hosts/host.js';
 import { hostProcStat, PROC_STAT_TIMEOUT_MS } from '../../hosts/proc-stat.js';
 import { fakeHost } from '../fake-host.js';
 
@@ -41,4 +41,14 @@ test("a host where `cat /proc/stat` fails, or that cannot be reached: the host n
   const lost = new HostError('sut', 'connection-lost', 'Timeout, server 198.18.1.2 not responding.');
   const gone = hostProcStat(fakeHost('sut', () => lost));
   await assert.rejects(gone.stealTicks(), (error) => error === lost);
+});
+
+test("this machine as an inventory host (`localhost`): the real `cat /proc/stat` through core/exec parses, and its counters advance", async () => {
+  const reader = hostProcStat(new LocalHost());
+  const first = await reader.cpuTimes();
+  const until = performance.now() + 50;
+  while (performance.now() < until);
+  const second = await reader.cpuTimes();
+  assert.ok(second.totalSeconds >= first.totalSeconds && second.busySeconds >= first.busySeconds);
+  assert.ok((await reader.stealTicks()).totalTicks > 0);
 });
