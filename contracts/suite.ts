@@ -58,7 +58,8 @@ export interface SuiteContext<O extends SuiteOptions = SuiteOptions> {
   client: ClientSide;
   config: SuiteConfig<O>;
   host: HostFacts;
-  cpu: CpuMeter;
+  /** Measures CPU time around the suite's window: this machine's /proc/stat, or in lab mode the server and client hosts'. */
+  cpu: Pick<CpuMeter, 'start'>;
   /**
    * Called once the suite knows the exact destination.
    * @throws unless the address is one isobench assigned and the client routes it through its own veth.

@@ -1,10 +1,13 @@
 import { errorMessage, UsageError } from '../core/errors.js';
 import type { ResourceRegistry } from '../core/ledger.js';
-import { HostSet } from '../hosts/host.js';
+import { HostSet, viaOf } from '../hosts/host.js';
+import { hostProcStat } from '../hosts/proc-stat.js';
 import { hostForRole, readInventory, type Inventory, type InventoryHost, type TestRange } from '../hosts/inventory.js';
 import { cidrContains, parseAddress, parseCidr } from '../provisioning/ipv4.js';
 import { describeLabHost } from '../provisioning/lab-host-facts.js';
 import { labClientSide, labDestinationCheck, labNativeTarget } from '../provisioning/lab-native.js';
+import { hostCpuSource } from '../results/metrics.js';
+import type { LabHost } from '../results/schema.js';
 import type { Placement } from './placement.js';
 
 /**
@@ -80,11 +83,47 @@ export async function labSelection(flags: LabBenchFlags, guardRange: string, tar
 }
 
 /**
- * Metrics a lab run drops: every CPU-cost metric of results/metrics.ts (`cpu_ns_per_byte…`,
- * `cpu_us_per_tx`, `cpu_busy_percent`, `cycles_per_byte`, `est_cycles_per_byte`), all read from this
- * machine's /proc/stat or perf.
+ * A lab run's hosts for `--resume`: the inventory, `--server` and `--client` its file's command line
+ * recorded, read and checked again as `labSelection` does, and the inventory's two hosts checked
+ * against the file's `hosts` (name, how reached, test address), so the rest of the run measures the
+ * machines the first part did. The path is resolved as the first run resolved it (the working
+ * directory; `npm run` starts in the package's root).
+ * @param file The results file, for messages.
+ * @param stored The file's `hosts` (LabHost): the hosts the run measured on.
+ * @throws UsageError, one line, exit 2: `cannot resume FILE: …` for an inventory missing or no longer
+ *   valid, a role's host gone from it, a host the file does not record, or one reached at another
+ *   address or with another test address.
  */
-const LOCAL_CPU_METRIC = /^(cpu_|cycles_|est_cycles_)/;
+export async function labResumeSelection(file: string, recorded: LabBenchFlags, stored: readonly LabHost[] | undefined, guardRange: string, targets: readonly string[], suites: readonly string[]): Promise<LabSelection> {
+  const refuse = (why: string): never => {
+    throw new UsageError(`cannot resume ${file}: ${why}`);
+  };
+  let selection: LabSelection | null = null;
+  try {
+    selection = await labSelection(recorded, guardRange, targets, suites);
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    // readInventory's fix ("name an inventory file") does not apply: --resume takes no --hosts.
+    refuse(`its inventory: ${error.message.replace(/: name an inventory file \(YAML or JSON\)$/, '')}; a lab run resumes only with the inventory it ran with, at the same path`);
+  }
+  if (selection === null) return refuse('its command line names no --hosts inventory');
+  for (const entry of [selection.server, selection.client]) {
+    const was = stored?.find((host) => host.name === entry.name);
+    if (!was) return refuse(`host ${entry.name} of ${selection.inventory.source} is not among the hosts the run measured on (${(stored ?? []).map((host) => host.name).join(', ') || 'none recorded'}): resume with the inventory it ran with, or start a new run`);
+    const now = { via: viaOf(entry), testAddress: entry.testAddress };
+    if (was.via !== now.via || was.testAddress !== now.testAddress) {
+      refuse(`host ${entry.name} is ${now.via}, test address ${now.testAddress} in ${selection.inventory.source} now, but the run measured ${was.via}, test address ${was.testAddress}: resume with the inventory it ran with, or start a new run`);
+    }
+  }
+  return selection;
+}
+
+/**
+ * CPU-cost metrics of results/metrics.ts (`cpu_ns_per_byte…`, `cpu_us_per_tx…`, `cpu_busy_percent…`,
+ * `cycles_per_byte`, `est_cycles_per_byte`): a lab run keeps only those naming one of its measured
+ * hosts (`cpu_ns_per_byte_host sut`); the others would be this machine's /proc/stat or perf.
+ */
+const CPU_METRIC = /^(cpu_|cycles_|est_cycles_)/;
 
 /** Seconds allowed for `command -v` of the suites' tools on a host. */
 const TOOL_CHECK_TIMEOUT_MS = 30_000;
@@ -92,15 +131,17 @@ const TOOL_CHECK_TIMEOUT_MS = 30_000;
 /**
  * Lab mode's placement: the native target on the `--server` host (provisioning/lab-native.ts), the
  * suites' client programs on the `--client` host, both over SSH; test traffic only to the server's
- * test address. Nothing is pinned. CPU-cost metrics and steal are not measured on remote hosts yet
- * (the meters read this machine's /proc/stat), so they are left out of the results rather than
- * stored as the target's.
+ * test address. Nothing is pinned. CPU time and steal are read from the server's and the client's
+ * own /proc/stat over their SSH connections (hosts/proc-stat.ts) and stored by host name; the
+ * quiet-host wait samples the server host. Cycles are not counted on the hosts (perf runs only here).
  */
 export function labPlacement(selection: LabSelection, hosts: HostSet): Placement {
   const { inventory, server, client } = selection;
   const serverHost = hosts.get(server.name);
   const clientHost = hosts.get(client.name);
   const used = [server, client];
+  const measuredHosts = used.map((entry) => hostProcStat(hosts.get(entry.name)));
+  const hostMetricSuffixes = used.map((entry) => `_${hostCpuSource(entry.name)}`);
   return {
     description: `lab mode (${inventory.source}): targets on ${server.name} (${serverHost.via}, test address ${server.testAddress}), client on ${client.name} (${clientHost.via}, ${client.testAddress})`,
     pinning: { oversubscribed: false, cpuSets: null, reason: `lab mode: the client runs on host ${client.name} and the targets on ${server.name}; nothing is pinned` },
@@ -129,8 +170,9 @@ export function labPlacement(selection: LabSelection, hosts: HostSet): Placement
       return labNativeTarget(serverHost, server, client, resources);
     },
     suiteHost: (local) => ({ ...local, perfCounters: false, cpuMHz: null }),
-    keepsMetric: (name) => !LOCAL_CPU_METRIC.test(name),
-    localSteal: false,
+    keepsMetric: (name) => !CPU_METRIC.test(name) || hostMetricSuffixes.some((suffix) => name.endsWith(suffix)),
+    measuredHosts,
+    quietHost: measuredHosts[0]!,
     async hostFailure() {
       for (const entry of used) {
         const failure = await hosts.get(entry.name).run(['true'], { timeoutMs: 20_000 }).then(() => null, (error: unknown) => errorMessage(error));

@@ -7,6 +7,7 @@
 import type { AnySuite, ClientSide } from '../contracts/suite.js';
 import type { ProvisionedTarget } from '../contracts/target.js';
 import type { ResourceRegistry } from '../core/ledger.js';
+import type { HostProcStat } from '../hosts/proc-stat.js';
 import type { TargetConfiguration } from '../provisioning/targets/configuration.js';
 import type { HostFacts, LabHost } from '../results/schema.js';
 import type { PinningPlan } from './pinning.js';
@@ -40,13 +41,18 @@ export interface Placement {
    */
   suiteHost(local: HostFacts): HostFacts;
   /**
-   * Whether a metric a suite returned is measured where the placement runs things. The CPU meter and
-   * steal reading read this machine's /proc/stat, so under a lab placement a CPU-cost metric would be
-   * the controller's CPU stored as the target's: it is dropped (absent, never a wrong number).
+   * Whether a metric a suite returned is measured where the placement runs things: a CPU-cost metric
+   * of this machine (whole-host, cycles, a local source) would be the controller's CPU stored as the
+   * target's, so it is dropped (absent, never a wrong number); those naming a measured host are kept.
    */
   keepsMetric(name: string): boolean;
-  /** Whether this machine's /proc/stat steal describes the target's host (false: trials record no steal). */
-  readonly localSteal: boolean;
+  /**
+   * The hosts whose /proc/stat brackets every trial in place of this machine's (the CPU meter's
+   * window and the steal reading), each stored under its name: the server and the client host.
+   */
+  readonly measuredHosts: readonly HostProcStat[];
+  /** The host the quiet-host wait samples before every trial (the server host, where the target runs). */
+  readonly quietHost: HostProcStat;
   /** After a failed trial: the first host that no longer answers, as one line naming it, else null. */
   hostFailure(): Promise<string | null>;
   /** Ends every connection the placement opened. Never throws. */

@@ -52,6 +52,11 @@ function pointStatus(point: PointResult, summaries: MetricSummary[], cvThreshold
   const skipped = point.trials.filter((trial) => trial.state === 'skipped');
   const flagged = point.trials.filter((trial) => trial.quietHost?.flagged).length;
   const stolen = point.trials.flatMap((trial) => (trial.steal?.flagged ? [trial.steal.fraction] : []));
+  // Lab mode: a trial is flagged once, however many of its hosts lost time; the note names the hosts.
+  const hostStolen = point.trials.flatMap((trial) => {
+    const hosts = (trial.hostSteal ?? []).filter((check) => check.flagged);
+    return hosts.length > 0 ? [{ fraction: Math.max(...hosts.map((check) => check.fraction)), hosts: hosts.map((check) => check.host) }] : [];
+  });
   if (point.trials.length === 0) return { status: 'pending' };
   const firstReason = (trials: typeof point.trials) => {
     const trial = trials[0];
@@ -76,6 +81,10 @@ function pointStatus(point: PointResult, summaries: MetricSummary[], cvThreshold
   }
   if (failed.length > 0) notes.push(`${failed.length} of ${point.trials.length} trials failed: ${firstReason(failed)}`);
   if (flagged > 0) notes.push(`${flagged} trial(s) ran on a busy host`);
+  if (hostStolen.length > 0) {
+    const names = [...new Set(hostStolen.flatMap((trial) => trial.hosts))].join(', ');
+    notes.push(`${hostStolen.length} trial(s) lost CPU time to the hypervisor above the steal limit on host ${names} (up to ${(Math.max(...hostStolen.map((trial) => trial.fraction)) * 100).toFixed(1)} % steal)`);
+  }
   if (stolen.length > 0) notes.push(`${stolen.length} trial(s) lost CPU time to the hypervisor above the steal limit (up to ${(Math.max(...stolen) * 100).toFixed(1)} % steal)`);
   return { status: headline.status === 'noisy' ? 'noisy' : 'ok', ...(notes.length > 0 ? { reason: notes.join('; ') } : {}) };
 }

@@ -25,7 +25,7 @@ import {
 } from '../results/schema.js';
 import { ResultsStore } from '../results/store.js';
 import { DEFAULT_BASELINE, DEFAULT_MARGIN_PERCENT, withVerdicts } from '../results/verdict.js';
-import { CpuMeter } from '../core/cpu-meter.js';
+import { CpuMeter, type HostCpuTimes } from '../core/cpu-meter.js';
 import { CommandFailedError } from '../core/exec.js';
 import { acquireRunLock } from '../core/lock.js';
 import { readStealTicks, stealFractionBetween, type StealTicks } from '../core/proc.js';
@@ -362,7 +362,9 @@ export async function runBench(options: BenchOptions): Promise<BenchOutcome> {
     const placement = options.placement;
     const pinning = resume ? resume.results.plan.pinning : placement ? placement.pinning : planPinning(host.cores, finalSettings.arms);
     if (pinning.cpuSets) await ensureTools([TASKSET], log, options.seams?.tools);
-    const labHosts = placement ? await clock.time('lab host facts', () => placement.describeHosts()) : undefined;
+    // A resumed lab run keeps the hosts' facts its file recorded (the hosts were checked to be the same
+    // ones, and the facts' accel probes take 15 s a host); a new one describes them.
+    const labHosts = placement && !resume ? await clock.time('lab host facts', () => placement.describeHosts()) : undefined;
     const initial = initialResults(runId, host, runOptions, finalSettings, pinning, plan.cells, clock.phases);
     store = await createStore(outDirectory, resume ? resumedResults(resume.results, clock.phases) : labHosts ? { ...initial, hosts: labHosts } : initial);
     recordPhase = (phase) => record((draft) => {
@@ -443,7 +445,8 @@ export async function runBench(options: BenchOptions): Promise<BenchOutcome> {
       });
     }
 
-    const cpu = new CpuMeter();
+    // Lab mode: the server's and the client's own /proc/stat, never this machine's, which describes neither.
+    const cpu = placement ? new CpuMeter(placement.measuredHosts.map((measured) => ({ host: measured.name, read: () => measured.cpuTimes() }))) : new CpuMeter();
     const drivers = new Map(configurations.map((configuration) => [configuration.id, configuration.driver]));
     const configurationById = new Map(configurations.map((configuration) => [configuration.id, configuration]));
     const suiteHost = placement ? placement.suiteHost(host) : host;
@@ -516,7 +519,8 @@ export async function runBench(options: BenchOptions): Promise<BenchOutcome> {
         const trial = await runTrial(suites.get(cell.suite)!, cell, repetition, target, context, {
           quietHost: options.quietHost,
           maxStealPercent: finalSettings.maxStealPercent,
-          readSteal: placement && !placement.localSteal ? () => Promise.reject(new Error('steal is not read on lab hosts')) : readSteal,
+          stealReaders: placement ? placement.measuredHosts.map((measured) => ({ host: measured.name, read: () => measured.stealTicks() })) : [{ host: null, read: readSteal }],
+          ...(placement ? { quietHostReader: { host: placement.quietHost.name, read: () => placement.quietHost.cpuTimes() } } : {}),
           deadlines,
           log,
           ...(placement ? { keepsMetric: (name: string) => placement.keepsMetric(name) } : {}),
@@ -783,8 +787,11 @@ const TASKSET = { command: 'taskset', debianPackage: 'util-linux', why: 'to pin 
 /** How runTrial measures, beside the trial's own context. */
 interface TrialSettings {
   quietHost: QuietHostOptions;
+  /** The host the quiet-host wait samples when it is not this machine (lab mode: the server host). */
+  quietHostReader?: { host: string; read: () => Promise<HostCpuTimes> };
   maxStealPercent: number;
-  readSteal: () => Promise<StealTicks>;
+  /** Whose steal brackets each trial: this machine's (host null, stored as `steal`) or named hosts' (stored as `hostSteal`). */
+  stealReaders: ReadonlyArray<{ host: string | null; read: () => Promise<StealTicks> }>;
   deadlines: StepDeadlines;
   log: (line: string) => void;
   /** Whether a metric the suite returned is kept (a placement's; default all): the others are dropped, never stored. */
@@ -818,15 +825,15 @@ async function runTrial(
   let record: TrialRecord;
   let stoppedAnswering: string | null = null;
   const measure = async (): Promise<TrialRecord> => {
-    const quietHost = await waitForQuietHost(settings.quietHost);
+    const quiet = settings.quietHostReader;
+    const quietHost = quiet ? { ...(await waitForQuietHost(settings.quietHost, quiet.read)), host: quiet.host } : await waitForQuietHost(settings.quietHost);
     // Steal brackets the measurement only, not the quiet-host wait; a host without it just has none.
-    const stealBefore = await settings.readSteal().catch(() => null);
+    const stealBefore = await readSteals(settings.stealReaders, settings.log);
     const returned = await suite.runTrial(cell.point, trialContext);
     const keeps = settings.keepsMetric;
     const outcome = keeps && returned.state === 'completed' ? { ...returned, metrics: returned.metrics.filter((metric) => keeps(metric.name)) } : returned;
-    const stealAfter = stealBefore ? await settings.readSteal().catch(() => null) : null;
-    const fraction = stealBefore && stealAfter ? stealFractionBetween(stealBefore, stealAfter) : null;
-    const steal = fraction !== null ? { steal: { fraction, flagged: fraction * 100 > settings.maxStealPercent } } : {};
+    const stealAfter = await readSteals(settings.stealReaders, settings.log, stealBefore);
+    const steal = stealChecks(settings.stealReaders, stealBefore, stealAfter, settings.maxStealPercent);
     return checkedRecord(suite.name, outcome, { repetition, startedAt, durationMs: performance.now() - begin, quietHost, ...steal });
   };
   // A target that will not resume fails this trial, not the run.
@@ -842,8 +849,41 @@ async function runTrial(
   return { record, stoppedAnswering: stoppedAnswering ?? paused };
 }
 
+/**
+ * Each steal reader's ticks now, in order; null where it could not be read (this machine without a
+ * steal column: silently, as before; a named host: logged, its words naming it), and where `before`
+ * (the window's first reading) is null, since one end alone gives no figure.
+ */
+async function readSteals(readers: TrialSettings['stealReaders'], log: (line: string) => void, before?: ReadonlyArray<StealTicks | null>): Promise<Array<StealTicks | null>> {
+  return Promise.all(
+    readers.map(async (reader, index) => {
+      if (before && before[index] === null) return null;
+      return reader.read().catch((error: unknown) => {
+        if (reader.host !== null) log(`steal not read: ${errorMessage(error)}`);
+        return null;
+      });
+    }),
+  );
+}
+
+/** A trial's steal fields from the readings around it: this machine's as `steal`, named hosts' as `hostSteal`; none where a reading is missing. */
+function stealChecks(readers: TrialSettings['stealReaders'], before: ReadonlyArray<StealTicks | null>, after: ReadonlyArray<StealTicks | null>, maxStealPercent: number): Pick<TrialRecord, 'steal' | 'hostSteal'> {
+  const checks = readers.flatMap((reader, index) => {
+    const [start, end] = [before[index], after[index]];
+    if (!start || !end) return [];
+    const fraction = stealFractionBetween(start, end);
+    return [{ host: reader.host, fraction, flagged: fraction * 100 > maxStealPercent }];
+  });
+  const local = checks.find((check) => check.host === null);
+  const named = checks.flatMap((check) => (check.host !== null ? [{ ...check, host: check.host }] : []));
+  return {
+    ...(local ? { steal: { fraction: local.fraction, flagged: local.flagged } } : {}),
+    ...(named.length > 0 ? { hostSteal: named } : {}),
+  };
+}
+
 /** What every trial record carries beside its state, commands and result. */
-type TrialBase = Pick<TrialRecord, 'repetition' | 'startedAt' | 'durationMs' | 'quietHost' | 'steal'>;
+type TrialBase = Pick<TrialRecord, 'repetition' | 'startedAt' | 'durationMs' | 'quietHost' | 'steal' | 'hostSteal'>;
 
 /**
  * The record of a suite's outcome, checked against the schema so the store can never reject it: a
@@ -933,8 +973,8 @@ async function recordTrial(
     await record(apply(trial));
   } catch (error) {
     if (!(error instanceof ResultsFormatError)) throw error;
-    const { repetition, startedAt, durationMs, quietHost, steal, round, commands } = trial;
-    await record(apply({ repetition, startedAt, durationMs, quietHost, steal, round, commands, state: 'failed', reason: `the trial could not be stored: ${error.details}` }));
+    const { repetition, startedAt, durationMs, quietHost, steal, hostSteal, round, commands } = trial;
+    await record(apply({ repetition, startedAt, durationMs, quietHost, steal, hostSteal, round, commands, state: 'failed', reason: `the trial could not be stored: ${error.details}` }));
   }
 }
 
@@ -991,7 +1031,7 @@ function initialResults(runId: string, host: HostFacts, options: BenchOptions, s
 
 /**
  * A resumed file as its new session starts: `running` again, the old ending (reason, finishedAt,
- * stopReason) dropped, and points that never ran a trial (their target or suite failed to come up
+ * stopReason) and any lab host's `error` dropped, and points that never ran a trial (their target or suite failed to come up
  * last time) pending again, so this session tries them. Trials and order stay as they were.
  */
 function resumedResults(previous: ResultsFile, phases: readonly RunPhase[]): ResultsFile {
@@ -1000,6 +1040,8 @@ function resumedResults(previous: ResultsFile, phases: readonly RunPhase[]): Res
   draft.finishedAt = null;
   delete draft.reason;
   delete draft.stopReason;
+  // A lab host that stopped answering last time answered this session's host checks: its error was that session's.
+  for (const host of draft.hosts ?? []) delete host.error;
   draft.points = draft.points.map((point): PointResult => {
     if (point.trials.length > 0 || (point.status !== 'failed' && point.status !== 'skipped')) return point;
     const reset: PointResult = { ...point, status: 'pending' };

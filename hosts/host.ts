@@ -150,6 +150,16 @@ export interface SshHostOptions {
   configFile?: string;
 }
 
+/** How an SSH host is reached, as `Host.via` and the results file's `LabHost.via` say it: `ssh USER@ADDRESS[:PORT]`. */
+export function sshVia(target: SshTarget): string {
+  return `ssh ${target.user}@${target.address}${target.port === undefined ? '' : `:${target.port}`}`;
+}
+
+/** How an inventory host is reached (`Host.via`): `local` for `localhost`, else {@link sshVia}. */
+export function viaOf(entry: InventoryHost): string {
+  return entry.ssh ? sshVia(entry.ssh) : 'local';
+}
+
 /** A host reached with the system's OpenSSH client, one shared connection (ControlMaster) per host. */
 export class SshHost implements Host {
   readonly via: string;
@@ -159,7 +169,7 @@ export class SshHost implements Host {
     readonly target: SshTarget,
     private readonly options: SshHostOptions,
   ) {
-    this.via = `ssh ${target.user}@${target.address}${target.port === undefined ? '' : `:${target.port}`}`;
+    this.via = sshVia(target);
   }
 
   /** The shared connection's socket: named after the host (inventory names are safe file names). */

@@ -11,14 +11,18 @@ import type { Host } from '../hosts/host.js';
 import type { InventoryHost } from '../hosts/inventory.js';
 import { waitForListening } from './service-readiness.js';
 
-/** What a lab target says it does not measure (TargetFacts.degraded; the report shows it as a banner). */
-export const LAB_CPU_NOT_MEASURED =
-  'CPU cost not measured: the CPU meter reads the controlling host\'s /proc/stat, not the lab hosts\', so cpu_ns_per_byte and cycles per byte are left out';
+/**
+ * What a lab target says it does not measure (TargetFacts.degraded; the report shows it as a banner).
+ * CPU time and steal are read on each lab host (harness/lab.ts); cycles are not: perf and the
+ * nominal-clock estimate run on the controlling host only.
+ */
+export const LAB_CYCLES_NOT_MEASURED =
+  'cycles per byte not measured on lab hosts (perf and the nominal-clock estimate run only on the controlling host); CPU cost is per host from its own /proc/stat (cpu_ns_per_byte_host NAME)';
 
 /**
  * The native target on `server`: programs run there as host processes, servers bind its test
- * address. No CPU counters of its own (the harness's whole-host meter reads the controller, see
- * README: lab mode's CPU cost is not measured yet, and its facts say so in `degraded`).
+ * address. No CPU counters of its own: the harness reads the server's and the client's whole-host
+ * CPU time from their /proc/stat (harness/lab.ts); cycles are not counted there, and `degraded` says so.
  * @param resources Where each server started on the host is registered (a command that kills its
  *   pid there over SSH), so a crashed run's `cleanup` reaches it; the remote `timeout` bounds it too.
  */
@@ -68,7 +72,7 @@ export function labNativeTarget(server: Host, entry: InventoryHost, client: Inve
       networkPath: `${client.name} (${client.testAddress}) -> lab link -> ${server.name} (${entry.testAddress}) host stack`,
       storage: `host file system of ${server.name} (${entry.dataDir ?? '/var/tmp'})`,
       labels: { host: server.name, via: server.via },
-      degraded: [LAB_CPU_NOT_MEASURED],
+      degraded: [LAB_CYCLES_NOT_MEASURED],
     },
     exec: (command, options) => server.run(command, options),
     startService,

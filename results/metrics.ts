@@ -39,6 +39,15 @@ export function cpuNsPerByteOf(source: string): MetricDefinition {
   return metric(`cpu_ns_per_byte_${source}`, 'ns/byte', 'lower');
 }
 
+/**
+ * The source name of a lab host's whole-host CPU time, `host NAME`: its metrics read
+ * `cpu_ns_per_byte_host sut`, `cpu_us_per_tx_host sut`, beside the target's own sources (a lab run has
+ * no one whole host: the two ends of the link are on two machines, each measured by name).
+ */
+export function hostCpuSource(host: string): string {
+  return `host ${host}`;
+}
+
 /** tcp-rr (sockperf ping-pong, Felter et al. 2014, "Network round-trip latency"). */
 export const TCP_RR_METRICS = {
   latencyMean: metric('latency_mean_us', 'µs', 'lower'),
@@ -105,6 +114,11 @@ export const MYSQL_METRICS = {
 /** CPU µs per transaction of one of the target's own accounting sources (cgroup, QEMU process, guest). */
 export function cpuUsPerTransactionOf(source: string): MetricDefinition {
   return metric(`cpu_us_per_tx_${source}`, 'µs/tx', 'lower');
+}
+
+/** The busy share of all cores of one named source (a lab host: `cpu_busy_percent_host sut`). */
+export function cpuBusyPercentOf(source: string): MetricDefinition {
+  return metric(`cpu_busy_percent_${source}`, '%', 'lower');
 }
 
 /**

@@ -41,6 +41,8 @@ export const QuietHostCheck = z.object({
   waitedMs: finite,
   /** True when the host never became quiet within the wait budget: the trial ran anyway. */
   flagged: z.boolean(),
+  /** The inventory host sampled (lab mode: the `--server` host, over SSH); absent: this machine. */
+  host: z.string().min(1).optional(),
 });
 /** A parsed QuietHostCheck. */
 export type QuietHostCheck = z.infer<typeof QuietHostCheck>;
@@ -59,6 +61,14 @@ export const StealCheck = z.object({
 /** A parsed StealCheck. */
 export type StealCheck = z.infer<typeof StealCheck>;
 
+/** Lab mode: a StealCheck of one inventory host, read from that host's /proc/stat over SSH. */
+export const HostStealCheck = StealCheck.extend({
+  /** The inventory host's name. */
+  host: z.string().min(1),
+});
+/** A parsed HostStealCheck. */
+export type HostStealCheck = z.infer<typeof HostStealCheck>;
+
 const trialBase = {
   /** 0 for the first trial of a point. */
   repetition: z.number().int().nonnegative(),
@@ -71,6 +81,11 @@ const trialBase = {
   quietHost: QuietHostCheck.optional(),
   /** Steal time during the trial; absent where /proc/stat could not be read, and in version 1 files. */
   steal: StealCheck.optional(),
+  /**
+   * Lab mode: steal time on each host the run measures (server, client), by name, in place of
+   * `steal` (this machine's describes neither); a host whose /proc/stat could not be read is absent.
+   */
+  hostSteal: z.array(HostStealCheck).optional(),
   /** The interleaved round (0-based) the trial ran in; absent in version 1 files. */
   round: z.number().int().nonnegative().optional(),
   /** What a suite recorded beyond metrics (a migration's rounds, probe and outcome); absent for most suites. */

@@ -16,7 +16,7 @@ import { randomSeed } from '../random.js';
 import { fitTargets, leftOutLine, unfitReason, type LeftOutTarget } from '../target-fit.js';
 import { validateNetworkRanges } from '../network-range.js';
 import { HostSet } from '../../hosts/host.js';
-import { labPlacement, labSelection, type LabSelection } from '../lab.js';
+import { labPlacement, labResumeSelection, labSelection, type LabSelection } from '../lab.js';
 import { prepareOutputDirectory, removeCreated } from '../../core/output-directory.js';
 import { phaseLines } from '../phases.js';
 import { refuseCrashedRun } from '../crashed-run.js';
@@ -322,12 +322,14 @@ const maxSteal = (text: string | undefined) => decimal('max-steal', text, DEFAUL
  * `--resume FILE`: the options of the run the file describes, from the file alone: targets, suites,
  * their options, repetitions, seed, thresholds, baseline, margin, noise floor and adaptive limits
  * from its plan; `--quiet-wait` and `--max-steal` (which the plan does not store) from the command
- * line it records. Nothing else may be given.
+ * line it records. Nothing else may be given. A lab run's `--hosts`, `--server` and `--client` come
+ * from that command line too: the inventory is read again and its two hosts must be the file's
+ * (harness/lab.ts's labResumeSelection); the returned `lab` makes `bench` place the run there again.
  * @throws UsageError for another flag beside `--resume`, a completed run, a file not named after
- *   its run id, or a plan this isobench cannot rebuild (a target or suite no longer registered, an
+ *   its run id, a lab run whose inventory is missing or whose hosts differ from the file's, or a plan this isobench cannot rebuild (a target or suite no longer registered, an
  *   option no longer accepted); ResultsFormatError (exit 2) for a file that is not a results file.
  */
-export async function resumeBenchOptions(file: string, argv: readonly string[]): Promise<BenchOptions> {
+export async function resumeBenchOptions(file: string, argv: readonly string[]): Promise<BenchOptions & { lab?: LabSelection }> {
   const others = argv.filter((arg) => arg.startsWith('--') && !/^--resume(=|$)/.test(arg)).map((arg) => arg.split('=')[0]!);
   if (others.length > 0) {
     throw new UsageError(`--resume takes the plan, seed and options from the results file: drop ${[...new Set(others)].join(' ')}`);
@@ -342,8 +344,10 @@ export async function resumeBenchOptions(file: string, argv: readonly string[]):
   } catch (error) {
     throw new UsageError(`cannot rebuild the plan of ${file}: its command line (${plan.command.join(' ')}) no longer parses (${(error as Error).message.split('\n')[0]}); start a new run`, { cause: error });
   }
-  // A lab run's hosts are not rebuilt from the file yet: resuming it here would run on this host instead.
-  if (recorded.values.hosts !== undefined) throw new UsageError(`${file} is a lab run (--hosts): resuming lab runs is not supported yet; start a new run`);
+  // A lab run continues on the hosts it measured on: its inventory is read again and checked against the file.
+  const lab = recorded.values.hosts !== undefined
+    ? await labResumeSelection(file, recorded.values, state.results.hosts, run.guardRange, run.targets.map(({ id }) => id), run.suites.map(({ name }) => name))
+    : null;
   let checked: { quietWait: number; steal: number };
   try {
     checked = { quietWait: quietWaitMs(recorded.values['quiet-wait'] as string | undefined), steal: maxSteal(recorded.values['max-steal'] as string | undefined) };
@@ -372,6 +376,7 @@ export async function resumeBenchOptions(file: string, argv: readonly string[]):
     maxStealPercent: checked.steal,
     command: plan.command,
     resume: state,
+    ...(lab ? { lab } : {}),
   };
 }
 

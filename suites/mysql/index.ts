@@ -4,7 +4,7 @@ import type { CpuWindow } from '../../core/cpu-meter.js';
 import { describeFailure, type CommandOutcome } from '../../core/exec.js';
 import type { Suite, SuiteContext, TrialOutcome } from '../../contracts/suite.js';
 import type { ProvisionedTarget } from '../../contracts/target.js';
-import { cpuUsPerTransactionOf, MYSQL_METRICS as M } from '../../results/metrics.js';
+import { cpuBusyPercentOf, cpuUsPerTransactionOf, hostCpuSource, MYSQL_METRICS as M } from '../../results/metrics.js';
 import type { MetricSample } from '../../results/schema.js';
 import { ToolOutputError } from '../parse-error.js';
 import { failedTrial, sample } from '../trial-helpers.js';
@@ -181,7 +181,8 @@ export const mysqlSuite: Suite<MysqlParams, MysqlOptions, MysqlState> = {
  * - `errors` (ignored and retried) and `reconnects` over the run;
  * - `cpu_us_per_tx`: whole-host busy CPU seconds x 1e6 over transactions, the window spanning the
  *   sysbench process (connecting and reporting included, so a little above the steady state);
- *   `cpu_busy_percent`: the host's busy share of all cores over that window;
+ *   `cpu_busy_percent`: the host's busy share of all cores over that window; in lab mode (the
+ *   window's hosts are named) instead `cpu_us_per_tx_host NAME` and `cpu_busy_percent_host NAME` per host;
  * - `cpu_us_per_tx_SOURCE` for each of the target's own CPU sources (cgroup, QEMU process, guest).
  * @throws ToolOutputError when sysbench ran another thread count than asked, or completed no transaction.
  */
@@ -199,9 +200,17 @@ export function mysqlMetrics(report: SysbenchReport, window: CpuWindow, threads:
     sample(M.latencyP95, p95, method),
     sample(M.errors, report.ignoredErrors, method),
     sample(M.reconnects, report.reconnects, method),
-    sample(M.cpuUsPerTransaction, perTransaction(window.hostBusySeconds), cpuMethod),
-    sample(M.cpuBusyPercent, window.hostBusyFraction * 100, 'proc-stat: whole host, all cores'),
   ];
+  for (const host of window.hosts) {
+    if (host.host === null) {
+      metrics.push(sample(M.cpuUsPerTransaction, perTransaction(host.busySeconds), cpuMethod));
+      metrics.push(sample(M.cpuBusyPercent, host.busyFraction * 100, 'proc-stat: whole host, all cores'));
+    } else {
+      const source = hostCpuSource(host.host);
+      metrics.push(sample(cpuUsPerTransactionOf(source), perTransaction(host.busySeconds), `proc-stat of host ${host.host}: its busy CPU time over the sysbench run / transactions`));
+      metrics.push(sample(cpuBusyPercentOf(source), host.busyFraction * 100, `proc-stat of host ${host.host}: all its cores`));
+    }
+  }
   for (const source of window.sources) metrics.push(sample(cpuUsPerTransactionOf(source.source), perTransaction(source.seconds), source.source));
   return metrics;
 }

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { CpuWindow } from '../../core/cpu-meter.js';
 import type { Suite, SuitePoint, TrialOutcome } from '../../contracts/suite.js';
-import { cpuNsPerByteOf, TCP_BULK_METRICS as M } from '../../results/metrics.js';
+import { cpuNsPerByteOf, hostCpuSource, TCP_BULK_METRICS as M } from '../../results/metrics.js';
 import type { MetricSample } from '../../results/schema.js';
 import { failedTrial, outcomeFromTool, sample } from '../trial-helpers.js';
 import { parseIperf3, type Iperf3Result } from './iperf3.js';
@@ -117,7 +117,9 @@ export function withCyclesDetail(trial: TrialOutcome, cycles: PerfCycles | null)
  * - `throughput_gbps`: iperf3's receiver bits per second (warm-up omitted) / 1e9;
  * - `cpu_ns_per_byte`: whole-host busy CPU seconds × 1e9 / bytes moved. Bytes include the warm-up
  *   second because the CPU window spans the whole client run;
- * - cycles, by one method per host, so a point never mixes counted and estimated trials:
+ * - in lab mode (the window's hosts are named) instead `cpu_ns_per_byte_host NAME` for each host, from
+ *   its own /proc/stat: the two ends of the link are on two machines, so there is no one whole host;
+ * - cycles (this machine only: the estimate needs its clock), by one method per host, so a point never mixes counted and estimated trials:
  *   - perf ran (`cycles` is not null, the host probe found counters): `cycles_per_byte` = perf's
  *     whole-host cycles / bytes when perf counted them; when perf printed `<not counted>` or
  *     `<not supported>` the trial's cycles are not measured and no cycles metric is stored — never
@@ -132,15 +134,19 @@ export function withCyclesDetail(trial: TrialOutcome, cycles: PerfCycles | null)
  */
 export function bulkMetrics(result: Iperf3Result, window: CpuWindow, cpuMHz: number | null, cycles: PerfCycles | null): MetricSample[] {
   const nsPerByte = (seconds: number) => (seconds * 1e9) / result.bytesIncludingWarmup;
-  const hostNsPerByte = nsPerByte(window.hostBusySeconds);
-  const metrics: MetricSample[] = [
-    sample(M.throughput, result.receivedBitsPerSecond / 1e9, 'iperf3 receiver'),
-    sample(M.cpuNsPerByte, hostNsPerByte, 'proc-stat: whole-host busy CPU time / bytes'),
-  ];
-  if (cycles?.state === 'counted') {
-    metrics.push(sample(M.cyclesPerByte, cycles.cycles / result.bytesIncludingWarmup, 'perf stat --all-cpus -e cycles'));
-  } else if (cycles === null && cpuMHz !== null) {
-    metrics.push(sample(M.estimatedCyclesPerByte, (hostNsPerByte * cpuMHz) / 1000, 'estimated: proc-stat CPU time x nominal clock (no hardware counters)'));
+  const metrics: MetricSample[] = [sample(M.throughput, result.receivedBitsPerSecond / 1e9, 'iperf3 receiver')];
+  for (const host of window.hosts) {
+    if (host.host !== null) {
+      metrics.push(sample(cpuNsPerByteOf(hostCpuSource(host.host)), nsPerByte(host.busySeconds), `proc-stat of host ${host.host}: its busy CPU time / bytes`));
+      continue;
+    }
+    const hostNsPerByte = nsPerByte(host.busySeconds);
+    metrics.push(sample(M.cpuNsPerByte, hostNsPerByte, 'proc-stat: whole-host busy CPU time / bytes'));
+    if (cycles?.state === 'counted') {
+      metrics.push(sample(M.cyclesPerByte, cycles.cycles / result.bytesIncludingWarmup, 'perf stat --all-cpus -e cycles'));
+    } else if (cycles === null && cpuMHz !== null) {
+      metrics.push(sample(M.estimatedCyclesPerByte, (hostNsPerByte * cpuMHz) / 1000, 'estimated: proc-stat CPU time x nominal clock (no hardware counters)'));
+    }
   }
   for (const source of window.sources) {
     metrics.push(sample(cpuNsPerByteOf(source.source), nsPerByte(source.seconds), source.source));

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { CpuMeter, parseProcStat, type CpuCounter } from '../../core/cpu-meter.js';
+import { CpuMeter, parseProcStat, type CpuCounter, type HostCpuTimes } from '../../core/cpu-meter.js';
 import { CLOCK_TICKS_PER_SECOND } from '../../core/proc.js';
 
 /** `cat /proc/stat` on the development machine: `cpu  79009 0 13924 72333 304 0 1199 32 0 0`. */
@@ -62,12 +62,37 @@ test('CpuMeter: each source is charged its own increase over the window; a sourc
     { source: 'late', seconds: 0 },
   ]);
   assert.ok(window.elapsedSeconds >= 0.03 && window.elapsedSeconds < 5, `elapsed ${window.elapsedSeconds}`);
-  assert.ok(window.hostBusyFraction >= 0 && window.hostBusyFraction <= 1, `fraction ${window.hostBusyFraction}`);
-  assert.ok(window.hostBusySeconds >= 0);
+  assert.equal(window.hosts.length, 1);
+  const [local] = window.hosts;
+  assert.equal(local!.host, null, 'by default this machine alone');
+  assert.ok(local!.busyFraction >= 0 && local!.busyFraction <= 1, `fraction ${local!.busyFraction}`);
+  assert.ok(local!.busySeconds >= 0);
   assert.ok(window.harnessSeconds > 0 && window.harnessSeconds < 5, `harness ${window.harnessSeconds}`);
 });
 
 test('CpuMeter: without target counters the window has no sources', async () => {
   const window = await (await new CpuMeter().start())();
   assert.deepEqual(window.sources, []);
+});
+
+test('CpuMeter with named hosts: each host is charged its own /proc/stat increase, this machine is not read', async () => {
+  // Captured here around 6 s of two busy loops (core-proc.test.ts): 1198 + 3 + 2 busy ticks passed, no idle.
+  const before = parseProcStat(readFileSync(join(import.meta.dirname, '..', 'fixtures', 'proc', 'stat-loaded-before.txt'), 'utf8'));
+  const after = parseProcStat(readFileSync(join(import.meta.dirname, '..', 'fixtures', 'proc', 'stat-loaded-after.txt'), 'utf8'));
+  const reads: string[] = [];
+  const reader = (host: string, readings: HostCpuTimes[]) => ({ host, read: async () => (reads.push(host), readings.shift()!) });
+  const idle = { busySeconds: 50, totalSeconds: 1000 };
+  const meter = new CpuMeter([reader('sut', [before, after]), reader('peer', [idle, { busySeconds: 50.5, totalSeconds: 1004 }])]);
+  const window = await (await meter.start())();
+  assert.deepEqual(reads, ['sut', 'peer', 'sut', 'peer']);
+  assert.deepEqual(window.hosts.map((host) => host.host), ['sut', 'peer']);
+  close(window.hosts[0]!.busySeconds, 12.03, 'sut busy');
+  close(window.hosts[0]!.busyFraction, 1, 'sut fraction');
+  close(window.hosts[1]!.busySeconds, 0.5, 'peer busy');
+  close(window.hosts[1]!.busyFraction, 0.125, 'peer fraction');
+});
+
+test('CpuMeter: a host whose reading fails fails the window with its error', async () => {
+  const meter = new CpuMeter([{ host: 'sut', read: async () => Promise.reject(new Error("host sut: /proc/stat's cpu line has an unexpected shape: cpu  1 2")) }]);
+  await assert.rejects(meter.start(), /host sut: \/proc\/stat's cpu line has an unexpected shape/);
 });

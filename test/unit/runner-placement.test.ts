@@ -11,15 +11,17 @@ import { after, before, test } from 'node:test';
 import { z } from 'zod';
 import type { AnySuite, ClientSide, PointParams } from '../../contracts/suite.js';
 import type { ProvisionedTarget } from '../../contracts/target.js';
-import { HostSet } from '../../hosts/host.js';
+import { HostSet, type Host } from '../../hosts/host.js';
+import { hostProcStat } from '../../hosts/proc-stat.js';
+import { fakeHost } from '../fake-host.js';
 import { labPlacement } from '../../harness/lab.js';
 import type { Placement } from '../../harness/placement.js';
 import { Progress } from '../../harness/progress.js';
 import { runBench, type BenchOptions } from '../../harness/runner.js';
 import { nativeDriver } from '../../provisioning/targets/native.js';
-import { MYSQL_METRICS, TCP_BULK_METRICS, TCP_RR_METRICS, cpuNsPerByteOf } from '../../results/metrics.js';
+import { MYSQL_METRICS, TCP_BULK_METRICS, TCP_RR_METRICS, cpuNsPerByteOf, cpuUsPerTransactionOf, hostCpuSource } from '../../results/metrics.js';
 import { ParamValue, type HostFacts, type LabHost } from '../../results/schema.js';
-import { readResultsFile } from '../../results/store.js';
+import { readResultsFile, writeResultsFile } from '../../results/store.js';
 
 const HOST: HostFacts = {
   hostname: 'controller', cpuModel: 'fake', cores: 2, cpuMHz: 2000, memoryBytes: 2 ** 31, kernel: '6.1.0', distro: 'test',
@@ -48,6 +50,9 @@ function suite(seen: { host?: HostFacts; client?: ClientSide; addresses: string[
       { id: 'p2', params: {}, headline: TCP_BULK_METRICS.throughput },
     ],
     runTrial: async (point, context) => {
+      // The window a real suite takes around its client program (tcp-bulk, mysql).
+      const stop = await context.cpu.start();
+      const window = await stop();
       seen.host = context.host;
       seen.client = context.client;
       await context.verifyDestination(context.target.serverAddress);
@@ -60,6 +65,7 @@ function suite(seen: { host?: HostFacts; client?: ClientSide; addresses: string[
           { name: 'throughput_gbps', unit: 'Gbit/s', value: 10 },
           { name: 'cpu_ns_per_byte', unit: 'ns/byte', value: 0.4 },
           { name: 'est_cycles_per_byte', unit: 'cycles/byte', value: 0.8 },
+          ...window.hosts.map((host) => ({ name: `cpu_ns_per_byte_host ${host.host ?? 'here'}`, unit: 'ns/byte', value: host.busySeconds })),
         ],
       };
     },
@@ -71,8 +77,24 @@ const LAB_HOSTS: LabHost[] = [
   { name: 'peer', via: 'ssh root@198.18.1.3', roles: ['client'], testAddress: '198.18.1.3', facts: null, clockOffset: { offsetMs: 0.1, uncertaintyMs: 0.5, roundTripMs: 1, samples: 8 } },
 ];
 
-/** A placement double: records what the runner asked of it. */
-function fakePlacement(journal: string[], lost: () => string | null = () => null): Placement {
+/**
+ * A host double whose /proc/stat advances by the given ticks at every `cat` (user, idle, steal),
+ * so any two consecutive readings differ by exactly that: busy (user + steal) and steal shares are
+ * the same over every window however many readings fall inside it. Counts the readings.
+ */
+function ticking(name: string, step: { user: number; idle: number; steal: number }, reads: string[]) {
+  let [user, idle, steal] = [100_000, 500_000, 1_000];
+  return fakeHost(name, (command) => {
+    assert.deepEqual(command, ['cat', '/proc/stat']);
+    reads.push(name);
+    [user, idle, steal] = [user + step.user, idle + step.idle, steal + step.steal];
+    return { stdout: `cpu  ${user} 0 0 ${idle} 0 0 0 ${steal} 0 0\ncpu0 1 0 0 1 0 0 0 0 0 0\nintr 1\n` };
+  });
+}
+
+/** A placement double: records what the runner asked of it; its hosts' /proc/stat advance as `ticking` says. */
+function fakePlacement(journal: string[], lost: () => string | null = () => null, hosts: Host[] = [ticking('sut', { user: 60, idle: 20, steal: 20 }, []), ticking('peer', { user: 10, idle: 90, steal: 0 }, [])]): Placement {
+  const measuredHosts = hosts.map((host) => hostProcStat(host));
   const target: ProvisionedTarget = {
     name: 'native', serverAddress: '198.18.1.2', dataDirectory: '/srv',
     facts: { target: 'native', state: 'ready', networkPath: 'lab', storage: 'lab', labels: { host: 'sut' }, degraded: ['CPU cost not measured'] },
@@ -94,8 +116,9 @@ function fakePlacement(journal: string[], lost: () => string | null = () => null
       if (address !== '198.18.1.2') throw new Error(`refusing ${address}`);
     },
     suiteHost: (local) => ({ ...local, perfCounters: false, cpuMHz: null }),
-    keepsMetric: (name) => !/cpu|cycles/.test(name),
-    localSteal: false,
+    keepsMetric: (name) => !/cpu|cycles/.test(name) || /_host (sut|peer)$/.test(name),
+    measuredHosts,
+    quietHost: measuredHosts[0]!,
     hostFailure: async () => lost(),
     close: async () => void journal.push('close'),
   };
@@ -119,10 +142,13 @@ function options(suites: AnySuite[], placement: Placement): BenchOptions {
   };
 }
 
-test('a placement run: provisioned and driven through the placement, hosts recorded, local CPU metrics and steal dropped, closed', async () => {
+test("a placement run: provisioned and driven through the placement, hosts recorded, CPU time, steal and the quiet-host wait read on the hosts, this machine's dropped, closed", async () => {
   const journal: string[] = [];
   const seen: { host?: HostFacts; client?: ClientSide; addresses: string[] } = { addresses: [] };
-  const { resultsPath } = await runBench(options([suite(seen)], fakePlacement(journal)));
+  const reads: string[] = [];
+  // sut: 80 of every 100 ticks busy, 20 of them steal; peer: 10 busy of 100, no steal.
+  const hosts = [ticking('sut', { user: 60, idle: 20, steal: 20 }, reads), ticking('peer', { user: 10, idle: 90, steal: 0 }, reads)];
+  const { resultsPath } = await runBench(options([suite(seen)], fakePlacement(journal, () => null, hosts)));
   const results = await readResultsFile(resultsPath);
   assert.equal(results.status, 'completed');
   assert.deepEqual(journal, ['check fake-net', 'provision native on sut', 'teardown native', 'close']);
@@ -136,10 +162,21 @@ test('a placement run: provisioned and driven through the placement, hosts recor
     assert.equal(point.status, 'ok', point.reason);
     for (const trial of point.trials) {
       assert.equal(trial.state, 'completed');
-      if (trial.state === 'completed') assert.deepEqual(trial.metrics.map((metric) => metric.name), ['throughput_gbps']);
+      if (trial.state === 'completed') {
+        assert.deepEqual(trial.metrics.map((metric) => metric.name), ['throughput_gbps', 'cpu_ns_per_byte_host sut', 'cpu_ns_per_byte_host peer']);
+        // One reading apart: 80 busy ticks of sut's, 10 of peer's, in seconds (USER_HZ 100).
+        assert.deepEqual(trial.metrics.slice(1).map((metric) => Number(metric.value.toFixed(9))), [0.8, 0.1]);
+      }
       assert.equal(trial.steal, undefined, "this machine's steal is not stored as the lab host's");
+      assert.deepEqual(trial.hostSteal, [{ host: 'sut', fraction: 0.2, flagged: true }, { host: 'peer', fraction: 0, flagged: false }]);
+      // sut is 80 % busy: the wait (0 s here) gives up and flags the trial, naming the host it sampled.
+      assert.deepEqual({ ...trial.quietHost, waitedMs: 0, busyFraction: Number(trial.quietHost?.busyFraction.toFixed(9)) }, { busyFraction: 0.8, waitedMs: 0, flagged: true, host: 'sut' });
     }
+    assert.match(point.reason ?? '', /2 trial\(s\) lost CPU time to the hypervisor above the steal limit on host sut \(up to 20\.0 % steal\)/);
   }
+  // Per trial: the quiet-host wait's two readings of sut, then steal, CPU start, CPU stop, steal on both.
+  assert.equal(reads.filter((host) => host === 'sut').length, 4 * 6);
+  assert.equal(reads.filter((host) => host === 'peer').length, 4 * 4);
   assert.deepEqual(existsSync(join(scratch, 'state')) ? await readdir(join(scratch, 'state')) : [], []);
 });
 
@@ -162,6 +199,20 @@ test('a host that stops answering: its target runs no more trials, the points an
   assert.ok(journal.includes('teardown native') && journal.at(-1) === 'close');
 });
 
+test("a placement run whose host's /proc/stat does not parse: failed trials naming the host, nothing measured stored", async () => {
+  const journal: string[] = [];
+  const broken = fakeHost('sut', () => ({ stdout: 'cpu  1 2 3\n' }));
+  const { resultsPath } = await runBench(options([suite({ addresses: [] })], fakePlacement(journal, () => null, [broken, ticking('peer', { user: 1, idle: 1, steal: 0 }, [])])));
+  const results = await readResultsFile(resultsPath);
+  for (const point of results.points) {
+    assert.equal(point.status, 'failed');
+    for (const trial of point.trials) {
+      assert.equal(trial.state, 'failed');
+      if (trial.state === 'failed') assert.match(trial.reason, /^host sut: \/proc\/stat's cpu line has an unexpected shape: cpu {2}1 2 3/);
+    }
+  }
+});
+
 test("labPlacement keeps what the hosts measure and drops the CPU cost read from this machine's /proc/stat", async () => {
   const entries = [
     { name: 'sut', ssh: { user: 'root', address: '198.18.1.2' }, testAddress: '198.18.1.2', roles: ['server' as const] },
@@ -171,13 +222,47 @@ test("labPlacement keeps what the hosts measure and drops the CPU cost read from
   try {
     const placement = labPlacement({ inventory: { source: 'lab.yaml', hosts: entries }, server: entries[0]!, client: entries[1]! }, hosts);
     const dropped = [TCP_BULK_METRICS.cpuNsPerByte, TCP_BULK_METRICS.cyclesPerByte, TCP_BULK_METRICS.estimatedCyclesPerByte, cpuNsPerByteOf('qemu pid 12'), MYSQL_METRICS.cpuUsPerTransaction, MYSQL_METRICS.cpuBusyPercent];
-    const kept = [TCP_BULK_METRICS.throughput, TCP_BULK_METRICS.retransmits, TCP_RR_METRICS.latencyMean, TCP_RR_METRICS.transactionsPerSecond];
+    const kept = [TCP_BULK_METRICS.throughput, TCP_BULK_METRICS.retransmits, TCP_RR_METRICS.latencyMean, TCP_RR_METRICS.transactionsPerSecond, cpuNsPerByteOf(hostCpuSource('sut')), cpuNsPerByteOf(hostCpuSource('peer')), cpuUsPerTransactionOf(hostCpuSource('sut'))];
+    dropped.push(cpuNsPerByteOf(hostCpuSource('other')), cpuNsPerByteOf('host sutx'));
     for (const metric of dropped) assert.equal(placement.keepsMetric(metric.name), false, metric.name);
     for (const metric of kept) assert.equal(placement.keepsMetric(metric.name), true, metric.name);
     assert.equal(placement.pinning.cpuSets, null);
+    assert.deepEqual(placement.measuredHosts.map((host) => host.name), ['sut', 'peer']);
+    assert.equal(placement.quietHost.name, 'sut', 'the quiet-host wait samples the server host');
     await assert.rejects(placement.verifyDestination('198.18.1.3'), /not host sut's test address 198\.18\.1\.2/);
     await placement.verifyDestination('198.18.1.2');
   } finally {
     await hosts.close();
+  }
+});
+
+test('--resume of a placement run: continues on the placement without describing the hosts again; a host error of the last session is dropped', async () => {
+  const journal: string[] = [];
+  const first = options([suite({ addresses: [] })], fakePlacement(journal));
+  const { resultsPath } = await runBench(first);
+  // The file as a run killed after round 0 leaves it (one trial per point), peer's loss recorded.
+  const whole = await readResultsFile(resultsPath);
+  const stopped = structuredClone(whole);
+  stopped.status = 'interrupted';
+  stopped.finishedAt = null;
+  for (const point of stopped.points) point.trials = point.trials.filter((trial) => trial.round === 0);
+  stopped.order = stopped.order.slice(0, 1);
+  stopped.hosts = LAB_HOSTS.map((host) => (host.name === 'peer' ? { ...host, error: 'host peer: the connection was lost' } : host));
+  await writeResultsFile(resultsPath, stopped);
+
+  journal.length = 0;
+  const placement = fakePlacement(journal);
+  const described = { count: 0 };
+  const resumed = await runBench({ ...options([suite({ addresses: [] })], { ...placement, describeHosts: async () => (described.count++, LAB_HOSTS) }), outDirectory: first.outDirectory, seed: first.seed, resume: { path: resultsPath, results: stopped } });
+  assert.equal(resumed.resultsPath, resultsPath);
+  const results = await readResultsFile(resultsPath);
+  assert.equal(results.status, 'completed');
+  assert.equal(described.count, 0, 'the recorded hosts are kept, not probed again');
+  assert.deepEqual(results.hosts, LAB_HOSTS, "peer's error of the last session is gone");
+  assert.deepEqual(journal, ['check fake-net', 'provision native on sut', 'teardown native', 'close']);
+  assert.deepEqual(results.order, whole.order);
+  for (const point of results.points) {
+    assert.deepEqual(point.trials.map((trial) => trial.round), [0, 1], point.key);
+    assert.deepEqual(point.trials[1]?.hostSteal?.map((check) => check.host), ['sut', 'peer'], 'the resumed trials read the hosts too');
   }
 });

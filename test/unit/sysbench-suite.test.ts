@@ -136,7 +136,7 @@ describe('the MariaDB server', () => {
   });
 });
 
-const WINDOW: CpuWindow = { elapsedSeconds: 3.1, hostBusySeconds: 6, hostBusyFraction: 0.97, sources: [{ source: 'container', seconds: 4 }], harnessSeconds: 0.01 };
+const WINDOW: CpuWindow = { elapsedSeconds: 3.1, hosts: [{ host: null, busySeconds: 6, busyFraction: 0.97 }], sources: [{ source: 'container', seconds: 4 }], harnessSeconds: 0.01 };
 
 describe('mysql metrics', () => {
   const report = (): SysbenchReport => {
@@ -157,6 +157,12 @@ describe('mysql metrics', () => {
     assert.equal(byName.get('cpu_us_per_tx')?.value, (6 * 1e6) / 8028);
     assert.equal(byName.get('cpu_us_per_tx_container')?.value, (4 * 1e6) / 8028);
     assert.equal(byName.get('cpu_busy_percent')?.value, 97);
+  });
+
+  it('in lab mode: CPU per transaction and busy share of each named host, no whole-host figure', () => {
+    const lab: CpuWindow = { ...WINDOW, hosts: [{ host: 'sut', busySeconds: 6, busyFraction: 0.97 }], sources: [] };
+    const names = mysqlMetrics(report(), lab, 2, 'sysbench 1.0.20').map((metric) => metric.name);
+    assert.deepEqual(names.filter((name) => name.startsWith('cpu')), ['cpu_us_per_tx_host sut', 'cpu_busy_percent_host sut']);
   });
 
   it('another thread count than asked, or no transaction at all, is an error, never a zero', () => {

@@ -120,7 +120,7 @@ test('iperf3: a receiver that got nothing is refused, quoting its sum', () => {
 
 // ---------------------------------------------------------------- tcp-bulk metrics
 
-const WINDOW = { elapsedSeconds: 3, hostBusySeconds: 3, hostBusyFraction: 0.5, sources: [{ source: 'container', seconds: 1.5 }], harnessSeconds: 0.01 };
+const WINDOW = { elapsedSeconds: 3, hosts: [{ host: null, busySeconds: 3, busyFraction: 0.5 }], sources: [{ source: 'container', seconds: 1.5 }], harnessSeconds: 0.01 };
 
 test('tcp-bulk metrics, host without counters: CPU per byte, and cycles estimated from a 2000 MHz clock', () => {
   const metrics = bulkMetrics(parseIperf3(fixture('iperf3-client-to-server.json')), WINDOW, 2000, null);
@@ -135,6 +135,16 @@ test('tcp-bulk metrics, host without counters: CPU per byte, and cycles estimate
   assertNear(byName.get('cpu_ns_per_byte_container')?.value, 0.15985601057235646, 'cpu_ns_per_byte_container');
   assert.equal(byName.get('retransmits')?.value, 12);
   assert.equal(byName.get('est_cycles_per_byte')?.method, 'estimated: proc-stat CPU time x nominal clock (no hardware counters)');
+});
+
+test('tcp-bulk metrics in lab mode: CPU per byte of each named host, no whole-host figure and no estimate', () => {
+  const lab = { ...WINDOW, hosts: [{ host: 'sut', busySeconds: 3, busyFraction: 0.5 }, { host: 'peer', busySeconds: 1.5, busyFraction: 0.2 }], sources: [] };
+  const metrics = bulkMetrics(parseIperf3(fixture('iperf3-client-to-server.json')), lab, 2000, null);
+  assert.deepEqual(metrics.map((metric) => metric.name), ['throughput_gbps', 'cpu_ns_per_byte_host sut', 'cpu_ns_per_byte_host peer', 'retransmits']);
+  const byName = new Map(metrics.map((metric) => [metric.name, metric]));
+  assertNear(byName.get('cpu_ns_per_byte_host sut')?.value, 0.3197120211447129, 'sut');
+  assertNear(byName.get('cpu_ns_per_byte_host peer')?.value, 0.15985601057235646, 'peer');
+  assert.equal(byName.get('cpu_ns_per_byte_host sut')?.method, 'proc-stat of host sut: its busy CPU time / bytes');
 });
 
 test('tcp-bulk metrics, host with counters: counted cycles, never the estimate', () => {
