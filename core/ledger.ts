@@ -85,6 +85,12 @@ export class ResourceRegistry {
   private readonly ledgerPath: string;
   private readonly startedAt = new Date().toISOString();
   private resultsPath: string | undefined;
+  /**
+   * Set once undoAll removed everything and the ledger file: the run's main flow may still finish
+   * a step after an interrupt's teardown (a trial forgetting its server), and its write must not
+   * bring back an empty ledger that makes the next run refuse as if a crashed run had left it.
+   */
+  private tornDown = false;
 
   constructor(
     readonly runId: string,
@@ -145,11 +151,19 @@ export class ResourceRegistry {
       this.entries = this.entries.filter((candidate) => candidate.id !== entry.id);
       await this.persist();
     });
-    if (report.failed.length === 0) await rm(this.ledgerPath, { force: true });
+    if (report.failed.length === 0) {
+      this.tornDown = true;
+      await this.persist();
+    }
     return report;
   }
 
   private persist(): Promise<void> {
+    if (this.tornDown && this.entries.length === 0) {
+      // After teardown an empty ledger is no ledger; a resource registered later is still written.
+      this.writing = this.writing.then(() => rm(this.ledgerPath, { force: true }));
+      return this.writing;
+    }
     const ledger: Ledger = {
       runId: this.runId,
       pid: process.pid,

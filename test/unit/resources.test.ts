@@ -58,3 +58,18 @@ test('a ledger whose process is gone is found and cleaned; a live one is left al
   assert.ok(!existsSync(leftover));
   assert.deepEqual(await readdir(state), [`ledger-run-${process.pid}.json`]);
 });
+
+test('a step that ends after an interrupt\'s teardown does not bring back an empty ledger; a resource made then is still recorded', async () => {
+  // Seen after Ctrl-C: the teardown removed the ledger, then the trial forgot its server and the
+  // write re-created `resources: []`, so the next run refused as if a crashed run had left it.
+  const state = await scratch();
+  const registry = new ResourceRegistry('late-run', state);
+  const server = await registry.register('server', { kind: 'command', command: ['true'] });
+  await registry.undoAll();
+  await registry.forget(server);
+  assert.deepEqual(await readdir(state), [], 'no ledger after a late forget');
+  const late = await registry.register('late server', { kind: 'command', command: ['true'] });
+  assert.deepEqual(await readdir(state), ['ledger-late-run.json'], 'a resource made after teardown is recorded for cleanup');
+  await registry.undo(late);
+  assert.deepEqual(await readdir(state), []);
+});
