@@ -26,4 +26,18 @@ const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'harness', 
 for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
   process.on(signal, () => child.kill(signal));
 }
-child.on('exit', (code, signal) => process.exit(code ?? (signal ? 128 + 2 : 1)));
+// `kill $!` in a script, or a CI job's timeout, signals npm, and npm exits without passing it on:
+// the shell between npm and this wrapper dies and the run would go on unseen, holding the lock.
+// When the process that started this wrapper is gone (our parent changes), stop the run as a
+// SIGTERM would: it tears down, writes what it measured, and exits.
+const parent = process.ppid;
+const orphanWatch = setInterval(() => {
+  if (process.ppid === parent) return;
+  clearInterval(orphanWatch);
+  console.error(`isobench: the process that started this run (pid ${parent}) is gone: stopping the run`);
+  child.kill('SIGTERM');
+}, 1_000);
+orphanWatch.unref();
+// A signal's exit code is 128 + its number (SIGINT 130, SIGTERM 143, SIGKILL 137), as a shell reports it.
+const SIGNAL_NUMBERS = { SIGHUP: 1, SIGINT: 2, SIGKILL: 9, SIGTERM: 15 };
+child.on('exit', (code, signal) => process.exit(code ?? (signal ? 128 + (SIGNAL_NUMBERS[signal] ?? 2) : 1)));

@@ -88,3 +88,25 @@ after(async () => {
   await runCommand(['ip', 'netns', 'delete', BYSTANDER_NETNS]);
   await runCommand(['ip', 'link', 'delete', BYSTANDER_LINK]);
 });
+
+test('a run whose starter dies (`kill $!` on npm in a script) stops itself: torn down, what was measured kept', { timeout: 5 * 60_000 }, async () => {
+  // npm exits on SIGTERM without passing it on, and the shell between npm and bootstrap.mjs dies with
+  // it: the run went on unseen, holding the lock. Here the shell is killed outright.
+  assert.deepEqual(await isobenchLeftovers(), []);
+  const out = await mkdtemp(join(tmpdir(), 'isobench-orphan-'));
+  const bench = ['bench', '--target', 'native', '--suite', 'tcp-rr', '--quick', '--reps', '20', '--out', out, '--quiet-wait', '2'];
+  const shell = spawn('sh', ['-c', `"${process.execPath}" "${join(REPO_ROOT, 'harness', 'bootstrap.mjs')}" ${bench.join(' ')}; echo unreachable`], { cwd: REPO_ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  shell.stderr.on('data', (chunk: Buffer) => void (stderr += chunk.toString()));
+  const streamClosed = new Promise<void>((resolve) => shell.stderr.on('close', () => resolve()));
+  await waitFor(() => firstTrialRecorded(out), 120_000, 'the first trial');
+  shell.kill('SIGKILL');
+  // The CLI holds the pipe until it exits: the stream closing is the run ending.
+  await streamClosed;
+  assert.match(stderr, /the process that started this run \(pid \d+\) is gone: stopping the run/);
+  const files = await readdir(out);
+  const results = await readResultsFile(join(out, files.find((name) => name.endsWith('.json'))!));
+  assert.equal(results.status, 'interrupted');
+  assert.ok(results.points.some((point) => point.trials.some((trial) => trial.state === 'completed')), 'what was measured is kept');
+  assert.deepEqual(await isobenchLeftovers(), []);
+});
