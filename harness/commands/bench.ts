@@ -90,10 +90,12 @@ With no --target and no --suite it runs the default quick matrix: every target t
 --hosts FILE [--server NAME] [--client NAME]: lab mode: the native target on the server host, the client on the client host, over SSH (tcp-bulk and tcp-rr only so far; see README).`;
 
 /** A comma-separated list (or `all`), parsed item by item, duplicates (by `keyOf`) dropped. */
-function listOf<T>(text: string, all: () => T[], parse: (name: string) => T, keyOf: (item: T) => string): T[] {
+function listOf<T>(flag: string, text: string, all: () => T[], parse: (name: string) => T, keyOf: (item: T) => string): T[] {
   if (text === 'all') return all();
   const names = text.split(',').map((name) => name.trim()).filter(Boolean);
-  if (names.length === 0) throw new UsageError('an empty list: name at least one, or all');
+  if (names.length === 0) throw new UsageError(`--${flag} "${text}" names nothing: name at least one, or all`);
+  // `all` stands alone; inside a list it would read as an unknown name and the hint "or all" would contradict it.
+  if (names.includes('all')) throw new UsageError(`--${flag} ${text}: all stands alone (it already includes every one); give --${flag} all, or a list without it`);
   const items = new Map<string, T>();
   for (const item of names.map(parse)) if (!items.has(keyOf(item))) items.set(keyOf(item), item);
   return [...items.values()];
@@ -133,16 +135,29 @@ export function parseSuiteOptions(values: Record<string, unknown>): Map<string, 
   return options;
 }
 
+/**
+ * Plain decimal notation only: `Number()` reads "" as 0, "1e3" as 1000 and "0x3" as 3, so an empty or
+ * odd value would silently become a seed of 0 or a thousand repetitions.
+ */
+const WHOLE_NUMBER = /^\d+$/;
+const DECIMAL_NUMBER = /^-?(\d+\.?\d*|\.\d+)$/;
+
+/** `--out ""` would resolve to the working directory (the source tree under npm run): refused instead. */
+function outDirectory(text: string | undefined): string {
+  if (text !== undefined && text.trim() === '') throw new UsageError('--out takes a directory, not an empty value: give a path, or leave --out out for runs/');
+  return resolve(text ?? DEFAULT_OUT_DIRECTORY);
+}
+
 function integer(flag: string, text: string | undefined, fallback: number, min: number, max: number): number {
   if (text === undefined) return fallback;
-  const value = Number(text);
+  const value = WHOLE_NUMBER.test(text) ? Number(text) : Number.NaN;
   if (!Number.isInteger(value) || value < min || value > max) throw new UsageError(`--${flag} takes a whole number from ${min} to ${max}, not "${text}"`);
   return value;
 }
 
 function decimal(flag: string, text: string | undefined, fallback: number, min: number, max: number): number {
   if (text === undefined) return fallback;
-  const value = Number(text);
+  const value = DECIMAL_NUMBER.test(text) ? Number(text) : Number.NaN;
   if (!Number.isFinite(value) || value < min || value > max) throw new UsageError(`--${flag} takes a number from ${min} to ${max}, not "${text}"`);
   return value;
 }
@@ -150,7 +165,7 @@ function decimal(flag: string, text: string | undefined, fallback: number, min: 
 /** A percentage in (0, 100]: margins and noise floors of zero would make every difference a verdict. */
 function percent(flag: string, text: string | undefined): number | undefined {
   if (text === undefined) return undefined;
-  const value = Number(text);
+  const value = DECIMAL_NUMBER.test(text) ? Number(text) : Number.NaN;
   if (!Number.isFinite(value) || value <= 0 || value > 100) throw new UsageError(`--${flag} takes a percentage above 0 and at most 100, not "${text}"`);
   return value;
 }
@@ -213,10 +228,10 @@ export async function parseBenchOptions(argv: string[]): Promise<BenchOptions & 
   if (values.quick && values.full) throw new UsageError('--quick and --full contradict each other: choose one');
   const defaultMatrix = values.target === undefined && values.suite === undefined;
   const quick = values.full ? false : values.quick === true || defaultMatrix;
-  const suites = listOf(values.suite ?? 'all', () => [...DEFAULT_SUITES], parseSuite, (suite) => suite.name);
+  const suites = listOf('suite', values.suite ?? 'all', () => [...DEFAULT_SUITES], parseSuite, (suite) => suite.name);
   const given = values.target === undefined
     ? allConfigurations()
-    : listOf(values.target, allConfigurations, parseTargetConfiguration, (configuration) => configuration.id);
+    : listOf('target', values.target, allConfigurations, parseTargetConfiguration, (configuration) => configuration.id);
   for (const { id, driver } of given) {
     const others = driver.onlySuites ? suites.filter((suite) => !driver.onlySuites!.includes(suite.name)) : [];
     if (others.length > 0) {
@@ -278,7 +293,7 @@ export async function parseBenchOptions(argv: string[]): Promise<BenchOptions & 
     suites,
     quick,
     repetitions,
-    outDirectory: resolve(values.out ?? DEFAULT_OUT_DIRECTORY),
+    outDirectory: outDirectory(values.out),
     seed: integer('seed', values.seed, randomSeed(), 0, 2 ** 31 - 1),
     // In percent, as --margin and --noise-floor are (it was a fraction: `--cv-threshold 5` meant 500 %).
     cvThreshold: values['cv-threshold'] === undefined ? DEFAULT_CV_THRESHOLD : percent('cv-threshold', values['cv-threshold'])! / 100,
