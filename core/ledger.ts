@@ -1,5 +1,5 @@
 import { readdir, readFile, rm } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { runCommand } from './exec.js';
 import { writeJsonAtomic } from './json-file.js';
 import { hostProcessTree, terminate } from './kill-tree.js';
@@ -29,6 +29,17 @@ export const RUN_DIRECTORY_NAME_PREFIX = 'isobench-run-';
  */
 export function runDirectoryPrefix(): string {
   return join(dirname(stateDirectory()), RUN_DIRECTORY_NAME_PREFIX);
+}
+
+/**
+ * The run directories that exist now: full paths of the directories whose path starts with `prefix`
+ * (runDirectoryPrefix() by default); [] when their parent cannot be read. What cleanup's scanners
+ * walk: run directories no ledger named, and the runc roots inside them.
+ */
+export async function existingRunDirectories(prefix: string = runDirectoryPrefix()): Promise<string[]> {
+  const parent = dirname(prefix);
+  const entries = await readdir(parent, { withFileTypes: true }).catch(() => []);
+  return entries.filter((entry) => entry.isDirectory() && entry.name.startsWith(basename(prefix))).map((entry) => join(parent, entry.name));
 }
 
 /**

@@ -1,8 +1,7 @@
-import { readdir, readFile } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { readFile } from 'node:fs/promises';
 import { runCommand } from '../core/exec.js';
 import { allProcessStats, type ProcessStat } from '../core/proc.js';
-import { runDirectoryPrefix } from '../core/ledger.js';
+import { existingRunDirectories, runDirectoryPrefix } from '../core/ledger.js';
 import { isIsobenchPolicy, POLICY_RC_D } from '../core/tools.js';
 import { mountPointsUnder } from './image/tree-removal.js';
 import { networkLeftovers } from './network-leftovers.js';
@@ -113,13 +112,9 @@ export function runDirectoryLeftovers(prefix?: string, mountinfo: () => Promise<
   return {
     name: 'run directories',
     async find(): Promise<Leftover[]> {
-      const scanned = prefix ?? runDirectoryPrefix();
-      const parent = dirname(scanned);
-      const entries = await readdir(parent, { withFileTypes: true }).catch(() => []);
+      const directories = await existingRunDirectories(prefix);
       const mounts = await mountinfo();
-      return entries
-        .filter((entry) => entry.isDirectory() && entry.name.startsWith(basename(scanned)))
-        .map((entry) => join(parent, entry.name))
+      return directories
         // A mount inside (an overlay whose ledger entry failed to unmount it) is not removed through:
         // a recursive delete would cross into it.
         .filter((path) => mountPointsUnder(mounts, path).length === 0)

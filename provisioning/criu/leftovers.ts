@@ -1,7 +1,6 @@
-import { access, readdir, readFile } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { access, readFile } from 'node:fs/promises';
 import { runCommand } from '../../core/exec.js';
-import { runDirectoryPrefix } from '../../core/ledger.js';
+import { existingRunDirectories } from '../../core/ledger.js';
 import { mountPointsUnder } from '../image/tree-removal.js';
 import type { Leftover, LeftoverScanner } from '../types.js';
 import { CRIU_LINK_PREFIX, CRIU_NAME_PREFIX } from './host.js';
@@ -35,13 +34,6 @@ export interface RuncLeftoverSeams {
   namespaces?: () => Promise<string[]>;
   /** Names of the host's links (`ip -j link show`). */
   links?: () => Promise<string[]>;
-}
-
-async function existingRunDirectories(): Promise<string[]> {
-  const prefix = runDirectoryPrefix();
-  const parent = dirname(prefix);
-  const entries = await readdir(parent, { withFileTypes: true }).catch(() => []);
-  return entries.filter((entry) => entry.isDirectory() && entry.name.startsWith(basename(prefix))).map((entry) => join(parent, entry.name));
 }
 
 /**
@@ -80,7 +72,7 @@ export function runcLeftovers(seams: RuncLeftoverSeams = {}): LeftoverScanner {
       const containers: Leftover[] = [];
       const mounts: Leftover[] = [];
       const mountinfo = await (seams.mountinfo ?? (() => readFile('/proc/self/mountinfo', 'utf8').catch(() => '')))();
-      for (const runDirectory of await (seams.runDirectories ?? existingRunDirectories)()) {
+      for (const runDirectory of await (seams.runDirectories ?? (() => existingRunDirectories()))()) {
         const { workDirectory, runcRoot } = criuDirectories(runDirectory);
         for (const container of await (seams.listContainers ?? runcContainers)(runcRoot)) {
           if (!container.id.startsWith(CRIU_NAME_PREFIX)) continue;
