@@ -117,6 +117,13 @@ export interface Suite<P extends PointParams = PointParams, O extends SuiteOptio
    * chosen suites (harness/target-fit.ts); in a run with other suites its points are skipped.
    */
   readonly onlyTargets?: readonly string[];
+  /**
+   * The point ids of the first look, the matrix of a bare `npm run bench`: the point behind the
+   * paper's headline figure. Absent: the suite is not in the first look (it runs with `--suite`).
+   * The first look is sized so its three rounds on all four targets fit in its 5-minute budget on a
+   * 2-core host (README, "The first look").
+   */
+  readonly firstLook?: readonly string[];
   /** Host-side tools (the client and native target run them). */
   readonly hostTools: readonly ToolRequirement[];
   /** Ports its servers listen on inside targets (docker-nat publishes them when the container is made). */

@@ -17,7 +17,10 @@ export const DEFAULT_MAX_REPETITIONS = { quick: 10, full: 20 } as const;
 export interface AdaptiveLimits {
   /** Trials per point at most (`--max-reps`). */
   maxRepetitions: number;
-  /** Wall-clock seconds the measurement loop may take (`--budget`), or null for none. */
+  /**
+   * Wall-clock seconds the measurement loop may take (`--budget`; the first look's default 300), or
+   * null for none. It bounds the planned rounds after the first (harness/runner.ts) and every added one.
+   */
   budgetSeconds: number | null;
 }
 

@@ -2,6 +2,7 @@ import type { SuiteConfig, SuiteOptions, SuitePoint } from '../contracts/suite.j
 import type { AnySuite } from '../contracts/suite.js';
 import { formatZodIssues } from '../core/zod-text.js';
 import { suiteByName } from '../suites/index.js';
+import { selectionKey } from './point-selection.js';
 import { seededRandom, shuffled } from './random.js';
 
 /** One target configuration × suite × point: one row of the results file. */
@@ -42,7 +43,10 @@ export function cellKey(target: string, suite: string, pointId: string): string 
  * @param suiteOptions Each suite's parsed options, by suite name.
  * @param repetitions Rounds to plan, each running every cell once.
  * @param registry Suites by name, for suites not in the registry (test doubles); default: `suites/index.ts`.
- * @throws Error when a suite yields a point its own `params` schema rejects (a bug in the suite).
+ * @param selection The `suite/pointId` keys to plan (`--points`, the first look: harness/point-selection.ts);
+ *   null: every point of every suite.
+ * @throws Error when a suite yields a point its own `params` schema rejects (a bug in the suite), or
+ *   when the selection names a point no suite yields (the CLI checks the list first; this is the backstop).
  */
 export function buildPlan(
   targets: readonly string[],
@@ -52,16 +56,20 @@ export function buildPlan(
   repetitions: number,
   seed: number,
   registry: ReadonlyMap<string, AnySuite> = new Map(),
+  selection: readonly string[] | null = null,
 ): Plan {
   const cells: PlannedCell[] = [];
+  const wanted = selection === null ? null : new Set(selection);
   for (const name of suites) {
     const suite = registry.get(name) ?? suiteByName(name);
     for (const point of suite.points({ ...config, options: suiteOptions.get(name) ?? {} })) {
+      if (wanted !== null && !wanted.delete(selectionKey(name, point.id))) continue;
       const checked = suite.params.safeParse(point.params);
       if (!checked.success) throw new Error(`suite ${name} planned point ${point.id} with parameters its schema rejects: ${formatZodIssues(checked.error)}`);
       for (const target of targets) cells.push({ key: cellKey(target, name, point.id), target, suite: name, point });
     }
   }
+  if (wanted !== null && wanted.size > 0) throw new Error(`the point selection names ${[...wanted].join(', ')}, which no suite of this run plans`);
   const random = seededRandom(seed);
   const rounds: PlannedCell[][] = [];
   for (let index = 0; index < repetitions; index++) rounds.push(orderRound(cells, index, rounds[index - 1], random));

@@ -30,7 +30,7 @@ import { CommandFailedError } from '../core/exec.js';
 import { acquireRunLock } from '../core/lock.js';
 import { readStealTicks, stealFractionBetween, type StealTicks } from '../core/proc.js';
 import { aaArm, armConfiguration } from './aa.js';
-import { MIN_ADAPTIVE_REPETITIONS, nextAdaptiveRound, type AdaptiveLimits } from './adaptive.js';
+import { estimateRoundMs, MIN_ADAPTIVE_REPETITIONS, nextAdaptiveRound, type AdaptiveLimits } from './adaptive.js';
 import { cutOff, DEFAULT_STEP_DEADLINES, StepDeadlineError, type StepDeadlines } from './deadlines.js';
 import { readHostRoutes, refuseRoutedGuardRange, validateNetworkRanges, type HostRoute } from './network-range.js';
 import { prepareOutputDirectory, removeCreated } from '../core/output-directory.js';
@@ -62,6 +62,11 @@ export interface BenchOptions {
   defaultMatrix?: boolean;
   /** Registered suites (or test doubles) to run, in the order given. */
   suites: AnySuite[];
+  /**
+   * The `suite/pointId` keys to measure (`--points`, or the first look: harness/point-selection.ts);
+   * absent or null: every point of `suites`.
+   */
+  points?: readonly string[] | null;
   quick: boolean;
   repetitions: number;
   /** Where the results file goes; a resumed run writes to its file's own directory instead. */
@@ -542,7 +547,21 @@ export async function runBench(options: BenchOptions): Promise<BenchOutcome> {
     await clock.time('trials', async () => {
       const total = plan.rounds.flatMap((round, index) => round.filter((cell) => planned(cell, index) && runnable(cell))).length;
       let doneTrials = 0;
+      let budgetSpent = false;
       for (const [roundIndex, round] of plan.rounds.entries()) {
+        // The budget bounds the planned rounds too (a 5-minute first look must end in 5 minutes): the
+        // first always runs, since every point needs a sample; a later one that would end past it is not started.
+        const budgetSeconds = adaptive?.budgetSeconds ?? null;
+        const keys = round.filter((cell) => planned(cell, roundIndex) && runnable(cell)).map((cell) => cell.key);
+        if (budgetSeconds !== null && roundIndex > 0 && keys.length > 0) {
+          const elapsedMs = priorMs + performance.now() - started;
+          const estimatedMs = estimateRoundMs(store!.snapshot, keys);
+          if (elapsedMs + estimatedMs > budgetSeconds * 1000) {
+            stopReason = `budget ${formatDuration(budgetSeconds * 1000)} spent: ${formatDuration(elapsedMs)} used after ${roundIndex} of the ${plan.rounds.length} planned rounds, round ${roundIndex + 1} (~${formatDuration(estimatedMs)}) would overrun it`;
+            budgetSpent = true;
+            break;
+          }
+        }
         await runRound(round, roundIndex, (index) => {
           const trial = doneTrials + index;
           const left = trial === 0 ? '' : ` · ~${formatDuration(((performance.now() - started) / trial) * (total - trial))} left`;
@@ -550,7 +569,7 @@ export async function runBench(options: BenchOptions): Promise<BenchOutcome> {
         });
         doneTrials += round.filter((cell) => planned(cell, roundIndex) && runnable(cell)).length;
       }
-      if (!adaptive) return;
+      if (!adaptive || budgetSpent) return;
       // A resumed run continues after the last round its file records; its order reverses that round's.
       const recordedRounds = store!.snapshot.order.length;
       let previous: readonly PlannedCell[] | undefined = recordedRounds > plan.rounds.length
@@ -646,7 +665,7 @@ export async function runBench(options: BenchOptions): Promise<BenchOutcome> {
 /** The run's plan: its rows (the arms), suites, points and seeded rounds. */
 function planFor(options: BenchOptions, settings: RunSettings, cores: number) {
   const suites = new Map(options.suites.map((suite) => [suite.name, suite]));
-  return buildPlan(settings.arms, [...suites.keys()], { quick: options.quick, cores }, options.suiteOptions, options.repetitions, options.seed, suites);
+  return buildPlan(settings.arms, [...suites.keys()], { quick: options.quick, cores }, options.suiteOptions, options.repetitions, options.seed, suites, options.points ?? null);
 }
 
 /**
@@ -999,6 +1018,7 @@ function initialResults(runId: string, host: HostFacts, options: BenchOptions, s
     plan: {
       targets: settings.arms,
       suites: options.suites.map(({ name }) => name),
+      ...(options.points ? { points: [...options.points] } : {}),
       quick: options.quick,
       repetitions: options.repetitions,
       seed: options.seed,

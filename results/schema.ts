@@ -355,6 +355,11 @@ export const RunPlan = z.object({
   targets: z.array(z.string()).min(1),
   suites: z.array(z.string()).min(1),
   quick: z.boolean(),
+  /**
+   * The `suite/pointId` keys the run measures when it measures not every point of its suites:
+   * `--points`, or the first look of a bare `npm run bench`. Absent: every point.
+   */
+  points: z.array(z.string().min(1)).min(1).optional(),
   /** Trials per point. */
   repetitions: z.number().int().positive(),
   /** Seed of the trial order (harness/planner.ts), so a run's interleaving can be repeated. */

@@ -1,4 +1,5 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import type { AnySuite, SuiteOptions } from '../../contracts/suite.js';
 import type { TargetOptions } from '../../contracts/target.js';
@@ -10,6 +11,8 @@ import { readResultsFile, writeResultsFile } from '../../results/store.js';
 import { DEFAULT_SUITES, findSuite, SUITE_NAMES, SUITES } from '../../suites/index.js';
 import { DEFAULT_MARGIN_PERCENT } from '../../results/verdict.js';
 import { aaSummaryLines, withAaArms } from '../aa.js';
+import { FIRST_LOOK_BUDGET_SECONDS, firstLook, parsePointList } from '../point-selection.js';
+import { formatDuration } from '../progress.js';
 import { DEFAULT_MAX_REPETITIONS, MIN_ADAPTIVE_REPETITIONS, verdictSummaryLine, type AdaptiveLimits } from '../adaptive.js';
 import { parseDuration } from '../duration.js';
 import { randomSeed } from '../random.js';
@@ -57,6 +60,7 @@ const FLAGS = {
   'no-until-decided': { type: 'boolean' },
   'max-reps': { type: 'string' },
   budget: { type: 'string' },
+  points: { type: 'string' },
   'max-steal': { type: 'string' },
   resume: { type: 'string' },
   // Lab mode (issue 14): an inventory and the hosts of the two roles.
@@ -81,11 +85,13 @@ export const BENCH_USAGE = `usage: npm run bench -- [--target NAME[:OPTION…][,
                       [--accel auto|kvm|tcg] [--disk raw|qcow2] [--vcpus N] [--memory MiB] [--vm-manager qemu|libvirt]
                       [--subnet CIDR] [--guard-range CIDR] [--cv-threshold PERCENT] [--quiet-wait SECONDS] ${SUITE_FLAG_USAGE}
                       [--baseline CONFIG] [--margin PERCENT] [--noise-floor PERCENT] [--aa]
-                      [--until-decided|--no-until-decided] [--max-reps N] [--budget DURATION] [--max-steal PERCENT]
+                      [--until-decided|--no-until-decided] [--max-reps N] [--budget DURATION] [--max-steal PERCENT] [--points LIST]
 targets: ${TARGET_NAMES.join(', ')}    suites: ${SUITE_NAMES.join(', ')}
 ${OPT_IN_USAGE}
 A target may fix its own options after colons, one row each: --target native,docker-nat,docker-nat:overlay,kvm:qcow2
-With no --target and no --suite it runs the default quick matrix: every target this host can run, every suite of --suite all.
+With no --target, --suite or --points it runs the first look: every target this host can run, quick, the headline point of
+tcp-bulk, tcp-rr and random-io, 3 repetitions then until decided within --budget 5m. --suite all runs every point of every suite.
+--points SUITE/POINT[,…] runs only those points (e.g. random-io/randread); with --suite, of those suites.
 --resume RESULTS.json finishes an interrupted run in that file, with the file's own plan, seed and options.
 --hosts FILE [--server NAME] [--client NAME]: lab mode: the native target on the server host, the client on the client host, over SSH (tcp-bulk and tcp-rr only so far; see README).`;
 
@@ -208,10 +214,12 @@ export function parseFlags<const Config extends ParseArgsConfig>(config: Config,
  * Turns the command line into the run's options; every bad value is a UsageError naming the flag.
  * With neither `--target` nor `--suite` it is the default matrix: quick, every suite, and every
  * registered target as a candidate (`defaultMatrix`: the runner installs what they need and leaves
- * out those this host cannot run, saying why). Defaults: volume storage, accel auto, raw disk, 2
+ * out those this host cannot run, saying why); with no `--points` either it is the first look: only
+ * the suites' `firstLook` points (harness/point-selection.ts) and `--budget` 5m unless given.
+ * `--points` keeps only the points it names, and without `--suite` only their suites. Defaults: volume storage, accel auto, raw disk, 2
  * vCPUs, 2048 MiB, `--vm-manager qemu`, `--quiet-wait` 20 s, baseline `native` (else the first
  * target), `--margin` 5 %, no noise floor, `--max-steal` 10 %, `--until-decided` in quick runs of 3
- * or more `--reps` only, `--max-reps` 10 quick / 20 full (never below `--reps`), no budget. `command`
+ * or more `--reps` only, `--max-reps` 10 quick / 20 full (never below `--reps`), no budget (the first look: 5m). `command`
  * is `argv` as given. `--resume FILE` takes everything from the file instead (see resumeBenchOptions).
  * A target that can run none of the suites (a suite's `onlyTargets`, a driver's `onlySuites`) is not
  * in `targets` but in `leftOut`, with the reason, for `bench` to print (harness/target-fit.ts).
@@ -220,15 +228,26 @@ export function parseFlags<const Config extends ParseArgsConfig>(config: Config,
  *   (`--target native --suite migration`), a `--subnet`/`--guard-range` validateNetworkRanges
  *   refuses, `--aa` without exactly one target, a `--baseline` not among the targets, or an
  *   inconsistent adaptive setting (see adaptiveLimits), a suite's flag without its suite, or a
- *   migration `--wws` that does not fit in the kvm guest's `--memory`.
+ *   migration `--wws` that does not fit in the kvm guest's `--memory`, or a `--points` item that is
+ *   not a point of the run's suites (parsePointList).
  */
 export async function parseBenchOptions(argv: string[]): Promise<BenchOptions & { lab?: LabSelection; leftOut?: LeftOutTarget[] }> {
   const { values } = parseFlags({ args: argv, options: FLAGS, strict: true }, 'npm run bench -- --help');
   if (values.resume !== undefined) return resumeBenchOptions(values.resume, argv);
   if (values.quick && values.full) throw new UsageError('--quick and --full contradict each other: choose one');
   const defaultMatrix = values.target === undefined && values.suite === undefined;
+  // A bare `npm run bench`: the first look, each suite's headline point within a 5-minute budget.
+  const firstLookRun = defaultMatrix && values.points === undefined;
   const quick = values.full ? false : values.quick === true || defaultMatrix;
-  const suites = listOf('suite', values.suite ?? 'all', () => [...DEFAULT_SUITES], parseSuite, (suite) => suite.name);
+  let suites = listOf('suite', values.suite ?? 'all', () => [...DEFAULT_SUITES], parseSuite, (suite) => suite.name);
+  const suiteOptions = parseSuiteOptions(values);
+  let points: string[] | null = null;
+  if (values.points !== undefined) {
+    const cores = availableParallelism();
+    ({ suites, points } = parsePointList(values.points, suites, values.suite !== undefined, (suite) => ({ quick, cores, options: suiteOptions.get(suite.name) ?? {} })));
+  } else if (firstLookRun) {
+    ({ suites, points } = firstLook(suites));
+  }
   const given = values.target === undefined
     ? allConfigurations()
     : listOf('target', values.target, allConfigurations, parseTargetConfiguration, (configuration) => configuration.id);
@@ -249,7 +268,6 @@ export async function parseBenchOptions(argv: string[]): Promise<BenchOptions & 
     const which = owners.length === 1 ? `the ${owners[0]} suite` : `the ${owners.join(', ')} suites`;
     throw new UsageError(`--${flag} is a flag of ${which}, which this run does not include: add --suite ${owners[0]}, or leave --${flag} out`);
   }
-  const suiteOptions = parseSuiteOptions(values);
   const subnet = values.subnet ?? DEFAULT_TEST_SUBNET;
   const guardRange = values['guard-range'] ?? DEFAULT_GUARD_RANGE;
   validateNetworkRanges({ subnet, guardRange });
@@ -291,6 +309,7 @@ export async function parseBenchOptions(argv: string[]): Promise<BenchOptions & 
     targets,
     defaultMatrix,
     suites,
+    points,
     quick,
     repetitions,
     outDirectory: outDirectory(values.out),
@@ -308,7 +327,7 @@ export async function parseBenchOptions(argv: string[]): Promise<BenchOptions & 
     ...(values.baseline !== undefined || !defaultMatrix ? { baseline: values.baseline ?? defaultBaseline(ids) } : {}),
     marginPercent: percent('margin', values.margin) ?? DEFAULT_MARGIN_PERCENT,
     noiseFloorPercent: percent('noise-floor', values['noise-floor']) ?? null,
-    adaptive: adaptiveLimits(values, quick, repetitions),
+    adaptive: adaptiveLimits(values, quick, repetitions, firstLookRun ? FIRST_LOOK_BUDGET_SECONDS : null),
     maxStealPercent: maxSteal(values['max-steal']),
     command: [...argv],
     ...(lab ? { lab } : {}),
@@ -373,6 +392,7 @@ export async function resumeBenchOptions(file: string, argv: readonly string[]):
   return {
     targets: run.targets,
     suites: run.suites,
+    points: plan.points ?? null,
     quick: plan.quick,
     repetitions: plan.repetitions,
     outDirectory: resolve(file, '..'),
@@ -401,7 +421,12 @@ export async function resumeBenchOptions(file: string, argv: readonly string[]):
  * @throws UsageError for both `--until-decided` and `--no-until-decided`, `--max-reps` or `--budget`
  *   without adaptive repetitions, fewer than 3 `--reps`, a `--max-reps` below `--reps`, a bad duration.
  */
-function adaptiveLimits(values: { 'until-decided'?: boolean; 'no-until-decided'?: boolean; 'max-reps'?: string; budget?: string }, quick: boolean, repetitions: number): AdaptiveLimits | null {
+function adaptiveLimits(
+  values: { 'until-decided'?: boolean; 'no-until-decided'?: boolean; 'max-reps'?: string; budget?: string },
+  quick: boolean,
+  repetitions: number,
+  defaultBudgetSeconds: number | null,
+): AdaptiveLimits | null {
   if (values['until-decided'] && values['no-until-decided']) throw new UsageError('--until-decided and --no-until-decided contradict each other: choose one');
   // On by default in quick runs, unless --reps asks for fewer rounds than a verdict needs (a smoke run).
   const on = values['until-decided'] === true || (quick && values['no-until-decided'] !== true && repetitions >= MIN_ADAPTIVE_REPETITIONS);
@@ -416,7 +441,7 @@ function adaptiveLimits(values: { 'until-decided'?: boolean; 'no-until-decided'?
   const fallback = Math.max(quick ? DEFAULT_MAX_REPETITIONS.quick : DEFAULT_MAX_REPETITIONS.full, repetitions);
   const maxRepetitions = integer('max-reps', values['max-reps'], fallback, 1, 1000);
   if (maxRepetitions < repetitions) throw new UsageError(`--max-reps ${maxRepetitions} is below --reps ${repetitions}: raise --max-reps`);
-  let budgetSeconds: number | null = null;
+  let budgetSeconds: number | null = defaultBudgetSeconds;
   if (values.budget !== undefined) {
     try {
       budgetSeconds = parseDuration(values.budget);
@@ -449,13 +474,16 @@ export async function benchCommand(argv: string[], seams?: BenchOptions['seams']
   // Lab mode: the hosts' shared SSH connections are opened (lazily, at the first command) here and closed below.
   const hosts = lab ? await HostSet.open(lab.inventory.hosts, lab.inventory.sshConfig ? { configFile: lab.inventory.sshConfig } : {}) : undefined;
   if (lab && hosts) options.placement = labPlacement(lab, hosts);
-  const adaptive = options.adaptive ? `, then until decided (up to ${options.adaptive.maxRepetitions})` : '';
+  const budget = options.adaptive?.budgetSeconds != null ? `, budget ${formatDuration(options.adaptive.budgetSeconds * 1000)}` : '';
+  const adaptive = options.adaptive ? `, then until decided (up to ${options.adaptive.maxRepetitions}${budget})` : '';
   const targets = options.targets.map(({ id }) => id).join(', ');
   for (const target of leftOut ?? []) console.error(leftOutLine(target));
   console.error(
     `isobench: ${options.resume ? `resuming ${options.resume.path}: ` : ''}` +
       `targets ${options.defaultMatrix ? `every one this host can run of ${targets}` : targets}${options.mode === 'aa' ? ' (A/A: two arms of one target)' : ''}; ` +
-      `suites ${options.suites.map(({ name }) => name).join(', ')}; ` +
+      (options.points
+        ? `points ${options.points.join(', ')}${options.defaultMatrix && !argv.includes('--points') && !options.resume ? ' (the first look; --suite all runs every point)' : ''}; `
+        : `suites ${options.suites.map(({ name }) => name).join(', ')}; `) +
       `${options.quick ? 'quick (short durations)' : 'full (the papers\' durations)'}; ${options.repetitions} repetitions${adaptive}`,
   );
   let outcome;

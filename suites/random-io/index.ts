@@ -87,6 +87,7 @@ export const randomIoSuite: Suite<RandomIoParams, Record<string, never>> = {
   name: 'random-io',
   description: 'fio random and sequential I/O on the target\'s storage (libaio, O_DIRECT), IOPS, MB/s and completion latency',
   figure: 'Felter et al. 2014, Figs. "Random I/O throughput (IOPS)", "Random read latency CDF", "Sequential I/O throughput"',
+  firstLook: ['randread'],
   hostTools: [{ command: 'fio', debianPackage: 'fio', why: 'for the random-io suite' }],
 
   ports: [],

@@ -47,6 +47,7 @@ export const tcpBulkSuite: Suite<TcpBulkParams, TcpBulkOptions> = {
   name: 'tcp-bulk',
   description: 'TCP bulk throughput both directions with iperf3, and CPU time per byte moved',
   figure: 'Felter et al. 2014, Fig. "TCP bulk transfer throughput" and "TCP bulk transfer efficiency"',
+  firstLook: ['client-to-server'],
   hostTools: [{ command: 'iperf3', debianPackage: 'iperf3', why: 'for the tcp-bulk suite' }],
   ports: [IPERF3_SERVICE_PORT],
   flags: [{ name: 'streams', valueName: 'N', description: 'tcp-bulk: parallel TCP streams (iperf3 --parallel), default 1' }],

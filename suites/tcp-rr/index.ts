@@ -43,6 +43,7 @@ export const tcpRrSuite: Suite<TcpRrParams, Record<string, never>> = {
   name: 'tcp-rr',
   description: 'request/response round-trip latency, TCP and UDP, with sockperf ping-pong',
   figure: 'Felter et al. 2014, Fig. "Network round-trip latency"',
+  firstLook: ['tcp'],
   hostTools: [{ command: 'sockperf', debianPackage: 'sockperf', why: 'for the tcp-rr suite' }],
   ports: [{ port: SOCKPERF_PORT, protocols: ['tcp', 'udp'], why: 'sockperf (tcp-rr)' }],
   flags: [],

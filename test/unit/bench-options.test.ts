@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BENCH_USAGE, parseBenchOptions, parseSuiteOptions } from '../../harness/commands/bench.js';
@@ -105,6 +105,12 @@ test('--resume FILE takes targets, suites, options, seed and limits from the fil
     assert.deepEqual(options.command, command, 'the command that made the run, unchanged');
     assert.equal(options.baseline, 'native');
     assert.equal(options.defaultMatrix, undefined, 'the file\'s targets, not a new default matrix');
+    assert.equal(options.points, null, 'a file of every point resumes every point');
+    // A first look (or --points) run keeps its selection: the resume plans the same points.
+    const selected = join(directory, 'selected', `${fixture.runId}.json`);
+    await mkdir(join(directory, 'selected'));
+    await writeFile(selected, JSON.stringify({ ...file, plan: { ...file.plan, command: [], points: ['tcp-rr/tcp'] } }));
+    assert.deepEqual((await parseBenchOptions(['--resume', selected])).points, ['tcp-rr/tcp']);
   } finally {
     await rm(directory, { recursive: true, force: true });
   }

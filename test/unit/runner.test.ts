@@ -22,6 +22,7 @@ import type { MetricDefinition } from '../../results/metrics.js';
 import { ParamValue, type HostFacts, type ResultsFile } from '../../results/schema.js';
 import { CommandFailedError } from '../../core/exec.js';
 import { readResultsFile } from '../../results/store.js';
+import { sleep } from '../../core/poll.js';
 
 const HOST: HostFacts = {
   hostname: 'unit-test',
@@ -990,4 +991,36 @@ test('the default matrix installs every candidate\'s tools; one whose tools cann
     seams: { host: HOST, createTopology: async () => FAKE_TOPOLOGY, tools: { install: false, findExecutable } },
   })), { name: 'MissingToolError' });
   await assertStateDirectoryClean();
+});
+
+test('--budget bounds the planned rounds too: after the first, a round that would end past it is not started, and the file says why', async () => {
+  const journal: Journal = [];
+  // Each trial takes 100 ms: a round of 4 trials about 0.4 s, so a 0.6 s budget holds one round, not two.
+  const suite = fakeSuite('fake', journal, { runTrial: async () => { await sleep(100); return undefined; } });
+  const driver = fakeDriver(journal, new Map());
+  const progress = new CapturedProgress();
+  const { results } = await runBench(benchOptions([configuration('native', driver), configuration('fake-b', driver)], [suite], {
+    progress,
+    adaptive: { maxRepetitions: 10, budgetSeconds: 0.6 },
+  }));
+  assert.equal(results.status, 'completed');
+  assert.equal(results.order.length, 1, 'only the first planned round ran');
+  assert.deepEqual(results.points.map((entry) => entry.trials.length), [1, 1, 1, 1]);
+  assert.match(results.stopReason ?? '', /^budget \S+ spent: \S+ used after 1 of the 3 planned rounds, round 2 \(~\S+\) would overrun it$/);
+  assert.ok(progress.lines.includes(`stopped: ${results.stopReason}`));
+  // Without the budget the same run runs its 3 rounds (and then until decided).
+  const unbounded = await runBench(benchOptions([configuration('native', driver), configuration('fake-b', driver)], [suite], { adaptive: { maxRepetitions: 10, budgetSeconds: null } }));
+  assert.ok(unbounded.results.order.length >= 3);
+});
+
+test('a point selection plans only those points, the plan keeps it, and --resume rebuilds the same points', async () => {
+  const journal: Journal = [];
+  const driver = fakeDriver(journal, new Map());
+  const suite = fakeSuite('fake', journal);
+  const { results } = await runBench(benchOptions([configuration('fake-a', driver)], [suite], { points: ['fake/p2'], repetitions: 2 }));
+  assert.deepEqual(results.points.map((entry) => entry.key), ['fake-a/fake/p2']);
+  assert.deepEqual(results.plan.points, ['fake/p2']);
+  assert.deepEqual(trials(journal), ['fake-a/fake/p2', 'fake-a/fake/p2']);
+  const all = await runBench(benchOptions([configuration('fake-a', driver)], [suite], { repetitions: 1 }));
+  assert.equal(all.results.plan.points, undefined, 'a run of every point stores no selection');
 });
