@@ -7,17 +7,23 @@ import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 
+// The CLI records how long `npm ci` took as the run's first phase (harness/bootstrap-phase.ts).
+const environment = { ...process.env };
+delete environment.ISOBENCH_NPM_CI_MS;
 if (!existsSync(join(root, 'node_modules', 'tsx', 'package.json'))) {
   console.error('isobench: npm dependencies are missing; installing them with `npm ci` (first run only)…');
+  const begin = Date.now();
   const install = spawnSync('npm', ['ci', '--no-audit', '--no-fund'], { cwd: root, stdio: 'inherit', timeout: 10 * 60_000 });
   if (install.status !== 0) {
     console.error('isobench: `npm ci` failed; fix the error above and run the command again');
     process.exit(install.status ?? 1);
   }
+  environment.ISOBENCH_NPM_CI_MS = String(Date.now() - begin);
 }
 
 const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'harness', 'cli.ts'), ...process.argv.slice(2)], {
   stdio: 'inherit',
+  env: environment,
 });
 // This wrapper must outlive the CLI, which tears down and exits on its own, rather than die first
 // and hand the terminal back mid-teardown. A terminal's Ctrl-C reaches both already; a signal sent

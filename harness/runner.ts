@@ -30,6 +30,7 @@ import { CommandFailedError } from '../core/exec.js';
 import { acquireRunLock } from '../core/lock.js';
 import { readStealTicks, stealFractionBetween, type StealTicks } from '../core/proc.js';
 import { aaArm, armConfiguration } from './aa.js';
+import { takeNpmCiMs } from './bootstrap-phase.js';
 import { estimateRoundMs, MIN_ADAPTIVE_REPETITIONS, nextAdaptiveRound, type AdaptiveLimits } from './adaptive.js';
 import { cutOff, DEFAULT_STEP_DEADLINES, StepDeadlineError, type StepDeadlines } from './deadlines.js';
 import { readHostRoutes, refuseRoutedGuardRange, validateNetworkRanges, type HostRoute } from './network-range.js';
@@ -274,6 +275,9 @@ export async function runBench(options: BenchOptions): Promise<BenchOutcome> {
   /** Record each phase in the file once it exists; until then the clock keeps them for the first write. */
   let recordPhase: (phase: RunPhase) => Promise<void> = async () => {};
   const clock = new PhaseClock(resume ? `resume ${nextResumeSession(resume.results)}: ` : '', (phase) => recordPhase(phase));
+  // A fresh clone's first command installed the npm dependencies before this process started.
+  const npmCiMs = takeNpmCiMs();
+  if (npmCiMs !== null) await clock.add('npm ci', npmCiMs);
 
   let host: HostFacts;
   let configurations: TargetConfiguration[];

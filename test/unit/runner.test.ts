@@ -1024,3 +1024,11 @@ test('a point selection plans only those points, the plan keeps it, and --resume
   const all = await runBench(benchOptions([configuration('fake-a', driver)], [suite], { repetitions: 1 }));
   assert.equal(all.results.plan.points, undefined, 'a run of every point stores no selection');
 });
+
+test('the bootstrap\'s npm ci time is the run\'s first phase', async () => {
+  process.env.ISOBENCH_NPM_CI_MS = '21834';
+  const journal: Journal = [];
+  const { results } = await runBench(benchOptions([configuration('fake-a', fakeDriver(journal, new Map()))], [fakeSuite('fake', journal)], { repetitions: 1 }));
+  assert.deepEqual(results.phases?.[0], { name: 'npm ci', ms: 21834 });
+  assert.equal(process.env.ISOBENCH_NPM_CI_MS, undefined);
+});
