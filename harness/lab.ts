@@ -1,10 +1,10 @@
 import { errorMessage, UsageError } from '../core/errors.js';
 import type { ResourceRegistry } from '../core/ledger.js';
-import { HostSet, viaOf } from '../hosts/host.js';
+import { HostSet, viaOf, type Host } from '../hosts/host.js';
 import { hostProcStat } from '../hosts/proc-stat.js';
 import { hostForRole, readInventory, type Inventory, type InventoryHost, type TestRange } from '../hosts/inventory.js';
 import { cidrContains, parseAddress, parseCidr } from '../provisioning/ipv4.js';
-import { describeLabHost } from '../provisioning/lab-host-facts.js';
+import { describeLabHost, readHostIdentity, type LabHostIdentity } from '../provisioning/lab-host-facts.js';
 import { labClientSide, labDestinationCheck, labNativeTarget } from '../provisioning/lab-native.js';
 import { hostCpuSource } from '../results/metrics.js';
 import type { LabHost } from '../results/schema.js';
@@ -116,6 +116,28 @@ export async function labResumeSelection(file: string, recorded: LabBenchFlags, 
     }
   }
   return selection;
+}
+
+/**
+ * Refuses a lab resume whose server or client host is now another machine: its hostname, CPU
+ * model, core count or kernel (read afresh over SSH, without the accel probe) differ from the facts
+ * the run recorded, as `checkSameHost` refuses a single-host resume. A host whose facts the run could
+ * not record is not compared.
+ * @param hostOf The open connection of an inventory host, by name.
+ * @throws UsageError naming the host and each field that differs (then and now); HostError when a
+ *   host cannot be reached (it names the host).
+ */
+export async function refuseChangedLabHosts(file: string, stored: readonly LabHost[] | undefined, selection: LabSelection, hostOf: (name: string) => Host): Promise<void> {
+  const fields: Array<keyof LabHostIdentity> = ['hostname', 'cores', 'cpuModel', 'kernel'];
+  for (const entry of [selection.server, selection.client]) {
+    const was = stored?.find((host) => host.name === entry.name)?.facts;
+    if (!was) continue;
+    const now = await readHostIdentity(hostOf(entry.name));
+    const differs = fields.filter((field) => was[field] !== now[field]);
+    if (differs.length === 0) continue;
+    const what = differs.map((field) => `${field} ${JSON.stringify(was[field])} then, ${JSON.stringify(now[field])} now`).join('; ');
+    throw new UsageError(`cannot resume ${file}: host ${entry.name} is another machine now (${what}): resume on the hosts it measured, or start a new run`);
+  }
 }
 
 /**

@@ -49,18 +49,29 @@ else log=$(mktemp); err=$(mktemp)
   kill -KILL $pid 2>/dev/null; wait $pid 2>/dev/null; rm -f "$log" "$err"; echo "$state"
 fi`;
 
-/** The one script that prints every fact, each section after a `@@isobench:NAME@@` line. */
-export function factsScript(): string {
-  const section = (name: string) => `printf '\\n${MARK}%s@@\\n' ${quoteCommand([name])}`;
-  const tools = VERSIONED_TOOLS.map(
-    ({ tool, args }) => `${section(`tool:${tool}`)}; if command -v ${quoteCommand([tool])} >/dev/null 2>&1; then out=$(timeout 10 ${quoteCommand([tool, ...args])} 2>&1) && printf '%s\\n' "$out" | sed -n '/[^[:space:]]/{p;q}'; fi`,
-  );
+/** The shell line that starts the section NAME of the script's output. */
+function section(name: string): string {
+  return `printf '\\n${MARK}%s@@\\n' ${quoteCommand([name])}`;
+}
+
+/** The sections that say which machine a host is: hostname, CPU, cores, kernel. */
+function identityLines(): string[] {
   return [
     `${section('hostname')}; hostname`,
     `${section('cpuinfo')}; sed -n '1,/^$/p' /proc/cpuinfo`,
     `${section('cores')}; getconf _NPROCESSORS_ONLN`,
-    `${section('memtotal')}; grep '^MemTotal:' /proc/meminfo`,
     `${section('kernel')}; uname -r`,
+  ];
+}
+
+/** The one script that prints every fact, each section after a `@@isobench:NAME@@` line. */
+export function factsScript(): string {
+  const tools = VERSIONED_TOOLS.map(
+    ({ tool, args }) => `${section(`tool:${tool}`)}; if command -v ${quoteCommand([tool])} >/dev/null 2>&1; then out=$(timeout 10 ${quoteCommand([tool, ...args])} 2>&1) && printf '%s\\n' "$out" | sed -n '/[^[:space:]]/{p;q}'; fi`,
+  );
+  return [
+    ...identityLines(),
+    `${section('memtotal')}; grep '^MemTotal:' /proc/meminfo`,
     `${section('os-release')}; cat /etc/os-release`,
     `${section('kvm-device')}; if [ -e /dev/kvm ]; then echo yes; else echo no; fi`,
     `${section('vhost-net')}; if [ -e /dev/vhost-net ]; then echo yes; else echo no; fi`,
@@ -142,6 +153,43 @@ export async function collectHostFacts(host: Host): Promise<LabHostFacts> {
   const outcome = await host.run(['sh', '-c', factsScript()], { timeoutMs: FACTS_TIMEOUT_MS });
   if (outcome.timedOut) throw new Error(`host ${host.name}: the facts script timed out after ${FACTS_TIMEOUT_MS / 1000} s`);
   return parseFacts(outcome.stdout);
+}
+
+/** What makes a host the same machine for `--resume`: the fields the single-host check compares too. */
+export type LabHostIdentity = Pick<LabHostFacts, 'hostname' | 'cpuModel' | 'cores' | 'kernel'>;
+
+/** Seconds allowed for the identity script (no probe in it: a few reads of /proc). */
+export const IDENTITY_TIMEOUT_MS = 30_000;
+
+/** The identity sections of the facts script alone, so a resume need not run the 15 s accel probe. */
+export function identityScript(): string {
+  return [...identityLines(), section('end')].join('\n');
+}
+
+/**
+ * A host's identity from {@link identityScript}'s output.
+ * @throws Error when the output lacks the `end` section (the script was cut off).
+ */
+export function parseIdentity(stdout: string): LabHostIdentity {
+  const sections = splitSections(stdout);
+  if (!sections.has('end')) throw new Error('the identity script did not finish (its output has no end mark)');
+  const cores = Number(sections.get('cores'));
+  return {
+    hostname: sections.get('hostname') || 'unknown',
+    cpuModel: parseCpuInfo(sections.get('cpuinfo') ?? '').model,
+    cores: Number.isInteger(cores) && cores > 0 ? cores : null,
+    kernel: sections.get('kernel') || 'unknown',
+  };
+}
+
+/**
+ * Reads a host's identity over its connection.
+ * @throws HostError when the host cannot be reached; Error when the script fails or is cut off.
+ */
+export async function readHostIdentity(host: Host): Promise<LabHostIdentity> {
+  const outcome = await host.run(['sh', '-c', identityScript()], { timeoutMs: IDENTITY_TIMEOUT_MS });
+  if (outcome.timedOut) throw new Error(`host ${host.name}: reading its identity timed out after ${IDENTITY_TIMEOUT_MS / 1000} s`);
+  return parseIdentity(outcome.stdout);
 }
 
 /** One clock sample: controller stamps around the host's reading, all in ms since the Unix epoch. */

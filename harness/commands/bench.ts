@@ -19,7 +19,7 @@ import { randomSeed } from '../random.js';
 import { fitTargets, leftOutLine, unfitReason, type LeftOutTarget } from '../target-fit.js';
 import { validateNetworkRanges } from '../network-range.js';
 import { HostSet } from '../../hosts/host.js';
-import { labPlacement, labResumeSelection, labSelection, type LabSelection } from '../lab.js';
+import { labPlacement, labResumeSelection, labSelection, refuseChangedLabHosts, type LabSelection } from '../lab.js';
 import { prepareOutputDirectory, removeCreated } from '../../core/output-directory.js';
 import { phaseLines } from '../phases.js';
 import { refuseCrashedRun } from '../crashed-run.js';
@@ -473,7 +473,17 @@ export async function benchCommand(argv: string[], seams?: BenchOptions['seams']
   const output = await prepareOutputDirectory(options.outDirectory);
   // Lab mode: the hosts' shared SSH connections are opened (lazily, at the first command) here and closed below.
   const hosts = lab ? await HostSet.open(lab.inventory.hosts, lab.inventory.sshConfig ? { configFile: lab.inventory.sshConfig } : {}) : undefined;
-  if (lab && hosts) options.placement = labPlacement(lab, hosts);
+  if (lab && hosts) {
+    options.placement = labPlacement(lab, hosts);
+    // A resumed lab run continues only on the machines it measured, as a single-host resume does.
+    if (options.resume) {
+      await refuseChangedLabHosts(options.resume.path, options.resume.results.hosts, lab, (name) => hosts.get(name)).catch(async (error: unknown) => {
+        await hosts.close();
+        await removeCreated(output.created);
+        throw error;
+      });
+    }
+  }
   const budget = options.adaptive?.budgetSeconds != null ? `, budget ${formatDuration(options.adaptive.budgetSeconds * 1000)}` : '';
   const adaptive = options.adaptive ? `, then until decided (up to ${options.adaptive.maxRepetitions}${budget})` : '';
   const targets = options.targets.map(({ id }) => id).join(', ');
