@@ -1,5 +1,5 @@
+import { formatPhaseMs, phaseSessions, totalPhaseMs, type SessionPhase } from '../results/phases.js';
 import type { RunPhase } from '../results/schema.js';
-import { formatDuration } from './progress.js';
 
 /**
  * Where a run's time goes, phase by phase (installs, host probe, image build, provisioning per
@@ -9,6 +9,8 @@ import { formatDuration } from './progress.js';
  */
 export class PhaseClock {
   private readonly recorded: RunPhase[] = [];
+  /** Phases begun and not yet ended, by a token of their own: their start (performance.now()). */
+  private readonly running = new Map<symbol, { name: string; begin: number }>();
 
   /**
    * @param prefix Put before every name, e.g. `resume 1: ` for the phases of a resumed session.
@@ -22,11 +24,23 @@ export class PhaseClock {
   /** Times `work` as the phase `name`; records it whether `work` resolves or throws, then passes its result on. */
   async time<T>(name: string, work: () => Promise<T>): Promise<T> {
     const begin = performance.now();
+    const token = Symbol(name);
+    this.running.set(token, { name, begin });
     try {
       return await work();
     } finally {
+      this.running.delete(token);
       await this.add(name, performance.now() - begin);
     }
+  }
+
+  /**
+   * The phases begun and not ended, each with the time it has run so far and marked `interrupted`:
+   * what a signal's handler writes, since the run stops before they end (none are recorded).
+   */
+  inProgress(): RunPhase[] {
+    const now = performance.now();
+    return [...this.running.values()].map(({ name, begin }) => ({ name: `${this.prefix}${name}`, ms: Math.max(0, Math.round(now - begin)), incomplete: 'interrupted' as const }));
   }
 
   /** Records a phase timed elsewhere, `ms` wall-clock milliseconds (rounded to whole ms, never negative). */
@@ -45,16 +59,26 @@ export class PhaseClock {
 /**
  * The phases as lines for the terminal: `phases: installs 0.0s · host probe 0.2s · provision 22s
  * (kvm 21s, docker-nat 0.6s, …) · prepare 3.2s (16 steps, longest random-io on kvm 1.5s) · trials
- * 13m28s · … · total 13m55s`, wrapped so each line stays under `width` columns. Provisioning and
- * prepare steps are summed per session (the file keeps each one); a resumed session's phases keep
- * their `resume N: ` prefix. Empty for no phases.
+ * 13m28s · … · total 13m55s`, wrapped so each line stays under `width` columns. A resumed run
+ * (phases of more than one session, results/phases.ts) gets the lines of each session, headed
+ * `phases, first session:` and `phases, resume N:`, each ending with the session's time, then
+ * `phases: total … over N sessions`. A phase that did not end says so (`trials 4m00s (killed: …)`).
+ * Empty for no phases.
  */
 export function phaseLines(phases: readonly RunPhase[], width = 100): string[] {
-  if (phases.length === 0) return [];
-  const total = phases.reduce((sum, phase) => sum + phase.ms, 0);
-  const items = [...groupPhases(phases), `total ${formatPhase(total)}`];
+  const sessions = phaseSessions(phases);
+  if (sessions.length === 0) return [];
+  if (sessions.length === 1 && sessions[0]!.number === 0) return wrap('phases:', [...phaseItems(sessions[0]!.phases), `total ${formatPhaseMs(totalPhaseMs(phases))}`], width);
+  return [
+    ...sessions.flatMap((session) => wrap(`phases, ${session.label}:`, [...phaseItems(session.phases), `session ${formatPhaseMs(session.totalMs)}`], width)),
+    `phases: total ${formatPhaseMs(totalPhaseMs(phases))} over ${sessions.length} session${sessions.length === 1 ? '' : 's'} (the time between them, when nothing ran, not counted)`,
+  ];
+}
+
+/** `items` joined by ` · ` after `head`, a new line (indented 8) before an item that would pass `width`. */
+function wrap(head: string, items: readonly string[], width: number): string[] {
   const lines: string[] = [];
-  let line = 'phases:';
+  let line = head;
   for (const item of items) {
     const next = `${line}${line.endsWith(':') ? ' ' : ' · '}${item}`;
     if (next.length > width && !line.endsWith(':')) {
@@ -68,26 +92,23 @@ export function phaseLines(phases: readonly RunPhase[], width = 100): string[] {
   return lines;
 }
 
-/** One item per phase, `provision X` and `prepare S on X` folded into one item each per session, in order of first appearance. */
-function groupPhases(phases: readonly RunPhase[]): string[] {
-  const groups = new Map<string, { label: string; ms: number; parts: Array<{ name: string; ms: number }> }>();
+/** One item per phase of a session, its `provision X` and `prepare S on X` folded into one item each, in order of first appearance. */
+function phaseItems(phases: readonly SessionPhase[]): string[] {
+  const groups = new Map<string, { label: string; ms: number; parts: Array<{ name: string; ms: number }>; incomplete?: RunPhase['incomplete'] }>();
   for (const phase of phases) {
-    const match = /^((?:resume \d+: )?)(provision|prepare) (.+)$/.exec(phase.name);
-    const key = match ? `${match[1]}${match[2]}` : `#${phase.name}#${groups.size}`;
+    const match = /^(provision|prepare) (.+)$/.exec(phase.name);
+    const key = match ? match[1]! : `#${phase.name}#${groups.size}`;
     const group = groups.get(key) ?? { label: match ? key : phase.name, ms: 0, parts: [] };
     group.ms += phase.ms;
-    if (match) group.parts.push({ name: match[3]!, ms: phase.ms });
+    if (match) group.parts.push({ name: match[2]!, ms: phase.ms });
+    if (phase.incomplete) group.incomplete = phase.incomplete;
     groups.set(key, group);
   }
-  return [...groups.values()].map(({ label, ms, parts }) => {
-    if (parts.length === 0) return `${label} ${formatPhase(ms)}`;
+  return [...groups.values()].map(({ label, ms, parts, incomplete }) => {
+    const mark = incomplete === undefined ? '' : incomplete === 'recovered' ? ' (killed: the sum of its trials)' : ' (cut by a signal)';
+    if (parts.length === 0) return `${label} ${formatPhaseMs(ms)}${mark}`;
     const longest = [...parts].sort((a, b) => b.ms - a.ms);
-    if (label.endsWith('provision')) return `${label} ${formatPhase(ms)} (${longest.map((part) => `${part.name} ${formatPhase(part.ms)}`).join(', ')})`;
-    return `${label} ${formatPhase(ms)} (${parts.length} step${parts.length === 1 ? '' : 's'}, longest ${longest[0]!.name} ${formatPhase(longest[0]!.ms)})`;
+    if (label === 'provision') return `${label} ${formatPhaseMs(ms)} (${longest.map((part) => `${part.name} ${formatPhaseMs(part.ms)}`).join(', ')})${mark}`;
+    return `${label} ${formatPhaseMs(ms)} (${parts.length} step${parts.length === 1 ? '' : 's'}, longest ${longest[0]!.name} ${formatPhaseMs(longest[0]!.ms)})${mark}`;
   });
-}
-
-/** Below 10 s with one decimal (`0.4s`, `3.2s`): the short phases are the ones a user compares. */
-function formatPhase(ms: number): string {
-  return ms < 10_000 ? `${(ms / 1000).toFixed(1)}s` : formatDuration(ms);
 }

@@ -9,6 +9,7 @@ import { UsageError } from '../core/errors.js';
 import { formatZodIssues } from '../core/zod-text.js';
 import { parseCpuInfo } from '../provisioning/host-probe.js';
 import { parseTargetConfiguration, type TargetConfiguration } from '../provisioning/targets/configuration.js';
+import { resumePrefix } from '../results/phases.js';
 import type { HostFacts, PointResult, ResultsFile } from '../results/schema.js';
 import { readResultsFile } from '../results/store.js';
 import { findSuite, SUITE_NAMES } from '../suites/index.js';
@@ -164,14 +165,48 @@ export function roundsDone(point: Pick<PointResult, 'trials'>): Set<number> {
   return rounds;
 }
 
-/** The session number of the next resume of a file: 1 for its first, then one more than the last `resume N: ` phase. */
-export function nextResumeSession(results: Pick<ResultsFile, 'phases'>): number {
+/**
+ * The session number of the next resume of a file: 1 for its first, then one more than the last
+ * session it records (a `resume N: ` phase, or an entry of `resumes`: a session killed before its
+ * first phase ended left only the latter).
+ */
+export function nextResumeSession(results: Pick<ResultsFile, 'phases' | 'resumes'>): number {
   let last = 0;
   for (const phase of results.phases ?? []) {
     const match = /^resume (\d+): /.exec(phase.name);
     if (match) last = Math.max(last, Number(match[1]));
   }
+  for (const resume of results.resumes ?? []) last = Math.max(last, resume.session);
   return last + 1;
+}
+
+/**
+ * The file's `phases` and `resumes` as a new `--resume` session begins at `now` (ISO 8601): the
+ * session is added to `resumes`, and the phases keep every earlier session's. The session before it
+ * may have ended without recording its `trials` phase, which is written when the phase ends (a
+ * SIGKILL, a power cut); then the time of the trials it recorded (their `durationMs`, those started
+ * since that session started) is added as its `trials` phase, marked `recovered`: without it the
+ * file would not say how long the run took. A session whose start the file does not record (resumed
+ * by an isobench before `resumes`) gets nothing added: its trials cannot be told from the others.
+ */
+export function resumedSessions(previous: Pick<ResultsFile, 'startedAt' | 'phases' | 'resumes' | 'points'>, now: string): Pick<ResultsFile, 'phases' | 'resumes'> {
+  const session = nextResumeSession(previous);
+  const phases = [...(previous.phases ?? [])];
+  const resumes = [...(previous.resumes ?? []), { session, startedAt: now }];
+  const last = session - 1;
+  const prefix = last === 0 ? '' : resumePrefix(last);
+  const start = last === 0 ? previous.startedAt : previous.resumes?.find((resume) => resume.session === last)?.startedAt;
+  if (start === undefined || phases.some((phase) => phase.name === `${prefix}trials`)) return { phases, resumes };
+  const from = Date.parse(start);
+  const until = Date.parse(now);
+  const trials = previous.points.flatMap((point) => point.trials).filter((trial) => {
+    const at = Date.parse(trial.startedAt);
+    return at >= from && at <= until;
+  });
+  if (trials.length > 0) {
+    phases.push({ name: `${prefix}trials`, ms: Math.round(trials.reduce((sum, trial) => sum + trial.durationMs, 0)), incomplete: 'recovered' });
+  }
+  return { phases, resumes };
 }
 
 /** The directory a resumed run writes to: the file's own. */

@@ -41,7 +41,7 @@ import { buildPlan, orderRound, type PlannedCell } from './planner.js';
 import { summarizePoint } from './point-summary.js';
 import { formatDuration, Progress } from './progress.js';
 import { DEFAULT_MAX_WAIT_MS, waitForQuietHost, type QuietHostOptions } from './quiet-host.js';
-import { checkSameHost, checkSamePlan, hostIdentity, nextResumeSession, resumeDirectory, roundsDone, type HostIdentity, type ResumeState } from './resume.js';
+import { checkSameHost, checkSamePlan, hostIdentity, nextResumeSession, resumeDirectory, resumedSessions, roundsDone, type HostIdentity, type ResumeState } from './resume.js';
 import { ResourceRegistry, runDirectoryPrefix } from '../core/ledger.js';
 import { refuseCrashedRun } from './crashed-run.js';
 import { errorMessage, UsageError } from '../core/errors.js';
@@ -332,6 +332,8 @@ export async function runBench(options: BenchOptions): Promise<BenchOutcome> {
       draft.status = 'interrupted';
       draft.reason = `stopped by ${signal}`;
       draft.finishedAt = new Date().toISOString();
+      // The phase the signal cut (e.g. trials) would be recorded as it ends, when the file is this handler's: record it now, as far as it ran.
+      draft.phases = [...(draft.phases ?? []), ...clock.inProgress()];
     }).catch(() => {});
     await teardownTargets(targets, deadlines, log);
     await resources.undoAll();
@@ -1056,7 +1058,8 @@ function initialResults(runId: string, host: HostFacts, options: BenchOptions, s
 /**
  * A resumed file as its new session starts: `running` again, the old ending (reason, finishedAt,
  * stopReason) and any lab host's `error` dropped, and points that never ran a trial (their target or suite failed to come up
- * last time) pending again, so this session tries them. Trials and order stay as they were.
+ * last time) pending again, so this session tries them. Trials and order stay as they were; the
+ * earlier sessions' phases too, with this session added to `resumes` (resume.ts's resumedSessions).
  */
 function resumedResults(previous: ResultsFile, phases: readonly RunPhase[]): ResultsFile {
   const draft = structuredClone(previous);
@@ -1072,7 +1075,10 @@ function resumedResults(previous: ResultsFile, phases: readonly RunPhase[]): Res
     delete reset.reason;
     return reset;
   });
-  draft.phases = [...(draft.phases ?? []), ...phases];
+  // Every earlier session's phases stay (a killed one's trials time recovered), this session's follow.
+  const sessions = resumedSessions(previous, new Date().toISOString());
+  draft.resumes = sessions.resumes;
+  draft.phases = [...(sessions.phases ?? []), ...phases];
   return draft;
 }
 

@@ -399,12 +399,22 @@ export type RunPlan = z.infer<typeof RunPlan>;
 /**
  * How long one phase of a run took (harness/phases.ts): `installs`, `host probe`, `image build`,
  * `provision TARGET`, `prepare SUITE on TARGET`, `trials`, `finish and teardown`, `report`. A resumed
- * run appends the phases of each session, their names prefixed `resume N: `.
+ * run appends the phases of each session, their names prefixed `resume N: ` (results/phases.ts reads
+ * them back as sessions).
  */
 export const RunPhase = z.object({
   name: z.string().min(1),
   /** Wall-clock milliseconds. */
   ms: finite.nonnegative(),
+  /**
+   * Absent for a phase that ended. `interrupted`: a signal stopped the run during the phase; `ms` is
+   * the time until the signal. `recovered`: the session ended before its `trials` phase did and wrote
+   * none (killed by SIGKILL or a power cut, or interrupted by an isobench that did not yet record
+   * `interrupted`); the next `--resume` added it, `ms` the sum of the trials that session recorded
+   * (a lower bound: the trial cut short and the gaps between trials are not in it). Absent in files
+   * written before isobench recorded it (optional, so the schema version stays 2).
+   */
+  incomplete: z.enum(['interrupted', 'recovered']).optional(),
 });
 /** A parsed RunPhase. */
 export type RunPhase = z.infer<typeof RunPhase>;
@@ -444,6 +454,12 @@ export const ResultsFile = z.object({
    * before isobench recorded it (optional, so the schema version stays 2).
    */
   phases: z.array(RunPhase).optional(),
+  /**
+   * When each `--resume` session started (`session` is N of its phases' `resume N: ` prefix), in
+   * order; the first session started at `startedAt`. Absent in files never resumed and in files
+   * written before isobench recorded it (optional, so the schema version stays 2).
+   */
+  resumes: z.array(z.object({ session: z.number().int().positive(), startedAt: z.string() })).optional(),
   /** Why the measurement loop stopped (e.g. `all points decided`, `--max-reps 10 reached`, `budget 10m spent`). */
   stopReason: z.string().optional(),
   /**

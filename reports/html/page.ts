@@ -11,6 +11,7 @@ import { environmentSection } from './environment.js';
 import { html, trusted, type SafeHtml } from './escape.js';
 import { figureSection } from './figure-section.js';
 import { migrationPredictionSection } from './migration-predictions.js';
+import { phasesSection } from './phases.js';
 import { INTERACTIVE_SCRIPT } from './interactive.js';
 import { PAGE_STYLE } from './style.js';
 
@@ -77,7 +78,7 @@ comparisonSection(
   input.figures.map(({ figure }) => figure),
   input.runs,
 )}
-${environmentSection(input.runs)}
+${environmentSection(input.runs)}${phasesSection(input.runs)}
 <footer>
 <p>Published reference values: ${FELTER_2014.citation}; testbed ${FELTER_2014.testbed}; from ${FELTER_2014.source}.</p>
 <p>${CLARK_2005.citation}.</p>

@@ -147,13 +147,21 @@ test('phases are timed whether the work succeeds or throws, and printed wrapped 
   const lines = phaseLines([
     { name: 'installs', ms: 42_000 }, { name: 'host probe', ms: 200 }, { name: 'provision native', ms: 10 }, { name: 'provision kvm', ms: 21_000 },
     { name: 'prepare random-io on native', ms: 500 }, { name: 'prepare random-io on kvm', ms: 1500 }, { name: 'trials', ms: 240_000 },
-    { name: 'resume 1: provision kvm', ms: 19_000 }, { name: 'resume 1: trials', ms: 60_000 }, { name: 'report', ms: 800 },
+    { name: 'resume 1: provision kvm', ms: 19_000 }, { name: 'resume 1: trials', ms: 60_000 }, { name: 'resume 1: report', ms: 800 },
   ], 80);
+  // Two sessions: each on its own lines with its own time, then the total over both.
   assert.deepEqual(lines, [
-    'phases: installs 42s · host probe 0.2s · provision 21s (kvm 21s, native 0.0s)',
+    'phases, first session: installs 42s · host probe 0.2s',
+    '        provision 21s (kvm 21s, native 0.0s)',
     '        prepare 2.0s (2 steps, longest random-io on kvm 1.5s) · trials 4m00s',
-    '        resume 1: provision 19s (kvm 19s) · resume 1: trials 1m00s · report 0.8s',
-    '        total 6m25s',
+    '        session 5m05s',
+    'phases, resume 1: provision 19s (kvm 19s) · trials 1m00s · report 0.8s',
+    '        session 1m20s',
+    'phases: total 6m25s over 2 sessions (the time between them, when nothing ran, not counted)',
+  ]);
+  // One session: as before, one stream and its total.
+  assert.deepEqual(phaseLines([{ name: 'installs', ms: 42_000 }, { name: 'provision kvm', ms: 21_000 }, { name: 'trials', ms: 240_000 }], 80), [
+    'phases: installs 42s · provision 21s (kvm 21s) · trials 4m00s · total 5m03s',
   ]);
   assert.deepEqual(phaseLines([]), []);
 });

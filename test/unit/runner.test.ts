@@ -833,17 +833,43 @@ test('--resume: an interrupted run finishes in its own file with the points, rou
   assert.deepEqual(trials(journal), whole.results.order.flat().slice(5), 'only what was not recorded ran again');
   assert.ok(progress.lines.some((line) => line.startsWith(`resuming run ${stopped.runId}: 4 points x 3 repetitions`)));
   assert.ok(progress.lines.includes('resuming: 5 trial(s) already recorded count toward the plan; 7 planned trial(s) left'));
+  // The signal came during the trials phase: the interrupted file says how long it had run.
+  assert.deepEqual(stopped.phases?.at(-1)?.name, 'trials');
+  assert.equal(stopped.phases?.at(-1)?.incomplete, 'interrupted');
+  assert.ok(stopped.phases.at(-1)!.ms > 0);
   const names = results.phases?.map((phase) => phase.name) ?? [];
-  // The interrupted session's phases up to its trials, then the resumed session's, prefixed.
-  assert.deepEqual(names.slice(0, 6), ['installs', 'host probe', 'provision fake-a', 'provision fake-b', 'prepare fake on fake-a', 'prepare fake on fake-b']);
-  assert.deepEqual(names.slice(6).filter((name) => !name.startsWith('resume 1: ')), [], names.join(', '));
+  // The interrupted session's phases, its cut trials included, then the resumed session's, prefixed.
+  assert.deepEqual(names.slice(0, 7), ['installs', 'host probe', 'provision fake-a', 'provision fake-b', 'prepare fake on fake-a', 'prepare fake on fake-b', 'trials']);
+  assert.deepEqual(results.phases!.slice(0, 7), stopped.phases, 'the interrupted session\'s phases are kept as they were');
+  assert.deepEqual(names.slice(7).filter((name) => !name.startsWith('resume 1: ')), [], names.join(', '));
   assert.ok(names.includes('resume 1: trials') && names.includes('resume 1: provision fake-a'), names.join(', '));
+  assert.deepEqual(results.resumes?.map((entry) => entry.session), [1]);
+  assert.ok(Date.parse(results.resumes[0]!.startedAt) >= Date.parse(stopped.finishedAt!), 'the resumed session started after the interrupted one ended');
   await assertStateDirectoryClean();
 
   await assert.rejects(runBench({ ...benchOptions(targets, [suite], { seed: 11 }), resume: { path, results } }), {
     name: 'UsageError',
     message: `${path} is a completed run: there is nothing to resume; start a new run with npm run bench`,
   });
+});
+
+test('--resume after a kill: the killed session wrote no trials phase; its trials\' time is added to its phases, marked recovered', async () => {
+  const journal: Journal = [];
+  const driver = fakeDriver(journal, new Map());
+  const suite = fakeSuite('fake', journal, { runTrial: async () => (await stopHook(), undefined) });
+  const targets = [configuration('fake-a', driver), configuration('fake-b', driver)];
+  const path = await interruptedRun(benchOptions(targets, [suite], { seed: 11 }), { count: 0, stopAt: 6 });
+  // A SIGKILL leaves the file as it was at the last trial: no phase after prepare (cleanup marks it interrupted).
+  const signalled = await readResultsFile(path);
+  const killed = { ...signalled, phases: signalled.phases!.filter((phase) => phase.name !== 'trials') };
+  const trialsMs = killed.points.reduce((sum, point) => sum + point.trials.reduce((total, trial) => total + trial.durationMs, 0), 0);
+  assert.ok(trialsMs > 0);
+  await runBench({ ...benchOptions(targets, [suite], { seed: 11 }), resume: { path, results: killed } });
+  const results = await readResultsFile(path);
+  assert.equal(results.status, 'completed');
+  assert.deepEqual(results.phases!.slice(0, 7), [...killed.phases, { name: 'trials', ms: Math.round(trialsMs), incomplete: 'recovered' }]);
+  assert.ok(results.phases!.slice(7).every((phase) => phase.name.startsWith('resume 1: ')));
+  await assertStateDirectoryClean();
 });
 
 test('--resume: a target that failed to provision last time is tried again; a finished target is not provisioned', async () => {
