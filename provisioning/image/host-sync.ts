@@ -30,8 +30,8 @@ import {
 export const RSYNC_TOOL: ToolRequirement = { command: 'rsync', debianPackage: 'rsync', why: 'to copy the image to lab hosts over SSH' };
 
 /**
- * Deadline of one image copy, in ms (30 min): the tree is about 0.5 GiB and a qcow2 disk adds
- * about as much, a few seconds on a lab's gigabit link and minutes on a slow one.
+ * Deadline of one image copy, in ms (30 min): the tree is 1.3 GiB on disk here and the 4 GiB qcow2
+ * disk 1.2 GiB (2026-11-30), about 25 s on a gigabit link and minutes on a slow one.
  */
 export const DEFAULT_IMAGE_SYNC_TIMEOUT_MS = 30 * 60_000;
 /** rsync's `--timeout`: seconds without any data moving before rsync gives up (a stalled link fails long before the deadline). */
