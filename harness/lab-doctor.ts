@@ -1,4 +1,7 @@
 import { errorMessage } from '../core/errors.js';
+import type { Host } from '../hosts/host.js';
+import type { InventoryHost } from '../hosts/inventory.js';
+import { computeRecipeHash, hostImageDirectory, probeHostImage, type HostImageState } from '../provisioning/image/index.js';
 import { describeLabHost } from '../provisioning/lab-host-facts.js';
 import type { LabHost } from '../results/schema.js';
 import { openLab } from './lab.js';
@@ -12,9 +15,9 @@ export function formatOffset(offsetMs: number, uncertaintyMs: number): string {
 
 /**
  * Doctor's lines for one lab host: reachability, CPU, memory, kernel, KVM (the accel probe), vhost,
- * perf counters, Docker, libvirt, tool versions, clock offset.
+ * perf counters, Docker, libvirt, tool versions, clock offset, and `image` (hostImageLine) when given.
  */
-export function labHostLines(host: LabHost, reachMs: number | null): string[] {
+export function labHostLines(host: LabHost, reachMs: number | null, image?: string): string[] {
   const head = `host ${host.name} (${host.via}; roles ${host.roles.join(', ') || 'none'}; test address ${host.testAddress})`;
   const rows: Array<[string, string]> = [];
   rows.push(['reachable', reachMs === null ? `no: ${host.error ?? 'unknown'}` : `yes (first command ${reachMs.toFixed(0)} ms, connection set-up included)`]);
@@ -38,9 +41,39 @@ export function labHostLines(host: LabHost, reachMs: number | null): string[] {
       ? `${formatOffset(host.clockOffset.offsetMs, host.clockOffset.uncertaintyMs)} against this host (best of ${host.clockOffset.samples} round trips: ${host.clockOffset.roundTripMs.toFixed(2)} ms)`
       : 'not measured',
   ]);
+  if (image !== undefined) rows.push(['image', image]);
   if (host.error && reachMs !== null) rows.push(['problem', host.error]);
   const width = Math.max(...rows.map(([check]) => check.length));
   return [head, ...rows.map(([check, value]) => `  ${check.padEnd(width)}  ${value}`)];
+}
+
+/**
+ * Doctor's `image` row for a host: whether `<data-dir>/image` holds the image at this host's recipe
+ * hash (its manifest says so), and whether the host has the rsync a copy needs. Doctor copies nothing.
+ * @param look The host's image state, or why it could not be read; null without a data-dir.
+ */
+export function hostImageLine(entry: Pick<InventoryHost, 'name' | 'dataDir'>, look: HostImageState | { error: string } | null, localHash: string): string {
+  if (entry.dataDir === undefined || look === null) return 'not checked: no data-dir in the inventory (the image is copied to DATA-DIR/image)';
+  if ('error' in look) return `could not look: ${look.error}`;
+  const directory = hostImageDirectory(entry.dataDir);
+  const later = 'the first lab run that needs it copies it';
+  const { manifest } = look;
+  const state =
+    manifest.kind === 'absent'
+      ? `absent (no manifest in ${directory}); ${later}`
+      : manifest.kind === 'unreadable'
+        ? `unreadable manifest in ${directory} (${manifest.reason}); ${later}`
+        : manifest.manifest.recipeHash === localHash
+          ? `present at this host's recipe ${localHash} (${manifest.manifest.artifacts.join(', ')}; copied ${manifest.manifest.copiedAt} from ${manifest.manifest.from})`
+          : `stale: recipe ${manifest.manifest.recipeHash} in ${directory}, this host's is ${localHash}; ${later}`;
+  return look.rsync ? state : `${state}; rsync missing there (copies need it): apt-get install rsync on ${entry.name}`;
+}
+
+/** The image row of one reachable host (see hostImageLine). */
+async function imageRowOf(entry: InventoryHost, host: Host, localHash: string): Promise<string> {
+  if (entry.dataDir === undefined) return hostImageLine(entry, null, localHash);
+  const look = await probeHostImage(host, entry.dataDir).catch((error: unknown) => ({ error: errorMessage(error) }));
+  return hostImageLine(entry, look, localHash);
 }
 
 /**
@@ -69,6 +102,8 @@ export function pairwiseOffsetLines(hosts: readonly LabHost[]): string[] {
  */
 export async function doctorLab(path: string, guardRange: string): Promise<number> {
   const { inventory, hosts } = await openLab(path, guardRange);
+  // The recipe's hash from its data and files: nothing needs to be built to know it.
+  const localHash = await computeRecipeHash();
   try {
     const described = await Promise.all(
       inventory.hosts.map(async (entry) => {
@@ -80,10 +115,11 @@ export async function doctorLab(path: string, guardRange: string): Promise<numbe
         );
         const reachMs = reach === null ? performance.now() - started : null;
         if (reach !== null) return { host: { name: entry.name, via: host.via, roles: [...entry.roles], testAddress: entry.testAddress, facts: null, clockOffset: null, error: reach } satisfies LabHost, reachMs };
-        return { host: await describeLabHost(entry, host), reachMs };
+        const [facts, image] = await Promise.all([describeLabHost(entry, host), imageRowOf(entry, host, localHash)]);
+        return { host: facts, reachMs, image };
       }),
     );
-    for (const { host, reachMs } of described) console.log(labHostLines(host, reachMs).join('\n'));
+    for (const { host, reachMs, image } of described) console.log(labHostLines(host, reachMs, image).join('\n'));
     const pairs = pairwiseOffsetLines(described.map(({ host }) => host));
     if (pairs.length > 0) console.log(['clock offsets between hosts (migration timelines need them):', ...pairs].join('\n'));
     const failed = described.filter(({ host }) => host.error !== undefined);

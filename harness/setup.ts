@@ -25,6 +25,8 @@ const TEST_ONLY_TOOLS: readonly ToolRequirement[] = [
   // The lab tests start their own sshd in each namespace host; the machine's own must not start.
   { command: 'sshd', debianPackage: 'openssh-server', why: 'for the lab-mode tests (an sshd per namespace host)', startsService: true },
   { command: 'ssh-keygen', debianPackage: 'openssh-client', why: 'for the lab-mode tests (keys generated per test)' },
+  // The image copy to lab hosts installs it when it copies; the unit test of its -e quoting runs it too.
+  { command: 'rsync', debianPackage: 'rsync', why: 'for the lab-mode image copy tests' },
 ];
 
 /** Every host tool a target, a suite or the tests need, duplicates included (ensureTools installs a package once). */

@@ -177,9 +177,14 @@ export class SshHost implements Host {
     return join(this.options.controlDirectory, this.name);
   }
 
-  /** ssh's options and destination, everything before the remote command. */
-  sshPrefix(): string[] {
-    const { user, address, port } = this.target;
+  /**
+   * The ssh program and every option isobench gives it (config file, BatchMode, the shared
+   * connection's ControlPath, timeouts, port), without `--` and the destination: what another
+   * program that runs ssh itself (rsync's `-e`) is given, so it rides on the same shared
+   * connection with the same settings.
+   */
+  sshOptions(): string[] {
+    const { port } = this.target;
     return [
       SSH_BINARY,
       ...(this.options.configFile ? ['-F', this.options.configFile] : []),
@@ -192,10 +197,18 @@ export class SshHost implements Host {
       '-o', `ServerAliveInterval=${SERVER_ALIVE.intervalS}`,
       '-o', `ServerAliveCountMax=${SERVER_ALIVE.countMax}`,
       ...(port === undefined ? [] : ['-p', String(port)]),
-      // `--` ends ssh's options: the destination can never be read as one.
-      '--',
-      `${user}@${address}`,
     ];
+  }
+
+  /** ssh's destination, `USER@ADDRESS` (the port is an option: see sshOptions). */
+  get destination(): string {
+    return `${this.target.user}@${this.target.address}`;
+  }
+
+  /** ssh's options and destination, everything before the remote command. */
+  sshPrefix(): string[] {
+    // `--` ends ssh's options: the destination can never be read as one.
+    return [...this.sshOptions(), '--', this.destination];
   }
 
   /**
@@ -276,9 +289,7 @@ export class SshHost implements Host {
   /** Whether the shared connection's master still runs (`ssh -O check`, local: no packet is sent). */
   private async connectionStands(): Promise<boolean> {
     if (!existsSync(this.controlPath)) return false;
-    const prefix = this.sshPrefix();
-    const destination = prefix.pop()!;
-    const check = await runCommand([...prefix.slice(0, -1), '-O', 'check', '--', destination], { timeoutMs: 5_000 }).catch(() => null);
+    const check = await runCommand([...this.sshOptions(), '-O', 'check', '--', this.destination], { timeoutMs: 5_000 }).catch(() => null);
     return check?.ok === true;
   }
 
@@ -286,9 +297,7 @@ export class SshHost implements Host {
   async close(): Promise<void> {
     // No socket: no connection was ever made, and asking ssh would only make it resolve the name.
     if (!existsSync(this.controlPath)) return;
-    const prefix = this.sshPrefix();
-    const destination = prefix.pop()!;
-    await runCommand([...prefix.slice(0, -1), '-O', 'exit', '--', destination], { timeoutMs: 5_000 }).catch(() => {});
+    await runCommand([...this.sshOptions(), '-O', 'exit', '--', this.destination], { timeoutMs: 5_000 }).catch(() => {});
   }
 }
 

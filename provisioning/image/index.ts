@@ -11,7 +11,20 @@ export {
   type DiskImageOptions,
 } from './disk.js';
 export { findBootFiles, type BootFiles } from './boot-files.js';
-export { RunImage } from './run-image.js';
+export { RunImage, type HostImage, type HostImageNeeds } from './run-image.js';
+export {
+  HOST_IMAGE_SUBDIR,
+  HOST_MANIFEST_NAME,
+  decideImageSync,
+  hostImageDirectory,
+  hostManifestPath,
+  parseHostProbe,
+  type HostImageManifest,
+  type HostImageState,
+  type HostManifestState,
+  type ImageSyncDecision,
+} from './host-manifest.js';
+export { probeHostImage, syncImageToHost, RSYNC_TOOL, type ImageSyncOutcome, type ImageSyncRequest, type RsyncStats } from './host-sync.js';
 export {
   IMAGE_RECIPE,
   RECIPE_VERSION,

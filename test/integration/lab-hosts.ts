@@ -39,6 +39,8 @@ export interface LabHostSpec {
   roles?: HostRole[];
   /** `ok` (default): sshd accepts the lab's client key; `wrong-key`: sshd knows another key only (auth refused). */
   sshd?: 'ok' | 'wrong-key';
+  /** The inventory's `data-dir` for the host (absolute; namespaces share this machine's file system). */
+  dataDir?: string;
 }
 
 /** A created host. */
@@ -238,6 +240,7 @@ export async function createLab(specs: readonly LabHostSpec[]): Promise<Lab> {
           `  - name: ${spec.name}`,
           `    ssh: root@${hosts[index]!.address}`,
           `    test-address: ${hosts[index]!.address}`,
+          ...(spec.dataDir ? [`    data-dir: ${spec.dataDir}`] : []),
           `    roles: [${(spec.roles ?? []).join(', ')}]`,
         ]),
         '',

@@ -50,6 +50,9 @@ test('the ssh command line: batch mode, shared connection, keep-alive, -- before
     "cd '/srv/my dir' && exec env 'A=x y' timeout --kill-after=2 13s iperf3 -s -B 198.18.1.2",
   ]);
   assert.equal(host.via, 'ssh root@lab-sut.example:2222');
+  // What rsync's -e gets: the same options, without `--` and the destination (rsync adds `-l USER HOST`).
+  assert.deepEqual(host.sshOptions(), command.slice(0, command.indexOf('--')));
+  assert.equal(host.destination, 'root@lab-sut.example');
   // Without a config file the user's own ~/.ssh/config applies: no -F.
   assert.ok(!new SshHost('peer', { user: 'root', address: 'p' }, { controlDirectory: '/d' }).sshPrefix().includes('-F'));
 });

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { computeRecipeHash, diskImageName, IMAGE_RECIPE, rootfsDirName } from '../../provisioning/image/index.js';
+import { LocalHost, SshHost } from '../../hosts/host.js';
 import { RunImage } from '../../provisioning/image/run-image.js';
 
 let scratch = '';
@@ -61,4 +62,17 @@ test('a failed image step stays failed for the run: it is not retried once per t
   assert.match(first.message, /ENOTDIR/);
   assert.equal(second, first);
   await assert.rejects(image.disk('qcow2', () => {}), first);
+});
+
+test('the image on a lab host: localhost uses this cache as it is; an SSH host without a data-dir fails naming it, before any command', async () => {
+  const image = new RunImage(cacheDir);
+  const log = () => undefined;
+  const local = await image.onHost(new LocalHost(), undefined, {}, log);
+  assert.deepEqual(local, { kind: 'ready', host: 'localhost', recipeHash: hash, tree: join(cacheDir, rootfsDirName(hash)), sync: null });
+  assert.equal(image.onHost(new LocalHost(), undefined, {}, log), image.onHost(new LocalHost(), undefined, {}, log), 'once per host and needs in a run');
+  // The control directory does not exist: any ssh command would fail, so none ran.
+  const remote = new SshHost('sut', { user: 'root', address: '198.19.214.2' }, { controlDirectory: join(scratch, 'no-such-dir') });
+  const refused = await image.onHost(remote, undefined, {}, log);
+  assert.equal(refused.kind, 'failed');
+  assert.match((refused as { reason: string }).reason, /^host sut: no data-dir in the inventory, and the image is copied there: add `data-dir: \/srv\/isobench`/);
 });
