@@ -12,7 +12,7 @@ export { UsageError };
 
 const FORMATS: readonly ReportFormat[] = ['html', 'svg', 'csv'];
 
-/** The `isobench report` help text, printed for --help and after a usage error. */
+/** The `isobench report` help text, printed for --help (a usage error is one line of its own). */
 export const REPORT_USAGE = `usage: npm run report -- FILE | BEFORE AFTER [--out PATH] [--baseline TARGET] [--title TEXT] [--format html|svg|csv]
   FILE        one run's results
   BEFORE AFTER  two runs' results (e.g. before and after an upgrade), compared point by point
@@ -128,7 +128,7 @@ function parseOptions(argv: string[]): ReportArguments | 'help' {
   }
   const { values, positionals } = parsed;
   if (values.help) return 'help';
-  if (positionals.length === 0) throw new UsageError(`name at least one results file\n${REPORT_USAGE}`);
+  if (positionals.length === 0) throw new UsageError('name a results file: npm run report -- runs/RUN-ID.json (two to compare: BEFORE AFTER)');
   const format = values.format as ReportFormat;
   if (!FORMATS.includes(format)) throw new UsageError(`--format must be one of ${FORMATS.join(', ')}, not "${values.format}"`);
   for (const [name, value] of Object.entries({ out: values.out, baseline: values.baseline, title: values.title })) {

@@ -1,4 +1,4 @@
-import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';
 import type { AnySuite, SuiteOptions } from '../../contracts/suite.js';
 import type { TargetOptions } from '../../contracts/target.js';
@@ -20,6 +20,7 @@ import { labPlacement, labResumeSelection, labSelection, type LabSelection } fro
 import { prepareOutputDirectory, removeCreated } from '../../core/output-directory.js';
 import { phaseLines } from '../phases.js';
 import { refuseCrashedRun } from '../crashed-run.js';
+import { parseFlags } from './flags.js';
 import { nextResumeSession, readResumable, rebuildRun } from '../resume.js';
 import { DEFAULT_MAX_STEAL_PERCENT, defaultBaseline, runBench, type BenchOptions } from '../runner.js';
 import { DEFAULT_CV_THRESHOLD } from '../statistics.js';
@@ -177,34 +178,6 @@ function choice<T extends string>(flag: string, text: string | undefined, choice
 }
 
 /**
- * node:util's parseArgs, strict, with its complaints turned into one-line usage errors that say what
- * to do: an unknown flag, a flag without its value, a stray argument.
- * @param help Where the flags are listed, for the fix, e.g. `npm run bench -- --help`; default `--help`.
- */
-export function parseFlags<const Config extends ParseArgsConfig>(config: Config, help = '--help'): ReturnType<typeof parseArgs<Config>> {
-  try {
-    return parseArgs(config);
-  } catch (error) {
-    const message = (error as Error).message.split('\n')[0]!;
-    // parseArgs reads `--reps -1` as a flag followed by another flag and calls it ambiguous.
-    const ambiguous = /^Option '(--[\w-]+)[^']*' argument is ambiguous/.exec(message);
-    const unknown = /^Unknown option '([^']+)'/.exec(message);
-    const missing = /^Option '(--[\w-]+)[^']*' argument missing/.exec(message);
-    const stray = /^Unexpected argument '([^']*)'/.exec(message);
-    const line = ambiguous
-      ? `${ambiguous[1]} needs a value; write a value that starts with "-" as ${ambiguous[1]}=VALUE`
-      : unknown
-        ? `unknown flag ${unknown[1]}: see ${help} for the flags`
-        : missing
-          ? `${missing[1]} needs a value, e.g. ${missing[1]} VALUE: see ${help}`
-          : stray
-            ? `unexpected argument "${stray[1]}": name targets and suites with --target and --suite (see ${help})`
-            : message;
-    throw new UsageError(line, { cause: error });
-  }
-}
-
-/**
  * Turns the command line into the run's options; every bad value is a UsageError naming the flag.
  * With neither `--target` nor `--suite` it is the default matrix: quick, every suite, and every
  * registered target as a candidate (`defaultMatrix`: the runner installs what they need and leaves
@@ -223,7 +196,7 @@ export function parseFlags<const Config extends ParseArgsConfig>(config: Config,
  *   migration `--wws` that does not fit in the kvm guest's `--memory`.
  */
 export async function parseBenchOptions(argv: string[]): Promise<BenchOptions & { lab?: LabSelection; leftOut?: LeftOutTarget[] }> {
-  const { values } = parseFlags({ args: argv, options: FLAGS, strict: true }, 'npm run bench -- --help');
+  const { values } = parseFlags({ args: argv, options: FLAGS, strict: true }, 'npm run bench -- --help', 'name targets and suites with --target and --suite');
   if (values.resume !== undefined) return resumeBenchOptions(values.resume, argv);
   if (values.quick && values.full) throw new UsageError('--quick and --full contradict each other: choose one');
   const defaultMatrix = values.target === undefined && values.suite === undefined;

@@ -21,7 +21,7 @@ import { ResourceRegistry, runDirectoryPrefix } from '../../core/ledger.js';
 import { summarize } from '../statistics.js';
 import { ensureTools } from '../../core/tools.js';
 import { newRunId } from '../runner.js';
-import { parseFlags } from './bench.js';
+import { parseFlags } from './flags.js';
 import { UsageError } from '../../core/errors.js';
 
 /**

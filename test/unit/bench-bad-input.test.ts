@@ -100,7 +100,21 @@ const CASES: Case[] = [
   { name: 'unknown flag', argv: () => ['bench', '--turbo'], line: /^unknown flag --turbo: see npm run bench -- --help for the flags$/ },
   { name: 'a flag without its value', argv: () => ['bench', '--target', 'native', '--reps'], line: /^--reps needs a value, e\.g\. --reps VALUE: see npm run bench -- --help$/ },
   { name: 'a stray argument', argv: () => ['bench', 'native'], line: /^unexpected argument "native": name targets and suites with --target and --suite \(see npm run bench -- --help\)$/ },
-  { name: 'unknown command', argv: () => ['benchmark'], line: /^$/ },
+  { name: 'unknown command (it printed the 7-line usage after the line)', argv: () => ['benchmark'], line: /^unknown command "benchmark": choose one of bench, doctor, results, cleanup, calibrate, report \(npm run COMMAND -- --help for its flags\)$/ },
+  { name: 'no command', argv: () => [], line: /^name a command: choose one of bench, doctor, results, cleanup, calibrate, report / },
+  // A single-valued flag given twice: parseArgs kept the last one silently.
+  { name: '--resume given twice (the second won)', argv: () => ['bench', '--resume', 'A.json', '--resume', 'B.json'], line: /^--resume given twice \("A\.json", then "B\.json"\): give it once$/ },
+  { name: '--out given twice', argv: () => ['bench', '--target', 'native', '--out', 'a', '--out=b'], line: /^--out given twice \("a", then "b"\): give it once$/ },
+  { name: '--seed given twice', argv: () => ['bench', '--target', 'native', '--seed', '1', '--seed', '2'], line: /^--seed given twice \("1", then "2"\): give it once$/ },
+  { name: '--reps given twice', argv: () => ['bench', '--target', 'native', '--reps', '3', '--reps', '3'], line: /^--reps given twice \("3", then "3"\): give it once$/ },
+  { name: 'a suite flag given twice', argv: () => ['bench', '--target', 'kvm', '--suite', 'migration', '--wws', '64', '--wws', '128'], line: /^--wws given twice \("64", then "128"\): give it once$/ },
+  { name: 'results: --format given twice', argv: () => ['results', '--format', 'csv', '--format', 'json', file('completed/run.json')], line: /^--format given twice \("csv", then "json"\): give it once$/ },
+  { name: 'results: no file (it printed the usage in the line)', argv: () => ['results'], line: /^name a results file: npm run results -- runs\/RUN-ID\.json$/ },
+  { name: 'results: an unknown flag names the command\'s help', argv: () => ['results', '--out', 'x'], line: /^unknown flag --out: see npm run results -- --help for the flags$/ },
+  { name: 'doctor: an argument (Node\'s own words)', argv: () => ['doctor', 'extra'], line: /^unexpected argument "extra": this command takes only flags \(see npm run doctor -- --help\)$/ },
+  { name: 'doctor: --hosts given twice', argv: () => ['doctor', '--hosts', 'a.yaml', '--hosts', 'b.yaml'], line: /^--hosts given twice \("a\.yaml", then "b\.yaml"\): give it once$/ },
+  { name: 'calibrate: an argument (it spoke of --target and --suite)', argv: () => ['calibrate', 'extra'], line: /^unexpected argument "extra": this command takes only flags \(see npm run calibrate -- --help\)$/ },
+  { name: 'report: no file (it printed the whole usage in one line)', argv: () => ['report'], line: /^name a results file: npm run report -- runs\/RUN-ID\.json \(two to compare: BEFORE AFTER\)$/ },
   { name: 'unknown target', argv: () => ['bench', '--target', 'lxc'], line: /^unknown target "lxc": choose from native, docker-host, docker-nat, runc-criu, kvm or all$/ },
   { name: '--dest without a libvirt migration', argv: () => ['bench', '--target', 'kvm', '--suite', 'migration', '--dest', 'qemu+ssh://lab2/system'], line: /^--dest is the destination libvirtd of a libvirt migration: add --vm-manager libvirt --suite migration, or leave --dest out$/ },
   { name: 'a libvirt migration without --dest', argv: () => ['bench', '--target', 'kvm', '--suite', 'migration', '--vm-manager', 'libvirt'], line: /^a libvirt migration needs its destination: add --dest URI/ },
@@ -202,14 +216,9 @@ for (const entry of CASES) {
     assert.equal(outcome.code, 2, outcome.stderr.join('\n'));
     assert.deepEqual(outcome.stdout, []);
     const errors = outcome.stderr.filter((line) => !/^isobench: (targets|resuming) /.test(line));
-    if (entry.name === 'unknown command') {
-      // The usage follows the one line, as for any command-line tool.
-      assert.match(outcome.stderr[0]!, /^unknown command "benchmark": choose one of bench, doctor, results, cleanup, calibrate, report$/);
-    } else {
-      assert.equal(errors.length, 1, `one line besides the banner:\n${outcome.stderr.join('\n')}`);
-      assert.match(errors[0]!, /^isobench: /);
-      assert.match(errors[0]!.slice('isobench: '.length), entry.line);
-    }
+    assert.equal(errors.length, 1, `one line besides the banner:\n${outcome.stderr.join('\n')}`);
+    assert.match(errors[0]!, /^isobench: /);
+    assert.match(errors[0]!.slice('isobench: '.length), entry.line);
     assert.doesNotMatch(outcome.stderr.join('\n'), /\n\s+at /, 'no stack trace');
     assert.ok(outcome.ms < (entry.withinMs ?? 20_000), `took ${Math.round(outcome.ms)} ms`);
     assert.deepEqual(await readdir(state), [], 'no lock or ledger');
