@@ -19,7 +19,7 @@ import { HostSet } from '../../hosts/host.js';
 import { labPlacement, labResumeSelection, labSelection, type LabSelection } from '../lab.js';
 import { prepareOutputDirectory, removeCreated } from '../../core/output-directory.js';
 import { phaseLines } from '../phases.js';
-import { refuseCrashedRun } from '../crashed-run.js';
+import { refuseBeforePlan } from './refusals.js';
 import { parseFlags } from './flags.js';
 import { nextResumeSession, readResumable, rebuildRun } from '../resume.js';
 import { DEFAULT_MAX_STEAL_PERCENT, defaultBaseline, runBench, type BenchOptions } from '../runner.js';
@@ -415,10 +415,13 @@ export async function benchCommand(argv: string[], seams?: BenchOptions['seams']
     return 0;
   }
   const { lab, leftOut, ...parsed } = await parseBenchOptions(argv);
-  // Before any line is printed: a refusal is the run's one line (runBench checks again, for its other callers).
-  await refuseCrashedRun();
   const options: BenchOptions = { ...parsed, ...(seams ? { seams } : {}) };
   const output = await prepareOutputDirectory(options.outDirectory);
+  // Before any line is printed: a refusal is the run's one line (runBench checks again, for its other callers).
+  await refuseBeforePlan(options, lab !== undefined).catch(async (error: unknown) => {
+    await removeCreated(output.created);
+    throw error;
+  });
   // Lab mode: the hosts' shared SSH connections are opened (lazily, at the first command) here and closed below.
   const hosts = lab ? await HostSet.open(lab.inventory.hosts, lab.inventory.sshConfig ? { configFile: lab.inventory.sshConfig } : {}) : undefined;
   if (lab && hosts) options.placement = labPlacement(lab, hosts);

@@ -93,7 +93,8 @@ interface Case {
 }
 
 const file = (name: string) => files.get(name)!;
-const seams = (extra: NonNullable<CliOptions['benchSeams']>): CliOptions => ({ benchSeams: { host: FAKE_HOST, tools: { install: false, findExecutable: everyTool }, ...extra } });
+// No routes unless a case gives some: another run's guard range on this host must not change the refusal.
+const seams = (extra: NonNullable<CliOptions['benchSeams']>): CliOptions => ({ benchSeams: { host: FAKE_HOST, readRoutes: async () => [], tools: { install: false, findExecutable: everyTool }, ...extra } });
 
 const CASES: Case[] = [
   // Flags and values.
@@ -166,7 +167,7 @@ const CASES: Case[] = [
   {
     name: 'a missing tool that cannot be installed',
     argv: () => ['bench', '--target', 'native', '--suite', 'tcp-rr', '--quick'],
-    options: { benchSeams: { host: FAKE_HOST, tools: { install: false, findExecutable: async (command) => (command === 'sockperf' ? null : `/usr/bin/${command}`) } } },
+    options: { benchSeams: { host: FAKE_HOST, readRoutes: async () => [], tools: { install: false, findExecutable: async (command) => (command === 'sockperf' ? null : `/usr/bin/${command}`) } } },
     line: /^sockperf is missing \(needed for the tcp-rr suite\): install it with `apt-get install sockperf`, or run `npm run bench` as root so isobench installs it$/,
   },
   {
@@ -253,4 +254,34 @@ test('bad input: a crashed run\'s leftovers refuse the start with one line, befo
     await rm(ledger);
   }
   assert.deepEqual(await readdir(state), []);
+});
+
+test('bad input: a held run lock and a routed subnet refuse with one line, before the plan line (issue 13: the plan line came first)', async () => {
+  const before = await readdir(scratch);
+  const lock = join(state, 'run.lock');
+  // This process is alive: the lock is held by a run in progress.
+  await writeFile(lock, `${process.pid} another-run\n`);
+  try {
+    for (const argv of [['bench', '--target', 'native', '--suite', 'tcp-rr', '--quick'], ['bench']]) {
+      const outcome = await capture(argv, seams({}));
+      assert.equal(outcome.code, 2, outcome.stderr.join('\n'));
+      assert.deepEqual(outcome.stdout, []);
+      assert.deepEqual(outcome.stderr, [`isobench: another isobench run (pid ${process.pid}) is in progress: wait for it to finish or stop it`], argv.join(' '));
+    }
+  } finally {
+    await rm(lock);
+  }
+  const routed = await capture(
+    ['bench', '--target', 'native', '--suite', 'tcp-rr', '--quick', '--subnet', '192.168.77.0/24', '--guard-range', '192.168.0.0/16'],
+    seams({ readRoutes: async () => [{ dst: '192.168.1.0/24', dev: 'wlan0' }] }),
+  );
+  assert.equal(routed.code, 2);
+  assert.equal(routed.stderr.length, 1, routed.stderr.join('\n'));
+  assert.match(routed.stderr[0]!, /^isobench: the host already routes 192\.168\.1\.0\/24 via wlan0/);
+  const elsewhere = await capture(['bench', '--resume', Array.from(files.entries()).find(([name]) => name.startsWith('elsewhere/'))![1]]);
+  assert.equal(elsewhere.code, 2);
+  assert.equal(elsewhere.stderr.length, 1, elsewhere.stderr.join('\n'));
+  assert.match(elsewhere.stderr[0]!, /was measured on another host/);
+  assert.deepEqual(await readdir(state), [], 'no lock or ledger');
+  assert.deepEqual(await readdir(scratch), before, 'no results file or directory');
 });
