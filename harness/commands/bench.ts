@@ -467,11 +467,11 @@ export async function benchCommand(argv: string[], seams?: BenchOptions['seams']
  */
 async function writeBenchReport(resultsPath: string, phasePrefix: string): Promise<string | null> {
   const render = async () => {
-    const { writeReport } = await import('../../reports/write-report.js');
+    const { reportPathBeside, writeReport } = await import('../../reports/write-report.js');
     const { loadResultsSource } = await import('../../reports/model/source.js');
     // Read back from disk: the sha256 under each figure is of the file a reader will hold.
     const { results, source } = await loadResultsSource(resultsPath);
-    return writeReport([results], { out: resultsPath.replace(/\.json$/, '.html'), targetStyle: withAaArms(displayOf), sources: [source] });
+    return writeReport([results], { out: reportPathBeside([resultsPath]), targetStyle: withAaArms(displayOf), sources: [source] });
   };
   const begin = performance.now();
   try {

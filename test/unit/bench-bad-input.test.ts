@@ -116,6 +116,7 @@ const CASES: Case[] = [
   { name: 'doctor: --hosts given twice', argv: () => ['doctor', '--hosts', 'a.yaml', '--hosts', 'b.yaml'], line: /^--hosts given twice \("a\.yaml", then "b\.yaml"\): give it once$/ },
   { name: 'calibrate: an argument (it spoke of --target and --suite)', argv: () => ['calibrate', 'extra'], line: /^unexpected argument "extra": this command takes only flags \(see npm run calibrate -- --help\)$/ },
   { name: 'calibrate: --pairs 1e1 (was 10)', argv: () => ['calibrate', '--pairs', '1e1'], line: /^--pairs takes a whole number from 2 to 100, not "1e1"$/ },
+  { name: 'report: --out given twice (the second won)', argv: () => ['report', file('completed/run.json'), '--out', 'a.html', '--out', 'b.html'], line: /^--out given twice \("a\.html", then "b\.html"\): give it once$/ },
   { name: 'report: no file (it printed the whole usage in one line)', argv: () => ['report'], line: /^name a results file: npm run report -- runs\/RUN-ID\.json \(two to compare: BEFORE AFTER\)$/ },
   { name: 'unknown target', argv: () => ['bench', '--target', 'lxc'], line: /^unknown target "lxc": choose from native, docker-host, docker-nat, runc-criu, kvm or all$/ },
   { name: '--dest without a libvirt migration', argv: () => ['bench', '--target', 'kvm', '--suite', 'migration', '--dest', 'qemu+ssh://lab2/system'], line: /^--dest is the destination libvirtd of a libvirt migration: add --vm-manager libvirt --suite migration, or leave --dest out$/ },
