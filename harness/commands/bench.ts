@@ -322,7 +322,7 @@ export async function resumeBenchOptions(file: string, argv: readonly string[]):
   if (others.length > 0) {
     throw new UsageError(`--resume takes the plan, seed and options from the results file: drop ${[...new Set(others)].join(' ')}`);
   }
-  if (file === '') throw new UsageError('--resume needs the results file of the run to finish: --resume results/RUN-ID.json');
+  if (file === '') throw new UsageError('--resume needs the results file of the run to finish: --resume runs/RUN-ID.json');
   const state = await readResumable(file);
   const { plan } = state.results;
   const run = rebuildRun(state, parseSuiteOptions);
