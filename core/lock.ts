@@ -116,11 +116,28 @@ export async function acquireRunLock(directory: string = stateDirectory()): Prom
     return () => lock.release();
   } catch (error) {
     if (!(error instanceof LockTimeoutError)) throw error;
-    if (error.holderPid === undefined) {
-      throw new UsageError(`could not take the run lock ${path}: another isobench run is starting, or remove it if no isobench run is in progress`, { cause: error });
-    }
-    throw new UsageError(`another isobench run (pid ${error.holderPid}) is in progress: wait for it to finish or stop it`, { cause: error });
+    throw runLockHeld(path, error.holderPid, { cause: error });
   }
+}
+
+/**
+ * The run lock's refusal without taking the lock, so `bench` can refuse before it prints its plan
+ * or creates anything (it takes the lock later, after the installs, and acquireRunLock refuses
+ * then if a run started meanwhile). Reads the lock file only: creates nothing, breaks nothing.
+ * @throws UsageError (exit 2), worded as acquireRunLock's, while a live process holds the lock.
+ */
+export async function refuseHeldRunLock(directory: string = stateDirectory()): Promise<void> {
+  const path = join(directory, 'run.lock');
+  const holder = await readHolder(path);
+  if (holder === undefined || isAbandoned(holder, Infinity)) return;
+  throw runLockHeld(path, holder.pid);
+}
+
+function runLockHeld(path: string, holderPid: number | undefined, options: { cause?: unknown } = {}): UsageError {
+  if (holderPid === undefined) {
+    return new UsageError(`could not take the run lock ${path}: another isobench run is starting, or remove it if no isobench run is in progress`, options);
+  }
+  return new UsageError(`another isobench run (pid ${holderPid}) is in progress: wait for it to finish or stop it`, options);
 }
 
 async function tryCreate(lockPath: string): Promise<boolean> {

@@ -38,11 +38,20 @@ const USAGE = `isobench: what does isolation cost?
   npm run calibrate           does the harness change what it measures?
   npm run cleanup             remove what a crashed run left behind`;
 
+/** The commands a user runs, in the order the usage lists them (setup-tests is the test suite's own). */
+const USER_COMMANDS = Object.keys(COMMANDS).filter((key) => key !== 'setup-tests');
+
 async function main(argv: string[], options: CliOptions): Promise<number> {
   const [name, ...rest] = argv;
+  if (name === '--help' || name === '-h' || name === 'help') {
+    console.log(USAGE);
+    return 0;
+  }
   const command = name ? COMMANDS[name] : undefined;
   if (!command) {
-    console.error(name ? `unknown command "${name}": choose one of ${Object.keys(COMMANDS).filter((key) => key !== 'setup-tests').join(', ')}\n${USAGE}` : USAGE);
+    // One line, as for any bad input: the commands to choose from, and where the usage is.
+    const problem = name ? `unknown command "${name}"` : 'name a command';
+    console.error(`isobench: ${problem}: choose one of ${USER_COMMANDS.join(', ')} (npm run COMMAND -- --help for its flags)`);
     return 2;
   }
   return command(rest, options);

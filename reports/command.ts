@@ -6,17 +6,18 @@ import { UsageError } from '../core/errors.js';
 import { beforeAfterSummary, hostWarningLine } from './before-after-summary.js';
 import { loadResultsSource, type ReportSource } from './model/source.js';
 import type { TargetStyleLookup } from './model/targets.js';
-import { DEFAULT_BASELINE, writeReport, type ReportFormat } from './write-report.js';
+import { DEFAULT_BASELINE, reportPathBeside, writeReport, type ReportFormat } from './write-report.js';
 
 export { UsageError };
 
 const FORMATS: readonly ReportFormat[] = ['html', 'svg', 'csv'];
 
-/** The `isobench report` help text, printed for --help and after a usage error. */
+/** The `isobench report` help text, printed for --help (a usage error is one line of its own). */
 export const REPORT_USAGE = `usage: npm run report -- FILE | BEFORE AFTER [--out PATH] [--baseline TARGET] [--title TEXT] [--format html|svg|csv]
   FILE        one run's results
   BEFORE AFTER  two runs' results (e.g. before and after an upgrade), compared point by point
   --out       html: the file to write; svg/csv: the directory for one file per figure
+              (default: beside the results file, as npm run bench writes it: RUN-ID.html, RUN-ID-svg/, RUN-ID-csv/)
   --baseline  target that counts as 100% and verdicts are judged against (default: the run's, ${DEFAULT_BASELINE} unless told)
   --title     page title
   --format    html (default), svg (each figure) or csv (each figure's data)`;
@@ -76,7 +77,7 @@ export async function runReportCommand(argv: string[], targetStyle?: TargetStyle
     format: options.format,
     sources,
     ...(targetStyle ? { targetStyle } : {}),
-    ...(options.out !== undefined ? { out: options.out } : {}),
+    out: options.out ?? reportPathBeside(options.files, options.format),
     ...(options.baseline !== undefined ? { baseline: options.baseline } : {}),
     ...(options.title !== undefined ? { title: options.title } : {}),
     ...(comparison ? { beforeAfter: comparison } : {}),
@@ -114,6 +115,7 @@ function parseOptions(argv: string[]): ReportArguments | 'help' {
       args: argv,
       strict: true,
       allowPositionals: true,
+      tokens: true,
       options: {
         out: { type: 'string' },
         baseline: { type: 'string' },
@@ -126,9 +128,16 @@ function parseOptions(argv: string[]): ReportArguments | 'help' {
     // Node's first line names the flag; its advice on positionals is about node, not isobench.
     throw new UsageError(`${(error as Error).message.split('\n')[0]!.replace(/\. To specify a positional argument.*$/, '')}: see npm run report -- --help`);
   }
-  const { values, positionals } = parsed;
+  const { values, positionals, tokens } = parsed;
   if (values.help) return 'help';
-  if (positionals.length === 0) throw new UsageError(`name at least one results file\n${REPORT_USAGE}`);
+  // parseArgs keeps the last of a repeated flag silently: `--out a.html --out b.html` wrote b.html.
+  const seen = new Map<string, string | undefined>();
+  for (const token of tokens) {
+    if (token.kind !== 'option' || token.value === undefined) continue;
+    if (seen.has(token.name)) throw new UsageError(`--${token.name} given twice ("${seen.get(token.name)}", then "${token.value}"): give it once`);
+    seen.set(token.name, token.value);
+  }
+  if (positionals.length === 0) throw new UsageError('name a results file: npm run report -- runs/RUN-ID.json (two to compare: BEFORE AFTER)');
   const format = values.format as ReportFormat;
   if (!FORMATS.includes(format)) throw new UsageError(`--format must be one of ${FORMATS.join(', ')}, not "${values.format}"`);
   for (const [name, value] of Object.entries({ out: values.out, baseline: values.baseline, title: values.title })) {

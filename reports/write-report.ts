@@ -1,7 +1,7 @@
 import { writeFile } from 'node:fs/promises';
 import { UsageError } from '../core/errors.js';
 import { prepareOutputDirectory } from '../core/output-directory.js';
-import { dirname, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import type { BeforeAfter } from '../results/before-after.js';
 import type { ResultsFile } from '../results/schema.js';
 import { figureCsv } from './csv.js';
@@ -21,8 +21,8 @@ export type ReportFormat = 'html' | 'svg' | 'csv';
 
 /** Options of writeReport; each one is a flag of `isobench report`. */
 export interface ReportOptions {
-  /** html: the file to write; svg and csv: the directory to write one file per figure into. */
-  out?: string;
+  /** html: the file to write; svg and csv: the directory to write one file per figure into (reportPathBeside gives the default). */
+  out: string;
   /**
    * Target whose mean is 100% and that verdicts are judged against; the first run's `plan.baseline`
    * (`native` unless the run was told otherwise) when absent. A run whose own baseline differs is
@@ -70,12 +70,12 @@ export function buildFigures(
 }
 
 /** Writes the report and returns the path written (the HTML file, or the SVG/CSV directory). */
-export async function writeReport(results: ResultsFile[], options: ReportOptions = {}): Promise<string> {
+export async function writeReport(results: ResultsFile[], options: ReportOptions): Promise<string> {
   if (results.length === 0) throw new Error('writeReport needs at least one results file');
   const baseline = options.baseline ?? results[0]?.plan.baseline ?? DEFAULT_BASELINE;
   const format = options.format ?? 'html';
   const { context, figures } = buildFigures(results, baseline, options.targetStyle, options.sources);
-  const out = resolve(options.out ?? defaultOut(results, format));
+  const out = resolve(options.out);
 
   if (format === 'csv') {
     await outputDirectory(out);
@@ -125,9 +125,17 @@ function defaultTitle(results: readonly ResultsFile[]): string {
   return `isobench: the cost of isolation on ${hosts.join(', ')}`;
 }
 
-/** Next to the results, named after the runs; run ids are untrusted, so only safe characters survive. */
-function defaultOut(results: readonly ResultsFile[], format: ReportFormat): string {
-  const ids = results.map((file) => file.runId.replace(/[^A-Za-z0-9._-]+/g, '_').slice(0, 60));
-  const name = ids.length === 1 ? `report-${ids[0]}` : `report-${ids[0]}-to-${ids[ids.length - 1]}`;
-  return format === 'html' ? join('runs', `${name}.html`) : join('reports-out', `${name}-${format}`);
+/**
+ * Where a report goes without `--out`: beside its results file, named after it, as `npm run bench`
+ * writes it: `runs/RUN-ID.json` → `runs/RUN-ID.html` (svg and csv: the directory `runs/RUN-ID-svg/`).
+ * Two files (BEFORE AFTER): beside AFTER, `BEFORE-to-AFTER.html`. A name without `.json` gets the
+ * suffix added, so the report never takes the results file's own name.
+ * @param resultsPaths The results files as given, BEFORE first; at least one.
+ */
+export function reportPathBeside(resultsPaths: readonly string[], format: ReportFormat = 'html'): string {
+  const last = resultsPaths.at(-1);
+  if (last === undefined) throw new Error('reportPathBeside needs at least one results file');
+  const stem = (path: string) => basename(path).replace(/\.json$/, '');
+  const name = resultsPaths.length === 1 ? stem(last) : `${stem(resultsPaths[0]!)}-to-${stem(last)}`;
+  return join(dirname(last), format === 'html' ? `${name}.html` : `${name}-${format}`);
 }

@@ -1,4 +1,4 @@
-import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { parseArgs } from 'node:util';
 import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import type { AnySuite, SuiteOptions } from '../../contracts/suite.js';
@@ -22,7 +22,8 @@ import { HostSet } from '../../hosts/host.js';
 import { labPlacement, labResumeSelection, labSelection, refuseChangedLabHosts, type LabSelection } from '../lab.js';
 import { prepareOutputDirectory, removeCreated } from '../../core/output-directory.js';
 import { phaseLines } from '../phases.js';
-import { refuseCrashedRun } from '../crashed-run.js';
+import { refuseBeforePlan } from './refusals.js';
+import { parseFlags } from './flags.js';
 import { nextResumeSession, readResumable, rebuildRun } from '../resume.js';
 import { DEFAULT_MAX_STEAL_PERCENT, defaultBaseline, runBench, type BenchOptions } from '../runner.js';
 import { DEFAULT_CV_THRESHOLD } from '../statistics.js';
@@ -183,34 +184,6 @@ function choice<T extends string>(flag: string, text: string | undefined, choice
 }
 
 /**
- * node:util's parseArgs, strict, with its complaints turned into one-line usage errors that say what
- * to do: an unknown flag, a flag without its value, a stray argument.
- * @param help Where the flags are listed, for the fix, e.g. `npm run bench -- --help`; default `--help`.
- */
-export function parseFlags<const Config extends ParseArgsConfig>(config: Config, help = '--help'): ReturnType<typeof parseArgs<Config>> {
-  try {
-    return parseArgs(config);
-  } catch (error) {
-    const message = (error as Error).message.split('\n')[0]!;
-    // parseArgs reads `--reps -1` as a flag followed by another flag and calls it ambiguous.
-    const ambiguous = /^Option '(--[\w-]+)[^']*' argument is ambiguous/.exec(message);
-    const unknown = /^Unknown option '([^']+)'/.exec(message);
-    const missing = /^Option '(--[\w-]+)[^']*' argument missing/.exec(message);
-    const stray = /^Unexpected argument '([^']*)'/.exec(message);
-    const line = ambiguous
-      ? `${ambiguous[1]} needs a value; write a value that starts with "-" as ${ambiguous[1]}=VALUE`
-      : unknown
-        ? `unknown flag ${unknown[1]}: see ${help} for the flags`
-        : missing
-          ? `${missing[1]} needs a value, e.g. ${missing[1]} VALUE: see ${help}`
-          : stray
-            ? `unexpected argument "${stray[1]}": name targets and suites with --target and --suite (see ${help})`
-            : message;
-    throw new UsageError(line, { cause: error });
-  }
-}
-
-/**
  * Turns the command line into the run's options; every bad value is a UsageError naming the flag.
  * With neither `--target` nor `--suite` it is the default matrix: quick, every suite, and every
  * registered target as a candidate (`defaultMatrix`: the runner installs what they need and leaves
@@ -232,7 +205,7 @@ export function parseFlags<const Config extends ParseArgsConfig>(config: Config,
  *   not a point of the run's suites (parsePointList).
  */
 export async function parseBenchOptions(argv: string[]): Promise<BenchOptions & { lab?: LabSelection; leftOut?: LeftOutTarget[] }> {
-  const { values } = parseFlags({ args: argv, options: FLAGS, strict: true }, 'npm run bench -- --help');
+  const { values } = parseFlags({ args: argv, options: FLAGS, strict: true }, 'npm run bench -- --help', 'name targets and suites with --target and --suite');
   if (values.resume !== undefined) return resumeBenchOptions(values.resume, argv);
   if (values.quick && values.full) throw new UsageError('--quick and --full contradict each other: choose one');
   const defaultMatrix = values.target === undefined && values.suite === undefined;
@@ -368,7 +341,7 @@ export async function resumeBenchOptions(file: string, argv: readonly string[]):
   if (others.length > 0) {
     throw new UsageError(`--resume takes the plan, seed and options from the results file: drop ${[...new Set(others)].join(' ')}`);
   }
-  if (file === '') throw new UsageError('--resume needs the results file of the run to finish: --resume results/RUN-ID.json');
+  if (file === '') throw new UsageError('--resume needs the results file of the run to finish: --resume runs/RUN-ID.json');
   const state = await readResumable(file);
   const { plan } = state.results;
   const run = rebuildRun(state, parseSuiteOptions);
@@ -467,10 +440,13 @@ export async function benchCommand(argv: string[], seams?: BenchOptions['seams']
     return 0;
   }
   const { lab, leftOut, ...parsed } = await parseBenchOptions(argv);
-  // Before any line is printed: a refusal is the run's one line (runBench checks again, for its other callers).
-  await refuseCrashedRun();
   const options: BenchOptions = { ...parsed, ...(seams ? { seams } : {}) };
   const output = await prepareOutputDirectory(options.outDirectory);
+  // Before any line is printed: a refusal is the run's one line (runBench checks again, for its other callers).
+  await refuseBeforePlan(options, lab !== undefined).catch(async (error: unknown) => {
+    await removeCreated(output.created);
+    throw error;
+  });
   // Lab mode: the hosts' shared SSH connections are opened (lazily, at the first command) here and closed below.
   const hosts = lab ? await HostSet.open(lab.inventory.hosts, lab.inventory.sshConfig ? { configFile: lab.inventory.sshConfig } : {}) : undefined;
   if (lab && hosts) {
@@ -529,11 +505,11 @@ export async function benchCommand(argv: string[], seams?: BenchOptions['seams']
  */
 async function writeBenchReport(resultsPath: string, phasePrefix: string): Promise<string | null> {
   const render = async () => {
-    const { writeReport } = await import('../../reports/write-report.js');
+    const { reportPathBeside, writeReport } = await import('../../reports/write-report.js');
     const { loadResultsSource } = await import('../../reports/model/source.js');
     // Read back from disk: the sha256 under each figure is of the file a reader will hold.
     const { results, source } = await loadResultsSource(resultsPath);
-    return writeReport([results], { out: resultsPath.replace(/\.json$/, '.html'), targetStyle: withAaArms(displayOf), sources: [source] });
+    return writeReport([results], { out: reportPathBeside([resultsPath]), targetStyle: withAaArms(displayOf), sources: [source] });
   };
   const begin = performance.now();
   try {

@@ -14,14 +14,15 @@ import type { SuiteConfig, SuiteContext, TrialOutcome } from '../../contracts/su
 import { RANDOM_IO_METRICS, TCP_BULK_METRICS } from '../../results/metrics.js';
 import { CpuMeter } from '../../core/cpu-meter.js';
 import { runChecked, runCommand, startBackground } from '../../core/exec.js';
-import { acquireRunLock } from '../../core/lock.js';
+import { acquireRunLock, refuseHeldRunLock } from '../../core/lock.js';
+import { refuseCrashedRun } from '../crashed-run.js';
 import { seededRandom } from '../random.js';
 import { waitForQuietHost } from '../quiet-host.js';
 import { ResourceRegistry, runDirectoryPrefix } from '../../core/ledger.js';
 import { summarize } from '../statistics.js';
 import { ensureTools } from '../../core/tools.js';
 import { newRunId } from '../runner.js';
-import { parseFlags } from './bench.js';
+import { parseFlags } from './flags.js';
 import { UsageError } from '../../core/errors.js';
 
 /**
@@ -105,8 +106,12 @@ export async function calibrateCommand(argv: string[]): Promise<number> {
     console.log('usage: npm run calibrate -- [--pairs N]');
     return 0;
   }
-  const pairs = Number(values.pairs ?? DEFAULT_PAIRS);
+  // Plain decimal only: Number() reads "1e1" as 10 and "0x4" as 4.
+  const pairs = values.pairs === undefined ? DEFAULT_PAIRS : /^\d+$/.test(values.pairs) ? Number(values.pairs) : Number.NaN;
   if (!Number.isInteger(pairs) || pairs < 2 || pairs > 100) throw new UsageError(`--pairs takes a whole number from 2 to 100, not "${values.pairs}"`);
+  // Before the installs print anything: a run in progress (or a crashed one's leftovers) is the one line.
+  await refuseCrashedRun();
+  await refuseHeldRunLock();
   await ensureTools([...nativeDriver.hostTools, ...tcpBulkSuite.hostTools, ...randomIoSuite.hostTools], (line) => console.error(line));
   const releaseLock = await acquireRunLock();
   const resources = new ResourceRegistry(newRunId());

@@ -1,4 +1,3 @@
-import { parseArgs } from 'node:util';
 import { UsageError } from '../../core/errors.js';
 import { dockerAvailability } from '../../provisioning/docker/daemon.js';
 import { DEFAULT_GUARD_RANGE } from '../../provisioning/topology.js';
@@ -9,6 +8,7 @@ import { DRIVERS } from '../../provisioning/targets/index.js';
 import { qemuVersionLine } from '../../provisioning/targets/kvm.js';
 import { SUITES } from '../../suites/index.js';
 import { missingTools } from '../../core/tools.js';
+import { parseFlags } from './flags.js';
 
 interface Row {
   check: string;
@@ -28,12 +28,10 @@ export const DOCTOR_USAGE = 'usage: npm run doctor [-- --hosts FILE [--guard-ran
  * @throws UsageError for an unknown flag or a bad inventory (one line, exit 2).
  */
 export async function doctorCommand(argv: string[] = []): Promise<number> {
-  let values: { hosts?: string; 'guard-range'?: string; help?: boolean };
-  try {
-    ({ values } = parseArgs({ args: argv, options: { hosts: { type: 'string' }, 'guard-range': { type: 'string' }, help: { type: 'boolean' } }, strict: true, allowPositionals: false }));
-  } catch (error) {
-    throw new UsageError(`${(error as Error).message.split('\n')[0]}; ${DOCTOR_USAGE}`, { cause: error });
-  }
+  const { values } = parseFlags(
+    { args: argv, options: { hosts: { type: 'string' }, 'guard-range': { type: 'string' }, help: { type: 'boolean' } }, strict: true, allowPositionals: false },
+    'npm run doctor -- --help',
+  );
   if (values.help) {
     console.log(DOCTOR_USAGE);
     return 0;

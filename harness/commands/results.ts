@@ -5,7 +5,7 @@ import { readResultsFile } from '../../results/store.js';
 import { summaryRows, toCsv, toTable, toVerdictTable } from '../../results/table.js';
 import { UsageError } from '../../core/errors.js';
 import { aaSummaryLines } from '../aa.js';
-import { parseFlags } from './bench.js';
+import { parseFlags } from './flags.js';
 
 /** One-line usage of `npm run results`; the top-level help reuses it without the `usage: ` prefix. */
 export const RESULTS_USAGE = 'usage: npm run results -- FILE [FILE…] [--format table|metrics|csv|json|migration]';
@@ -28,14 +28,14 @@ export async function resultsCommand(argv: string[], write: (text: string) => vo
     options: { format: { type: 'string' }, help: { type: 'boolean' } },
     strict: true,
     allowPositionals: true,
-  });
+  }, 'npm run results -- --help');
   if (values.help) {
     console.log(RESULTS_USAGE);
     return 0;
   }
   const format = values.format ?? 'table';
   if (!FORMATS.includes(format)) throw new UsageError(`--format takes table, metrics, csv, json or migration, not "${format}"`);
-  if (positionals.length === 0) throw new UsageError(`name a results file: ${RESULTS_USAGE}`);
+  if (positionals.length === 0) throw new UsageError('name a results file: npm run results -- runs/RUN-ID.json');
   const files = [];
   for (const path of positionals) files.push(await readResultsFile(path));
   if (format === 'migration') {

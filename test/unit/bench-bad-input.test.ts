@@ -93,14 +93,31 @@ interface Case {
 }
 
 const file = (name: string) => files.get(name)!;
-const seams = (extra: NonNullable<CliOptions['benchSeams']>): CliOptions => ({ benchSeams: { host: FAKE_HOST, tools: { install: false, findExecutable: everyTool }, ...extra } });
+// No routes unless a case gives some: another run's guard range on this host must not change the refusal.
+const seams = (extra: NonNullable<CliOptions['benchSeams']>): CliOptions => ({ benchSeams: { host: FAKE_HOST, readRoutes: async () => [], tools: { install: false, findExecutable: everyTool }, ...extra } });
 
 const CASES: Case[] = [
   // Flags and values.
   { name: 'unknown flag', argv: () => ['bench', '--turbo'], line: /^unknown flag --turbo: see npm run bench -- --help for the flags$/ },
   { name: 'a flag without its value', argv: () => ['bench', '--target', 'native', '--reps'], line: /^--reps needs a value, e\.g\. --reps VALUE: see npm run bench -- --help$/ },
   { name: 'a stray argument', argv: () => ['bench', 'native'], line: /^unexpected argument "native": name targets and suites with --target and --suite \(see npm run bench -- --help\)$/ },
-  { name: 'unknown command', argv: () => ['benchmark'], line: /^$/ },
+  { name: 'unknown command (it printed the 7-line usage after the line)', argv: () => ['benchmark'], line: /^unknown command "benchmark": choose one of bench, doctor, results, cleanup, calibrate, report \(npm run COMMAND -- --help for its flags\)$/ },
+  { name: 'no command', argv: () => [], line: /^name a command: choose one of bench, doctor, results, cleanup, calibrate, report / },
+  // A single-valued flag given twice: parseArgs kept the last one silently.
+  { name: '--resume given twice (the second won)', argv: () => ['bench', '--resume', 'A.json', '--resume', 'B.json'], line: /^--resume given twice \("A\.json", then "B\.json"\): give it once$/ },
+  { name: '--out given twice', argv: () => ['bench', '--target', 'native', '--out', 'a', '--out=b'], line: /^--out given twice \("a", then "b"\): give it once$/ },
+  { name: '--seed given twice', argv: () => ['bench', '--target', 'native', '--seed', '1', '--seed', '2'], line: /^--seed given twice \("1", then "2"\): give it once$/ },
+  { name: '--reps given twice', argv: () => ['bench', '--target', 'native', '--reps', '3', '--reps', '3'], line: /^--reps given twice \("3", then "3"\): give it once$/ },
+  { name: 'a suite flag given twice', argv: () => ['bench', '--target', 'kvm', '--suite', 'migration', '--wws', '64', '--wws', '128'], line: /^--wws given twice \("64", then "128"\): give it once$/ },
+  { name: 'results: --format given twice', argv: () => ['results', '--format', 'csv', '--format', 'json', file('completed/run.json')], line: /^--format given twice \("csv", then "json"\): give it once$/ },
+  { name: 'results: no file (it printed the usage in the line)', argv: () => ['results'], line: /^name a results file: npm run results -- runs\/RUN-ID\.json$/ },
+  { name: 'results: an unknown flag names the command\'s help', argv: () => ['results', '--out', 'x'], line: /^unknown flag --out: see npm run results -- --help for the flags$/ },
+  { name: 'doctor: an argument (Node\'s own words)', argv: () => ['doctor', 'extra'], line: /^unexpected argument "extra": this command takes only flags \(see npm run doctor -- --help\)$/ },
+  { name: 'doctor: --hosts given twice', argv: () => ['doctor', '--hosts', 'a.yaml', '--hosts', 'b.yaml'], line: /^--hosts given twice \("a\.yaml", then "b\.yaml"\): give it once$/ },
+  { name: 'calibrate: an argument (it spoke of --target and --suite)', argv: () => ['calibrate', 'extra'], line: /^unexpected argument "extra": this command takes only flags \(see npm run calibrate -- --help\)$/ },
+  { name: 'calibrate: --pairs 1e1 (was 10)', argv: () => ['calibrate', '--pairs', '1e1'], line: /^--pairs takes a whole number from 2 to 100, not "1e1"$/ },
+  { name: 'report: --out given twice (the second won)', argv: () => ['report', file('completed/run.json'), '--out', 'a.html', '--out', 'b.html'], line: /^--out given twice \("a\.html", then "b\.html"\): give it once$/ },
+  { name: 'report: no file (it printed the whole usage in one line)', argv: () => ['report'], line: /^name a results file: npm run report -- runs\/RUN-ID\.json \(two to compare: BEFORE AFTER\)$/ },
   { name: 'unknown target', argv: () => ['bench', '--target', 'lxc'], line: /^unknown target "lxc": choose from native, docker-host, docker-nat, runc-criu, kvm or all$/ },
   { name: '--dest without a libvirt migration', argv: () => ['bench', '--target', 'kvm', '--suite', 'migration', '--dest', 'qemu+ssh://lab2/system'], line: /^--dest is the destination libvirtd of a libvirt migration: add --vm-manager libvirt --suite migration, or leave --dest out$/ },
   { name: 'a libvirt migration without --dest', argv: () => ['bench', '--target', 'kvm', '--suite', 'migration', '--vm-manager', 'libvirt'], line: /^a libvirt migration needs its destination: add --dest URI/ },
@@ -152,7 +169,7 @@ const CASES: Case[] = [
   {
     name: 'a missing tool that cannot be installed',
     argv: () => ['bench', '--target', 'native', '--suite', 'tcp-rr', '--quick'],
-    options: { benchSeams: { host: FAKE_HOST, tools: { install: false, findExecutable: async (command) => (command === 'sockperf' ? null : `/usr/bin/${command}`) } } },
+    options: { benchSeams: { host: FAKE_HOST, readRoutes: async () => [], tools: { install: false, findExecutable: async (command) => (command === 'sockperf' ? null : `/usr/bin/${command}`) } } },
     line: /^sockperf is missing \(needed for the tcp-rr suite\): install it with `apt-get install sockperf`, or run `npm run bench` as root so isobench installs it$/,
   },
   {
@@ -175,6 +192,7 @@ const CASES: Case[] = [
   { name: 'results: a future schema version', argv: () => ['results', file('future.json')], line: /future\.json is not a valid isobench results file: schema version 3 was written by a newer isobench; .*: upgrade isobench to read it$/ },
   { name: 'report: a truncated file', argv: () => ['report', file('truncated.json'), '--out', join(scratch, 'report.html')], line: /truncated\.json is not a valid isobench results file: is not JSON .*; it is cut short or was edited/ },
   { name: '--resume of a completed run', argv: () => ['bench', '--resume', file('completed/run.json')], line: /run\.json is a completed run: there is nothing to resume; start a new run with npm run bench$/ },
+  { name: 'an empty --resume (named results/, where runs are not written)', argv: () => ['bench', '--resume', ''], line: /^--resume needs the results file of the run to finish: --resume runs\/RUN-ID\.json$/ },
   { name: '--resume with other flags', argv: () => ['bench', '--resume', file('completed/run.json'), '--reps', '5', '--quick'], line: /^--resume takes the plan, seed and options from the results file: drop --reps --quick$/ },
   { name: '--resume of a truncated file', argv: () => ['bench', '--resume', Array.from(files.entries()).find(([name]) => name.startsWith('truncated-run/'))![1]], line: /is not a valid isobench results file: is not JSON .*; it is cut short or was edited/ },
   { name: '--resume of a future schema version', argv: () => ['bench', '--resume', file('future.json')], line: /future\.json is not a valid isobench results file: schema version 3 was written by a newer isobench/ },
@@ -202,14 +220,9 @@ for (const entry of CASES) {
     assert.equal(outcome.code, 2, outcome.stderr.join('\n'));
     assert.deepEqual(outcome.stdout, []);
     const errors = outcome.stderr.filter((line) => !/^isobench: (targets|resuming) /.test(line));
-    if (entry.name === 'unknown command') {
-      // The usage follows the one line, as for any command-line tool.
-      assert.match(outcome.stderr[0]!, /^unknown command "benchmark": choose one of bench, doctor, results, cleanup, calibrate, report$/);
-    } else {
-      assert.equal(errors.length, 1, `one line besides the banner:\n${outcome.stderr.join('\n')}`);
-      assert.match(errors[0]!, /^isobench: /);
-      assert.match(errors[0]!.slice('isobench: '.length), entry.line);
-    }
+    assert.equal(errors.length, 1, `one line besides the banner:\n${outcome.stderr.join('\n')}`);
+    assert.match(errors[0]!, /^isobench: /);
+    assert.match(errors[0]!.slice('isobench: '.length), entry.line);
     assert.doesNotMatch(outcome.stderr.join('\n'), /\n\s+at /, 'no stack trace');
     assert.ok(outcome.ms < (entry.withinMs ?? 20_000), `took ${Math.round(outcome.ms)} ms`);
     assert.deepEqual(await readdir(state), [], 'no lock or ledger');
@@ -244,4 +257,38 @@ test('bad input: a crashed run\'s leftovers refuse the start with one line, befo
     await rm(ledger);
   }
   assert.deepEqual(await readdir(state), []);
+});
+
+test('bad input: a held run lock and a routed subnet refuse with one line, before the plan line (issue 13: the plan line came first)', async () => {
+  const before = await readdir(scratch);
+  const lock = join(state, 'run.lock');
+  // This process is alive: the lock is held by a run in progress.
+  await writeFile(lock, `${process.pid} another-run\n`);
+  try {
+    for (const argv of [['bench', '--target', 'native', '--suite', 'tcp-rr', '--quick'], ['bench']]) {
+      const outcome = await capture(argv, seams({}));
+      assert.equal(outcome.code, 2, outcome.stderr.join('\n'));
+      assert.deepEqual(outcome.stdout, []);
+      assert.deepEqual(outcome.stderr, [`isobench: another isobench run (pid ${process.pid}) is in progress: wait for it to finish or stop it`], argv.join(' '));
+    }
+    // calibrate too, before its installs print anything.
+    const calibrate = await capture(['calibrate']);
+    assert.equal(calibrate.code, 2);
+    assert.deepEqual(calibrate.stderr, [`isobench: another isobench run (pid ${process.pid}) is in progress: wait for it to finish or stop it`]);
+  } finally {
+    await rm(lock);
+  }
+  const routed = await capture(
+    ['bench', '--target', 'native', '--suite', 'tcp-rr', '--quick', '--subnet', '192.168.77.0/24', '--guard-range', '192.168.0.0/16'],
+    seams({ readRoutes: async () => [{ dst: '192.168.1.0/24', dev: 'wlan0' }] }),
+  );
+  assert.equal(routed.code, 2);
+  assert.equal(routed.stderr.length, 1, routed.stderr.join('\n'));
+  assert.match(routed.stderr[0]!, /^isobench: the host already routes 192\.168\.1\.0\/24 via wlan0/);
+  const elsewhere = await capture(['bench', '--resume', Array.from(files.entries()).find(([name]) => name.startsWith('elsewhere/'))![1]]);
+  assert.equal(elsewhere.code, 2);
+  assert.equal(elsewhere.stderr.length, 1, elsewhere.stderr.join('\n'));
+  assert.match(elsewhere.stderr[0]!, /was measured on another host/);
+  assert.deepEqual(await readdir(state), [], 'no lock or ledger');
+  assert.deepEqual(await readdir(scratch), before, 'no results file or directory');
 });

@@ -17,3 +17,10 @@ test('--help of cleanup and report prints the usage and exits 0, doing nothing e
   assert.equal(report.code, 0);
   assert.match(report.stdout, /^usage: npm run report -- FILE \| BEFORE AFTER/m);
 });
+
+test('isobench --help prints every command\'s usage on stdout and exits 0 (a bad command is one line, exit 2)', async () => {
+  const help = await run(['--help']);
+  assert.equal(help.code, 0);
+  assert.match(help.stdout, /^isobench: what does isolation cost\?$/m);
+  assert.match(help.stdout, /npm run cleanup +remove what a crashed run left behind/);
+});

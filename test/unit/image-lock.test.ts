@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm, utimes, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { UsageError } from '../../core/errors.js';
-import { acquireLock, acquireRunLock, withLock } from '../../core/lock.js';
+import { acquireLock, acquireRunLock, refuseHeldRunLock, withLock } from '../../core/lock.js';
 
 async function withTempDir(work: (dir: string) => Promise<void>): Promise<void> {
   const dir = await mkdtemp(path.join(tmpdir(), 'isobench-lock-'));
@@ -84,4 +84,21 @@ test('the run lock is the same primitive: a live holder is a usage error at once
     assert.equal((await readFile(lockPath, 'utf8')).split(' ')[0], String(process.pid));
     await release();
     await assert.rejects(readFile(lockPath), /ENOENT/);
+  }));
+
+test('refuseHeldRunLock refuses a live holder as acquireRunLock does, and only reads: no lock taken, none broken', () =>
+  withTempDir(async (dir) => {
+    const lockPath = path.join(dir, 'run.lock');
+    await refuseHeldRunLock(dir);
+    assert.deepEqual(await readdir(dir), [], 'no lock file made when none was held');
+    await writeFile(lockPath, `${process.pid} here\n`);
+    await assert.rejects(refuseHeldRunLock(dir), (error: unknown) => {
+      assert.ok(error instanceof UsageError);
+      assert.equal(error.message, `another isobench run (pid ${process.pid}) is in progress: wait for it to finish or stop it`);
+      return true;
+    });
+    await writeFile(lockPath, `${DEAD_PID}\n`);
+    await refuseHeldRunLock(dir);
+    assert.equal(await readFile(lockPath, 'utf8'), `${DEAD_PID}\n`, 'a dead holder\'s lock is left for acquireRunLock to break');
+    await refuseHeldRunLock(path.join(dir, 'no-such-state-directory'));
   }));

@@ -1,0 +1,45 @@
+/**
+ * Where `npm run report` writes without --out (issue 13): beside the results file, as `npm run
+ * bench` does, not in ./runs/report-ID.html relative to wherever the command was started.
+ */
+import assert from 'node:assert/strict';
+import { copyFile, mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { runReportCommand, type ReportOutput } from '../../reports/command.js';
+import { reportPathBeside } from '../../reports/write-report.js';
+import { REPO_ROOT } from '../helpers.js';
+
+test('reportPathBeside: the results file\'s name with .html (bench\'s name), -svg/-csv directories, BEFORE-to-AFTER beside AFTER', () => {
+  assert.equal(reportPathBeside(['runs/20261130-abc.json']), join('runs', '20261130-abc.html'));
+  assert.equal(reportPathBeside(['/data/x/run.json'], 'svg'), '/data/x/run-svg');
+  assert.equal(reportPathBeside(['/data/x/run.json'], 'csv'), '/data/x/run-csv');
+  assert.equal(reportPathBeside(['old/a.json', '/new/b.json']), '/new/a-to-b.html');
+  // Never the results file's own name, whatever it is called.
+  assert.equal(reportPathBeside(['results']), 'results.html');
+  assert.equal(reportPathBeside(['run.JSON']), 'run.JSON.html');
+});
+
+test('npm run report -- FILE writes FILE.html beside the file, whatever the working directory, and prints the path', async () => {
+  const scratch = await mkdtemp(join(tmpdir(), 'isobench-report-path-'));
+  const cwd = process.cwd();
+  try {
+    const data = join(scratch, 'data');
+    const elsewhere = join(scratch, 'elsewhere');
+    await mkdir(data);
+    await mkdir(elsewhere);
+    const results = join(data, 'run-1.json');
+    await copyFile(join(REPO_ROOT, 'test/fixtures/results/native-network-1rep.json'), results);
+    process.chdir(elsewhere);
+    const printed: string[] = [];
+    const output: ReportOutput = { print: (line) => void printed.push(line), warn: () => {} };
+    assert.equal(await runReportCommand([results], undefined, output), 0);
+    assert.deepEqual(printed, [join(data, 'run-1.html')]);
+    assert.match(await readFile(join(data, 'run-1.html'), 'utf8'), /^<!doctype html>/i);
+    assert.deepEqual(await readdir(elsewhere), [], 'nothing written in the working directory (it wrote runs/report-ID.html there)');
+  } finally {
+    process.chdir(cwd);
+    await rm(scratch, { recursive: true, force: true });
+  }
+});
