@@ -14,6 +14,13 @@ import { directionOf, hostDisks, parseBlockStat, readDiskCounters, requestSize }
 import { hostRequestMetrics } from '../../suites/random-io/index.js';
 import { blockSizeKib, hostRequestCaveat } from '../../results/io-request-caveat.js';
 import type { MetricSummary, PointResult } from '../../results/schema.js';
+import { readResultsFile } from '../../results/store.js';
+import { toVerdictTable } from '../../results/table.js';
+import { collectRows } from '../../reports/model/rows.js';
+import { labelRuns } from '../../reports/model/runs.js';
+import { TargetStyles } from '../../reports/model/targets.js';
+import { figureBanner } from '../../reports/html/banners.js';
+import { displayOf } from '../../provisioning/targets/configuration.js';
 
 const fixture = (name: string) => readFileSync(new URL(`../fixtures/random-io/${name}`, import.meta.url), 'utf8');
 const before = new Map([['vda', parseBlockStat(fixture('guest-vda-stat-before-seqwrite.txt'))]]);
@@ -90,5 +97,28 @@ describe('the request-size caveat', () => {
     // Absent is absent: no metric (older files, other suites), no caveat.
     assert.equal(hostRequestCaveat(point('1M', null)), null);
     assert.equal(hostRequestCaveat(point('1M', 2114, 'tcp-bulk')), null);
+  });
+});
+
+describe('the caveat where results are read', async () => {
+  // A real quick run on the development machine (native and a TCG kvm guest, seqread and seqwrite
+  // kept): kvm's 1 MiB reads reached the host disk as 1797 KiB requests, native's as 1021 KiB.
+  const real = await readResultsFile(new URL('../fixtures/random-io/seq-io-native-kvm-1rep.json', import.meta.url).pathname);
+
+  it('npm run results prints it under the target\'s line, and not under a point without it', () => {
+    const table = toVerdictTable(real);
+    const seqread = table.slice(table.indexOf('seqread ·'), table.indexOf('seqwrite ·'));
+    assert.match(seqread, /\n {2}kvm .*\n(?: {20,}.*\n)* {4}caveat: host disk requests averaged 1\.8 MiB for fio's 1\.0 MiB blocks \(merged below fio, ×1\.75,\n {4}n=1\): the host disk served requests of that size, not fio's\n/);
+    assert.doesNotMatch(seqread.slice(0, seqread.indexOf('  kvm')), /caveat/, 'native\'s 1021 KiB requests are fio\'s');
+  });
+
+  it('the report\'s figure rows carry it and the figure\'s banner says it', () => {
+    const rows = collectRows(labelRuns([real]), { suite: 'random-io', metric: 'bandwidth_mb_s', pointIds: ['seqread'] }, { baseline: 'native', multiRun: false, styles: new TargetStyles(displayOf) });
+    const kvm = rows.find((row) => row.target === 'kvm');
+    assert.match(kvm?.caveat ?? '', /^host disk requests averaged 1\.8 MiB/);
+    assert.equal(rows.find((row) => row.target === 'native')?.caveat, null);
+    const banner = figureBanner(rows).toString();
+    assert.match(banner, /Caveats measured in these rows/);
+    assert.match(banner, /host disk requests averaged 1\.8 MiB for fio&#39;s 1\.0 MiB blocks|host disk requests averaged 1\.8 MiB for fio's 1\.0 MiB blocks/);
   });
 });
