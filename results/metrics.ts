@@ -66,6 +66,12 @@ export const RANDOM_IO_METRICS = {
   writeIops: metric('write_iops', 'IOPS', 'higher'),
   /** Mean completion latency (fio clat), of reads where the job reads. */
   clatMean: metric('clat_mean_us', 'µs', 'lower'),
+  /**
+   * Mean size of the requests the host's disks completed during the trial, in the job's direction
+   * (suites/random-io/host-disks.ts): fio's block size after the target's stack merged or split it.
+   * Descriptive, never a headline; `higher` only because a direction is required.
+   */
+  hostRequest: metric('host_disk_request_kib', 'KiB', 'higher'),
 } as const;
 
 const CLAT_PERCENTILE_NAME = /^clat_p(\d+(?:\.\d+)?)_us$/;

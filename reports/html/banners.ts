@@ -3,8 +3,25 @@ import type { ReportRun } from '../model/runs.js';
 import { describeTarget } from '../model/targets.js';
 import { html, type SafeHtml } from './escape.js';
 
-/** One line per series that did not run as its name promises (TCG, no vhost, ...). */
+/**
+ * One line per series that did not run as its name promises (TCG, no vhost, ...), then one per
+ * series and point whose stored measurements qualify it (FigureRow.caveat).
+ */
 export function figureBanner(rows: readonly FigureRow[]): SafeHtml {
+  return html`${degradedBanner(rows)}${caveatBanner(rows)}`;
+}
+
+function caveatBanner(rows: readonly FigureRow[]): SafeHtml {
+  const lines = new Map<string, string>();
+  for (const row of rows) if (row.caveat !== null) lines.set(`${row.series} · ${row.category}`, row.caveat);
+  if (lines.size === 0) return html``;
+  return html`<div class="banner caveat" role="note">
+  <strong>Caveats measured in these rows.</strong>
+  <ul>${[...lines].map(([where, caveat]) => html`<li><b>${where}</b>: ${caveat}</li>`)}</ul>
+</div>`;
+}
+
+function degradedBanner(rows: readonly FigureRow[]): SafeHtml {
   const lines = new Map<string, string[]>();
   for (const row of rows) if (row.warnings.length) lines.set(row.series, row.warnings);
   if (lines.size === 0) return html``;

@@ -13,6 +13,7 @@ section { border-top: 1px solid #ccc; padding: 1rem 0; }
 .banner p { margin: 0.2rem 0; }
 .banner.degraded { background: #fff4e5; border-color: #e08a00; }
 .banner.incomplete { background: #fdecea; border-color: #b00020; }
+.banner.caveat { background: #eef4fb; border-color: #4c78a8; }
 .chart { overflow-x: auto; }
 .prediction-error td:first-child { min-width: 16em; }
 .prediction-error tr.trial-notes td { font-size: 85%; color: #555; border-top: none; }

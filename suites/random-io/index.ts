@@ -4,6 +4,7 @@ import { clatPercentileMetric, RANDOM_IO_METRICS as M } from '../../results/metr
 import type { MetricSample } from '../../results/schema.js';
 import { failedTrial, outcomeFromTool, sample } from '../trial-helpers.js';
 import { parseFio, type FioDirectionResult, type FioResult } from './fio.js';
+import { directionOf, hostDisks, readDiskCounters, requestSize, type DiskCounters } from './host-disks.js';
 
 /** fio's data file, in the target's data directory. */
 export const DATA_FILE_NAME = 'isobench-fio.dat';
@@ -133,8 +134,15 @@ export const randomIoSuite: Suite<RandomIoParams, Record<string, never>> = {
     const command = fioCommand(point, dataFile(context.target.dataDirectory));
     const timeoutMs = (point.params.runtimeSeconds + point.params.rampSeconds + 120) * 1000;
     try {
+      // The host's disks around the whole fio run (ramp included): what the target's stack made of fio's requests.
+      const disks = await hostDisks();
+      const before = await readDiskCounters(disks);
       const outcome = await context.target.exec(command, { timeoutMs });
-      return outcomeFromTool(outcome, [command], (stdout) => ioMetrics(parseFio(stdout), point.params.cdf));
+      const after = await readDiskCounters(disks);
+      return outcomeFromTool(outcome, [command], (stdout) => [
+        ...ioMetrics(parseFio(stdout), point.params.cdf),
+        ...hostRequestMetrics(point.params.rw, disks, before, after),
+      ]);
     } catch (error) {
       return failedTrial(error, [command]);
     }
@@ -173,4 +181,16 @@ export function ioMetrics(result: FioResult, withCdf: boolean): MetricSample[] {
     if (value !== undefined) metrics.push(sample(clatPercentileMetric(percentile), value, method));
   }
   return metrics;
+}
+
+/**
+ * `host_disk_request_kib`: the mean size of the requests the host's disks completed during the
+ * trial in the job's direction (directionOf), method naming the disks; nothing when the host has no
+ * disk isobench can read or they completed no such request (absent, never 0).
+ */
+export function hostRequestMetrics(rw: string, disks: readonly string[], before: ReadonlyMap<string, DiskCounters>, after: ReadonlyMap<string, DiskCounters>): MetricSample[] {
+  const direction = directionOf(rw);
+  const size = requestSize(before, after, direction);
+  if (!size) return [];
+  return [sample(M.hostRequest, size.meanKib, `host /sys/block/{${disks.join(',')}}/stat, ${direction}`)];
 }
