@@ -1,8 +1,8 @@
 import { realpath } from 'node:fs/promises';
-import { parseArgs } from 'node:util';
 import { compareBeforeAfter, type BeforeAfter } from '../results/before-after.js';
 import { ResultsFormatError, type ResultsFile } from '../results/schema.js';
 import { UsageError } from '../core/errors.js';
+import { parseFlags } from '../core/flags.js';
 import { beforeAfterSummary, hostWarningLine } from './before-after-summary.js';
 import { loadResultsSource, type ReportSource } from './model/source.js';
 import type { TargetStyleLookup } from './model/targets.js';
@@ -109,13 +109,11 @@ interface ReportArguments {
 }
 
 function parseOptions(argv: string[]): ReportArguments | 'help' {
-  let parsed;
-  try {
-    parsed = parseArgs({
+  const { values, positionals } = parseFlags(
+    {
       args: argv,
       strict: true,
       allowPositionals: true,
-      tokens: true,
       options: {
         out: { type: 'string' },
         baseline: { type: 'string' },
@@ -123,20 +121,10 @@ function parseOptions(argv: string[]): ReportArguments | 'help' {
         format: { type: 'string', default: 'html' },
         help: { type: 'boolean' },
       },
-    });
-  } catch (error) {
-    // Node's first line names the flag; its advice on positionals is about node, not isobench.
-    throw new UsageError(`${(error as Error).message.split('\n')[0]!.replace(/\. To specify a positional argument.*$/, '')}: see npm run report -- --help`);
-  }
-  const { values, positionals, tokens } = parsed;
+    },
+    'npm run report -- --help',
+  );
   if (values.help) return 'help';
-  // parseArgs keeps the last of a repeated flag silently: `--out a.html --out b.html` wrote b.html.
-  const seen = new Map<string, string | undefined>();
-  for (const token of tokens) {
-    if (token.kind !== 'option' || token.value === undefined) continue;
-    if (seen.has(token.name)) throw new UsageError(`--${token.name} given twice ("${seen.get(token.name)}", then "${token.value}"): give it once`);
-    seen.set(token.name, token.value);
-  }
   if (positionals.length === 0) throw new UsageError('name a results file: npm run report -- runs/RUN-ID.json (two to compare: BEFORE AFTER)');
   const format = values.format as ReportFormat;
   if (!FORMATS.includes(format)) throw new UsageError(`--format must be one of ${FORMATS.join(', ')}, not "${values.format}"`);
@@ -149,6 +137,6 @@ function parseOptions(argv: string[]): ReportArguments | 'help' {
 function assertBaselineExists(baseline: string, results: readonly ResultsFile[]): void {
   const targets = new Set(results.flatMap((file) => file.points.map((point) => point.target)));
   if (!targets.has(baseline)) {
-    throw new UsageError(`--baseline ${baseline}: no such target in the results (targets: ${[...targets].join(', ') || 'none'})`);
+    throw new UsageError(`--baseline ${baseline}: no such target in the results (targets: ${[...targets].join(', ') || 'none'}): name one of them, or leave --baseline out`);
   }
 }

@@ -23,7 +23,7 @@ import { labPlacement, labResumeSelection, labSelection, refuseChangedLabHosts, 
 import { prepareOutputDirectory, removeCreated } from '../../core/output-directory.js';
 import { phaseLines } from '../phases.js';
 import { refuseBeforePlan } from './refusals.js';
-import { parseFlags } from './flags.js';
+import { parseFlags } from '../../core/flags.js';
 import { nextResumeSession, readResumable, rebuildRun } from '../resume.js';
 import { DEFAULT_MAX_STEAL_PERCENT, defaultBaseline, runBench, type BenchOptions } from '../runner.js';
 import { DEFAULT_CV_THRESHOLD } from '../statistics.js';

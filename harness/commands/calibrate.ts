@@ -22,7 +22,7 @@ import { ResourceRegistry, runDirectoryPrefix } from '../../core/ledger.js';
 import { summarize } from '../statistics.js';
 import { ensureTools } from '../../core/tools.js';
 import { newRunId } from '../runner.js';
-import { parseFlags } from './flags.js';
+import { parseFlags } from '../../core/flags.js';
 import { UsageError } from '../../core/errors.js';
 
 /**

@@ -4,7 +4,7 @@ import { UsageError } from '../../core/errors.js';
 import { acquireRunLock } from '../../core/lock.js';
 import { cleanupStaleLedger, findStaleLedgers, undoResource } from '../../core/ledger.js';
 import { markCrashedRun } from '../crashed-run.js';
-import { parseFlags } from './flags.js';
+import { parseFlags } from '../../core/flags.js';
 import type { Leftover } from '../../provisioning/types.js';
 
 /** What a cleanup did, as lines for the terminal. */

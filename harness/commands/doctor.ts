@@ -8,7 +8,7 @@ import { DRIVERS } from '../../provisioning/targets/index.js';
 import { qemuVersionLine } from '../../provisioning/targets/kvm.js';
 import { SUITES } from '../../suites/index.js';
 import { missingTools } from '../../core/tools.js';
-import { parseFlags } from './flags.js';
+import { parseFlags } from '../../core/flags.js';
 
 interface Row {
   check: string;

@@ -5,7 +5,7 @@ import { readResultsFile } from '../../results/store.js';
 import { summaryRows, toCsv, toTable, toVerdictTable } from '../../results/table.js';
 import { UsageError } from '../../core/errors.js';
 import { aaSummaryLines } from '../aa.js';
-import { parseFlags } from './flags.js';
+import { parseFlags } from '../../core/flags.js';
 
 /** One-line usage of `npm run results`; the top-level help reuses it without the `usage: ` prefix. */
 export const RESULTS_USAGE = 'usage: npm run results -- FILE [FILE…] [--format table|metrics|csv|json|migration]';

@@ -43,3 +43,20 @@ test('npm run report -- FILE writes FILE.html beside the file, whatever the work
     await rm(scratch, { recursive: true, force: true });
   }
 });
+
+test('npm run report: a bad flag is one line in isobench\'s words, naming the fix (it passed on Node\'s parseArgs text)', async () => {
+  const results = join(REPO_ROOT, 'test/fixtures/results/native-network-1rep.json');
+  const cases: Array<[string[], string]> = [
+    [[results, '--bogus'], 'unknown flag --bogus: see npm run report -- --help for the flags'],
+    [[results, '--out'], '--out needs a value, e.g. --out VALUE: see npm run report -- --help'],
+    [[results, '--out', 'a.html', '--out', 'b.html'], '--out given twice ("a.html", then "b.html"): give it once'],
+    [[results, '--baseline', 'kvm'], '--baseline kvm: no such target in the results (targets: native): name one of them, or leave --baseline out'],
+  ];
+  for (const [argv, line] of cases) {
+    await assert.rejects(runReportCommand(argv, undefined, { print: () => {}, warn: () => {} }), (error: Error) => {
+      assert.equal(error.name, 'UsageError', argv.join(' '));
+      assert.equal(error.message, line);
+      return true;
+    });
+  }
+});

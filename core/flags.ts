@@ -1,5 +1,5 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { UsageError } from '../../core/errors.js';
+import { UsageError } from './errors.js';
 
 /**
  * node:util's parseArgs, strict, with its complaints turned into one-line usage errors that say what
