@@ -8,7 +8,7 @@ import { after, before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { runCommand } from '../../core/exec.js';
 import { HostError, HostSet, SshHost } from '../../hosts/host.js';
-import { createLab, sweepLabLeftovers, type Lab } from './lab-hosts.js';
+import { createLab, openLabHosts, sweepLabLeftovers, type Lab } from './lab-hosts.js';
 
 const skip = process.getuid?.() === 0 ? false : 'needs root to create network namespaces';
 
@@ -18,10 +18,7 @@ let hosts: HostSet;
 before(async () => {
   if (skip) return;
   lab = await createLab([{ name: 'sut', roles: ['server'] }, { name: 'peer', roles: ['client'] }, { name: 'locked', sshd: 'wrong-key' }, { name: 'doomed' }]);
-  hosts = await HostSet.open(
-    lab.hosts.map((host) => ({ name: host.name, ssh: { user: 'root', address: host.address }, testAddress: host.address, roles: [] })),
-    { configFile: lab.sshConfig },
-  );
+  hosts = await openLabHosts(lab);
 });
 
 after(async () => {

@@ -17,6 +17,7 @@ import { join } from 'node:path';
 import { runChecked, runCommand, startBackground, type BackgroundProcess } from '../../core/exec.js';
 import { ResourceRegistry } from '../../core/ledger.js';
 import { pollUntil } from '../../core/poll.js';
+import { HostSet } from '../../hosts/host.js';
 import type { HostRole } from '../../hosts/inventory.js';
 import { cidrContains, hostAddress, parseAddress, parseCidr } from '../../provisioning/ipv4.js';
 
@@ -251,4 +252,12 @@ export async function createLab(specs: readonly LabHostSpec[]): Promise<Lab> {
     await teardown();
     throw error;
   }
+}
+
+/** Every host of the lab, opened as lab mode opens an inventory's (root over SSH, the lab's ssh_config). */
+export function openLabHosts(lab: Lab): Promise<HostSet> {
+  return HostSet.open(
+    lab.hosts.map((host) => ({ name: host.name, ssh: { user: 'root', address: host.address }, testAddress: host.address, roles: [] })),
+    { configFile: lab.sshConfig },
+  );
 }

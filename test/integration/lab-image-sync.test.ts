@@ -15,7 +15,7 @@ import { computeRecipeHash } from '../../provisioning/image/recipe.js';
 import { hostImageDirectory } from '../../provisioning/image/host-manifest.js';
 import { syncImageToHost, type ImageSyncOutcome } from '../../provisioning/image/host-sync.js';
 import { runCli } from '../helpers.js';
-import { createLab, sweepLabLeftovers, type Lab } from './lab-hosts.js';
+import { createLab, openLabHosts, sweepLabLeftovers, type Lab } from './lab-hosts.js';
 
 const skip = process.getuid?.() === 0 ? false : 'needs root to create network namespaces';
 const MiB = 1024 * 1024;
@@ -64,10 +64,7 @@ before(async () => {
   await mkdir(cacheDir);
   hash = await computeRecipeHash();
   lab = await createLab([{ name: 'sut', roles: ['server'], dataDir }, { name: 'peer', roles: ['client'] }]);
-  hosts = await HostSet.open(
-    lab.hosts.map((host) => ({ name: host.name, ssh: { user: 'root', address: host.address }, testAddress: host.address, roles: [] })),
-    { configFile: lab.sshConfig },
-  );
+  hosts = await openLabHosts(lab);
 });
 
 after(async () => {

@@ -1,45 +1,16 @@
 import assert from 'node:assert/strict';
-import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
-import { resumedSessions } from '../../harness/resume.js';
 import { renderPage, type PageInput } from '../../reports/html/page.js';
 import { phasesSection } from '../../reports/html/phases.js';
 import { labelRuns } from '../../reports/model/runs.js';
 import { TargetStyles } from '../../reports/model/targets.js';
 import { formatPhaseMs, groupSessionPhases, phaseSessions } from '../../results/phases.js';
 import type { ResultsFile } from '../../results/schema.js';
+import { KILLED, RESUMED, resultsFixture, resumedRun } from './phase-fixtures.js';
 import { readResultsFile } from '../../results/store.js';
 
-const fixture = (name: string) => fileURLToPath(new URL(`../fixtures/results/${name}`, import.meta.url));
-/**
- * A real run SIGKILLed during its trials (fault injection, seed 202, kill 23: native × random-io,
- * two trials recorded, then `npm run cleanup` marked it interrupted). Its session wrote no `trials` phase.
- */
-const KILLED = fixture('killed-native-random-io.json');
-/** A real run SIGKILLed after its first trial and resumed (see resume-phases.test.ts). */
-const RESUMED = fixture('resumed-after-kill-native-tcp-rr.json');
 /** A file written before isobench recorded phases. */
-const OLD = fixture('native-network-1rep.json');
-
-/** The killed fixture resumed at `at` and run to the end: the resumed session's phases appended. */
-function resumedRun(killed: ResultsFile, at: string): ResultsFile {
-  const sessions = resumedSessions(killed, at);
-  return {
-    ...killed,
-    status: 'completed',
-    resumes: sessions.resumes,
-    phases: [
-      ...(sessions.phases ?? []),
-      { name: 'resume 1: installs', ms: 3 },
-      { name: 'resume 1: host probe', ms: 160 },
-      { name: 'resume 1: provision native', ms: 1 },
-      { name: 'resume 1: prepare random-io on native', ms: 480 },
-      { name: 'resume 1: trials', ms: 21_700 },
-      { name: 'resume 1: finish and teardown', ms: 90 },
-      { name: 'resume 1: report', ms: 1_200 },
-    ],
-  };
-}
+const OLD = resultsFixture('native-network-1rep.json');
 
 describe('report: where the time went', () => {
   /** The rows of the section's table as text: header cell, then the other cells, tags dropped. */

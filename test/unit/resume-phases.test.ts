@@ -1,43 +1,10 @@
 import assert from 'node:assert/strict';
-import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
 import { nextResumeSession, resumedSessions } from '../../harness/resume.js';
 import { phaseLines } from '../../harness/phases.js';
 import type { ResultsFile } from '../../results/schema.js';
+import { KILLED, RESUMED, resumedRun } from './phase-fixtures.js';
 import { readResultsFile } from '../../results/store.js';
-
-const fixture = (name: string) => fileURLToPath(new URL(`../fixtures/results/${name}`, import.meta.url));
-/**
- * A real run SIGKILLed during its trials (fault injection, seed 202, kill 23: native × random-io,
- * two trials recorded, then `npm run cleanup` marked it interrupted). Its session wrote no `trials` phase.
- */
-const KILLED = fixture('killed-native-random-io.json');
-
-/**
- * A real run (native × tcp-rr, --quick --reps 1) SIGKILLed after its first trial, cleaned up and
- * resumed with this isobench: the file `bench -- --resume` left, its first session's trials recovered.
- */
-const RESUMED = fixture('resumed-after-kill-native-tcp-rr.json');
-
-/** The killed fixture resumed at `at` and run to the end: the resumed session's phases appended. */
-function resumedRun(killed: ResultsFile, at: string): ResultsFile {
-  const sessions = resumedSessions(killed, at);
-  return {
-    ...killed,
-    status: 'completed',
-    resumes: sessions.resumes,
-    phases: [
-      ...(sessions.phases ?? []),
-      { name: 'resume 1: installs', ms: 3 },
-      { name: 'resume 1: host probe', ms: 160 },
-      { name: 'resume 1: provision native', ms: 1 },
-      { name: 'resume 1: prepare random-io on native', ms: 480 },
-      { name: 'resume 1: trials', ms: 21_700 },
-      { name: 'resume 1: finish and teardown', ms: 90 },
-      { name: 'resume 1: report', ms: 1_200 },
-    ],
-  };
-}
 
 describe('a resumed run keeps every session\'s time', () => {
   it('a killed session\'s trials time is recovered from its trials at the resume, marked, and the earlier phases kept', async () => {
