@@ -1,4 +1,4 @@
-import type { PointResult, ResultsFile } from '../results/schema.js';
+import type { PointResult, ResultsFile, TrialRecord } from '../results/schema.js';
 import { formatDuration } from './progress.js';
 
 /*
@@ -38,17 +38,28 @@ export interface AdaptiveDecision {
   stopReason: string | null;
 }
 
+/** How many of the latest trials say how long the host makes a trial wait now (the quiet-host wait). */
+export const RECENT_WAIT_TRIALS = 4;
+
 /**
- * Estimated ms of a round that runs each of `keys` once: each point's mean trial duration so far,
- * else the mean over every trial in the file, else 0 (no trial ran yet).
+ * Estimated ms of a round that runs each of `keys` once: each point's mean trial time without its
+ * quiet-host wait (else that mean over every trial in the file, else 0: no trial ran yet), plus,
+ * per trial, the mean wait of the file's {@link RECENT_WAIT_TRIALS} latest trials. The wait is the
+ * host's state, not the point's: right after provisioning a guest still settling made every trial
+ * of a first round wait up to 20 s (measured here, 2026-11-30: a round of 12 trials took 2m35s,
+ * its last 4 waited 0 s), and charging that to every later round stopped a first look after one.
  */
 export function estimateRoundMs(file: ResultsFile, keys: readonly string[]): number {
-  const all = file.points.flatMap((point) => point.trials.map((trial) => trial.durationMs));
-  const fallback = all.length > 0 ? all.reduce((sum, value) => sum + value, 0) / all.length : 0;
+  const work = (trial: TrialRecord) => Math.max(0, trial.durationMs - (trial.quietHost?.waitedMs ?? 0));
+  const mean = (values: readonly number[]) => values.reduce((sum, value) => sum + value, 0) / values.length;
+  const trials = file.points.flatMap((point) => point.trials);
+  const fallback = trials.length > 0 ? mean(trials.map(work)) : 0;
+  const latest = [...trials].sort((a, b) => Date.parse(a.startedAt) - Date.parse(b.startedAt)).slice(-RECENT_WAIT_TRIALS);
+  const wait = latest.length > 0 ? mean(latest.map((trial) => trial.quietHost?.waitedMs ?? 0)) : 0;
   const byKey = new Map(file.points.map((point) => [point.key, point]));
   return keys.reduce((sum, key) => {
-    const trials = byKey.get(key)?.trials ?? [];
-    return sum + (trials.length > 0 ? trials.reduce((total, trial) => total + trial.durationMs, 0) / trials.length : fallback);
+    const own = byKey.get(key)?.trials ?? [];
+    return sum + (own.length > 0 ? mean(own.map(work)) : fallback) + wait;
   }, 0);
 }
 

@@ -135,6 +135,25 @@ test('budget: a round that would end past it is not started; the estimate comes 
   );
 });
 
+test('the estimate separates the quiet-host wait: a point\'s own work time, plus the wait the latest trials needed', () => {
+  // A first round on a host still busy after provisioning: the first two trials waited 19 s each, the
+  // latest four none (the shape of the fresh-machine run of 2026-11-30, 12 trials in 2m35s).
+  const at = (second: number) => new Date(Date.UTC(2026, 10, 30, 20, 11, second)).toISOString();
+  const waited = (durationMs: number, waitedMs: number, second: number): TrialRecord => ({
+    ...trial(durationMs, 0), startedAt: at(second), quietHost: { busyFraction: waitedMs > 0 ? 0.5 : 0.01, waitedMs, flagged: waitedMs > 0 },
+  });
+  const busyThenQuiet = resultsFile([
+    point('native', 'p1', []), point('kvm', 'p1', []), point('native', 'p2', []),
+  ].map((entry, index) => ({
+    ...entry,
+    trials: [[waited(25_000, 19_000, 0), waited(6_000, 0, 40)], [waited(25_500, 19_000, 25)], [waited(6_400, 0, 50), waited(6_400, 0, 57), waited(6_000, 0, 58)]][index]!,
+  })));
+  assert.equal(estimateRoundMs(busyThenQuiet, ['native/fake/p1', 'kvm/fake/p1', 'native/fake/p2']), 6_000 + 6_500 + 6_266.666666666667, 'no wait charged: the latest 4 waited 0 s');
+  // A host that is busy now: the latest trials' mean wait is added to every trial of the round.
+  const busyNow = resultsFile([{ ...point('native', 'p1', []), trials: [waited(6_000, 0, 0), waited(26_000, 20_000, 10), waited(26_000, 20_000, 20), waited(16_000, 10_000, 30), waited(6_000, 0, 40)] }]);
+  assert.equal(estimateRoundMs(busyNow, ['native/fake/p1', 'native/fake/p1']), 2 * (6_000 + 12_500));
+});
+
 test('the verdict summary counts decided and undecided points; none for a baseline-only run', () => {
   const file = resultsFile([
     point('native', 'p1', s3),
