@@ -129,6 +129,7 @@ export const tcpBulkEfficiencyByHost: FigureFamily = {
         metric: cpuNsPerByteOf(hostCpuSource(name)).name,
         valueTitle: (unit) => `${name}'s CPU time per byte (${unit})`,
         defaultUnit: 'ns/byte',
+        measuredOn: `host ${called}`,
         notes: [
           `Lab run: whole-host CPU time of ${called}, from its own /proc/stat read over SSH right before and after the transfer, divided by bytes moved. The other end of the link is another host with its own figure; the SSH reads' own busy time (milliseconds) is included.`,
           paperNote,
