@@ -4,4 +4,5 @@ export { UsageError } from '../core/errors.js';
 export { writeReport, buildFigures, DEFAULT_BASELINE, type ReportOptions, type ReportFormat } from './write-report.js';
 export { FIGURES } from './figures/index.js';
 export { loadResultsSource, type ReportSource } from './model/source.js';
-export type { Figure, FigureModule, FigureContext } from './figures/figure.js';
+export type { Figure, FigureFamily, FigureModule, FigureContext } from './figures/figure.js';
+export { figuresOf } from './figures/figure.js';

@@ -5,7 +5,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import type { BeforeAfter } from '../results/before-after.js';
 import type { ResultsFile } from '../results/schema.js';
 import { figureCsv } from './csv.js';
-import type { Figure, FigureContext } from './figures/figure.js';
+import { figuresOf, type Figure, type FigureContext } from './figures/figure.js';
 import { FIGURES } from './figures/index.js';
 import { beforeAfterSection } from './html/before-after.js';
 import { renderPage } from './html/page.js';
@@ -65,7 +65,7 @@ export function buildFigures(
     sources,
   );
   const context: FigureContext = { runs, baseline, multiRun: runs.length > 1, styles: new TargetStyles(targetStyle) };
-  const figures = FIGURES.map((module) => module.build(context)).filter((figure): figure is Figure => figure !== null);
+  const figures = FIGURES.flatMap((module) => figuresOf(module, context));
   return { context, figures };
 }
 

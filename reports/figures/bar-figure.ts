@@ -16,6 +16,8 @@ export interface BarFigureDefinition {
   defaultUnit: string;
   notes: string[];
   reference?: PaperFigureData;
+  /** Where the measured panel's numbers come from (GroupedBarsInput.measuredOn); `this host` when absent. */
+  measuredOn?: string;
 }
 
 /** A figure module for grouped bars with CI whiskers and % of baseline labels, from a declaration. */
@@ -47,6 +49,7 @@ function buildBarFigure(definition: BarFigureDefinition, context: FigureContext)
     categoryOrder: Object.values(definition.points),
     styles: context.styles,
     ...(definition.reference ? { reference: definition.reference } : {}),
+    ...(definition.measuredOn ? { measuredOn: definition.measuredOn } : {}),
   });
   return {
     id: definition.id,

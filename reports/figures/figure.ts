@@ -47,3 +47,20 @@ export interface FigureModule {
   id: string;
   build(context: FigureContext): Figure | null;
 }
+
+/**
+ * A module that draws one figure per thing the results hold several of, in order (a lab run's
+ * measured hosts: `tcp-bulk-efficiency.ts`); an empty list when the results hold none. Each
+ * figure's `id` must differ from every other figure's.
+ */
+export interface FigureFamily {
+  id: string;
+  buildEach(context: FigureContext): Figure[];
+}
+
+/** Every figure one module or family draws from the context, in order: zero or more. */
+export function figuresOf(module: FigureModule | FigureFamily, context: FigureContext): Figure[] {
+  if ('buildEach' in module) return module.buildEach(context);
+  const figure = module.build(context);
+  return figure ? [figure] : [];
+}

@@ -36,6 +36,8 @@ export interface GroupedBarsInput {
   reference?: PaperFigureData;
   /** Row order and colours of the targets. */
   styles: TargetStyles;
+  /** Where the measured panel's numbers come from; `this host` unless given (a lab host: `host sut`). */
+  measuredOn?: string;
 }
 
 /** The spec plus what the CSV export and the browser tests need from it (the same-named fields of Figure). */
@@ -109,7 +111,7 @@ export function groupedBars(input: GroupedBarsInput): GroupedBars {
     encoding: { y: anyMeasured ? { datum: axis.floor, type: 'quantitative' } : { value: PLOT_HEIGHT_PX }, text: { field: 'gapLabel' }, color: { value: '#b00020' }, tooltip: TOOLTIP },
   };
   const measuredView = {
-    title: { text: anyMeasured ? 'measured (this host)' : 'measured (this host): no samples', fontSize: 12 },
+    title: { text: `measured (${input.measuredOn ?? 'this host'})${anyMeasured ? '' : ': no samples'}`, fontSize: 12 },
     data: { values: data },
     width,
     height: PLOT_HEIGHT_PX,

@@ -1,5 +1,5 @@
 import { containerMigrationPhases } from './container-migration.js';
-import type { FigureModule } from './figure.js';
+import type { FigureFamily, FigureModule } from './figure.js';
 import { migrationDowntime, migrationRounds, migrationWeb } from './migration.js';
 import { migrationBandwidthSweep, migrationPredictedRounds, migrationWws } from './migration-predictions.js';
 import { mysqlLatencyThroughput } from './mysql-latency-throughput.js';
@@ -9,13 +9,17 @@ import { randomReadLatencyCdf } from './random-read-latency-cdf.js';
 import { rrLatency } from './rr-latency.js';
 import { sequentialIo } from './sequential-io.js';
 import { startupTime } from './startup.js';
-import { tcpBulkEfficiency } from './tcp-bulk-efficiency.js';
+import { tcpBulkEfficiency, tcpBulkEfficiencyByHost } from './tcp-bulk-efficiency.js';
 import { tcpBulkThroughput } from './tcp-bulk-throughput.js';
 
-/** Every figure the report knows, in the papers' order. A new figure is one module added here. */
-export const FIGURES: readonly FigureModule[] = [
+/**
+ * Every figure the report knows, in the papers' order. A new figure is one module added here; a
+ * family draws one figure per thing the results hold several of (a lab run's hosts).
+ */
+export const FIGURES: readonly (FigureModule | FigureFamily)[] = [
   tcpBulkThroughput,
   tcpBulkEfficiency,
+  tcpBulkEfficiencyByHost,
   rrLatency,
   randomIoIops,
   sequentialIo,

@@ -4,9 +4,10 @@ import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import type { ResultsFile } from '../../results/schema.js';
+import { readResultsFile } from '../../results/store.js';
 import { displayOf } from '../../provisioning/targets/configuration.js';
 import { writeReport } from '../../reports/write-report.js';
 import { loadResultsSource } from '../../reports/model/source.js';
@@ -167,6 +168,38 @@ describe('HTML report in headless Chromium', () => {
     const screenshot = join(workDir, 'report.png');
     await page.screenshot({ path: screenshot, fullPage: true });
     console.log(`report screenshot: ${screenshot}`);
+    assert.deepEqual(consoleErrors, []);
+    assert.deepEqual(networkRequests, []);
+    await page.close();
+  });
+
+  it('draws a lab run\'s CPU cost per host, within the page', async () => {
+    // The real lab run (test/fixtures/results/lab-native-network-2reps.json): CPU per byte stored per host only.
+    const lab = await readResultsFile(fileURLToPath(new URL('../fixtures/results/lab-native-network-2reps.json', import.meta.url)));
+    const path = await writeReport([lab], { out: join(workDir, 'lab.html'), targetStyle: displayOf });
+    const { page, consoleErrors, networkRequests } = await open(path);
+    const drawn = await page.locator('section.figure').evaluateAll((sections) => sections.map((section) => section.getAttribute('data-figure')));
+    assert.deepEqual(drawn.filter((id) => id?.startsWith('tcp-bulk-efficiency')), ['tcp-bulk-efficiency-host-sut', 'tcp-bulk-efficiency-host-peer']);
+    for (const [name, role] of [['sut', 'server'], ['peer', 'client']]) {
+      const figureId = `tcp-bulk-efficiency-host-${name}`;
+      const stored = lab.points.filter((point) => point.suite === 'tcp-bulk' && point.summaries.some((summary) => summary.metric === `cpu_ns_per_byte_host ${name}`));
+      assert.equal(stored.length, 2, `${name}: both directions stored`);
+      assert.equal(await countMarks(page, figureId, 'value'), stored.length, `${figureId}: value marks`);
+      const section = await page.locator(`section#figure-${figureId}`).innerText();
+      assert.match(section, new RegExp(`on host ${name} \\(${role}\\)`));
+      assert.match(section, /read over SSH/);
+      assert.match(await page.locator(`section#figure-${figureId} .static svg`).innerHTML(), new RegExp(`${name}'s CPU time per byte \\(ns/byte\\)`));
+    }
+    const overflow = await page.locator('html').evaluate((element) => {
+      const box = element as unknown as { scrollWidth: number; clientWidth: number };
+      return box.scrollWidth - box.clientWidth;
+    });
+    assert.ok(overflow <= 0, `no horizontal scroll (${overflow} px too wide)`);
+    const geometry = await markGeometry(page);
+    assert.deepEqual(geometry.bad, []);
+    const screenshot = join(workDir, 'lab-report.png');
+    await page.screenshot({ path: screenshot, fullPage: true });
+    console.log(`lab report screenshot: ${screenshot}`);
     assert.deepEqual(consoleErrors, []);
     assert.deepEqual(networkRequests, []);
     await page.close();

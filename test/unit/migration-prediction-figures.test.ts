@@ -4,6 +4,7 @@ import { test } from 'node:test';
 import { displayOf } from '../../provisioning/targets/configuration.js';
 import { measuredRoundBars, migrationBandwidthSweep, migrationPredictedRounds, migrationWws } from '../../reports/figures/migration-predictions.js';
 import { FIGURES } from '../../reports/figures/index.js';
+import { figuresOf } from '../../reports/figures/figure.js';
 import { migrationPredictionSection } from '../../reports/html/migration-predictions.js';
 import { labelRuns } from '../../reports/model/runs.js';
 import { TargetStyles } from '../../reports/model/targets.js';
@@ -60,9 +61,7 @@ test('every migration figure of the three real runs fits the page', async () => 
   // The rounds figure (legend at the side: 1254 px), the bandwidth sweep (1453 px) and the WWS trace
   // (1611 px) overflowed the 1252 px box as well, on their subtitles and legend.
   for (const run of [sweep, old, context('migration-wws-trace.json')]) {
-    for (const module of FIGURES) {
-      const figure = module.build(run);
-      if (!figure) continue;
+    for (const figure of FIGURES.flatMap((module) => figuresOf(module, run))) {
       const width = Number(/<svg[^>]* width="(\d+)"/.exec((await renderFigure(figure.spec)).svg)![1]);
       assert.ok(width <= FIGURE_MAX_WIDTH_PX, `${figure.id}: ${width} px wide, the page has ${FIGURE_MAX_WIDTH_PX}`);
     }
