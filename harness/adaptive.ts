@@ -117,7 +117,7 @@ export function nextAdaptiveRound(file: ResultsFile, limits: AdaptiveLimits, run
   const estimatedMs = estimateRoundMs(file, keys);
   if (limits.budgetSeconds !== null && elapsedMs + estimatedMs > limits.budgetSeconds * 1000) {
     return stop(
-      `budget ${formatDuration(limits.budgetSeconds * 1000)} spent: ${formatDuration(elapsedMs)} used, the next round (~${formatDuration(estimatedMs)}) would overrun it; ${undecided.length} point(s) undecided`,
+      `budget ${formatDuration(limits.budgetSeconds * 1000)}: ${formatDuration(elapsedMs)} used, the next round (~${formatDuration(estimatedMs)}) would end past it; ${undecided.length} point(s) undecided`,
     );
   }
   return { keys, chased: chased.map((point) => point.key), undecided: undecided.length, estimatedMs, stopReason: null };

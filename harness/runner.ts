@@ -563,7 +563,7 @@ export async function runBench(options: BenchOptions): Promise<BenchOutcome> {
           const elapsedMs = priorMs + performance.now() - started;
           const estimatedMs = estimateRoundMs(store!.snapshot, keys);
           if (elapsedMs + estimatedMs > budgetSeconds * 1000) {
-            stopReason = `budget ${formatDuration(budgetSeconds * 1000)} spent: ${formatDuration(elapsedMs)} used after ${roundIndex} of the ${plan.rounds.length} planned rounds, round ${roundIndex + 1} (~${formatDuration(estimatedMs)}) would overrun it`;
+            stopReason = `budget ${formatDuration(budgetSeconds * 1000)}: ${formatDuration(elapsedMs)} used after ${roundIndex} of the ${plan.rounds.length} planned rounds, round ${roundIndex + 1} (~${formatDuration(estimatedMs)}) would end past it`;
             budgetSpent = true;
             break;
           }

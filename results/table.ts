@@ -1,6 +1,6 @@
 import { csvDocument } from '../core/csv.js';
 import { headlineSummary, type ParamValue, type PointResult, type ResultsFile, type StoredVerdict } from './schema.js';
-import { hostRequestCaveat } from './io-request-caveat.js';
+import { pointCaveats } from './caveats.js';
 
 /** Column order of the CSV that `npm run results -- --format csv` prints; snake_case for spreadsheets and R. */
 export const SUMMARY_COLUMNS = [
@@ -245,9 +245,8 @@ export function toVerdictTable(results: ResultsFile): string {
         out.push(pointTitle(point));
       }
       out.push(...render(cells));
-      // A measured qualification of this target's figure (issue 13), under its line.
-      const caveat = hostRequestCaveat(point);
-      if (caveat !== null) out.push(...wrap(`caveat: ${caveat}`, TABLE_WIDTH - 4).map((line) => `    ${line}`));
+      // Measured qualifications of this target's figure (issue 13), under its line.
+      for (const caveat of pointCaveats(point)) out.push(...wrap(`caveat: ${caveat}`, TABLE_WIDTH - 4).map((line) => `    ${line}`));
     }
   }
   return `${out.join('\n')}\n`;

@@ -1,6 +1,6 @@
 import { headlineSummary, type MetricSummary, type ParamValue, type PointResult, type PointStatus } from '../../results/schema.js';
 import { headlineNoise, ratioText, verdictWords } from '../../results/table.js';
-import { hostRequestCaveat } from '../../results/io-request-caveat.js';
+import { pointCaveats } from '../../results/caveats.js';
 import type { ReportRun } from './runs.js';
 import { describeTarget, type TargetStyles } from './targets.js';
 
@@ -34,7 +34,7 @@ export interface FigureRow {
   percentOfBaseline: number | null;
   emulated: boolean;
   warnings: string[];
-  /** What the point's own stored measurements say qualifies its figures (results/io-request-caveat.ts); null when nothing. */
+  /** What the point's own stored measurements say qualifies its figures (results/caveats.ts), joined by `; `; null when nothing. */
   caveat: string | null;
   /**
    * The point's verdict against the run's baseline in words with its ratio, e.g. `slower by 23.6 %;
@@ -101,7 +101,7 @@ function rowsOfPoint(run: ReportRun, point: PointResult, query: RowQuery, option
     params: point.params,
     emulated: target.emulated,
     warnings: target.warnings,
-    caveat: hostRequestCaveat(point),
+    caveat: pointCaveats(point).join('; ') || null,
   };
   const matches = (name: string) => (typeof query.metric === 'string' ? name === query.metric : query.metric(name));
   const summaries = point.summaries.filter((summary) => matches(summary.metric));

@@ -131,7 +131,7 @@ test('budget: a round that would end past it is not started; the estimate comes 
   assert.equal(nextAdaptiveRound(file, budget, always, 56_000).stopReason, null, '56 s + 4 s ends on the budget: allowed');
   assert.equal(
     nextAdaptiveRound(file, budget, always, 56_001).stopReason,
-    'budget 1m00s spent: 56s used, the next round (~4s) would overrun it; 1 point(s) undecided',
+    'budget 1m00s: 56s used, the next round (~4s) would end past it; 1 point(s) undecided',
   );
 });
 

@@ -108,15 +108,17 @@ describe('the caveat where results are read', async () => {
   it('npm run results prints it under the target\'s line, and not under a point without it', () => {
     const table = toVerdictTable(real);
     const seqread = table.slice(table.indexOf('seqread ·'), table.indexOf('seqwrite ·'));
-    assert.match(seqread, /\n {2}kvm .*\n(?: {20,}.*\n)* {4}caveat: host disk requests averaged 1\.8 MiB for fio's 1\.0 MiB blocks \(merged below fio, ×1\.75,\n {4}n=1\): the host disk served requests of that size, not fio's\n/);
-    assert.doesNotMatch(seqread.slice(0, seqread.indexOf('  kvm')), /caveat/, 'native\'s 1021 KiB requests are fio\'s');
+    // The fixture's trials also ran on a busy host (helpers' work beside it): that caveat comes first.
+    const kvm = seqread.slice(seqread.indexOf('  kvm'));
+    assert.match(kvm, /\n {4}caveat: host disk requests averaged 1\.8 MiB for fio's 1\.0 MiB blocks \(merged below fio, ×1\.75,\n {4}n=1\): the host disk served requests of that size, not fio's\n/);
+    assert.doesNotMatch(seqread.slice(0, seqread.indexOf('  kvm')), /host disk requests/, 'native\'s 1021 KiB requests are fio\'s');
   });
 
   it('the report\'s figure rows carry it and the figure\'s banner says it', () => {
     const rows = collectRows(labelRuns([real]), { suite: 'random-io', metric: 'bandwidth_mb_s', pointIds: ['seqread'] }, { baseline: 'native', multiRun: false, styles: new TargetStyles(displayOf) });
     const kvm = rows.find((row) => row.target === 'kvm');
-    assert.match(kvm?.caveat ?? '', /^host disk requests averaged 1\.8 MiB/);
-    assert.equal(rows.find((row) => row.target === 'native')?.caveat, null);
+    assert.match(kvm?.caveat ?? '', /(^|; )host disk requests averaged 1\.8 MiB/);
+    assert.doesNotMatch(rows.find((row) => row.target === 'native')?.caveat ?? '', /host disk requests/);
     const banner = figureBanner(rows).toString();
     assert.match(banner, /Caveats measured in these rows/);
     assert.match(banner, /host disk requests averaged 1\.8 MiB for fio&#39;s 1\.0 MiB blocks|host disk requests averaged 1\.8 MiB for fio's 1\.0 MiB blocks/);

@@ -1032,7 +1032,7 @@ test('--budget bounds the planned rounds too: after the first, a round that woul
   assert.equal(results.status, 'completed');
   assert.equal(results.order.length, 1, 'only the first planned round ran');
   assert.deepEqual(results.points.map((entry) => entry.trials.length), [1, 1, 1, 1]);
-  assert.match(results.stopReason ?? '', /^budget \S+ spent: \S+ used after 1 of the 3 planned rounds, round 2 \(~\S+\) would overrun it$/);
+  assert.match(results.stopReason ?? '', /^budget \S+: \S+ used after 1 of the 3 planned rounds, round 2 \(~\S+\) would end past it$/);
   assert.ok(progress.lines.includes(`stopped: ${results.stopReason}`));
   // Without the budget the same run runs its 3 rounds (and then until decided).
   const unbounded = await runBench(benchOptions([configuration('native', driver), configuration('fake-b', driver)], [suite], { adaptive: { maxRepetitions: 10, budgetSeconds: null } }));
