@@ -385,8 +385,8 @@ export async function runBench(options: BenchOptions): Promise<BenchOutcome> {
     const adaptive = finalSettings.adaptive;
     const repetitionsText = adaptive
       ? `${options.repetitions} repetitions, then until decided (up to ${adaptive.maxRepetitions}${adaptive.budgetSeconds !== null ? `, budget ${formatDuration(adaptive.budgetSeconds * 1000)}` : ''})`
-      : `${options.repetitions} repetitions`;
-    log(`${resume ? 'resuming ' : ''}run ${runId}: ${plan.cells.length} points x ${repetitionsText}, seed ${options.seed}, baseline ${finalSettings.baseline}${finalSettings.mode === 'aa' ? ' (A/A)' : ''}; results: ${store.path}`);
+      : plural(options.repetitions, 'repetition');
+    log(`${resume ? 'resuming ' : ''}run ${runId}: ${plural(plan.cells.length, 'point')} x ${repetitionsText}, seed ${options.seed}, baseline ${finalSettings.baseline}${finalSettings.mode === 'aa' ? ' (A/A)' : ''}; results: ${store.path}`);
     log(`pinning: ${pinning.reason}`);
 
     /** The rows a configuration's points are keyed by: itself, and in an A/A run its second arm too. */
@@ -666,6 +666,11 @@ export async function runBench(options: BenchOptions): Promise<BenchOutcome> {
     await options.placement?.close();
     await releaseLock();
   }
+}
+
+/** `1 point`, `12 points`. */
+function plural(count: number, noun: string): string {
+  return `${count} ${noun}${count === 1 ? '' : 's'}`;
 }
 
 /** The run's plan: its rows (the arms), suites, points and seeded rounds. */

@@ -121,14 +121,15 @@ const MANY_REPETITIONS = 1000;
 
 /**
  * `3 repetitions a point` for a fixed run; for an adaptive one also the range the added rounds reached,
- * e.g. `3 repetitions a point, adaptive up to 10 (3–8 ran)`.
+ * e.g. `3 repetitions a point, adaptive up to 10 (3–8 ran)`, or `(3 ran)` when every point ran as many.
  */
 function repetitionsLine(results: ResultsFile): string {
   const { plan } = results;
   const base = `${plan.repetitions} repetitions a point`;
   if (!plan.adaptive) return base;
   const counts = results.points.map((point) => point.trials.length).filter((count) => count > 0);
-  const ran = counts.length > 0 ? ` (${Math.min(...counts)}–${Math.max(...counts)} ran)` : '';
+  const [least, most] = [Math.min(...counts), Math.max(...counts)];
+  const ran = counts.length === 0 ? '' : least === most ? ` (${least} ran)` : ` (${least}–${most} ran)`;
   return `${base}, adaptive up to ${plan.adaptive.maxRepetitions}${ran}`;
 }
 

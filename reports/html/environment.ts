@@ -12,6 +12,17 @@ export function environmentSection(runs: readonly ReportRun[]): SafeHtml {
   return html`<section id="environment"><h2>Environment</h2>${runs.map((run) => runEnvironment(run))}</section>`;
 }
 
+/**
+ * Whether KVM worked here: the host probe's answer, else the kvm target's own probe (the host probe
+ * leaves it null; the kvm driver boots a probe guest and stores `kvmUsable` in its labels), else
+ * `not probed`. A newcomer read `KVM usable not probed` above a kvm row whose probe had said no.
+ */
+function kvmUsableText(file: ReportRun['file']): string {
+  if (file.host.kvmUsable !== null) return yesNo(file.host.kvmUsable);
+  const probed = file.targets.map((target) => target.labels.kvmUsable).find((value) => typeof value === 'boolean');
+  return probed === undefined ? 'not probed' : `${yesNo(probed)} (the kvm target's probe)`;
+}
+
 function runEnvironment(run: ReportRun): SafeHtml {
   const { file } = run;
   const host = file.host;
@@ -23,7 +34,7 @@ function runEnvironment(run: ReportRun): SafeHtml {
     ['kernel / distro', `${host.kernel} / ${host.distro}`],
     ['Node.js', host.nodeVersion],
     ['tools', host.tools.map((tool) => `${tool.tool} ${tool.version ?? '(missing)'}`).join(', ')],
-    ['accel', `/dev/kvm ${yesNo(host.kvmDevice)}; KVM usable ${host.kvmUsable === null ? 'not probed' : yesNo(host.kvmUsable)}`],
+    ['accel', `/dev/kvm ${yesNo(host.kvmDevice)}; KVM usable ${kvmUsableText(file)}`],
     ['vhost-net', yesNo(host.vhostNet)],
     ['perf counters', yesNo(host.perfCounters)],
     ['Docker', host.docker ? `${host.docker.version}, storage driver ${host.docker.storageDriver}, cgroup ${host.docker.cgroupVersion}` : 'not available'],

@@ -21,10 +21,11 @@ test('a probe that never succeeds ends in a DeadlineError naming what and the de
   assert.ok(error instanceof IsobenchError);
   assert.equal(error.exitCode, 1);
   assert.equal(error.message, 'nothing listened on 10.0.0.2:5201 (tcp) within 120 ms: ss showed nothing');
-  // Bounds loose enough for a loaded host (this failed once while a CI run shared the 2 cores): it
-  // waited the deadline, not forever, and probed more than once but not more often than every 20 ms.
+  // Bounds loose enough for a loaded host (this failed twice while a CI run shared the 2 cores; a
+  // stalled event loop can leave room for one probe only): it waited the deadline, not forever, and
+  // probed at least once but not more often than every 20 ms.
   assert.ok(waited >= 115 && waited < 10_000, `waited ${waited} ms`);
-  assert.ok(calls >= 2 && calls <= 8, `${calls} probes at 20 ms over 120 ms`);
+  assert.ok(calls >= 1 && calls <= 8, `${calls} probes at 20 ms over 120 ms`);
 });
 
 test('a probe that succeeds on its 3rd try returns its value, having waited between tries', async () => {

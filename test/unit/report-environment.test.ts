@@ -126,3 +126,15 @@ describe('report environment: single-host files', () => {
     });
   }
 });
+
+describe('report environment: KVM usable', () => {
+  it('says what the kvm target\'s probe found when the host probe left it open (it said "not probed" above a kvm row whose probe said no)', async () => {
+    const file = await readResultsFile(fixture('random-io/seq-io-native-kvm-1rep.json'));
+    assert.equal(file.host.kvmUsable, null, 'the host probe does not boot a guest');
+    assert.equal(file.targets.find((target) => target.target === 'kvm')?.labels.kvmUsable, false);
+    assert.match(unescape(sectionOf(file)), /\/dev\/kvm yes; KVM usable no \(the kvm target's probe\)/);
+    // A run without a kvm target has no probe to quote.
+    const native = { ...file, targets: file.targets.filter((target) => target.target !== 'kvm') };
+    assert.match(unescape(sectionOf(native)), /KVM usable not probed/);
+  });
+});
