@@ -225,6 +225,10 @@ export function toVerdictTable(results: ResultsFile): string {
       TABLE_WIDTH,
     ),
   ];
+  // What a target really ran as when it fell back (a TCG guest, no vhost-net): the report's banner, in a line.
+  for (const facts of results.targets) {
+    if (facts.degraded.length > 0) out.push(...wrap(`${facts.target} ran degraded: ${facts.degraded.join('; ')}`, TABLE_WIDTH));
+  }
   const header = ['  target', 'mean', `% of ${plan.baseline}`, 'MDE %', 'verdict'];
   const suites = [...new Set(results.points.map((point) => point.suite))];
   for (const suite of suites) {

@@ -21,3 +21,10 @@ test('trials that ran on a busy host are a caveat of their point, in the table u
   const table = toVerdictTable(file);
   assert.match(table, /\n {4}caveat: 1 of 1 trial\(s\) ran on a busy host \(up to 99 % busy when the wait gave up\): their\n {4}figures may be off\n/);
 });
+
+test('the table says what a target fell back to, as the report\'s banner does (it showed a TCG guest as plain kvm)', async () => {
+  const file = await readResultsFile(join(REPO_ROOT, 'test/fixtures/random-io/seq-io-native-kvm-1rep.json'));
+  const table = toVerdictTable(file);
+  assert.match(table, /\nkvm ran degraded: TCG emulation: not KVM; no vhost-net: userspace virtio-net\n/);
+  assert.doesNotMatch(table, /native ran degraded/);
+});
