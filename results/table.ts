@@ -118,6 +118,8 @@ export function ratioText(verdict: StoredVerdict): string {
 
 /** Above this many more repetitions the table says "over 1,000" rather than an estimate nobody can act on. */
 const MANY_REPETITIONS = 1000;
+/** Samples a side below which no number of further repetitions is estimated (a spread of 2 is too rough). */
+const MIN_ESTIMATE_SAMPLES = 3;
 
 /**
  * `3 repetitions a point` for a fixed run; for an adaptive one also the range the added rounds reached,
@@ -158,6 +160,9 @@ export function verdictWords(verdict: StoredVerdict): string {
       if (verdict.effectPercent >= 100) return `${verdict.verdict}: ×${Math.max(verdict.ratio, 1 / verdict.ratio).toFixed(1)} ${verdict.baseline}`;
       return `${verdict.verdict} by ${verdict.effectPercent.toFixed(1)} %`;
     case 'undecided': {
+      // Two samples a side give a spread, not one to plan by: at n = 2 the estimate said "1 more rep"
+      // beside a 95 % interval of 12.5–151,935 % (a newcomer's first look).
+      if (Math.min(verdict.n.baseline, verdict.n.candidate) < MIN_ESTIMATE_SAMPLES) return `undecided — ${Math.min(verdict.n.baseline, verdict.n.candidate)} samples a side are too few to say how many more reps would decide`;
       const more = moreRepetitions(verdict);
       if (more === null) return 'undecided — no number of reps decides (ratio on the margin)';
       // Past a thousand the estimate says "the ratio sits near the margin", not a number to plan a run by.

@@ -119,6 +119,8 @@ describe('the verdict table of npm run results', () => {
     assert.equal(randread.verdict, 'undecided');
     assert.ok(randread.verdict === 'undecided' && randread.repetitionsNeeded !== null);
     assert.equal(verdictWords(randread), `undecided — ${randread.repetitionsNeeded - 3} more reps would decide`);
+    // Two samples a side: no estimate to plan by (it said "1 more rep" beside a 12.5–151,935 % interval).
+    assert.equal(verdictWords({ ...randread, n: { baseline: 2, candidate: 2 } }), 'undecided — 2 samples a side are too few to say how many more reps would decide');
     const broken = withZeroAndNegativeSample(real, 'docker-nat/tcp-rr/tcp', 'docker-nat:overlay/random-io/randread');
     const table = toVerdictTable(broken);
     // A long reason wraps under the verdict column: read it as one line.
