@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
+import { userPath } from '../core/user-path.js';
 import { parseDocument } from 'yaml';
 import { z } from 'zod';
 import { UsageError } from '../core/errors.js';
@@ -103,14 +104,17 @@ export interface TestRange {
  *   `ssh`, a test-address outside `testRange`.
  */
 export async function readInventory(path: string, testRange: TestRange): Promise<Inventory> {
+  // Typed in a subdirectory, the path is that directory's (core/user-path.ts); messages keep it as typed.
+  const file = userPath(path);
+  const source = file === resolve(path) ? path : file;
   let text: string;
   try {
-    text = await readFile(path, 'utf8');
+    text = await readFile(file, 'utf8');
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code ?? 'unreadable';
     throw new UsageError(`--hosts ${path} cannot be read (${code}): name an inventory file (YAML or JSON)`, { cause: error });
   }
-  return parseInventory(text, path, testRange);
+  return parseInventory(text, source, testRange);
 }
 
 /**

@@ -3,6 +3,7 @@ import { compareBeforeAfter, type BeforeAfter } from '../results/before-after.js
 import { ResultsFormatError, type ResultsFile } from '../results/schema.js';
 import { UsageError } from '../core/errors.js';
 import { parseFlags } from '../core/flags.js';
+import { userPath } from '../core/user-path.js';
 import { beforeAfterSummary, hostWarningLine } from './before-after-summary.js';
 import { loadResultsSource, type ReportSource } from './model/source.js';
 import type { TargetStyleLookup } from './model/targets.js';
@@ -131,7 +132,8 @@ function parseOptions(argv: string[]): ReportArguments | 'help' {
   for (const [name, value] of Object.entries({ out: values.out, baseline: values.baseline, title: values.title })) {
     if (value !== undefined && value.trim() === '') throw new UsageError(`--${name} needs a value`);
   }
-  return { files: positionals, out: values.out, baseline: values.baseline, title: values.title, format };
+  // Paths typed in a subdirectory are that directory's (npm run starts in the package root).
+  return { files: positionals.map(userPath), out: values.out === undefined ? undefined : userPath(values.out), baseline: values.baseline, title: values.title, format };
 }
 
 function assertBaselineExists(baseline: string, results: readonly ResultsFile[]): void {

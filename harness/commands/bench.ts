@@ -4,6 +4,7 @@ import { resolve } from 'node:path';
 import type { AnySuite, SuiteOptions } from '../../contracts/suite.js';
 import type { TargetOptions } from '../../contracts/target.js';
 import { UsageError } from '../../core/errors.js';
+import { userPath } from '../../core/user-path.js';
 import { allConfigurations, displayOf, parseTargetConfiguration } from '../../provisioning/targets/configuration.js';
 import { DRIVERS, TARGET_NAMES } from '../../provisioning/targets/index.js';
 import { DEFAULT_GUARD_RANGE, DEFAULT_TEST_SUBNET } from '../../provisioning/topology.js';
@@ -152,7 +153,8 @@ const DECIMAL_NUMBER = /^-?(\d+\.?\d*|\.\d+)$/;
 /** `--out ""` would resolve to the working directory (the source tree under npm run): refused instead. */
 function outDirectory(text: string | undefined): string {
   if (text !== undefined && text.trim() === '') throw new UsageError('--out takes a directory, not an empty value: give a path, or leave --out out for runs/');
-  return resolve(text ?? DEFAULT_OUT_DIRECTORY);
+  // A directory typed in a subdirectory is that directory's; the default `runs/` is the package root's.
+  return text === undefined ? resolve(DEFAULT_OUT_DIRECTORY) : userPath(text);
 }
 
 function integer(flag: string, text: string | undefined, fallback: number, min: number, max: number): number {
@@ -206,7 +208,7 @@ function choice<T extends string>(flag: string, text: string | undefined, choice
  */
 export async function parseBenchOptions(argv: string[]): Promise<BenchOptions & { lab?: LabSelection; leftOut?: LeftOutTarget[] }> {
   const { values } = parseFlags({ args: argv, options: FLAGS, strict: true }, 'npm run bench -- --help', 'name targets and suites with --target and --suite');
-  if (values.resume !== undefined) return resumeBenchOptions(values.resume, argv);
+  if (values.resume !== undefined) return resumeBenchOptions(values.resume === '' ? '' : userPath(values.resume), argv);
   if (values.quick && values.full) throw new UsageError('--quick and --full contradict each other: choose one');
   const defaultMatrix = values.target === undefined && values.suite === undefined;
   // A bare `npm run bench`: the first look, each suite's headline point within a 5-minute budget.

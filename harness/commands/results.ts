@@ -3,6 +3,7 @@ import { predictionRows, toPredictionTable } from '../../results/migration-predi
 import { migrationRows, noMigrationTrialsLine, toMigrationTable } from '../../results/migration-table.js';
 import { readResultsFile } from '../../results/store.js';
 import { summaryRows, toCsv, toTable, toVerdictTable } from '../../results/table.js';
+import { userPath } from '../../core/user-path.js';
 import { UsageError } from '../../core/errors.js';
 import { aaSummaryLines } from '../aa.js';
 import { parseFlags } from '../../core/flags.js';
@@ -37,7 +38,7 @@ export async function resultsCommand(argv: string[], write: (text: string) => vo
   if (!FORMATS.includes(format)) throw new UsageError(`--format takes table, metrics, csv, json or migration, not "${format}"`);
   if (positionals.length === 0) throw new UsageError('name a results file: npm run results -- runs/RUN-ID.json');
   const files = [];
-  for (const path of positionals) files.push(await readResultsFile(path));
+  for (const path of positionals) files.push(await readResultsFile(userPath(path)));
   if (format === 'migration') {
     // The measured table, then measured against Clark's and QEMU's predictions (computed for files
     // without them). A file without migration trials is not bad input (one of several files, say):
