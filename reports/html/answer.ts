@@ -84,7 +84,7 @@ function answerCell(cell: SuiteAnswer | null, baseline: string): SafeHtml {
           cell.ratioPoints > 1 && cell.performanceRange ? html` <span class="range">(points ${cell.performanceRange[0].toFixed(1)}–${cell.performanceRange[1].toFixed(1)})</span>` : ''
         }</div>`;
   return html`<td class="verdict v-${cell.kind}" data-kind="${cell.kind}"><div class="word"><span class="glyph" aria-hidden="true">${label.glyph}</span> ${cell.words}</div>${performance}<div class="counts">${countsText(cell.counts)}</div>
-<details><summary>${cell.points.length} point${cell.points.length === 1 ? '' : 's'}</summary><table class="points"><thead><tr><th>point</th><th>metric</th><th>% of ${baseline} (95 % CI)</th><th>MDE</th><th>verdict</th></tr></thead><tbody>${cell.points.map(
+<details><summary>${cell.points.length} point${cell.points.length === 1 ? '' : 's'}</summary><table class="points"><thead><tr><th>point</th><th>metric</th><th title="the metric's own ratio: for a lower-is-better metric above 100 % is worse; the cell's performance line inverts it">metric's mean, % of ${baseline} (95 % CI)</th><th>MDE</th><th>verdict</th></tr></thead><tbody>${cell.points.map(
     pointRow,
   )}</tbody></table></details></td>`;
 }
