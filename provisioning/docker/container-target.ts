@@ -233,7 +233,9 @@ async function provisionContainer(spec: ContainerTargetSpec, context: ProvisionC
 
     const prepared = await exec(['mkdir', '-p', DATA_DIRECTORY], { timeoutMs: 30_000 });
     if (!prepared.ok) throw new DockerStepError(`creating ${DATA_DIRECTORY} in ${name}`, (prepared.stderr || prepared.stdout).trim());
-    const fsType = (await exec(['stat', '--file-system', '--format=%T', DATA_DIRECTORY], { timeoutMs: 30_000 })).stdout.trim() || 'unknown';
+    // findmnt names the mount's own type (ext4); `stat -f` only the superblock magic ext2, 3 and 4 share ("ext2/ext3").
+    const mounted = await exec(['findmnt', '--noheadings', '--output', 'FSTYPE', '--target', DATA_DIRECTORY], { timeoutMs: 30_000 });
+    const fsType = (mounted.ok ? mounted.stdout.trim() : '') || (await exec(['stat', '--file-system', '--format=%T', DATA_DIRECTORY], { timeoutMs: 30_000 })).stdout.trim() || 'unknown';
 
     const accounting = await dockerStep(`finding ${name}'s cgroup`, () => cpuAccountingOf(inspect.State.Pid, daemon.info.cgroupVersion));
     const proxies = publishAddress ? await findDockerProxies((proxy) => proxy.hostIp === publishAddress) : [];

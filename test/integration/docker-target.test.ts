@@ -51,7 +51,7 @@ test('docker-nat publishes on its own bridge address and proved the DNAT path', 
   assert.match(String(labels.natProbe), /counted by the DNAT rule .* refused by the container/);
   assert.equal(labels.dockerProxyCarriedTraffic, false);
   assert.match(String(labels.storageDriver), /overlay/);
-  assert.equal(labels.dataFilesystem, 'overlayfs', 'with --storage overlay, /data is on the container\'s layered fs');
+  assert.equal(labels.dataFilesystem, 'overlay', 'with --storage overlay, /data is on the container\'s layered fs');
   for (const key of ['dockerVersion', 'cgroupVersion', 'securityOptions', 'cpuAccounting']) assert.ok(labels[key], key);
   assert.notEqual(target.serverAddress, topology.hostAddress, 'not the address native and docker-host servers listen on');
   await topology.verifyDestination(target.serverAddress);
