@@ -4,11 +4,12 @@ import { HostSet, viaOf, type Host } from '../hosts/host.js';
 import { hostProcStat } from '../hosts/proc-stat.js';
 import { hostForRole, readInventory, type Inventory, type InventoryHost, type TestRange } from '../hosts/inventory.js';
 import { cidrContains, parseAddress, parseCidr } from '../provisioning/ipv4.js';
-import { describeLabHost, readHostIdentity, type LabHostIdentity } from '../provisioning/lab-host-facts.js';
+import { describeLabHost, readHostIdentity } from '../provisioning/lab-host-facts.js';
 import { labClientSide, labDestinationCheck, labNativeTarget } from '../provisioning/lab-native.js';
 import { hostCpuSource } from '../results/metrics.js';
 import type { LabHost } from '../results/schema.js';
 import type { Placement } from './placement.js';
+import { identityDifferences } from './resume.js';
 
 /**
  * The test range an inventory's test addresses must lie in: `--guard-range`'s (default
@@ -128,14 +129,11 @@ export async function labResumeSelection(file: string, recorded: LabBenchFlags, 
  *   host cannot be reached (it names the host).
  */
 export async function refuseChangedLabHosts(file: string, stored: readonly LabHost[] | undefined, selection: LabSelection, hostOf: (name: string) => Host): Promise<void> {
-  const fields: Array<keyof LabHostIdentity> = ['hostname', 'cores', 'cpuModel', 'kernel'];
   for (const entry of [selection.server, selection.client]) {
     const was = stored?.find((host) => host.name === entry.name)?.facts;
     if (!was) continue;
-    const now = await readHostIdentity(hostOf(entry.name));
-    const differs = fields.filter((field) => was[field] !== now[field]);
-    if (differs.length === 0) continue;
-    const what = differs.map((field) => `${field} ${JSON.stringify(was[field])} then, ${JSON.stringify(now[field])} now`).join('; ');
+    const what = identityDifferences(was, await readHostIdentity(hostOf(entry.name)), ['then', 'now']);
+    if (what === null) continue;
     throw new UsageError(`cannot resume ${file}: host ${entry.name} is another machine now (${what}): resume on the hosts it measured, or start a new run`);
   }
 }

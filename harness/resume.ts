@@ -118,11 +118,24 @@ export function rebuildRun(state: ResumeState, parseSuiteOptions: (values: Recor
  * @throws UsageError naming what differs and where the run was measured.
  */
 export function checkSameHost(path: string, recorded: HostFacts, here: HostIdentity): void {
-  const fields: Array<keyof HostIdentity> = ['hostname', 'cores', 'cpuModel', 'kernel'];
-  const differs = fields.filter((field) => recorded[field] !== here[field]);
-  if (differs.length === 0) return;
-  const what = differs.map((field) => `${field} ${JSON.stringify(recorded[field])} there, ${JSON.stringify(here[field])} here`).join('; ');
+  const what = identityDifferences(recorded, here, ['there', 'here']);
+  if (what === null) return;
   throw new UsageError(`${path} was measured on another host (${what}): resume it on that host, or start a new run here`);
+}
+
+/** A machine's identity as either probe reads it (a lab host's core count may be unknown: null). */
+type MachineIdentity = Record<keyof HostIdentity, string | number | null>;
+
+/**
+ * What makes two readings of a machine's identity (hostname, cores, CPU model, kernel) different
+ * machines, as `hostname "a" there, "b" here; …` with the two words given; null when they agree.
+ * Shared by the single-host resume check and the lab hosts' (lab.ts refuseChangedLabHosts).
+ */
+export function identityDifferences(recorded: MachineIdentity, now: MachineIdentity, [was, is]: readonly [string, string]): string | null {
+  const fields: Array<keyof MachineIdentity> = ['hostname', 'cores', 'cpuModel', 'kernel'];
+  const differs = fields.filter((field) => recorded[field] !== now[field]);
+  if (differs.length === 0) return null;
+  return differs.map((field) => `${field} ${JSON.stringify(recorded[field])} ${was}, ${JSON.stringify(now[field])} ${is}`).join('; ');
 }
 
 /**
