@@ -52,6 +52,17 @@ export interface ClientSide {
   wrap(command: readonly string[]): string[];
 }
 
+/**
+ * The machine a target runs on, when it is not this one (lab mode: the `--server` host over SSH):
+ * for what a suite reads of the host beside the target (random-io's /sys/block), never inside it.
+ */
+export interface TargetHostAccess {
+  /** The inventory's name for the host, e.g. `sut`: a metric read there names it in its method. */
+  readonly name: string;
+  /** Runs a program on that host (not in the target) to completion. */
+  exec(command: readonly string[], options?: CommandOptions): Promise<CommandOutcome>;
+}
+
 /** What `prepare`, `runTrial` and `finish` receive about the target under test and the host. */
 export interface SuiteContext<O extends SuiteOptions = SuiteOptions> {
   target: ProvisionedTarget;
@@ -60,6 +71,11 @@ export interface SuiteContext<O extends SuiteOptions = SuiteOptions> {
   host: HostFacts;
   /** Measures CPU time around the suite's window: this machine's /proc/stat, or in lab mode the server and client hosts'. */
   cpu: Pick<CpuMeter, 'start'>;
+  /**
+   * The host the target runs on when it is another machine (lab mode: the server host); absent, it
+   * is this machine, whose files a suite may read directly.
+   */
+  targetHost?: TargetHostAccess;
   /**
    * Called once the suite knows the exact destination.
    * @throws unless the address is one isobench assigned and the client routes it through its own veth.
@@ -76,6 +92,8 @@ export interface SuiteContext<O extends SuiteOptions = SuiteOptions> {
    * at hand (calibrate).
    */
   launchFresh?: () => Promise<ProvisionedTarget>;
+  /** Why `launchFresh` is absent where a driver is at hand (a lab kvm guest owns its host's one guest-address), for the skip's reason. */
+  freshUnavailable?: string;
 }
 
 /** A trial's context: the suite context plus what `prepare` returned for this target. */

@@ -7,6 +7,7 @@ import type { CommandOptions, CommandOutcome } from '../core/exec.js';
 import type { TargetFacts } from '../results/schema.js';
 import type { MigrationStatus, MigrationVariant } from '../results/migration.js';
 import type { ContainerMigrationHost } from './container-migration.js';
+import type { TargetLabMigration } from './lab-migration.js';
 import type { LibvirtMigrationRecord } from '../results/libvirt-jobinfo.js';
 
 /** Options from the command line that shape how targets are provisioned; each driver reads those it takes. */
@@ -99,6 +100,11 @@ export interface ProvisionedTarget {
    * destination, as with `migration`.
    */
   readonly libvirtMigration?: TargetLibvirtMigration;
+  /**
+   * Live migration of this target's guest between two lab hosts (lab mode's kvm target, issue 14);
+   * absent elsewhere. After a completed one the target is the guest on the other host.
+   */
+  readonly labMigration?: TargetLabMigration;
 }
 
 /** What a migration trial asks for: QEMU's knobs, one variant at a time. */

@@ -1,5 +1,6 @@
 import { readdir, readFile, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+import { errorMessage, IsobenchError } from './errors.js';
 import { runCommand } from './exec.js';
 import { writeJsonAtomic } from './json-file.js';
 import { hostProcessTree, terminate } from './kill-tree.js';
@@ -85,6 +86,24 @@ export interface UndoReport {
   failed: Array<{ description: string; error: string }>;
 }
 
+/** A resource was registered after teardown began: it was removed at once (or, if that failed, left in the ledger for `cleanup`). */
+export class TeardownStartedError extends IsobenchError {
+  /**
+   * @param description The resource's description, as given to `register`.
+   * @param undoFailure Why removing it failed, or null when it was removed.
+   */
+  constructor(
+    readonly description: string,
+    readonly undoFailure: string | null,
+  ) {
+    super(
+      undoFailure === null
+        ? `${description} was made after the run's teardown began: removed at once`
+        : `${description} was made after the run's teardown began and could not be removed (${undoFailure}): run \`npm run cleanup\``,
+    );
+  }
+}
+
 /**
  * Every resource isobench creates is registered here the moment it exists, and removed in reverse
  * order on success, failure and Ctrl-C. The ledger on disk lets `cleanup` finish the job after a crash.
@@ -102,6 +121,13 @@ export class ResourceRegistry {
    * bring back an empty ledger that makes the next run refuse as if a crashed run had left it.
    */
   private tornDown = false;
+  /**
+   * Set when undoAll begins: from then on the registry takes nothing new. An interrupt's teardown runs
+   * beside the main flow, which may start a trial's server mid-teardown; registered, that server
+   * outlived the process (which exits once the teardown ends) in a ledger the next run refused on
+   * (seen in CI: a run stopped by SIGTERM left `ledger-….json`, and 13 later tests refused to start).
+   */
+  private closed = false;
 
   constructor(
     readonly runId: string,
@@ -116,13 +142,26 @@ export class ResourceRegistry {
   }
 
   /**
-   * Records a resource that now exists and writes the ledger before returning.
+   * Records a resource that now exists and writes the ledger before returning. Once teardown has
+   * begun (undoAll was called) the resource is removed at once instead: nothing would remove it later.
    * @param description Names it in reports and in `cleanup`, e.g. `tap NAME`, `QEMU NAME (pid 1234)`.
    * @returns Its id, for `undo` or `forget`.
-   * @throws the file system's error when the ledger cannot be written.
+   * @throws TeardownStartedError when undoAll has begun (the resource is removed, or stays in the
+   *   ledger for `cleanup` if removing it failed); the file system's error when the ledger cannot be written.
    */
   async register(description: string, undo: Undo): Promise<number> {
     const entry: ResourceEntry = { id: this.nextId++, description, undo };
+    if (this.closed) {
+      const failure = await undoResource(undo).then(
+        () => null,
+        (error: unknown) => errorMessage(error),
+      );
+      if (failure !== null) {
+        this.entries.push(entry);
+        await this.persist();
+      }
+      throw new TeardownStartedError(description, failure);
+    }
     this.entries.push(entry);
     await this.persist();
     return entry.id;
@@ -154,8 +193,12 @@ export class ResourceRegistry {
     await this.persist();
   }
 
-  /** Undoes every registered resource, newest first; what fails stays in the ledger for `cleanup`. */
+  /**
+ * Undoes every registered resource, newest first; what fails stays in the ledger for `cleanup`.
+ * Closes the registry: a later `register` removes its resource at once and throws.
+ */
   async undoAll(): Promise<UndoReport> {
+    this.closed = true;
     // A resource that could not be removed stays in the ledger, so `cleanup` can try again.
     const report = await undoInReverse([...this.entries], async (entry, removed) => {
       if (!removed) return;

@@ -20,6 +20,12 @@ export interface ToolRequirement {
    * service starts denied (withServiceStartsDenied). isobench starts its own server where it needs one.
    */
   startsService?: boolean;
+  /**
+   * Which side of a run executes it: `client` (sysbench, the load generator) or `target` (fio,
+   * mariadbd: inside the target, on the host for native); absent, both (iperf3, sockperf). Single-host
+   * mode installs every tool here regardless; lab mode checks each host for its side's only.
+   */
+  side?: 'client' | 'target';
 }
 
 /** Debian's hook that invoke-rc.d and deb-systemd-invoke ask before starting a service (policy-rc.d(8)). */

@@ -2,8 +2,9 @@
 // JavaScript with Node's built-ins only: install them if missing, then hand over to the TypeScript CLI.
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -21,7 +22,10 @@ if (!existsSync(join(root, 'node_modules', 'tsx', 'package.json'))) {
   environment.ISOBENCH_NPM_CI_MS = String(Date.now() - begin);
 }
 
-const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'harness', 'cli.ts'), ...process.argv.slice(2)], {
+// tsx by its path: a bare `--import tsx` is resolved from the working directory, so `node
+// /path/to/isobench/harness/bootstrap.mjs` typed elsewhere could not find it.
+const tsx = pathToFileURL(createRequire(join(root, 'package.json')).resolve('tsx')).href;
+const child = spawn(process.execPath, ['--import', tsx, join(root, 'harness', 'cli.ts'), ...process.argv.slice(2)], {
   stdio: 'inherit',
   env: environment,
 });

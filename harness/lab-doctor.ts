@@ -1,7 +1,7 @@
 import { errorMessage } from '../core/errors.js';
 import type { Host } from '../hosts/host.js';
 import type { InventoryHost } from '../hosts/inventory.js';
-import { computeRecipeHash, hostImageDirectory, probeHostImage, type HostImageState } from '../provisioning/image/index.js';
+import { artifactDamage, computeRecipeHash, hostImageDirectory, probeHostImage, type HostImageState } from '../provisioning/image/index.js';
 import { describeLabHost } from '../provisioning/lab-host-facts.js';
 import type { LabHost } from '../results/schema.js';
 import { openLab } from './lab.js';
@@ -58,8 +58,15 @@ export function hostImageLine(entry: Pick<InventoryHost, 'name' | 'dataDir'>, lo
   const directory = hostImageDirectory(entry.dataDir);
   const later = 'the first lab run that needs it copies it';
   const { manifest } = look;
+  // Only a copy at this host's recipe is worth checking: a stale one is copied again anyway.
+  const damage =
+    manifest.kind === 'present' && manifest.manifest.recipeHash === localHash
+      ? manifest.manifest.artifacts.map((name) => artifactDamage(name, manifest.manifest.contents[name], look.found.get(name))).filter((why) => why !== null)
+      : [];
   const state =
-    manifest.kind === 'absent'
+    damage.length > 0
+      ? `changed since it was copied to ${directory} (this host's recipe ${localHash}): ${damage.join('; ')}; ${later} again`
+      : manifest.kind === 'absent'
       ? `absent (no manifest in ${directory}); ${later}`
       : manifest.kind === 'unreadable'
         ? `unreadable manifest in ${directory} (${manifest.reason}); ${later}`

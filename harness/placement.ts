@@ -4,13 +4,25 @@
  * client namespace, the bridge) exactly as before; harness/lab.ts's `labPlacement` provisions on an
  * inventory's `--server` host and drives the load from its `--client` host over SSH.
  */
-import type { AnySuite, ClientSide } from '../contracts/suite.js';
-import type { ProvisionedTarget } from '../contracts/target.js';
+import type { AnySuite, ClientSide, TargetHostAccess } from '../contracts/suite.js';
+import type { ProvisionedTarget, ServicePort, TargetOptions } from '../contracts/target.js';
 import type { ResourceRegistry } from '../core/ledger.js';
 import type { HostProcStat } from '../hosts/proc-stat.js';
+import type { RunImage } from '../provisioning/image/index.js';
 import type { TargetConfiguration } from '../provisioning/targets/configuration.js';
 import type { HostFacts, LabHost } from '../results/schema.js';
 import type { PinningPlan } from './pinning.js';
+
+/** What the runner gives a placement's provisioning beyond the configuration and the ledger. */
+export interface PlacementProvisionContext {
+  /** Ports the chosen suites' servers listen on (a NAT target publishes them when it makes its container). */
+  servicePorts: readonly ServicePort[];
+  /** The configuration's options (`storage` for the Docker targets). */
+  options: TargetOptions;
+  /** The run's image steps (the tree is built or found once per run, on this machine). */
+  image: RunImage;
+  log: (line: string) => void;
+}
 
 /** A topology other than this host's own: targets on one host, the client on another. */
 export interface Placement {
@@ -21,18 +33,36 @@ export interface Placement {
    * @throws UsageError (exit 2) naming the host and the missing tool; HostError for a host that does not answer.
    */
   check(suites: readonly AnySuite[], log: (line: string) => void): Promise<void>;
+  /**
+   * The server host's online cores, read by `check`: what suites scale to (fio's `numjobs`, mysql's
+   * full thread sweep) in place of this machine's, which run no target.
+   * @throws Error when `check` has not read them yet (a bug in the caller).
+   */
+  serverCores(): number;
   /** Every host's facts and clock offset for the results file's `hosts` field; a host that failed carries its `error`. */
   describeHosts(): Promise<LabHost[]>;
   /** What the run does about pinning (recorded as `plan.pinning`): nothing is pinned on remote hosts. */
   readonly pinning: PinningPlan;
   /**
+   * Whether a configuration can run where the placement puts targets (in place of the driver's own
+   * check of this machine): null when it can, else one line naming the host and why not.
+   */
+  availability(configuration: TargetConfiguration): Promise<string | null>;
+  /**
+   * Why the startup suite cannot start a fresh instance of a configuration beside the one under
+   * test where the placement puts targets, or null when it can (SuiteContext.launchFresh).
+   */
+  freshUnavailable(configuration: TargetConfiguration): string | null;
+  /**
    * Provisions a configuration where the placement puts targets; everything it starts on a host is
    * registered in `resources`.
    * @throws Error naming the host when it cannot.
    */
-  provision(configuration: TargetConfiguration, resources: ResourceRegistry): Promise<ProvisionedTarget>;
+  provision(configuration: TargetConfiguration, resources: ResourceRegistry, context: PlacementProvisionContext): Promise<ProvisionedTarget>;
   /** Where the suites' client programs run. */
   readonly client: ClientSide;
+  /** The host the targets run on, for what suites read of it beside the target (SuiteContext.targetHost). */
+  readonly targetHost: TargetHostAccess;
   /** @throws unless `address` is the server host's test address. */
   verifyDestination(address: string): Promise<void>;
   /**

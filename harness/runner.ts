@@ -19,6 +19,7 @@ import {
   type HostFacts,
   type ParamValue,
   type PointResult,
+  type QuietHostCheck,
   type ResultsFile,
   type RunPhase,
   type TargetFacts,
@@ -42,7 +43,7 @@ import { summarizePoint } from './point-summary.js';
 import { formatDuration, Progress } from './progress.js';
 import { DEFAULT_MAX_WAIT_MS, waitForQuietHost, type QuietHostOptions } from './quiet-host.js';
 import { checkSameHost, checkSamePlan, hostIdentity, nextResumeSession, resumeDirectory, resumedSessions, roundsDone, type HostIdentity, type ResumeState } from './resume.js';
-import { ResourceRegistry, runDirectoryPrefix } from '../core/ledger.js';
+import { ResourceRegistry, runDirectoryPrefix, type UndoReport } from '../core/ledger.js';
 import { refuseCrashedRun } from './crashed-run.js';
 import { errorMessage, UsageError } from '../core/errors.js';
 import { formatZodIssues } from '../core/zod-text.js';
@@ -287,16 +288,18 @@ export async function runBench(options: BenchOptions): Promise<BenchOutcome> {
   try {
     // Cheap checks first: a crashed run's leftovers, or a resume on another host, are refused before anything is installed.
     await refuseCrashedRun();
+    const placement = options.placement;
     if (resume) {
       const here: HostIdentity = options.seams?.host ?? (await hostIdentity());
       checkSameHost(resume.path, resume.results.host, here);
-      checkSamePlan(resume.path, resume.results, planFor(options, settings, resume.results.host.cores));
+      // A lab run's plan follows the server host's cores, known once its check has read them.
+      if (!placement) checkSamePlan(resume.path, resume.results, planFor(options, settings, resume.results.host.cores));
     }
-    const placement = options.placement;
     configurations = placement
       ? await clock.time('host checks', async () => {
           log(placement.description);
           await placement.check(options.suites, log);
+          if (resume) checkSamePlan(resume.path, resume.results, planFor(options, settings, placement.serverCores()));
           return options.targets;
         })
       : await clock.time('installs', () => installTools(options, log));
@@ -336,10 +339,10 @@ export async function runBench(options: BenchOptions): Promise<BenchOutcome> {
       draft.phases = [...(draft.phases ?? []), ...clock.inProgress()];
     }).catch(() => {});
     await teardownTargets(targets, deadlines, log);
-    await resources.undoAll();
+    logTeardownFailures(await resources.undoAll(), log);
     await options.placement?.close();
     await releaseLock();
-    if (store) progress.log(`partial results: ${store.path}`);
+    if (store) progress.log(`partial results: ${store.path}; finish the run with npm run bench -- --resume ${store.path}`);
     // 128 + the signal's number, as a shell reports it: SIGHUP 129, SIGINT 130, SIGTERM 143.
     exit(128 + (osConstants.signals[signal] ?? 2));
   };
@@ -368,9 +371,11 @@ export async function runBench(options: BenchOptions): Promise<BenchOutcome> {
 
   try {
     const suites = new Map(options.suites.map((suite) => [suite.name, suite]));
-    const configFor = (suite: string) => ({ quick: options.quick, cores: host.cores, options: options.suiteOptions.get(suite) ?? {} });
-    const plan = planFor(runOptions, finalSettings, host.cores);
     const placement = options.placement;
+    // What suites scale to (fio's numjobs, mysql's full sweep): the cores of the host the targets run on.
+    const suiteCores = placement ? placement.serverCores() : host.cores;
+    const configFor = (suite: string) => ({ quick: options.quick, cores: suiteCores, options: options.suiteOptions.get(suite) ?? {} });
+    const plan = planFor(runOptions, finalSettings, suiteCores);
     const pinning = resume ? resume.results.plan.pinning : placement ? placement.pinning : planPinning(host.cores, finalSettings.arms);
     if (pinning.cpuSets) await ensureTools([TASKSET], log, options.seams?.tools);
     // A resumed lab run keeps the hosts' facts its file recorded (the hosts were checked to be the same
@@ -428,7 +433,8 @@ export async function runBench(options: BenchOptions): Promise<BenchOutcome> {
     const contexts = new Map<string, ProvisionContext>();
     for (const configuration of toProvision) {
       if (interruption) break;
-      const driver = placement ? { provision: () => placement.provision(configuration, resources) } : configuration.driver;
+      const placementContext = { servicePorts, options: optionsFor(configuration, options.targetOptions), image, log };
+      const driver = placement ? { provision: () => placement.provision(configuration, resources, placementContext) } : configuration.driver;
       const context: ProvisionContext | null = topology && {
         configuration: configuration.id,
         servicePorts,
@@ -467,10 +473,19 @@ export async function runBench(options: BenchOptions): Promise<BenchOutcome> {
       config: configFor(suite),
       host: suiteHost,
       cpu,
+      ...(placement ? { targetHost: placement.targetHost } : {}),
       verifyDestination: (address) => (topology ? topology.verifyDestination(address) : placement!.verifyDestination(address)),
       logDirectory: options.outDirectory,
-      launchFresh: () => (contexts.has(target.name) ? drivers.get(target.name)!.provision({ ...contexts.get(target.name)!, log: () => {} }) : placement!.provision(configurationById.get(target.name)!, resources)),
+      ...freshLaunch(target.name),
     });
+    /** The startup suite's fresh instances of a configuration: by its driver here, by the placement on a lab host, or why not. */
+    function freshLaunch(name: string): Pick<SuiteContext, 'launchFresh' | 'freshUnavailable'> {
+      if (contexts.has(name)) return { launchFresh: () => drivers.get(name)!.provision({ ...contexts.get(name)!, log: () => {} }) };
+      const configuration = configurationById.get(name)!;
+      const unavailable = placement!.freshUnavailable(configuration);
+      if (unavailable !== null) return { freshUnavailable: unavailable };
+      return { launchFresh: () => placement!.provision(configuration, resources, { servicePorts, options: optionsFor(configuration, options.targetOptions), image, log: () => {} }) };
+    }
 
     /** Targets that stopped answering (a trial or pause cut off by its deadline): they run no more trials. */
     const abandoned = new Map<string, string>();
@@ -515,9 +530,11 @@ export async function runBench(options: BenchOptions): Promise<BenchOutcome> {
     const started = performance.now();
     // A resumed run's budget counts the trials it already ran (their wall-clock time, quiet-host waits included).
     const priorMs = resume ? resume.results.points.reduce((sum, point) => sum + point.trials.reduce((total, trial) => total + trial.durationMs, 0), 0) : 0;
+    /** A round's cells still to run now: planned (a resumed run's recorded trials excepted) and on a target still running. */
+    const cellsToRun = (round: readonly PlannedCell[], roundIndex: number) => round.filter((cell) => planned(cell, roundIndex) && runnable(cell));
     /** Runs one round's runnable cells in order, those a resumed run already ran excepted; `status` continues the progress line after `round N`. */
     const runRound = async (round: readonly PlannedCell[], roundIndex: number, status: (index: number, count: number) => string) => {
-      const cells = round.filter((cell) => planned(cell, roundIndex) && runnable(cell));
+      const cells = cellsToRun(round, roundIndex);
       for (const [index, cell] of cells.entries()) {
         if (interruption) return;
         // A target abandoned earlier in this round runs no more trials.
@@ -551,14 +568,15 @@ export async function runBench(options: BenchOptions): Promise<BenchOutcome> {
 
     let stopReason = `all ${plan.rounds.length} round(s) of --reps ${options.repetitions} run`;
     await clock.time('trials', async () => {
-      const total = plan.rounds.flatMap((round, index) => round.filter((cell) => planned(cell, index) && runnable(cell))).length;
+      const total = plan.rounds.flatMap((round, index) => cellsToRun(round, index)).length;
       let doneTrials = 0;
       let budgetSpent = false;
       for (const [roundIndex, round] of plan.rounds.entries()) {
         // The budget bounds the planned rounds too (a 5-minute first look must end in 5 minutes): the
         // first always runs, since every point needs a sample; a later one that would end past it is not started.
         const budgetSeconds = adaptive?.budgetSeconds ?? null;
-        const keys = round.filter((cell) => planned(cell, roundIndex) && runnable(cell)).map((cell) => cell.key);
+        const cells = cellsToRun(round, roundIndex);
+        const keys = cells.map((cell) => cell.key);
         if (budgetSeconds !== null && roundIndex > 0 && keys.length > 0) {
           const elapsedMs = priorMs + performance.now() - started;
           const estimatedMs = estimateRoundMs(store!.snapshot, keys);
@@ -573,7 +591,8 @@ export async function runBench(options: BenchOptions): Promise<BenchOutcome> {
           const left = trial === 0 ? '' : ` · ~${formatDuration(((performance.now() - started) / trial) * (total - trial))} left`;
           return `/${plan.rounds.length}${adaptive ? ' then until decided' : ''} · trial ${trial + 1}/${total}${left}`;
         });
-        doneTrials += round.filter((cell) => planned(cell, roundIndex) && runnable(cell)).length;
+        // The round's cells as counted when it started: `total` counted them so, whatever a target's loss mid-round skipped.
+        doneTrials += cells.length;
       }
       if (!adaptive || budgetSpent) return;
       // A resumed run continues after the last round its file records; its order reverses that round's.
@@ -617,8 +636,7 @@ export async function runBench(options: BenchOptions): Promise<BenchOutcome> {
         }
       }
       await teardownTargets(targets, deadlines, log);
-      const teardown = await resources.undoAll();
-      for (const failure of teardown.failed) log(`teardown: could not remove ${failure.description}: ${failure.error} (run \`npm run cleanup\`)`);
+      logTeardownFailures(await resources.undoAll(), log);
     });
     // A signal may have come during finish and teardown (the checks above do not see it: TS narrows).
     const lateInterruption = signalled();
@@ -661,11 +679,15 @@ export async function runBench(options: BenchOptions): Promise<BenchOutcome> {
     process.off('SIGTERM', onSignal);
     process.off('SIGHUP', onSignal);
     await teardownTargets(targets, deadlines, log);
-    const teardown = await resources.undoAll();
-    for (const failure of teardown.failed) log(`teardown: could not remove ${failure.description}: ${failure.error} (run \`npm run cleanup\`)`);
+    logTeardownFailures(await resources.undoAll(), log);
     await options.placement?.close();
     await releaseLock();
   }
+}
+
+/** One line per resource the teardown could not remove: they stay in the ledger for `cleanup`. */
+function logTeardownFailures(report: UndoReport, log: (line: string) => void): void {
+  for (const failure of report.failed) log(`teardown: could not remove ${failure.description}: ${failure.error} (run \`npm run cleanup\`)`);
 }
 
 /** `1 point`, `12 points`. */
@@ -720,13 +742,15 @@ async function installTools(options: BenchOptions, log: (line: string) => void):
  * @throws UsageError naming a target that cannot run here, or when the default matrix has none left.
  */
 async function runnableConfigurations(options: BenchOptions, configurations: TargetConfiguration[], host: HostFacts, log: (line: string) => void): Promise<TargetConfiguration[]> {
-  const availability = options.seams?.availability ?? ((configuration: TargetConfiguration, facts: HostFacts) => configuration.driver.defaultAvailability(facts));
+  const placement = options.placement;
+  // A placement's targets run elsewhere: whether they can is asked there, not of this machine.
+  const availability = options.seams?.availability ?? ((configuration: TargetConfiguration, facts: HostFacts) => (placement ? placement.availability(configuration) : configuration.driver.defaultAvailability(facts)));
   const kept: TargetConfiguration[] = [];
   for (const configuration of configurations) {
     const reason = await availability(configuration, host);
     if (reason === null) kept.push(configuration);
     else if (options.defaultMatrix) log(`leaving out ${configuration.id}: ${reason}`);
-    else throw new UsageError(`${configuration.id} cannot run on this host: ${reason}; fix that, or leave ${configuration.id} out of --target`);
+    else throw new UsageError(`${configuration.id} cannot run${placement ? '' : ' on this host'}: ${reason}; fix that, or leave ${configuration.id} out of --target`);
   }
   if (kept.length === 0) throw new UsageError('no target can run on this host (see the lines above): install what they need, or name one with --target');
   return kept;
@@ -834,6 +858,9 @@ interface TrialResult {
   stoppedAnswering: string | null;
 }
 
+/** Beyond the wait's own limit, for the reads of a lab host's /proc/stat over SSH (each under 0.5 s here), ms. */
+const QUIET_WAIT_SLACK_MS = 30_000;
+
 /**
  * Runs one trial and turns whatever happens into a TrialRecord: an outcome that does not fit the
  * schema (a NaN or infinite metric, no metric) is a failed trial naming the field, and a trial that
@@ -854,9 +881,11 @@ async function runTrial(
   const trialContext = recordingCommands(context, ran);
   let record: TrialRecord;
   let stoppedAnswering: string | null = null;
-  const measure = async (): Promise<TrialRecord> => {
+  const waitQuiet = async (): Promise<QuietHostCheck> => {
     const quiet = settings.quietHostReader;
-    const quietHost = quiet ? { ...(await waitForQuietHost(settings.quietHost, quiet.read)), host: quiet.host } : await waitForQuietHost(settings.quietHost);
+    return quiet ? { ...(await waitForQuietHost(settings.quietHost, quiet.read)), host: quiet.host } : waitForQuietHost(settings.quietHost);
+  };
+  const measure = async (quietHost: QuietHostCheck): Promise<TrialRecord> => {
     // Steal brackets the measurement only, not the quiet-host wait; a host without it just has none.
     const stealBefore = await readSteals(settings.stealReaders, settings.log);
     const returned = await suite.runTrial(cell.point, trialContext);
@@ -868,9 +897,12 @@ async function runTrial(
   };
   // A target that will not resume fails this trial, not the run.
   try {
-    await cutOff(target.resume(), settings.deadlines.pauseMs, `resuming ${target.name}`);
+    // The wait comes before the resume: the host is judged with every target paused, so a guest's own
+    // load (a TCG guest keeps a core busy) does not read as another job on the host.
     const step = `the trial ${cell.key}`;
-    record = await cutOff(measure(), settings.deadlines.trialMs + (settings.quietHost.maxWaitMs ?? DEFAULT_MAX_WAIT_MS), step);
+    const quietHost = await cutOff(waitQuiet(), (settings.quietHost.maxWaitMs ?? DEFAULT_MAX_WAIT_MS) + QUIET_WAIT_SLACK_MS, `the quiet-host wait before ${step}`);
+    await cutOff(target.resume(), settings.deadlines.pauseMs, `resuming ${target.name}`);
+    record = await cutOff(measure(quietHost), settings.deadlines.trialMs, step);
   } catch (error) {
     if (error instanceof StepDeadlineError) stoppedAnswering = error.message;
     record = { state: 'failed', reason: errorMessage(error), commands: commandsOf(error, ran), repetition, startedAt, durationMs: performance.now() - begin };

@@ -277,6 +277,8 @@ export class SshHost implements Host {
     const process = startBackground([...wrapped, `echo '${REMOTE_PID_MARK}'$$ >&2; ${line}`], local);
     return {
       ...process,
+      // The mark is the remote shell's, not the program's: out of the outcome's stderr too.
+      exited: process.exited.then((outcome) => ({ ...outcome, stderr: outcome.stderr.replace(new RegExp(`^${REMOTE_PID_MARK}\\d+\\n?`), '') })),
       write: (text: string) => process.write(text),
       hostPid: () => (remotePid === undefined ? undefined : Number(remotePid)),
       stop: async (graceMs?: number) => {

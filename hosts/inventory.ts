@@ -1,4 +1,5 @@
-import { readFile } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { access, readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { userPath } from '../core/user-path.js';
 import { parseDocument } from 'yaml';
@@ -53,6 +54,9 @@ const HostEntry = z.strictObject({
     .optional(),
   'test-address': z.string().regex(/^\d{1,3}(\.\d{1,3}){3}$/, 'must be an IPv4 address like 198.18.1.2'),
   'data-dir': z.string().startsWith('/', 'must be an absolute path').optional(),
+  'shared-dir': z.string().startsWith('/', 'must be an absolute path').optional(),
+  bridge: z.string().regex(/^[A-Za-z0-9_.-]{1,15}$/, 'must be a network interface name (1-15 letters, digits, ., _, -)').optional(),
+  'guest-address': z.string().regex(/^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/, 'must be ADDRESS/PREFIX like 198.18.1.50/24').optional(),
   roles: z.array(z.enum(HOST_ROLES)).default([]),
 });
 
@@ -72,6 +76,20 @@ export interface InventoryHost {
   testAddress: string;
   /** `data-dir`: storage for I/O tests and images on that host. */
   dataDir?: string;
+  /**
+   * `shared-dir`: a directory on storage this host shares with others (NFS in a real lab), at the
+   * same path on each; a QEMU migration between two hosts keeps its guest's disk there. A promise the
+   * user makes, checked before each use (provisioning/kvm/lab/shared-dir.ts), never assumed.
+   */
+  sharedDir?: string;
+  /** `bridge`: an existing bridge on that host that isobench's guest taps join (on the lab link to reach other hosts). */
+  bridge?: string;
+  /**
+   * `guest-address`: on a `migration-source` host, the address and prefix length the migrating guest
+   * takes on the lab link (its tap joins `bridge`), e.g. `{ address: '198.18.1.50', prefix: 24 }`.
+   * Inside the test range and no host's test address; the guest keeps it on the destination.
+   */
+  guestAddress?: { address: string; prefix: number };
   roles: HostRole[];
 }
 
@@ -101,7 +119,7 @@ export interface TestRange {
  * @throws UsageError, one line naming the file, the field and the host, for: a file that cannot be
  *   read or parsed, an unknown field, a missing or malformed field, a duplicate host name or
  *   test-address, a bad `ssh` form, a host other than `localhost` without `ssh`, `localhost` with
- *   `ssh`, a test-address outside `testRange`.
+ *   `ssh`, a test-address outside `testRange`, an `ssh-config` file that cannot be read.
  */
 export async function readInventory(path: string, testRange: TestRange): Promise<Inventory> {
   // Typed in a subdirectory, the path is that directory's (core/user-path.ts); messages keep it as typed.
@@ -114,7 +132,14 @@ export async function readInventory(path: string, testRange: TestRange): Promise
     const code = (error as NodeJS.ErrnoException).code ?? 'unreadable';
     throw new UsageError(`--hosts ${path} cannot be read (${code}): name an inventory file (YAML or JSON)`, { cause: error });
   }
-  return parseInventory(text, source, testRange);
+  const inventory = parseInventory(text, source, testRange);
+  // ssh would fail on every host with an error that reads like a dead host: say what is missing instead.
+  if (inventory.sshConfig !== undefined) {
+    await access(inventory.sshConfig, constants.R_OK).catch((error: NodeJS.ErrnoException) => {
+      throw new UsageError(`--hosts ${source}: ssh-config ${inventory.sshConfig} cannot be read (${error.code ?? 'unreadable'}): write the path of an ssh_config file, relative to the inventory's directory`, { cause: error });
+    });
+  }
+  return inventory;
 }
 
 /**
@@ -133,7 +158,8 @@ export function parseInventory(text: string, source: string, testRange: TestRang
   }
   const raw: unknown = document.toJS();
   const parsed = InventoryFile.safeParse(raw);
-  if (!parsed.success) fail(describeIssue(parsed.error.issues[0]!, raw));
+  // A misspelt field is also a missing one (`test-adress`): naming the misspelling says what to fix.
+  if (!parsed.success) fail(describeIssue(parsed.error.issues.find((issue) => issue.code === 'unrecognized_keys') ?? parsed.error.issues[0]!, raw));
   const hosts: InventoryHost[] = [];
   const names = new Set<string>();
   const addresses = new Map<string, string>();
@@ -156,10 +182,34 @@ export function parseInventory(text: string, source: string, testRange: TestRang
       host.sshText = entry.ssh;
     }
     if (entry['data-dir'] !== undefined) host.dataDir = entry['data-dir'];
+    if (entry['shared-dir'] !== undefined) host.sharedDir = entry['shared-dir'];
+    if (entry.bridge !== undefined) host.bridge = entry.bridge;
+    if (entry['guest-address'] !== undefined) host.guestAddress = guestAddressOf(entry['guest-address'], (detail) => fail(`${where}: ${detail}`));
     hosts.push(host);
+  }
+  // A guest address must not be a host's: its ARP would take that host's traffic on the lab link.
+  for (const [index, host] of hosts.entries()) {
+    const guest = host.guestAddress?.address;
+    if (guest === undefined) continue;
+    if (!testRange.contains(guest)) fail(`hosts[${index}] (${host.name}): guest-address ${guest} lies outside the test range ${testRange.text}: use an address in it`);
+    const owner = addresses.get(guest);
+    if (owner !== undefined) fail(`hosts[${index}] (${host.name}): guest-address ${guest} is host ${owner}'s test-address: give the guest an address of its own`);
   }
   const config = parsed.data!['ssh-config'];
   return config === undefined ? { source, hosts } : { source, sshConfig: resolve(dirname(source), config), hosts };
+}
+
+/**
+ * `ADDRESS/PREFIX` (the schema checked its form) as its parts.
+ * @param fail Throws the inventory's one-line UsageError; called for an octet above 255 or a prefix
+ *   outside 8-30 (a guest needs a peer on its link).
+ */
+function guestAddressOf(text: string, fail: (detail: string) => never): { address: string; prefix: number } {
+  const [address, prefixText] = text.split('/') as [string, string];
+  const prefix = Number(prefixText);
+  if (address.split('.').some((part) => Number(part) > 255)) fail(`guest-address ${text} is not an IPv4 address`);
+  if (prefix < 8 || prefix > 30) fail(`guest-address ${text}: the prefix length must be 8-30`);
+  return { address, prefix };
 }
 
 /** One zod issue as `hosts[1] (peer): FIELD …`: the host by index and, where it has one, by name. */
@@ -175,7 +225,7 @@ function describeIssue(issue: z.core.$ZodIssue, raw: unknown): string {
   }
   if (issue.code === 'unrecognized_keys') {
     const keys = issue.keys.map((key) => `"${key}"`).join(', ');
-    return `${where}: unknown field ${keys}: the fields are ${path[0] === 'hosts' ? 'name, ssh, test-address, data-dir, roles' : 'hosts, ssh-config'}`;
+    return `${where}: unknown field ${keys}: the fields are ${path[0] === 'hosts' ? 'name, ssh, test-address, data-dir, shared-dir, bridge, guest-address, roles' : 'hosts, ssh-config'}`;
   }
   if (path.length === 0) return 'the file must be a mapping with a hosts list, like hosts: [{ name: sut, ssh: root@lab-sut, test-address: 198.18.1.2 }]';
   const fieldText = field.join('.');

@@ -120,9 +120,11 @@ async function outputDirectory(directory: string): Promise<void> {
   await prepareOutputDirectory(directory, { flag: '--out', probeBytes: 4096 });
 }
 
+/** `isobench: the cost of isolation on HOST`; a lab run names its lab hosts, measured from this one. */
 function defaultTitle(results: readonly ResultsFile[]): string {
   const hosts = [...new Set(results.map((file) => file.host.hostname))];
-  return `isobench: the cost of isolation on ${hosts.join(', ')}`;
+  const lab = [...new Set(results.flatMap((file) => file.hosts?.map((host) => host.name) ?? []))];
+  return lab.length > 0 ? `isobench: the cost of isolation on lab hosts ${lab.join(', ')} (driven from ${hosts.join(', ')})` : `isobench: the cost of isolation on ${hosts.join(', ')}`;
 }
 
 /**

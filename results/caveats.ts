@@ -11,14 +11,18 @@ import type { PointResult } from './schema.js';
 /**
  * The point's caveats, each one sentence; empty when nothing qualifies its figures.
  * Busy trials: `2 of 3 trials ran on a busy host (up to 79 % busy when the wait gave up): their
- * figures may be low`, from each trial's `quietHost` (harness/quiet-host.ts).
+ * figures may be off` (`on busy lab host sut` where the trials name the host sampled), from each
+ * trial's `quietHost` (harness/quiet-host.ts).
  */
 export function pointCaveats(point: Pick<PointResult, 'trials' | 'params' | 'summaries' | 'suite'>): string[] {
   const caveats: string[] = [];
   const busy = point.trials.filter((trial) => trial.quietHost?.flagged === true);
   if (busy.length > 0) {
     const worst = Math.max(...busy.map((trial) => trial.quietHost!.busyFraction));
-    caveats.push(`${busy.length} of ${point.trials.length} trial(s) ran on a busy host (up to ${(worst * 100).toFixed(0)} % busy when the wait gave up): their figures may be off`);
+    // Lab mode samples the server host over SSH: name it, so a reader knows which machine was busy.
+    const hosts = [...new Set(busy.flatMap((trial) => (trial.quietHost!.host === undefined ? [] : [trial.quietHost!.host])))];
+    const where = hosts.length === 0 ? 'a busy host' : `busy lab host ${hosts.join(', ')}`;
+    caveats.push(`${busy.length} of ${point.trials.length} trial(s) ran on ${where} (up to ${(worst * 100).toFixed(0)} % busy when the wait gave up): their figures may be off`);
   }
   const io = hostRequestCaveat(point);
   if (io !== null) caveats.push(io);

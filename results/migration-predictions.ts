@@ -71,8 +71,17 @@ export const PRECOPY_ROUNDS_DEFINITION =
 export function measuredPrecopyRounds(detail: MigrationTrialDetail): number | null {
   const syncs = detail.qemu.syncCount;
   if (syncs === null) return null;
-  const switched = detail.rounds.some((round) => round.phase === 'stop-and-copy');
-  return switched ? Math.max(0, syncs - 2) : syncs;
+  return switchedOver(detail) ? Math.max(0, syncs - 2) : syncs;
+}
+
+/**
+ * Whether the trial reached its switch-over: a stop-and-copy among its rounds or, where no rounds
+ * are recorded (libvirt's and lab mode's trials), an outcome that had one (converged, forced, or a
+ * guest found unhealthy afterwards).
+ */
+function switchedOver(detail: MigrationTrialDetail): boolean {
+  if (detail.rounds.some((round) => round.phase === 'stop-and-copy')) return true;
+  return detail.rounds.length === 0 && ['converged', 'forced', 'guest-unhealthy'].includes(detail.outcome.kind);
 }
 
 /**

@@ -351,6 +351,34 @@ export const WwsTrace = z.discriminatedUnion('kind', [
 /** A parsed WwsTrace. */
 export type WwsTrace = z.infer<typeof WwsTrace>;
 
+/**
+ * What a third lab host saw of a lab migration with the echo probe (suites/migration/lab-watch.ts):
+ * the longest gap in the migration's window (ms, epoch ms in the watcher's clock), none as long as
+ * the probe's gap threshold, or no echo after the migration ended. Each names the watching host.
+ */
+export const LabWatchRecord = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('observed'), host: z.string(), gapMs: finite.nonnegative(), fromMs: finite, toMs: finite, sent: count, received: count }),
+  z.object({ kind: z.literal('no-gap'), host: z.string(), gapThresholdMs: finite.positive(), sent: count, received: count }),
+  z.object({ kind: z.literal('lost'), host: z.string(), reason: z.string().min(1), sent: count, received: count }),
+]);
+/** A parsed LabWatchRecord. */
+export type LabWatchRecord = z.infer<typeof LabWatchRecord>;
+
+/** Lab mode's migration between two hosts (issue 14): which way it went, its URI, and the watch host's verdict (null without one). */
+export const LabMigrationRecord = z.object({
+  source: z.string().min(1),
+  destination: z.string().min(1),
+  /** `tcp:DEST-TEST-ADDRESS:PORT`; null when it failed before a port was chosen. */
+  uri: z.string().nullable(),
+  watch: LabWatchRecord.nullable(),
+  /**
+   * The watch host's clock minus this machine's (ms), measured right after the trial, and its
+   * uncertainty (half the best round trip): the window was moved by it before the gap was judged.
+   * Absent in files written before it was measured (the window was then taken in this machine's clock).
+   */
+  watchClockOffset: z.object({ offsetMs: finite, uncertaintyMs: finite.nonnegative() }).nullable().optional(),
+});
+
 /** Everything one migration trial recorded besides its metrics. */
 export const MigrationTrialDetail = z.object({
   kind: z.literal('migration'),
@@ -408,6 +436,8 @@ export const MigrationTrialDetail = z.object({
   figuresSource: z.literal('libvirt domjobinfo').optional(),
   /** `--vm-manager libvirt`: the destination, the migrate command and libvirt's job statistics, every row virsh printed. */
   libvirt: LibvirtMigrationRecord.optional(),
+  /** Lab mode: the hosts it moved between and what the watch host saw. */
+  lab: LabMigrationRecord.optional(),
 });
 /** A parsed MigrationTrialDetail. */
 export type MigrationTrialDetail = z.infer<typeof MigrationTrialDetail>;

@@ -1,3 +1,4 @@
+import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
@@ -9,6 +10,8 @@ import { cidrContains, parseAddress, parseCidr } from '../provisioning/ipv4.js';
 import { LEFTOVER_SCANNERS } from '../provisioning/leftovers.js';
 import { DEFAULT_GUARD_RANGE } from '../provisioning/topology.js';
 import { stateDirectory } from '../core/ledger.js';
+import type { ResultsFile } from '../results/schema.js';
+import { readResultsFile } from '../results/store.js';
 
 export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const run = promisify(execFile);
@@ -55,6 +58,36 @@ export async function isobenchLeftovers(): Promise<string[]> {
   if (existsSync(state)) found.push(...(await readdir(state)).map((name) => `state file ${name}`));
   found.push(...(await readdir('/var/tmp')).filter((name) => name.startsWith('isobench-run-')).map((name) => `run directory ${name}`));
   return found;
+}
+
+/**
+ * Fails when isobench left anything on the host, after removing it with `cleanup`: a later run refuses
+ * while a crashed run's ledger remains, so one leaking test would otherwise fail every test after it
+ * (seen in CI: one ledger, 13 later tests failed and the run took 84 minutes instead of 35).
+ * @param message Says what should be gone, for the failure.
+ * @throws AssertionError listing what was left.
+ */
+export async function assertNoLeftovers(message?: string): Promise<void> {
+  const left = await isobenchLeftovers();
+  if (left.length === 0) return;
+  const cleanup = await runCli(['cleanup'], 120_000);
+  assert.deepEqual(left, [], `${message ?? 'isobench left nothing behind'} (cleanup removed it: exit ${cleanup.code})`);
+}
+
+/**
+ * The results file a CLI run wrote to `out`, after asserting the run exited 0; a failure message
+ * carries each trial's state and reason, stdout and stderr, so a red CI run says which point failed and why.
+ * @returns The file's path and its validated contents.
+ * @throws AssertionError when no file was written or the run did not exit 0.
+ */
+export async function completedRun(out: string, outcome: CliOutcome): Promise<{ path: string; results: ResultsFile }> {
+  const file = (await readdir(out).catch(() => [])).find((name) => name.endsWith('.json'));
+  assert.ok(file, `a results file in ${out}: ${outcome.stdout}\n${outcome.stderr}`);
+  const path = join(out, file);
+  const results = await readResultsFile(path);
+  const reasons = results.points.flatMap((point) => point.trials.map((trial) => `${point.key}: ${trial.state}${trial.state === 'completed' ? '' : ` ${trial.reason}`}`));
+  assert.equal(outcome.code, 0, `${reasons.join('\n')}\n${outcome.stdout}\n${outcome.stderr}`);
+  return { path, results };
 }
 
 export async function waitFor(condition: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {

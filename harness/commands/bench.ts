@@ -20,7 +20,7 @@ import { randomSeed } from '../random.js';
 import { fitTargets, leftOutLine, unfitReason, type LeftOutTarget } from '../target-fit.js';
 import { validateNetworkRanges } from '../network-range.js';
 import { HostSet } from '../../hosts/host.js';
-import { labPlacement, labResumeSelection, labSelection, refuseChangedLabHosts, type LabSelection } from '../lab.js';
+import { anyLabPlacement, LAB_DOCKER_SUITES, LAB_KVM_SUITES, LAB_SUITES, labResumeSelection, labSelection, refuseChangedLabHosts, type AnyLabSelection } from '../lab.js';
 import { prepareOutputDirectory, removeCreated } from '../../core/output-directory.js';
 import { phaseLines } from '../phases.js';
 import { refuseBeforePlan } from './refusals.js';
@@ -65,10 +65,11 @@ const FLAGS = {
   points: { type: 'string' },
   'max-steal': { type: 'string' },
   resume: { type: 'string' },
-  // Lab mode (issue 14): an inventory and the hosts of the two roles.
+  // Lab mode (issue 14): an inventory and the hosts of the two roles (a migration run: --source, and the suite's --dest).
   hosts: { type: 'string' },
   server: { type: 'string' },
   client: { type: 'string' },
+  source: { type: 'string' },
   help: { type: 'boolean' },
   // Each suite's own flags (e.g. --streams), from the registry.
   ...Object.fromEntries(SUITES.flatMap((suite) => suite.flags.map((flag) => [flag.name, { type: 'string' } as const]))),
@@ -95,7 +96,10 @@ With no --target, --suite or --points it runs the first look: every target this 
 tcp-bulk, tcp-rr and random-io, 3 repetitions then until decided within --budget 5m. --suite all runs every point of every suite.
 --points SUITE/POINT[,…] runs only those points (e.g. random-io/randread); with --suite, of those suites.
 --resume RESULTS.json finishes an interrupted run in that file, with the file's own plan, seed and options.
---hosts FILE [--server NAME] [--client NAME]: lab mode: the native target on the server host, the client on the client host, over SSH (tcp-bulk and tcp-rr only so far; see README).`;
+--hosts FILE [--server NAME] [--client NAME]: lab mode: native, the Docker targets and kvm on the server host, the client on the client host, over SSH
+  (so far native with ${LAB_SUITES.join(', ')}; docker-host and docker-nat with ${LAB_DOCKER_SUITES.join(', ')}; kvm with ${LAB_KVM_SUITES.join(", ")}; startup's points skipped, saying why; see README).
+--hosts FILE --target kvm --suite migration [--source NAME] [--dest NAME] [--client NAME]: lab mode's live migration of the kvm guest
+  between two hosts with a shared-dir, watched from the client host's echo probe when there is one (see README).`;
 
 /** A comma-separated list (or `all`), parsed item by item, duplicates (by `keyOf`) dropped. */
 function listOf<T>(flag: string, text: string, all: () => T[], parse: (name: string) => T, keyOf: (item: T) => string): T[] {
@@ -206,7 +210,7 @@ function choice<T extends string>(flag: string, text: string | undefined, choice
  *   migration `--wws` that does not fit in the kvm guest's `--memory`, or a `--points` item that is
  *   not a point of the run's suites (parsePointList).
  */
-export async function parseBenchOptions(argv: string[]): Promise<BenchOptions & { lab?: LabSelection; leftOut?: LeftOutTarget[] }> {
+export async function parseBenchOptions(argv: string[]): Promise<BenchOptions & { lab?: AnyLabSelection; leftOut?: LeftOutTarget[] }> {
   const { values } = parseFlags({ args: argv, options: FLAGS, strict: true }, 'npm run bench -- --help', 'name targets and suites with --target and --suite');
   if (values.resume !== undefined) return resumeBenchOptions(values.resume === '' ? '' : userPath(values.resume), argv);
   if (values.quick && values.full) throw new UsageError('--quick and --full contradict each other: choose one');
@@ -234,7 +238,20 @@ export async function parseBenchOptions(argv: string[]): Promise<BenchOptions & 
   }
   // Before anything is installed or provisioned: a target that can run none of the suites (docker-nat
   // with --suite migration) would only skip every point, so the plan leaves it out.
-  const { kept: targets, leftOut } = fitTargets(given, suites);
+  const fitted = fitTargets(given, suites);
+  const leftOut = [...fitted.leftOut];
+  let targets = fitted.kept;
+  // Lab mode runs docker-nat alone (harness/lab.ts says why): `--target all` leaves it out, saying how to run it, rather than refuse.
+  const everyTarget = values.target === undefined || values.target === 'all';
+  if (values.hosts !== undefined && everyTarget && targets.some(({ driver }) => driver.name !== 'docker-nat')) {
+    const nat = targets.filter(({ driver }) => driver.name === 'docker-nat');
+    leftOut.push(...nat.map(({ id }) => ({ id, reasons: [`lab mode runs it alone (it publishes the suites' ports on the server host's one test address, where they would take the other targets' traffic): run it with --target ${id}`] })));
+    targets = targets.filter(({ driver }) => driver.name !== 'docker-nat');
+  }
+  // Lab mode migrates only the kvm guest (runc-criu's containers stay on this machine): the general advice would name both.
+  if (targets.length === 0 && values.hosts !== undefined && suites.some((suite) => suite.name === 'migration')) {
+    throw new UsageError(`lab mode migrates the kvm target between hosts, not ${given.map(({ id }) => id).join(', ')}: use --target kvm --suite migration --source HOST --dest HOST`);
+  }
   if (targets.length === 0) throw new UsageError(noFittingTarget(values.target, suites, leftOut));
   // A suite's flag without the suite would be ignored without a word (a newcomer's `--bandwidth 64
   // --suite tcp-rr` ran tcp-rr and exited 0).
@@ -246,7 +263,6 @@ export async function parseBenchOptions(argv: string[]): Promise<BenchOptions & 
   const subnet = values.subnet ?? DEFAULT_TEST_SUBNET;
   const guardRange = values['guard-range'] ?? DEFAULT_GUARD_RANGE;
   validateNetworkRanges({ subnet, guardRange });
-  const lab = await labSelection(values, guardRange, targets.map(({ id }) => id), suites.map(({ name }) => name));
   const targetOptions: TargetOptions = {
     storage: choice('storage', values.storage, ['volume', 'overlay'] as const, 'volume'),
     accel: choice('accel', values.accel, ['auto', 'kvm', 'tcg'] as const, 'auto'),
@@ -256,10 +272,21 @@ export async function parseBenchOptions(argv: string[]): Promise<BenchOptions & 
     vmManager: choice('vm-manager', values['vm-manager'], ['qemu', 'libvirt'] as const, 'qemu'),
     quick,
   };
-  // --dest belongs to libvirt's migration: without it the migration would silently stay on this host.
   const migrating = suites.some((suite) => suite.name === 'migration');
   const dest = suiteOptions.get('migration')?.dest;
-  if (dest !== undefined && (targetOptions.vmManager !== 'libvirt' || !migrating)) {
+  // As `--target kvm:raw` is refused (harness/lab.ts): a typed run-wide --disk raw would be ignored, the row labelled qcow2.
+  if (values.hosts !== undefined && values.disk === 'raw' && targets.some(({ driver }) => driver.name === 'kvm')) {
+    throw new UsageError('lab mode\'s kvm guest boots from a qcow2 overlay over the image on the host (a raw disk would cross the link at its full size), not --disk raw: leave --disk out, or use --disk qcow2');
+  }
+  // In lab mode --dest names the inventory host a migration goes to (harness/lab-migration.ts).
+  const lab = await labSelection({ ...values, dest: values.hosts !== undefined && typeof dest === 'string' ? dest : undefined }, guardRange, targets.map(({ id }) => id), suites.map(({ name }) => name), targetOptions.vmManager, everyTarget);
+  if (lab?.kind === 'load' && lab.leftOut.length > 0) {
+    leftOut.push(...lab.leftOut);
+    targets = targets.filter(({ id }) => !lab.leftOut.some((left) => left.id === id));
+  }
+  if (typeof dest === 'string' && lab === null && !dest.includes('://')) throw new UsageError(`--dest ${dest} names an inventory host: give the inventory with --hosts FILE, or a libvirt URI with --vm-manager libvirt`);
+  // --dest belongs to libvirt's migration: without it the migration would silently stay on this host.
+  if (dest !== undefined && lab === null && (targetOptions.vmManager !== 'libvirt' || !migrating)) {
     throw new UsageError('--dest is the destination libvirtd of a libvirt migration: add --vm-manager libvirt --suite migration, or leave --dest out');
   }
   // The dirtier maps its working set inside the guest: one as large as the guest cannot be mapped
@@ -268,7 +295,7 @@ export async function parseBenchOptions(argv: string[]): Promise<BenchOptions & 
   if (migrating && migration?.workload?.split(',').includes('dirty') && migration.wws !== undefined && migration.wws >= targetOptions.memoryMiB && targets.some(({ driver }) => driver.name === 'kvm')) {
     throw new UsageError(`--wws ${migration.wws} MiB does not fit in the kvm guest's ${targetOptions.memoryMiB} MiB (--memory): choose a --wws well below --memory, or a larger --memory`);
   }
-  if (dest === undefined && migrating && targetOptions.vmManager === 'libvirt' && targets.some(({ driver }) => driver.name === 'kvm')) {
+  if (dest === undefined && lab === null && migrating && targetOptions.vmManager === 'libvirt' && targets.some(({ driver }) => driver.name === 'kvm')) {
     throw new UsageError('a libvirt migration needs its destination: add --dest URI (e.g. qemu+ssh://host/system), or use --vm-manager qemu');
   }
   const repetitions = integer('reps', values.reps, quick ? DEFAULT_REPETITIONS.quick : DEFAULT_REPETITIONS.full, 1, 1000);
@@ -338,7 +365,7 @@ const maxSteal = (text: string | undefined) => decimal('max-steal', text, DEFAUL
  *   its run id, a lab run whose inventory is missing or whose hosts differ from the file's, or a plan this isobench cannot rebuild (a target or suite no longer registered, an
  *   option no longer accepted); ResultsFormatError (exit 2) for a file that is not a results file.
  */
-export async function resumeBenchOptions(file: string, argv: readonly string[]): Promise<BenchOptions & { lab?: LabSelection }> {
+export async function resumeBenchOptions(file: string, argv: readonly string[]): Promise<BenchOptions & { lab?: AnyLabSelection }> {
   const others = argv.filter((arg) => arg.startsWith('--') && !/^--resume(=|$)/.test(arg)).map((arg) => arg.split('=')[0]!);
   if (others.length > 0) {
     throw new UsageError(`--resume takes the plan, seed and options from the results file: drop ${[...new Set(others)].join(' ')}`);
@@ -452,7 +479,7 @@ export async function benchCommand(argv: string[], seams?: BenchOptions['seams']
   // Lab mode: the hosts' shared SSH connections are opened (lazily, at the first command) here and closed below.
   const hosts = lab ? await HostSet.open(lab.inventory.hosts, lab.inventory.sshConfig ? { configFile: lab.inventory.sshConfig } : {}) : undefined;
   if (lab && hosts) {
-    options.placement = labPlacement(lab, hosts);
+    options.placement = anyLabPlacement(lab, hosts, options.targets.map(({ id }) => id));
     // A resumed lab run continues only on the machines it measured, as a single-host resume does.
     if (options.resume) {
       await refuseChangedLabHosts(options.resume.path, options.resume.results.hosts, lab, (name) => hosts.get(name)).catch(async (error: unknown) => {

@@ -1,3 +1,4 @@
+import type { Agent } from 'node:http';
 import Docker from 'dockerode';
 import { StepError } from '../../core/errors.js';
 import { withDeadline } from '../../core/poll.js';
@@ -42,6 +43,17 @@ export function dockerSocketPath(env: NodeJS.ProcessEnv = process.env): string {
  */
 export function createDockerClient(socketPath: string = dockerSocketPath()): DockerClient {
   return new Docker({ socketPath });
+}
+
+/**
+ * A dockerode client whose every request goes through `agent` (hosts/dial-stdio.ts's DialStdioAgent:
+ * a remote host's daemon over SSH). docker-modem 5 hands its `agent` option to each request
+ * (modem.js `dial`); @types/dockerode leaves the option out, docker-modem's own types have it. The
+ * host name is only the HTTP `Host` header: the agent decides where the bytes go.
+ */
+export function createDialedDockerClient(agent: Agent): DockerClient {
+  const options: Docker.DockerOptions & { agent: Agent } = { protocol: 'http', host: 'docker', port: 80, agent };
+  return new Docker(options);
 }
 
 /** The message of an Engine API error: dockerode puts the daemon's own words in `json.message`. */

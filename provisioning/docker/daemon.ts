@@ -120,7 +120,8 @@ async function startDockerd(client: DockerClient, socketPath: string, log: (line
     throw error;
   }
   const pid = await readPid(DOCKERD_PIDFILE);
-  log(`Docker daemon started (pid ${pid ?? 'unknown'}) and answers after ${Math.round(performance.now() - begin)} ms`);
+  // It outlives the run, as the machine's daemon would: later runs find it answering.
+  log(`Docker daemon started (pid ${pid ?? 'unknown'}) and answers after ${Math.round(performance.now() - begin)} ms; it keeps running after the run (stop it with \`start-stop-daemon --stop --pidfile ${DOCKERD_PIDFILE}\`)`);
 }
 
 async function readPid(path: string): Promise<number | null> {
@@ -150,9 +151,11 @@ interface EngineInfo {
 /**
  * What the results record about the daemon: `GET /info` and `GET /version` (15 s deadline each) plus
  * the userland proxy setting. Fields the daemon leaves out read `unknown`.
+ * @param userlandProxy Reads the proxy setting (default: this machine's dockerd and daemon.json); a
+ *   daemon on another host passes one that answers null (not read) rather than this machine's.
  * @throws DockerStepError when either call fails or misses its deadline.
  */
-export async function readDaemonInfo(client: DockerClient): Promise<DaemonInfo> {
+export async function readDaemonInfo(client: DockerClient, userlandProxy: () => Promise<boolean | null> = userlandProxySetting): Promise<DaemonInfo> {
   let info: EngineInfo;
   let apiVersion: string;
   try {
@@ -168,7 +171,7 @@ export async function readDaemonInfo(client: DockerClient): Promise<DaemonInfo> 
     cgroupVersion: info.CgroupVersion ?? 'unknown',
     cgroupDriver: info.CgroupDriver ?? 'unknown',
     securityOptions: info.SecurityOptions ?? [],
-    userlandProxy: await userlandProxySetting(),
+    userlandProxy: await userlandProxy(),
     dockerRootDir: info.DockerRootDir ?? 'unknown',
     kernelVersion: info.KernelVersion ?? 'unknown',
   };

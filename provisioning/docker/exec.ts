@@ -39,6 +39,13 @@ export interface ExecRequest {
   command: readonly string[];
   /** `input` is written to stdin, which is then closed; `env` adds to the container's environment; `cwd` sets `WorkingDir`. */
   options?: Pick<CommandOptions, 'input' | 'env' | 'cwd'>;
+  /**
+   * Stops the program by its pid in the daemon host's pid namespace, and its descendants: SIGTERM,
+   * then SIGKILL after `graceMs`; `onSignal` is told each signal sent. Default: this machine's
+   * killProcessTree (the local daemon's programs). A daemon on another host (lab mode) passes one
+   * that signals there, because a pid the Engine reports means nothing on this machine.
+   */
+  stopProgram?: (pid: number, graceMs: number, onSignal: (signal: string) => void) => Promise<void>;
 }
 
 /**
@@ -113,7 +120,9 @@ export async function startContainerExec(request: ExecRequest): Promise<RunningE
     finished,
     async stop(graceMs) {
       if (pid === null) return;
-      await killProcessTree(pid, { graceMs, onSignal: (signal) => (killedBy ??= signal) });
+      const onSignal = (signal: string) => (killedBy ??= signal);
+      if (request.stopProgram) await request.stopProgram(pid, graceMs, onSignal);
+      else await killProcessTree(pid, { graceMs, onSignal });
     },
   };
 }

@@ -4,17 +4,22 @@ import path from 'node:path';
 import { errorMessage } from '../../core/errors.js';
 import { describeFailure, runCommand } from '../../core/exec.js';
 import { ensureTools, type InstallSession, type ToolRequirement } from '../../core/tools.js';
-import { classifySshFailure, HostError, type Host, type SshHost } from '../../hosts/host.js';
+import { classifySshFailure, HostError, LocalHost, type Host, type SshHost } from '../../hosts/host.js';
+import { HostLockError, takeHostLock, type HostLock } from '../../hosts/host-lock.js';
 import {
+  ARTIFACT_COUNT_SCRIPT,
   ARTIFACT_NAME,
+  artifactDamage,
   decideImageSync,
   HOST_MANIFEST_FORMAT,
   HOST_MANIFEST_NAME,
   HOST_PROBE_SCRIPT,
   hostImageDirectory,
   hostManifestPath,
+  parseArtifactCounts,
   parseHostProbe,
   serializeManifest,
+  type ArtifactContents,
   type HostImageState,
   type WantedImage,
 } from './host-manifest.js';
@@ -42,6 +47,27 @@ const HOST_STEP_TIMEOUT_MS = 30_000;
 const MANIFEST_TIMEOUT_MS = 5 * 60_000;
 /** Extra seconds the remote rsync's `timeout` waits past the local deadline, as SshHost's remote commands do. */
 const REMOTE_DEADLINE_SLACK_S = 2;
+/**
+ * The lock file, beside the image folder (inside it, rsync's `--delete` would remove it): two
+ * isobench processes copying to one host take turns (hosts/host-lock.ts); the second then finds the
+ * image present and copies nothing.
+ */
+export const HOST_IMAGE_LOCK_NAME = 'isobench-image.lock';
+/** How long, in ms, a copy waits for another process's copy to the same host (one whole copy's deadline). */
+const LOCK_WAIT_MS = DEFAULT_IMAGE_SYNC_TIMEOUT_MS;
+/** Deadline of counting artifacts (a `find` over the 18,726 entries of the real tree: 0.09–0.30 s here, 2026-11-30), in ms. */
+const COUNT_TIMEOUT_MS = 2 * 60_000;
+
+/**
+ * The named artifacts of `directory` on `host`, counted (ARTIFACT_COUNT_SCRIPT): on this host, the
+ * cache before a copy; on a lab host, the copy after it.
+ * @throws Error naming the host when the count fails; HostError when the host cannot be reached.
+ */
+export async function countArtifacts(host: Host, directory: string, artifacts: readonly string[]): Promise<Map<string, ArtifactContents>> {
+  const outcome = await host.run(['sh', '-c', ARTIFACT_COUNT_SCRIPT, 'sh', directory, ...artifacts], { timeoutMs: COUNT_TIMEOUT_MS });
+  if (!outcome.ok) throw new Error(`counting the image's files in ${directory} on host ${host.name} failed: ${describeFailure(outcome)}`);
+  return parseArtifactCounts(outcome.stdout.split('\n').filter(Boolean));
+}
 
 /**
  * An argument list as rsync's `-e COMMAND` wants it: one string rsync splits at spaces; an argument
@@ -200,14 +226,26 @@ export async function syncImageToHost(host: SshHost, request: ImageSyncRequest, 
     if (!existsSync(path.join(request.cacheDir, name))) throw new Error(`image artifact ${name} is not in ${request.cacheDir}: build it before copying it`);
   }
   const directory = hostImageDirectory(request.dataDir);
+  const timeoutMs = options.timeoutMs ?? DEFAULT_IMAGE_SYNC_TIMEOUT_MS;
+  let lock: HostLock | null = null;
   try {
+    try {
+      lock = await takeHostLock(host, path.posix.join(request.dataDir, HOST_IMAGE_LOCK_NAME), {
+        waitMs: LOCK_WAIT_MS,
+        holdMs: timeoutMs + MANIFEST_TIMEOUT_MS + 2 * COUNT_TIMEOUT_MS + 3 * HOST_STEP_TIMEOUT_MS,
+        what: 'copying the image',
+      });
+    } catch (error) {
+      if (error instanceof HostLockError) return failed(error.message);
+      throw error;
+    }
     let state: HostImageState;
     try {
       state = await probeHostImage(host, request.dataDir);
     } catch (error) {
       return failed(errorMessage(error));
     }
-    const decision = decideImageSync(request, state.manifest);
+    const decision = decideImageSync(request, state);
     if (!decision.copy) {
       log(`host ${host.name}: image ${request.recipeHash} already in ${directory}; nothing copied`);
       return { kind: 'already-present', host: host.name, recipeHash: request.recipeHash, directory, artifacts: decision.artifacts, seconds: seconds() };
@@ -216,12 +254,12 @@ export async function syncImageToHost(host: SshHost, request: ImageSyncRequest, 
     await ensureTools([RSYNC_TOOL], log, options.session ? { session: options.session } : {});
     // An artifact the host kept from the same recipe but this host no longer has cannot be sent: leave it out.
     const artifacts = decision.artifacts.filter((name) => existsSync(path.join(request.cacheDir, name)));
+    const sent = await countArtifacts(new LocalHost(), request.cacheDir, artifacts);
     log(`host ${host.name}: copying image ${request.recipeHash} (${artifacts.join(', ')}) to ${directory}: ${decision.reason}`);
 
     const prepare = await host.run(['sh', '-c', 'mkdir -p -- "$1" && rm -f -- "$1/$2" "$1/$2.tmp"', 'sh', directory, HOST_MANIFEST_NAME], { timeoutMs: HOST_STEP_TIMEOUT_MS });
     if (!prepare.ok) return failed(`preparing ${directory} failed: ${describeFailure(prepare)}`);
 
-    const timeoutMs = options.timeoutMs ?? DEFAULT_IMAGE_SYNC_TIMEOUT_MS;
     const rsync = await runCommand(rsyncArguments(host, request.cacheDir, artifacts, directory, Math.ceil(timeoutMs / 1000)), { timeoutMs });
     if (!rsync.ok) {
       // rsync exits 12 or 255 when its ssh failed; ssh's own diagnostic on stderr says how.
@@ -235,8 +273,20 @@ export async function syncImageToHost(host: SshHost, request: ImageSyncRequest, 
     } catch (error) {
       return failed(`rsync succeeded but ${errorMessage(error)}`);
     }
+    // The copy counted on the host as the next look will count it: a manifest is written only for what arrived.
+    const arrived = await countArtifacts(host, directory, artifacts).catch((error: unknown) => error as Error);
+    if (arrived instanceof Error) return failed(arrived.message);
+    const damage = artifacts.map((name) => artifactDamage(name, sent.get(name), arrived.get(name))).filter((why) => why !== null);
+    if (damage.length > 0) return failed(`rsync succeeded but the copy does not hold what was sent: ${damage.join('; ')}`);
 
-    const manifest = serializeManifest({ format: HOST_MANIFEST_FORMAT, recipeHash: request.recipeHash, artifacts: [...artifacts], copiedAt: new Date().toISOString(), from: hostname() });
+    const manifest = serializeManifest({
+      format: HOST_MANIFEST_FORMAT,
+      recipeHash: request.recipeHash,
+      artifacts: [...artifacts],
+      contents: Object.fromEntries(sent),
+      copiedAt: new Date().toISOString(),
+      from: hostname(),
+    });
     const finish = await host.run(
       ['sh', '-c', 'sync -f -- "$1" && printf %s "$3" > "$1/$2.tmp" && mv -f -- "$1/$2.tmp" "$1/$2"', 'sh', directory, HOST_MANIFEST_NAME, manifest],
       { timeoutMs: MANIFEST_TIMEOUT_MS },
@@ -249,5 +299,7 @@ export async function syncImageToHost(host: SshHost, request: ImageSyncRequest, 
     // The host went away between steps; a local problem (rsync not installable here) is thrown on.
     if (error instanceof HostError) return failed(error.message);
     throw error;
+  } finally {
+    await lock?.release();
   }
 }

@@ -15,6 +15,7 @@ export { RunImage, type HostImage, type HostImageNeeds } from './run-image.js';
 export {
   HOST_IMAGE_SUBDIR,
   HOST_MANIFEST_NAME,
+  artifactDamage,
   decideImageSync,
   hostImageDirectory,
   hostManifestPath,

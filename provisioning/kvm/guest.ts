@@ -76,6 +76,13 @@ export function serialTail(serial: string, lines = 4): string {
 export interface BootWait {
   /** The file QEMU writes the serial console to. */
   serialLog: string;
+  /**
+   * Reads the console's text so far ('' before there is any); default: `serialLog` read here. A
+   * guest on a lab host passes a reader that fetches the file over SSH.
+   */
+  readSerial?: () => Promise<string>;
+  /** ms between reads; default 200 (a local read is cheap; an SSH round trip is not). */
+  intervalMs?: number;
   /** performance.now() when the guest was started. */
   started: number;
   /** In ms from `started`. */
@@ -90,13 +97,14 @@ export interface BootWait {
 
 /**
  * Reads the serial console until the init's ready line, a kernel panic, the hypervisor's exit or
- * the timeout; then checks what the init reported (network, guest agent). Polls every 200 ms.
+ * the timeout; then checks what the init reported (network, guest agent). Polls every 200 ms
+ * unless told otherwise.
  * @returns the ready line and the seconds from `started` to it.
  * @throws GuestStepError ("booting the guest", "configuring the guest network" or "starting the guest
  *   agent") with the console's last lines.
  */
 export async function waitForReady(wait: BootWait): Promise<{ ready: ReadyLine; bootSeconds: number }> {
-  const readSerial = () => readFile(wait.serialLog, 'utf8').catch(() => '');
+  const readSerial = wait.readSerial ?? (() => readFile(wait.serialLog, 'utf8').catch(() => ''));
   const fail = async (step: string, detail: string): Promise<never> => {
     throw new GuestStepError(step, detail, wait.serialLog, serialTail(await readSerial()));
   };
@@ -112,7 +120,7 @@ export async function waitForReady(wait: BootWait): Promise<{ ready: ReadyLine; 
         if (panic) return fail('booting the guest', `the guest kernel panicked: ${panic.trim()}`);
         return null;
       },
-      { timeoutMs: wait.bootTimeoutMs, startedAt: wait.started, intervalMs: 200, what: `no ${READY_MARKER} on the serial console` },
+      { timeoutMs: wait.bootTimeoutMs, startedAt: wait.started, intervalMs: wait.intervalMs ?? 200, what: `no ${READY_MARKER} on the serial console` },
     );
   } catch (error) {
     if (!(error instanceof DeadlineError)) throw error;

@@ -22,11 +22,8 @@ import { kvmLeftovers } from '../kvm/leftovers.js';
 import type { ProvisionContext, TargetDriver } from '../types.js';
 import { nextInstanceSuffix } from '../instance-suffix.js';
 import { StepError } from '../../core/errors.js';
+import { GUEST_DATA_DIRECTORY, GUEST_ROOT_DEVICE, prepareGuestDataDirectory } from '../kvm/guest-data-dir.js';
 
-/** Inside the guest, on its root file system — the virtio disk (/dev/vda). */
-export const GUEST_DATA_DIRECTORY = '/var/lib/isobench-data';
-/** The guest's root, the virtio-blk disk; provisioning checks that GUEST_DATA_DIRECTORY is on it. */
-export const GUEST_ROOT_DEVICE = '/dev/vda';
 const DISK_CACHE: DiskSpec['cache'] = 'none';
 const DISK_AIO: DiskSpec['aio'] = 'native';
 /** Asked for (vhost=on) when isobench can open it; without it virtio-net runs in QEMU's userspace. */
@@ -242,16 +239,8 @@ async function provisionKvm(context: ProvisionContext): Promise<ProvisionedTarge
     // With type='qemu' libvirt drops a vhost request without a word; only QEMU's open files tell.
     if (vhost && !vhostRunning && !viaLibvirt) throw new Error(`vhost=on was asked for but QEMU holds no ${VHOST_DEVICE}`);
 
-    await track(current, 'preparing the guest\'s data directory', async () => {
-      const made = await running.agent.exec(['mkdir', '-p', GUEST_DATA_DIRECTORY], { timeoutMs: 30_000 });
-      if (!made.ok) throw new Error(`mkdir ${GUEST_DATA_DIRECTORY} in the guest failed: ${made.stderr.trim()}`);
-      const source = await running.agent.exec(['findmnt', '-n', '-o', 'SOURCE,FSTYPE', '--target', GUEST_DATA_DIRECTORY], { timeoutMs: 30_000 });
-      const [device, fstype] = source.stdout.trim().split(/\s+/);
-      if (!source.ok || device !== GUEST_ROOT_DEVICE) {
-        throw new Error(`${GUEST_DATA_DIRECTORY} is not on the virtio disk ${GUEST_ROOT_DEVICE} (findmnt: ${source.stdout.trim() || source.stderr.trim()})`);
-      }
-      if (fstype !== 'ext4') log(`${context.configuration}: the guest's data directory is on ${fstype ?? 'an unknown file system'}, not ext4`);
-    });
+    const dataMount = await track(current, 'preparing the guest\'s data directory', () => prepareGuestDataDirectory((command, commandOptions) => running.agent.exec(command, commandOptions)));
+    if (dataMount.fstype !== 'ext4') log(`${context.configuration}: the guest's data directory is on ${dataMount.fstype}, not ext4`);
 
     const degraded = [...accel.degraded, ...(vhostRunning ? [] : [NO_VHOST_DEGRADED])];
     const facts: TargetFacts = {
@@ -259,7 +248,7 @@ async function provisionKvm(context: ProvisionContext): Promise<ProvisionedTarge
       state: 'ready',
       serverAddress: address,
       networkPath: `client netns -> veth -> ${topology.bridge} -> ${tap.name} -> virtio-net (${vhostRunning ? 'vhost-net' : 'userspace QEMU'}) -> guest`,
-      storage: `guest ext4 on virtio-blk ${GUEST_ROOT_DEVICE} (${options.disk} file, cache=${DISK_CACHE}, aio=${DISK_AIO})`,
+      storage: `guest ${dataMount.fstype} on virtio-blk ${GUEST_ROOT_DEVICE} (${options.disk} file, cache=${DISK_CACHE}, aio=${DISK_AIO})`,
       labels: {
         isolation: 'hardware virtualization',
         accel: accel.accel,

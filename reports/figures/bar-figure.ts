@@ -39,6 +39,7 @@ function buildBarFigure(definition: BarFigureDefinition, context: FigureContext)
   const rows = collectRows(context.runs, query, { baseline: context.baseline, multiRun: context.multiRun, styles: context.styles });
   if (rows.length === 0) return null;
   const unit = rows.find((row) => row.unit)?.unit ?? definition.defaultUnit;
+  const measuredOn = definition.measuredOn ?? labHostsOf(context);
   const bars = groupedBars({
     title: definition.title,
     // "% of kvm" only when some bar is one: a native-only run in a report judged against kvm has none.
@@ -49,7 +50,7 @@ function buildBarFigure(definition: BarFigureDefinition, context: FigureContext)
     categoryOrder: Object.values(definition.points),
     styles: context.styles,
     ...(definition.reference ? { reference: definition.reference } : {}),
-    ...(definition.measuredOn ? { measuredOn: definition.measuredOn } : {}),
+    ...(measuredOn ? { measuredOn } : {}),
   });
   return {
     id: definition.id,
@@ -61,6 +62,12 @@ function buildBarFigure(definition: BarFigureDefinition, context: FigureContext)
     notes: [...definition.notes, ...methodNotes(rows), ...bars.notes],
     marks: bars.marks,
   };
+}
+
+/** `lab hosts sut, peer` for runs whose file records lab hosts (lab mode: not this host), else null. */
+function labHostsOf(context: FigureContext): string | null {
+  const names = [...new Set(context.runs.flatMap((run) => run.file.hosts?.map((host) => host.name) ?? []))];
+  return names.length > 0 ? `lab hosts ${names.join(', ')}` : null;
 }
 
 /** The method each number came from, named once per figure (e.g. `proc-stat`). */

@@ -227,7 +227,7 @@ export const migrationDowntime = barFigure({
   valueTitle: (unit) => `longest echo gap at the switch-over (${unit})`,
   defaultUnit: 'ms',
   notes: [
-    'The longest gap in a 1 ms UDP echo stream from the client namespace that covers the switch-over; the probe is checked against QMP stop/cont pauses of 100, 200 and 500 ms in every trial (probe_resolution_ms).',
+    'The longest gap in a 1 ms UDP echo stream a client saw: on one host, from the client namespace, the gap that covers the switch-over, the probe checked against QMP stop/cont pauses of 100, 200 and 500 ms in every trial (probe_resolution_ms); in lab mode, from the watch host across the lab link, the longest gap in the migration\'s window, with no pause check.',
     'Points whose trials did not switch over (not converged, failed) have no downtime and show as gaps.',
   ],
 });

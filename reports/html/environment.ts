@@ -23,6 +23,20 @@ function kvmUsableText(file: ReportRun['file']): string {
   return probed === undefined ? 'not probed' : `${yesNo(probed)} (the kvm target's probe)`;
 }
 
+/**
+ * The Docker row: the daemon the host probe found; when none answered then, the one a Docker target
+ * ran on (isobench starts dockerd after the probe: "not available" was wrong for a run that used it).
+ */
+function dockerText(file: ReportRun['file']): string {
+  const host = file.host;
+  if (host.docker) return `${host.docker.version}, storage driver ${host.docker.storageDriver}, cgroup ${host.docker.cgroupVersion}`;
+  const used = file.targets.find((target) => target.state === 'ready' && typeof target.labels.dockerVersion === 'string' && target.labels.host === undefined);
+  if (!used) return 'not available';
+  const { dockerVersion, storageDriver, cgroupVersion, daemonStartedByIsobench } = used.labels;
+  const when = daemonStartedByIsobench === true ? 'started by the run after the host probe' : 'not answering at the host probe';
+  return `${String(dockerVersion)}, storage driver ${String(storageDriver)}, cgroup ${String(cgroupVersion)} (${when}; ${used.target} ran on it)`;
+}
+
 function runEnvironment(run: ReportRun): SafeHtml {
   const { file } = run;
   const host = file.host;
@@ -37,7 +51,7 @@ function runEnvironment(run: ReportRun): SafeHtml {
     ['accel', `/dev/kvm ${yesNo(host.kvmDevice)}; KVM usable ${kvmUsableText(file)}`],
     ['vhost-net', yesNo(host.vhostNet)],
     ['perf counters', yesNo(host.perfCounters)],
-    ['Docker', host.docker ? `${host.docker.version}, storage driver ${host.docker.storageDriver}, cgroup ${host.docker.cgroupVersion}` : 'not available'],
+    ['Docker', dockerText(file)],
   ];
   const rows: [string, unknown][] = [
     ['run id', file.runId],

@@ -83,6 +83,11 @@ function numbersTable(rows: FigureRow[], baseline: string): SafeHtml {
   const percents = hasBaselinePercent(rows);
   return html`<table class="numbers"><thead><tr><th>target</th><th>point</th><th>metric</th><th>mean</th><th>95% CI</th><th>n</th><th>CV</th>${percents ? html`<th>% of ${baseline}</th>` : ''}<th>verdict</th><th>status</th><th>method</th></tr></thead><tbody>${rows.map(
     (row) =>
-      html`<tr class="status-${row.status}"><td>${row.series}</td><td>${row.category}</td><td>${row.metric}</td><td class="num">${row.mean === null ? '—' : `${formatNumber(row.mean)} ${row.unit}`}</td><td class="num">${row.ci95Low === null || row.ci95High === null ? '—' : `${formatNumber(row.ci95Low)} – ${formatNumber(row.ci95High)}`}</td><td class="num">${row.n}</td><td class="num">${row.cv === null ? '—' : `${(row.cv * 100).toFixed(1)}%`}</td>${percents ? html`<td class="num">${row.percentOfBaseline === null ? '—' : formatPercent(row.percentOfBaseline)}</td>` : ''}<td>${row.verdict ?? ''}</td><td>${row.status}${row.reason ? html`: ${row.reason}` : ''}</td><td>${row.method ?? ''}</td></tr>`,
-  )}</tbody></table>`;
+      html`<tr class="status-${row.status}"><td>${row.series}</td><td>${row.category}</td><td>${row.metric}</td><td class="num">${row.mean === null ? '—' : `${formatNumber(row.mean)} ${row.unit}`}</td><td class="num">${row.ci95Low === null || row.ci95High === null ? '—' : `${formatNumber(row.ci95Low)} – ${formatNumber(row.ci95High)}${belowZero(row) ? ' †' : ''}`}</td><td class="num">${row.n}</td><td class="num">${row.cv === null ? '—' : `${(row.cv * 100).toFixed(1)}%`}</td>${percents ? html`<td class="num">${row.percentOfBaseline === null ? '—' : formatPercent(row.percentOfBaseline)}</td>` : ''}<td>${row.verdict ?? ''}</td><td>${row.status}${row.reason ? html`: ${row.reason}` : ''}</td><td>${row.method ?? ''}</td></tr>`,
+  )}</tbody></table>${rows.some(belowZero) ? html`<p class="note">† The 95 % interval, as computed, reaches below 0, which this metric cannot: with n repetitions the t-interval is the mean ± t(n−1) standard errors, and t(1) = 12.7 at n = 2, t(2) = 4.3 at n = 3. More repetitions narrow it; the figure's whisker stops at 0.</p>` : ''}`;
+}
+
+/** A row whose interval reaches below 0 (every isobench metric is a count, rate, size or time: none can be negative). */
+function belowZero(row: FigureRow): boolean {
+  return row.ci95Low !== null && row.ci95Low < 0;
 }

@@ -2,9 +2,10 @@ import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { z } from 'zod';
 import { access } from 'node:fs/promises';
-import { describeFailure, startBackground } from '../../core/exec.js';
-import { pollUntil } from '../../core/poll.js';
+import { describeFailure, startBackground, type CommandOutcome } from '../../core/exec.js';
+import { pollUntil, withDeadline } from '../../core/poll.js';
 import type { ClientSide } from '../../contracts/suite.js';
+import type { Host, HostProcess } from '../../hosts/host.js';
 import { LoadReport, ProbeReport } from './client/reports.js';
 import { ECHO_PORT, WEB_PORT } from './guest-workloads.js';
 
@@ -57,9 +58,15 @@ export interface ReportingClientProgram<R> extends ClientProgram<R> {
 /** How long a running client program may take to answer `report`, ms (a line of JSON; the probe's answers take well under 100 ms). */
 export const SNAPSHOT_TIMEOUT_MS = 5_000;
 
-/** Starts a client program in the client namespace; it is killed at the latest after `maxSeconds` plus 30 s. */
-export function startClientProgram<R>(client: ClientSide, command: readonly string[], report: z.ZodType<R>, maxSeconds: number): ReportingClientProgram<R> {
-  const wrapped = client.wrap(command);
+/**
+ * Starts a client program in the client namespace; it is killed at the latest after `maxSeconds` plus 30 s.
+ * @param host A lab host to run it on instead (issue 14: the third host watching a migration):
+ *   Host.start, whose stop sends SIGTERM on the host, so the program still prints its final report.
+ *   The program's files must be at the same path there (true of namespace hosts; a real lab host
+ *   needs Node and this checkout at the same path).
+ */
+export function startClientProgram<R>(client: ClientSide, command: readonly string[], report: z.ZodType<R>, maxSeconds: number, host?: Host): ReportingClientProgram<R> {
+  const wrapped = host ? host.commandLine(command) : client.wrap(command);
   // Lines on stdout while it runs answer `report` requests, in order; the final report is read from the outcome.
   let partial = '';
   const waiting: Array<(line: string) => void> = [];
@@ -69,7 +76,7 @@ export function startClientProgram<R>(client: ClientSide, command: readonly stri
     partial = lines.pop()!;
     for (const line of lines) waiting.shift()?.(line);
   };
-  const running = startBackground(wrapped, { timeoutMs: (maxSeconds + 30) * 1000, onOutput });
+  const running = host ? host.start(command, { timeoutMs: (maxSeconds + 30) * 1000, onOutput }) : startBackground(wrapped, { timeoutMs: (maxSeconds + 30) * 1000, onOutput });
   const name = command.find((part) => part.endsWith('.ts'))?.split('/').at(-1) ?? 'the client program';
   return {
     command: wrapped,
@@ -100,7 +107,7 @@ export function startClientProgram<R>(client: ClientSide, command: readonly stri
       }
     },
     async stop() {
-      const outcome = await running.stop(5_000);
+      const outcome = host ? await stopOnHost(host, running as HostProcess) : await running.stop(5_000);
       const line = outcome.stdout.trim().split('\n').at(-1) ?? '';
       let parsed: z.ZodSafeParseResult<R> | null;
       try {
@@ -114,6 +121,18 @@ export function startClientProgram<R>(client: ClientSide, command: readonly stri
       return parsed.data;
     },
   };
+}
+
+/**
+ * Ends a client program on a lab host so that its final report still arrives: SIGTERM on the host
+ * (the remote `timeout` passes it on), then up to 5 s for the session to end by itself; only then
+ * is the local ssh client stopped (stopping it first would cut the report off).
+ */
+async function stopOnHost(host: Host, running: HostProcess): Promise<CommandOutcome> {
+  const pid = running.hostPid();
+  if (pid !== undefined) await host.run(['kill', '-TERM', String(pid)], { timeoutMs: 10_000 }).catch(() => {});
+  const ended = await withDeadline(running.exited, 5_000, 'the client program ending').catch(() => null);
+  return ended ?? (await running.stop(5_000));
 }
 
 // The client side and timeline every migration trial shares (QEMU's, libvirt's and the container

@@ -75,6 +75,27 @@ export function judgeHealth(
   return { runState: report.runState, serialProblem: report.serialProblem, workloadAnswered: answered, detail: notes.join('; ') };
 }
 
+/**
+ * The first fields of every migration trial's record (QEMU, libvirt and lab paths): the kind, how
+ * the guest moved, the workload, variant and the settings it ran with.
+ * @param pollIntervalMs How often the migration's status was read, ms (the time limit where it was read once, after the end).
+ */
+export function detailHead(params: MigrationTrialParams, method: string, pollIntervalMs: number): Pick<MigrationTrialDetail, 'kind' | 'method' | 'workload' | 'variant' | 'settings'> {
+  return {
+    kind: 'migration',
+    method,
+    workload: params.workload,
+    variant: params.variant,
+    settings: {
+      maxBandwidthMiBs: params.bandwidthMiBs,
+      downtimeLimitMs: params.downtimeLimitMs,
+      timeLimitMs: params.timeLimitS * 1000,
+      roundLimit: params.roundLimit,
+      pollIntervalMs,
+    },
+  };
+}
+
 /** What buildDetail is built from: the trial's parameters, the run, what the poll loop and the clients saw. */
 export interface DetailInputs {
   params: MigrationTrialParams;
@@ -132,17 +153,7 @@ export function buildDetail(inputs: DetailInputs): MigrationTrialDetail {
   const probe = probeRecord(report, gap, start, switchGap !== null, inputs.probeCommand);
   const web = webTimeline(inputs.loadReport, inputs.baseline, { fromMs: start, toMs: inputs.watchEndMs }, inputs.loadCommand);
   const detail: MigrationTrialDetail = {
-    kind: 'migration',
-    method: inputs.method,
-    workload: params.workload,
-    variant: params.variant,
-    settings: {
-      maxBandwidthMiBs: params.bandwidthMiBs,
-      downtimeLimitMs: params.downtimeLimitMs,
-      timeLimitMs: params.timeLimitS * 1000,
-      roundLimit: params.roundLimit,
-      pollIntervalMs: POLL_INTERVAL_MS,
-    },
+    ...detailHead(params, inputs.method, POLL_INTERVAL_MS),
     outcome: inputs.outcome,
     qemu: {
       totalTimeMs: completed ? reported(last?.totalTimeMs) : latest('totalTimeMs'),

@@ -7,6 +7,7 @@ import { MigrationOptions, numbers, TIME_LIMIT_S, variantsOf, words, type Worklo
 import { runContainerMigrationTrial } from './container-trial.js';
 import { runMigrationTrial } from './trial.js';
 import { runLibvirtMigrationTrial } from './libvirt-trial.js';
+import { runLabMigrationTrial } from './lab-trial.js';
 
 /** One migration point: a workload at one link rate, downtime limit and variant (and dirty rate). */
 export const MigrationParams = z.object({
@@ -64,7 +65,7 @@ export const migrationSuite: Suite<MigrationParams, MigrationOptions> = {
     { name: 'migration-time-limit', valueName: 'S', description: 'migration: cancel as not converged after S seconds, default 30 (quick), 120 (full)' },
     { name: 'wws-trace', valueName: 'S', description: 'migration: before each migration, trace the workload\'s writable working set with QMP calc-dirty-rate for S seconds (1 s samples, then 2 s and 4 s intervals); default 0 (off)' },
     { name: 'migration-rounds', valueName: 'N', description: 'migration: cancel as not converged past N rounds, default 30 (Clark)' },
-    { name: 'dest', valueName: 'URI', description: 'migration with --vm-manager libvirt: the destination libvirtd (virsh migrate --live); needed there' },
+    { name: 'dest', valueName: 'URI|HOST', description: 'migration with --vm-manager libvirt: the destination libvirtd (virsh migrate --live); with --hosts: the inventory host the guest migrates to (role migration-dest)' },
   ],
   options: MigrationOptions,
   params: MigrationParams,
@@ -93,6 +94,8 @@ export const migrationSuite: Suite<MigrationParams, MigrationOptions> = {
     // The container row (issue 12): CRIU stop-and-copy; the link rate, downtime limit and variant are QEMU's and do not apply.
     if (context.target.containerMigration) return runContainerMigrationTrial(point.params.workload, context.target.containerMigration, context);
     if (context.target.libvirtMigration) return runLibvirtMigrationTrial(point.params, context, context.config.options.dest);
+    // Lab mode (issue 14): the guest moves between two lab hosts; --dest named the host, not a libvirtd.
+    if (context.target.labMigration) return runLabMigrationTrial(point.params, context);
     return runMigrationTrial(point.params, context);
   },
 };

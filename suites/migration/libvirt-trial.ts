@@ -15,7 +15,7 @@ import {
   BASELINE_MS, CLIENT_READY_TIMEOUT_MS, type ClientProgram, SETTLE_MS, startEchoProbe, startWebLoad, waitForFile, WATCH_AFTER_MS,
 } from './client-programs.js';
 import { LoadReport, ProbeReport } from './client/reports.js';
-import { dirtierMetrics, dirtyRecord, judgeHealth, webMetrics } from './detail.js';
+import { detailHead, dirtierMetrics, dirtyRecord, judgeHealth, webMetrics } from './detail.js';
 import { achievedRate, startDirtier, startEcho, startWeb, type Dirtier } from './guest-workloads.js';
 import { classifyOutcome, type LoopEnd } from './outcome.js';
 import { longestGapWithin, probeRecord } from './probe-analysis.js';
@@ -151,18 +151,8 @@ export function buildLibvirtDetail(inputs: LibvirtDetailInputs): MigrationTrialD
   const probe = probeRecord(inputs.probeReport, gap, start, false, inputs.probeCommand);
   const web = webTimeline(inputs.loadReport, inputs.baseline, { fromMs: start, toMs: inputs.watchEndMs }, inputs.loadCommand);
   return {
-    kind: 'migration',
-    method: inputs.method,
-    workload: params.workload,
-    variant: params.variant,
-    settings: {
-      maxBandwidthMiBs: params.bandwidthMiBs,
-      downtimeLimitMs: params.downtimeLimitMs,
-      timeLimitMs: params.timeLimitS * 1000,
-      roundLimit: params.roundLimit,
-      // libvirt is not polled: the statistics are read once, after the job ended.
-      pollIntervalMs: params.timeLimitS * 1000,
-    },
+    // libvirt is not polled: the statistics are read once, after the job ended.
+    ...detailHead(params, inputs.method, params.timeLimitS * 1000),
     outcome: inputs.outcome,
     qemu: {
       totalTimeMs: job?.timeElapsedMs ?? null,

@@ -79,10 +79,13 @@ export const MigrationOptions = z.object({
     .min(0, 'takes a whole number of seconds from 0 (off) to 600')
     .max(600, 'takes a whole number of seconds from 0 (off) to 600')
     .default(0),
-  /** `--vm-manager libvirt`: the destination libvirtd's URI (suites/migration/libvirt-trial.ts). */
+  /**
+   * `--vm-manager libvirt`: the destination libvirtd's URI (suites/migration/libvirt-trial.ts); in
+   * lab mode (`--hosts`) the inventory host the guest migrates to (harness/lab-migration.ts).
+   */
   dest: z
     .string()
-    .regex(/^[a-z][a-z0-9+]*:\/\/\S*$/, 'takes a libvirt URI such as qemu+ssh://host/system')
+    .regex(/^([a-z][a-z0-9+]*:\/\/\S*|[a-z][a-z0-9-]{0,31})$/, 'takes a libvirt URI such as qemu+ssh://host/system, or with --hosts an inventory host\'s name')
     .optional(),
   'migration-rounds': z.coerce
     .number({ message: 'takes a whole number of rounds from 1 to 1000' })

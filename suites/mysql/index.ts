@@ -49,10 +49,10 @@ export const mysqlSuite: Suite<MysqlParams, MysqlOptions, MysqlState> = {
   description: 'sysbench OLTP (read-only by default) against MariaDB on the target: transactions/s, latency and CPU per transaction against threads',
   figure: 'Felter et al. 2014, Figs. "MySQL throughput (transactions/s) vs. concurrency" and "MySQL throughput vs. latency"',
   hostTools: [
-    { command: 'sysbench', debianPackage: 'sysbench', why: 'for the mysql suite (the client side)' },
-    { command: 'mariadbd', debianPackage: 'mariadb-server', why: 'for the mysql suite on the native target (isobench starts its own server; the package\'s service is not started)', startsService: true },
-    { command: 'mariadb-install-db', debianPackage: 'mariadb-server', why: 'to create the native server\'s system tables', startsService: true },
-    { command: 'mariadb', debianPackage: 'mariadb-client', why: 'to set up and stop the native server over its socket' },
+    { command: 'sysbench', debianPackage: 'sysbench', why: 'for the mysql suite (the client side)', side: 'client' },
+    { command: 'mariadbd', debianPackage: 'mariadb-server', why: 'for the mysql suite on the native target (isobench starts its own server; the package\'s service is not started)', startsService: true, side: 'target' },
+    { command: 'mariadb-install-db', debianPackage: 'mariadb-server', why: 'to create the native server\'s system tables', startsService: true, side: 'target' },
+    { command: 'mariadb', debianPackage: 'mariadb-client', why: 'to set up and stop the native server over its socket', side: 'target' },
   ],
   ports: MARIADB_SERVICE_PORTS,
   flags: [

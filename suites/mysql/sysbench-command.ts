@@ -50,7 +50,16 @@ export function runCommand(connection: SysbenchConnection, tables: SysbenchTable
   return [...common(connection, tables), `--threads=${threads}`, `--time=${seconds}`, '--report-interval=1', '--percentile=95', 'run'];
 }
 
-/** The command with its password replaced by REDACTED_PASSWORD, for the results file and messages. */
+/** `--mysql-password=` and the value after it: the generated password's URL-safe characters (server.ts's generatePassword). */
+const PASSWORD_IN_TEXT = /--mysql-password=[A-Za-z0-9_-]*/g;
+
+/**
+ * The command with its password replaced by REDACTED_PASSWORD, for the results file and messages:
+ * in an argument of its own, and inside an argument that holds a whole command line (lab mode's ssh
+ * wrapper passes the remote command as one shell-quoted string).
+ */
 export function redactPassword(command: readonly string[]): string[] {
-  return command.map((argument) => (argument.startsWith(PASSWORD_OPTION) ? `${PASSWORD_OPTION}${REDACTED_PASSWORD}` : argument));
+  return command.map((argument) =>
+    argument.startsWith(PASSWORD_OPTION) ? `${PASSWORD_OPTION}${REDACTED_PASSWORD}` : argument.replace(PASSWORD_IN_TEXT, `${PASSWORD_OPTION}${REDACTED_PASSWORD}`),
+  );
 }

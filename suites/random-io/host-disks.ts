@@ -4,10 +4,13 @@
  * virtio-blk joins adjacent guest requests; the host's I/O scheduler joins queued ones) or split
  * (a disk's max_segments). Where the disk's cost is per request, as on a virtual disk, throughput
  * then follows the disk's request size, not fio's: issue 13, a TCG guest "beating" native on 1 MiB
- * sequential I/O. Read on the machine isobench runs on (the host of every local target).
+ * sequential I/O. Read on the machine the target runs on: this one for every local target
+ * (hostDisks, readDiskCounters), the server host over SSH in lab mode (readHostDiskCounters).
  */
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { TargetHostAccess } from '../../contracts/suite.js';
+import { describeFailure } from '../../core/exec.js';
 
 /** Where the kernel lists block devices. */
 export const SYS_BLOCK = '/sys/block';
@@ -103,4 +106,43 @@ export async function readDiskCounters(disks: readonly string[], root: string = 
     }
   }
   return counters;
+}
+
+/**
+ * The shell script that prints, on another host, what hostDisks and readDiskCounters read here: one
+ * line per /sys/block entry with a `device` link, its name and then its stat line. A constant: no
+ * value of isobench's is put into it.
+ */
+export const DISK_STATS_SCRIPT = 'for d in /sys/block/*; do [ -e "$d/device" ] && [ -r "$d/stat" ] && printf \'%s %s\\n\' "${d##*/}" "$(cat "$d/stat")"; done; true';
+
+/**
+ * Parses DISK_STATS_SCRIPT's output: `NAME FIELDS…` per line, the fields as parseBlockStat reads
+ * them. A line that does not parse is left out, as readDiskCounters leaves out a disk it cannot read.
+ */
+export function parseDiskStats(text: string): Map<string, DiskCounters> {
+  const counters = new Map<string, DiskCounters>();
+  for (const line of text.split('\n')) {
+    const match = /^(\S+)\s+(.*)$/.exec(line.trim());
+    if (!match) continue;
+    try {
+      counters.set(match[1]!, parseBlockStat(match[2]!));
+    } catch {
+      // Left out: see above.
+    }
+  }
+  return counters;
+}
+
+/** Deadline of one DISK_STATS_SCRIPT run on a host, in ms (a few reads of sysfs over a shared SSH connection). */
+export const HOST_DISK_READ_TIMEOUT_MS = 15_000;
+
+/**
+ * The disks and counters of the host a target runs on, read there (lab mode's server host over
+ * SSH), keyed by disk name.
+ * @throws Error naming the host when the script fails there (the host's own HostError when it does not answer).
+ */
+export async function readHostDiskCounters(host: TargetHostAccess): Promise<Map<string, DiskCounters>> {
+  const outcome = await host.exec(['sh', '-c', DISK_STATS_SCRIPT], { timeoutMs: HOST_DISK_READ_TIMEOUT_MS });
+  if (!outcome.ok) throw new Error(`reading /sys/block on host ${host.name} failed: ${describeFailure(outcome)}`);
+  return parseDiskStats(outcome.stdout);
 }

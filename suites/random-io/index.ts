@@ -1,10 +1,10 @@
 import { z } from 'zod';
-import type { Suite, SuitePoint } from '../../contracts/suite.js';
+import type { Suite, SuitePoint, TargetHostAccess } from '../../contracts/suite.js';
 import { clatPercentileMetric, RANDOM_IO_METRICS as M } from '../../results/metrics.js';
 import type { MetricSample } from '../../results/schema.js';
 import { failedTrial, outcomeFromTool, sample } from '../trial-helpers.js';
 import { parseFio, type FioDirectionResult, type FioResult } from './fio.js';
-import { directionOf, hostDisks, readDiskCounters, requestSize, type DiskCounters } from './host-disks.js';
+import { directionOf, hostDisks, readDiskCounters, readHostDiskCounters, requestSize, type DiskCounters } from './host-disks.js';
 
 /** fio's data file, in the target's data directory. */
 export const DATA_FILE_NAME = 'isobench-fio.dat';
@@ -89,7 +89,7 @@ export const randomIoSuite: Suite<RandomIoParams, Record<string, never>> = {
   description: 'fio random and sequential I/O on the target\'s storage (libaio, O_DIRECT), IOPS, MB/s and completion latency',
   figure: 'Felter et al. 2014, Figs. "Random I/O throughput (IOPS)", "Random read latency CDF", "Sequential I/O throughput"',
   firstLook: ['randread'],
-  hostTools: [{ command: 'fio', debianPackage: 'fio', why: 'for the random-io suite' }],
+  hostTools: [{ command: 'fio', debianPackage: 'fio', why: 'for the random-io suite', side: 'target' }],
 
   ports: [],
   flags: [],
@@ -135,13 +135,13 @@ export const randomIoSuite: Suite<RandomIoParams, Record<string, never>> = {
     const timeoutMs = (point.params.runtimeSeconds + point.params.rampSeconds + 120) * 1000;
     try {
       // The host's disks around the whole fio run (ramp included): what the target's stack made of fio's requests.
-      const disks = await hostDisks();
-      const before = await readDiskCounters(disks);
+      const disks = diskReader(context.targetHost);
+      const before = await disks.read();
       const outcome = await context.target.exec(command, { timeoutMs });
-      const after = await readDiskCounters(disks);
+      const after = await disks.read();
       return outcomeFromTool(outcome, [command], (stdout) => [
         ...ioMetrics(parseFio(stdout), point.params.cdf),
-        ...hostRequestMetrics(point.params.rw, disks, before, after),
+        ...(before && after ? hostRequestMetrics(point.params.rw, [...after.keys()], before, after, context.targetHost?.name) : []),
       ]);
     } catch (error) {
       return failedTrial(error, [command]);
@@ -185,12 +185,25 @@ export function ioMetrics(result: FioResult, withCdf: boolean): MetricSample[] {
 
 /**
  * `host_disk_request_kib`: the mean size of the requests the host's disks completed during the
- * trial in the job's direction (directionOf), method naming the disks; nothing when the host has no
- * disk isobench can read or they completed no such request (absent, never 0).
+ * trial in the job's direction (directionOf), method naming the disks, and the host by its inventory
+ * name when it is not this machine (`host sut /sys/block/{sda}/stat, reads`); nothing when the host
+ * has no disk isobench can read or they completed no such request (absent, never 0).
  */
-export function hostRequestMetrics(rw: string, disks: readonly string[], before: ReadonlyMap<string, DiskCounters>, after: ReadonlyMap<string, DiskCounters>): MetricSample[] {
+export function hostRequestMetrics(rw: string, disks: readonly string[], before: ReadonlyMap<string, DiskCounters>, after: ReadonlyMap<string, DiskCounters>, hostName?: string): MetricSample[] {
   const direction = directionOf(rw);
   const size = requestSize(before, after, direction);
   if (!size) return [];
-  return [sample(M.hostRequest, size.meanKib, `host /sys/block/{${disks.join(',')}}/stat, ${direction}`)];
+  return [sample(M.hostRequest, size.meanKib, `host ${hostName !== undefined ? `${hostName} ` : ''}/sys/block/{${disks.join(',')}}/stat, ${direction}`)];
+}
+
+/**
+ * How a trial reads the disks of the host its target runs on: this machine's /sys/block directly,
+ * or, for a target on another host (SuiteContext.targetHost), that host's over its connection.
+ * A reading that fails there is null: the trial's fio figures stand and `host_disk_request_kib` is
+ * absent, never this machine's disks presented as the server host's.
+ */
+function diskReader(targetHost: TargetHostAccess | undefined): { read(): Promise<Map<string, DiskCounters> | null> } {
+  if (targetHost) return { read: () => readHostDiskCounters(targetHost).catch(() => null) };
+  const disks = hostDisks();
+  return { read: async () => readDiskCounters(await disks) };
 }

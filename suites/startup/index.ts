@@ -45,7 +45,7 @@ export const startupSuite: Suite<StartupParams, Record<string, never>> = {
 
   async runTrial(point, context) {
     const { launchFresh } = context;
-    if (!launchFresh) return { state: 'skipped', reason: 'this runner cannot start fresh instances of the target', commands: [] };
+    if (!launchFresh) return { state: 'skipped', reason: context.freshUnavailable ?? 'this runner cannot start fresh instances of the target', commands: [] };
     const commands: string[][] = [];
     let fresh: ProvisionedTarget | undefined;
     let service: TargetService | undefined;

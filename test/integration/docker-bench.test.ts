@@ -9,7 +9,7 @@ import { DEFAULT_GUARD_RANGE, DEFAULT_TEST_SUBNET } from '../../provisioning/top
 import { parseTargetConfiguration } from '../../provisioning/targets/configuration.js';
 import type { ResultsFile } from '../../results/schema.js';
 import { suiteByName } from '../../suites/index.js';
-import { isobenchLeftovers } from '../helpers.js';
+import { assertNoLeftovers } from '../helpers.js';
 import { watchListeners } from './listeners.js';
 
 // Each Docker target runs quick suites through the real runner, once. Run under
@@ -43,7 +43,7 @@ function mean(results: ResultsFile, key: string, metric: string): number {
 }
 
 test('docker-host runs random-io on its volume, plausibly, and teardown leaves nothing', { timeout: 15 * 60_000 }, async () => {
-  assert.deepEqual(await isobenchLeftovers(), [], 'the host is clean before the run');
+  await assertNoLeftovers('the host is clean before the run');
   const results = await bench(['docker-host'], ['random-io'], 'volume');
   assert.equal(results.status, 'completed');
   const facts = results.targets.find((target) => target.target === 'docker-host');
@@ -65,11 +65,11 @@ test('docker-host runs random-io on its volume, plausibly, and teardown leaves n
   const trial = results.points.find((point) => point.key === 'docker-host/random-io/randread')!.trials[0]!;
   assert.match(trial.commands[0]!.join(' '), /^fio .*--filename=\/data\/isobench-fio\.dat/);
 
-  assert.deepEqual(await isobenchLeftovers(), [], 'no container, volume, network, rule, proxy, ledger or run directory');
+  await assertNoLeftovers('no container, volume, network, rule, proxy, ledger or run directory');
 });
 
 test('docker-nat runs tcp-bulk and tcp-rr through Docker\'s DNAT with overlay storage, and leaves nothing', { timeout: 15 * 60_000 }, async () => {
-  assert.deepEqual(await isobenchLeftovers(), []);
+  await assertNoLeftovers();
   const listeners = await watchListeners();
   const results = await bench(['docker-nat'], ['tcp-bulk', 'tcp-rr'], 'overlay');
   const exposure = await listeners.stop();
@@ -111,5 +111,5 @@ test('docker-nat runs tcp-bulk and tcp-rr through Docker\'s DNAT with overlay st
     assert.ok(p50 > 1 && p50 < 10_000, `${protocol} RR p50 ${p50} µs`);
   }
 
-  assert.deepEqual(await isobenchLeftovers(), []);
+  await assertNoLeftovers();
 });

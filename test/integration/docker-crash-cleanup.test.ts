@@ -9,7 +9,7 @@ import { cleanupLeftovers } from '../../harness/commands/cleanup.js';
 import { findStaleLedgers } from '../../core/ledger.js';
 import { createDockerClient, RUN_LABEL } from '../../provisioning/docker/client.js';
 import { readResultsFile } from '../../results/store.js';
-import { isobenchLeftovers, waitFor } from '../helpers.js';
+import { assertNoLeftovers, isobenchLeftovers, waitFor } from '../helpers.js';
 import { ensureIsobenchImage } from './docker-helpers.js';
 
 // Kills a Docker run half-way (SIGKILL to its whole process group: no teardown runs) and proves
@@ -28,7 +28,7 @@ async function firstTrialRecorded(out: string): Promise<boolean> {
 }
 
 test('a Docker run killed half-way leaves containers that `cleanup` removes, and only those', { timeout: 30 * 60_000 }, async () => {
-  assert.deepEqual(await isobenchLeftovers(), [], 'the host is clean before the run');
+  await assertNoLeftovers('the host is clean before the run');
   const client = createDockerClient();
   // Not a run's: made by hand from isobench's image (it inherits the image's isobench=1) and a volume
   // whose name merely looks like isobench's.
@@ -61,7 +61,7 @@ test('a Docker run killed half-way leaves containers that `cleanup` removes, and
     assert.deepEqual(report.failed, []);
     assert.ok(report.removed.some((item) => /Docker container isobench-docker-nat-/.test(item)), report.removed.join('\n'));
 
-    assert.deepEqual(await isobenchLeftovers(), [], 'cleanup restored the host');
+    await assertNoLeftovers('cleanup restored the host');
     assert.deepEqual(await runContainers(), []);
     assert.equal((await bystander.inspect()).State.Running, true, 'a container that is not a run\'s survives');
     await client.getVolume(BYSTANDER_VOLUME).inspect();

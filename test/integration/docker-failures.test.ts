@@ -10,7 +10,7 @@ import { inspectRunning } from '../../provisioning/docker/container-target.js';
 import { dockerAvailability, ensureDockerDaemon } from '../../provisioning/docker/daemon.js';
 import { ensureDockerImage, IMAGE_REPOSITORY } from '../../provisioning/docker/image.js';
 import { DEFAULT_GUARD_RANGE, DEFAULT_TEST_SUBNET } from '../../provisioning/topology.js';
-import { isobenchLeftovers, waitFor } from '../helpers.js';
+import { assertNoLeftovers, waitFor } from '../helpers.js';
 import { ensureIsobenchImage } from './docker-helpers.js';
 import { parseTargetConfiguration } from '../../provisioning/targets/configuration.js';
 import { suiteByName } from '../../suites/index.js';
@@ -67,7 +67,7 @@ test('a container that exits early is reported with its exit code and output', {
 });
 
 test('a Docker target that fails is marked failed with the step, and the other targets still run', { timeout: 10 * 60_000 }, async () => {
-  assert.deepEqual(await isobenchLeftovers(), []);
+  await assertNoLeftovers();
   const previous = process.env.DOCKER_HOST;
   process.env.DOCKER_HOST = 'tcp://127.0.0.1:1';
   let results;
@@ -107,5 +107,5 @@ test('a Docker target that fails is marked failed with the step, and the other t
   for (const point of nativePoints) {
     assert.ok(point.status === 'ok' || point.status === 'noisy', `${point.key}: ${point.status}`);
   }
-  assert.deepEqual(await isobenchLeftovers(), []);
+  await assertNoLeftovers();
 });

@@ -7,7 +7,7 @@ import { after, test } from 'node:test';
 import { runChecked, runCommand } from '../../core/exec.js';
 import { readResultsFile } from '../../results/store.js';
 import { CLIENT_NETNS } from '../../provisioning/topology.js';
-import { isobenchLeftovers, REPO_ROOT, runCli, waitFor } from '../helpers.js';
+import { assertNoLeftovers, isobenchLeftovers, REPO_ROOT, runCli, waitFor } from '../helpers.js';
 
 const BYSTANDER_NETNS = 'bystander-test';
 const BYSTANDER_LINK = 'bystander0';
@@ -40,7 +40,7 @@ async function netnsExists(): Promise<boolean> {
 }
 
 test('Ctrl-C mid-run tears everything down and keeps the measured trials', { timeout: 5 * 60_000 }, async () => {
-  assert.deepEqual(await isobenchLeftovers(), []);
+  await assertNoLeftovers();
   const out = await mkdtemp(join(tmpdir(), 'isobench-interrupt-'));
   const { child, exited } = startBench(out);
   await waitFor(() => firstTrialRecorded(out), 120_000, 'the first trial');
@@ -53,7 +53,7 @@ test('Ctrl-C mid-run tears everything down and keeps the measured trials', { tim
   const results = await readResultsFile(join(out, files.find((name) => name.endsWith('.json'))!));
   assert.equal(results.status, 'interrupted');
   assert.ok(results.points.some((point) => point.trials.some((trial) => trial.state === 'completed')), 'what was measured is kept');
-  assert.deepEqual(await isobenchLeftovers(), []);
+  await assertNoLeftovers();
 });
 
 test('a killed run leaves resources that `cleanup` removes, and only those', { timeout: 5 * 60_000 }, async () => {
@@ -77,7 +77,7 @@ test('a killed run leaves resources that `cleanup` removes, and only those', { t
   const cleanup = await runCli(['cleanup']);
   assert.equal(cleanup.code, 0, cleanup.stderr);
   assert.match(cleanup.stdout, /removed network namespace isobench-client/);
-  assert.deepEqual(await isobenchLeftovers(), []);
+  await assertNoLeftovers();
   assert.ok((await runCommand(['ip', 'netns', 'list'])).stdout.includes(BYSTANDER_NETNS), 'a foreign namespace survives');
   assert.ok((await runCommand(['ip', 'link', 'show', BYSTANDER_LINK])).ok, 'a foreign link survives');
   const again = await runCli(['cleanup']);
@@ -92,7 +92,7 @@ after(async () => {
 test('a run whose starter dies (`kill $!` on npm in a script) stops itself: torn down, what was measured kept', { timeout: 5 * 60_000 }, async () => {
   // npm exits on SIGTERM without passing it on, and the shell between npm and bootstrap.mjs dies with
   // it: the run went on unseen, holding the lock. Here the shell is killed outright.
-  assert.deepEqual(await isobenchLeftovers(), []);
+  await assertNoLeftovers();
   const out = await mkdtemp(join(tmpdir(), 'isobench-orphan-'));
   const bench = ['bench', '--target', 'native', '--suite', 'tcp-rr', '--quick', '--reps', '20', '--out', out, '--quiet-wait', '2'];
   const shell = spawn('sh', ['-c', `"${process.execPath}" "${join(REPO_ROOT, 'harness', 'bootstrap.mjs')}" ${bench.join(' ')}; echo unreachable`], { cwd: REPO_ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
@@ -108,5 +108,5 @@ test('a run whose starter dies (`kill $!` on npm in a script) stops itself: torn
   const results = await readResultsFile(join(out, files.find((name) => name.endsWith('.json'))!));
   assert.equal(results.status, 'interrupted');
   assert.ok(results.points.some((point) => point.trials.some((trial) => trial.state === 'completed')), 'what was measured is kept');
-  assert.deepEqual(await isobenchLeftovers(), []);
+  await assertNoLeftovers(`the run's own teardown left nothing; its stderr ended: ${stderr.slice(-800)}`);
 });

@@ -11,7 +11,7 @@ import { findExecutable } from '../../core/tools.js';
 import { findIsobenchQemuProcesses } from '../../provisioning/kvm/leftovers.js';
 import { NO_VHOST_DEGRADED } from '../../provisioning/targets/kvm.js';
 import { TCG_DEGRADED } from '../../provisioning/kvm/accel-probe.js';
-import { isobenchLeftovers } from '../helpers.js';
+import { assertNoLeftovers } from '../helpers.js';
 
 async function whyNot(): Promise<string | undefined> {
   if (process.getuid?.() !== 0) return 'the kvm target needs root (taps, the bridge, the image)';
@@ -27,7 +27,7 @@ function mean(results: Awaited<ReturnType<typeof runBench>>['results'], key: str
 }
 
 test('a real guest boots (TCG here), runs the quick random-io suite on its virtio disk, is labelled, and leaves nothing', { skip: await whyNot(), timeout: 20 * 60_000 }, async () => {
-  assert.deepEqual(await isobenchLeftovers(), [], 'the host is clean before the run');
+  await assertNoLeftovers('the host is clean before the run');
   const out = await mkdtemp(join(tmpdir(), 'isobench-kvm-results-'));
   const options = await parseBenchOptions(['--target', 'kvm', '--suite', 'random-io', '--quick', '--reps', '1', '--out', out, '--quiet-wait', '5']);
   const { results, resultsPath } = await runBench(options);
@@ -73,7 +73,7 @@ test('a real guest boots (TCG here), runs the quick random-io suite on its virti
   assert.ok(resultsPath.startsWith(out));
 
   assert.deepEqual(await findIsobenchQemuProcesses(), [], 'teardown stopped QEMU');
-  assert.deepEqual(await isobenchLeftovers(), [], 'teardown removed the tap, the disk copy, the run directory and the ledger');
+  await assertNoLeftovers('teardown removed the tap, the disk copy, the run directory and the ledger');
   const cleanup = await cleanupLeftovers(() => {});
   assert.deepEqual(cleanup, { removed: [], failed: [] }, 'cleanup finds nothing left to remove');
 });

@@ -18,7 +18,7 @@ import { Guest, GuestStepError } from '../../provisioning/kvm/guest.js';
 import { findIsobenchQemuProcesses } from '../../provisioning/kvm/leftovers.js';
 import { TAP_PREFIX } from '../../provisioning/kvm/tap.js';
 import { qemuVersionLine } from '../../provisioning/targets/kvm.js';
-import { isobenchLeftovers, REPO_ROOT, waitFor } from '../helpers.js';
+import { assertNoLeftovers, REPO_ROOT, waitFor } from '../helpers.js';
 
 async function whyNot(): Promise<string | undefined> {
   if (process.getuid?.() !== 0) return 'the kvm target needs root (taps, the bridge, the image)';
@@ -112,7 +112,7 @@ test('--accel kvm where KVM does not work: the target fails with the probe\'s re
     context.skip('KVM works on this host');
     return;
   }
-  assert.deepEqual(await isobenchLeftovers(), []);
+  await assertNoLeftovers();
   const out = await mkdtemp(join(tmpdir(), 'isobench-kvm-results-'));
   const options = await parseBenchOptions(['--target', 'kvm', '--suite', 'tcp-rr', '--quick', '--reps', '1', '--accel', 'kvm', '--out', out]);
   const started = performance.now();
@@ -124,11 +124,11 @@ test('--accel kvm where KVM does not work: the target fails with the probe\'s re
   assert.ok(results.points.length > 0);
   assert.ok(results.points.every((point) => point.status === 'failed'));
   assert.deepEqual(await findIsobenchQemuProcesses(), []);
-  assert.deepEqual(await isobenchLeftovers(), []);
+  await assertNoLeftovers();
 });
 
 test('a run killed with SIGKILL while its guest runs: `cleanup` stops the QEMU and removes the tap', { skip, timeout: 15 * 60_000 }, async () => {
-  assert.deepEqual(await isobenchLeftovers(), []);
+  await assertNoLeftovers();
   const out = await mkdtemp(join(tmpdir(), 'isobench-kvm-crash-'));
   const child = spawn(
     process.execPath,
@@ -156,7 +156,7 @@ test('a run killed with SIGKILL while its guest runs: `cleanup` stops the QEMU a
     assert.ok(report.removed.some((item) => /tap ib-tap\d/.test(item)), report.removed.join('\n'));
     assert.deepEqual(await findIsobenchQemuProcesses(), []);
     assert.deepEqual(await taps(), []);
-    assert.deepEqual(await isobenchLeftovers(), []);
+    await assertNoLeftovers();
   } finally {
     if (child.exitCode === null) child.kill('SIGKILL');
   }

@@ -11,7 +11,7 @@ import { runBench } from '../../harness/runner.js';
 import { findIsobenchQemuProcesses } from '../../provisioning/kvm/leftovers.js';
 import { isobenchDomains } from '../../provisioning/kvm/libvirt.js';
 import { readResultsFile } from '../../results/store.js';
-import { isobenchLeftovers, REPO_ROOT, waitFor } from '../helpers.js';
+import { assertNoLeftovers, REPO_ROOT, waitFor } from '../helpers.js';
 import { ensureSystemLibvirtd, libvirtSkipReason } from './libvirt-fixture.js';
 
 /**
@@ -31,7 +31,7 @@ after(async () => {
 });
 
 test('a libvirt-managed guest runs the quick tcp-rr suite, labelled with what libvirt really ran, and leaves no domain', { skip, timeout: 20 * 60_000 }, async () => {
-  assert.deepEqual(await isobenchLeftovers(), []);
+  await assertNoLeftovers();
   const out = await mkdtemp(join(tmpdir(), 'isobench-libvirt-results-'));
   const options = await parseBenchOptions(['--target', 'kvm', '--suite', 'tcp-rr', '--vm-manager', 'libvirt', '--quick', '--reps', '1', '--out', out, '--quiet-wait', '5']);
   const { results } = await runBench(options);
@@ -50,12 +50,12 @@ test('a libvirt-managed guest runs the quick tcp-rr suite, labelled with what li
   }
   assert.deepEqual(await isobenchDomains(), [], 'the domain was destroyed and undefined');
   assert.deepEqual(await findIsobenchQemuProcesses(), []);
-  assert.deepEqual(await isobenchLeftovers(), []);
+  await assertNoLeftovers();
   assert.deepEqual(await cleanupLeftovers(() => {}), { removed: [], failed: [] });
 });
 
 test('a libvirt run killed with SIGKILL: `cleanup` destroys and undefines its domain and removes the tap', { skip, timeout: 20 * 60_000 }, async () => {
-  assert.deepEqual(await isobenchLeftovers(), []);
+  await assertNoLeftovers();
   const out = await mkdtemp(join(tmpdir(), 'isobench-libvirt-crash-'));
   const child = spawn(
     process.execPath,
@@ -86,7 +86,7 @@ test('a libvirt run killed with SIGKILL: `cleanup` destroys and undefines its do
     assert.ok(report.removed.some((item) => /tap ib-tap\d/.test(item)), report.removed.join('\n'));
     assert.deepEqual(await isobenchDomains(), []);
     assert.deepEqual(await findIsobenchQemuProcesses(), []);
-    assert.deepEqual(await isobenchLeftovers(), []);
+    await assertNoLeftovers();
   } finally {
     if (child.exitCode === null) child.kill('SIGKILL');
   }

@@ -11,14 +11,16 @@
  * exists and removed on success and failure; `sweepLabLeftovers` removes what a killed test left.
  */
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runChecked, runCommand, startBackground, type BackgroundProcess } from '../../core/exec.js';
 import { ResourceRegistry } from '../../core/ledger.js';
 import { pollUntil } from '../../core/poll.js';
+import { findExecutable } from '../../core/tools.js';
 import { HostSet } from '../../hosts/host.js';
 import type { HostRole } from '../../hosts/inventory.js';
+import { computeRecipeHash } from '../../provisioning/image/recipe.js';
 import { cidrContains, hostAddress, parseAddress, parseCidr } from '../../provisioning/ipv4.js';
 
 /** Every lab object's name starts with this; nothing else of isobench's does. */
@@ -34,6 +36,48 @@ const LAB_RULE_COMMENT = 'islab-test';
 export const LAB_SUBNET_CANDIDATES = ['198.19.214.0/24', '198.19.215.0/24', '198.19.216.0/24'];
 const SSHD = '/usr/sbin/sshd';
 
+/**
+ * A lab host's own Docker daemon (`LabHostSpec.docker`) keeps everything under a directory of this
+ * prefix in /tmp (socket, data root, exec root with its containerd, pid file), so a killed test's
+ * daemon is found and removed by `sweepLabLeftovers` and nothing of it mixes with this machine's.
+ */
+export const LAB_DOCKERD_PREFIX = join(tmpdir(), `${LAB_PREFIX}dockerd-`);
+/**
+ * The lab daemon's default bridge (docker0 in the host's namespace, where docker-nat's container
+ * lives): a /24 of the test range, apart from LAB_SUBNET_CANDIDATES and isobench's 198.18.0.0/24;
+ * other networks (none are made) from the next /24.
+ */
+const LAB_DOCKER_BRIDGE = '198.19.220.1/24';
+const LAB_DOCKER_POOL = 'base=198.19.221.0/24,size=28';
+
+/**
+ * Stops a lab daemon and whatever it left: SIGTERM by its pid file (dockerd stops its containers),
+ * up to 15 s; then SIGKILL to every process whose command line names the directory (containerd,
+ * its shims) and their children (a docker-nat container's processes, in their own namespaces, are
+ * the shims' children); then the directory's mounts (overlay layers, shm), deepest first, and the
+ * directory. The directory is `$1`; exit 0 whatever was already gone.
+ */
+const STOP_LAB_DOCKERD = [
+  'd=$1',
+  'if [ -f "$d/docker.pid" ]; then p=$(cat "$d/docker.pid"); kill -TERM "$p" 2>/dev/null; i=0; while kill -0 "$p" 2>/dev/null && [ "$i" -lt 150 ]; do sleep 0.1; i=$((i+1)); done; fi',
+  'for p in $(pgrep -f -- "$d/"); do [ "$p" = "$$" ] && continue; pkill -KILL -P "$p"; kill -KILL "$p" 2>/dev/null; done',
+  'awk -v d="$d/" \'index($5, d) == 1 {print $5}\' /proc/self/mountinfo | sort -r | while read -r m; do umount -l "$m"; done',
+  'rm -rf "$d"',
+  'exit 0',
+].join('\n');
+
+/** The argv that runs STOP_LAB_DOCKERD on `directory`. */
+function stopLabDockerdCommand(directory: string): string[] {
+  return ['sh', '-c', STOP_LAB_DOCKERD, 'sh', directory];
+}
+
+/** The lab daemons' directories that exist now (a killed test's, or a running one's). */
+async function labDockerdDirectories(): Promise<string[]> {
+  const base = LAB_DOCKERD_PREFIX.slice(0, LAB_DOCKERD_PREFIX.lastIndexOf('/'));
+  const prefix = LAB_DOCKERD_PREFIX.slice(base.length + 1);
+  return (await readdir(base)).filter((name) => name.startsWith(prefix)).map((name) => join(base, name));
+}
+
 /** One host to create. */
 export interface LabHostSpec {
   name: string;
@@ -42,6 +86,26 @@ export interface LabHostSpec {
   sshd?: 'ok' | 'wrong-key';
   /** The inventory's `data-dir` for the host (absolute; namespaces share this machine's file system). */
   dataDir?: string;
+  /**
+   * Give the host its own Docker daemon: a second dockerd inside its namespace (entered with
+   * `nsenter --net`, so the cgroup mounts stay those of this machine: `ip netns exec` remounts /sys
+   * and dockerd then finds no devices cgroup), with its own socket, data root, exec root and pid
+   * file under LAB_DOCKERD_PREFIX, and its sshd's `SetEnv DOCKER_HOST=unix://…`, so `docker` over
+   * SSH (the CLI's `system dial-stdio` too) reaches this daemon, as on a real lab host.
+   */
+  docker?: boolean;
+  /** Without `docker`: the sshd's `SetEnv DOCKER_HOST=` this, no daemon started (a host whose daemon does not answer). */
+  dockerHost?: string;
+  /**
+   * A bridge of this name inside the host, carrying its lab link (the veth) and its test address, as a
+   * real lab host's bridge on its lab NIC: a guest's tap on it is on the lab link, reachable from the
+   * other hosts. Absent: the address is on the veth itself.
+   */
+  linkBridge?: string;
+  /** The inventory's `shared-dir` for the host (namespaces share this machine's file system, so one path is one storage). */
+  sharedDir?: string;
+  /** The inventory's `guest-address`: this host number in the lab's subnet, written as `ADDRESS/24`. */
+  guestHost?: number;
 }
 
 /** A created host. */
@@ -50,6 +114,8 @@ export interface LabHost {
   netns: string;
   address: string;
   sshd: BackgroundProcess;
+  /** `unix://…` of the host's own Docker daemon (LabHostSpec.docker), for a test's `docker -H`. */
+  dockerHost?: string;
 }
 
 /** A lab: its hosts, the files a HostSet or the CLI needs, and its teardown. */
@@ -95,6 +161,11 @@ export async function pickLabSubnet(): Promise<string> {
 /** Removes lab objects a killed test left (namespaces, links, the FORWARD rule); the lab's own only. */
 export async function sweepLabLeftovers(): Promise<string[]> {
   const removed: string[] = [];
+  // Daemons first: their containers' processes live outside the namespaces swept below.
+  for (const directory of await labDockerdDirectories()) {
+    await runCommand(stopLabDockerdCommand(directory), { timeoutMs: 60_000 });
+    removed.push(`dockerd ${directory}`);
+  }
   const namespaces = (await runCommand(['ip', 'netns', 'list'], { timeoutMs: 10_000 })).stdout.split('\n').map((line) => line.split(' ')[0]!).filter((name) => name.startsWith(LAB_PREFIX));
   for (const namespace of namespaces) {
     // sshd runs inside: kill what lives in the namespace before deleting it.
@@ -116,9 +187,10 @@ export async function sweepLabLeftovers(): Promise<string[]> {
   return removed;
 }
 
-/** The lab's sshd_config: its own address, host key and authorized keys; keys only, no PAM. */
-function sshdConfig(address: string, hostKey: string, authorizedKeys: string, pidFile: string): string {
+/** The lab's sshd_config: its own address, host key and authorized keys; keys only, no PAM; `dockerHost` as every session's DOCKER_HOST. */
+function sshdConfig(address: string, hostKey: string, authorizedKeys: string, pidFile: string, dockerHost?: string): string {
   return [
+    ...(dockerHost ? [`SetEnv DOCKER_HOST=${dockerHost}`] : []),
     `ListenAddress ${address}:22`,
     `HostKey ${hostKey}`,
     `AuthorizedKeysFile ${authorizedKeys}`,
@@ -136,6 +208,29 @@ function sshdConfig(address: string, hostKey: string, authorizedKeys: string, pi
     'LogLevel ERROR',
     '',
   ].join('\n');
+}
+
+/**
+ * Starts a host's own dockerd in namespace `netns` (see LabHostSpec.docker), registered in `resources`
+ * (STOP_LAB_DOCKERD) before it is waited for, and waits until it answers (60 s).
+ * @returns Its `unix://` address.
+ */
+async function startLabDockerd(netns: string, resources: ResourceRegistry): Promise<string> {
+  const root = await mkdtemp(LAB_DOCKERD_PREFIX);
+  await resources.register(`dockerd ${root}`, { kind: 'command', command: stopLabDockerdCommand(root) });
+  const dockerHost = `unix://${join(root, 'docker.sock')}`;
+  const log = join(root, 'dockerd.log');
+  // The script's redirection keeps the daemon's chatter in a file; it runs until STOP_LAB_DOCKERD.
+  startBackground(['sh', '-c', 'exec "$@" >"$0" 2>&1', log,
+    'nsenter', `--net=/run/netns/${netns}`, 'dockerd',
+    '-H', dockerHost, '--data-root', join(root, 'root'), '--exec-root', join(root, 'exec'), '--pidfile', join(root, 'docker.pid'),
+    '--bip', LAB_DOCKER_BRIDGE, '--default-address-pool', LAB_DOCKER_POOL, '--cgroup-parent', `/${LAB_PREFIX}docker`,
+  ], { timeoutMs: 60 * 60_000 });
+  await pollUntil(
+    async () => (await runCommand(['docker', '-H', dockerHost, 'version', '--format', '{{.Server.Version}}'], { timeoutMs: 10_000 })).ok,
+    { timeoutMs: 60_000, intervalMs: 250, what: `the lab dockerd in ${netns} to answer (log: ${log})` },
+  );
+  return dockerHost;
 }
 
 /**
@@ -192,7 +287,15 @@ export async function createLab(specs: readonly LabHostSpec[]): Promise<Lab> {
       await ip(['link', 'set', vethHost, 'master', LAB_BRIDGE]);
       await ip(['link', 'set', vethHost, 'up']);
       await ip(['-n', netns, 'link', 'set', 'lo', 'up']);
-      await ip(['-n', netns, 'addr', 'add', `${address}/24`, 'dev', vethNs]);
+      if (spec.linkBridge) {
+        // Made inside the namespace, so it goes with it.
+        await ip(['-n', netns, 'link', 'add', spec.linkBridge, 'type', 'bridge']);
+        await ip(['-n', netns, 'link', 'set', vethNs, 'master', spec.linkBridge]);
+        await ip(['-n', netns, 'addr', 'add', `${address}/24`, 'dev', spec.linkBridge]);
+        await ip(['-n', netns, 'link', 'set', spec.linkBridge, 'up']);
+      } else {
+        await ip(['-n', netns, 'addr', 'add', `${address}/24`, 'dev', vethNs]);
+      }
       await ip(['-n', netns, 'link', 'set', vethNs, 'up']);
 
       const hostKey = join(directory, `${spec.name}_host_ed25519`);
@@ -200,12 +303,13 @@ export async function createLab(specs: readonly LabHostSpec[]): Promise<Lab> {
       const authorized = join(directory, `${spec.name}_authorized_keys`);
       await writeFile(authorized, await readFile(`${spec.sshd === 'wrong-key' ? otherKey : clientKey}.pub`), { mode: 0o600 });
       const config = join(directory, `${spec.name}_sshd_config`);
-      await writeFile(config, sshdConfig(address, hostKey, authorized, join(directory, `${spec.name}_sshd.pid`)));
+      const dockerd = spec.docker ? await startLabDockerd(netns, resources) : spec.dockerHost;
+      await writeFile(config, sshdConfig(address, hostKey, authorized, join(directory, `${spec.name}_sshd.pid`), dockerd));
       // -D: stay in the foreground, so this process owns it; -e: errors to stderr.
       const sshd = startBackground(['ip', 'netns', 'exec', netns, SSHD, '-D', '-e', '-f', config], { timeoutMs: 60 * 60_000 });
       if (sshd.pid !== undefined) await resources.register(`sshd in ${netns}`, { kind: 'process', pid: sshd.pid, startTicks: null });
       knownHosts.push(`${address} ${(await readFile(`${hostKey}.pub`, 'utf8')).trim()}`);
-      hosts.push({ name: spec.name, netns, address, sshd });
+      hosts.push({ name: spec.name, netns, address, sshd, ...(dockerd ? { dockerHost: dockerd } : {}) });
     }
     // Wait until every sshd listens (ss in its namespace).
     for (const host of hosts) {
@@ -242,6 +346,10 @@ export async function createLab(specs: readonly LabHostSpec[]): Promise<Lab> {
           `    ssh: root@${hosts[index]!.address}`,
           `    test-address: ${hosts[index]!.address}`,
           ...(spec.dataDir ? [`    data-dir: ${spec.dataDir}`] : []),
+          ...(spec.sharedDir ? [`    shared-dir: ${spec.sharedDir}`] : []),
+          // The bridge that carries the host's lab link is where its guests' taps go.
+          ...(spec.linkBridge ? [`    bridge: ${spec.linkBridge}`] : []),
+          ...(spec.guestHost !== undefined ? [`    guest-address: ${hostAddress(cidr, spec.guestHost)}/24`] : []),
           `    roles: [${(spec.roles ?? []).join(', ')}]`,
         ]),
         '',
@@ -260,4 +368,78 @@ export function openLabHosts(lab: Lab): Promise<HostSet> {
     lab.hosts.map((host) => ({ name: host.name, ssh: { user: 'root', address: host.address }, testAddress: host.address, roles: [] })),
     { configFile: lab.sshConfig },
   );
+}
+
+/**
+ * What runs in a lab host's namespace besides its sshd (and `alsoExpected`, e.g. a host's own
+ * dockerd and containerd), and what listens there beyond sshd's port 22: what a run left behind.
+ * Empty when the hosts are clean.
+ */
+export async function strangersIn(lab: Lab, alsoExpected: readonly string[] = []): Promise<string[]> {
+  const expected = new Set(['sshd', ...alsoExpected]);
+  const found: string[] = [];
+  for (const host of lab.hosts) {
+    const pids = (await runCommand(['ip', 'netns', 'pids', host.netns], { timeoutMs: 10_000 })).stdout.split('\n').filter(Boolean);
+    for (const pid of pids) {
+      const comm = (await runCommand(['ps', '-o', 'comm=', '-p', pid], { timeoutMs: 10_000 })).stdout.trim();
+      if (comm !== '' && !expected.has(comm)) found.push(`${host.name}: pid ${pid} ${comm}`);
+    }
+    const listening = (await runCommand(['ip', 'netns', 'exec', host.netns, 'ss', '-Hltnu'], { timeoutMs: 10_000 })).stdout.split('\n').filter((line) => line.trim() && !line.includes(':22 '));
+    found.push(...listening.map((line) => `${host.name}: listening ${line.trim()}`));
+  }
+  return found;
+}
+
+/**
+ * The lab guests' shared-dir, kept between runs like a lab's NFS export: the image lands here once
+ * per recipe (namespaces share this machine's file system, so one path is one storage).
+ */
+export const LAB_SHARED_DIR = '/var/tmp/isobench-lab-shared';
+/** The bridge inside the migration hosts that carries their lab link; the guests' taps join it (inventory `bridge`). */
+export const LAB_GUEST_BRIDGE = 'islab-gbr';
+
+/**
+ * Why a test that boots the real image on namespace hosts cannot run here, or false: it needs root,
+ * QEMU, /dev/net/tun and the image (tree and 4 GiB qcow2) already built in the cache.
+ */
+export async function labQemuSkipReason(cache = process.env.ISOBENCH_CACHE_DIR ?? '/var/cache/isobench'): Promise<string | false> {
+  if (process.getuid?.() !== 0) return 'needs root (namespaces, taps)';
+  if (!(await findExecutable('qemu-system-x86_64'))) return 'qemu-system-x86_64 is not installed';
+  if (!existsSync('/dev/net/tun')) return 'no /dev/net/tun';
+  const hash = await computeRecipeHash();
+  if (!existsSync(join(cache, `rootfs-${hash}`)) || !existsSync(join(cache, `disk-${hash}-4g.qcow2`))) return `the image (rootfs-${hash}, its 4 GiB qcow2) is not built in ${cache}: run npm run bench -- --target kvm once`;
+  return false;
+}
+
+/** Where MariaDB listened while a run went on: `ss` addresses in a lab host's namespace and in this one. */
+export interface MariadbListeners {
+  sut: Set<string>;
+  here: Set<string>;
+}
+
+/**
+ * Samples where a mariadbd listens, in `netns` (the server host's namespace) and in this machine's,
+ * every 300 ms until `stop`: a lab run's MariaDB must listen on the server host only.
+ * @returns `stop()`, which ends the sampling and gives what was seen; safe to call twice.
+ */
+export function watchMariadbListeners(netns: string): { stop: () => Promise<MariadbListeners> } {
+  const listeners: MariadbListeners = { sut: new Set(), here: new Set() };
+  let sampling = true;
+  const note = (stdout: string, into: Set<string>) => {
+    for (const line of stdout.split('\n').filter((text) => text.includes('mariadbd'))) into.add(line.trim().split(/\s+/)[3]!);
+  };
+  const sampler = (async () => {
+    while (sampling) {
+      note((await runCommand(['ip', 'netns', 'exec', netns, 'ss', '-Hltnp'], { timeoutMs: 10_000 })).stdout, listeners.sut);
+      note((await runCommand(['ss', '-Hltnp'], { timeoutMs: 10_000 })).stdout, listeners.here);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+    }
+  })();
+  return {
+    stop: async () => {
+      sampling = false;
+      await sampler;
+      return listeners;
+    },
+  };
 }

@@ -121,6 +121,31 @@ test('the first copy sends the image, the second sends nothing, a changed hash c
   assert.equal((await onSut(`stat -c '%h %s' ${directory}/rootfs-${hash}/usr/bin/tool`)).trim(), `2 ${3 * MiB}`);
   assert.equal((await sync(artifacts, hash)).kind, 'already-present');
   console.log(`# redone after a cut-off copy: ${redone.stats.bytesSent} bytes sent in ${redone.copySeconds.toFixed(2)} s`);
+
+  // Changed behind isobench's back, the manifest left in place: the count finds it, and the copy puts it back.
+  await onSut(`rm -f ${directory}/rootfs-${hash}/usr/bin/tool-again`);
+  const repaired = await sync(artifacts, hash);
+  assert.equal(repaired.kind, 'copied', JSON.stringify(repaired));
+  if (repaired.kind !== 'copied') return;
+  assert.equal(repaired.reason, `its copy changed since: rootfs-${hash} holds 4 entries, ${(3 * MiB + 41).toLocaleString('en-US')} bytes; 5 entries, ${(6 * MiB + 41).toLocaleString('en-US')} bytes were copied`);
+  assert.equal((await onSut(`stat -c '%h' ${directory}/rootfs-${hash}/usr/bin/tool`)).trim(), '2');
+  assert.equal((await sync(artifacts, hash)).kind, 'already-present');
+});
+
+test('two processes copying to one host take turns: one copies, the other then finds it present; no lock holder is left on the host', { skip, timeout: 180_000 }, async () => {
+  await onSut(`rm -rf ${hostImageDirectory(dataDir)}`);
+  const artifacts = [`rootfs-${hash}`, `disk-${hash}-1g.qcow2`];
+  // Two connections, as two isobench processes would have: each its own ssh master.
+  const other = new SshHost('sut', (hosts.get('sut') as SshHost).target, { controlDirectory: await mkdtemp(join(work, 'ssh-')), configFile: lab.sshConfig });
+  try {
+    const outcomes = await Promise.all([sync(artifacts, hash), syncImageToHost(other, { dataDir, cacheDir, recipeHash: hash, artifacts })]);
+    assert.deepEqual(outcomes.map((outcome) => outcome.kind).sort(), ['already-present', 'copied'], JSON.stringify(outcomes));
+  } finally {
+    await other.close();
+  }
+  // The holder (`cat` under flock) ended with its session: no process on the host still has the lock file open.
+  assert.equal((await onSut(`pgrep -fa 'isobench-lock-hel[d]' || true`)).trim(), '');
+  assert.equal((await onSut(`flock --nonblock ${dataDir}/isobench-image.lock true && echo free`)).trim(), 'free');
 });
 
 test('a host nothing answers: failed, naming the host; nothing thrown', { skip, timeout: 60_000 }, async () => {

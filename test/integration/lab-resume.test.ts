@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { readResultsFile } from '../../results/store.js';
-import { isobenchLeftovers, REPO_ROOT, runCli, waitFor } from '../helpers.js';
+import { assertNoLeftovers, REPO_ROOT, runCli, waitFor } from '../helpers.js';
 import { createLab, sweepLabLeftovers } from './lab-hosts.js';
 
 const skip = process.getuid?.() === 0 ? false : 'needs root to create network namespaces';
@@ -25,7 +25,7 @@ async function trialsRecorded(out: string): Promise<number> {
 }
 
 test('bench --resume of a killed lab run: cleanup, then the rest of the run on the same hosts, into the same file', { skip, timeout: 10 * 60_000 }, async () => {
-  assert.deepEqual(await isobenchLeftovers(), [], 'the host is clean before the run');
+  await assertNoLeftovers('the host is clean before the run');
   const lab = await createLab([{ name: 'sut', roles: ['server'] }, { name: 'peer', roles: ['client'] }]);
   const out = await mkdtemp(join(tmpdir(), 'isobench-lab-resume-'));
   try {
@@ -65,7 +65,7 @@ test('bench --resume of a killed lab run: cleanup, then the rest of the run on t
     }
     assert.ok(results.phases?.some((phase) => phase.name === 'resume 1: trials'));
     console.log(`# killed after ${before} trial(s); the resume ran ${6 - before} in ${((performance.now() - begin) / 1000).toFixed(0)} s`);
-    assert.deepEqual(await isobenchLeftovers(), []);
+    await assertNoLeftovers();
   } finally {
     await lab.teardown();
     await rm(out, { recursive: true, force: true });

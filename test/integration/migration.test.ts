@@ -12,7 +12,7 @@ import { cleanupLeftovers } from '../../harness/commands/cleanup.js';
 import { runBench } from '../../harness/runner.js';
 import { findIsobenchQemuProcesses } from '../../provisioning/kvm/leftovers.js';
 import { readResultsFile } from '../../results/store.js';
-import { isobenchLeftovers, REPO_ROOT, waitFor } from '../helpers.js';
+import { assertNoLeftovers, REPO_ROOT, waitFor } from '../helpers.js';
 
 /*
  * Real migrations of a small TCG guest (512 MiB) between two QEMU processes on this host: an idle
@@ -29,7 +29,7 @@ async function whyNot(): Promise<string | undefined> {
 
 async function assertClean(): Promise<void> {
   assert.deepEqual(await findIsobenchQemuProcesses(), [], 'neither QEMU is left');
-  assert.deepEqual(await isobenchLeftovers(), [], 'no tap, socket, disk copy, run directory or ledger is left');
+  await assertNoLeftovers('no tap, socket, disk copy, run directory or ledger is left');
   assert.deepEqual(await cleanupLeftovers(() => {}), { removed: [], failed: [] }, 'cleanup finds nothing to remove');
 }
 
@@ -37,7 +37,7 @@ test(
   'an idle guest migrates for real: rounds from query-migrate, QEMU\'s downtime, the client\'s gap, a verified probe, a healthy guest; a dirtier past the link ends not converged with both QEMUs gone',
   { skip: await whyNot(), timeout: 15 * 60_000 },
   async () => {
-    assert.deepEqual(await isobenchLeftovers(), [], 'the host is clean before the run');
+    await assertNoLeftovers('the host is clean before the run');
     const out = await mkdtemp(join(tmpdir(), 'isobench-migration-'));
     const options = await parseBenchOptions([
       '--target', 'kvm', '--suite', 'migration', '--workload', 'idle,dirty', '--dirty-rate', '0', '--wws', '128', '--bandwidth', '32,128',
@@ -135,7 +135,7 @@ test(
 );
 
 test('Ctrl-C while a migration runs leaves neither QEMU running, no tap and no socket', { skip: await whyNot(), timeout: 10 * 60_000 }, async () => {
-  assert.deepEqual(await isobenchLeftovers(), []);
+  await assertNoLeftovers();
   const out = await mkdtemp(join(tmpdir(), 'isobench-migration-interrupt-'));
   const child = spawn(
     process.execPath,

@@ -14,7 +14,7 @@ import type { ResultsFile } from '../../results/schema.js';
 import { mysqlSuite, type MysqlState } from '../../suites/mysql/index.js';
 import { MysqlOptions } from '../../suites/mysql/options.js';
 import { MARIADB_PORTS } from '../../suites/mysql/server.js';
-import { isobenchLeftovers } from '../helpers.js';
+import { assertNoLeftovers } from '../helpers.js';
 
 // A tiny sweep (two thread counts, 2 s each, a 1000-row table) against real MariaDB servers through
 // the real runner: native and docker-host share the host's test address, so they also show the
@@ -62,7 +62,7 @@ function mean(results: ResultsFile, key: string, metric: string): number {
 }
 
 test('native and docker-host: real MariaDB servers, sysbench from the client namespace, plausible numbers, and nothing left listening', { timeout: 15 * 60_000 }, async () => {
-  assert.deepEqual(await isobenchLeftovers(), [], 'the host is clean before the run');
+  await assertNoLeftovers('the host is clean before the run');
   const listenersBefore = await mariadbListeners();
   const processesBefore = await mariadbProcesses();
   const out = await mkdtemp(join(tmpdir(), 'isobench-mysql-'));
@@ -112,7 +112,7 @@ test('native and docker-host: real MariaDB servers, sysbench from the client nam
 
   assert.deepEqual(await mariadbListeners(), listenersBefore, 'nothing listens on 3306-3309 that did not before');
   assert.deepEqual(await mariadbProcesses(), processesBefore, 'every mariadbd isobench started is gone, and none other was started');
-  assert.deepEqual(await isobenchLeftovers(), [], 'no container, volume, rule, ledger or run directory (the native data went with it)');
+  await assertNoLeftovers('no container, volume, rule, ledger or run directory (the native data went with it)');
 });
 
 test('a server killed mid-run: that point fails with sysbench\'s FATAL line and the server\'s error log beside the results; teardown still cleans up', { timeout: 10 * 60_000 }, async () => {
@@ -153,5 +153,5 @@ test('a server killed mid-run: that point fails with sysbench\'s FATAL line and 
 
   assert.deepEqual(await mariadbListeners(), listenersBefore);
   assert.deepEqual(await mariadbProcesses(), processesBefore);
-  assert.deepEqual(await isobenchLeftovers(), []);
+  await assertNoLeftovers();
 });

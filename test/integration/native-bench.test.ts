@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { readResultsFile } from '../../results/store.js';
 import type { ResultsFile } from '../../results/schema.js';
-import { isobenchLeftovers, runCli } from '../helpers.js';
+import { assertNoLeftovers, runCli } from '../helpers.js';
 import { watchListeners } from './listeners.js';
 
 function mean(results: ResultsFile, pointKey: string, metric: string): number {
@@ -16,7 +16,7 @@ function mean(results: ResultsFile, pointKey: string, metric: string): number {
 }
 
 test('the quick native suites run end to end, plausibly, and leave nothing behind', { timeout: 15 * 60_000 }, async () => {
-  assert.deepEqual(await isobenchLeftovers(), [], 'the host is clean before the run');
+  await assertNoLeftovers('the host is clean before the run');
   const out = await mkdtemp(join(tmpdir(), 'isobench-results-'));
   const listeners = await watchListeners();
   const outcome = await runCli(['bench', '--target', 'native', '--suite', 'all', '--quick', '--reps', '2', '--out', out, '--quiet-wait', '5']);
@@ -81,5 +81,5 @@ test('the quick native suites run end to end, plausibly, and leave nothing behin
   assert.match(table.stdout, /^target,suite,point,metric,params,unit,n,mean,sd,ci95_low,ci95_high,cv,status,reason,ratio,ratio_low,ratio_high,verdict\n/);
   assert.match(table.stdout, /\nnative,random-io,randread,iops,[^\n]*,IOPS,2,/);
 
-  assert.deepEqual(await isobenchLeftovers(), [], 'teardown removed every netns, link, route, rule, ledger and run directory');
+  await assertNoLeftovers('teardown removed every netns, link, route, rule, ledger and run directory');
 });

@@ -5,10 +5,10 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { parseBenchOptions } from '../../harness/commands/bench.js';
 import { runBench } from '../../harness/runner.js';
-import { isobenchLeftovers } from '../helpers.js';
+import { assertNoLeftovers } from '../helpers.js';
 
 test('startup times a fresh process and a fresh container to their first answer, and leaves nothing', { timeout: 20 * 60_000 }, async () => {
-  assert.deepEqual(await isobenchLeftovers(), []);
+  await assertNoLeftovers();
   const out = await mkdtemp(join(tmpdir(), 'isobench-startup-'));
   const options = await parseBenchOptions(['--target', 'native,docker-host', '--suite', 'startup', '--quick', '--reps', '2', '--out', out, '--quiet-wait', '5']);
   const { results } = await runBench(options);
@@ -24,5 +24,5 @@ test('startup times a fresh process and a fresh container to their first answer,
   const container = readyMs('docker-host');
   assert.ok(native > 0.5 && native < 10_000, `a process answers in ${native} ms`);
   assert.ok(container > 10 && container < 120_000, `a container answers in ${container} ms`);
-  assert.deepEqual(await isobenchLeftovers(), [], 'every fresh instance was torn down');
+  await assertNoLeftovers('every fresh instance was torn down');
 });

@@ -11,7 +11,7 @@ import { test } from 'node:test';
 import { runChecked } from '../../core/exec.js';
 import { ResourceRegistry } from '../../core/ledger.js';
 import { CLIENT_NETNS, DEFAULT_GUARD_RANGE, DEFAULT_TEST_SUBNET, Topology, VETH_CLIENT } from '../../provisioning/topology.js';
-import { isobenchLeftovers } from '../helpers.js';
+import { assertNoLeftovers } from '../helpers.js';
 
 const skip = process.getuid?.() === 0 ? false : 'needs root to create network namespaces';
 const CONFIG = { subnet: DEFAULT_TEST_SUBNET, guardRange: DEFAULT_GUARD_RANGE };
@@ -22,7 +22,7 @@ async function routeGet(address: string): Promise<Array<{ dev?: string; type?: s
 }
 
 test('a real network: the destination check refuses what the unit test fakes, and a second network is refused', { skip, timeout: 60_000 }, async () => {
-  assert.deepEqual(await isobenchLeftovers(), [], 'the host is clean before the test');
+  await assertNoLeftovers('the host is clean before the test');
   const state = await mkdtemp(join(tmpdir(), 'isobench-topology-test-'));
   const resources = new ResourceRegistry(`topology-test-${process.pid}`, join(state, 'first'));
   const second = new ResourceRegistry(`topology-test-second-${process.pid}`, join(state, 'second'));
@@ -54,5 +54,5 @@ test('a real network: the destination check refuses what the unit test fakes, an
     await resources.undoAll();
     await rm(state, { recursive: true, force: true });
   }
-  assert.deepEqual(await isobenchLeftovers(), [], 'the namespace, bridge, veth and routes are gone');
+  await assertNoLeftovers('the namespace, bridge, veth and routes are gone');
 });

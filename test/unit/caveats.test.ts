@@ -20,6 +20,9 @@ test('trials that ran on a busy host are a caveat of their point, in the table u
   assert.deepEqual(pointCaveats(point), [expected]);
   const table = toVerdictTable(file);
   assert.match(table, /\n {4}caveat: 1 of 1 trial\(s\) ran on a busy host \(up to 99 % busy when the wait gave up\): their\n {4}figures may be off\n/);
+  // Lab mode samples the server host over SSH and records its name: the caveat names it.
+  point.trials[0]!.quietHost = { busyFraction: 0.61, waitedMs: 5_000, flagged: true, host: 'sut' };
+  assert.deepEqual(pointCaveats(point), [`1 of ${point.trials.length} trial(s) ran on busy lab host sut (up to 61 % busy when the wait gave up): their figures may be off`]);
 });
 
 test('the table says what a target fell back to, as the report\'s banner does (it showed a TCG guest as plain kvm)', async () => {

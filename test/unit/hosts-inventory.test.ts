@@ -41,10 +41,21 @@ test('JSON is read too, and localhost needs no ssh', () => {
   assert.deepEqual(inventory.hosts[1]!.roles, []);
 });
 
+test('shared-dir and bridge are read when written, absent otherwise', () => {
+  const inventory = parseInventory(GOOD.replace('    data-dir: /srv/isobench\n', '    data-dir: /srv/isobench\n    shared-dir: /mnt/nfs/isobench\n    bridge: br-lab\n'), 'lab.yaml', RANGE);
+  assert.equal(inventory.hosts[0]!.sharedDir, '/mnt/nfs/isobench');
+  assert.equal(inventory.hosts[0]!.bridge, 'br-lab');
+  assert.equal(inventory.hosts[1]!.sharedDir, undefined);
+  assert.equal(inventory.hosts[1]!.bridge, undefined);
+});
+
 /** Each bad inventory, and what its one line must say. */
 const BAD: Array<{ why: string; text: string; says: RegExp }> = [
   { why: 'unknown field', text: GOOD.replace('data-dir:', 'datadir:'), says: /^--hosts lab\.yaml: hosts\[0\] \(sut\): unknown field "datadir"/ },
   { why: 'unknown top-level field', text: `${GOOD}extra: 1\n`, says: /^--hosts lab\.yaml: the file: unknown field "extra": the fields are hosts, ssh-config$/ },
+  // A misspelt required field is named as the misspelling, not only as the field missing (a newcomer's `test-adress`).
+  { why: 'misspelt required field', text: GOOD.replace('test-address: 198.18.1.2', 'test-adress: 198.18.1.2'), says: /^--hosts lab\.yaml: hosts\[0\] \(sut\): unknown field "test-adress": the fields are / },
+  { why: 'misspelt hosts', text: GOOD.replace(/^hosts:/m, 'host:'), says: /^--hosts lab\.yaml: the file: unknown field "host": the fields are hosts, ssh-config$/ },
   { why: 'missing name', text: GOOD.replace('  - name: peer\n', '  - roles: [client]\n').replace('    roles: [client, migration-dest]\n', ''), says: /hosts\[1\]: name is missing$/ },
   { why: 'missing test-address', text: GOOD.replace('    test-address: 198.18.1.3\n', ''), says: /hosts\[1\] \(peer\): test-address is missing$/ },
   { why: 'duplicate host name', text: GOOD.replace('name: peer', 'name: sut'), says: /hosts\[1\] \(sut\): duplicate host name "sut"/ },
@@ -60,6 +71,8 @@ const BAD: Array<{ why: string; text: string; says: RegExp }> = [
   { why: 'test-address with a part over 255', text: GOOD.replace('198.18.1.3', '198.18.1.300'), says: /test-address 198\.18\.1\.300 is not an IPv4 address/ },
   { why: 'unknown role', text: GOOD.replace('[client, migration-dest]', '[client, migration-target]'), says: /hosts\[1\] \(peer\): roles\.1: unknown role, the roles are server, client/ },
   { why: 'relative data-dir', text: GOOD.replace('/srv/isobench', 'srv/isobench'), says: /hosts\[0\] \(sut\): data-dir must be an absolute path/ },
+  { why: 'relative shared-dir', text: GOOD.replace('    data-dir: /srv/isobench\n', '    shared-dir: nfs/isobench\n'), says: /hosts\[0\] \(sut\): shared-dir must be an absolute path/ },
+  { why: 'bridge name too long', text: GOOD.replace('    data-dir: /srv/isobench\n', '    bridge: a-bridge-name-too-long\n'), says: /hosts\[0\] \(sut\): bridge must be a network interface name/ },
   { why: 'no hosts', text: 'hosts: []\n', says: /: hosts must list at least one host$/ },
   { why: 'not a mapping', text: '- a\n- b\n', says: /^--hosts lab\.yaml: the file must be a mapping with a hosts list/ },
   { why: 'YAML syntax error', text: 'hosts:\n  - name: [sut\n', says: /not valid YAML or JSON \(line \d+\)/ },
@@ -89,6 +102,15 @@ test('a file that cannot be read is one line, exit 2', async () => {
     await assert.rejects(readInventory(join(directory, 'none.yaml'), RANGE), /--hosts .*none\.yaml cannot be read \(ENOENT\)/);
     await writeFile(join(directory, 'empty.yaml'), '');
     await assert.rejects(readInventory(join(directory, 'empty.yaml'), RANGE), /--hosts .*empty\.yaml: the file must be a mapping/);
+    // A missing ssh-config made every host look dead ("the connection was lost"), exit 1 (newcomer check, 2026-12-01).
+    await writeFile(join(directory, 'lab.yaml'), `ssh-config: ./nope_config\n${GOOD}`);
+    await assert.rejects(readInventory(join(directory, 'lab.yaml'), RANGE), (error: unknown) => {
+      assert.ok(error instanceof UsageError);
+      assert.match(error.message, /^--hosts .*lab\.yaml: ssh-config .*nope_config cannot be read \(ENOENT\): write the path of an ssh_config file, relative to the inventory's directory$/);
+      return true;
+    });
+    await writeFile(join(directory, 'nope_config'), 'Host *\n');
+    assert.equal((await readInventory(join(directory, 'lab.yaml'), RANGE)).sshConfig, join(directory, 'nope_config'));
   } finally {
     await rm(directory, { recursive: true, force: true });
   }

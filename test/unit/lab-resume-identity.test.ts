@@ -25,7 +25,7 @@ const FACTS: LabHostFacts = {
 };
 
 const entry = (name: string): InventoryHost => ({ name, ssh: { user: 'root', address: `198.18.7.${name === 'sut' ? 2 : 3}`, port: 22 }, testAddress: `198.18.7.${name === 'sut' ? 2 : 3}`, roles: [] });
-const selection = { inventory: { source: 'lab.yaml', hosts: [entry('sut'), entry('peer')] }, server: entry('sut'), client: entry('peer') } as unknown as LabSelection;
+const selection = { kind: 'load', inventory: { source: 'lab.yaml', hosts: [entry('sut'), entry('peer')] }, server: entry('sut'), client: entry('peer'), leftOut: [] } as unknown as LabSelection;
 const stored = (facts: Partial<LabHostFacts> = {}): LabHost[] => ['sut', 'peer'].map((name) => ({ name, via: `ssh root@${name}`, roles: [], testAddress: '198.18.7.2', facts: { ...FACTS, ...(name === 'sut' ? facts : {}) }, clockOffset: null }));
 
 /** A host that answers the identity script with `stdout` and records what it ran. */

@@ -6,6 +6,7 @@
  * `report` on stdin while it runs, with its per-second counts.
  */
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
 import { createSocket } from 'node:dgram';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -113,7 +114,7 @@ test('steady seconds: only whole seconds whose echoes are in, every one answered
   assert.equal(steadySeconds(report(T0 + 4_400, clean, [], T0 + 4_390)), 4, 'no echo for 10 ms is everyday jitter');
 });
 
-test('the echo probe answers `report` on stdin while it runs, with per-second counts, and still ends with its final report', { timeout: 30_000 }, async () => {
+test('the echo probe answers `report` on stdin while it runs, with per-second counts, and still ends with its final report, taking its ready file with it', { timeout: 30_000 }, async () => {
   // An echo server on loopback stands in for the guest's isobench-udp-echo.
   const server = createSocket('udp4');
   server.on('message', (message, peer) => server.send(message, peer.port, peer.address));
@@ -133,6 +134,8 @@ test('the echo probe answers `report` on stdin while it runs, with per-second co
     assert.equal(first.perSecond.reduce((sum, [count]) => sum + count, 0), first.sent, 'every datagram sent is in a second');
     const final = await probe.stop();
     assert.ok(final.sent >= second.sent);
+    // On a lab watch host the file lies outside anything the run's ledger removes: the probe takes it with it.
+    assert.equal(existsSync(join(scratch, 'ready')), false, 'the probe removed its ready file as it ended');
   } finally {
     await probe.stop().catch(() => {});
     server.close();

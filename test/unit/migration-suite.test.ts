@@ -33,7 +33,9 @@ test('migration: flags are checked before anything runs, one line each', () => {
   const traced = migrationSuite.points({ quick: true, cores: 2, options: parse({ workload: 'web', 'wws-trace': '8' }) as MigrationOptions });
   assert.ok(traced.every((point) => point.params.wwsTraceS === 8 && migrationSuite.params.safeParse(point.params).success), 'the trace length reaches every point');
   assert.equal(parse({ dest: 'qemu+ssh://lab2/system' })?.['dest'], 'qemu+ssh://lab2/system');
-  assert.throws(() => parse({ dest: 'lab2' }), /--dest takes a libvirt URI such as qemu\+ssh:\/\/host\/system, not "lab2"/);
+  assert.throws(() => parse({ dest: 'lab 2' }), /--dest takes a libvirt URI such as qemu\+ssh:\/\/host\/system, or with --hosts an inventory host's name, not "lab 2"/);
+  // A plain name is an inventory host's (lab mode); without --hosts bench refuses it (lab-bench-flags.test.ts).
+  assert.equal(parse({ dest: 'lab2' })?.dest, 'lab2');
   assert.throws(() => parse({ workload: 'idle,busy' }), /--workload takes a comma-separated list of idle, web, dirty, not "idle,busy"/);
   assert.throws(() => parse({ bandwidth: '32,0' }), /--bandwidth takes a comma-separated list of whole MiB\/s from 1, not "32,0"/);
   assert.throws(() => parse({ bandwidth: '32,32' }), /--bandwidth takes/, 'a value twice is a mistake');

@@ -150,6 +150,25 @@ describe('provenance under each figure', () => {
     assert.match(PAGE_STYLE, /\.provenance code\.command \.arg \{ display: inline-block; max-width: 100%; overflow-wrap: anywhere; \}/, 'a word breaks only when it alone is wider than the page');
   });
 
+  it("an interval reaching below 0 is shown as computed, marked, and explained once under the figure's numbers", async () => {
+    // The real 3-repetition run: kvm's and docker's few, spread samples give 9 intervals below 0.
+    const { context, figures } = buildFigures([real], 'native', displayOf);
+    let marked = 0;
+    let below = 0;
+    for (const figure of figures) {
+      const section = figureSection(figure, await renderFigure(figure.spec), 'native', context.runs).html;
+      const numbers = /<table class="numbers">[\s\S]*?<\/table>(<p class="note">[^<]*<\/p>)?/.exec(section);
+      if (!numbers) continue;
+      const negative = figure.rows.filter((row) => row.ci95Low !== null && row.ci95Low < 0).length;
+      below += negative;
+      marked += (numbers[0].match(/ †<\/td>/g) ?? []).length;
+      assert.equal(numbers[1] !== undefined, negative > 0, `${figure.id}: the note only where a row needs it`);
+      if (negative > 0) assert.match(numbers[1]!, /reaches below 0, which this metric cannot: .*t\(1\) = 12\.7 at n = 2/);
+    }
+    assert.ok(below > 0, 'the fixture has intervals below 0');
+    assert.equal(marked, below);
+  });
+
   it('hashes exactly the bytes of the file, and says which version it was', async () => {
     const { results, source } = await loadResultsSource(FIXTURES.realThreeReps);
     assert.equal(source.sha256, createHash('sha256').update(await readFile(FIXTURES.realThreeReps)).digest('hex'));

@@ -138,3 +138,17 @@ describe('report environment: KVM usable', () => {
     assert.match(unescape(sectionOf(native)), /KVM usable not probed/);
   });
 });
+
+describe('report environment: Docker', () => {
+  it('names the daemon a Docker target ran on when the host probe found none (isobench started dockerd after it; the row said "not available")', async () => {
+    const file = await readResultsFile(fixture('reports/native-docker-3reps.json'));
+    const probed = { ...file, host: { ...file.host, docker: null } };
+    const docker = file.targets.find((target) => typeof target.labels.dockerVersion === 'string')!;
+    const facts = `${String(docker.labels.dockerVersion)}, storage driver ${String(docker.labels.storageDriver)}, cgroup ${String(docker.labels.cgroupVersion)}`;
+    assert.ok(unescape(sectionOf(probed)).includes(`<td>${facts} (not answering at the host probe; ${docker.target} ran on it)</td>`));
+    const started = { ...probed, targets: file.targets.map((target) => (target === docker ? { ...target, labels: { ...target.labels, daemonStartedByIsobench: true } } : target)) };
+    assert.ok(unescape(sectionOf(started)).includes(`<td>${facts} (started by the run after the host probe; ${docker.target} ran on it)</td>`));
+    const none = { ...probed, targets: file.targets.filter((target) => typeof target.labels.dockerVersion !== 'string') };
+    assert.ok(unescape(sectionOf(none)).includes('<th scope="row">Docker</th><td>not available</td>'));
+  });
+});

@@ -5,7 +5,7 @@ import { mkdir, mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { cleanupStaleLedger, findStaleLedgers, ResourceRegistry } from '../../core/ledger.js';
+import { cleanupStaleLedger, findStaleLedgers, ResourceRegistry, TeardownStartedError } from '../../core/ledger.js';
 
 async function scratch(): Promise<string> {
   return mkdtemp(join(tmpdir(), 'isobench-resources-'));
@@ -59,17 +59,46 @@ test('a ledger whose process is gone is found and cleaned; a live one is left al
   assert.deepEqual(await readdir(state), [`ledger-run-${process.pid}.json`]);
 });
 
-test('a step that ends after an interrupt\'s teardown does not bring back an empty ledger; a resource made then is still recorded', async () => {
+test('a step that ends after an interrupt\'s teardown does not bring back an empty ledger; a resource made then is removed at once', async () => {
   // Seen after Ctrl-C: the teardown removed the ledger, then the trial forgot its server and the
   // write re-created `resources: []`, so the next run refused as if a crashed run had left it.
   const state = await scratch();
+  const work = await scratch();
   const registry = new ResourceRegistry('late-run', state);
   const server = await registry.register('server', { kind: 'command', command: ['true'] });
   await registry.undoAll();
   await registry.forget(server);
   assert.deepEqual(await readdir(state), [], 'no ledger after a late forget');
-  const late = await registry.register('late server', { kind: 'command', command: ['true'] });
-  assert.deepEqual(await readdir(state), ['ledger-late-run.json'], 'a resource made after teardown is recorded for cleanup');
-  await registry.undo(late);
-  assert.deepEqual(await readdir(state), []);
+  const late = join(work, 'late');
+  await writeFile(late, '');
+  await assert.rejects(registry.register('late file', { kind: 'path', path: late }), (error: unknown) => error instanceof TeardownStartedError && /late file was made after the run's teardown began: removed at once/.test(error.message));
+  assert.ok(!existsSync(late), 'the late resource is removed');
+  assert.deepEqual(await readdir(state), [], 'and no ledger names it');
+});
+
+test('a resource registered while undoAll runs (a trial starting its server mid-teardown) is removed, and no ledger is left', async () => {
+  // Seen in CI: SIGTERM's teardown ran beside a trial that registered its server after undoAll had
+  // taken its list; the process exited with that entry written, and every later run refused.
+  const state = await scratch();
+  const work = await scratch();
+  const registry = new ResourceRegistry('racing-run', state);
+  await registry.register('slow to remove', { kind: 'command', command: ['sleep', '0.3'] });
+  const teardown = registry.undoAll();
+  const late = join(work, 'server');
+  await writeFile(late, '');
+  const registered = registry.register('server', { kind: 'path', path: late });
+  await assert.rejects(registered, TeardownStartedError);
+  const report = await teardown;
+  assert.deepEqual(report, { removed: ['slow to remove'], failed: [] });
+  assert.ok(!existsSync(late), 'the server made mid-teardown is removed');
+  assert.deepEqual(await readdir(state), [], 'no ledger is left for the next run to refuse on');
+});
+
+test('a resource made after teardown that cannot be removed stays in the ledger for cleanup', async () => {
+  const state = await scratch();
+  const registry = new ResourceRegistry('stuck-run', state);
+  await registry.undoAll();
+  await assert.rejects(registry.register('stuck', { kind: 'command', command: ['false'] }), (error: unknown) => error instanceof TeardownStartedError && error.undoFailure !== null && /npm run cleanup/.test(error.message));
+  const ledger = JSON.parse(await readFile(join(state, 'ledger-stuck-run.json'), 'utf8'));
+  assert.deepEqual(ledger.resources.map((entry: { description: string }) => entry.description), ['stuck']);
 });

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { resultsCommand } from '../../harness/commands/results.js';
 import type { ResultsFile } from '../../results/schema.js';
-import { writeResultsFile } from '../../results/store.js';
+import { readResultsFile, writeResultsFile } from '../../results/store.js';
 import { headlineNoise, summaryRows, SUMMARY_COLUMNS, TABLE_WIDTH, toCsv, toVerdictTable, verdictWords } from '../../results/table.js';
 import { displayOf } from '../../provisioning/targets/configuration.js';
 import { collectRows } from '../../reports/model/rows.js';
@@ -206,5 +206,14 @@ describe('one repetition', () => {
       assert.equal(typeof row.mean, 'number');
       assert.deepEqual([row.sd, row.ci95_low, row.ci95_high, row.cv], ['', '', '', ''], `${row.point} ${row.metric}`);
     }
+  });
+});
+
+describe('what the default view leaves out', () => {
+  it('says where every metric is, and for a migration run where its downtime and rounds are', async () => {
+    const migration = toVerdictTable(await readResultsFile(new URL('../fixtures/results/migration-idle-dirty-1rep.json', import.meta.url).pathname));
+    assert.match(migration, /every metric of every point: --format metrics; each\nmigration trial's downtime, rounds and MiB sent: --format migration\n$/);
+    const network = toVerdictTable(await readResultsFile(new URL('../fixtures/results/native-network-1rep.json', import.meta.url).pathname));
+    assert.match(network, /every metric of every point: --format metrics\n$/);
   });
 });

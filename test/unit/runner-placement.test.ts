@@ -40,14 +40,15 @@ after(async () => {
 });
 
 /** A suite with two points whose trials return a throughput and a local-CPU metric, or fail when `fails` says so. */
-function suite(seen: { host?: HostFacts; client?: ClientSide; addresses: string[] }, fails: (point: string) => boolean = () => false): AnySuite {
+function suite(seen: { host?: HostFacts; client?: ClientSide; addresses: string[]; cores?: number; targetHost?: string }, fails: (point: string) => boolean = () => false): AnySuite {
   const record: z.ZodType<PointParams> = z.record(z.string(), ParamValue);
   return {
     name: 'fake-net', description: 'a test double', figure: 'none', hostTools: [{ command: 'iperf3', debianPackage: 'iperf3', why: 'test' }], ports: [], flags: [],
     options: record, params: record,
-    points: () => [
-      { id: 'p1', params: {}, headline: TCP_BULK_METRICS.throughput },
-      { id: 'p2', params: {}, headline: TCP_BULK_METRICS.throughput },
+    // As fio's numjobs: the points scale to the cores they are given.
+    points: (config) => [
+      { id: 'p1', params: { cores: config.cores }, headline: TCP_BULK_METRICS.throughput },
+      { id: 'p2', params: { cores: config.cores }, headline: TCP_BULK_METRICS.throughput },
     ],
     runTrial: async (point, context) => {
       // The window a real suite takes around its client program (tcp-bulk, mysql).
@@ -55,6 +56,8 @@ function suite(seen: { host?: HostFacts; client?: ClientSide; addresses: string[
       const window = await stop();
       seen.host = context.host;
       seen.client = context.client;
+      seen.cores = context.config.cores;
+      if (context.targetHost) seen.targetHost = context.targetHost.name;
       await context.verifyDestination(context.target.serverAddress);
       seen.addresses.push(context.target.serverAddress);
       if (fails(point.id)) return { state: 'failed', reason: 'iperf3: ssh exited 255', commands: [] };
@@ -106,8 +109,12 @@ function fakePlacement(journal: string[], lost: () => string | null = () => null
     description: 'fake lab',
     pinning: { oversubscribed: false, cpuSets: null, reason: 'lab mode: nothing is pinned' },
     client: { exec: () => Promise.reject(new Error('unused')), wrap: (command) => ['ssh', 'peer', ...command] },
+    targetHost: { name: 'sut', exec: () => Promise.reject(new Error('unused')) },
     check: async (suites) => void journal.push(`check ${suites.map((one) => one.name).join(',')}`),
+    serverCores: () => 4,
+    freshUnavailable: () => 'the fake lab starts nothing fresh',
     describeHosts: async () => LAB_HOSTS,
+    availability: async () => null,
     provision: async (configuration) => {
       journal.push(`provision ${configuration.id} on sut`);
       return target;
@@ -144,7 +151,7 @@ function options(suites: AnySuite[], placement: Placement): BenchOptions {
 
 test("a placement run: provisioned and driven through the placement, hosts recorded, CPU time, steal and the quiet-host wait read on the hosts, this machine's dropped, closed", async () => {
   const journal: string[] = [];
-  const seen: { host?: HostFacts; client?: ClientSide; addresses: string[] } = { addresses: [] };
+  const seen: { host?: HostFacts; client?: ClientSide; addresses: string[]; cores?: number; targetHost?: string } = { addresses: [] };
   const reads: string[] = [];
   // sut: 80 of every 100 ticks busy, 20 of them steal; peer: 10 busy of 100, no steal.
   const hosts = [ticking('sut', { user: 60, idle: 20, steal: 20 }, reads), ticking('peer', { user: 10, idle: 90, steal: 0 }, reads)];
@@ -157,6 +164,10 @@ test("a placement run: provisioned and driven through the placement, hosts recor
   assert.equal(seen.host?.perfCounters, false, 'the suite is not told to count cycles here');
   assert.equal(seen.host?.cpuMHz, null);
   assert.deepEqual(seen.client?.wrap(['x']), ['ssh', 'peer', 'x']);
+  // The server host's 4 cores, not this machine's 2: the plan's points and every trial's config.
+  assert.equal(seen.cores, 4);
+  assert.deepEqual(results.points.map((point) => point.params.cores), [4, 4]);
+  assert.equal(seen.targetHost, 'sut', 'suites read the host beside the target on the server host');
   assert.ok(seen.addresses.every((address) => address === '198.18.1.2'));
   for (const point of results.points) {
     assert.equal(point.status, 'ok', point.reason);
@@ -220,7 +231,7 @@ test("labPlacement keeps what the hosts measure and drops the CPU cost read from
   ];
   const hosts = await HostSet.open(entries);
   try {
-    const placement = labPlacement({ inventory: { source: 'lab.yaml', hosts: entries }, server: entries[0]!, client: entries[1]! }, hosts);
+    const placement = labPlacement({ kind: 'load', inventory: { source: 'lab.yaml', hosts: entries }, server: entries[0]!, client: entries[1]!, leftOut: [] }, hosts);
     const dropped = [TCP_BULK_METRICS.cpuNsPerByte, TCP_BULK_METRICS.cyclesPerByte, TCP_BULK_METRICS.estimatedCyclesPerByte, cpuNsPerByteOf('qemu pid 12'), MYSQL_METRICS.cpuUsPerTransaction, MYSQL_METRICS.cpuBusyPercent];
     const kept = [TCP_BULK_METRICS.throughput, TCP_BULK_METRICS.retransmits, TCP_RR_METRICS.latencyMean, TCP_RR_METRICS.transactionsPerSecond, cpuNsPerByteOf(hostCpuSource('sut')), cpuNsPerByteOf(hostCpuSource('peer')), cpuUsPerTransactionOf(hostCpuSource('sut'))];
     dropped.push(cpuNsPerByteOf(hostCpuSource('other')), cpuNsPerByteOf('host sutx'));
@@ -265,4 +276,26 @@ test('--resume of a placement run: continues on the placement without describing
     assert.deepEqual(point.trials.map((trial) => trial.round), [0, 1], point.key);
     assert.deepEqual(point.trials[1]?.hostSteal?.map((check) => check.host), ['sut', 'peer'], 'the resumed trials read the hosts too');
   }
+});
+
+test('the quiet-host wait samples the host while the target is paused: a guest\'s own load is not taken for another job on the host', async () => {
+  const journal: string[] = [];
+  const states: string[] = [];
+  let running = false;
+  const placement = fakePlacement(journal);
+  const provision = placement.provision.bind(placement);
+  const sampled = placement.quietHost;
+  const watched: Placement = {
+    ...placement,
+    provision: async (configuration, resources, context) => {
+      const target = await provision(configuration, resources, context);
+      return { ...target, pause: async () => void (running = false), resume: async () => void (running = true) };
+    },
+    quietHost: { ...sampled, name: sampled.name, cpuTimes: () => (states.push(running ? 'running' : 'paused'), sampled.cpuTimes()), stealTicks: () => sampled.stealTicks() },
+  };
+  const { resultsPath } = await runBench(options([suite({ addresses: [] })], watched));
+  assert.equal((await readResultsFile(resultsPath)).status, 'completed');
+  // Two readings per trial (the wait's window), two points of two repetitions.
+  assert.equal(states.length, 8);
+  assert.deepEqual([...new Set(states)], ['paused']);
 });

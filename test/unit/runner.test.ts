@@ -367,21 +367,44 @@ test('the results file is rewritten after every trial', async () => {
   assert.deepEqual(seenOnDisk, [0, 1, 2, 3, 4, 5, 6, 7], 'each trial sees every earlier trial on disk');
 });
 
+/**
+ * The runner's exit seam for a signal test: when runBench calls exit, `snapshot` reads what stood then
+ * (the real exit would end the process there); `called` settles once it has.
+ */
+function exitSeam<T>(snapshot: (code: number) => Promise<T>): { exit: (code: number) => void; called: Promise<void>; seen: () => T | undefined } {
+  let seen: T | undefined;
+  let done = () => {};
+  const called = new Promise<void>((resolve) => (done = resolve));
+  return {
+    exit: (code) => {
+      void snapshot(code).then((value) => {
+        seen = value;
+        done();
+      });
+    },
+    called,
+    seen: () => seen,
+  };
+}
+
 for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
   test(`${signal}: the file is marked interrupted, targets torn down, the lock released, then exit ${code}`, async () => {
     const journal: Journal = [];
     let resultsPath = '';
     let outDirectory = '';
-    let atExit: { code: number; results: ResultsFile; stateFiles: string[]; journal: Journal } | undefined;
-    let exited = () => {};
-    const exitCalled = new Promise<void>((resolve) => (exited = resolve));
+    const seam = exitSeam(async (exitCode) => ({
+      code: exitCode,
+      results: await readResultsFile(resultsPath),
+      stateFiles: existsSync(stateDirectory) ? await readdir(stateDirectory) : [],
+      journal: [...journal],
+    }));
     let count = 0;
     const suite = fakeSuite('fake', journal, {
       runTrial: async () => {
         if (++count !== 2) return undefined;
         resultsPath = join(outDirectory, (await readdir(outDirectory)).find((name) => name.endsWith('.json'))!);
         process.emit(signal, signal);
-        await exitCalled;
+        await seam.called;
         return undefined;
       },
     });
@@ -390,23 +413,14 @@ for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
       seams: {
         host: HOST,
         createTopology: async () => FAKE_TOPOLOGY,
-        exit: (exitCode) => {
-          void (async () => {
-            atExit = {
-              code: exitCode,
-              results: await readResultsFile(resultsPath),
-              stateFiles: existsSync(stateDirectory) ? await readdir(stateDirectory) : [],
-              journal: [...journal],
-            };
-            exited();
-          })();
-        },
+        exit: seam.exit,
       },
     });
     outDirectory = options.outDirectory;
     // The real exit ends the process here. The double returns, so runBench carries on against torn-down
     // targets and may settle either way: only what had happened when exit was called is asserted.
     await Promise.allSettled([runBench(options)]);
+    const atExit = seam.seen();
     assert.ok(atExit, 'exit was called');
     assert.equal(atExit.code, code);
     assert.equal(atExit.results.status, 'interrupted');
@@ -422,6 +436,51 @@ for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
     assert.equal(process.listenerCount('SIGTERM'), 0);
   });
 }
+
+test('SIGTERM while a trial starts its server: the server made mid-teardown is removed, and no ledger outlives the run', async () => {
+  // Seen in CI: SIGTERM ~1 s after a trial ended; the next trial registered its server while the
+  // teardown ran, the process exited with it in the ledger, and every later run refused to start.
+  const journal: Journal = [];
+  let registry: ProvisionContext['resources'] | undefined;
+  const base = fakeDriver(journal, new Map());
+  const driver: TargetDriver = {
+    ...base,
+    provision: async (context) => {
+      registry = context.resources;
+      // Slow to undo, so the trial below registers while undoAll runs.
+      await context.resources.register(`slow resource of ${context.configuration}`, { kind: 'command', command: ['sleep', '0.4'] });
+      return base.provision(context);
+    },
+  };
+  const server = join(scratch, 'late-server');
+  const seam = exitSeam(async () => ({ stateFiles: existsSync(stateDirectory) ? await readdir(stateDirectory) : [], serverLeft: existsSync(server) }));
+  let count = 0;
+  const suite = fakeSuite('fake', journal, {
+    runTrial: async () => {
+      if (++count !== 2) return undefined;
+      process.emit('SIGTERM', 'SIGTERM');
+      // The targets are torn down first, then undoAll begins with the slow resource.
+      while (!journal.includes('fake-a:teardown')) await sleep(5);
+      await sleep(100);
+      await writeFile(server, '');
+      await registry!.register('server started mid-teardown', { kind: 'path', path: server });
+      await seam.called;
+      return undefined;
+    },
+  });
+  const options = benchOptions([configuration('fake-a', driver)], [suite], {
+    seams: {
+      host: HOST,
+      createTopology: async () => FAKE_TOPOLOGY,
+      exit: seam.exit,
+    },
+  });
+  await Promise.allSettled([runBench(options)]);
+  const atExit = seam.seen();
+  assert.ok(atExit, 'exit was called');
+  assert.deepEqual(atExit.stateFiles, [], 'no ledger at exit: the next run would refuse on it');
+  assert.equal(atExit.serverLeft, false, 'the server registered mid-teardown is removed');
+});
 
 /** A completed outcome of the fake suite's headline metric. */
 const scored = (value: number, point: SuitePoint): TrialOutcome => ({ state: 'completed', metrics: [{ name: SCORE.name, unit: SCORE.unit, value }], commands: [['fake', point.id]] });

@@ -21,6 +21,7 @@ import {
   bufferPoolMiB, claimPort, MARIADB_PORTS, mariadbLayout, maxConnectionsFor, releasePort, serverCommand, setupSql,
 } from '../../suites/mysql/server.js';
 import { prepareCommand, redactPassword, runCommand } from '../../suites/mysql/sysbench-command.js';
+import { SshHost } from '../../hosts/host.js';
 import { parseSysbenchRun, type SysbenchReport } from '../../suites/mysql/sysbench-report.js';
 
 const fixture = (name: string) => readFileSync(new URL(`../fixtures/sysbench/${name}`, import.meta.url), 'utf8');
@@ -91,6 +92,16 @@ describe('sysbench command lines', () => {
     const stored = redactPassword(['ip', 'netns', 'exec', 'isobench-client', ...runCommand(connection, tables, 1, 5)]);
     assert.ok(stored.includes('--mysql-password=<generated>'));
     assert.ok(!stored.join(' ').includes('S3cret'));
+  });
+
+  it('nor in lab mode, where ssh carries the whole remote command as one shell-quoted argument', () => {
+    const peer = new SshHost('peer', { user: 'root', address: '198.19.214.3' }, { controlDirectory: '/tmp/isobench-ssh-x' });
+    const wrapped = peer.commandLine(runCommand(connection, tables, 1, 5));
+    assert.ok(wrapped.join(' ').includes('S3cret'), 'the wrapper carries it (the test must be able to fail)');
+    const stored = redactPassword(wrapped).join(' ');
+    assert.ok(!stored.includes('S3cret'), stored);
+    assert.match(stored, /--mysql-password=<generated>/);
+    assert.match(stored, /root@198\.19\.214\.3/);
   });
 });
 

@@ -6,7 +6,7 @@
  * Sends a 16-byte datagram (magic, sequence number) every `interval-ms` to the guest's
  * isobench-udp-echo, and notes the arrival of every echo. Every pause of `gap-ms` or more between
  * two arrivals is a gap. It creates the file F when the first echo arrives (the suite waits for it before
- * it measures anything). Each line `report` on stdin is answered with the ProbeReport so far, as one
+ * it measures anything) and removes it when it ends. Each line `report` on stdin is answered with the ProbeReport so far, as one
  * JSON line on stdout (the suite judges its self-test and waits for a steady stream with it). On
  * SIGTERM (or stdin's end, or `max-seconds`) it prints the final ProbeReport (reports.ts) as one JSON
  * line and exits 0. Sends are scheduled on a fixed grid; when the process
@@ -14,7 +14,7 @@
  * records how late it was (`maxSendLateMs`).
  */
 import { createSocket } from 'node:dgram';
-import { writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { epochMs } from '../../../core/clock.js';
 import { onEnd, requiredFlags } from './args.js';
 import type { ProbeReport } from './reports.js';
@@ -153,5 +153,8 @@ process.stdin.on('data', (chunk: string) => {
 
 onEnd(Number(flags['max-seconds']), () => {
   clearTimeout(timer);
+  // The file is the probe's own: on a lab watch host it lies outside any directory the run removes,
+  // and a Ctrl-C'd run (its SSH session gone: stdin's end) never reaches the trial's own removal.
+  rmSync(flags['ready-file'], { force: true });
   process.stdout.write(`${JSON.stringify(currentReport())}\n`, () => process.exit(0));
 });

@@ -1,0 +1,333 @@
+/**
+ * The kvm target on a lab host (issue 14): a QEMU guest booted on the host over SSH, its disk a
+ * qcow2 overlay over the image (copied to the host by RunImage.onHost), its tap on the host's
+ * inventory `bridge` on the lab link, at the inventory's `guest-address`, so the client host reaches
+ * it across the lab link. The guest agent is reached through an SSH forward of its socket
+ * (RemoteQemu.openAgent), so suites start their servers in it as on this machine, and its data
+ * directory (fio's file, MariaDB's files) is checked to be on its virtio disk, as the local kvm
+ * target's is (guest-data-dir.ts). For the migration
+ * suite (`destination` set) the disk is in the hosts' checked shared-dir and `labMigration.migrate`
+ * moves the guest to the destination over the test addresses and, at the next trial, back.
+ * Everything made on a host is in the ledger as a command run there.
+ */
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, posix } from 'node:path';
+import type { LabMigrationReport, LabMigrationRequest, LabWatchHost, TargetLabMigration } from '../../../contracts/lab-migration.js';
+import type { ProvisionedTarget, ServiceSpec, TargetOptions, TargetService } from '../../../contracts/target.js';
+import type { CommandOptions, CommandOutcome } from '../../../core/exec.js';
+import type { ResourceRegistry } from '../../../core/ledger.js';
+import type { SshHost } from '../../../hosts/host.js';
+import type { InventoryHost } from '../../../hosts/inventory.js';
+import type { TargetFacts } from '../../../results/schema.js';
+import { DEFAULT_DISK_SIZE_GIB } from '../../image/disk.js';
+import { pickBootFileNames } from '../../image/boot-files.js';
+import { DIRTIER_PATH, UDP_ECHO_PATH } from '../../image/recipe.js';
+import type { RunImage } from '../../image/run-image.js';
+import { waitForListening } from '../../service-readiness.js';
+import { LAB_CYCLES_NOT_MEASURED } from '../../lab-native.js';
+import { NO_VHOST_DEGRADED } from '../../targets/kvm.js';
+import { TCG_CPU_MODEL, TCG_DEGRADED } from '../accel-probe.js';
+import type { GuestAgent } from '../guest-agent.js';
+import { GUEST_DATA_DIRECTORY, GUEST_ROOT_DEVICE, prepareGuestDataDirectory } from '../guest-data-dir.js';
+import { destinationSpec } from '../migration/destination.js';
+import { serialProblem } from '../migration/qemu-migration.js';
+import { macForAddress, QEMU_NAME_PREFIX } from '../qemu-command.js';
+import { createTap } from '../tap.js';
+import { bootLabGuest, createOverlay, LAB_DISK, labGuestSpec, makeHostDirectory, type LabGuest } from './lab-guest.js';
+import { migrateLabGuest } from './lab-migration.js';
+import { checkSharedDir } from './shared-dir.js';
+
+/**
+ * Why the guest's own CPU time is absent on a lab host (TargetFacts.degraded): the local kvm target
+ * reads QEMU's process and the guest's /proc/stat as sources of their own (`cpu_ns_per_byte_qemu`,
+ * `cpu_us_per_tx_guest`); lab mode keeps only CPU figures that name a lab host, so the guest's QEMU is
+ * counted in its host's whole-host figure and nowhere on its own.
+ */
+export const LAB_GUEST_CPU_NOT_MEASURED =
+  "QEMU's and the guest's own CPU time are not read on lab hosts (no cpu_*_qemu, cpu_*_guest); whole-host CPU of each host is, the server host's including QEMU (cpu_ns_per_byte_host NAME, cpu_us_per_tx_host NAME)";
+
+/** One end of the migration: the host's open connection and its inventory entry. */
+export interface LabEnd {
+  host: SshHost;
+  entry: InventoryHost;
+}
+
+/**
+ * What provisionLabKvm needs; the caller (harness/lab.ts, harness/lab-migration.ts) has checked the
+ * inventory fields.
+ */
+export interface LabKvmPlan {
+  /** The configuration id, e.g. `kvm`. */
+  configuration: string;
+  /** The host the guest boots on (lab mode's `--server`, or a migration's `--source`). */
+  source: LabEnd;
+  /** A migration's `--dest`; null for a guest that stays on its host (the load suites' kvm target). */
+  destination: LabEnd | null;
+  /**
+   * Where the image and the guest's disk go on the source: a migration's shared-dir (checked again
+   * here with a marker read on the destination), else the host's data-dir.
+   */
+  imageDirectory: string;
+  /** The source's inventory `guest-address`. */
+  guestAddress: { address: string; prefix: number };
+  /** The third host's probe, or null. */
+  watch: LabWatchHost | null;
+  options: TargetOptions;
+  image: RunImage;
+  resources: ResourceRegistry;
+  /** The run's test-traffic guard: the stream goes only to an address it accepts. */
+  guard: (address: string) => Promise<void>;
+  log: (line: string) => void;
+}
+
+/** The guest where it runs now, with its agent and what belongs to it on its host. */
+interface Placed {
+  guest: LabGuest;
+  agent: GuestAgent | null;
+  agentProblem: string | null;
+  end: LabEnd;
+  /** Ledger ids of its tap and its directory on its host, undone when it moves away. */
+  owned: number[];
+}
+
+/**
+ * Checks the shared-dir (a marker written on the source, read on the destination), puts the image
+ * there (RunImage.onHost: copied only when its manifest differs), boots the guest on the source and
+ * opens its agent.
+ * @throws Error naming the host when the directory is not shared, the image cannot be put there, or
+ *   the guest does not boot; what was made is in the ledger (the runner's teardown removes it).
+ */
+export async function provisionLabKvm(plan: LabKvmPlan): Promise<ProvisionedTarget> {
+  const { source, destination, resources, log } = plan;
+  if (destination) {
+    const shared = await checkSharedDir(source.host, destination.host, plan.imageDirectory, resources);
+    if (shared.kind !== 'shared') throw new Error(shared.reason);
+  }
+  const image = await plan.image.onHost(source.host, plan.imageDirectory, { diskGiB: DEFAULT_DISK_SIZE_GIB }, log);
+  if (image.kind !== 'ready' || image.disk === undefined) throw new Error(image.kind === 'failed' ? image.reason : `host ${source.entry.name}: the image has no qcow2 disk`);
+  const bootListing = await source.host.run(['ls', posix.join(image.tree, 'boot')], { timeoutMs: 20_000 });
+  const boot = pickBootFileNames(bootListing.stdout.split('\n').filter(Boolean));
+  if (!boot) throw new Error(`host ${source.entry.name}: no kernel and initrd in ${posix.join(image.tree, 'boot')} (${bootListing.stdout.trim() || bootListing.stderr.trim()})`);
+
+  const instance = `${Date.now().toString(36)}${process.pid.toString(36)}`;
+  const runDirectory = posix.join(plan.imageDirectory, `isobench-lab-${instance}`);
+  await makeHostDirectory(source.host, runDirectory, resources, 'guest disk directory');
+  const disk = posix.join(runDirectory, 'disk.qcow2');
+  await createOverlay(source.host, image.disk, disk);
+  const localDirectory = await mkdtemp(join(tmpdir(), 'isobench-fwd-'));
+  await resources.register(`forwarded sockets ${localDirectory}`, { kind: 'path', path: localDirectory });
+
+  // --accel auto does not probe KVM on lab hosts for the guest yet: both ends would have to agree, and a
+  // KVM that hangs (as on the development machines) would hang the run. TCG, labelled; --accel kvm asks for it.
+  const accel = plan.options.accel === 'kvm' ? 'kvm' : 'tcg';
+  const cpuModel = accel === 'kvm' ? 'host' : TCG_CPU_MODEL;
+  const { address, prefix } = plan.guestAddress;
+  let sequence = 0;
+  /** A directory for one QEMU's sockets and console on `end`'s host (its data-dir, else /tmp), and a tap on its bridge. */
+  const prepare = async (end: LabEnd) => {
+    const directory = posix.join(end.entry.dataDir ?? '/tmp', `isobench-lab-${instance}-q${sequence++}`);
+    const directoryId = await makeHostDirectory(end.host, directory, resources, 'guest files');
+    const tap = await createTap(end.entry.bridge!, resources, end.host);
+    return { directory, tap, owned: [tap.resourceId, directoryId] };
+  };
+
+  const first = await prepare(source);
+  /** A spec booting the image's kernel on the disk, its sockets and console in `directory`, its tap `tap`. */
+  const specFor = (name: string, directory: string, tap: string) =>
+    labGuestSpec({
+      name,
+      accel,
+      cpuModel,
+      vcpus: plan.options.vcpus,
+      memoryMiB: plan.options.memoryMiB,
+      kernel: posix.join(image.tree, 'boot', boot.kernel),
+      initrd: posix.join(image.tree, 'boot', boot.initrd),
+      disk,
+      directory,
+      net: { tap, mac: macForAddress(address), address: `${address}/${prefix}` },
+    });
+  const spec = specFor(`${QEMU_NAME_PREFIX}lab-${instance}`, first.directory, first.tap.name);
+  const bootOn = (end: LabEnd, guestSpec: typeof spec) => bootLabGuest({ host: end.host, spec: guestSpec, resources, localDirectory, expectedNetwork: `${address}/${prefix}`, log });
+  const booted = await bootOn(source, spec);
+  let current: Placed = { guest: booted, agent: null, agentProblem: null, end: source, owned: first.owned };
+  current = { ...current, ...(await openAgent(booted)) };
+  if (!current.agent) throw new Error(`host ${source.entry.name}: the guest booted but its agent does not answer: ${current.agentProblem}`);
+  const agent = current.agent;
+  // fio's file and MariaDB's files go there: on the guest's virtio disk (the overlay on the host), checked.
+  const dataMount = await prepareGuestDataDirectory((command, options) => agent.exec(command, options)).catch((error: unknown) => {
+    throw new Error(`host ${source.entry.name}: the guest's data directory: ${(error as Error).message}`, { cause: error });
+  });
+
+  const other = (end: LabEnd) => (end === source ? destination! : source);
+  const exec = async (command: readonly string[], options?: CommandOptions): Promise<CommandOutcome> => {
+    if (current.guest.qemu.exitState.exited) throw new Error(`the lab guest is gone: ${current.guest.qemu.describeExit()}`);
+    if (!current.agent) throw new Error(`the lab guest's agent on host ${current.end.entry.name} does not answer: ${current.agentProblem}`);
+    return current.agent.exec(command, options);
+  };
+
+  const labMigration: TargetLabMigration | undefined = destination ? {
+    method: `QEMU pre-copy over TCP between lab hosts ${source.entry.name} and ${destination.entry.name} (their test addresses); shared qcow2 disk in ${plan.imageDirectory}, cache=${LAB_DISK.cache}`,
+    programs: { udpEcho: UDP_ECHO_PATH, dirtier: DIRTIER_PATH },
+    watch: plan.watch,
+    where: () => current.end.entry.name,
+    alive: () => !current.guest.qemu.exitState.exited,
+    async recover() {
+      const dead = current;
+      const problem = serialProblem(await dead.guest.qemu.readSerial());
+      const reason = `${dead.guest.qemu.describeExit()}${problem ? `; its console: ${problem}` : ''}`;
+      dead.agent?.close();
+      await dead.guest.qemu.stop();
+      for (const id of dead.owned) await resources.undo(id).catch(() => {});
+      const next = await prepare(dead.end);
+      log(`${plan.configuration}: the guest on host ${dead.end.entry.name} is gone (${reason}); booting a fresh one from its disk there`);
+      const fresh = await bootOn(dead.end, specFor(`${spec.name}-r${sequence}`, next.directory, next.tap.name));
+      current = { guest: fresh, agent: null, agentProblem: null, end: dead.end, owned: next.owned };
+      current = { ...current, ...(await openAgent(fresh)) };
+      return { reason, bootSeconds: fresh.bootSeconds };
+    },
+    async migrate(request: LabMigrationRequest): Promise<LabMigrationReport> {
+      const from = current;
+      const to = other(from.end);
+      const next = await prepare(to);
+      const incomingSpec = destinationSpec(from.guest.qemu.spec, { name: `${spec.name}-m${sequence}`, tap: next.tap.name, directory: next.directory, serialLog: posix.join(next.directory, 'serial.log') });
+      const result = await migrateLabGuest({
+        guest: from.guest,
+        source: from.end.entry,
+        destination: to,
+        destinationSpec: incomingSpec,
+        resources,
+        localDirectory,
+        timeLimitMs: request.timeLimitMs,
+        maxBandwidthBytesPerS: request.maxBandwidthBytesPerSecond,
+        downtimeLimitMs: request.downtimeLimitMs,
+        guard: plan.guard,
+      });
+      const { outcome } = result;
+      if (outcome.kind !== 'completed') {
+        for (const id of next.owned) await resources.undo(id).catch(() => {});
+        return { outcome, switchOver: null, destinationSerialLog: null };
+      }
+      // The guest runs on `to` now: the old agent's forward went with the source QEMU; the old tap and directory go too.
+      from.agent?.close();
+      for (const id of from.owned) await resources.undo(id).catch(() => {});
+      const moved = result.guest!;
+      current = { guest: moved, agent: null, agentProblem: null, end: to, owned: next.owned };
+      current = { ...current, ...(await openAgent(moved)) };
+      const serial = await moved.qemu.readSerial();
+      return {
+        outcome,
+        switchOver: { runState: outcome.destinationRunState, serialProblem: serialProblem(serial), agentProblem: current.agentProblem },
+        destinationSerialLog: `${moved.qemu.spec.serialLog} on host ${to.entry.name}`,
+      };
+    },
+  } : undefined;
+
+  const facts: TargetFacts = {
+    target: plan.configuration,
+    state: 'ready',
+    serverAddress: address,
+    networkPath: destination
+      ? `lab host ${plan.watch?.name ?? '(no watch host)'} -> lab link -> ${source.entry.name}'s bridge ${source.entry.bridge} -> ${first.tap.name} -> virtio-net (userspace QEMU) -> guest; after a migration the same through ${destination.entry.name}'s bridge ${destination.entry.bridge}`
+      : `lab client host -> lab link -> ${source.entry.name}'s bridge ${source.entry.bridge} -> ${first.tap.name} -> virtio-net (userspace QEMU) -> guest`,
+    storage: `guest ${dataMount.fstype} on virtio-blk ${GUEST_ROOT_DEVICE} (qcow2 overlay in ${destination ? 'shared-dir' : 'data-dir'} ${plan.imageDirectory} on host ${source.entry.name}, cache=${LAB_DISK.cache}, aio=${LAB_DISK.aio})`,
+    labels: {
+      isolation: 'hardware virtualization',
+      accel,
+      accelRequested: plan.options.accel,
+      accelDecision: accel === 'kvm' ? '--accel kvm: KVM asked for on both lab hosts' : `lab mode does not probe KVM on lab hosts for its guests yet: emulated CPU (TCG)${plan.options.accel === 'tcg' ? ' (--accel tcg)' : '; --accel kvm asks for KVM on both hosts'}`,
+      cpuModel,
+      vcpus: plan.options.vcpus,
+      memoryMiB: plan.options.memoryMiB,
+      machine: 'q35',
+      disk: 'qcow2',
+      cacheMode: LAB_DISK.cache,
+      aio: LAB_DISK.aio,
+      vhost: false,
+      vmManager: 'qemu',
+      host: source.entry.name,
+      ...(destination ? { labDestination: destination.entry.name, labWatch: plan.watch?.name ?? null, sharedDir: plan.imageDirectory } : {}),
+      imageRecipe: image.recipeHash,
+      bootSeconds: Number(booted.bootSeconds.toFixed(1)),
+      serialLog: `${spec.serialLog} on host ${source.entry.name}`,
+    },
+    degraded: [
+      ...(accel === 'tcg' ? [TCG_DEGRADED] : []),
+      `${NO_VHOST_DEGRADED} (a lab host's vhost-net is not probed)`,
+      // What the load suites' CPU figures lack here; the migration suite measures neither.
+      ...(destination ? [] : [LAB_CYCLES_NOT_MEASURED, LAB_GUEST_CPU_NOT_MEASURED]),
+    ],
+  };
+  log(`${plan.configuration} ready on lab host ${source.entry.name}: ${accel.toUpperCase()} guest at ${address}, ${plan.options.vcpus} vCPU, ${plan.options.memoryMiB} MiB${destination ? `; migrates to ${destination.entry.name} and back` : ''}`);
+
+  let tornDown = false;
+  return {
+    name: plan.configuration,
+    facts,
+    serverAddress: address,
+    dataDirectory: GUEST_DATA_DIRECTORY,
+    exec,
+    startService: (service) => startAgentService(exec, () => current.agent, address, service),
+    // The guest's QEMU runs on a lab host: its CPU time is not this machine's to read (LAB_GUEST_CPU_NOT_MEASURED).
+    cpuCounters: () => Promise.resolve([]),
+    // A guest whose QEMU has ended (a panic after a switch-over) is neither paused nor resumed: the
+    // migration trial boots a fresh one (labMigration.recover), and exec says it is gone.
+    pause: async () => {
+      if (!current.guest.qemu.exitState.exited) await current.guest.qemu.qmp.stop();
+    },
+    resume: async () => {
+      if (!current.guest.qemu.exitState.exited) await current.guest.qemu.qmp.cont();
+    },
+    ...(labMigration ? { labMigration } : {}),
+    async teardown() {
+      if (tornDown) return;
+      tornDown = true;
+      current.agent?.close();
+      await current.guest.qemu.stop();
+      for (const id of current.owned) await resources.undo(id).catch(() => {});
+      // The disk's directory, the forwards' directory and the shared-dir marker stay with the ledger's undo.
+    },
+  };
+}
+
+/** Opens the guest agent of a guest on a lab host; a failure is kept as a reason (the target then cannot exec). */
+async function openAgent(guest: LabGuest): Promise<Pick<Placed, 'agent' | 'agentProblem'>> {
+  try {
+    return { agent: await guest.qemu.openAgent(), agentProblem: null };
+  } catch (error) {
+    return { agent: null, agentProblem: (error as Error).message };
+  }
+}
+
+/**
+ * A server started in the guest through the agent (as the local kvm target does), stopped with
+ * `kill` through whichever agent reaches the guest then: a migration moves the process with the
+ * guest but not the agent connection that spawned it.
+ * @throws Error when it does not listen on `address:port` in time (the server is killed then).
+ */
+async function startAgentService(
+  exec: (command: readonly string[], options?: CommandOptions) => Promise<CommandOutcome>,
+  agent: () => GuestAgent | null,
+  address: string,
+  spec: ServiceSpec,
+): Promise<TargetService> {
+  const spawner = agent();
+  if (!spawner) throw new Error(`the lab guest's agent does not answer: ${spec.name} cannot start`);
+  const command = spec.command({ address, port: spec.port });
+  const server = await spawner.spawn(command, { timeoutMs: spec.timeoutMs });
+  let stopped = false;
+  const stop = async () => {
+    if (stopped) return;
+    stopped = true;
+    // The `timeout` wrapper leads the program's process group: TERM to the group. The `--` matters:
+    // without it the guest's kill(1) read `-PID` otherwise, and qemu-ga died with the server (seen here).
+    await exec(['kill', '-TERM', '--', `-${server.pid}`], { timeoutMs: 15_000 }).catch(() => null);
+  };
+  try {
+    await waitForListening(exec, spec.protocols, address, spec.port, () => true);
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  return { spec, command, stop };
+}
