@@ -194,9 +194,9 @@ export class ResourceRegistry {
   }
 
   /**
- * Undoes every registered resource, newest first; what fails stays in the ledger for `cleanup`.
- * Closes the registry: a later `register` removes its resource at once and throws.
- */
+   * Undoes every registered resource, newest first; what fails stays in the ledger for `cleanup`.
+   * Closes the registry: a later `register` removes its resource at once and throws.
+   */
   async undoAll(): Promise<UndoReport> {
     this.closed = true;
     // A resource that could not be removed stays in the ledger, so `cleanup` can try again.

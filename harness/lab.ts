@@ -64,7 +64,7 @@ export interface LabSelection {
   inventory: Inventory;
   server: InventoryHost;
   client: InventoryHost;
-  /** Targets of `--target all` the inventory cannot place (the kvm guest without a bridge…), with the reason: the run goes on without them. */
+  /** Targets of `--target all` lab mode leaves out (the kvm guest without a bridge…, docker-nat beside other targets), with the reason: the run goes on without them. */
   leftOut: LeftOutTarget[];
 }
 
@@ -148,8 +148,8 @@ const targetOf = (configuration: string) => configuration.split(':')[0]!;
  * far (the targets of LAB_TARGETS; the suites of LAB_SUITES), with a docker-nat configuration alone
  * (its ports are published on the server's one test address, where they would take the other
  * targets' traffic: the single-host driver gives it an address of its own, a lab host has one).
- * @param everyTarget The run's targets are `--target all`: a kvm guest the inventory cannot place
- *   is left out (LabSelection.leftOut) instead of refused.
+ * @param everyTarget The run's targets are `--target all`: a kvm guest the inventory cannot place,
+ *   and docker-nat beside other targets, are left out (LabSelection.leftOut) instead of refused.
  * @returns null without any of the flags (single-host mode), else the chosen hosts.
  * @throws UsageError, one line, exit 2.
  */
@@ -186,7 +186,11 @@ export async function labSelection(flags: LabBenchFlags, guardRange: string, tar
     throw new UsageError(`lab mode runs ${docker.join(', ')} with --suite ${LAB_DOCKER_SUITES.join(', ')} so far, not ${dockerSuites.join(', ')}: run those in a run without the Docker targets`);
   }
   const nat = targets.filter((target) => targetOf(target) === 'docker-nat');
-  if (nat.length > 0 && targets.length - leftOut.length > 1) {
+  const placed = targets.filter((target) => !leftOut.some((left) => left.id === target));
+  // `--target all`: docker-nat is left out, saying how to run it, rather than refuse the whole run.
+  if (everyTarget && nat.length > 0 && placed.some((target) => !nat.includes(target))) {
+    leftOut.push(...nat.map((id) => ({ id, reasons: [`lab mode runs it alone (it publishes the suites' ports on ${server.name}'s one test address, where they would take the other targets' traffic): run it with --target ${id}`] })));
+  } else if (nat.length > 0 && placed.length > 1) {
     throw new UsageError(
       `lab mode runs ${nat.join(', ')} alone: docker-nat publishes the suites' ports on ${server.name}'s one test address ${server.testAddress}, so Docker's DNAT would take the traffic meant for ${targets.filter((target) => !nat.includes(target)).concat(nat.slice(1)).join(', ')} on the same ports; run it in a run of its own`,
     );
@@ -340,8 +344,7 @@ export function labPlacement(selection: LabSelection, hosts: HostSet, targets: r
         return errorMessage(error);
       }
     },
-    // A fresh process or container beside the one under test takes the same test address as it does
-    // here; a second guest would need a second guest-address and MAC on the host's bridge.
+    // A second guest would need a second guest-address and MAC on the host's bridge.
     // Timed over SSH, a fresh start measures isobench's remote control path, not the target's start:
     // measured here, 2-4 s for a native iperf3 and 41 s for a docker-host container (every Engine API
     // request a session of its own), where one machine takes ms and about a second.

@@ -241,13 +241,7 @@ export async function parseBenchOptions(argv: string[]): Promise<BenchOptions & 
   const fitted = fitTargets(given, suites);
   const leftOut = [...fitted.leftOut];
   let targets = fitted.kept;
-  // Lab mode runs docker-nat alone (harness/lab.ts says why): `--target all` leaves it out, saying how to run it, rather than refuse.
   const everyTarget = values.target === undefined || values.target === 'all';
-  if (values.hosts !== undefined && everyTarget && targets.some(({ driver }) => driver.name !== 'docker-nat')) {
-    const nat = targets.filter(({ driver }) => driver.name === 'docker-nat');
-    leftOut.push(...nat.map(({ id }) => ({ id, reasons: [`lab mode runs it alone (it publishes the suites' ports on the server host's one test address, where they would take the other targets' traffic): run it with --target ${id}`] })));
-    targets = targets.filter(({ driver }) => driver.name !== 'docker-nat');
-  }
   // Lab mode migrates only the kvm guest (runc-criu's containers stay on this machine): the general advice would name both.
   if (targets.length === 0 && values.hosts !== undefined && suites.some((suite) => suite.name === 'migration')) {
     throw new UsageError(`lab mode migrates the kvm target between hosts, not ${given.map(({ id }) => id).join(', ')}: use --target kvm --suite migration --source HOST --dest HOST`);

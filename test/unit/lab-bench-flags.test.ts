@@ -57,7 +57,7 @@ test('bench --hosts --target all: what the inventory cannot place is left out, s
   assert.deepEqual(options.targets.map(({ id }) => id), ['native', 'docker-host']);
   assert.deepEqual(options.suites.map(({ name }) => name), ['tcp-rr', 'startup']);
   const reasons = new Map((options.leftOut ?? []).map((target) => [target.id, target.reasons.join('; ')]));
-  assert.match(reasons.get('docker-nat') ?? '', /^lab mode runs it alone \(it publishes the suites' ports on the server host's one test address.*\): run it with --target docker-nat$/);
+  assert.match(reasons.get('docker-nat') ?? '', /^lab mode runs it alone \(it publishes the suites' ports on sut's one test address.*\): run it with --target docker-nat$/);
   assert.match(reasons.get('kvm') ?? '', /^the kvm target on host sut needs its bridge and guest-address in .*lab\.yaml/);
   // Named, the same gaps are refusals.
   assert.match((await bench(['--hosts', LAB, '--server', 'sut', '--client', 'peer', '--target', 'native,kvm', '--suite', 'tcp-rr'])).stderr, /^isobench: the kvm target on host sut needs its bridge/);
