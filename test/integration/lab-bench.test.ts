@@ -12,8 +12,7 @@ import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { readResultsFile } from '../../results/store.js';
-import { assertNoLeftovers, runCli } from '../helpers.js';
+import { assertNoLeftovers, completedRun, runCli } from '../helpers.js';
 import { createLab, strangersIn, sweepLabLeftovers } from './lab-hosts.js';
 
 const skip = process.getuid?.() === 0 ? false : 'needs root to create network namespaces';
@@ -32,11 +31,7 @@ test('bench --hosts: native × tcp-bulk on sut, driven from peer, through the ru
   try {
     const [sut, peer] = lab.hosts;
     const outcome = await runCli(['bench', '--hosts', lab.inventoryPath, '--server', 'sut', '--client', 'peer', '--target', 'native', '--suite', 'tcp-bulk,startup', '--reps', '1', '--quick', '--out', out, '--quiet-wait', '5']);
-    assert.equal(outcome.code, 0, `${outcome.stdout}\n${outcome.stderr}`);
-    const file = (await readdir(out)).find((name) => name.endsWith('.json'));
-    assert.ok(file, `a results file in ${out}`);
-    const path = join(out, file);
-    const results = await readResultsFile(path);
+    const { path, results } = await completedRun(out, outcome);
     assert.equal(results.status, 'completed');
     assert.equal(results.plan.pinning.cpuSets, null, 'nothing pinned on lab hosts');
 
@@ -110,10 +105,7 @@ test('bench --hosts: native × tcp-rr on sut, driven from peer: sockperf latency
   try {
     const [sut, peer] = lab.hosts;
     const outcome = await runCli(['bench', '--hosts', lab.inventoryPath, '--server', 'sut', '--client', 'peer', '--target', 'native', '--suite', 'tcp-rr', '--reps', '1', '--quick', '--out', out, '--quiet-wait', '5']);
-    assert.equal(outcome.code, 0, `${outcome.stdout}\n${outcome.stderr}`);
-    const file = (await readdir(out)).find((name) => name.endsWith('.json'));
-    assert.ok(file, `a results file in ${out}`);
-    const results = await readResultsFile(join(out, file));
+    const { results } = await completedRun(out, outcome);
     assert.equal(results.status, 'completed');
     assert.deepEqual(results.points.map((point) => point.pointId).sort(), ['tcp', 'udp']);
     for (const point of results.points) {

@@ -372,8 +372,9 @@ export function openLabHosts(lab: Lab): Promise<HostSet> {
 
 /**
  * What runs in a lab host's namespace besides its sshd (and `alsoExpected`, e.g. a host's own
- * dockerd and containerd), and what listens there beyond sshd's port 22: what a run left behind.
- * Empty when the hosts are clean.
+ * dockerd and containerd), and what listens there beyond sshd's port 22: what a run left behind,
+ * each as `HOST: pid PID COMM (ARGS)`. Zombies are not counted: they have ended, and pid 1 here
+ * (a VM's init) reaps the orphans of dropped SSH sessions some time later. Empty when the hosts are clean.
  */
 export async function strangersIn(lab: Lab, alsoExpected: readonly string[] = []): Promise<string[]> {
   const expected = new Set(['sshd', ...alsoExpected]);
@@ -381,13 +382,32 @@ export async function strangersIn(lab: Lab, alsoExpected: readonly string[] = []
   for (const host of lab.hosts) {
     const pids = (await runCommand(['ip', 'netns', 'pids', host.netns], { timeoutMs: 10_000 })).stdout.split('\n').filter(Boolean);
     for (const pid of pids) {
-      const comm = (await runCommand(['ps', '-o', 'comm=', '-p', pid], { timeoutMs: 10_000 })).stdout.trim();
-      if (comm !== '' && !expected.has(comm)) found.push(`${host.name}: pid ${pid} ${comm}`);
+      const ps = /^\s*(\S+)\s+(\S+)\s*(.*)$/.exec((await runCommand(['ps', '-o', 'stat=,comm=,args=', '-p', pid], { timeoutMs: 10_000 })).stdout.trim());
+      if (!ps || ps[1]!.startsWith('Z') || expected.has(ps[2]!)) continue;
+      found.push(`${host.name}: pid ${pid} ${ps[2]} (${ps[3]!.replace(new RegExp(`^${ps[2]}\\s*`), '').trim() || ps[2]})`);
     }
     const listening = (await runCommand(['ip', 'netns', 'exec', host.netns, 'ss', '-Hltnu'], { timeoutMs: 10_000 })).stdout.split('\n').filter((line) => line.trim() && !line.includes(':22 '));
     found.push(...listening.map((line) => `${host.name}: listening ${line.trim()}`));
   }
   return found;
+}
+
+/**
+ * strangersIn after an interrupted run, given `graceMs` to end: a terminal's Ctrl-C reaches the
+ * run's ssh clients too, and a remote command whose client it ended finishes on its own (under its
+ * remote `timeout`; seen here: a session still in root's .bashrc 0.1 s after the run exited, gone
+ * by 0.4 s). Returns what is still there after the grace, and how long the last one took to go.
+ */
+export async function strangersAfterInterrupt(lab: Lab, alsoExpected: readonly string[], graceMs: number): Promise<{ left: string[]; lastSeen: string[]; goneAfterMs: number }> {
+  const started = performance.now();
+  let lastSeen: string[] = [];
+  for (;;) {
+    const left = await strangersIn(lab, alsoExpected);
+    const elapsed = performance.now() - started;
+    if (left.length === 0 || elapsed > graceMs) return { left, lastSeen, goneAfterMs: elapsed };
+    lastSeen = left;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
 }
 
 /**
