@@ -26,7 +26,9 @@ export function labHostLines(host: LabHost, reachMs: number | null, image?: stri
     rows.push(['cpu', `${facts.cpuModel} (${facts.cores ?? '?'} cores${facts.cpuMHz ? `, ${facts.cpuMHz} MHz` : ''})`]);
     rows.push(['memory', facts.memoryBytes === null ? 'unknown' : `${(facts.memoryBytes / GiB).toFixed(1)} GiB`]);
     rows.push(['kernel / distro', `${facts.kernel} / ${facts.distro} (hostname ${facts.hostname})`]);
-    rows.push(['KVM', `${facts.accel}${facts.kvmDevice ? '' : ' (no /dev/kvm)'}: ${facts.accelDetail}`]);
+    // The probe's own line for `not probed` already begins with it ("not probed: no kernel to boot…").
+    const detail = facts.accelDetail.startsWith(`${facts.accel}: `) ? facts.accelDetail.slice(facts.accel.length + 2) : facts.accelDetail;
+    rows.push(['KVM', `${facts.accel}${facts.kvmDevice ? '' : ' (no /dev/kvm)'}: ${detail}`]);
     rows.push(['/dev/vhost-net', facts.vhostNet ? 'present' : 'absent: guests use userspace virtio-net']);
     rows.push(['hardware perf counters', facts.perfCounters ? 'yes' : 'no: CPU cost from CPU time']);
     rows.push(['docker daemon', facts.docker ? `${facts.docker.version} (${facts.docker.storageDriver}, cgroup v${facts.docker.cgroupVersion})` : 'not answering (or docker missing)']);
