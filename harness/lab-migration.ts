@@ -187,6 +187,7 @@ export function labMigrationPlacement(selection: LabMigrationSelection, hosts: H
         imageDirectory: selection.sharedDirectory,
         guestAddress: guest,
         watch: watch && watchHost ? { name: watch.name, host: watchHost, clockOffset: () => measureClockOffset(watchHost) } : null,
+        hostFacts: (name) => context.hosts.find((host) => host.name === name)?.facts ?? null,
         options: context.options,
         image: context.image,
         resources,

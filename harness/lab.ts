@@ -374,6 +374,7 @@ export function labPlacement(selection: LabSelection, hosts: HostSet, targets: r
           imageDirectory: server.dataDir!,
           guestAddress: server.guestAddress!,
           watch: null,
+          hostFacts: (name) => context.hosts.find((host) => host.name === name)?.facts ?? null,
           options: context.options,
           image: context.image,
           resources,

@@ -21,6 +21,8 @@ export interface PlacementProvisionContext {
   options: TargetOptions;
   /** The run's image steps (the tree is built or found once per run, on this machine). */
   image: RunImage;
+  /** The lab hosts as the results file records them: described by this run, or by the run it resumes. */
+  hosts: readonly LabHost[];
   log: (line: string) => void;
 }
 

@@ -381,6 +381,8 @@ export async function runBench(options: BenchOptions): Promise<BenchOutcome> {
     // A resumed lab run keeps the hosts' facts its file recorded (the hosts were checked to be the same
     // ones, and the facts' accel probes take 15 s a host); a new one describes them.
     const labHosts = placement && !resume ? await clock.time('lab host facts', () => placement.describeHosts()) : undefined;
+    // What the lab targets decide from the hosts' facts (the kvm guest's --accel auto), the same on a resume.
+    const recordedHosts = labHosts ?? resume?.results.hosts ?? [];
     const initial = initialResults(runId, host, runOptions, finalSettings, pinning, plan.cells, clock.phases);
     store = await createStore(outDirectory, resume ? resumedResults(resume.results, clock.phases) : labHosts ? { ...initial, hosts: labHosts } : initial);
     recordPhase = (phase) => record((draft) => {
@@ -433,7 +435,7 @@ export async function runBench(options: BenchOptions): Promise<BenchOutcome> {
     const contexts = new Map<string, ProvisionContext>();
     for (const configuration of toProvision) {
       if (interruption) break;
-      const placementContext = { servicePorts, options: optionsFor(configuration, options.targetOptions), image, log };
+      const placementContext = { servicePorts, options: optionsFor(configuration, options.targetOptions), image, hosts: recordedHosts, log };
       const driver = placement ? { provision: () => placement.provision(configuration, resources, placementContext) } : configuration.driver;
       const context: ProvisionContext | null = topology && {
         configuration: configuration.id,
@@ -484,7 +486,7 @@ export async function runBench(options: BenchOptions): Promise<BenchOutcome> {
       const configuration = configurationById.get(name)!;
       const unavailable = placement!.freshUnavailable(configuration);
       if (unavailable !== null) return { freshUnavailable: unavailable };
-      return { launchFresh: () => placement!.provision(configuration, resources, { servicePorts, options: optionsFor(configuration, options.targetOptions), image, log: () => {} }) };
+      return { launchFresh: () => placement!.provision(configuration, resources, { servicePorts, options: optionsFor(configuration, options.targetOptions), image, hosts: recordedHosts, log: () => {} }) };
     }
 
     /** Targets that stopped answering (a trial or pause cut off by its deadline): they run no more trials. */

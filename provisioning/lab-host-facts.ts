@@ -25,12 +25,14 @@ const DOCKER_INFO_FORMAT = '{"ServerVersion":{{json .ServerVersion}},"Driver":{{
 /**
  * The accel probe run on the host. /dev/kvm existing, QEMU creating a KVM machine, or even the
  * firmware running is not enough: on the development machines SeaBIOS and a kernel's real-mode
- * setup run under KVM, then the vCPU hangs ("Probing EDD", provisioning/kvm/README.md). So a
- * kernel must reach its 64-bit start (`Linux version` on the serial console) within
- * ACCEL_PROBE_TIMEOUT_S: isobench's own image's kernel on that host when built there, else the
- * host's own `/boot/vmlinuz-$(uname -r)`. No initrd: the kernel then panics (no root file system)
- * and QEMU exits (`-no-reboot`). The single host's probe (provisioning/kvm/accel-probe.ts) boots to
- * userspace; this one stops earlier because a lab host may not have the image.
+ * setup run under KVM, then the vCPU hangs ("Probing EDD", provisioning/kvm/README.md). So a kernel
+ * must get through its whole init to mounting a root file system within ACCEL_PROBE_TIMEOUT_S:
+ * isobench's own image's kernel on that host when built there, else the host's own
+ * `/boot/vmlinuz-$(uname -r)`. No initrd: the kernel then panics at `VFS: Unable to mount root fs`
+ * and QEMU exits (`-no-reboot`), a point past CPU, timer, interrupt and device set-up. The single
+ * host's probe (provisioning/kvm/accel-probe.ts) boots the image's initrd to its first process;
+ * this one needs no initrd because a lab host may not have the image. `--accel auto` in lab mode
+ * runs the guest under KVM only where this says `works` (provisioning/kvm/lab/lab-accel.ts).
  */
 const ACCEL_PROBE = `kernel=$(ls /var/cache/isobench/rootfs-*/boot/vmlinuz-* 2>/dev/null | head -n 1)
 [ -n "$kernel" ] || kernel=/boot/vmlinuz-$(uname -r)
@@ -41,11 +43,17 @@ else log=$(mktemp); err=$(mktemp)
   qemu-system-x86_64 -machine q35,accel=kvm -m 256 -nodefaults -no-user-config -display none -no-reboot -kernel "$kernel" -append 'console=ttyS0 panic=-1' -serial file:"$log" >"$err" 2>&1 & pid=$!
   i=0; state="hangs: $kernel"
   while [ $i -lt ${ACCEL_PROBE_TIMEOUT_S * 5} ]; do
-    if grep -q 'Linux version' "$log" 2>/dev/null; then state="works: $kernel"; break; fi
-    if ! kill -0 $pid 2>/dev/null; then state="fails: $(tail -n 2 "$err" | tr '\\n' ' ')"; break; fi
+    if grep -Eq 'VFS: Unable to mount root|Run /init as init process' "$log" 2>/dev/null; then state="works: $kernel"; break; fi
+    if ! kill -0 $pid 2>/dev/null; then
+      panic=$(grep -m 1 'Kernel panic' "$log" 2>/dev/null)
+      state="fails: \${panic:-$(tail -n 2 "$err" | tr '\\n' ' ')}"; break
+    fi
     sleep 0.2; i=$((i + 1))
   done
-  if [ "\${state%%:*}" = hangs ] && grep -Eq 'Probing EDD|Decompressing' "$log" 2>/dev/null; then state="$state (stopped after the kernel's real-mode setup)"; fi
+  if [ "\${state%%:*}" = hangs ]; then
+    if grep -q 'Linux version' "$log" 2>/dev/null; then state="$state (stopped after the kernel's 64-bit start)"
+    elif grep -Eq 'Probing EDD|Decompressing' "$log" 2>/dev/null; then state="$state (stopped after the kernel's real-mode setup)"; fi
+  fi
   kill -KILL $pid 2>/dev/null; wait $pid 2>/dev/null; rm -f "$log" "$err"; echo "$state"
 fi`;
 
@@ -124,9 +132,9 @@ export function parseFacts(stdout: string): LabHostFacts {
     accel,
     accelDetail:
       accel === 'works'
-        ? `a kernel reached its 64-bit start under KVM (${accelText.slice('works: '.length)})`
+        ? `a kernel booted under KVM as far as mounting its root file system (${accelText.slice('works: '.length)})`
         : accel === 'hangs'
-          ? `no \`Linux version\` on the serial console within ${ACCEL_PROBE_TIMEOUT_S} s under KVM (${accelText.slice('hangs: '.length)}): guests must run emulated (TCG)`
+          ? `a kernel under KVM did not reach its root file system within ${ACCEL_PROBE_TIMEOUT_S} s (${accelText.slice('hangs: '.length)}): guests must run emulated (TCG)`
           : accelText,
     vhostNet: text('vhost-net') === 'yes',
     docker: parseDockerInfo(text('docker')),

@@ -299,7 +299,7 @@ export const LabHostFacts = z.object({
   perfCounters: z.boolean(),
   kvmDevice: z.boolean(),
   /**
-   * The accel probe on that host: `works` (a kernel reached its 64-bit start under KVM), `fails` (with QEMU's words in
+   * The accel probe on that host: `works` (a kernel booted under KVM as far as mounting its root file system), `fails` (with QEMU's words in
    * `accelDetail`), `hangs` (cut off), `not probed` (no QEMU, no /dev/kvm).
    */
   accel: z.enum(['works', 'fails', 'hangs', 'not probed']),

@@ -19,7 +19,7 @@ import type { CommandOptions, CommandOutcome } from '../../../core/exec.js';
 import type { ResourceRegistry } from '../../../core/ledger.js';
 import type { SshHost } from '../../../hosts/host.js';
 import type { InventoryHost } from '../../../hosts/inventory.js';
-import type { TargetFacts } from '../../../results/schema.js';
+import type { LabHostFacts, TargetFacts } from '../../../results/schema.js';
 import { DEFAULT_DISK_SIZE_GIB } from '../../image/disk.js';
 import { pickBootFileNames } from '../../image/boot-files.js';
 import { DIRTIER_PATH, UDP_ECHO_PATH } from '../../image/recipe.js';
@@ -27,13 +27,13 @@ import type { RunImage } from '../../image/run-image.js';
 import { waitForListening } from '../../service-readiness.js';
 import { LAB_CYCLES_NOT_MEASURED } from '../../lab-native.js';
 import { NO_VHOST_DEGRADED } from '../../targets/kvm.js';
-import { TCG_CPU_MODEL, TCG_DEGRADED } from '../accel-probe.js';
 import type { GuestAgent } from '../guest-agent.js';
 import { GUEST_DATA_DIRECTORY, GUEST_ROOT_DEVICE, prepareGuestDataDirectory } from '../guest-data-dir.js';
 import { destinationSpec } from '../migration/destination.js';
 import { serialProblem } from '../migration/qemu-migration.js';
 import { macForAddress, QEMU_NAME_PREFIX } from '../qemu-command.js';
 import { createTap } from '../tap.js';
+import { chooseLabAccel } from './lab-accel.js';
 import { bootLabGuest, createOverlay, LAB_DISK, labGuestSpec, makeHostDirectory, type LabGuest } from './lab-guest.js';
 import { migrateLabGuest } from './lab-migration.js';
 import { checkSharedDir } from './shared-dir.js';
@@ -73,6 +73,8 @@ export interface LabKvmPlan {
   guestAddress: { address: string; prefix: number };
   /** The third host's probe, or null. */
   watch: LabWatchHost | null;
+  /** A host's facts as the run records them (its accel probe decides `--accel auto`), or null when not read. */
+  hostFacts: (name: string) => LabHostFacts | null;
   options: TargetOptions;
   image: RunImage;
   resources: ResourceRegistry;
@@ -118,10 +120,8 @@ export async function provisionLabKvm(plan: LabKvmPlan): Promise<ProvisionedTarg
   const localDirectory = await mkdtemp(join(tmpdir(), 'isobench-fwd-'));
   await resources.register(`forwarded sockets ${localDirectory}`, { kind: 'path', path: localDirectory });
 
-  // --accel auto does not probe KVM on lab hosts for the guest yet: both ends would have to agree, and a
-  // KVM that hangs (as on the development machines) would hang the run. TCG, labelled; --accel kvm asks for it.
-  const accel = plan.options.accel === 'kvm' ? 'kvm' : 'tcg';
-  const cpuModel = accel === 'kvm' ? 'host' : TCG_CPU_MODEL;
+  const choice = chooseLabAccel(plan.options.accel, [source, ...(destination ? [destination] : [])].map((end) => ({ name: end.entry.name, facts: plan.hostFacts(end.entry.name) })));
+  const { accel, cpuModel } = choice;
   const { address, prefix } = plan.guestAddress;
   let sequence = 0;
   /** A directory for one QEMU's sockets and console on `end`'s host (its data-dir, else /tmp), and a tap on its bridge. */
@@ -235,7 +235,7 @@ export async function provisionLabKvm(plan: LabKvmPlan): Promise<ProvisionedTarg
       isolation: 'hardware virtualization',
       accel,
       accelRequested: plan.options.accel,
-      accelDecision: accel === 'kvm' ? '--accel kvm: KVM asked for on both lab hosts' : `lab mode does not probe KVM on lab hosts for its guests yet: emulated CPU (TCG)${plan.options.accel === 'tcg' ? ' (--accel tcg)' : '; --accel kvm asks for KVM on both hosts'}`,
+      accelDecision: choice.decision,
       cpuModel,
       vcpus: plan.options.vcpus,
       memoryMiB: plan.options.memoryMiB,
@@ -252,7 +252,7 @@ export async function provisionLabKvm(plan: LabKvmPlan): Promise<ProvisionedTarg
       serialLog: `${spec.serialLog} on host ${source.entry.name}`,
     },
     degraded: [
-      ...(accel === 'tcg' ? [TCG_DEGRADED] : []),
+      ...choice.degraded,
       `${NO_VHOST_DEGRADED} (a lab host's vhost-net is not probed)`,
       // What the load suites' CPU figures lack here; the migration suite measures neither.
       ...(destination ? [] : [LAB_CYCLES_NOT_MEASURED, LAB_GUEST_CPU_NOT_MEASURED]),
