@@ -89,16 +89,23 @@ function formatNumber(value: string | number): string {
   return Math.abs(value) >= 100 ? value.toFixed(1) : value.toPrecision(4);
 }
 
+/** The footnote a `†` on a 95 % interval's low bound points to: the same words as the report's figure tables. */
+export const BELOW_ZERO_NOTE = '† The 95 % interval, as computed, reaches below 0, which these metrics cannot: with n repetitions the t-interval is the mean ± t(n−1) standard errors, and t(1) = 12.7 at n = 2, t(2) = 4.3 at n = 3. More repetitions narrow it.';
+
 /**
  * Every summary as a fixed-width table (`--format metrics`): one line per target x suite x metric x
- * point, no reason column (it would wrap). Wider than 100 columns for long metric names.
+ * point, no reason column (it would wrap). Wider than 100 columns for long metric names. A low bound
+ * below 0 is marked `†` and explained under the table (every metric isobench records is ≥ 0; the
+ * interval is the t-interval, wide at n = 2).
  */
 export function toTable(rows: SummaryRow[]): string {
   const columns = ['target', 'suite', 'point', 'metric', 'unit', 'n', 'mean', 'ci95_low', 'ci95_high', 'cv', 'status'] as const;
-  const cells = rows.map((row) => columns.map((column) => formatNumber(row[column])));
+  const belowZero = (row: SummaryRow) => typeof row.ci95_low === 'number' && row.ci95_low < 0;
+  const cells = rows.map((row) => columns.map((column) => `${formatNumber(row[column])}${column === 'ci95_low' && belowZero(row) ? ' †' : ''}`));
   const widths = columns.map((column, index) => Math.max(column.length, ...cells.map((line) => line[index]!.length)));
   const render = (line: readonly string[]) => line.map((cell, index) => cell.padEnd(widths[index]!)).join('  ').trimEnd();
-  return `${[render(columns), render(widths.map((width) => '-'.repeat(width))), ...cells.map(render)].join('\n')}\n`;
+  const note = rows.some(belowZero) ? [`\n${BELOW_ZERO_NOTE}`] : [];
+  return `${[render(columns), render(widths.map((width) => '-'.repeat(width))), ...cells.map(render), ...note].join('\n')}\n`;
 }
 
 /** A ratio (1 = the baseline) as a percentage of the baseline with one decimal, e.g. `98.6`. */

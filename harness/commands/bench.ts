@@ -435,6 +435,9 @@ function adaptiveLimits(
     throw new UsageError(`--until-decided needs at least ${MIN_ADAPTIVE_REPETITIONS} rounds before it judges: raise --reps to ${MIN_ADAPTIVE_REPETITIONS} or add --no-until-decided`);
   }
   const fallback = Math.max(quick ? DEFAULT_MAX_REPETITIONS.quick : DEFAULT_MAX_REPETITIONS.full, repetitions);
+  // A quick run's default adaptivity with --reps at or above its cap would add no round ("20
+  // repetitions, then until decided (up to 20)", a newcomer's check): a plain run says what it is.
+  if (values['until-decided'] !== true && values['max-reps'] === undefined && values.budget === undefined && fallback === repetitions) return null;
   const maxRepetitions = integer('max-reps', values['max-reps'], fallback, 1, 1000);
   if (maxRepetitions < repetitions) throw new UsageError(`--max-reps ${maxRepetitions} is below --reps ${repetitions}: raise --max-reps`);
   let budgetSeconds: number | null = defaultBudgetSeconds;

@@ -43,7 +43,9 @@ test('the flags are stored as given', async () => {
   assert.deepEqual(options.adaptive, { maxRepetitions: 8, budgetSeconds: 5400 });
   assert.equal((await parseBenchOptions([...base, '--quick', '--no-until-decided'])).adaptive, null);
   assert.equal((await parseBenchOptions([...base, '--quick', '--reps', '2'])).adaptive, null, 'a smoke run of 2 reps is not adaptive by default');
-  assert.deepEqual((await parseBenchOptions([...base, '--quick', '--reps', '15'])).adaptive, { maxRepetitions: 15, budgetSeconds: null }, '--max-reps never defaults below --reps');
+  assert.equal((await parseBenchOptions([...base, '--quick', '--reps', '15'])).adaptive, null, "--reps above a quick run's cap of 10: a plain 15-rep run, no round left to add");
+  assert.deepEqual((await parseBenchOptions([...base, '--quick', '--reps', '15', '--until-decided'])).adaptive, { maxRepetitions: 15, budgetSeconds: null }, '--max-reps never defaults below --reps');
+  assert.deepEqual((await parseBenchOptions([...base, '--quick', '--reps', '5'])).adaptive, { maxRepetitions: 10, budgetSeconds: null });
 });
 
 test('--aa: one target, two arms, the target is the baseline', async () => {

@@ -168,4 +168,9 @@ test('summary rows carry the documented columns; CSV quotes what needs quoting',
   for (const line of csv.trim().split('\n').slice(1)) assert.ok(line.endsWith(',,,,'), line);
   assert.match(toCsv([{ ...rows[0]!, reason: 'a "quoted", reason' }]), /"a ""quoted"", reason"/);
   assert.match(toTable(rows), /^target\s+suite\s+point\s+metric/);
+  assert.doesNotMatch(toTable(rows), /†/, 'nothing below zero, no mark');
+  // n = 2 of a noisy metric: the t-interval (t(1) = 12.7) reaches below zero, marked and explained.
+  const wide = toTable([{ ...rows[0]!, n: 2, mean: 30, sd: 9, ci95_low: -50.9, ci95_high: 110.9 }]);
+  assert.match(wide, / -50\.90 † +110\.9 /);
+  assert.match(wide, /\n\n† The 95 % interval, as computed, reaches below 0.*t\(1\) = 12\.7 at n = 2/);
 });
