@@ -4,7 +4,7 @@
  * made, and how they tell a lost host: one wording of every refusal, whichever run meets it.
  */
 import type { CommandOutcome } from '../core/exec.js';
-import { errorMessage, UsageError } from '../core/errors.js';
+import { errorMessage, IsobenchError, UsageError } from '../core/errors.js';
 import type { Host, HostSet } from '../hosts/host.js';
 import type { InventoryHost } from '../hosts/inventory.js';
 
@@ -12,6 +12,22 @@ import type { InventoryHost } from '../hosts/inventory.js';
 const CHECK_TIMEOUT_MS = 30_000;
 /** ms allowed for `true` on a host when telling whether it still answers. */
 const ANSWER_TIMEOUT_MS = 20_000;
+
+/**
+ * Runs `check` on every host at once and waits for all of them: a lab with two hosts down names
+ * both (a newcomer's check: only the first to fail was named).
+ * @throws The one failure as it is; several as one IsobenchError, `host a: …; host b: …`, with the
+ *   first's exit code (2 when it is a refusal the user can fix); a failure that is not an
+ *   IsobenchError (a bug) as it is.
+ */
+export async function checkEveryHost<T>(items: readonly T[], check: (item: T) => Promise<void>): Promise<void> {
+  const failures = (await Promise.allSettled(items.map(check))).flatMap((settled) => (settled.status === 'rejected' ? [settled.reason as unknown] : []));
+  if (failures.length === 0) return;
+  const bug = failures.find((failure) => !(failure instanceof IsobenchError));
+  if (failures.length === 1 || bug !== undefined) throw bug ?? failures[0];
+  const first = failures[0] as IsobenchError;
+  throw new IsobenchError(failures.map(errorMessage).join('; '), { exitCode: first.exitCode, cause: first });
+}
 
 /** A program a lab host must have, and the Debian package that brings it (for the refusal's advice). */
 export interface HostTool {

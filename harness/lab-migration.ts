@@ -16,7 +16,7 @@ import { labClientSide } from '../provisioning/lab-native.js';
 import { provisionLabKvm } from '../provisioning/kvm/lab/lab-kvm-target.js';
 import { sharedDirOf } from '../provisioning/kvm/lab/shared-dir.js';
 import { cidrContains, parseAddress } from '../provisioning/ipv4.js';
-import { checkHostPaths, checkHostTools, firstLostHost, isCpuMetric, readOnlineCores, type HostTool } from './lab-host-checks.js';
+import { checkEveryHost, checkHostPaths, checkHostTools, firstLostHost, isCpuMetric, readOnlineCores, type HostTool } from './lab-host-checks.js';
 import type { Placement } from './placement.js';
 
 /** A lab migration run's hosts as the command line chose them, checked. */
@@ -151,21 +151,19 @@ export function labMigrationPlacement(selection: LabMigrationSelection, hosts: H
     async check(_suites: readonly AnySuite[], log) {
       const checks: Array<[InventoryHost, string, typeof END_TOOLS]> = [[source, 'migration source', END_TOOLS], [dest, 'migration destination', END_TOOLS]];
       if (watch) checks.push([watch, 'watch', WATCH_TOOLS]);
-      await Promise.all(
-        checks.map(async ([entry, role, tools]) => {
-          const host = hosts.get(entry.name);
-          await checkHostTools(host, entry, role, tools);
-          if (entry === watch && !(await host.run(['test', '-r', PROBE_SCRIPT], { timeoutMs: PROBE_CHECK_TIMEOUT_MS })).ok) {
-            throw new UsageError(`host ${entry.name} (watch) has no ${PROBE_SCRIPT}: the probe runs from this checkout at the same path there (copy or mount it), or leave --client out`);
-          }
-          if (entry === source || entry === dest) {
-            // Found here, not at the first trial minutes later as a failed ssh command.
-            await checkHostPaths(host, entry, [['bridge', entry.bridge!], ['shared-dir', selection.sharedDirectory]]);
-          }
-          if (entry === source) sourceCores = await readOnlineCores(host, entry);
-          log(`host ${entry.name} (${role}): answers, has ${tools.map((tool) => tool.command).join(', ')}`);
-        }),
-      );
+      await checkEveryHost(checks, async ([entry, role, tools]) => {
+        const host = hosts.get(entry.name);
+        await checkHostTools(host, entry, role, tools);
+        if (entry === watch && !(await host.run(['test', '-r', PROBE_SCRIPT], { timeoutMs: PROBE_CHECK_TIMEOUT_MS })).ok) {
+          throw new UsageError(`host ${entry.name} (watch) has no ${PROBE_SCRIPT}: the probe runs from this checkout at the same path there (copy or mount it), or leave --client out`);
+        }
+        if (entry === source || entry === dest) {
+          // Found here, not at the first trial minutes later as a failed ssh command.
+          await checkHostPaths(host, entry, [['bridge', entry.bridge!], ['shared-dir', selection.sharedDirectory]]);
+        }
+        if (entry === source) sourceCores = await readOnlineCores(host, entry);
+        log(`host ${entry.name} (${role}): answers, has ${tools.map((tool) => tool.command).join(', ')}`);
+      });
     },
     serverCores() {
       if (sourceCores === null) throw new Error(`lab migration placement: host ${source.name}'s cores are read by check(), which has not run or read none`);

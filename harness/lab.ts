@@ -14,7 +14,7 @@ import type { TargetConfiguration } from '../provisioning/targets/configuration.
 import { hostCpuSource } from '../results/metrics.js';
 import type { LabHost } from '../results/schema.js';
 import type { LeftOutTarget } from './target-fit.js';
-import { checkHostPaths, checkHostTools, firstLostHost, isCpuMetric, readOnlineCores } from './lab-host-checks.js';
+import { checkEveryHost, checkHostPaths, checkHostTools, firstLostHost, isCpuMetric, readOnlineCores } from './lab-host-checks.js';
 import { checkGuestSubnet, labMigrationPlacement, labMigrationSelection, type LabMigrationFlags, type LabMigrationSelection } from './lab-migration.js';
 import type { Placement } from './placement.js';
 import { identityDifferences } from './resume.js';
@@ -312,8 +312,9 @@ export function labPlacement(selection: LabSelection, hosts: HostSet, targets: r
     async check(suites, log) {
       // The suites' servers run on the server host itself only for native; a container brings its own.
       const native = targets.some((target) => targetOf(target) === 'native');
-      await Promise.all(
-        ([[server, 'server'], [client, 'client']] as const).map(async ([entry, role]) => {
+      await checkEveryHost(
+        [[server, 'server'], [client, 'client']] as const,
+        async ([entry, role]) => {
           const host = hosts.get(entry.name);
           const base = role === 'server' && !native ? [] : labToolsOf(suites, role);
           // The kvm target's guest runs its servers itself; the host runs QEMU.
@@ -324,7 +325,7 @@ export function labPlacement(selection: LabSelection, hosts: HostSet, targets: r
           if (kvm.length > 0) await checkHostPaths(host, entry, [['bridge', entry.bridge!]]);
           if (role === 'server') serverCores = await readOnlineCores(host, entry);
           log(`host ${entry.name} (${role}): answers, has ${tools.join(', ') || 'no tool to check'}${role === 'server' ? `; ${serverCores} cores (what fio's numjobs and mysql's full sweep scale to)` : ''}`);
-        }),
+        },
       );
     },
     serverCores() {

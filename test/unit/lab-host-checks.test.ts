@@ -3,9 +3,9 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { UsageError } from '../../core/errors.js';
-import { checkHostPaths, checkHostTools, isCpuMetric, readOnlineCores } from '../../harness/lab-host-checks.js';
-import { LocalHost } from '../../hosts/host.js';
+import { IsobenchError, UsageError } from '../../core/errors.js';
+import { checkEveryHost, checkHostPaths, checkHostTools, isCpuMetric, readOnlineCores } from '../../harness/lab-host-checks.js';
+import { HostError, LocalHost } from '../../hosts/host.js';
 import type { InventoryHost } from '../../hosts/inventory.js';
 
 const entry: InventoryHost = { name: 'localhost', testAddress: '198.18.1.2', roles: ['server'] };
@@ -40,4 +40,28 @@ test('the cores read on a host are its online CPUs, a positive whole number', as
 test('CPU-cost metrics are told from the others by name', () => {
   for (const name of ['cpu_ns_per_byte', 'cpu_us_per_tx_host sut', 'cycles_per_byte', 'est_cycles_per_byte', 'cpu_busy_percent']) assert.ok(isCpuMetric(name), name);
   for (const name of ['throughput_gbps', 'latency_mean_us', 'iops', 'downtime_ms']) assert.ok(!isCpuMetric(name), name);
+});
+
+test('checkEveryHost waits for every host and names each that failed, with the first failure\'s exit code', async () => {
+  const lost = (name: string) => new HostError(name, 'unreachable', `ssh: connect to host 198.18.9.${name.length} port 22: No route to host (ssh root@198.18.9.${name.length})`);
+  const checked: string[] = [];
+  await assert.rejects(
+    checkEveryHost(['sut', 'peer', 'watch'], async (name) => {
+      await new Promise((resolve) => setTimeout(resolve, name === 'watch' ? 20 : 0));
+      checked.push(name);
+      if (name !== 'peer') throw lost(name);
+    }),
+    (error: unknown) => {
+      assert.ok(error instanceof IsobenchError && !(error instanceof UsageError), String(error));
+      assert.equal(error.exitCode, 1);
+      assert.match(error.message, /^host sut: unreachable: .*; host watch: unreachable: .*No route to host \(ssh root@198\.18\.9\.5\)$/);
+      return true;
+    },
+  );
+  assert.deepEqual(checked.sort(), ['peer', 'sut', 'watch'], 'every host was checked to the end');
+  // One failure is thrown as it is; a refusal keeps its exit code 2.
+  const refusal = new UsageError('host peer (client) lacks sockperf: install sockperf there (isobench installs nothing on lab hosts)');
+  await assert.rejects(checkEveryHost(['sut', 'peer'], async (name) => { if (name === 'peer') throw refusal; }), (error) => error === refusal);
+  await assert.rejects(checkEveryHost(['a', 'b'], async () => { throw new UsageError('x'); }), (error: unknown) => error instanceof IsobenchError && error.exitCode === 2 && error.message === 'x; x');
+  await checkEveryHost([], async () => {});
 });
