@@ -9,7 +9,7 @@ import { cidrContains, parseAddress, parseCidr } from '../provisioning/ipv4.js';
 import { describeLabHost, readHostIdentity } from '../provisioning/lab-host-facts.js';
 import { connectLabDocker, LAB_DOCKER_NETWORKS, labDockerTarget, type LabDockerTargetName } from '../provisioning/lab-docker.js';
 import { labClientSide, labDestinationCheck, labNativeTarget } from '../provisioning/lab-native.js';
-import { provisionLabKvm } from '../provisioning/kvm/lab/lab-kvm-target.js';
+import { LAB_KVM_CPU_SOURCES, provisionLabKvm } from '../provisioning/kvm/lab/lab-kvm-target.js';
 import type { TargetConfiguration } from '../provisioning/targets/configuration.js';
 import { hostCpuSource } from '../results/metrics.js';
 import type { LabHost } from '../results/schema.js';
@@ -297,7 +297,8 @@ export function labPlacement(selection: LabSelection, hosts: HostSet, targets: r
   const clientHost = hosts.get(client.name);
   const used = [server, client];
   const measuredHosts = used.map((entry) => hostProcStat(hosts.get(entry.name)));
-  const hostMetricSuffixes = used.map((entry) => `_${hostCpuSource(entry.name)}`);
+  // Each host's whole-host figure, and the kvm target's own sources, read on its host and in its guest.
+  const hostMetricSuffixes = [...used.map((entry) => `_${hostCpuSource(entry.name)}`), ...LAB_KVM_CPU_SOURCES.map((source) => `_${source}`)];
   let serverCores: number | null = null;
   return {
     description: `lab mode (${inventory.source}): targets on ${server.name} (${serverHost.via}, test address ${server.testAddress}), client on ${client.name} (${clientHost.via}, ${client.testAddress})`,

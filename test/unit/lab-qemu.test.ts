@@ -6,6 +6,7 @@ import { SshHost } from '../../hosts/host.js';
 import type { InventoryHost } from '../../hosts/inventory.js';
 import { forwardCommand } from '../../hosts/ssh-forward.js';
 import { labGuestSpec } from '../../provisioning/kvm/lab/lab-guest.js';
+import { parseRemoteQemuCpu } from '../../provisioning/kvm/lab/remote-qemu.js';
 import { completedFigures, freePort, listeningPorts, migrationUri } from '../../provisioning/kvm/lab/lab-migration.js';
 import { sharedDirOf } from '../../provisioning/kvm/lab/shared-dir.js';
 import { destinationSpec } from '../../provisioning/kvm/migration/destination.js';
@@ -94,4 +95,14 @@ test('a completed migration\'s figures from real query-migrate answers; QEMU 7.2
   assert.equal(early.transferredBytes, 264_482_653);
   const settled = completedFigures(toMigrationSnapshot(completedReturn('migration-postcopy-qmp.jsonl', false), 1));
   assert.deepEqual(settled, { totalTimeMs: 9816, downtimeMs: 7, setupTimeMs: 4, dirtySyncCount: 3, transferredBytes: 397_375_096, downtimeBytes: 0, ramBytes: 537_665_536, mbps: 324.13972604973503 });
+});
+
+test("QEMU's CPU seconds on a lab host: the remote timeout's child's /proc/PID/stat over the host's clock ticks; another process or a failed read is an error naming the host", () => {
+  // Captured here: REMOTE_CHILD_STAT for a `timeout 20 qemu-system-x86_64 …` (comm cut to 15 bytes by the kernel).
+  const captured = readFileSync(new URL('../fixtures/kvm/remote-qemu-cpu.txt', import.meta.url), 'utf8');
+  assert.equal(parseRemoteQemuCpu({ ok: true, stdout: captured, stderr: '' }, 'sut', 5285), (0 + 1) / 100);
+  assert.equal(parseRemoteQemuCpu({ ok: true, stdout: captured.replace(/\n100\n$/, '\n250\n'), stderr: '' }, 'sut', 5285), 1 / 250, 'the host\'s CLK_TCK, not this one\'s');
+  const bash = readFileSync(new URL('../fixtures/kvm/remote-qemu-cpu-not-qemu.txt', import.meta.url), 'utf8');
+  assert.throws(() => parseRemoteQemuCpu({ ok: true, stdout: bash, stderr: '' }, 'sut', 1136), /^Error: host sut: the child of pid 1136 is not QEMU with a clock-tick count: "5281 \(bash\) S/);
+  assert.throws(() => parseRemoteQemuCpu({ ok: false, stdout: '', stderr: 'cut: /proc/99/task/99/children: No such file or directory\n' }, 'peer', 99), /^Error: host peer: reading QEMU's CPU time \(the child of pid 99\) failed: cut: \/proc\/99\/task\/99\/children: No such file or directory$/);
 });

@@ -15,6 +15,7 @@ import { tmpdir } from 'node:os';
 import { join, posix } from 'node:path';
 import type { LabMigrationReport, LabMigrationRequest, LabWatchHost, TargetLabMigration } from '../../../contracts/lab-migration.js';
 import type { ProvisionedTarget, ServiceSpec, TargetOptions, TargetService } from '../../../contracts/target.js';
+import { parseProcStat, type CpuCounter } from '../../../core/cpu-meter.js';
 import type { CommandOptions, CommandOutcome } from '../../../core/exec.js';
 import type { ResourceRegistry } from '../../../core/ledger.js';
 import type { SshHost } from '../../../hosts/host.js';
@@ -39,13 +40,11 @@ import { migrateLabGuest } from './lab-migration.js';
 import { checkSharedDir } from './shared-dir.js';
 
 /**
- * Why the guest's own CPU time is absent on a lab host (TargetFacts.degraded): the local kvm target
- * reads QEMU's process and the guest's /proc/stat as sources of their own (`cpu_ns_per_byte_qemu`,
- * `cpu_us_per_tx_guest`); lab mode keeps only CPU figures that name a lab host, so the guest's QEMU is
- * counted in its host's whole-host figure and nowhere on its own.
+ * The lab kvm target's own CPU sources (cpuCounters): `qemu`, its QEMU process read on its host over
+ * SSH, and `guest`, the guest's /proc/stat through its agent. Both are read where they run, so lab
+ * mode keeps their figures (`cpu_ns_per_byte_qemu`, `cpu_us_per_tx_guest`, …) beside each host's.
  */
-export const LAB_GUEST_CPU_NOT_MEASURED =
-  "QEMU's and the guest's own CPU time are not read on lab hosts (no cpu_*_qemu, cpu_*_guest); whole-host CPU of each host is, the server host's including QEMU (cpu_ns_per_byte_host NAME, cpu_us_per_tx_host NAME)";
+export const LAB_KVM_CPU_SOURCES = ['qemu', 'guest'] as const;
 
 /** One end of the migration: the host's open connection and its inventory entry. */
 export interface LabEnd {
@@ -255,7 +254,7 @@ export async function provisionLabKvm(plan: LabKvmPlan): Promise<ProvisionedTarg
       ...choice.degraded,
       `${NO_VHOST_DEGRADED} (a lab host's vhost-net is not probed)`,
       // What the load suites' CPU figures lack here; the migration suite measures neither.
-      ...(destination ? [] : [LAB_CYCLES_NOT_MEASURED, LAB_GUEST_CPU_NOT_MEASURED]),
+      ...(destination ? [] : [LAB_CYCLES_NOT_MEASURED]),
     ],
   };
   log(`${plan.configuration} ready on lab host ${source.entry.name}: ${accel.toUpperCase()} guest at ${address}, ${plan.options.vcpus} vCPU, ${plan.options.memoryMiB} MiB${destination ? `; migrates to ${destination.entry.name} and back` : ''}`);
@@ -268,8 +267,16 @@ export async function provisionLabKvm(plan: LabKvmPlan): Promise<ProvisionedTarg
     dataDirectory: GUEST_DATA_DIRECTORY,
     exec,
     startService: (service) => startAgentService(exec, () => current.agent, address, service),
-    // The guest's QEMU runs on a lab host: its CPU time is not this machine's to read (LAB_GUEST_CPU_NOT_MEASURED).
-    cpuCounters: () => Promise.resolve([]),
+    // As the single-host kvm target's: QEMU's process (read on its host over SSH) and the guest's own
+    // /proc/stat (through its agent), so the suites give cpu_*_qemu and cpu_*_guest here too.
+    cpuCounters: async () => {
+      const counters: CpuCounter[] = [];
+      const [qemu, guest] = LAB_KVM_CPU_SOURCES;
+      if (!current.guest.qemu.exitState.exited) counters.push({ source: qemu, seconds: await current.guest.qemu.cpuSeconds() });
+      const stat = await exec(['cat', '/proc/stat'], { timeoutMs: 10_000 }).catch(() => null);
+      if (stat?.ok) counters.push({ source: guest, seconds: parseProcStat(stat.stdout).busySeconds });
+      return counters;
+    },
     // A guest whose QEMU has ended (a panic after a switch-over) is neither paused nor resumed: the
     // migration trial boots a fresh one (labMigration.recover), and exec says it is gone.
     pause: async () => {

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import type { CommandOutcome } from '../../../core/exec.js';
 import type { ResourceRegistry } from '../../../core/ledger.js';
 import { DeadlineError, pollUntil, withDeadline } from '../../../core/poll.js';
+import { parseProcessStat } from '../../../core/proc.js';
 import type { HostProcess, SshHost } from '../../../hosts/host.js';
 import { forwardSocket, type SocketForward } from '../../../hosts/ssh-forward.js';
 import { QEMU_LIFETIME_MS } from '../guest.js';
@@ -24,6 +25,28 @@ const SOCKET_POLL_MS = 250;
 const PID_TIMEOUT_MS = 15_000;
 /** What `kill` says when the process is already gone (a regex alternation). */
 export const PROCESS_GONE = 'No such process';
+
+/**
+ * Prints the /proc/PID/stat of the first child of the process $1 (QEMU under the remote `timeout`),
+ * then the host's clock ticks per second. A constant script; the pid is its argument.
+ */
+const REMOTE_CHILD_STAT = 'child=$(cut -d" " -f1 /proc/$1/task/$1/children) && cat /proc/$child/stat && getconf CLK_TCK';
+
+/**
+ * QEMU's CPU seconds from REMOTE_CHILD_STAT's output: `(utime + stime) / CLK_TCK`.
+ * @throws Error naming the host when the command failed, the process is not QEMU, or a line has
+ *   another shape (quoted).
+ */
+export function parseRemoteQemuCpu(outcome: Pick<CommandOutcome, 'ok' | 'stdout' | 'stderr'>, hostName: string, hostPid: number): number {
+  if (!outcome.ok) throw new Error(`host ${hostName}: reading QEMU's CPU time (the child of pid ${hostPid}) failed: ${outcome.stderr.trim().split('\n').pop() ?? ''}`);
+  const [statLine = '', ticksLine = ''] = outcome.stdout.trim().split('\n');
+  const stat = parseProcessStat(statLine);
+  const ticks = Number(ticksLine.trim());
+  if (!stat.comm.startsWith('qemu-system') || !(Number.isInteger(ticks) && ticks > 0)) {
+    throw new Error(`host ${hostName}: the child of pid ${hostPid} is not QEMU with a clock-tick count: "${outcome.stdout.trim().slice(0, 200)}"`);
+  }
+  return (stat.utimeTicks + stat.stimeTicks) / ticks;
+}
 
 /** What RemoteQemu.start needs. */
 export interface RemoteQemuStart {
@@ -145,6 +168,17 @@ export class RemoteQemu {
   /** Why QEMU is gone, or that it runs. */
   describeExit(): string {
     return this.exitState.exited ? describeExit(this.exitState.outcome, this.host.name, this.role) : `QEMU ${this.spec.name} is running on host ${this.host.name}`;
+  }
+
+  /**
+   * QEMU's cumulative CPU seconds (user + system, all its threads: vCPUs, I/O, the main loop) on its
+   * host: the /proc/PID/stat of the child of the remote `timeout` (hostPid), over the clock ticks
+   * `getconf CLK_TCK` gives there. One SSH round trip.
+   * @throws Error naming the host when the process is gone or the output has another shape (quoted).
+   */
+  async cpuSeconds(): Promise<number> {
+    const outcome = await this.host.run(['sh', '-c', REMOTE_CHILD_STAT, 'sh', String(this.hostPid)], { timeoutMs: 10_000 });
+    return parseRemoteQemuCpu(outcome, this.host.name, this.hostPid);
   }
 
   /** Whether the QEMU's process still exists on the host (`kill -0` there), asked of the host itself. */
