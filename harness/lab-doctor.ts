@@ -3,7 +3,7 @@ import type { Host } from '../hosts/host.js';
 import type { InventoryHost } from '../hosts/inventory.js';
 import { artifactDamage, computeRecipeHash, hostImageDirectory, probeHostImage, type HostImageState } from '../provisioning/image/index.js';
 import { describeLabHost } from '../provisioning/lab-host-facts.js';
-import type { LabHost } from '../results/schema.js';
+import { accelProbeWords, type LabHost } from '../results/schema.js';
 import { openLab } from './lab.js';
 
 const GiB = 1024 ** 3;
@@ -26,9 +26,7 @@ export function labHostLines(host: LabHost, reachMs: number | null, image?: stri
     rows.push(['cpu', `${facts.cpuModel} (${facts.cores ?? '?'} cores${facts.cpuMHz ? `, ${facts.cpuMHz} MHz` : ''})`]);
     rows.push(['memory', facts.memoryBytes === null ? 'unknown' : `${(facts.memoryBytes / GiB).toFixed(1)} GiB`]);
     rows.push(['kernel / distro', `${facts.kernel} / ${facts.distro} (hostname ${facts.hostname})`]);
-    // The probe's own line for `not probed` already begins with it ("not probed: no kernel to boot…").
-    const detail = facts.accelDetail.startsWith(`${facts.accel}: `) ? facts.accelDetail.slice(facts.accel.length + 2) : facts.accelDetail;
-    rows.push(['KVM', `${facts.accel}${facts.kvmDevice ? '' : ' (no /dev/kvm)'}: ${detail}`]);
+    rows.push(['KVM', `${facts.accel}${facts.kvmDevice ? '' : ' (no /dev/kvm)'}: ${accelProbeWords(facts)}`]);
     rows.push(['/dev/vhost-net', facts.vhostNet ? 'present' : 'absent: guests use userspace virtio-net']);
     rows.push(['hardware perf counters', facts.perfCounters ? 'yes' : 'no: CPU cost from CPU time']);
     rows.push(['docker daemon', facts.docker ? `${facts.docker.version} (${facts.docker.storageDriver}, cgroup v${facts.docker.cgroupVersion})` : 'not answering (or docker missing)']);

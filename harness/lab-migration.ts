@@ -185,7 +185,7 @@ export function labMigrationPlacement(selection: LabMigrationSelection, hosts: H
         imageDirectory: selection.sharedDirectory,
         guestAddress: guest,
         watch: watch && watchHost ? { name: watch.name, host: watchHost, clockOffset: () => measureClockOffset(watchHost) } : null,
-        hostFacts: (name) => context.hosts.find((host) => host.name === name)?.facts ?? null,
+        hosts: context.hosts,
         options: context.options,
         image: context.image,
         resources,

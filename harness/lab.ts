@@ -376,7 +376,7 @@ export function labPlacement(selection: LabSelection, hosts: HostSet, targets: r
           imageDirectory: server.dataDir!,
           guestAddress: server.guestAddress!,
           watch: null,
-          hostFacts: (name) => context.hosts.find((host) => host.name === name)?.facts ?? null,
+          hosts: context.hosts,
           options: context.options,
           image: context.image,
           resources,

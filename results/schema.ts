@@ -312,6 +312,14 @@ export const LabHostFacts = z.object({
 /** A parsed LabHostFacts. */
 export type LabHostFacts = z.infer<typeof LabHostFacts>;
 
+/**
+ * The accel probe's words without its verdict in front: a `not probed` detail is the probe's own
+ * line, which already begins `not probed: ` (lab-host-facts.ts), the others do not.
+ */
+export function accelProbeWords(facts: Pick<LabHostFacts, 'accel' | 'accelDetail'>): string {
+  return facts.accelDetail.startsWith(`${facts.accel}: `) ? facts.accelDetail.slice(facts.accel.length + 2) : facts.accelDetail;
+}
+
 /** One inventory host in a lab run's results: how it was reached, its facts and its clock. */
 export const LabHost = z.object({
   name: z.string(),

@@ -4,7 +4,7 @@
  * reads across one row. A fact a host did not report is an `absent` cell saying why (`— not
  * probed`, `— not measured`, `— not reported …`), never a 0 or an empty string.
  */
-import type { LabHost, LabHostFacts } from '../../results/schema.js';
+import { accelProbeWords, type LabHost, type LabHostFacts } from '../../results/schema.js';
 
 /** One host's value of one fact. */
 export type HostCell =
@@ -75,10 +75,10 @@ const PROBED: ProbedFact[] = [
   ['libvirt', (facts) => (facts.libvirt === null ? absent('libvirtd not answering (or virsh missing)') : value(facts.libvirt))],
 ];
 
-/** `works`/`hangs`/`fails` with the probe's words; `not probed` detail already starts with its state. */
+/** `works`/`hangs`/`fails`/`not probed` with the probe's words (a `not probed` cell is shown as absent). */
 function accelCell(facts: LabHostFacts): HostCell {
-  if (facts.accel === 'not probed') return absent(facts.accelDetail.startsWith('not probed') ? facts.accelDetail : `not probed: ${facts.accelDetail}`);
-  return value(`${facts.accel}: ${facts.accelDetail}`);
+  const line = `${facts.accel}: ${accelProbeWords(facts)}`;
+  return facts.accel === 'not probed' ? absent(line) : value(line);
 }
 
 /**

@@ -4,7 +4,7 @@
  * mounting its root file system). A migrating guest must run the same way on both ends, so KVM
  * needs a working probe on both.
  */
-import type { LabHostFacts } from '../../../results/schema.js';
+import { accelProbeWords, type LabHostFacts } from '../../../results/schema.js';
 import { TCG_CPU_MODEL, TCG_DEGRADED } from '../accel-probe.js';
 
 /** A host the guest runs on, with its facts as the run recorded them (null: not read). */
@@ -27,8 +27,7 @@ export interface LabAccelChoice {
 function kvmProblem(end: LabAccelEnd): string | null {
   if (end.facts === null) return `host ${end.name}'s facts were not read, so KVM was not probed there`;
   if (end.facts.accel === 'works') return null;
-  const detail = end.facts.accelDetail.startsWith(`${end.facts.accel}: `) ? end.facts.accelDetail.slice(end.facts.accel.length + 2) : end.facts.accelDetail;
-  return `KVM on host ${end.name} ${end.facts.accel === 'not probed' ? 'was not probed' : end.facts.accel}: ${detail}`;
+  return `KVM on host ${end.name} ${end.facts.accel === 'not probed' ? 'was not probed' : end.facts.accel}: ${accelProbeWords(end.facts)}`;
 }
 
 /**

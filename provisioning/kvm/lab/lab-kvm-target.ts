@@ -20,7 +20,7 @@ import type { CommandOptions, CommandOutcome } from '../../../core/exec.js';
 import type { ResourceRegistry } from '../../../core/ledger.js';
 import type { SshHost } from '../../../hosts/host.js';
 import type { InventoryHost } from '../../../hosts/inventory.js';
-import type { LabHostFacts, TargetFacts } from '../../../results/schema.js';
+import type { LabHost, TargetFacts } from '../../../results/schema.js';
 import { DEFAULT_DISK_SIZE_GIB } from '../../image/disk.js';
 import { pickBootFileNames } from '../../image/boot-files.js';
 import { DIRTIER_PATH, UDP_ECHO_PATH } from '../../image/recipe.js';
@@ -72,8 +72,8 @@ export interface LabKvmPlan {
   guestAddress: { address: string; prefix: number };
   /** The third host's probe, or null. */
   watch: LabWatchHost | null;
-  /** A host's facts as the run records them (its accel probe decides `--accel auto`), or null when not read. */
-  hostFacts: (name: string) => LabHostFacts | null;
+  /** The hosts as the run's results record them (PlacementProvisionContext.hosts): their accel probes decide `--accel auto`. */
+  hosts: readonly LabHost[];
   options: TargetOptions;
   image: RunImage;
   resources: ResourceRegistry;
@@ -119,7 +119,7 @@ export async function provisionLabKvm(plan: LabKvmPlan): Promise<ProvisionedTarg
   const localDirectory = await mkdtemp(join(tmpdir(), 'isobench-fwd-'));
   await resources.register(`forwarded sockets ${localDirectory}`, { kind: 'path', path: localDirectory });
 
-  const choice = chooseLabAccel(plan.options.accel, [source, ...(destination ? [destination] : [])].map((end) => ({ name: end.entry.name, facts: plan.hostFacts(end.entry.name) })));
+  const choice = chooseLabAccel(plan.options.accel, [source, ...(destination ? [destination] : [])].map((end) => ({ name: end.entry.name, facts: plan.hosts.find((host) => host.name === end.entry.name)?.facts ?? null })));
   const { accel, cpuModel } = choice;
   const { address, prefix } = plan.guestAddress;
   let sequence = 0;
