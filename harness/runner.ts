@@ -49,7 +49,7 @@ import { errorMessage, UsageError } from '../core/errors.js';
 import { formatZodIssues } from '../core/zod-text.js';
 import { ensureTools, InstallSession, type EnsureToolsOptions, type ToolRequirement } from '../core/tools.js';
 import { ISOBENCH_VERSION } from './version.js';
-import type { Placement } from './placement.js';
+import type { Placement, PlacementProvisionContext } from './placement.js';
 
 /** A parsed `npm run bench` command line: what to run and how. */
 export interface BenchOptions {
@@ -432,11 +432,14 @@ export async function runBench(options: BenchOptions): Promise<BenchOutcome> {
     const imageFailure = await buildImageIfNeeded(toProvision, image, options, clock, deadlines, log);
 
     const servicePorts: ServicePort[] = options.suites.flatMap((suite) => suite.ports);
+    /** What a placement provisions a configuration with (the same for the run's instance and the startup suite's fresh ones). */
+    const placementContextFor = (configuration: TargetConfiguration, provisionLog: (line: string) => void): PlacementProvisionContext => ({
+      servicePorts, options: optionsFor(configuration, options.targetOptions), image, hosts: recordedHosts, log: provisionLog,
+    });
     const contexts = new Map<string, ProvisionContext>();
     for (const configuration of toProvision) {
       if (interruption) break;
-      const placementContext = { servicePorts, options: optionsFor(configuration, options.targetOptions), image, hosts: recordedHosts, log };
-      const driver = placement ? { provision: () => placement.provision(configuration, resources, placementContext) } : configuration.driver;
+      const driver = placement ? { provision: () => placement.provision(configuration, resources, placementContextFor(configuration, log)) } : configuration.driver;
       const context: ProvisionContext | null = topology && {
         configuration: configuration.id,
         servicePorts,
@@ -486,7 +489,7 @@ export async function runBench(options: BenchOptions): Promise<BenchOutcome> {
       const configuration = configurationById.get(name)!;
       const unavailable = placement!.freshUnavailable(configuration);
       if (unavailable !== null) return { freshUnavailable: unavailable };
-      return { launchFresh: () => placement!.provision(configuration, resources, { servicePorts, options: optionsFor(configuration, options.targetOptions), image, hosts: recordedHosts, log: () => {} }) };
+      return { launchFresh: () => placement!.provision(configuration, resources, placementContextFor(configuration, () => {})) };
     }
 
     /** Targets that stopped answering (a trial or pause cut off by its deadline): they run no more trials. */
