@@ -31,15 +31,14 @@ import { DialStdioAgent, dialStdioCommand } from '../hosts/dial-stdio.js';
 import type { SshHost } from '../hosts/host.js';
 import type { InventoryHost } from '../hosts/inventory.js';
 import type { TargetFacts } from '../results/schema.js';
-import { createDialedDockerClient, dockerErrorMessage, DockerStepError, dockerStatusCode, dockerStep, type DockerClient } from './docker/client.js';
-import { checkPublishedPorts, containerName, DATA_DIRECTORY, inspectRunning, natPortBindings, natPublishedPorts, objectLabels, CONTAINER_START_TIMEOUT_MS, NAT_PROBE_PORT } from './docker/container-target.js';
+import { createDialedDockerClient, dockerErrorMessage, DockerStepError, dockerStep, type DockerClient } from './docker/client.js';
+import { checkPublishedPorts, containerName, startExecService, toContainerState, DATA_DIRECTORY, inspectRunning, natPortBindings, natPublishedPorts, objectLabels, CONTAINER_START_TIMEOUT_MS, NAT_PROBE_PORT } from './docker/container-target.js';
 import { readDaemonInfo, type DaemonInfo } from './docker/daemon.js';
-import { runContainerExec, startContainerExec } from './docker/exec.js';
+import { runContainerExec } from './docker/exec.js';
 import { ensureDockerImage, type RootfsTree } from './docker/image.js';
 import { parseDnatRules } from './docker/nat.js';
 import { nextInstanceSuffix } from './instance-suffix.js';
 import { LAB_CYCLES_NOT_MEASURED } from './lab-native.js';
-import { waitForListening } from './service-readiness.js';
 
 /** The Docker targets lab mode provisions: their driver names and network modes. */
 export const LAB_DOCKER_NETWORKS = { 'docker-host': 'host', 'docker-nat': 'nat' } as const;
@@ -48,8 +47,6 @@ export type LabDockerTargetName = keyof typeof LAB_DOCKER_NETWORKS;
 
 /** ms the host's daemon has to answer `GET /_ping` over SSH (the ssh session and the docker CLI's start included). */
 export const LAB_DOCKER_PING_TIMEOUT_MS = 30_000;
-/** ms a stop waits between SIGTERM and SIGKILL on the host at teardown (as the local driver's). */
-const SERVICE_STOP_GRACE_MS = 2_000;
 
 /**
  * Why the container's own CPU time is absent in lab mode (TargetFacts.degraded): the local driver
@@ -215,55 +212,28 @@ export async function labDockerTarget(server: SshHost, entry: InventoryHost, cli
 
     const started = new Set<TargetService>();
     async function startService(spec: ServiceSpec): Promise<TargetService> {
-      if (network === 'nat') {
-        const port = published.find((candidate) => candidate.port === spec.port);
-        const missing = spec.protocols.filter((protocol) => !port?.protocols.includes(protocol));
-        if (missing.length > 0) throw new Error(`docker-nat does not publish ${spec.port}/${missing.join('+')}: the suite must declare it in its \`ports\``);
-      }
-      const command = spec.command({ address: bindAddress, port: spec.port });
-      const running = await startContainerExec({ client: docker, containerId: container.id, containerName: name, command, stopProgram });
-      let alive = true;
-      void running.finished.then(() => (alive = false));
-      const resourceId = running.pid === null ? null : await resources.register(`${spec.name} server in ${name} on host ${server.name} (pid ${running.pid} there)`, {
-        kind: 'command',
-        command: server.commandLine(remoteStopCommand(running.pid, 0)),
-      });
-      const lifetime = setTimeout(() => void running.stop(0).catch(() => {}), spec.timeoutMs);
-      const service: TargetService = {
+      const service = await startExecService(
+        {
+          client: docker, containerId: container.id, containerName: name, network, published, bindAddress, exec, resources, stopProgram, where: `host ${server.name}: `,
+          // The pid is the host's: the ledger's undo signals it there over SSH.
+          register: (pid) => resources.register(`${spec.name} server in ${name} on host ${server.name} (pid ${pid} there)`, { kind: 'command', command: server.commandLine(remoteStopCommand(pid, 0)) }),
+        },
         spec,
-        command: running.displayCommand,
+      );
+      const tracked: TargetService = {
+        ...service,
         async stop() {
-          started.delete(service);
-          clearTimeout(lifetime);
-          await running.stop(SERVICE_STOP_GRACE_MS).catch(() => {});
-          await running.finished;
-          if (resourceId !== null) await resources.forget(resourceId);
+          started.delete(tracked);
+          await service.stop();
         },
       };
-      try {
-        await waitForListening(exec, spec.protocols, bindAddress, spec.port, () => alive);
-      } catch (error) {
-        await service.stop();
-        const outcome = await running.finished;
-        const output = (outcome.stderr || outcome.stdout).trim().split('\n').slice(-3).join(' | ');
-        throw new Error(`host ${server.name}: ${(error as Error).message}${output ? `: ${output}` : ''}`, { cause: error });
-      }
-      started.add(service);
-      return service;
+      started.add(tracked);
+      return tracked;
     }
 
     const handle = docker.getContainer(container.id);
     let paused = false;
     let tornDown = false;
-    /** Reaching the wanted state is what counts (see the local driver's toState: a 409 for a state already reached). */
-    const toState = async (wantPaused: boolean, change: () => Promise<unknown>) => {
-      try {
-        await change();
-      } catch (error) {
-        const state = (await handle.inspect().catch(() => null)) as { State?: { Paused?: boolean } } | null;
-        if (dockerStatusCode(error) !== 409 || state?.State?.Paused !== wantPaused) throw error;
-      }
-    };
     return {
       name: context.configuration,
       facts,
@@ -275,12 +245,12 @@ export async function labDockerTarget(server: SshHost, entry: InventoryHost, cli
       cpuCounters: async () => [],
       async pause() {
         if (paused || tornDown) return;
-        await dockerStep(`pausing ${name} on host ${server.name}`, () => toState(true, () => handle.pause()));
+        await dockerStep(`pausing ${name} on host ${server.name}`, () => toContainerState(handle, true, () => handle.pause()));
         paused = true;
       },
       async resume() {
         if (!paused || tornDown) return;
-        await dockerStep(`resuming ${name} on host ${server.name}`, () => toState(false, () => handle.unpause()));
+        await dockerStep(`resuming ${name} on host ${server.name}`, () => toContainerState(handle, false, () => handle.unpause()));
         paused = false;
       },
       async teardown() {

@@ -1,4 +1,5 @@
 import type { CommandOptions, CommandOutcome } from '../../core/exec.js';
+import type { ResourceRegistry } from '../../core/ledger.js';
 import { runChecked } from '../../core/exec.js';
 import { processStartTicks } from '../../core/proc.js';
 import type { TargetFacts } from '../../results/schema.js';
@@ -12,7 +13,7 @@ import { dockerLeftovers } from './leftovers.js';
 import { cpuAccountingOf, readCpuSeconds, type CpuAccounting } from './cgroup.js';
 import { dockerErrorMessage, DockerStepError, dockerStatusCode, dockerStep, LABEL, RUN_LABEL, TARGET_LABEL, type DockerClient } from './client.js';
 import { dockerAvailability, ensureDockerDaemon, type DaemonInfo } from './daemon.js';
-import { runContainerExec, startContainerExec } from './exec.js';
+import { runContainerExec, startContainerExec, type ExecRequest } from './exec.js';
 import { ensureDockerImage, type DockerImage } from './image.js';
 import { connectProbeCommand, findDockerProxies, processesCpuSeconds, readDnatRules, type DockerProxy } from './nat.js';
 import { nextInstanceSuffix } from '../instance-suffix.js';
@@ -47,6 +48,76 @@ export function natPublishedPorts(servicePorts: readonly ServicePort[]): Service
  */
 export const CONTAINER_START_TIMEOUT_MS = 60_000;
 const SERVICE_STOP_GRACE_MS = 2_000;
+
+/**
+ * Pauses or unpauses a container, judged by the state Docker reports rather than by the call alone:
+ * once in a CI run here, `unpause` answered 409 "is not paused" for a container isobench had paused
+ * a trial earlier. Reaching the wanted state is what counts; any other failure is thrown.
+ */
+export async function toContainerState(container: Pick<ReturnType<DockerClient['getContainer']>, 'inspect'>, wantPaused: boolean, change: () => Promise<unknown>): Promise<void> {
+  try {
+    await change();
+  } catch (error) {
+    const state = (await container.inspect().catch(() => null)) as { State?: { Paused?: boolean; Running?: boolean } } | null;
+    if (dockerStatusCode(error) !== 409 || state?.State?.Paused !== wantPaused) throw error;
+  }
+}
+
+/** What startExecService needs: the container, where its servers bind, and how its ledger entry is made. */
+export interface ExecServiceRequest {
+  client: DockerClient;
+  containerId: string;
+  containerName: string;
+  /** `nat`: the service's port must be among `published` (the container's published ports). */
+  network: ContainerNetwork;
+  published: readonly ServicePort[];
+  bindAddress: string;
+  exec: (command: readonly string[], options?: CommandOptions) => Promise<CommandOutcome>;
+  resources: ResourceRegistry;
+  /** Registers the server once it has a pid (a local process, or a `kill` over SSH on a lab host); returns the ledger id. */
+  register: (pid: number) => Promise<number>;
+  /** See ExecRequest.stopProgram (a lab host's daemon: the pid is the host's, signalled there). */
+  stopProgram?: ExecRequest['stopProgram'];
+  /** Put before an error's message, e.g. `host sut: `. */
+  where?: string;
+}
+
+/**
+ * Starts a suite's server with `docker exec` in a container and returns once it listens on its port;
+ * the one way both Docker drivers (this one and provisioning/lab-docker.ts) start services. It is
+ * stopped at its spec's timeout at the latest, and its ledger entry is forgotten when it stops.
+ * @throws Error for a NAT port the suite did not declare, or when it never listens (its last output quoted).
+ */
+export async function startExecService(request: ExecServiceRequest, service: ServiceSpec): Promise<TargetService> {
+  if (request.network === 'nat') {
+    const entry = request.published.find((candidate) => candidate.port === service.port);
+    const missing = service.protocols.filter((protocol) => !entry?.protocols.includes(protocol));
+    if (missing.length > 0) {
+      throw new Error(`docker-nat does not publish ${service.port}/${missing.join('+')}: the suite must declare it in its \`ports\``);
+    }
+  }
+  const command = service.command({ address: request.bindAddress, port: service.port });
+  const running = await startContainerExec({ client: request.client, containerId: request.containerId, containerName: request.containerName, command, ...(request.stopProgram ? { stopProgram: request.stopProgram } : {}) });
+  let alive = true;
+  void running.finished.then(() => (alive = false));
+  const resourceId = running.pid === null ? null : await request.register(running.pid);
+  const lifetime = setTimeout(() => void running.stop(0).catch(() => {}), service.timeoutMs);
+  const stop = async () => {
+    clearTimeout(lifetime);
+    await running.stop(SERVICE_STOP_GRACE_MS).catch(() => {});
+    await running.finished;
+    if (resourceId !== null) await request.resources.forget(resourceId);
+  };
+  try {
+    await waitForListening(request.exec, service.protocols, request.bindAddress, service.port, () => alive);
+  } catch (error) {
+    await stop();
+    const outcome = await running.finished;
+    const output = (outcome.stderr || outcome.stdout).trim().split('\n').slice(-3).join(' | ');
+    throw new Error(`${request.where ?? ''}${(error as Error).message}${output ? `: ${output}` : ''}`, { cause: error });
+  }
+  return { spec: service, command: running.displayCommand, stop };
+}
 
 /**
  * `host`: `NetworkMode: host`, the host's network stack (docker-host). `nat`: Docker's default bridge,
@@ -387,59 +458,17 @@ function buildTarget(input: {
   const { spec, context, client, containerId, name, exec, bindAddress, accounting, proxies } = input;
   const { resources } = context;
   const container = client.getContainer(containerId);
-  /**
-   * Pauses or unpauses, judged by the state Docker reports rather than by the call alone: once in a
-   * CI run here, `unpause` answered 409 "is not paused" for a container isobench had paused a trial
-   * earlier. Reaching the wanted state is what counts; any other failure is thrown.
-   */
-  async function toState(wantPaused: boolean, change: () => Promise<unknown>): Promise<void> {
-    try {
-      await change();
-    } catch (error) {
-      const state = (await container.inspect().catch(() => null)) as { State?: { Paused?: boolean; Running?: boolean } } | null;
-      if (dockerStatusCode(error) !== 409 || state?.State?.Paused !== wantPaused) throw error;
-    }
-  }
   let paused = false;
   let tornDown = false;
 
-  async function startService(service: ServiceSpec): Promise<TargetService> {
-    if (spec.network === 'nat') {
-      const entry = natPublishedPorts(context.servicePorts).find((candidate) => candidate.port === service.port);
-      const missing = service.protocols.filter((protocol) => !entry?.protocols.includes(protocol));
-      if (missing.length > 0) {
-        throw new Error(`docker-nat does not publish ${service.port}/${missing.join('+')}: the suite must declare it in its \`ports\``);
-      }
-    }
-    const command = service.command({ address: bindAddress, port: service.port });
-    const running = await startContainerExec({ client, containerId, containerName: name, command });
-    let alive = true;
-    void running.finished.then(() => (alive = false));
-    const resourceId =
-      running.pid === null
-        ? null
-        : await resources.register(`${service.name} server in ${name} (pid ${running.pid})`, {
-            kind: 'process',
-            pid: running.pid,
-            startTicks: await processStartTicks(running.pid),
-          });
-    const lifetime = setTimeout(() => void running.stop(0).catch(() => {}), service.timeoutMs);
-    const stop = async () => {
-      clearTimeout(lifetime);
-      await running.stop(SERVICE_STOP_GRACE_MS).catch(() => {});
-      await running.finished;
-      if (resourceId !== null) await resources.forget(resourceId);
-    };
-    try {
-      await waitForListening(exec, service.protocols, bindAddress, service.port, () => alive);
-    } catch (error) {
-      await stop();
-      const outcome = await running.finished;
-      const output = (outcome.stderr || outcome.stdout).trim().split('\n').slice(-3).join(' | ');
-      throw new Error(`${(error as Error).message}${output ? `: ${output}` : ''}`, { cause: error });
-    }
-    return { spec: service, command: running.displayCommand, stop };
-  }
+  const startService = (service: ServiceSpec) =>
+    startExecService(
+      {
+        client, containerId, containerName: name, network: spec.network, published: natPublishedPorts(context.servicePorts), bindAddress, exec, resources,
+        register: async (pid) => resources.register(`${service.name} server in ${name} (pid ${pid})`, { kind: 'process', pid, startTicks: await processStartTicks(pid) }),
+      },
+      service,
+    );
 
   async function cpuCounters(): Promise<CpuCounter[]> {
     const counters: CpuCounter[] = [{ source: 'container', seconds: await readCpuSeconds(accounting) }];
@@ -457,12 +486,12 @@ function buildTarget(input: {
     cpuCounters,
     async pause() {
       if (paused || tornDown) return;
-      await dockerStep(`pausing ${name}`, () => toState(true, () => container.pause()));
+      await dockerStep(`pausing ${name}`, () => toContainerState(container, true, () => container.pause()));
       paused = true;
     },
     async resume() {
       if (!paused || tornDown) return;
-      await dockerStep(`resuming ${name}`, () => toState(false, () => container.unpause()));
+      await dockerStep(`resuming ${name}`, () => toContainerState(container, false, () => container.unpause()));
       paused = false;
     },
     async teardown() {
