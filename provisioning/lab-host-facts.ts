@@ -88,7 +88,7 @@ export function factsScript(): string {
     `${section('vhost-net')}; if [ -e /dev/vhost-net ]; then echo yes; else echo no; fi`,
     `${section('perf')}; if command -v perf >/dev/null 2>&1; then timeout 10 ${quoteCommand([...PERF_PROBE_COMMAND])} 2>&1; fi`,
     `${section('docker')}; if command -v docker >/dev/null 2>&1; then timeout 10 docker info --format ${quoteCommand([DOCKER_INFO_FORMAT])} 2>/dev/null; fi`,
-    `${section('libvirt')}; if command -v virsh >/dev/null 2>&1; then timeout 10 virsh -c qemu:///system version 2>/dev/null | sed -n 's/^Running against daemon: *//p'; fi`,
+    `${section('libvirt')}; if command -v virsh >/dev/null 2>&1; then timeout 10 virsh -c qemu:///system version --daemon 2>/dev/null | sed -n 's/^Running against daemon: *//p'; fi`,
     `${section('accel')}; ${ACCEL_PROBE}`,
     ...tools,
     section('end'),

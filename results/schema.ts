@@ -306,7 +306,7 @@ export const LabHostFacts = z.object({
   accelDetail: z.string(),
   vhostNet: z.boolean(),
   docker: z.object({ version: z.string(), storageDriver: z.string(), cgroupVersion: z.string() }).nullable(),
-  /** `virsh version`'s library line when libvirtd answers; null when it does not (or virsh is missing). */
+  /** The daemon's version, `virsh version --daemon`'s `Running against daemon` (e.g. `9.0.0`); null when libvirtd does not answer (or virsh is missing). */
   libvirt: z.string().nullable(),
 });
 /** A parsed LabHostFacts. */
