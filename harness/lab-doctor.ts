@@ -1,8 +1,10 @@
 import { errorMessage } from '../core/errors.js';
-import type { Host } from '../hosts/host.js';
+import { SshHost, type Host } from '../hosts/host.js';
+import { libvirtSshUri } from '../hosts/libvirt-ssh.js';
 import type { InventoryHost } from '../hosts/inventory.js';
 import { artifactDamage, computeRecipeHash, hostImageDirectory, probeHostImage, type HostImageState } from '../provisioning/image/index.js';
 import { describeLabHost } from '../provisioning/lab-host-facts.js';
+import { libvirtdStatus } from '../provisioning/kvm/libvirt.js';
 import { accelProbeWords, type LabHost } from '../results/schema.js';
 import { openLab } from './lab.js';
 
@@ -13,11 +15,21 @@ export function formatOffset(offsetMs: number, uncertaintyMs: number): string {
   return `${offsetMs >= 0 ? '+' : '−'}${Math.abs(offsetMs).toFixed(2)} ms ± ${uncertaintyMs.toFixed(2)} ms`;
 }
 
+/** Rows doctor computes beside a host's recorded facts. */
+export interface LabHostExtras {
+  /** hostImageLine's words. */
+  image?: string;
+  /** libvirtOverSshLine's words. */
+  libvirtOverSsh?: string;
+}
+
 /**
  * Doctor's lines for one lab host: reachability, CPU, memory, kernel, KVM (the accel probe), vhost,
- * perf counters, Docker, libvirt, tool versions, clock offset, and `image` (hostImageLine) when given.
+ * perf counters, Docker, libvirt (on the host, and from here over qemu+ssh:// when given), tool
+ * versions, clock offset, and the image row when given.
  */
-export function labHostLines(host: LabHost, reachMs: number | null, image?: string): string[] {
+export function labHostLines(host: LabHost, reachMs: number | null, extras: LabHostExtras = {}): string[] {
+  const { image, libvirtOverSsh } = extras;
   const head = `host ${host.name} (${host.via}; roles ${host.roles.join(', ') || 'none'}; test address ${host.testAddress})`;
   const rows: Array<[string, string]> = [];
   rows.push(['reachable', reachMs === null ? `no: ${host.error ?? 'unknown'}` : `yes (first command ${reachMs.toFixed(0)} ms, connection set-up included)`]);
@@ -31,9 +43,12 @@ export function labHostLines(host: LabHost, reachMs: number | null, image?: stri
     rows.push(['hardware perf counters', facts.perfCounters ? 'yes' : 'no: CPU cost from CPU time']);
     rows.push(['docker daemon', facts.docker ? `${facts.docker.version} (${facts.docker.storageDriver}, cgroup v${facts.docker.cgroupVersion})` : 'not answering (or docker missing)']);
     rows.push(['libvirtd', facts.libvirt ?? 'not answering (or virsh missing)']);
+    if (libvirtOverSsh !== undefined) rows.push(['libvirt from here', libvirtOverSsh]);
     const missing = facts.tools.filter((tool) => tool.version === null).map((tool) => tool.tool);
     rows.push(['tools', facts.tools.filter((tool) => tool.version !== null).map((tool) => tool.version).join('; ') || 'none']);
     if (missing.length > 0) rows.push(['missing tools', missing.join(', ')]);
+  } else if (libvirtOverSsh !== undefined) {
+    rows.push(['libvirt from here', libvirtOverSsh]);
   }
   rows.push([
     'clock offset',
@@ -74,6 +89,17 @@ export function hostImageLine(entry: Pick<InventoryHost, 'name' | 'dataDir'>, lo
           ? `present at this host's recipe ${localHash} (${manifest.manifest.artifacts.join(', ')}; copied ${manifest.manifest.copiedAt} from ${manifest.manifest.from})`
           : `stale: recipe ${manifest.manifest.recipeHash} in ${directory}, this host's is ${localHash}; ${later}`;
   return look.rsync ? state : `${state}; rsync missing there (copies need it): apt-get install rsync on ${entry.name}`;
+}
+
+/**
+ * Doctor's `libvirt from here` row: the host's system libvirtd reached from this machine the way a
+ * libvirt migration between lab hosts reaches it, `virsh -c qemu+ssh://…/system version` through the
+ * host's own ssh options (hosts/libvirt-ssh.ts).
+ */
+export async function libvirtOverSshLine(host: SshHost): Promise<string> {
+  const { uri, shown } = await libvirtSshUri(host);
+  const status = await libvirtdStatus(uri, shown);
+  return status.version !== null ? `${status.version} through ${shown}` : `no: ${status.problem}`;
 }
 
 /** The image row of one reachable host (see hostImageLine). */
@@ -122,11 +148,15 @@ export async function doctorLab(path: string, guardRange: string): Promise<numbe
         );
         const reachMs = reach === null ? performance.now() - started : null;
         if (reach !== null) return { host: { name: entry.name, via: host.via, roles: [...entry.roles], testAddress: entry.testAddress, facts: null, clockOffset: null, error: reach } satisfies LabHost, reachMs };
-        const [facts, image] = await Promise.all([describeLabHost(entry, host), imageRowOf(entry, host, localHash)]);
-        return { host: facts, reachMs, image };
+        const [facts, image, libvirtOverSsh] = await Promise.all([
+          describeLabHost(entry, host),
+          imageRowOf(entry, host, localHash),
+          host instanceof SshHost ? libvirtOverSshLine(host).catch((error: unknown) => `not checked: ${errorMessage(error)}`) : undefined,
+        ]);
+        return { host: facts, reachMs, extras: { image, ...(libvirtOverSsh !== undefined ? { libvirtOverSsh } : {}) } };
       }),
     );
-    for (const { host, reachMs, image } of described) console.log(labHostLines(host, reachMs, image).join('\n'));
+    for (const { host, reachMs, extras } of described) console.log(labHostLines(host, reachMs, extras).join('\n'));
     const pairs = pairwiseOffsetLines(described.map(({ host }) => host));
     if (pairs.length > 0) console.log(['clock offsets between hosts (migration timelines need them):', ...pairs].join('\n'));
     const failed = described.filter(({ host }) => host.error !== undefined);

@@ -90,6 +90,24 @@ export interface SecondLibvirtd {
   stop(): Promise<void>;
 }
 
+/** What startSecondLibvirtd needs. */
+export interface SecondLibvirtdOptions {
+  resources: ResourceRegistry;
+  /** The daemon's hostname (default `isobench-libvirt-dest`). */
+  hostname?: string;
+  /**
+   * A network namespace (`ip netns` name) to run the daemon in, as a lab test host's own libvirtd:
+   * its guests' taps and its migration listener are then that host's. Absent: this host's.
+   */
+  netns?: string;
+  /**
+   * Its directory's prefix under SECOND_LIBVIRTD_PARENT (default SECOND_LIBVIRTD_PREFIX). Another
+   * prefix keeps the daemon out of `cleanup`'s sweep: the lab tests' hosts use their own.
+   */
+  directoryPrefix?: string;
+  log?: (line: string) => void;
+}
+
 /**
  * Starts a second libvirtd in its own mount and UTS namespaces (see the module comment). Registered
  * in the ledger as it comes up: its directory, the daemon's process, and a command that destroys
@@ -97,7 +115,7 @@ export interface SecondLibvirtd {
  * @throws Error when `unshare` or `libvirtd` is missing, or the daemon does not answer within 60 s
  *   (its last stderr lines quoted); whatever was made is removed then.
  */
-export async function startSecondLibvirtd(options: { resources: ResourceRegistry; hostname?: string; log?: (line: string) => void }): Promise<SecondLibvirtd> {
+export async function startSecondLibvirtd(options: SecondLibvirtdOptions): Promise<SecondLibvirtd> {
   const { resources } = options;
   const hostname = options.hostname ?? 'isobench-libvirt-dest';
   const hostUuid = randomUUID();
@@ -107,7 +125,7 @@ export async function startSecondLibvirtd(options: { resources: ResourceRegistry
     for (const id of [...ids].reverse()) await resources.undo(id).catch(() => {});
   };
   try {
-    const directory = await mkdtemp(join(SECOND_LIBVIRTD_PARENT, SECOND_LIBVIRTD_PREFIX));
+    const directory = await mkdtemp(join(SECOND_LIBVIRTD_PARENT, options.directoryPrefix ?? SECOND_LIBVIRTD_PREFIX));
     ids.push(await resources.register(`second libvirtd directory ${directory}`, { kind: 'path', path: directory }));
     // libvirt's QEMU user must traverse it to reach its channel sockets under lib/.
     await chmod(directory, 0o755);
@@ -115,7 +133,8 @@ export async function startSecondLibvirtd(options: { resources: ResourceRegistry
     await writeFile(join(directory, 'etc', 'libvirtd.conf'), secondDaemonConfig(hostUuid));
     await writeFile(join(directory, 'etc', 'qemu.conf'), secondDaemonQemuConfig());
     const uri = secondDaemonUri(directory);
-    daemon = startBackground(['unshare', '--mount', '--uts', '--propagation', 'private', '--', 'sh', '-c', NAMESPACE_SCRIPT, 'sh', directory, hostname], {
+    const enter = options.netns === undefined ? [] : ['nsenter', `--net=/run/netns/${options.netns}`, '--'];
+    daemon = startBackground([...enter, 'unshare', '--mount', '--uts', '--propagation', 'private', '--', 'sh', '-c', NAMESPACE_SCRIPT, 'sh', directory, hostname], {
       timeoutMs: 24 * 3600_000,
     });
     const pid = daemon.pid;

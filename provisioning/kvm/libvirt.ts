@@ -33,8 +33,11 @@ export function libvirtUri(): string {
   return process.env.ISOBENCH_LIBVIRT_URI || DEFAULT_LIBVIRT_URI;
 }
 
-/** libvirt's version when libvirtd answers on `uri`, else null and why not. */
-export async function libvirtdStatus(uri = libvirtUri()): Promise<{ version: string | null; problem: string | null }> {
+/**
+ * libvirt's version when libvirtd answers on `uri`, else null and why not.
+ * @param shown The URI as the problem names it (default `uri`): a `qemu+ssh://` URI without its helper.
+ */
+export async function libvirtdStatus(uri = libvirtUri(), shown = uri): Promise<{ version: string | null; problem: string | null }> {
   if (!(await findExecutable('virsh'))) return { version: null, problem: 'virsh is missing (apt-get install libvirt-clients)' };
   const outcome = await runCommand(['virsh', '-c', uri, 'version'], { timeoutMs: VIRSH_TIMEOUT_MS }).catch((error: unknown) => ({
     ok: false,
@@ -43,7 +46,7 @@ export async function libvirtdStatus(uri = libvirtUri()): Promise<{ version: str
   }));
   if (!outcome.ok) {
     const detail = outcome.stderr.trim().split('\n').filter(Boolean).at(-1) ?? 'no answer';
-    return { version: null, problem: `libvirtd does not answer on ${uri} (${detail})` };
+    return { version: null, problem: `libvirtd does not answer on ${shown} (${detail})` };
   }
   return { version: parseVirshVersion(outcome.stdout), problem: null };
 }

@@ -21,6 +21,7 @@ import { findExecutable } from '../../core/tools.js';
 import { HostSet } from '../../hosts/host.js';
 import type { HostRole } from '../../hosts/inventory.js';
 import { computeRecipeHash } from '../../provisioning/image/recipe.js';
+import { SECOND_LIBVIRTD_PARENT, startSecondLibvirtd, type SecondLibvirtd } from '../../provisioning/kvm/libvirt-daemon.js';
 import { cidrContains, hostAddress, parseAddress, parseCidr } from '../../provisioning/ipv4.js';
 
 /** Every lab object's name starts with this; nothing else of isobench's does. */
@@ -48,6 +49,11 @@ export const LAB_DOCKERD_PREFIX = join(tmpdir(), `${LAB_PREFIX}dockerd-`);
  * other networks (none are made) from the next /24.
  */
 const LAB_DOCKER_BRIDGE = '198.19.220.1/24';
+/**
+ * A lab host's own libvirtd (`LabHostSpec.libvirt`) keeps its state under a directory of this prefix
+ * in SECOND_LIBVIRTD_PARENT: not isobench's own prefix, so `cleanup` never takes it for a run's.
+ */
+export const LAB_LIBVIRTD_PREFIX = `${LAB_PREFIX}libvirtd-`;
 const LAB_DOCKER_POOL = 'base=198.19.221.0/24,size=28';
 
 /**
@@ -106,6 +112,14 @@ export interface LabHostSpec {
   sharedDir?: string;
   /** The inventory's `guest-address`: this host number in the lab's subnet, written as `ADDRESS/24`. */
   guestHost?: number;
+  /**
+   * Give the host its own libvirtd: a second libvirtd (provisioning/kvm/libvirt-daemon.ts) in the
+   * host's network namespace with its own mount and UTS namespaces, directory under
+   * LAB_LIBVIRTD_PREFIX, and the host's sshd started inside the same namespaces, so that
+   * `qemu+ssh://root@ADDRESS/system` reaches this daemon by libvirt's default socket path, as on a
+   * real lab host.
+   */
+  libvirt?: boolean;
 }
 
 /** A created host. */
@@ -116,6 +130,8 @@ export interface LabHost {
   sshd: BackgroundProcess;
   /** `unix://…` of the host's own Docker daemon (LabHostSpec.docker), for a test's `docker -H`. */
   dockerHost?: string;
+  /** The host's own libvirtd (LabHostSpec.libvirt), reachable from this machine without SSH at `uri`. */
+  libvirtd?: SecondLibvirtd;
 }
 
 /** A lab: its hosts, the files a HostSet or the CLI needs, and its teardown. */
@@ -178,6 +194,12 @@ export async function sweepLabLeftovers(): Promise<string[]> {
   for (const link of links.filter((candidate) => candidate.ifname.startsWith(LAB_PREFIX))) {
     await runCommand(['ip', 'link', 'delete', link.ifname], { timeoutMs: 10_000 });
     removed.push(`link ${link.ifname}`);
+  }
+  // The hosts' libvirtds lived in their namespaces (killed above); their directories stay.
+  for (const entry of await readdir(SECOND_LIBVIRTD_PARENT).catch(() => [] as string[])) {
+    if (!entry.startsWith(LAB_LIBVIRTD_PREFIX)) continue;
+    await rm(join(SECOND_LIBVIRTD_PARENT, entry), { recursive: true, force: true });
+    removed.push(`libvirtd directory ${entry}`);
   }
   const rules = (await runCommand(['iptables', '-S', 'FORWARD'], { timeoutMs: 10_000 })).stdout.split('\n').filter((line) => line.includes(`--comment ${LAB_RULE_COMMENT}`));
   for (const rule of rules) {
@@ -305,11 +327,16 @@ export async function createLab(specs: readonly LabHostSpec[]): Promise<Lab> {
       const config = join(directory, `${spec.name}_sshd_config`);
       const dockerd = spec.docker ? await startLabDockerd(netns, resources) : spec.dockerHost;
       await writeFile(config, sshdConfig(address, hostKey, authorized, join(directory, `${spec.name}_sshd.pid`), dockerd));
+      const libvirtd = spec.libvirt
+        ? await startSecondLibvirtd({ resources, netns, hostname: netns, directoryPrefix: LAB_LIBVIRTD_PREFIX })
+        : undefined;
+      // With a libvirtd, sshd joins its namespaces: a session's /run/libvirt is that daemon's.
+      const enter = libvirtd ? ['nsenter', '-t', String(libvirtd.pid), '--mount', '--uts', '--net', '--'] : ['ip', 'netns', 'exec', netns];
       // -D: stay in the foreground, so this process owns it; -e: errors to stderr.
-      const sshd = startBackground(['ip', 'netns', 'exec', netns, SSHD, '-D', '-e', '-f', config], { timeoutMs: 60 * 60_000 });
+      const sshd = startBackground([...enter, SSHD, '-D', '-e', '-f', config], { timeoutMs: 60 * 60_000 });
       if (sshd.pid !== undefined) await resources.register(`sshd in ${netns}`, { kind: 'process', pid: sshd.pid, startTicks: null });
       knownHosts.push(`${address} ${(await readFile(`${hostKey}.pub`, 'utf8')).trim()}`);
-      hosts.push({ name: spec.name, netns, address, sshd, ...(dockerd ? { dockerHost: dockerd } : {}) });
+      hosts.push({ name: spec.name, netns, address, sshd, ...(dockerd ? { dockerHost: dockerd } : {}), ...(libvirtd ? { libvirtd } : {}) });
     }
     // Wait until every sshd listens (ss in its namespace).
     for (const host of hosts) {

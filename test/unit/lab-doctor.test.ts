@@ -45,3 +45,14 @@ test('offsets print signed with their bound; pairs subtract offsets and add boun
     '  clock offset  not measured',
   ]);
 });
+
+test('the rows doctor computes are shown even when the host\'s facts could not be read', () => {
+  const host: LabHost = { name: 'sut', via: 'ssh root@198.18.1.2', roles: ['server'], testAddress: '198.18.1.2', facts: null, clockOffset: null };
+  assert.deepEqual(labHostLines(host, 120, { image: 'absent', libvirtOverSsh: 'no: libvirtd does not answer on qemu+ssh://root@198.18.1.2/system (x)' }), [
+    'host sut (ssh root@198.18.1.2; roles server; test address 198.18.1.2)',
+    '  reachable          yes (first command 120 ms, connection set-up included)',
+    '  libvirt from here  no: libvirtd does not answer on qemu+ssh://root@198.18.1.2/system (x)',
+    '  clock offset       not measured',
+    '  image              absent',
+  ]);
+});
