@@ -58,7 +58,7 @@ const targetOf = (configuration: string) => configuration.split(':')[0]!;
 export function labMigrationSelection(inventory: Inventory, flags: LabMigrationFlags, targets: readonly string[], suites: readonly string[], vmManager: 'qemu' | 'libvirt'): LabMigrationSelection {
   if (suites.length !== 1) throw new UsageError(`lab mode runs --suite migration in a run of its own (its guest moves between --source and --dest), not with ${suites.filter((suite) => suite !== 'migration').join(', ')}: run those with --server and --client`);
   if (targets.length !== 1 || targetOf(targets[0]!) !== 'kvm') throw new UsageError(`lab mode migrates the kvm target between hosts, not ${targets.join(', ')}: use --target kvm --suite migration`);
-  if (vmManager !== 'qemu') throw new UsageError('lab mode migrates with --vm-manager qemu so far (libvirt over qemu+ssh:// between lab hosts is not built): leave --vm-manager out');
+  if (vmManager !== 'qemu') throw new UsageError('lab mode migrates with --vm-manager qemu so far (a libvirt migration between lab hosts is not built; `npm run doctor -- --hosts FILE` checks each host\'s libvirtd over qemu+ssh://): leave --vm-manager out');
   if (flags.server !== undefined) throw new UsageError('a lab migration names --source and --dest (and --client for the watch host), not --server');
   // Points lab mode would only skip, after booting a guest for them (the suite's default workloads include web: those points are skipped with the reason).
   const variants = flags.variant?.split(',').map((word) => word.trim()).filter((word) => word !== 'precopy') ?? [];

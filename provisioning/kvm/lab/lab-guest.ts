@@ -37,7 +37,7 @@ export interface LabGuestPlan extends Pick<QemuGuestSpec, 'name' | 'accel' | 'cp
 
 /**
  * The QEMU spec of a lab guest: the kvm target's kernel command line (its GUEST_KERNEL_EXTRA),
- * LAB_DISK, no vhost (a lab host's vhost-net is not probed yet), and `qmp.sock`, `qga.sock`,
+ * LAB_DISK, no vhost (not asked for on a lab host yet: see labVhostDegraded), and `qmp.sock`, `qga.sock`,
  * `serial.log` in `plan.directory`.
  * @throws Error when the name lacks QEMU_NAME_PREFIX.
  */

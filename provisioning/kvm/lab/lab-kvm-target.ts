@@ -20,7 +20,7 @@ import type { CommandOptions, CommandOutcome } from '../../../core/exec.js';
 import type { ResourceRegistry } from '../../../core/ledger.js';
 import type { SshHost } from '../../../hosts/host.js';
 import type { InventoryHost } from '../../../hosts/inventory.js';
-import type { LabHost, TargetFacts } from '../../../results/schema.js';
+import type { LabHost, LabHostFacts, TargetFacts } from '../../../results/schema.js';
 import { DEFAULT_DISK_SIZE_GIB } from '../../image/disk.js';
 import { pickBootFileNames } from '../../image/boot-files.js';
 import { DIRTIER_PATH, UDP_ECHO_PATH } from '../../image/recipe.js';
@@ -252,7 +252,7 @@ export async function provisionLabKvm(plan: LabKvmPlan): Promise<ProvisionedTarg
     },
     degraded: [
       ...choice.degraded,
-      `${NO_VHOST_DEGRADED} (a lab host's vhost-net is not probed)`,
+      labVhostDegraded([source, ...(destination ? [destination] : [])].map((end) => ({ name: end.entry.name, facts: plan.hosts.find((host) => host.name === end.entry.name)?.facts ?? null }))),
       // What the load suites' CPU figures lack here; the migration suite measures neither.
       ...(destination ? [] : [LAB_CYCLES_NOT_MEASURED]),
     ],
@@ -295,6 +295,18 @@ export async function provisionLabKvm(plan: LabKvmPlan): Promise<ProvisionedTarg
       // The disk's directory, the forwards' directory and the shared-dir marker stay with the ledger's undo.
     },
   };
+}
+
+/**
+ * The `degraded` entry of a lab guest's network: userspace virtio-net always (the lab guest does not
+ * ask for vhost yet), and per host whether its facts saw /dev/vhost-net, so a host that has it says
+ * what was left unused rather than nothing.
+ */
+export function labVhostDegraded(hosts: ReadonlyArray<{ name: string; facts: Pick<LabHostFacts, 'vhostNet'> | null }>): string {
+  const words = hosts.map(({ name, facts }) =>
+    facts === null ? `host ${name}'s /dev/vhost-net was not read` : facts.vhostNet ? `host ${name} has /dev/vhost-net, which the lab guest does not use yet` : `host ${name} has no /dev/vhost-net`,
+  );
+  return `${NO_VHOST_DEGRADED} (${words.join('; ')})`;
 }
 
 /** Opens the guest agent of a guest on a lab host; a failure is kept as a reason (the target then cannot exec). */
