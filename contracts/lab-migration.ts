@@ -4,6 +4,7 @@
  * (provisioning/kvm/lab/), and what it gets back. Neither side imports the other; both import this.
  */
 import type { Host } from '../hosts/host.js';
+import type { LibvirtMigrationRecord } from '../results/libvirt-jobinfo.js';
 import type { ClockOffset } from '../results/schema.js';
 import type { MigrationSnapshot, SwitchOverReport } from './target.js';
 
@@ -64,6 +65,14 @@ export interface LabMigrationRequest {
 /** One lab migration, after it ended. */
 export interface LabMigrationReport {
   outcome: LabMigrationOutcome;
+  /**
+   * Where the figures come from: `qemu`, query-migrate on the source's QMP; `libvirt`, `virsh
+   * domjobinfo --completed` on the source's libvirtd (its rows mapped onto the same fields, and
+   * `outcome.last` assembled from them once the job ended).
+   */
+  figuresFrom: 'qemu' | 'libvirt';
+  /** With `libvirt`: the migrate command and the job statistics as the results keep them. */
+  libvirt?: LibvirtMigrationRecord;
   /** The guest on the destination after a completed migration (its run state, console, agent); null otherwise. */
   switchOver: SwitchOverReport | null;
   /** The destination's serial console, `PATH on host NAME`, when the guest moved there. */
@@ -89,7 +98,7 @@ export interface LabWatchHost {
  * their shared-dir; each call moves it to the other host (there and back across a run's trials).
  */
 export interface TargetLabMigration {
-  /** In words, e.g. `QEMU 7.2 pre-copy over TCP between lab hosts sut and peer (test addresses); shared qcow2 disk, cache=none`. */
+  /** In words, e.g. `QEMU 7.2 pre-copy over TCP between lab hosts sut and peer (test addresses); shared qcow2 disk, cache=none`, or libvirt's. */
   readonly method: string;
   /** isobench's own programs in the guest (see TargetMigration.programs). */
   readonly programs: { readonly udpEcho: string; readonly dirtier: string };
@@ -98,7 +107,7 @@ export interface TargetLabMigration {
   /** The inventory name of the host the guest runs on now. */
   where(): string;
   /** Whether the guest's QEMU still runs (a guest kernel that panicked after a switch-over ends it). */
-  alive(): boolean;
+  alive(): Promise<boolean>;
   /**
    * Boots a fresh guest from the same disk on the host the dead one was on, in its place (its QEMU,
    * tap and directory gone first), so the run's later trials can go on.

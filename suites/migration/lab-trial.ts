@@ -46,7 +46,7 @@ export async function runLabMigrationTrial(params: MigrationTrialParams, context
   const readyFile = `/tmp/isobench-lab-probe-ready-${process.pid}-${Date.now().toString(36)}`;
   try {
     // A guest kernel that panicked after the last switch-over ended its QEMU (seen under TCG on a loaded host).
-    const recoveredBefore = migration.alive() ? undefined : await migration.recover();
+    const recoveredBefore = (await migration.alive()) ? undefined : await migration.recover();
     await context.verifyDestination(target.serverAddress);
     const from = migration.where();
     let probeCommand: string[] = [];
@@ -189,6 +189,7 @@ export function buildLabDetail(
     ...dirtyRecord(params, watch.dirtyAfter),
     health,
     ...(report.destinationSerialLog ? { destinationSerialLog: report.destinationSerialLog } : {}),
+    ...(report.libvirt ? { figuresSource: 'libvirt domjobinfo' as const, libvirt: report.libvirt } : {}),
     lab: {
       source: end.source.host,
       destination: end.destination.host,
@@ -198,6 +199,16 @@ export function buildLabDetail(
     },
   };
 }
+
+/**
+ * What each figure is called where it comes from. libvirt's `Iteration` is QEMU's dirty-sync-count
+ * (libvirt reads `memory_iteration` from query-migrate's `ram.dirty-sync-count`), and `Data
+ * processed` its `ram.transferred` plus the disk's, 0 on a shared disk.
+ */
+const FIGURE_NAMES = {
+  qemu: { from: 'QEMU query-migrate on the source', total: 'total-time', setup: 'setup-time', downtime: 'downtime', syncs: 'ram.dirty-sync-count', transferred: 'ram.transferred' },
+  libvirt: { from: 'libvirt domjobinfo --completed on the source', total: 'Time elapsed', setup: 'Setup time', downtime: 'Total downtime', syncs: 'Iteration', transferred: 'Data processed' },
+} as const;
 
 /**
  * The trial's metrics, each labelled with its source: QEMU's total time, setup, downtime and
@@ -210,16 +221,17 @@ export function labMigrationMetrics(report: LabMigrationReport, watched: LabWatc
   const hosts = [outcome.source.host, outcome.destination.host].sort().join(' and ');
   const qemu = detail.qemu;
   const metrics: MetricSample[] = [];
-  const from = `QEMU query-migrate on the source, between lab hosts ${hosts},`;
-  if (qemu.totalTimeMs !== null) metrics.push(sample(M.totalTime, qemu.totalTimeMs, `${from} total-time${outcome.kind === 'not-converged' ? ' until the cancel' : ''}`));
-  if (qemu.setupTimeMs !== null) metrics.push(sample(M.setupTime, qemu.setupTimeMs, `${from} setup-time`));
-  if (qemu.downtimeMs !== null) metrics.push(sample(M.downtimeQemu, qemu.downtimeMs, `${from} downtime`));
+  const names = FIGURE_NAMES[report.figuresFrom];
+  const from = `${names.from}, between lab hosts ${hosts},`;
+  if (qemu.totalTimeMs !== null) metrics.push(sample(M.totalTime, qemu.totalTimeMs, `${from} ${names.total}${outcome.kind === 'not-converged' ? ' until the cancel' : ''}`));
+  if (qemu.setupTimeMs !== null) metrics.push(sample(M.setupTime, qemu.setupTimeMs, `${from} ${names.setup}`));
+  if (qemu.downtimeMs !== null) metrics.push(sample(M.downtimeQemu, qemu.downtimeMs, `${from} ${names.downtime}`));
   if (qemu.syncCount !== null) {
-    metrics.push(sample(M.rounds, qemu.syncCount, `${from} ram.dirty-sync-count`));
+    metrics.push(sample(M.rounds, qemu.syncCount, `${from} ${names.syncs}`));
     // After a switch-over: the setup sync and the completion's are not pre-copy rounds (results/metrics.ts).
-    if (outcome.kind === 'completed' && qemu.syncCount >= 2) metrics.push(sample(M.precopyRounds, qemu.syncCount - 2, `${from} ram.dirty-sync-count - 2`));
+    if (outcome.kind === 'completed' && qemu.syncCount >= 2) metrics.push(sample(M.precopyRounds, qemu.syncCount - 2, `${from} ${names.syncs} - 2`));
   }
-  if (qemu.transferredBytes !== null) metrics.push(sample(M.transferred, qemu.transferredBytes / MIB, `${from} ram.transferred`));
+  if (qemu.transferredBytes !== null) metrics.push(sample(M.transferred, qemu.transferredBytes / MIB, `${from} ${names.transferred}`));
   if (watched?.kind === 'observed') metrics.push(sample(M.downtimeProbe, Math.round(watched.gapMs * 100) / 100, `longest gap in the 1 ms UDP echo stream seen at lab host ${watched.host}, in the migration's window`));
   metrics.push(...dirtierMetrics(detail.dirty));
   return metrics;

@@ -28,7 +28,7 @@ const COMPLETED: LabMigrationOutcome = {
 const SWITCH = { runState: 'running', serialProblem: null, agentProblem: null };
 const WATCHED: LabWatchOutcome = { kind: 'observed', host: 'watch', gapMs: 122.7, fromMs: STARTED + 6_700, toMs: STARTED + 6_822.7, sent: 14_000, received: 13_870 };
 
-const report = (outcome: LabMigrationOutcome, switchOver: LabMigrationReport['switchOver'] = SWITCH): LabMigrationReport => ({ outcome, switchOver, destinationSerialLog: switchOver ? '/srv/g/serial.log on host peer' : null });
+const report = (outcome: LabMigrationOutcome, switchOver: LabMigrationReport['switchOver'] = SWITCH): LabMigrationReport => ({ outcome, figuresFrom: 'qemu', switchOver, destinationSerialLog: switchOver ? '/srv/g/serial.log on host peer' : null });
 const values = (metrics: { name: string; value: number }[]) => Object.fromEntries(metrics.map((metric) => [metric.name, metric.value]));
 
 test('a completed lab migration: QEMU\'s figures and the watch host\'s gap, each labelled with where it was read; the record validates', () => {

@@ -24,7 +24,7 @@ import type { LabHost, LabHostFacts, TargetFacts } from '../../../results/schema
 import { DEFAULT_DISK_SIZE_GIB } from '../../image/disk.js';
 import { pickBootFileNames } from '../../image/boot-files.js';
 import { DIRTIER_PATH, UDP_ECHO_PATH } from '../../image/recipe.js';
-import type { RunImage } from '../../image/run-image.js';
+import type { HostImage, RunImage } from '../../image/run-image.js';
 import { waitForListening } from '../../service-readiness.js';
 import { LAB_CYCLES_NOT_MEASURED } from '../../lab-native.js';
 import { NO_VHOST_DEGRADED } from '../../targets/kvm.js';
@@ -92,14 +92,28 @@ interface Placed {
   owned: number[];
 }
 
+/** What prepareLabGuestDisk made on the source host: paths there. */
+export interface LabGuestDisk {
+  image: Extract<HostImage, { kind: 'ready' }> & { disk: string };
+  /** The image's kernel and initrd (in its tree on the host). */
+  kernel: string;
+  initrd: string;
+  /** This guest's instance suffix: `isobench-lab-<instance>` is its run directory, and names it. */
+  instance: string;
+  /** The run directory (in the ledger) under plan.imageDirectory. */
+  runDirectory: string;
+  /** The guest's qcow2 overlay over the image's disk, in runDirectory. */
+  disk: string;
+}
+
 /**
- * Checks the shared-dir (a marker written on the source, read on the destination), puts the image
- * there (RunImage.onHost: copied only when its manifest differs), boots the guest on the source and
- * opens its agent.
- * @throws Error naming the host when the directory is not shared, the image cannot be put there, or
- *   the guest does not boot; what was made is in the ledger (the runner's teardown removes it).
+ * For a migration, checks the shared-dir (a marker written on the source, read on the
+ * destination); puts the image in plan.imageDirectory on the source (RunImage.onHost: copied only
+ * when its manifest differs), finds its kernel and initrd, and makes the run directory with the
+ * guest's overlay there.
+ * @throws Error naming the host when a step fails; what was made is in the ledger.
  */
-export async function provisionLabKvm(plan: LabKvmPlan): Promise<ProvisionedTarget> {
+export async function prepareLabGuestDisk(plan: Pick<LabKvmPlan, 'source' | 'destination' | 'imageDirectory' | 'image' | 'resources' | 'log'>): Promise<LabGuestDisk> {
   const { source, destination, resources, log } = plan;
   if (destination) {
     const shared = await checkSharedDir(source.host, destination.host, plan.imageDirectory, resources);
@@ -110,12 +124,24 @@ export async function provisionLabKvm(plan: LabKvmPlan): Promise<ProvisionedTarg
   const bootListing = await source.host.run(['ls', posix.join(image.tree, 'boot')], { timeoutMs: 20_000 });
   const boot = pickBootFileNames(bootListing.stdout.split('\n').filter(Boolean));
   if (!boot) throw new Error(`host ${source.entry.name}: no kernel and initrd in ${posix.join(image.tree, 'boot')} (${bootListing.stdout.trim() || bootListing.stderr.trim()})`);
-
   const instance = `${Date.now().toString(36)}${process.pid.toString(36)}`;
   const runDirectory = posix.join(plan.imageDirectory, `isobench-lab-${instance}`);
   await makeHostDirectory(source.host, runDirectory, resources, 'guest disk directory');
   const disk = posix.join(runDirectory, 'disk.qcow2');
   await createOverlay(source.host, image.disk, disk);
+  return { image: { ...image, disk: image.disk }, kernel: posix.join(image.tree, 'boot', boot.kernel), initrd: posix.join(image.tree, 'boot', boot.initrd), instance, runDirectory, disk };
+}
+
+/**
+ * Checks the shared-dir (a marker written on the source, read on the destination), puts the image
+ * there (RunImage.onHost: copied only when its manifest differs), boots the guest on the source and
+ * opens its agent.
+ * @throws Error naming the host when the directory is not shared, the image cannot be put there, or
+ *   the guest does not boot; what was made is in the ledger (the runner's teardown removes it).
+ */
+export async function provisionLabKvm(plan: LabKvmPlan): Promise<ProvisionedTarget> {
+  const { source, destination, resources, log } = plan;
+  const { image, kernel, initrd, instance, disk } = await prepareLabGuestDisk(plan);
   const localDirectory = await mkdtemp(join(tmpdir(), 'isobench-fwd-'));
   await resources.register(`forwarded sockets ${localDirectory}`, { kind: 'path', path: localDirectory });
 
@@ -140,8 +166,8 @@ export async function provisionLabKvm(plan: LabKvmPlan): Promise<ProvisionedTarg
       cpuModel,
       vcpus: plan.options.vcpus,
       memoryMiB: plan.options.memoryMiB,
-      kernel: posix.join(image.tree, 'boot', boot.kernel),
-      initrd: posix.join(image.tree, 'boot', boot.initrd),
+      kernel,
+      initrd,
       disk,
       directory,
       net: { tap, mac: macForAddress(address), address: `${address}/${prefix}` },
@@ -170,7 +196,7 @@ export async function provisionLabKvm(plan: LabKvmPlan): Promise<ProvisionedTarg
     programs: { udpEcho: UDP_ECHO_PATH, dirtier: DIRTIER_PATH },
     watch: plan.watch,
     where: () => current.end.entry.name,
-    alive: () => !current.guest.qemu.exitState.exited,
+    alive: async () => !current.guest.qemu.exitState.exited,
     async recover() {
       const dead = current;
       const problem = serialProblem(await dead.guest.qemu.readSerial());
@@ -205,7 +231,7 @@ export async function provisionLabKvm(plan: LabKvmPlan): Promise<ProvisionedTarg
       const { outcome } = result;
       if (outcome.kind !== 'completed') {
         for (const id of next.owned) await resources.undo(id).catch(() => {});
-        return { outcome, switchOver: null, destinationSerialLog: null };
+        return { outcome, figuresFrom: 'qemu', switchOver: null, destinationSerialLog: null };
       }
       // The guest runs on `to` now: the old agent's forward went with the source QEMU; the old tap and directory go too.
       from.agent?.close();
@@ -216,6 +242,7 @@ export async function provisionLabKvm(plan: LabKvmPlan): Promise<ProvisionedTarg
       const serial = await moved.qemu.readSerial();
       return {
         outcome,
+        figuresFrom: 'qemu',
         switchOver: { runState: outcome.destinationRunState, serialProblem: serialProblem(serial), agentProblem: current.agentProblem },
         destinationSerialLog: `${moved.qemu.spec.serialLog} on host ${to.entry.name}`,
       };
@@ -324,7 +351,7 @@ async function openAgent(guest: LabGuest): Promise<Pick<Placed, 'agent' | 'agent
  * guest but not the agent connection that spawned it.
  * @throws Error when it does not listen on `address:port` in time (the server is killed then).
  */
-async function startAgentService(
+export async function startAgentService(
   exec: (command: readonly string[], options?: CommandOptions) => Promise<CommandOutcome>,
   agent: () => GuestAgent | null,
   address: string,
