@@ -8,12 +8,16 @@
 import { fileURLToPath } from 'node:url';
 import type { AnySuite } from '../contracts/suite.js';
 import { UsageError } from '../core/errors.js';
+import { findExecutable } from '../core/tools.js';
 import { SshHost, type HostSet } from '../hosts/host.js';
+import { libvirtSshUri } from '../hosts/libvirt-ssh.js';
 import { hostProcStat } from '../hosts/proc-stat.js';
 import { hostForRole, type Inventory, type InventoryHost } from '../hosts/inventory.js';
 import { describeLabHost, measureClockOffset } from '../provisioning/lab-host-facts.js';
 import { labClientSide } from '../provisioning/lab-native.js';
+import { libvirtdStatus } from '../provisioning/kvm/libvirt.js';
 import { provisionLabKvm } from '../provisioning/kvm/lab/lab-kvm-target.js';
+import { provisionLabLibvirt } from '../provisioning/kvm/lab/lab-libvirt-target.js';
 import { sharedDirOf } from '../provisioning/kvm/lab/shared-dir.js';
 import { cidrContains, parseAddress } from '../provisioning/ipv4.js';
 import { checkEveryHost, checkHostPaths, checkHostTools, firstLostHost, isCpuMetric, readOnlineCores, type HostTool } from './lab-host-checks.js';
@@ -30,6 +34,8 @@ export interface LabMigrationSelection {
   /** The third host that watches with the echo probe (role client), or null. */
   watch: InventoryHost | null;
   sharedDirectory: string;
+  /** `qemu`: QEMU started over SSH, moved with QMP; `libvirt`: a domain on each end's libvirtd over qemu+ssh://, moved with virsh migrate. */
+  vmManager: 'qemu' | 'libvirt';
 }
 
 /** What the command line gave for a lab run's hosts and the migration suite's flags (harness/lab.ts's LabBenchFlags adds `--hosts`). */
@@ -50,7 +56,7 @@ const targetOf = (configuration: string) => configuration.split(':')[0]!;
 
 /**
  * Checks a lab migration run before anything is created: the migration suite alone on the kvm
- * target with `--vm-manager qemu`; `--source` and `--dest` distinct hosts of those roles sharing a
+ * target (`--vm-manager` qemu or libvirt); `--source` and `--dest` distinct hosts of those roles sharing a
  * `shared-dir`, each with a `bridge`, the source with a `guest-address`; the watch host `--client`
  * (or the inventory's one client host) distinct from both.
  * @throws UsageError, one line naming the flag or the inventory field to add, exit 2.
@@ -58,7 +64,6 @@ const targetOf = (configuration: string) => configuration.split(':')[0]!;
 export function labMigrationSelection(inventory: Inventory, flags: LabMigrationFlags, targets: readonly string[], suites: readonly string[], vmManager: 'qemu' | 'libvirt'): LabMigrationSelection {
   if (suites.length !== 1) throw new UsageError(`lab mode runs --suite migration in a run of its own (its guest moves between --source and --dest), not with ${suites.filter((suite) => suite !== 'migration').join(', ')}: run those with --server and --client`);
   if (targets.length !== 1 || targetOf(targets[0]!) !== 'kvm') throw new UsageError(`lab mode migrates the kvm target between hosts, not ${targets.join(', ')}: use --target kvm --suite migration`);
-  if (vmManager !== 'qemu') throw new UsageError('lab mode migrates with --vm-manager qemu so far (a libvirt migration between lab hosts is not built; `npm run doctor -- --hosts FILE` checks each host\'s libvirtd over qemu+ssh://): leave --vm-manager out');
   if (flags.server !== undefined) throw new UsageError('a lab migration names --source and --dest (and --client for the watch host), not --server');
   // Points lab mode would only skip, after booting a guest for them (the suite's default workloads include web: those points are skipped with the reason).
   const variants = flags.variant?.split(',').map((word) => word.trim()).filter((word) => word !== 'precopy') ?? [];
@@ -85,7 +90,7 @@ export function labMigrationSelection(inventory: Inventory, flags: LabMigrationF
     if (clients.length === 1) watch = clients[0]!;
   }
   if (watch && (watch.name === source.name || watch.name === dest.name)) throw new UsageError(`--client ${watch.name} is an end of the migration: the watch host must be a third host`);
-  return { kind: 'migration', inventory, source, dest, watch, sharedDirectory: shared.directory };
+  return { kind: 'migration', inventory, source, dest, watch, sharedDirectory: shared.directory, vmManager };
 }
 
 /**
@@ -113,6 +118,14 @@ const END_TOOLS: HostTool[] = [
   { command: 'qemu-img', debianPackage: 'qemu-utils' },
   { command: 'ip', debianPackage: 'iproute2' },
   { command: 'ss', debianPackage: 'iproute2' },
+];
+/**
+ * With `--vm-manager libvirt` each end needs virsh (the ledger undoes the domain with virsh run there)
+ * and qemu-img, and its libvirtd answering over qemu+ssh:// (checked in the placement's check).
+ */
+const LIBVIRT_END_TOOLS: HostTool[] = [
+  { command: 'virsh', debianPackage: 'libvirt-clients' },
+  { command: 'qemu-img', debianPackage: 'qemu-utils' },
 ];
 /** The watch host runs the suite's probe with Node from this checkout's path, at real-time priority. */
 const WATCH_TOOLS: HostTool[] = [
@@ -149,7 +162,11 @@ export function labMigrationPlacement(selection: LabMigrationSelection, hosts: H
       if (address !== guest.address) throw new Error(`refusing to send test traffic to ${address}: not the lab guest's address ${guest.address}`);
     },
     async check(_suites: readonly AnySuite[], log) {
-      const checks: Array<[InventoryHost, string, typeof END_TOOLS]> = [[source, 'migration source', END_TOOLS], [dest, 'migration destination', END_TOOLS]];
+      if (selection.vmManager === 'libvirt' && !(await findExecutable('virsh'))) {
+        throw new UsageError('--vm-manager libvirt drives each host\'s libvirtd from this machine with virsh over qemu+ssh://: apt-get install libvirt-clients here');
+      }
+      const endTools = selection.vmManager === 'libvirt' ? LIBVIRT_END_TOOLS : END_TOOLS;
+      const checks: Array<[InventoryHost, string, typeof END_TOOLS]> = [[source, 'migration source', endTools], [dest, 'migration destination', endTools]];
       if (watch) checks.push([watch, 'watch', WATCH_TOOLS]);
       await checkEveryHost(checks, async ([entry, role, tools]) => {
         const host = hosts.get(entry.name);
@@ -160,6 +177,11 @@ export function labMigrationPlacement(selection: LabMigrationSelection, hosts: H
         if (entry === source || entry === dest) {
           // Found here, not at the first trial minutes later as a failed ssh command.
           await checkHostPaths(host, entry, [['bridge', entry.bridge!], ['shared-dir', selection.sharedDirectory]]);
+        }
+        if ((entry === source || entry === dest) && selection.vmManager === 'libvirt' && host instanceof SshHost) {
+          const { uri, shown } = await libvirtSshUri(host);
+          const status = await libvirtdStatus(uri, shown);
+          if (status.problem !== null) throw new UsageError(`host ${entry.name}: ${status.problem}: start libvirtd there (Debian package libvirt-daemon-system), or leave --vm-manager out`);
         }
         if (entry === source) sourceCores = await readOnlineCores(host, entry);
         log(`host ${entry.name} (${role}): answers, has ${tools.map((tool) => tool.command).join(', ')}`);
@@ -178,7 +200,7 @@ export function labMigrationPlacement(selection: LabMigrationSelection, hosts: H
     async provision(configuration, resources, context) {
       if (!(sourceHost instanceof SshHost) || !(destHost instanceof SshHost)) throw new Error('a lab migration runs between two SSH hosts');
       const ends = new Set([source.testAddress, dest.testAddress]);
-      return provisionLabKvm({
+      return (selection.vmManager === 'libvirt' ? provisionLabLibvirt : provisionLabKvm)({
         configuration: configuration.id,
         source: { host: sourceHost, entry: source },
         destination: { host: destHost, entry: dest },

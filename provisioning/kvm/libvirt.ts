@@ -115,12 +115,29 @@ export interface LibvirtDomainSpec {
     /** The cached image a qcow2 overlay is backed by: read only and never relabelled by libvirt. */
     backing?: { path: string; format: 'raw' | 'qcow2' };
   };
-  /** Omit for a guest without a network device. */
-  net?: NetSpec;
+  /**
+   * Omit for a guest without a network device. A NetSpec names a tap isobench made; a
+   * LibvirtBridgeNet lets libvirt make the tap on a bridge (a lab host's, where each end of a
+   * migration makes its own).
+   */
+  net?: NetSpec | LibvirtBridgeNet;
+  /**
+   * `root`: QEMU runs as root with no DAC relabelling (`<seclabel type='static' model='dac'
+   * relabel='no'>` `+0:+0`), for a disk on storage two hosts share, which each libvirtd would
+   * otherwise chown to its own QEMU user in turn. Absent: the daemon's default user.
+   */
+  dacUser?: 'root';
   /** The file libvirt's QEMU writes the serial console to. */
   serialLog: string;
   /** Absolute path of the QEMU binary (`<emulator>`). */
   emulator: string;
+}
+
+/** A NIC libvirt puts on `bridge` itself (`<interface type='bridge'>`), with its tap named by libvirt. */
+export interface LibvirtBridgeNet {
+  bridge: string;
+  /** Lower-case `xx:xx:xx:xx:xx:xx`. */
+  mac: string;
 }
 
 /** Text safe inside XML element content and single- or double-quoted attributes. */
@@ -134,7 +151,16 @@ function cpuXml(type: 'kvm' | 'qemu', model: string): string {
   return `<cpu mode='custom' match='exact' check='none'><model fallback='forbid'>${escapeXml(model)}</model></cpu>`;
 }
 
-function interfaceXml(net: NetSpec): string {
+function interfaceXml(net: NetSpec | LibvirtBridgeNet): string {
+  if ('bridge' in net) {
+    return `    <interface type='bridge'>
+      <mac address='${net.mac}'/>
+      <source bridge='${escapeXml(net.bridge)}'/>
+      <model type='virtio'/>
+      <driver name='qemu'/>
+    </interface>
+`;
+  }
   return `    <interface type='ethernet'>
       <mac address='${net.mac}'/>
       <target dev='${escapeXml(net.tap)}' managed='no'/>
@@ -176,7 +202,7 @@ export function buildDomainXml(spec: LibvirtDomainSpec): string {
   </os>
   <features><acpi/></features>
   ${cpuXml(spec.type, spec.cpuModel)}
-  <on_poweroff>destroy</on_poweroff>
+  ${spec.dacUser === 'root' ? "<seclabel type='static' model='dac' relabel='no'><label>+0:+0</label></seclabel>\n  " : ''}<on_poweroff>destroy</on_poweroff>
   <on_reboot>destroy</on_reboot>
   <on_crash>destroy</on_crash>
   <devices>

@@ -13,6 +13,7 @@ import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { runCommand } from '../../core/exec.js';
 import { MigrationTrialDetail } from '../../results/migration.js';
 import { assertNoLeftovers, completedRun, runCli } from '../helpers.js';
 import { createLab, LAB_GUEST_BRIDGE, LAB_SHARED_DIR, labQemuSkipReason, strangersIn, sweepLabLeftovers } from './lab-hosts.js';
@@ -90,6 +91,73 @@ test('bench --hosts --target kvm --suite migration: the guest migrates sut -> pe
     await assertNoLeftovers();
     assert.deepEqual((await readdir(SHARED)).filter((name) => name !== 'image' && name !== 'isobench-image.lock').sort(), [], 'only the image stays in the shared dir');
     for (const name of ['sut', 'peer']) assert.deepEqual(await readdir(join(work, name)), [], `${name}'s data-dir is empty`);
+  } finally {
+    await lab.teardown();
+    await rm(work, { recursive: true, force: true });
+  }
+  assert.deepEqual(await sweepLabLeftovers(), []);
+});
+
+test('bench --hosts --suite migration --vm-manager libvirt: each end\'s own libvirtd over qemu+ssh:// moves the domain sut -> peer and back, watched from a third host; nothing left', { skip, timeout: 20 * 60_000 }, async () => {
+  await assertNoLeftovers('the host is clean before the run');
+  await mkdir(SHARED, { recursive: true });
+  const work = await mkdtemp(join(tmpdir(), 'isobench-labvirt-'));
+  const lab = await createLab([
+    { name: 'sut', roles: ['migration-source'], sharedDir: SHARED, linkBridge: GUEST_BRIDGE, guestHost: 50, libvirt: true },
+    { name: 'peer', roles: ['migration-dest'], sharedDir: SHARED, linkBridge: GUEST_BRIDGE, libvirt: true },
+    { name: 'watch', roles: ['client'] },
+  ]);
+  const out = join(work, 'out');
+  try {
+    const outcome = await runCli([
+      'bench', '--hosts', lab.inventoryPath, '--target', 'kvm', '--suite', 'migration', '--source', 'sut', '--dest', 'peer', '--client', 'watch', '--vm-manager', 'libvirt',
+      '--workload', 'idle', '--bandwidth', '128', '--accel', 'tcg', '--vcpus', '1', '--memory', '256',
+      '--reps', '2', '--no-until-decided', '--quick', '--out', out, '--quiet-wait', '5',
+    ]);
+    const { results } = await completedRun(out, outcome);
+    assert.equal(results.status, 'completed');
+    const [point] = results.points;
+    assert.equal(point?.key, 'kvm/migration/idle-bw128-dl300-precopy');
+    const directions: string[] = [];
+    for (const trial of point.trials) {
+      assert.equal(trial.state, 'completed', JSON.stringify(trial));
+      if (trial.state !== 'completed') continue;
+      const detail = MigrationTrialDetail.parse(trial.detail);
+      assert.ok(detail.lab && detail.libvirt, 'the trial records its lab hosts and libvirt\'s job');
+      directions.push(`${detail.lab.source}->${detail.lab.destination}`);
+      const destination = lab.hosts[detail.lab.destination === 'sut' ? 0 : 1]!.address;
+      assert.equal(detail.lab.uri, `tcp://${destination}`, 'the stream went to the destination\'s test address');
+      assert.equal(detail.libvirt.destinationUri, `qemu+ssh://root@${destination}/system`, 'the URI as a user would type it, no helper path');
+      assert.ok(detail.libvirt.migrateCommand.includes('--listen-address'));
+      assert.equal(detail.figuresSource, 'libvirt domjobinfo');
+      assert.equal(detail.outcome.kind, 'converged', JSON.stringify(detail.outcome));
+      assert.equal(detail.health?.workloadAnswered, true, detail.health?.detail);
+      const job = detail.libvirt.job;
+      assert.ok(job, detail.libvirt.jobProblem);
+      assert.equal(job.jobType, 'Completed');
+      const value = (name: string) => trial.metrics.find((metric) => metric.name === name);
+      const total = value('migration_total_ms');
+      assert.equal(total?.value, job.timeElapsedMs);
+      assert.match(total?.method ?? '', /libvirt domjobinfo --completed on the source, between lab hosts peer and sut, Time elapsed/);
+      assert.equal(value('downtime_qemu_ms')?.value, job.downtimeMs);
+      assert.equal(value('migration_rounds')?.value, job.iterations);
+      const observed = value('downtime_probe_ms')?.value;
+      assert.equal(detail.lab.watch?.kind, 'observed', JSON.stringify(detail.lab.watch));
+      assert.ok(observed !== undefined && observed > 0 && observed < 10_000, `gap seen at watch ${observed} ms`);
+      console.log(`# ${detail.lab.source} -> ${detail.lab.destination} (libvirt): time elapsed ${job.timeElapsedMs} ms, downtime ${job.downtimeMs} ms, seen at watch ${observed} ms, ${job.iterations} iterations, ${((job.dataProcessedBytes ?? 0) / 1_048_576).toFixed(1)} MiB`);
+    }
+    assert.deepEqual(directions, ['sut->peer', 'peer->sut'], 'there, then back');
+    const target = results.targets.find((facts) => facts.target === 'kvm');
+    assert.equal(target?.labels.vmManager, 'libvirt');
+    assert.match(String(target?.labels.libvirt), /^libvirt \d+\.\d+\.\d+/);
+
+    // Nothing left: no domain on either libvirtd, nothing but sshd and libvirtd on the hosts, only the image in the shared dir.
+    for (const host of lab.hosts.slice(0, 2)) {
+      assert.equal((await runCommand(['virsh', '-c', host.libvirtd!.uri, 'list', '--all', '--name'], { timeoutMs: 30_000 })).stdout.trim(), '', `no domain on ${host.name}`);
+    }
+    assert.deepEqual(await strangersIn(lab, ['libvirtd']), []);
+    await assertNoLeftovers();
+    assert.deepEqual((await readdir(SHARED)).filter((name) => name !== 'image' && name !== 'isobench-image.lock').sort(), [], 'only the image stays in the shared dir');
   } finally {
     await lab.teardown();
     await rm(work, { recursive: true, force: true });

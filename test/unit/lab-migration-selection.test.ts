@@ -39,6 +39,11 @@ test('the roles pick source, destination and the one client host as the watch ho
   assert.deepEqual(selection.source.guestAddress, { address: '198.18.1.50', prefix: 24 });
 });
 
+test('--vm-manager libvirt is kept for the placement: each end\'s libvirtd moves the domain', () => {
+  assert.equal(select(LAB, {}, ['kvm'], ['migration'], 'libvirt').vmManager, 'libvirt');
+  assert.equal(select(LAB).vmManager, 'qemu');
+});
+
 test('no client host: no watch host (QEMU\'s downtime only)', () => {
   assert.equal(select(LAB.replace('roles: [client]', 'roles: []')).watch, null);
 });
@@ -47,7 +52,6 @@ test('no client host: no watch host (QEMU\'s downtime only)', () => {
 const REFUSED: Array<{ why: string; run: () => unknown; says: RegExp }> = [
   { why: 'another suite beside migration', run: () => select(LAB, {}, ['kvm'], ['migration', 'tcp-rr']), says: /^lab mode runs --suite migration in a run of its own .*not with tcp-rr/ },
   { why: 'a target other than kvm', run: () => select(LAB, {}, ['native']), says: /migrates the kvm target between hosts, not native: use --target kvm --suite migration$/ },
-  { why: 'libvirt', run: () => select(LAB, {}, ['kvm'], ['migration'], 'libvirt'), says: /--vm-manager qemu so far/ },
   { why: '--server', run: () => select(LAB, { server: 'a' }), says: /names --source and --dest .*not --server$/ },
   { why: 'the same host twice', run: () => select(LAB.replace('roles: [migration-dest]', 'roles: [migration-dest, migration-source]').replace('roles: [migration-source]', 'roles: [migration-source, migration-dest]'), { source: 'a', dest: 'a' }), says: /--source and --dest are both a/ },
   { why: 'no shared-dir', run: () => select(LAB.replace('    shared-dir: /srv/nfs/isobench\n    bridge: br-lab\n    roles: [migration-dest]', '    bridge: br-lab\n    roles: [migration-dest]')), says: /host b has no shared-dir in the inventory/ },
