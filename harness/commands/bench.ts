@@ -101,15 +101,25 @@ tcp-bulk, tcp-rr and random-io, 3 repetitions then until decided within --budget
 --hosts FILE --target kvm --suite migration [--source NAME] [--dest NAME] [--client NAME]: lab mode's live migration of the kvm guest
   between two hosts with a shared-dir, watched from the client host's echo probe when there is one (see README).`;
 
-/** A comma-separated list (or `all`), parsed item by item, duplicates (by `keyOf`) dropped. */
-function listOf<T>(flag: string, text: string, all: () => T[], parse: (name: string) => T, keyOf: (item: T) => string): T[] {
+/**
+ * A comma-separated list (or `all`), parsed item by item.
+ * @param what Completes "name each … once", e.g. `configuration`.
+ * @throws UsageError for an empty list, `all` inside a list, an item `parse` refuses, or an item
+ *   named twice (by `keyOf`): dropping it would leave the recorded command line, which a report
+ *   prints to reproduce the run, naming it twice.
+ */
+function listOf<T>(flag: string, what: string, text: string, all: () => T[], parse: (name: string) => T, keyOf: (item: T) => string): T[] {
   if (text === 'all') return all();
   const names = text.split(',').map((name) => name.trim()).filter(Boolean);
   if (names.length === 0) throw new UsageError(`--${flag} "${text}" names nothing: name at least one, or all`);
   // `all` stands alone; inside a list it would read as an unknown name and the hint "or all" would contradict it.
   if (names.includes('all')) throw new UsageError(`--${flag} ${text}: all stands alone (it already includes every one); give --${flag} all, or a list without it`);
   const items = new Map<string, T>();
-  for (const item of names.map(parse)) if (!items.has(keyOf(item))) items.set(keyOf(item), item);
+  for (const item of names.map(parse)) {
+    const key = keyOf(item);
+    if (items.has(key)) throw new UsageError(`--${flag} names ${key} twice: name each ${what} once`);
+    items.set(key, item);
+  }
   return [...items.values()];
 }
 
@@ -202,7 +212,8 @@ function choice<T extends string>(flag: string, text: string | undefined, choice
  * is `argv` as given. `--resume FILE` takes everything from the file instead (see resumeBenchOptions).
  * A target that can run none of the suites (a suite's `onlyTargets`, a driver's `onlySuites`) is not
  * in `targets` but in `leftOut`, with the reason, for `bench` to print (harness/target-fit.ts).
- * @throws UsageError for an unknown flag, target or suite, a value out of range, `--quick` with
+ * @throws UsageError for an unknown flag, target or suite, a target configuration or suite named
+ *   twice (`--target native,native`), a value out of range, `--quick` with
  *   `--full`, a named target that runs only other suites, no target left that can run the suites
  *   (`--target native --suite migration`), a `--subnet`/`--guard-range` validateNetworkRanges
  *   refuses, `--aa` without exactly one target, a `--baseline` not among the targets, or an
@@ -218,7 +229,7 @@ export async function parseBenchOptions(argv: string[]): Promise<BenchOptions & 
   // A bare `npm run bench`: the first look, each suite's headline point within a 5-minute budget.
   const firstLookRun = defaultMatrix && values.points === undefined;
   const quick = values.full ? false : values.quick === true || defaultMatrix;
-  let suites = listOf('suite', values.suite ?? 'all', () => [...DEFAULT_SUITES], parseSuite, (suite) => suite.name);
+  let suites = listOf('suite', 'suite', values.suite ?? 'all', () => [...DEFAULT_SUITES], parseSuite, (suite) => suite.name);
   const suiteOptions = parseSuiteOptions(values);
   let points: string[] | null = null;
   if (values.points !== undefined) {
@@ -229,7 +240,7 @@ export async function parseBenchOptions(argv: string[]): Promise<BenchOptions & 
   }
   const given = values.target === undefined
     ? allConfigurations()
-    : listOf('target', values.target, allConfigurations, parseTargetConfiguration, (configuration) => configuration.id);
+    : listOf('target', 'configuration', values.target, allConfigurations, parseTargetConfiguration, (configuration) => configuration.id);
   for (const { id, driver } of given) {
     const others = driver.onlySuites ? suites.filter((suite) => !driver.onlySuites!.includes(suite.name)) : [];
     if (others.length > 0) {

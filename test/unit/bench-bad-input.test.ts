@@ -132,6 +132,12 @@ const CASES: Case[] = [
   { name: 'an empty --seed (was seed 0)', argv: () => ['bench', '--target', 'native', '--seed', ''], line: /^--seed takes a whole number from 0 to 2147483647, not ""$/ },
   { name: 'an empty --max-steal (was 0 %)', argv: () => ['bench', '--target', 'native', '--max-steal', ''], line: /^--max-steal takes a number from 0 to 100, not ""$/ },
   { name: 'an empty --out (was the working directory)', argv: () => ['bench', '--target', 'native', '--out', ''], line: /^--out takes a directory, not an empty value: give a path, or leave --out out for runs\/$/ },
+  // Named twice: the duplicate was dropped, while the recorded command (a report's "Reproduce" line)
+  // kept it. `--reps 0`, refused later in the parse: should the refusal go, the case fails there
+  // rather than starting a run.
+  { name: 'a target named twice (silently dropped)', argv: () => ['bench', '--target', 'native,native', '--suite', 'tcp-rr', '--quick', '--reps', '0'], line: /^--target names native twice: name each configuration once$/ },
+  { name: 'a configuration named twice, written two ways', argv: () => ['bench', '--target', 'docker-nat:overlay,docker-nat:storage=overlay', '--reps', '0'], line: /^--target names docker-nat:overlay twice: name each configuration once$/ },
+  { name: 'a suite named twice (silently dropped)', argv: () => ['bench', '--target', 'native', '--suite', 'tcp-rr, tcp-rr', '--quick', '--reps', '0'], line: /^--suite names tcp-rr twice: name each suite once$/ },
   { name: 'all inside a list', argv: () => ['bench', '--target', 'native', '--suite', 'all,tcp-rr'], line: /^--suite all,tcp-rr: all stands alone \(it already includes every one\); give --suite all, or a list without it$/ },
   { name: 'a list that names nothing', argv: () => ['bench', '--target', 'native', '--suite', ','], line: /^--suite "," names nothing: name at least one, or all$/ },
   { name: '--reps 2.5', argv: () => ['bench', '--target', 'native', '--reps', '2.5'], line: /^--reps takes a whole number from 1 to 1000, not "2\.5"$/ },
