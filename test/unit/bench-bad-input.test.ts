@@ -138,6 +138,7 @@ const CASES: Case[] = [
   { name: 'a target named twice (silently dropped)', argv: () => ['bench', '--target', 'native,native', '--suite', 'tcp-rr', '--quick', '--reps', '0'], line: /^--target names native twice: name each configuration once$/ },
   { name: 'a configuration named twice, written two ways', argv: () => ['bench', '--target', 'docker-nat:overlay,docker-nat:storage=overlay', '--reps', '0'], line: /^--target names docker-nat:overlay twice: name each configuration once$/ },
   { name: 'a suite named twice (silently dropped)', argv: () => ['bench', '--target', 'native', '--suite', 'tcp-rr, tcp-rr', '--quick', '--reps', '0'], line: /^--suite names tcp-rr twice: name each suite once$/ },
+  { name: 'a point named twice (silently dropped)', argv: () => ['bench', '--target', 'native', '--points', 'tcp-rr/tcp,tcp-rr/tcp', '--quick', '--reps', '0'], line: /^--points names tcp-rr\/tcp twice: name each point once$/ },
   { name: 'all inside a list', argv: () => ['bench', '--target', 'native', '--suite', 'all,tcp-rr'], line: /^--suite all,tcp-rr: all stands alone \(it already includes every one\); give --suite all, or a list without it$/ },
   { name: 'a list that names nothing', argv: () => ['bench', '--target', 'native', '--suite', ','], line: /^--suite "," names nothing: name at least one, or all$/ },
   { name: '--reps 2.5', argv: () => ['bench', '--target', 'native', '--reps', '2.5'], line: /^--reps takes a whole number from 1 to 1000, not "2\.5"$/ },
