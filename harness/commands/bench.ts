@@ -425,8 +425,9 @@ export async function resumeBenchOptions(file: string, argv: readonly string[]):
 /**
  * `--until-decided` (default in quick runs whose `--reps` is at least 3), `--max-reps` and `--budget`,
  * or null when adaptive repetitions are off.
- * @throws UsageError for both `--until-decided` and `--no-until-decided`, `--max-reps` or `--budget`
- *   without adaptive repetitions, fewer than 3 `--reps`, a `--max-reps` below `--reps`, a bad duration.
+ * @throws UsageError for a malformed `--max-reps` or `--budget` (checked first), both `--until-decided`
+ *   and `--no-until-decided`, `--max-reps` or `--budget` without adaptive repetitions, fewer than 3
+ *   `--reps`, a `--max-reps` below `--reps`.
  */
 function adaptiveLimits(
   values: { 'until-decided'?: boolean; 'no-until-decided'?: boolean; 'max-reps'?: string; budget?: string },
@@ -435,10 +436,14 @@ function adaptiveLimits(
   defaultBudgetSeconds: number | null,
 ): AdaptiveLimits | null {
   if (values['until-decided'] && values['no-until-decided']) throw new UsageError('--until-decided and --no-until-decided contradict each other: choose one');
+  // A malformed value is said first, whatever else is wrong: `--budget 5x` without --quick was told
+  // to add --until-decided, only to be refused for the value after doing so.
+  const givenMaxRepetitions = values['max-reps'] === undefined ? undefined : integer('max-reps', values['max-reps'], 0, 1, 1000);
+  const givenBudgetSeconds = values.budget === undefined ? undefined : budgetSecondsOf(values.budget);
   // On by default in quick runs, unless --reps asks for fewer rounds than a verdict needs (a smoke run).
   const on = values['until-decided'] === true || (quick && values['no-until-decided'] !== true && repetitions >= MIN_ADAPTIVE_REPETITIONS);
   if (!on) {
-    const stray = values['max-reps'] !== undefined ? '--max-reps' : values.budget !== undefined ? '--budget' : null;
+    const stray = givenMaxRepetitions !== undefined ? '--max-reps' : givenBudgetSeconds !== undefined ? '--budget' : null;
     if (stray) throw new UsageError(`${stray} limits --until-decided, which is off in this run: add --until-decided or drop ${stray}`);
     return null;
   }
@@ -448,18 +453,20 @@ function adaptiveLimits(
   const fallback = Math.max(quick ? DEFAULT_MAX_REPETITIONS.quick : DEFAULT_MAX_REPETITIONS.full, repetitions);
   // A quick run's default adaptivity with --reps at or above its cap would add no round ("20
   // repetitions, then until decided (up to 20)", a newcomer's check): a plain run says what it is.
-  if (values['until-decided'] !== true && values['max-reps'] === undefined && values.budget === undefined && fallback === repetitions) return null;
-  const maxRepetitions = integer('max-reps', values['max-reps'], fallback, 1, 1000);
+  if (values['until-decided'] !== true && givenMaxRepetitions === undefined && givenBudgetSeconds === undefined && fallback === repetitions) return null;
+  const maxRepetitions = givenMaxRepetitions ?? fallback;
   if (maxRepetitions < repetitions) throw new UsageError(`--max-reps ${maxRepetitions} is below --reps ${repetitions}: raise --max-reps`);
-  let budgetSeconds: number | null = defaultBudgetSeconds;
-  if (values.budget !== undefined) {
-    try {
-      budgetSeconds = parseDuration(values.budget);
-    } catch (error) {
-      throw new UsageError(`--budget ${(error as Error).message}`, { cause: error });
-    }
-  }
+  const budgetSeconds = givenBudgetSeconds ?? defaultBudgetSeconds;
   return { maxRepetitions, budgetSeconds };
+}
+
+/** `--budget`'s seconds; a UsageError saying how a duration is written (parseDuration's words) otherwise. */
+function budgetSecondsOf(text: string): number {
+  try {
+    return parseDuration(text);
+  } catch (error) {
+    throw new UsageError(`--budget ${(error as Error).message}`, { cause: error });
+  }
 }
 
 /**

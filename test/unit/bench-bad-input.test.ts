@@ -146,6 +146,10 @@ const CASES: Case[] = [
   { name: '--margin=-1', argv: () => ['bench', '--target', 'native', '--margin=-1'], line: /^--margin takes a percentage above 0 and at most 100, not "-1"$/ },
   { name: '--max-reps below --reps', argv: () => ['bench', '--target', 'native', '--quick', '--reps', '6', '--max-reps', '5'], line: /^--max-reps 5 is below --reps 6: raise --max-reps$/ },
   { name: '--budget 5x', argv: () => ['bench', '--target', 'native', '--quick', '--budget', '5x'], line: /^--budget "5x" is not a duration: write it like 90s, 10m, 1h or 1h30m$/ },
+  // Without --quick it was told to add --until-decided, and then refused for the value.
+  { name: '--budget 5x without --quick', argv: () => ['bench', '--target', 'native', '--budget', '5x'], line: /^--budget "5x" is not a duration: write it like 90s, 10m, 1h or 1h30m$/ },
+  { name: '--max-reps lots without --quick', argv: () => ['bench', '--target', 'native', '--max-reps', 'lots'], line: /^--max-reps takes a whole number from 1 to 1000, not "lots"$/ },
+  { name: '--budget 10m without --quick (a good value: the run\'s mode is the problem)', argv: () => ['bench', '--target', 'native', '--budget', '10m'], line: /^--budget limits --until-decided, which is off in this run: add --until-decided or drop --budget$/ },
   { name: '--quick with --full', argv: () => ['bench', '--quick', '--full'], line: /^--quick and --full contradict each other: choose one$/ },
   { name: 'bad --storage', argv: () => ['bench', '--target', 'native', '--storage', 'aufs'], line: /^--storage takes one of volume, overlay, not "aufs"$/ },
   { name: '--vcpus 0', argv: () => ['bench', '--target', 'kvm', '--vcpus', '0'], line: /^--vcpus takes a whole number from 1 to 256, not "0"$/ },
