@@ -1,4 +1,3 @@
-import { parseArgs } from 'node:util';
 import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import type { AnySuite, SuiteOptions } from '../../contracts/suite.js';
@@ -381,7 +380,8 @@ export async function resumeBenchOptions(file: string, argv: readonly string[]):
   const run = rebuildRun(state, parseSuiteOptions);
   let recorded: { values: Record<string, unknown> };
   try {
-    recorded = parseArgs({ args: plan.command, options: FLAGS, strict: true });
+    // Read as the run's own command line was (parseFlags: `--out -1` is the directory -1).
+    recorded = parseFlags({ args: plan.command, options: FLAGS, strict: true });
   } catch (error) {
     throw new UsageError(`cannot rebuild the plan of ${file}: its command line (${plan.command.join(' ')}) no longer parses (${(error as Error).message.split('\n')[0]}); start a new run`, { cause: error });
   }

@@ -142,7 +142,11 @@ const CASES: Case[] = [
   { name: 'all inside a list', argv: () => ['bench', '--target', 'native', '--suite', 'all,tcp-rr'], line: /^--suite all,tcp-rr: all stands alone \(it already includes every one\); give --suite all, or a list without it$/ },
   { name: 'a list that names nothing', argv: () => ['bench', '--target', 'native', '--suite', ','], line: /^--suite "," names nothing: name at least one, or all$/ },
   { name: '--reps 2.5', argv: () => ['bench', '--target', 'native', '--reps', '2.5'], line: /^--reps takes a whole number from 1 to 1000, not "2\.5"$/ },
-  { name: '--margin -1', argv: () => ['bench', '--target', 'native', '--margin', '-1'], line: /^--margin needs a value; write a value that starts with "-" as --margin=VALUE$/ },
+  // parseArgs took -1 for a flag: the line told how to write a value starting with "-", not what the flag takes.
+  { name: '--margin -1', argv: () => ['bench', '--target', 'native', '--margin', '-1'], line: /^--margin takes a percentage above 0 and at most 100, not "-1"$/ },
+  { name: '--reps -1 (it said how to write a value starting with "-")', argv: () => ['bench', '--target', 'native', '--reps', '-1'], line: /^--reps takes a whole number from 1 to 1000, not "-1"$/ },
+  { name: '--seed -5', argv: () => ['bench', '--target', 'native', '--seed', '-5'], line: /^--seed takes a whole number from 0 to 2147483647, not "-5"$/ },
+  { name: '--reps -x (not a number: still how to write it)', argv: () => ['bench', '--target', 'native', '--reps', '-x'], line: /^--reps needs a value; write a value that starts with "-" as --reps=VALUE$/ },
   { name: '--margin=-1', argv: () => ['bench', '--target', 'native', '--margin=-1'], line: /^--margin takes a percentage above 0 and at most 100, not "-1"$/ },
   { name: '--max-reps below --reps', argv: () => ['bench', '--target', 'native', '--quick', '--reps', '6', '--max-reps', '5'], line: /^--max-reps 5 is below --reps 6: raise --max-reps$/ },
   { name: '--budget 5x', argv: () => ['bench', '--target', 'native', '--quick', '--budget', '5x'], line: /^--budget "5x" is not a duration: write it like 90s, 10m, 1h or 1h30m$/ },
