@@ -73,6 +73,8 @@ before(async () => {
   edited.points[0]!.trials[0]!.metrics![0]!.value = 'fast';
   await write('edited.json', JSON.stringify(edited));
   await write('future.json', JSON.stringify({ ...fixture, version: 3 }));
+  await write('package.json', JSON.stringify({ name: 'isobench', version: '0.1.0', type: 'module' }));
+  await write('other-schema.json', JSON.stringify({ schema: 'someone-else/results', version: 1 }));
   await write('not-a-dir', 'a file where a directory should be');
 });
 
@@ -204,6 +206,10 @@ const CASES: Case[] = [
   { name: 'results: an empty file', argv: () => ['results', file('empty.json')], line: /empty\.json is not a valid isobench results file: is not JSON \(Unexpected end of JSON input\); it is cut short or was edited: restore it from a copy, or rerun npm run bench$/ },
   { name: 'results: a truncated file', argv: () => ['results', file('truncated.json')], line: /truncated\.json is not a valid isobench results file: is not JSON \(.*\); it is cut short or was edited/ },
   { name: 'results: a hand-edited value', argv: () => ['results', file('edited.json')], line: /edited\.json is not a valid isobench results file: points\.0\.trials\.0\.metrics\.0\.value.*; it was edited or damaged: restore the file as isobench wrote it, or rerun npm run bench$/ },
+  // Another program's JSON was called a results file of schema version 0.1.0 (package.json's own version).
+  { name: 'results: another program\'s JSON (package.json)', argv: () => ['results', file('package.json')], line: /package\.json is not an isobench results file \(it has no "schema": "isobench\/results" field, nor a run's runId, plan and points\): name a results file npm run bench wrote, e\.g\. runs\/RUN-ID\.json$/ },
+  { name: 'results: JSON of another schema', argv: () => ['results', file('other-schema.json')], line: /other-schema\.json is not an isobench results file \(its "schema" is "someone-else\/results", not "isobench\/results"\): name a results file/ },
+  { name: 'report: another program\'s JSON', argv: () => ['report', file('package.json')], line: /package\.json is not an isobench results file \(it has no "schema"/ },
   { name: 'results: a future schema version', argv: () => ['results', file('future.json')], line: /future\.json is not a valid isobench results file: schema version 3 was written by a newer isobench; .*: upgrade isobench to read it$/ },
   { name: 'report: a truncated file', argv: () => ['report', file('truncated.json'), '--out', join(scratch, 'report.html')], line: /truncated\.json is not a valid isobench results file: is not JSON .*; it is cut short or was edited/ },
   { name: '--resume of a completed run', argv: () => ['bench', '--resume', file('completed/run.json')], line: /run\.json is a completed run: there is nothing to resume; start a new run with npm run bench$/ },
