@@ -25,8 +25,8 @@ export interface LabHostExtras {
 
 /**
  * Doctor's lines for one lab host: reachability, CPU, memory, kernel, KVM (the accel probe), vhost,
- * perf counters, Docker, libvirt (on the host, and from here over qemu+ssh:// when given), tool
- * versions, clock offset, and the image row when given.
+ * perf counters, the Docker daemon and client, libvirt (on the host, and from here over qemu+ssh://
+ * when given), tool versions, clock offset, and the image row when given.
  */
 export function labHostLines(host: LabHost, reachMs: number | null, extras: LabHostExtras = {}): string[] {
   const { image, libvirtOverSsh } = extras;
@@ -41,11 +41,15 @@ export function labHostLines(host: LabHost, reachMs: number | null, extras: LabH
     rows.push(['KVM', `${facts.accel}${facts.kvmDevice ? '' : ' (no /dev/kvm)'}: ${accelProbeWords(facts)}`]);
     rows.push(['/dev/vhost-net', facts.vhostNet ? 'present' : 'absent: guests use userspace virtio-net']);
     rows.push(['hardware perf counters', facts.perfCounters ? 'yes' : 'no: CPU cost from CPU time']);
-    rows.push(['docker daemon', facts.docker ? `${facts.docker.version} (${facts.docker.storageDriver}, cgroup v${facts.docker.cgroupVersion})` : 'not answering (or docker missing)']);
+    // The daemon's and the client's versions on rows of their own, each named (the client's stood
+    // unnamed among the tools, beside an unnamed daemon version).
+    const client = facts.tools.find((tool) => tool.tool === 'docker');
+    rows.push(['docker daemon (server)', facts.docker ? `${facts.docker.version} (${facts.docker.storageDriver}, cgroup v${facts.docker.cgroupVersion})` : 'not answering (or docker missing)']);
+    if (client) rows.push(['docker client', client.version ?? 'missing']);
     rows.push(['libvirtd', facts.libvirt ?? 'not answering (or virsh missing)']);
     if (libvirtOverSsh !== undefined) rows.push(['libvirt from here', libvirtOverSsh]);
     const missing = facts.tools.filter((tool) => tool.version === null).map((tool) => tool.tool);
-    rows.push(['tools', facts.tools.filter((tool) => tool.version !== null).map((tool) => tool.version).join('; ') || 'none']);
+    rows.push(['tools', facts.tools.filter((tool) => tool.version !== null && tool !== client).map((tool) => tool.version).join('; ') || 'none']);
     if (missing.length > 0) rows.push(['missing tools', missing.join(', ')]);
   } else if (libvirtOverSsh !== undefined) {
     rows.push(['libvirt from here', libvirtOverSsh]);

@@ -27,7 +27,7 @@ export function firstLook(suites: readonly AnySuite[]): { suites: AnySuite[]; po
 
 /**
  * Parses `--points` (`suite/pointId,…`) against the suites' points as this run would plan them.
- * Duplicates are dropped; the order of the suites' own points is kept by the plan, not this list's.
+ * The order of the suites' own points is kept by the plan, not this list's.
  * @param text The flag's text.
  * @param candidates The suites the run may use: those of `--suite`, or every default one when
  *   `named` is false (then the run's suites become those the list names).
@@ -35,7 +35,8 @@ export function firstLook(suites: readonly AnySuite[]): { suites: AnySuite[]; po
  * @param configOf The suite's config for `points()` (quick or full, cores, its options).
  * @returns The suites that hold a chosen point, in `candidates` order, and the selection keys.
  * @throws UsageError naming the item and the fix: not `suite/point`, an unknown suite, a suite
- *   `--suite` leaves out, a point the suite does not have (its points listed), an empty list.
+ *   `--suite` leaves out, a point the suite does not have (its points listed), an empty list, a
+ *   point named twice (dropping it would leave the recorded command line naming it twice).
  */
 export function parsePointList(
   text: string,
@@ -43,7 +44,9 @@ export function parsePointList(
   named: boolean,
   configOf: (suite: AnySuite) => SuiteConfig,
 ): { suites: AnySuite[]; points: string[] } {
-  const items = [...new Set(text.split(',').map((item) => item.trim()).filter(Boolean))];
+  const items = text.split(',').map((item) => item.trim()).filter(Boolean);
+  const twice = items.find((item, index) => items.indexOf(item) !== index);
+  if (twice !== undefined) throw new UsageError(`--points names ${twice} twice: name each point once`);
   if (items.length === 0) throw new UsageError(`--points "${text}" names nothing: name points as SUITE/POINT, e.g. --points tcp-bulk/client-to-server,random-io/randread`);
   const keys: string[] = [];
   const used = new Set<string>();

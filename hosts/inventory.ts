@@ -46,11 +46,25 @@ export function parseSshTarget(text: string): SshTarget | null {
   return port === undefined ? { user: match[1]!, address } : { user: match[1]!, address, port };
 }
 
+/**
+ * What is wrong with an inventory's `ssh` text, completing "ssh …"; null when parseSshTarget reads it.
+ * A port out of range is said as such: the form's general wording sent a newcomer looking at the form.
+ */
+function sshProblem(text: string): string | null {
+  if (parseSshTarget(text) !== null) return null;
+  const port = SSH_FORM.exec(text)?.[3];
+  if (port !== undefined) return `${text}: port ${port} is out of range 1-65535: use a port in that range, or leave :PORT out for ssh's default`;
+  return 'must be user@address[:port], e.g. root@lab-sut.example:22';
+}
+
 const HostEntry = z.strictObject({
   name: z.string().regex(/^[a-z][a-z0-9-]{0,31}$/, 'must be lower-case letters, digits and - (at most 32, starting with a letter)'),
   ssh: z
     .string()
-    .refine((text) => parseSshTarget(text) !== null, 'must be user@address[:port], e.g. root@lab-sut.example:22')
+    .superRefine((text, context) => {
+      const problem = sshProblem(text);
+      if (problem !== null) context.addIssue({ code: 'custom', message: problem });
+    })
     .optional(),
   'test-address': z.string().regex(/^\d{1,3}(\.\d{1,3}){3}$/, 'must be an IPv4 address like 198.18.1.2'),
   'data-dir': z.string().startsWith('/', 'must be an absolute path').optional(),
@@ -233,7 +247,11 @@ function describeIssue(issue: z.core.$ZodIssue, raw: unknown): string {
   if (issue.code === 'invalid_type' && /received undefined/.test(issue.message)) return `${where}: ${fieldText || path.join('.')} is missing`;
   if (path.length === 1) return `${path[0]} ${issue.message}`;
   if (issue.code === 'invalid_type') return `${where}: ${fieldText}: ${issue.message}`;
-  if (issue.code === 'invalid_value' && path.includes('roles')) return `${where}: ${fieldText}: unknown role, the roles are ${HOST_ROLES.join(', ')}`;
+  if (issue.code === 'invalid_value' && path.includes('roles')) {
+    // The value as written, so a typo (`sever`) is seen without counting list items.
+    const value = path.reduce<unknown>((node, key) => (node as Record<string, unknown> | undefined)?.[key], raw);
+    return `${where}: ${fieldText}: unknown role ${JSON.stringify(value)}: the roles are ${HOST_ROLES.join(', ')}`;
+  }
   return `${where}: ${fieldText || 'value'} ${issue.message}`;
 }
 

@@ -1,4 +1,6 @@
 import { realpath } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { prepareOutputDirectory, removeCreated } from '../core/output-directory.js';
 import { compareBeforeAfter, type BeforeAfter } from '../results/before-after.js';
 import { ResultsFormatError, type ResultsFile } from '../results/schema.js';
 import { UsageError } from '../core/errors.js';
@@ -40,10 +42,12 @@ const PROCESS_OUTPUT: ReportOutput = {
  * `isobench report`: parses its arguments, writes the report, prints the path. With two files
  * (BEFORE AFTER) it also compares them point by point (results/before-after.ts): the page gets a
  * before/after section, the terminal a few summary lines before the path, and a warning line on
- * stderr when the hosts differ. Returns the exit code.
+ * stderr when the hosts differ. A missing directory of `--out` is created, as `bench --out` does,
+ * and a line on stderr says so. Returns the exit code.
  * @param output Where lines go (default stdout and stderr).
  * @throws UsageError (exit 2, one line) for bad flags, a file that cannot be read or is not a
- *   results file, more than two files, or the same file (or run) named twice.
+ *   results file, more than two files, the same file (or run) named twice, or an `--out` whose
+ *   directory cannot be created or written (prepareOutputDirectory).
  */
 export async function runReportCommand(argv: string[], targetStyle?: TargetStyleLookup, output: ReportOutput = PROCESS_OUTPUT): Promise<number> {
   const options = parseOptions(argv);
@@ -74,15 +78,28 @@ export async function runReportCommand(argv: string[], targetStyle?: TargetStyle
   const comparison = beforeAfter ? await compareFiles(options.files, results) : undefined;
   const warning = comparison ? hostWarningLine(comparison) : null;
   if (warning) output.warn(warning);
-  const written = await writeReport(results, {
-    format: options.format,
-    sources,
-    ...(targetStyle ? { targetStyle } : {}),
-    out: options.out ?? reportPathBeside(options.files, options.format),
-    ...(options.baseline !== undefined ? { baseline: options.baseline } : {}),
-    ...(options.title !== undefined ? { title: options.title } : {}),
-    ...(comparison ? { beforeAfter: comparison } : {}),
-  });
+  const out = options.out ?? reportPathBeside(options.files, options.format);
+  // As `bench --out` does: a missing directory is created, checked writable before the figures are
+  // rendered, removed again if the report fails, and said (a mistyped path must not go unnoticed).
+  const directory = await prepareOutputDirectory(options.format === 'html' ? dirname(out) : out, { flag: '--out', probeBytes: 4096 });
+  let written: string;
+  try {
+    written = await writeReport(results, {
+      format: options.format,
+      sources,
+      ...(targetStyle ? { targetStyle } : {}),
+      out,
+      ...(options.baseline !== undefined ? { baseline: options.baseline } : {}),
+      ...(options.title !== undefined ? { title: options.title } : {}),
+      ...(comparison ? { beforeAfter: comparison } : {}),
+    });
+  } catch (error) {
+    await removeCreated(directory.created);
+    throw error;
+  }
+  // svg and csv write into --out itself: making that directory is the command's work, not news.
+  const made = directory.created.filter((path) => options.format === 'html' || path !== directory.path);
+  if (made[0] !== undefined) output.warn(`created the directory ${made[0]}, which did not exist`);
   if (comparison) for (const line of beforeAfterSummary(comparison)) output.print(line);
   output.print(written);
   return 0;

@@ -43,13 +43,24 @@ function fromVersion1(data: Json): Json {
  * Validates parsed JSON as a results file of any readable version and returns it as the current
  * version, verdicts recomputed from the raw trials when it was upgraded.
  * @param source Names the file in errors.
- * @throws ResultsFormatError (exit code 2) for another schema, a version this isobench does not know
+ * @throws ResultsFormatError (exit code 2) for JSON that is no results file (no or another `schema`
+ *   field: the message says so, not "not a valid isobench results file"), a version this isobench does not know
  *   (a newer isobench wrote it: the message says to upgrade), or a value that does not match.
  */
 export function upgradeResults(data: unknown, source: string): ResultsFile {
   if (typeof data !== 'object' || data === null || Array.isArray(data)) throw new ResultsFormatError(source, 'is not a JSON object');
   const json = data as Json;
-  if (json.schema !== RESULTS_SCHEMA_ID) return parseResultsFile(data, source);
+  if (json.schema !== RESULTS_SCHEMA_ID) {
+    // Another program's JSON (package.json) was called a results file of an unsupported schema
+    // version (its own `version`): it is no results file at all. One with a run's fields is a
+    // damaged results file, and the schema says which field is wrong.
+    const ours = ['runId', 'plan', 'points'].some((field) => field in json);
+    if (json.schema !== undefined || !ours) {
+      const details = json.schema === undefined ? `it has no "schema": "${RESULTS_SCHEMA_ID}" field, nor a run's runId, plan and points` : `its "schema" is ${JSON.stringify(json.schema)}, not "${RESULTS_SCHEMA_ID}"`;
+      throw new ResultsFormatError(source, details, { message: `${source} is not an isobench results file (${details}): name a results file npm run bench wrote, e.g. runs/RUN-ID.json` });
+    }
+    return parseResultsFile(data, source);
+  }
   const version = json.version;
   if (version === RESULTS_SCHEMA_VERSION) return parseResultsFile(data, source);
   if (version === 1) return withVerdicts(parseResultsFile(fromVersion1(json), source));

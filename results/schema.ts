@@ -484,12 +484,15 @@ export class ResultsFormatError extends IsobenchError {
   /**
    * @param source The file's path (or another name for where the data came from).
    * @param details What did not fit, e.g. formatZodIssues' text.
+   * @param options `message` replaces the default `SOURCE is not a valid isobench results file: DETAILS`
+   *   where the file is no results file at all (another program's JSON), not a damaged one.
    */
   constructor(
     readonly source: string,
     readonly details: string,
+    options: { message?: string } = {},
   ) {
-    super(`${source} is not a valid isobench results file: ${details}`, { exitCode: 2 });
+    super(options.message ?? `${source} is not a valid isobench results file: ${details}`, { exitCode: 2 });
   }
 }
 

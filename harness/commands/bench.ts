@@ -1,4 +1,3 @@
-import { parseArgs } from 'node:util';
 import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import type { AnySuite, SuiteOptions } from '../../contracts/suite.js';
@@ -101,15 +100,25 @@ tcp-bulk, tcp-rr and random-io, 3 repetitions then until decided within --budget
 --hosts FILE --target kvm --suite migration [--source NAME] [--dest NAME] [--client NAME]: lab mode's live migration of the kvm guest
   between two hosts with a shared-dir, watched from the client host's echo probe when there is one (see README).`;
 
-/** A comma-separated list (or `all`), parsed item by item, duplicates (by `keyOf`) dropped. */
-function listOf<T>(flag: string, text: string, all: () => T[], parse: (name: string) => T, keyOf: (item: T) => string): T[] {
+/**
+ * A comma-separated list (or `all`), parsed item by item.
+ * @param what Completes "name each … once", e.g. `configuration`.
+ * @throws UsageError for an empty list, `all` inside a list, an item `parse` refuses, or an item
+ *   named twice (by `keyOf`): dropping it would leave the recorded command line, which a report
+ *   prints to reproduce the run, naming it twice.
+ */
+function listOf<T>(flag: string, what: string, text: string, all: () => T[], parse: (name: string) => T, keyOf: (item: T) => string): T[] {
   if (text === 'all') return all();
   const names = text.split(',').map((name) => name.trim()).filter(Boolean);
   if (names.length === 0) throw new UsageError(`--${flag} "${text}" names nothing: name at least one, or all`);
   // `all` stands alone; inside a list it would read as an unknown name and the hint "or all" would contradict it.
   if (names.includes('all')) throw new UsageError(`--${flag} ${text}: all stands alone (it already includes every one); give --${flag} all, or a list without it`);
   const items = new Map<string, T>();
-  for (const item of names.map(parse)) if (!items.has(keyOf(item))) items.set(keyOf(item), item);
+  for (const item of names.map(parse)) {
+    const key = keyOf(item);
+    if (items.has(key)) throw new UsageError(`--${flag} names ${key} twice: name each ${what} once`);
+    items.set(key, item);
+  }
   return [...items.values()];
 }
 
@@ -202,7 +211,8 @@ function choice<T extends string>(flag: string, text: string | undefined, choice
  * is `argv` as given. `--resume FILE` takes everything from the file instead (see resumeBenchOptions).
  * A target that can run none of the suites (a suite's `onlyTargets`, a driver's `onlySuites`) is not
  * in `targets` but in `leftOut`, with the reason, for `bench` to print (harness/target-fit.ts).
- * @throws UsageError for an unknown flag, target or suite, a value out of range, `--quick` with
+ * @throws UsageError for an unknown flag, target or suite, a target configuration or suite named
+ *   twice (`--target native,native`), a value out of range, `--quick` with
  *   `--full`, a named target that runs only other suites, no target left that can run the suites
  *   (`--target native --suite migration`), a `--subnet`/`--guard-range` validateNetworkRanges
  *   refuses, `--aa` without exactly one target, a `--baseline` not among the targets, or an
@@ -218,7 +228,7 @@ export async function parseBenchOptions(argv: string[]): Promise<BenchOptions & 
   // A bare `npm run bench`: the first look, each suite's headline point within a 5-minute budget.
   const firstLookRun = defaultMatrix && values.points === undefined;
   const quick = values.full ? false : values.quick === true || defaultMatrix;
-  let suites = listOf('suite', values.suite ?? 'all', () => [...DEFAULT_SUITES], parseSuite, (suite) => suite.name);
+  let suites = listOf('suite', 'suite', values.suite ?? 'all', () => [...DEFAULT_SUITES], parseSuite, (suite) => suite.name);
   const suiteOptions = parseSuiteOptions(values);
   let points: string[] | null = null;
   if (values.points !== undefined) {
@@ -229,7 +239,7 @@ export async function parseBenchOptions(argv: string[]): Promise<BenchOptions & 
   }
   const given = values.target === undefined
     ? allConfigurations()
-    : listOf('target', values.target, allConfigurations, parseTargetConfiguration, (configuration) => configuration.id);
+    : listOf('target', 'configuration', values.target, allConfigurations, parseTargetConfiguration, (configuration) => configuration.id);
   for (const { id, driver } of given) {
     const others = driver.onlySuites ? suites.filter((suite) => !driver.onlySuites!.includes(suite.name)) : [];
     if (others.length > 0) {
@@ -370,7 +380,8 @@ export async function resumeBenchOptions(file: string, argv: readonly string[]):
   const run = rebuildRun(state, parseSuiteOptions);
   let recorded: { values: Record<string, unknown> };
   try {
-    recorded = parseArgs({ args: plan.command, options: FLAGS, strict: true });
+    // Read as the run's own command line was (parseFlags: `--out -1` is the directory -1).
+    recorded = parseFlags({ args: plan.command, options: FLAGS, strict: true });
   } catch (error) {
     throw new UsageError(`cannot rebuild the plan of ${file}: its command line (${plan.command.join(' ')}) no longer parses (${(error as Error).message.split('\n')[0]}); start a new run`, { cause: error });
   }
@@ -414,8 +425,9 @@ export async function resumeBenchOptions(file: string, argv: readonly string[]):
 /**
  * `--until-decided` (default in quick runs whose `--reps` is at least 3), `--max-reps` and `--budget`,
  * or null when adaptive repetitions are off.
- * @throws UsageError for both `--until-decided` and `--no-until-decided`, `--max-reps` or `--budget`
- *   without adaptive repetitions, fewer than 3 `--reps`, a `--max-reps` below `--reps`, a bad duration.
+ * @throws UsageError for a malformed `--max-reps` or `--budget` (checked first), both `--until-decided`
+ *   and `--no-until-decided`, `--max-reps` or `--budget` without adaptive repetitions, fewer than 3
+ *   `--reps`, a `--max-reps` below `--reps`.
  */
 function adaptiveLimits(
   values: { 'until-decided'?: boolean; 'no-until-decided'?: boolean; 'max-reps'?: string; budget?: string },
@@ -424,10 +436,14 @@ function adaptiveLimits(
   defaultBudgetSeconds: number | null,
 ): AdaptiveLimits | null {
   if (values['until-decided'] && values['no-until-decided']) throw new UsageError('--until-decided and --no-until-decided contradict each other: choose one');
+  // A malformed value is said first, whatever else is wrong: `--budget 5x` without --quick was told
+  // to add --until-decided, only to be refused for the value after doing so.
+  const givenMaxRepetitions = values['max-reps'] === undefined ? undefined : integer('max-reps', values['max-reps'], 0, 1, 1000);
+  const givenBudgetSeconds = values.budget === undefined ? undefined : budgetSecondsOf(values.budget);
   // On by default in quick runs, unless --reps asks for fewer rounds than a verdict needs (a smoke run).
   const on = values['until-decided'] === true || (quick && values['no-until-decided'] !== true && repetitions >= MIN_ADAPTIVE_REPETITIONS);
   if (!on) {
-    const stray = values['max-reps'] !== undefined ? '--max-reps' : values.budget !== undefined ? '--budget' : null;
+    const stray = givenMaxRepetitions !== undefined ? '--max-reps' : givenBudgetSeconds !== undefined ? '--budget' : null;
     if (stray) throw new UsageError(`${stray} limits --until-decided, which is off in this run: add --until-decided or drop ${stray}`);
     return null;
   }
@@ -437,18 +453,20 @@ function adaptiveLimits(
   const fallback = Math.max(quick ? DEFAULT_MAX_REPETITIONS.quick : DEFAULT_MAX_REPETITIONS.full, repetitions);
   // A quick run's default adaptivity with --reps at or above its cap would add no round ("20
   // repetitions, then until decided (up to 20)", a newcomer's check): a plain run says what it is.
-  if (values['until-decided'] !== true && values['max-reps'] === undefined && values.budget === undefined && fallback === repetitions) return null;
-  const maxRepetitions = integer('max-reps', values['max-reps'], fallback, 1, 1000);
+  if (values['until-decided'] !== true && givenMaxRepetitions === undefined && givenBudgetSeconds === undefined && fallback === repetitions) return null;
+  const maxRepetitions = givenMaxRepetitions ?? fallback;
   if (maxRepetitions < repetitions) throw new UsageError(`--max-reps ${maxRepetitions} is below --reps ${repetitions}: raise --max-reps`);
-  let budgetSeconds: number | null = defaultBudgetSeconds;
-  if (values.budget !== undefined) {
-    try {
-      budgetSeconds = parseDuration(values.budget);
-    } catch (error) {
-      throw new UsageError(`--budget ${(error as Error).message}`, { cause: error });
-    }
-  }
+  const budgetSeconds = givenBudgetSeconds ?? defaultBudgetSeconds;
   return { maxRepetitions, budgetSeconds };
+}
+
+/** `--budget`'s seconds; a UsageError saying how a duration is written (parseDuration's words) otherwise. */
+function budgetSecondsOf(text: string): number {
+  try {
+    return parseDuration(text);
+  } catch (error) {
+    throw new UsageError(`--budget ${(error as Error).message}`, { cause: error });
+  }
 }
 
 /**

@@ -2,7 +2,7 @@ import { UsageError } from '../../core/errors.js';
 import { dockerAvailability } from '../../provisioning/docker/daemon.js';
 import { DEFAULT_GUARD_RANGE } from '../../provisioning/topology.js';
 import { doctorLab } from '../lab-doctor.js';
-import { freeDiskBytes, probeDocker, probeHost } from '../../provisioning/host-probe.js';
+import { freeDiskBytes, probeDocker, probeHost, type DockerFacts } from '../../provisioning/host-probe.js';
 import { kvmDoctorCheck, libvirtDoctorCheck } from '../../provisioning/kvm/doctor.js';
 import { DRIVERS } from '../../provisioning/targets/index.js';
 import { qemuVersionLine } from '../../provisioning/targets/kvm.js';
@@ -10,10 +10,32 @@ import { SUITES } from '../../suites/index.js';
 import { missingTools } from '../../core/tools.js';
 import { parseFlags } from '../../core/flags.js';
 
-interface Row {
+/** One line of doctor's table: what is checked, what was found, what to do or know about it. */
+export interface Row {
   check: string;
   value: string;
   note: string;
+}
+
+/**
+ * Doctor's Docker rows, each naming whose version it shows: the daemon's (`docker info`'s server
+ * version) and the client's (`docker --version`). Both were bare version numbers, one row called
+ * `docker`, and the two differ when only one of them was upgraded.
+ * @param daemon The daemon's facts, or null when it does not answer.
+ * @param client The `docker --version` line, or null when the docker command is missing.
+ * @param silentNote The note when the daemon does not answer (why, or that the targets start it).
+ * @returns Two rows, `docker daemon (server)` then `docker client`.
+ */
+export function dockerRows(daemon: DockerFacts | null, client: string | null, silentNote: string): Row[] {
+  const proxy = daemon === null || daemon.userlandProxy === null ? 'unknown' : daemon.userlandProxy ? 'on' : 'off';
+  return [
+    {
+      check: 'docker daemon (server)',
+      value: daemon ? `${daemon.version} (${daemon.storageDriver}, cgroup v${daemon.cgroupVersion}, userland proxy ${proxy})` : 'not answering',
+      note: daemon ? '' : silentNote,
+    },
+    { check: 'docker client', value: client ?? 'missing', note: client === null ? 'apt-get install docker.io' : '' },
+  ];
 }
 
 const GiB = 1024 ** 3;
@@ -56,13 +78,9 @@ export async function doctorCommand(argv: string[] = []): Promise<number> {
   rows.push({ check: 'libvirtd', ...(await libvirtDoctorCheck()) });
   rows.push({ check: '/dev/vhost-net', value: host.vhostNet ? 'present' : 'absent', note: host.vhostNet ? '' : 'guests use userspace virtio-net (recorded in results)' });
   const docker = await probeDocker();
-  const proxy = docker?.userlandProxy === null || docker === null ? 'unknown' : docker.userlandProxy ? 'on' : 'off';
-  rows.push({
-    check: 'docker daemon',
-    value: docker ? `${docker.version} (${docker.storageDriver}, cgroup v${docker.cgroupVersion}, userland proxy ${proxy})` : 'not answering',
-    note: docker ? '' : ((await dockerAvailability()) ?? 'the Docker targets start dockerd when they run'),
-  });
-  for (const tool of host.tools) rows.push({ check: tool.tool, value: tool.version ?? 'missing', note: '' });
+  const client = host.tools.find((tool) => tool.tool === 'docker')?.version ?? null;
+  rows.push(...dockerRows(docker, client, docker ? '' : ((await dockerAvailability()) ?? 'the Docker targets start dockerd when they run')));
+  for (const tool of host.tools) if (tool.tool !== 'docker') rows.push({ check: tool.tool, value: tool.version ?? 'missing', note: '' });
   for (const driver of DRIVERS) {
     const name = driver.name;
     const missing = await missingTools(driver.hostTools);

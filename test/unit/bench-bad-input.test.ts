@@ -73,6 +73,8 @@ before(async () => {
   edited.points[0]!.trials[0]!.metrics![0]!.value = 'fast';
   await write('edited.json', JSON.stringify(edited));
   await write('future.json', JSON.stringify({ ...fixture, version: 3 }));
+  await write('package.json', JSON.stringify({ name: 'isobench', version: '0.1.0', type: 'module' }));
+  await write('other-schema.json', JSON.stringify({ schema: 'someone-else/results', version: 1 }));
   await write('not-a-dir', 'a file where a directory should be');
 });
 
@@ -132,13 +134,28 @@ const CASES: Case[] = [
   { name: 'an empty --seed (was seed 0)', argv: () => ['bench', '--target', 'native', '--seed', ''], line: /^--seed takes a whole number from 0 to 2147483647, not ""$/ },
   { name: 'an empty --max-steal (was 0 %)', argv: () => ['bench', '--target', 'native', '--max-steal', ''], line: /^--max-steal takes a number from 0 to 100, not ""$/ },
   { name: 'an empty --out (was the working directory)', argv: () => ['bench', '--target', 'native', '--out', ''], line: /^--out takes a directory, not an empty value: give a path, or leave --out out for runs\/$/ },
+  // Named twice: the duplicate was dropped, while the recorded command (a report's "Reproduce" line)
+  // kept it. `--reps 0`, refused later in the parse: should the refusal go, the case fails there
+  // rather than starting a run.
+  { name: 'a target named twice (silently dropped)', argv: () => ['bench', '--target', 'native,native', '--suite', 'tcp-rr', '--quick', '--reps', '0'], line: /^--target names native twice: name each configuration once$/ },
+  { name: 'a configuration named twice, written two ways', argv: () => ['bench', '--target', 'docker-nat:overlay,docker-nat:storage=overlay', '--reps', '0'], line: /^--target names docker-nat:overlay twice: name each configuration once$/ },
+  { name: 'a suite named twice (silently dropped)', argv: () => ['bench', '--target', 'native', '--suite', 'tcp-rr, tcp-rr', '--quick', '--reps', '0'], line: /^--suite names tcp-rr twice: name each suite once$/ },
+  { name: 'a point named twice (silently dropped)', argv: () => ['bench', '--target', 'native', '--points', 'tcp-rr/tcp,tcp-rr/tcp', '--quick', '--reps', '0'], line: /^--points names tcp-rr\/tcp twice: name each point once$/ },
   { name: 'all inside a list', argv: () => ['bench', '--target', 'native', '--suite', 'all,tcp-rr'], line: /^--suite all,tcp-rr: all stands alone \(it already includes every one\); give --suite all, or a list without it$/ },
   { name: 'a list that names nothing', argv: () => ['bench', '--target', 'native', '--suite', ','], line: /^--suite "," names nothing: name at least one, or all$/ },
   { name: '--reps 2.5', argv: () => ['bench', '--target', 'native', '--reps', '2.5'], line: /^--reps takes a whole number from 1 to 1000, not "2\.5"$/ },
-  { name: '--margin -1', argv: () => ['bench', '--target', 'native', '--margin', '-1'], line: /^--margin needs a value; write a value that starts with "-" as --margin=VALUE$/ },
+  // parseArgs took -1 for a flag: the line told how to write a value starting with "-", not what the flag takes.
+  { name: '--margin -1', argv: () => ['bench', '--target', 'native', '--margin', '-1'], line: /^--margin takes a percentage above 0 and at most 100, not "-1"$/ },
+  { name: '--reps -1 (it said how to write a value starting with "-")', argv: () => ['bench', '--target', 'native', '--reps', '-1'], line: /^--reps takes a whole number from 1 to 1000, not "-1"$/ },
+  { name: '--seed -5', argv: () => ['bench', '--target', 'native', '--seed', '-5'], line: /^--seed takes a whole number from 0 to 2147483647, not "-5"$/ },
+  { name: '--reps -x (not a number: still how to write it)', argv: () => ['bench', '--target', 'native', '--reps', '-x'], line: /^--reps needs a value; write a value that starts with "-" as --reps=VALUE$/ },
   { name: '--margin=-1', argv: () => ['bench', '--target', 'native', '--margin=-1'], line: /^--margin takes a percentage above 0 and at most 100, not "-1"$/ },
   { name: '--max-reps below --reps', argv: () => ['bench', '--target', 'native', '--quick', '--reps', '6', '--max-reps', '5'], line: /^--max-reps 5 is below --reps 6: raise --max-reps$/ },
   { name: '--budget 5x', argv: () => ['bench', '--target', 'native', '--quick', '--budget', '5x'], line: /^--budget "5x" is not a duration: write it like 90s, 10m, 1h or 1h30m$/ },
+  // Without --quick it was told to add --until-decided, and then refused for the value.
+  { name: '--budget 5x without --quick', argv: () => ['bench', '--target', 'native', '--budget', '5x'], line: /^--budget "5x" is not a duration: write it like 90s, 10m, 1h or 1h30m$/ },
+  { name: '--max-reps lots without --quick', argv: () => ['bench', '--target', 'native', '--max-reps', 'lots'], line: /^--max-reps takes a whole number from 1 to 1000, not "lots"$/ },
+  { name: '--budget 10m without --quick (a good value: the run\'s mode is the problem)', argv: () => ['bench', '--target', 'native', '--budget', '10m'], line: /^--budget limits --until-decided, which is off in this run: add --until-decided or drop --budget$/ },
   { name: '--quick with --full', argv: () => ['bench', '--quick', '--full'], line: /^--quick and --full contradict each other: choose one$/ },
   { name: 'bad --storage', argv: () => ['bench', '--target', 'native', '--storage', 'aufs'], line: /^--storage takes one of volume, overlay, not "aufs"$/ },
   { name: '--vcpus 0', argv: () => ['bench', '--target', 'kvm', '--vcpus', '0'], line: /^--vcpus takes a whole number from 1 to 256, not "0"$/ },
@@ -189,6 +206,10 @@ const CASES: Case[] = [
   { name: 'results: an empty file', argv: () => ['results', file('empty.json')], line: /empty\.json is not a valid isobench results file: is not JSON \(Unexpected end of JSON input\); it is cut short or was edited: restore it from a copy, or rerun npm run bench$/ },
   { name: 'results: a truncated file', argv: () => ['results', file('truncated.json')], line: /truncated\.json is not a valid isobench results file: is not JSON \(.*\); it is cut short or was edited/ },
   { name: 'results: a hand-edited value', argv: () => ['results', file('edited.json')], line: /edited\.json is not a valid isobench results file: points\.0\.trials\.0\.metrics\.0\.value.*; it was edited or damaged: restore the file as isobench wrote it, or rerun npm run bench$/ },
+  // Another program's JSON was called a results file of schema version 0.1.0 (package.json's own version).
+  { name: 'results: another program\'s JSON (package.json)', argv: () => ['results', file('package.json')], line: /package\.json is not an isobench results file \(it has no "schema": "isobench\/results" field, nor a run's runId, plan and points\): name a results file npm run bench wrote, e\.g\. runs\/RUN-ID\.json$/ },
+  { name: 'results: JSON of another schema', argv: () => ['results', file('other-schema.json')], line: /other-schema\.json is not an isobench results file \(its "schema" is "someone-else\/results", not "isobench\/results"\): name a results file/ },
+  { name: 'report: another program\'s JSON', argv: () => ['report', file('package.json')], line: /package\.json is not an isobench results file \(it has no "schema"/ },
   { name: 'results: a future schema version', argv: () => ['results', file('future.json')], line: /future\.json is not a valid isobench results file: schema version 3 was written by a newer isobench; .*: upgrade isobench to read it$/ },
   { name: 'report: a truncated file', argv: () => ['report', file('truncated.json'), '--out', join(scratch, 'report.html')], line: /truncated\.json is not a valid isobench results file: is not JSON .*; it is cut short or was edited/ },
   { name: '--resume of a completed run', argv: () => ['bench', '--resume', file('completed/run.json')], line: /run\.json is a completed run: there is nothing to resume; start a new run with npm run bench$/ },

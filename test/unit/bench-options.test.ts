@@ -63,7 +63,8 @@ test('bad values are one UsageError line saying what to do', async () => {
     [[...base, '--margin', '0'], '--margin takes a percentage above 0 and at most 100, not "0"'],
     [[...base, '--margin', 'five'], '--margin takes a percentage above 0 and at most 100, not "five"'],
     [[...base, '--noise-floor', '101'], '--noise-floor takes a percentage above 0 and at most 100, not "101"'],
-    [[...base, '--max-steal', '-1'], '--max-steal needs a value; write a value that starts with "-" as --max-steal=VALUE'],
+    // A negative number is the flag's value, so the line says what the flag takes.
+    [[...base, '--max-steal', '-1'], '--max-steal takes a number from 0 to 100, not "-1"'],
     [[...base, '--max-steal=-1'], '--max-steal takes a number from 0 to 100, not "-1"'],
     [[...base, '--until-decided', '--no-until-decided'], '--until-decided and --no-until-decided contradict each other: choose one'],
     [[...base, '--max-reps', '8'], '--max-reps limits --until-decided, which is off in this run: add --until-decided or drop --max-reps'],

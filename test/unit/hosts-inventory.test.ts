@@ -61,7 +61,9 @@ const BAD: Array<{ why: string; text: string; says: RegExp }> = [
   { why: 'duplicate host name', text: GOOD.replace('name: peer', 'name: sut'), says: /hosts\[1\] \(sut\): duplicate host name "sut"/ },
   { why: 'duplicate test-address', text: GOOD.replace('198.18.1.3', '198.18.1.2'), says: /hosts\[1\] \(peer\): duplicate test-address 198\.18\.1\.2, already host sut's/ },
   { why: 'ssh without user', text: GOOD.replace('root@lab-peer.example', 'lab-peer.example'), says: /hosts\[1\] \(peer\): ssh must be user@address\[:port\]/ },
-  { why: 'ssh port out of range', text: GOOD.replace(':22', ':70000'), says: /hosts\[0\] \(sut\): ssh must be user@address\[:port\]/ },
+  // It said the form was wrong, when only the port was.
+  { why: 'ssh port out of range', text: GOOD.replace('root@lab-sut.example:22', 'root@host:70000'), says: /^--hosts lab\.yaml: hosts\[0\] \(sut\): ssh root@host:70000: port 70000 is out of range 1-65535: use a port in that range, or leave :PORT out for ssh's default$/ },
+  { why: 'ssh port 0', text: GOOD.replace(':22', ':0'), says: /hosts\[0\] \(sut\): ssh root@lab-sut\.example:0: port 0 is out of range 1-65535/ },
   { why: 'ssh that would be an option', text: GOOD.replace('root@lab-peer.example', '-oProxyCommand=x@y'), says: /hosts\[1\] \(peer\): ssh must be/ },
   { why: 'ssh as a URL', text: GOOD.replace('root@lab-peer.example', 'ssh://root@lab-peer.example'), says: /hosts\[1\] \(peer\): ssh must be/ },
   { why: 'remote host without ssh', text: GOOD.replace('    ssh: root@lab-peer.example\n', ''), says: /hosts\[1\] \(peer\): ssh is missing/ },
@@ -69,7 +71,9 @@ const BAD: Array<{ why: string; text: string; says: RegExp }> = [
   { why: 'test-address outside the test range', text: GOOD.replace('198.18.1.3', '192.168.1.3'), says: /hosts\[1\] \(peer\): test-address 192\.168\.1\.3 lies outside the test range 198\.18\.0\.0\/15/ },
   { why: 'test-address not an address', text: GOOD.replace('198.18.1.3', 'lab-peer'), says: /hosts\[1\] \(peer\): test-address must be an IPv4 address/ },
   { why: 'test-address with a part over 255', text: GOOD.replace('198.18.1.3', '198.18.1.300'), says: /test-address 198\.18\.1\.300 is not an IPv4 address/ },
-  { why: 'unknown role', text: GOOD.replace('[client, migration-dest]', '[client, migration-target]'), says: /hosts\[1\] \(peer\): roles\.1: unknown role, the roles are server, client/ },
+  // The bad value is quoted: the index alone made a reader count list items.
+  { why: 'unknown role', text: GOOD.replace('[client, migration-dest]', '[client, migration-target]'), says: /hosts\[1\] \(peer\): roles\.1: unknown role "migration-target": the roles are server, client, migration-source, migration-dest$/ },
+  { why: 'a role typo', text: GOOD.replace('[server, migration-source]', '[sever]'), says: /^--hosts lab\.yaml: hosts\[0\] \(sut\): roles\.0: unknown role "sever": the roles are server, client, migration-source, migration-dest$/ },
   { why: 'relative data-dir', text: GOOD.replace('/srv/isobench', 'srv/isobench'), says: /hosts\[0\] \(sut\): data-dir must be an absolute path/ },
   { why: 'relative shared-dir', text: GOOD.replace('    data-dir: /srv/isobench\n', '    shared-dir: nfs/isobench\n'), says: /hosts\[0\] \(sut\): shared-dir must be an absolute path/ },
   { why: 'bridge name too long', text: GOOD.replace('    data-dir: /srv/isobench\n', '    bridge: a-bridge-name-too-long\n'), says: /hosts\[0\] \(sut\): bridge must be a network interface name/ },

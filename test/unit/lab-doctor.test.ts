@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { captureCli } from './capture.js';
 import { formatOffset, labHostLines, pairwiseOffsetLines } from '../../harness/lab-doctor.js';
-import type { LabHost } from '../../results/schema.js';
+import { dockerRows } from '../../harness/commands/doctor.js';
+import type { LabHost, LabHostFacts } from '../../results/schema.js';
 
 /** Runs the CLI in-process and returns its exit code and stderr. */
 async function cli(argv: string[]): Promise<{ code: number; stderr: string }> {
@@ -55,4 +56,27 @@ test('the rows doctor computes are shown even when the host\'s facts could not b
     '  clock offset       not measured',
     '  image              absent',
   ]);
+});
+
+// The daemon's version and the client's stood unnamed (a row `docker`, a version among the tools).
+test('doctor names whose Docker version each row shows: the daemon (server) and the client', () => {
+  const daemon = { version: '26.1.5', storageDriver: 'overlay2', cgroupVersion: '2', userlandProxy: false };
+  assert.deepEqual(dockerRows(daemon, 'Docker version 28.2.2, build e6534b4', ''), [
+    { check: 'docker daemon (server)', value: '26.1.5 (overlay2, cgroup v2, userland proxy off)', note: '' },
+    { check: 'docker client', value: 'Docker version 28.2.2, build e6534b4', note: '' },
+  ]);
+  assert.deepEqual(dockerRows(null, null, 'the Docker targets start dockerd when they run'), [
+    { check: 'docker daemon (server)', value: 'not answering', note: 'the Docker targets start dockerd when they run' },
+    { check: 'docker client', value: 'missing', note: 'apt-get install docker.io' },
+  ]);
+  const facts: LabHostFacts = {
+    hostname: 'lab-sut', cpuModel: 'fake', cores: 2, cpuMHz: null, memoryBytes: null, kernel: '6.1.0', distro: 'test',
+    tools: [{ tool: 'fio', version: 'fio-3.33' }, { tool: 'docker', version: 'Docker version 28.2.2, build e6534b4' }],
+    perfCounters: false, kvmDevice: false, accel: 'not probed', accelDetail: 'not probed: no /dev/kvm', vhostNet: false,
+    docker: { version: '26.1.5', storageDriver: 'overlay2', cgroupVersion: '2' }, libvirt: null,
+  };
+  const lines = labHostLines({ name: 'sut', via: 'local', roles: ['server'], testAddress: '198.18.1.2', facts, clockOffset: null }, 12);
+  assert.ok(lines.some((line) => /^ {2}docker daemon \(server\) +26\.1\.5 \(overlay2, cgroup v2\)$/.test(line)), lines.join('\n'));
+  assert.ok(lines.some((line) => /^ {2}docker client +Docker version 28\.2\.2, build e6534b4$/.test(line)), lines.join('\n'));
+  assert.ok(lines.some((line) => /^ {2}tools +fio-3\.33$/.test(line)), 'the client is not also among the tools');
 });

@@ -36,7 +36,7 @@ test('naming a target or suite leaves the first look: every point, no default bu
 });
 
 test('--points keeps the points it names; without --suite, only their suites', async () => {
-  const options = await parseBenchOptions(['--target', 'native,kvm', '--points', 'random-io/seqread,mysql/threads-4,random-io/seqread', '--quick']);
+  const options = await parseBenchOptions(['--target', 'native,kvm', '--points', 'random-io/seqread,mysql/threads-4', '--quick']);
   assert.deepEqual(options.points, ['random-io/seqread', 'mysql/threads-4']);
   assert.deepEqual(options.suites.map(({ name }) => name), ['random-io', 'mysql'], 'registry order, not the list\'s');
   const plan = buildPlan(['native', 'kvm'], ['random-io', 'mysql'], { quick: true, cores: 2 }, options.suiteOptions, 1, 1, new Map(), options.points);
@@ -50,6 +50,8 @@ test('a bad --points item is one line naming it and the fix', async () => {
     [['--points', 'randread'], '--points randread: write each point as SUITE/POINT, e.g. random-io/randread'],
     [['--points', 'random-io/'], '--points random-io/: write each point as SUITE/POINT, e.g. random-io/randread'],
     [['--points', ','], '--points "," names nothing: name points as SUITE/POINT, e.g. --points tcp-bulk/client-to-server,random-io/randread'],
+    // It was dropped, while the recorded command line (the report's "Reproduce") kept it.
+    [['--points', 'random-io/seqread,mysql/threads-4,random-io/seqread'], '--points names random-io/seqread twice: name each point once'],
     [['--points', 'random-io/randwrote'], '--points random-io/randwrote: random-io has no point "randwrote" in this run; its points: randread, randwrite, randrw70, seqread, seqwrite, randread-latency'],
     [['--points', 'migration/idle'], '--points migration/idle: no suite "migration" in this run (suites: tcp-bulk, tcp-rr, random-io, mysql, startup); name an opt-in suite with --suite'],
     [['--suite', 'tcp-rr', '--points', 'random-io/randread'], '--points random-io/randread is a point of random-io, which --suite leaves out: add random-io to --suite, or drop the point'],

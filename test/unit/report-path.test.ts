@@ -60,3 +60,29 @@ test('npm run report: a bad flag is one line in isobench\'s words, naming the fi
     });
   }
 });
+
+test('npm run report --out in a directory that does not exist creates it, as bench --out does, and says so (it did so silently)', async () => {
+  const scratch = await mkdtemp(join(tmpdir(), 'isobench-report-out-'));
+  try {
+    const results = join(REPO_ROOT, 'test/fixtures/results/native-network-1rep.json');
+    const printed: string[] = [];
+    const warned: string[] = [];
+    const output: ReportOutput = { print: (line) => void printed.push(line), warn: (line) => void warned.push(line) };
+    const out = join(scratch, 'that/does/not/exist/x.html');
+    assert.equal(await runReportCommand([results, '--out', out], undefined, output), 0);
+    assert.deepEqual(warned, [`created the directory ${join(scratch, 'that/does/not/exist')}, which did not exist`]);
+    assert.deepEqual(printed, [out]);
+    assert.match(await readFile(out, 'utf8'), /^<!doctype html>/i);
+    // A directory that is there is not announced.
+    warned.length = 0;
+    assert.equal(await runReportCommand([results, '--out', join(scratch, 'y.html')], undefined, output), 0);
+    assert.deepEqual(warned, []);
+    // csv writes into --out itself: only a missing parent is news.
+    assert.equal(await runReportCommand([results, '--format', 'csv', '--out', join(scratch, 'csv')], undefined, output), 0);
+    assert.deepEqual(warned, []);
+    assert.equal(await runReportCommand([results, '--format', 'csv', '--out', join(scratch, 'new/csv')], undefined, output), 0);
+    assert.deepEqual(warned, [`created the directory ${join(scratch, 'new')}, which did not exist`]);
+  } finally {
+    await rm(scratch, { recursive: true, force: true });
+  }
+});

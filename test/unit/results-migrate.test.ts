@@ -7,6 +7,7 @@ import { upgradeResults } from '../../results/migrate.js';
 import { parseResultsFile, ResultsFormatError } from '../../results/schema.js';
 import { readResultsFile } from '../../results/store.js';
 import { FIXTURES } from '../fixtures/reports/derive.js';
+import { REPO_ROOT } from '../helpers.js';
 
 /** The real 3-repetition run as written by isobench 0.1: schema version 1, no verdicts. */
 const raw = JSON.parse(await readFile(FIXTURES.realThreeReps, 'utf8'));
@@ -115,5 +116,21 @@ describe('versions this isobench cannot read', () => {
   it('another schema is rejected', () => {
     assert.throws(() => upgradeResults({ ...raw, schema: 'someone-else/results' }, 'other.json'), ResultsFormatError);
     assert.throws(() => upgradeResults([raw], 'array.json'), /is not a JSON object/);
+  });
+
+  it('JSON that is no results file is said to be none, not a results file of another schema version', async () => {
+    // package.json's own `version` read as a schema version: "schema version 0.1.0 is not supported".
+    assert.throws(
+      () => upgradeResults({ name: 'isobench', version: '0.1.0' }, 'package.json'),
+      (error: unknown) =>
+        error instanceof ResultsFormatError &&
+        error.exitCode === 2 &&
+        /^package\.json is not an isobench results file \(it has no "schema": "isobench\/results" field/.test(error.message) &&
+        !/schema version/.test(error.message),
+    );
+    // A results file that lost its schema field is a damaged one: the schema names the field.
+    const unnamed = JSON.parse(await readFile(join(REPO_ROOT, 'test/fixtures/results/lab-native-network-2reps.json'), 'utf8')) as Record<string, unknown>;
+    delete unnamed.schema;
+    assert.throws(() => upgradeResults(unnamed, 'run.json'), (error: unknown) => error instanceof ResultsFormatError && /^run\.json is not a valid isobench results file: schema: /.test(error.message));
   });
 });
