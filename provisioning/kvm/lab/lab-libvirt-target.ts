@@ -28,7 +28,7 @@ import type { LibvirtJobInfo, LibvirtMigrationRecord } from '../../../results/li
 import type { TargetFacts } from '../../../results/schema.js';
 import { guestKernelCommandLine } from '../../image/guest-boot.js';
 import { DIRTIER_PATH, UDP_ECHO_PATH } from '../../image/recipe.js';
-import { GUEST_KERNEL_EXTRA, NO_VHOST_DEGRADED } from '../../targets/kvm.js';
+import { GUEST_KERNEL_EXTRA } from '../../targets/kvm.js';
 import { BOOT_TIMEOUT_MS, waitForReady } from '../guest.js';
 import { GuestAgent } from '../guest-agent.js';
 import { GUEST_DATA_DIRECTORY, GUEST_ROOT_DEVICE, prepareGuestDataDirectory } from '../guest-data-dir.js';
@@ -39,7 +39,7 @@ import { serialProblem } from '../migration/qemu-migration.js';
 import { macForAddress, QEMU_NAME_PREFIX } from '../qemu-command.js';
 import { chooseLabAccel } from './lab-accel.js';
 import { LAB_DISK, LAB_SERIAL_POLL_MS } from './lab-guest.js';
-import { prepareLabGuestDisk, startAgentService, type LabEnd, type LabKvmPlan } from './lab-kvm-target.js';
+import { labVhostDegraded, prepareLabGuestDisk, startAgentService, type LabEnd, type LabKvmPlan } from './lab-kvm-target.js';
 
 /** virsh calls other than the migration itself, ms (each is an SSH round trip or two). */
 const VIRSH_TIMEOUT_MS = 30_000;
@@ -378,7 +378,7 @@ export async function provisionLabLibvirt(plan: LabKvmPlan): Promise<Provisioned
       bootSeconds: Number(first.bootSeconds.toFixed(1)),
       serialLog: `${posix.join(runDirectory, 'serial-0.log')} on host ${source.entry.name}`,
     },
-    degraded: [...choice.degraded, `${NO_VHOST_DEGRADED} (the lab guest does not ask for vhost-net)`],
+    degraded: [...choice.degraded, labVhostDegraded([source, destination].map((end) => ({ name: end.entry.name, facts: plan.hosts.find((host) => host.name === end.entry.name)?.facts ?? null })))],
   };
   log(`${plan.configuration} ready on lab host ${source.entry.name}: ${choice.accel.toUpperCase()} libvirt domain at ${address}, ${plan.options.vcpus} vCPU, ${plan.options.memoryMiB} MiB; migrates to ${destination.entry.name} and back`);
 
