@@ -169,6 +169,8 @@ export async function labSelection(flags: LabBenchFlags, guardRange: string, tar
   }
   const leftOut: LeftOutTarget[] = [];
   const kvm = targets.filter((target) => targetOf(target) === 'kvm');
+  // Else the guest would boot under QEMU over SSH while the user asked for libvirt.
+  if (kvm.length > 0 && vmManager === 'libvirt') throw new UsageError('lab mode runs the kvm guest as a libvirt domain for the migration suite only so far (--suite migration --source HOST --dest HOST): leave --vm-manager out for the load suites');
   if (kvm.length > 0) {
     const kvmSuites = suites.filter((suite) => !LAB_KVM_SUITES.includes(suite));
     if (kvmSuites.length > 0) throw new UsageError(`lab mode runs kvm with --suite ${LAB_KVM_SUITES.join(', ')} so far, not ${kvmSuites.join(', ')}: run those in a run without kvm`);
