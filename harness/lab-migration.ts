@@ -154,7 +154,7 @@ export function labMigrationPlacement(selection: LabMigrationSelection, hosts: H
     throw new Error('this lab migration run has no watch host: name one with --client');
   };
   return {
-    description: `lab mode (${inventory.source}): the kvm guest on ${source.name} (${sourceHost.via}) migrates to ${dest.name} (${destHost.via}) over their test addresses; ${watch ? `${watch.name} watches with the echo probe` : 'no watch host (QEMU\'s downtime only)'}`,
+    description: `lab mode (${inventory.source}): the kvm guest on ${source.name} (${sourceHost.via}) migrates to ${dest.name} (${destHost.via}) over their test addresses${selection.vmManager === 'libvirt' ? ', by their libvirtds over qemu+ssh://' : ''}; ${watch ? `${watch.name} watches with the echo probe` : `no watch host (${selection.vmManager === 'libvirt' ? 'libvirt\'s' : 'QEMU\'s'} downtime only)`}`,
     pinning: { oversubscribed: false, cpuSets: null, reason: `lab mode: the guest runs on hosts ${source.name} and ${dest.name}; nothing is pinned` },
     client: watchHost ? labClientSide(watchHost) : { exec: noClient, wrap: (command) => [...command] },
     targetHost: { name: source.name, exec: (command, options) => sourceHost.run(command, options) },

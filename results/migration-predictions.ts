@@ -119,6 +119,9 @@ export function measuredDowntimeMs(detail: MigrationTrialDetail): number | null 
 
 const roundsOf = (prediction: ModelPrediction | undefined) => (prediction ? prediction.precopyRounds : null);
 
+/** Why a libvirt trial has no model comparison. */
+export const LIBVIRT_NOT_COMPARED = 'libvirt\'s domjobinfo times its whole job (the destination QEMU\'s start included) and gives no dirty-rate trace, so the models\' QEMU-side predictions have nothing like-for-like to meet';
+
 /**
  * Every migration trial of the file with its comparison, in the file's point order.
  * @param predict Computes predictions for a trial that has none stored (e.g. models/precopy
@@ -130,6 +133,13 @@ export function predictionRows(results: ResultsFile, predict?: (detail: Migratio
       const detail = trial.detail;
       if (detail?.kind !== 'migration') return [];
       const stored = detail.predictions;
+      // libvirt's figures time its whole job, not QEMU's migration: a model error against them would mislead.
+      if (detail.figuresSource === 'libvirt domjobinfo') {
+        return [{
+          target: point.target, pointId: point.pointId, repetition: trial.repetition, outcome: detail.outcome.kind, predictions: 'none', reason: LIBVIRT_NOT_COMPARED, trace: null,
+          rounds: compared(null, null, null), totalMs: compared(null, null, null), downtimeMs: compared(null, null, null), clarkStop: null, qemuStop: null, detail, prediction: null,
+        } satisfies PredictionRow];
+      }
       const found = stored ?? predict?.(detail);
       const origin = stored ? 'stored' : found ? 'computed' : 'none';
       const prediction = found?.kind === 'predicted' ? found : null;

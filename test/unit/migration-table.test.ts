@@ -3,8 +3,8 @@ import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { resultsCommand } from '../../harness/commands/results.js';
 import { predictMigrationTrial } from '../../models/precopy/index.js';
-import { predictionRows, toPredictionTable } from '../../results/migration-predictions.js';
-import { migrationRows, noMigrationTrialsLine, outcomeText, roundDurations, toMigrationTable } from '../../results/migration-table.js';
+import { LIBVIRT_NOT_COMPARED, predictionRows, toPredictionTable } from '../../results/migration-predictions.js';
+import { LIBVIRT_ROWS_NOTE, migrationRows, noMigrationTrialsLine, outcomeText, roundDurations, toMigrationTable } from '../../results/migration-table.js';
 import { parseResultsFile } from '../../results/schema.js';
 
 /** A real run's file from test/fixtures/results. */
@@ -129,4 +129,17 @@ test('a migration trial that failed before it kept a record is a row with its re
   assert.equal(failed.outcome, 'failed: the dirtier in the guest wrote no progress within 30000 ms: isobench-dirtier: mmap: Cannot allocate memory');
   assert.deepEqual([failed.totalS, failed.precopyRounds, failed.qemuDowntimeMs, failed.probeGapMs], [null, null, null, null], 'nothing measured is –, never 0');
   assert.match(toMigrationTable(rows), /–\s+failed: the dirtier/);
+});
+
+test('a lab libvirt run\'s rows are marked ‡ and the legend says whose figures they are; the models are not compared with libvirt\'s whole-job times', () => {
+  const results = fixture('lab-libvirt-migration-2reps.json');
+  const rows = migrationRows(results);
+  assert.deepEqual(rows.map((row) => row.figuresFrom), ['libvirt', 'libvirt']);
+  const table = toMigrationTable(rows);
+  assert.match(table, /^kvm\/idle-bw128-dl300-precopy ‡ +1 +3\.2 /m);
+  assert.ok(table.includes(LIBVIRT_ROWS_NOTE), table);
+  const predicted = predictionRows(results, predictMigrationTrial);
+  assert.deepEqual(predicted.map((row) => [row.predictions, row.reason, row.totalMs.measured]), [['none', LIBVIRT_NOT_COMPARED, null], ['none', LIBVIRT_NOT_COMPARED, null]]);
+  // A QEMU run's rows carry no mark.
+  assert.ok(migrationRows(fixture('migration-idle-dirty-1rep.json')).every((row) => row.figuresFrom === 'qemu'));
 });

@@ -252,7 +252,6 @@ export async function provisionLabLibvirt(plan: LabKvmPlan): Promise<Provisioned
       const from = current.end;
       const to = other(from);
       const ends: LabMigrationEnds = { source: { host: from.entry.name, testAddress: from.entry.testAddress }, destination: { host: to.entry.name, testAddress: to.entry.testAddress }, uri: null };
-      const commands: string[][] = [];
       let stage = 'checking the destination address';
       const failed = (reason: string, last: MigrationSnapshot | null = null): LabMigrationReport => ({
         outcome: { ...ends, kind: 'failed', stage, reason, last }, figuresFrom: 'libvirt', switchOver: null, destinationSerialLog: null,
@@ -273,7 +272,6 @@ export async function provisionLabLibvirt(plan: LabKvmPlan): Promise<Provisioned
         // Statistics kept from an earlier job would be read as this one's after an abort (see libvirt-migration.ts).
         for (const words of [['domjobinfo', name, '--completed'], ['migrate-setmaxdowntime', name, String(request.downtimeLimitMs)]]) {
           const command = virsh(from, ...words);
-          commands.push(command);
           const outcome = await run(command);
           if (!outcome.ok) return failed(`virsh ${words[0]} on host ${from.entry.name}: ${lastLine(outcome.stderr)}`);
         }
@@ -314,7 +312,6 @@ export async function provisionLabLibvirt(plan: LabKvmPlan): Promise<Provisioned
           jobProblem = errorMessage(error);
         }
         const shown = (words: string[]) => words.map((word) => (word === from.uris.uri ? from.uris.shown : word === to.uris.uri ? to.uris.shown : word));
-        commands.push(shown(command), shown(jobCommand));
         const libvirt: LibvirtMigrationRecord = { destinationUri: to.uris.shown, migrateCommand: shown(command), job, ...(jobProblem ? { jobProblem } : {}), keptCompleted: keep };
         stage = 'migrating';
         if (end.kind === 'failed') return { ...failed(`virsh migrate: ${end.error}`, snapshotFromJob(job, 'failed', endedAtMs, end.error)), libvirt };
