@@ -1,10 +1,9 @@
 import { errorMessage } from '../core/errors.js';
 import { SshHost, type Host } from '../hosts/host.js';
-import { libvirtSshUri } from '../hosts/libvirt-ssh.js';
 import type { InventoryHost } from '../hosts/inventory.js';
 import { artifactDamage, computeRecipeHash, hostImageDirectory, probeHostImage, type HostImageState } from '../provisioning/image/index.js';
 import { describeLabHost } from '../provisioning/lab-host-facts.js';
-import { libvirtdStatus } from '../provisioning/kvm/libvirt.js';
+import { sshLibvirtdStatus } from '../provisioning/kvm/libvirt.js';
 import { accelProbeWords, type LabHost } from '../results/schema.js';
 import { openLab } from './lab.js';
 
@@ -101,9 +100,8 @@ export function hostImageLine(entry: Pick<InventoryHost, 'name' | 'dataDir'>, lo
  * host's own ssh options (hosts/libvirt-ssh.ts).
  */
 export async function libvirtOverSshLine(host: SshHost): Promise<string> {
-  const { uri, shown } = await libvirtSshUri(host);
-  const status = await libvirtdStatus(uri, shown);
-  return status.version !== null ? `${status.version} through ${shown}` : `no: ${status.problem}`;
+  const status = await sshLibvirtdStatus(host);
+  return status.version !== null ? `${status.version} through ${status.shown}` : `no: ${status.problem}`;
 }
 
 /** The image row of one reachable host (see hostImageLine). */

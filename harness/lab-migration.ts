@@ -10,12 +10,11 @@ import type { AnySuite } from '../contracts/suite.js';
 import { UsageError } from '../core/errors.js';
 import { findExecutable } from '../core/tools.js';
 import { SshHost, type HostSet } from '../hosts/host.js';
-import { libvirtSshUri } from '../hosts/libvirt-ssh.js';
 import { hostProcStat } from '../hosts/proc-stat.js';
 import { hostForRole, type Inventory, type InventoryHost } from '../hosts/inventory.js';
 import { describeLabHost, measureClockOffset } from '../provisioning/lab-host-facts.js';
 import { labClientSide } from '../provisioning/lab-native.js';
-import { libvirtdStatus } from '../provisioning/kvm/libvirt.js';
+import { sshLibvirtdStatus } from '../provisioning/kvm/libvirt.js';
 import { provisionLabKvm } from '../provisioning/kvm/lab/lab-kvm-target.js';
 import { provisionLabLibvirt } from '../provisioning/kvm/lab/lab-libvirt-target.js';
 import { sharedDirOf } from '../provisioning/kvm/lab/shared-dir.js';
@@ -179,8 +178,7 @@ export function labMigrationPlacement(selection: LabMigrationSelection, hosts: H
           await checkHostPaths(host, entry, [['bridge', entry.bridge!], ['shared-dir', selection.sharedDirectory]]);
         }
         if ((entry === source || entry === dest) && selection.vmManager === 'libvirt' && host instanceof SshHost) {
-          const { uri, shown } = await libvirtSshUri(host);
-          const status = await libvirtdStatus(uri, shown);
+          const status = await sshLibvirtdStatus(host);
           if (status.problem !== null) throw new UsageError(`host ${entry.name}: ${status.problem}: start libvirtd there (Debian package libvirt-daemon-system), or leave --vm-manager out`);
         }
         if (entry === source) sourceCores = await readOnlineCores(host, entry);

@@ -1,6 +1,8 @@
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { runChecked, runCommand } from '../../core/exec.js';
+import type { SshHost } from '../../hosts/host.js';
+import { libvirtSshUri, type LibvirtSshUri } from '../../hosts/libvirt-ssh.js';
 import { findExecutable } from '../../core/tools.js';
 import type { ResourceRegistry } from '../../core/ledger.js';
 import { processCpuSeconds, processStartTicks } from '../../core/proc.js';
@@ -49,6 +51,17 @@ export async function libvirtdStatus(uri = libvirtUri(), shown = uri): Promise<{
     return { version: null, problem: `libvirtd does not answer on ${shown} (${detail})` };
   }
   return { version: parseVirshVersion(outcome.stdout), problem: null };
+}
+
+/**
+ * A lab host's system libvirtd as this machine reaches it, over libvirt's `qemu+ssh://` transport
+ * with the host's ssh options (hosts/libvirt-ssh.ts): its URIs, and libvirtdStatus's answer, which
+ * names the URI as shown (without the helper).
+ * @throws the helper's write error.
+ */
+export async function sshLibvirtdStatus(host: SshHost): Promise<LibvirtSshUri & { version: string | null; problem: string | null }> {
+  const uris = await libvirtSshUri(host);
+  return { ...uris, ...(await libvirtdStatus(uris.uri, uris.shown)) };
 }
 
 /** `virsh version` → "libvirt 9.0.0, QEMU 7.2.22". */

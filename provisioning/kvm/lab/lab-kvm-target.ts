@@ -145,7 +145,8 @@ export async function provisionLabKvm(plan: LabKvmPlan): Promise<ProvisionedTarg
   const localDirectory = await mkdtemp(join(tmpdir(), 'isobench-fwd-'));
   await resources.register(`forwarded sockets ${localDirectory}`, { kind: 'path', path: localDirectory });
 
-  const choice = chooseLabAccel(plan.options.accel, [source, ...(destination ? [destination] : [])].map((end) => ({ name: end.entry.name, facts: plan.hosts.find((host) => host.name === end.entry.name)?.facts ?? null })));
+  const ends = labEndFacts(plan.hosts, [source, ...(destination ? [destination] : [])]);
+  const choice = chooseLabAccel(plan.options.accel, ends);
   const { accel, cpuModel } = choice;
   const { address, prefix } = plan.guestAddress;
   let sequence = 0;
@@ -279,7 +280,7 @@ export async function provisionLabKvm(plan: LabKvmPlan): Promise<ProvisionedTarg
     },
     degraded: [
       ...choice.degraded,
-      labVhostDegraded([source, ...(destination ? [destination] : [])].map((end) => ({ name: end.entry.name, facts: plan.hosts.find((host) => host.name === end.entry.name)?.facts ?? null }))),
+      labVhostDegraded(ends),
       // What the load suites' CPU figures lack here; the migration suite measures neither.
       ...(destination ? [] : [LAB_CYCLES_NOT_MEASURED]),
     ],
@@ -322,6 +323,11 @@ export async function provisionLabKvm(plan: LabKvmPlan): Promise<ProvisionedTarg
       // The disk's directory, the forwards' directory and the shared-dir marker stay with the ledger's undo.
     },
   };
+}
+
+/** Each end's name with the facts the run recorded for its host (null where none were read): what the accel choice and the vhost label read. */
+export function labEndFacts(hosts: readonly LabHost[], ends: readonly LabEnd[]): Array<{ name: string; facts: LabHostFacts | null }> {
+  return ends.map((end) => ({ name: end.entry.name, facts: hosts.find((host) => host.name === end.entry.name)?.facts ?? null }));
 }
 
 /**

@@ -23,7 +23,7 @@ import type { MigrationSnapshot, ProvisionedTarget } from '../../../contracts/ta
 import { errorMessage } from '../../../core/errors.js';
 import { runCommand, startBackground, type CommandOptions, type CommandOutcome } from '../../../core/exec.js';
 import { sleep } from '../../../core/poll.js';
-import { libvirtSshUri, type LibvirtSshUri } from '../../../hosts/libvirt-ssh.js';
+import type { LibvirtSshUri } from '../../../hosts/libvirt-ssh.js';
 import type { LibvirtJobInfo, LibvirtMigrationRecord } from '../../../results/libvirt-jobinfo.js';
 import type { TargetFacts } from '../../../results/schema.js';
 import { guestKernelCommandLine } from '../../image/guest-boot.js';
@@ -32,14 +32,14 @@ import { GUEST_KERNEL_EXTRA } from '../../targets/kvm.js';
 import { BOOT_TIMEOUT_MS, waitForReady } from '../guest.js';
 import { GuestAgent } from '../guest-agent.js';
 import { GUEST_DATA_DIRECTORY, GUEST_ROOT_DEVICE, prepareGuestDataDirectory } from '../guest-data-dir.js';
-import { buildDomainXml, LIBVIRT_DOMAIN_GONE, libvirtdStatus, VirshAgentTransport, type LibvirtDomainSpec } from '../libvirt.js';
+import { buildDomainXml, LIBVIRT_DOMAIN_GONE, sshLibvirtdStatus, VirshAgentTransport, type LibvirtDomainSpec } from '../libvirt.js';
 import { parseDomjobinfo } from '../libvirt-jobinfo.js';
-import { notThisJob, virshKeepsCompleted } from '../migration/libvirt-migration.js';
+import { lastLine, notThisJob, virshKeepsCompleted } from '../migration/libvirt-migration.js';
 import { serialProblem } from '../migration/qemu-migration.js';
 import { macForAddress, QEMU_NAME_PREFIX } from '../qemu-command.js';
 import { chooseLabAccel } from './lab-accel.js';
 import { LAB_DISK, LAB_SERIAL_POLL_MS } from './lab-guest.js';
-import { labVhostDegraded, prepareLabGuestDisk, startAgentService, type LabEnd, type LabKvmPlan } from './lab-kvm-target.js';
+import { labEndFacts, labVhostDegraded, prepareLabGuestDisk, startAgentService, type LabEnd, type LabKvmPlan } from './lab-kvm-target.js';
 
 /** virsh calls other than the migration itself, ms (each is an SSH round trip or two). */
 const VIRSH_TIMEOUT_MS = 30_000;
@@ -52,11 +52,6 @@ const MIB = 1_048_576;
 /** One end with its libvirt URIs. */
 interface LibvirtEnd extends LabEnd {
   uris: LibvirtSshUri;
-}
-
-/** The last line of virsh's error output, without its `error: ` prefixes. */
-function lastLine(text: string): string {
-  return text.trim().replace(/^error:\s*/gm, '').split('\n').filter(Boolean).at(-1) ?? 'no message';
 }
 
 /**
@@ -123,17 +118,18 @@ export function labMigrateCommand(options: { sourceUri: string; domain: string; 
 export async function provisionLabLibvirt(plan: LabKvmPlan): Promise<ProvisionedTarget> {
   const { resources, log } = plan;
   if (!plan.destination) throw new Error('a libvirt guest on a lab host is provisioned for the migration suite only (--source and --dest)');
-  const withUris = async (end: LabEnd): Promise<LibvirtEnd> => ({ ...end, uris: await libvirtSshUri(end.host) });
-  const source = await withUris(plan.source);
-  const destination = await withUris(plan.destination);
   let version = '';
-  for (const end of [source, destination]) {
-    const status = await libvirtdStatus(end.uris.uri, end.uris.shown);
-    if (status.version === null) throw new Error(`host ${end.entry.name}: ${status.problem}`);
-    version ||= status.version;
-  }
+  const reach = async (end: LabEnd): Promise<LibvirtEnd> => {
+    const { uri, shown, version: answered, problem } = await sshLibvirtdStatus(end.host);
+    if (answered === null) throw new Error(`host ${end.entry.name}: ${problem}`);
+    version ||= answered;
+    return { ...end, uris: { uri, shown } };
+  };
+  const source = await reach(plan.source);
+  const destination = await reach(plan.destination);
   const { kernel, initrd, instance, runDirectory, disk, image } = await prepareLabGuestDisk(plan);
-  const choice = chooseLabAccel(plan.options.accel, [source, destination].map((end) => ({ name: end.entry.name, facts: plan.hosts.find((host) => host.name === end.entry.name)?.facts ?? null })));
+  const ends = labEndFacts(plan.hosts, [source, destination]);
+  const choice = chooseLabAccel(plan.options.accel, ends);
   const emulator = (await source.host.run(['sh', '-c', 'command -v qemu-system-x86_64'], { timeoutMs: 20_000 })).stdout.trim() || '/usr/bin/qemu-system-x86_64';
   const localDirectory = await mkdtemp(join(tmpdir(), 'isobench-lab-libvirt-'));
   await resources.register(`libvirt domain XML ${localDirectory}`, { kind: 'path', path: localDirectory });
@@ -240,7 +236,8 @@ export async function provisionLabLibvirt(plan: LabKvmPlan): Promise<Provisioned
     alive: async () => (await state(current.end)) === 'running',
     async recover() {
       const end = current.end;
-      const reason = `the domain is ${await state(end)} on host ${end.entry.name}${serialProblem(await readSerial(end, spec.serialLog)) ? `; its console: ${serialProblem(await readSerial(end, spec.serialLog))}` : ''}`;
+      const problem = serialProblem(await readSerial(end, spec.serialLog));
+      const reason = `the domain is ${await state(end)} on host ${end.entry.name}${problem ? `; its console: ${problem}` : ''}`;
       current.agent?.close();
       await run(virsh(end, 'destroy', name));
       log(`${plan.configuration}: ${reason}; starting it again there`);
@@ -375,7 +372,7 @@ export async function provisionLabLibvirt(plan: LabKvmPlan): Promise<Provisioned
       bootSeconds: Number(first.bootSeconds.toFixed(1)),
       serialLog: `${posix.join(runDirectory, 'serial-0.log')} on host ${source.entry.name}`,
     },
-    degraded: [...choice.degraded, labVhostDegraded([source, destination].map((end) => ({ name: end.entry.name, facts: plan.hosts.find((host) => host.name === end.entry.name)?.facts ?? null })))],
+    degraded: [...choice.degraded, labVhostDegraded(ends)],
   };
   log(`${plan.configuration} ready on lab host ${source.entry.name}: ${choice.accel.toUpperCase()} libvirt domain at ${address}, ${plan.options.vcpus} vCPU, ${plan.options.memoryMiB} MiB; migrates to ${destination.entry.name} and back`);
 

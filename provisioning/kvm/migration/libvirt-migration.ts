@@ -291,6 +291,7 @@ export function notThisJob(job: LibvirtJobInfo, end: LibvirtMigrationEnd): strin
   return undefined;
 }
 
-function lastLine(text: string): string {
+/** The last line of virsh's error output, without its `error: ` prefixes ('no message' for none). */
+export function lastLine(text: string): string {
   return text.trim().replace(/^error:\s*/gm, '').split('\n').filter(Boolean).at(-1) ?? 'no message';
 }
