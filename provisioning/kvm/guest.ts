@@ -53,9 +53,15 @@ export interface ReadyLine {
   agent: string;
 }
 
-/** `ISOBENCH-GUEST-READY network=eth0=198.18.0.10/24 agent=/dev/vport1p1` → its fields; null before the line is there. */
+/**
+ * `ISOBENCH-GUEST-READY network=eth0=198.18.0.10/24 agent=/dev/vport1p1` → its fields; null before
+ * the whole line is there. Only lines ended by a newline count: the console file is read while the
+ * guest writes it, and a read that caught `ISOBENCH-GUEST-READY` before its fields failed a boot as
+ * "network=(nothing)" (seen in CI: the finished log held the full line).
+ */
 export function parseReadyLine(serial: string): ReadyLine | null {
-  const line = serial.split(/\r?\n/).find((candidate) => candidate.includes(READY_MARKER));
+  const complete = serial.slice(0, serial.lastIndexOf('\n') + 1);
+  const line = complete.split(/\r?\n/).find((candidate) => candidate.includes(READY_MARKER));
   if (!line) return null;
   const field = (name: string) => new RegExp(`(?:^|\\s)${name}=(\\S+)`).exec(line)?.[1] ?? '';
   return { network: field('network'), agent: field('agent') };

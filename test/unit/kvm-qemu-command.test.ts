@@ -102,7 +102,10 @@ test('cleanup recognises isobench\'s QEMU by its -name, and only that', () => {
 test('the ready line of the real guest init, and process CPU time from /proc/PID/stat', () => {
   const serial = '[    9.163405] EXT4-fs (vda): re-mounted. Quota mode: none.\r\nISOBENCH-GUEST-READY network=eth0=198.18.0.10/24 agent=/dev/vport2p1\r\n';
   assert.deepEqual(parseReadyLine(serial), { network: 'eth0=198.18.0.10/24', agent: '/dev/vport2p1' });
-  assert.deepEqual(parseReadyLine('ISOBENCH-GUEST-READY network=missing-eth0 agent=/dev/vport2p1'), { network: 'missing-eth0', agent: '/dev/vport2p1' });
+  assert.deepEqual(parseReadyLine('ISOBENCH-GUEST-READY network=missing-eth0 agent=/dev/vport2p1\r\n'), { network: 'missing-eth0', agent: '/dev/vport2p1' });
+  // Read while the guest was still writing it: not there yet, rather than a line without its fields.
+  assert.equal(parseReadyLine('[   17.68] EXT4-fs (vda): re-mounted.\r\nISOBENCH-GUEST-READY'), null);
+  assert.equal(parseReadyLine('ISOBENCH-GUEST-READY network=eth0=198.18.0.10/24 agent=/dev/vpo'), null);
   assert.equal(parseReadyLine('[    1.0] booting'), null);
   const seconds = cpuSecondsOf(parseProcessStat(readFileSync('/proc/self/stat', 'utf8')));
   assert.ok(seconds >= 0 && seconds <= process.cpuUsage().user / 1e6 + process.cpuUsage().system / 1e6 + 1);
